@@ -1,0 +1,52 @@
+# Kehu — the two set-up commands are `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SEED_CUSTOMERS ?= 2000
+export PYTHONDONTWRITEBYTECODE=1
+
+.PHONY: run test install messages migrate demo serve lint bench vendor clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+messages: install
+	$(PY) -m kehu.tools.compile_messages
+
+migrate: install messages
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py seed_demo --customers $(SEED_CUSTOMERS) --if-empty
+
+run: demo
+	@echo "Kehu on http://$(HOST):$(PORT)/  (task worker started alongside; Ctrl+C stops both)"
+	@$(PY) manage.py demo_logins
+	@trap 'kill 0' INT TERM EXIT; \
+	  $(PY) manage.py db_worker --interval 2 > var/worker.log 2>&1 & \
+	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload
+
+test: install messages
+	$(PY) -m kehu.tools.check_gates
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: install messages
+	$(PY) -m pytest tests/bench -p no:cacheprovider -o addopts="" -s $(BENCH_ARGS)
+
+vendor:
+	bash scripts/vendor.sh
+
+clean:
+	rm -rf $(VENV) var staticfiles

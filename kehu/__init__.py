@@ -1,0 +1,1 @@
+"""Kehu (客户): an open-source CRM."""

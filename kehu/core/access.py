@@ -1,0 +1,262 @@
+"""The one place where object-, record- and field-level access is decided.
+
+    access = Access.of(user)           # cached on the user object for the request
+    access.can("change", Customer)     # object level
+    access.filter(Customer.objects.all())             # record level, read scope
+    access.filter(qs, mode="write")                   # record level, write scope
+    access.field_access(Customer)      # {"credit_limit": "hidden", ...}
+
+Grants from several roles add up: the widest scope and every granted action win; a field is restricted only
+if every role that can see the model restricts it. What no role grants is denied. Superusers see everything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from django.db.models import Model, Q, QuerySet
+
+from . import registry
+from .models import (
+    SCOPE_RANK,
+    Action,
+    Department,
+    FieldAccess,
+    FieldGrant,
+    ModelGrant,
+    RecordShare,
+    Scope,
+    ShareAccess,
+)
+
+FIELD_RANK = {FieldAccess.HIDDEN: 0, FieldAccess.READONLY: 1, FieldAccess.EDIT: 2}
+
+
+@dataclass
+class EffectiveGrant:
+    actions: set[str] = field(default_factory=set)
+    read_scope: Scope = Scope.NONE
+    write_scope: Scope = Scope.NONE
+
+
+def _label(model_or_label) -> str:
+    if isinstance(model_or_label, str):
+        return model_or_label.lower()
+    if isinstance(model_or_label, QuerySet):
+        return model_or_label.model._meta.label_lower
+    return model_or_label._meta.label_lower
+
+
+def _widest(a: Scope, b: Scope) -> Scope:
+    return a if SCOPE_RANK[Scope(a)] >= SCOPE_RANK[Scope(b)] else Scope(b)
+
+
+class Access:
+    def __init__(self, user) -> None:
+        self.user = user
+        self.is_superuser = bool(getattr(user, "is_superuser", False)) and user.is_active
+        self.authenticated = bool(getattr(user, "is_authenticated", False)) and user.is_active
+
+    @classmethod
+    def of(cls, user) -> Access:
+        cached = getattr(user, "_kehu_access", None)
+        if cached is None:
+            cached = cls(user)
+            try:
+                user._kehu_access = cached
+            except AttributeError:  # AnonymousUser is fine to recompute
+                pass
+        return cached
+
+    @classmethod
+    def forget(cls, user) -> None:
+        if hasattr(user, "_kehu_access"):
+            del user._kehu_access
+
+    # ---------------------------------------------------------------- loading
+    @cached_property
+    def _grants(self) -> dict[str, EffectiveGrant]:
+        result: dict[str, EffectiveGrant] = {}
+        if not self.authenticated:
+            return result
+        for grant in ModelGrant.objects.filter(role__users=self.user).only(
+            "model",
+            "can_view",
+            "can_add",
+            "can_change",
+            "can_delete",
+            "can_import",
+            "can_export",
+            "can_transfer",
+            "read_scope",
+            "write_scope",
+        ):
+            eff = result.setdefault(grant.model, EffectiveGrant())
+            for action in Action.values:
+                if getattr(grant, f"can_{action}"):
+                    eff.actions.add(action)
+            if grant.can_view:
+                eff.read_scope = _widest(eff.read_scope, Scope(grant.read_scope))
+                eff.write_scope = _widest(eff.write_scope, Scope(grant.write_scope))
+        return result
+
+    @cached_property
+    def _field_grants(self) -> dict[str, dict[str, str]]:
+        """model -> field -> most permissive access over the roles that may view the model."""
+        if not self.authenticated or self.is_superuser:
+            return {}
+        role_ids = list(self.user.roles.values_list("id", flat=True))
+        viewing = {
+            (g.role_id, g.model) for g in ModelGrant.objects.filter(role_id__in=role_ids, can_view=True)
+        }
+        per_role: dict[tuple[int, str], dict[str, str]] = {}
+        for fg in FieldGrant.objects.filter(role_id__in=role_ids):
+            per_role.setdefault((fg.role_id, fg.model), {})[fg.field] = fg.access
+        result: dict[str, dict[str, str]] = {}
+        models_seen = {m for (_, m) in viewing}
+        for model in models_seen:
+            roles = [r for (r, m) in viewing if m == model]
+            restricted = set()
+            for r in roles:
+                restricted |= set(per_role.get((r, model), {}))
+            eff: dict[str, str] = {}
+            for fname in restricted:
+                best = max(
+                    (per_role.get((r, model), {}).get(fname, FieldAccess.EDIT) for r in roles),
+                    key=lambda a: FIELD_RANK[FieldAccess(a)],
+                )
+                if best != FieldAccess.EDIT:
+                    eff[fname] = best
+            if eff:
+                result[model] = eff
+        return result
+
+    @cached_property
+    def team_ids(self) -> list[int]:
+        if not self.authenticated:
+            return []
+        return list(self.user.teams.values_list("id", flat=True))
+
+    @cached_property
+    def _team_member_ids(self) -> set[int]:
+        from .models import Team
+
+        ids = set(
+            Team.members.through.objects.filter(team_id__in=self.team_ids).values_list("user_id", flat=True)
+        )
+        ids.add(self.user.pk)
+        return ids
+
+    @cached_property
+    def _department_member_ids(self) -> set[int]:
+        from .models import User
+
+        if not self.user.department_id:
+            return {self.user.pk}
+        subtree = department_subtree_ids(self.user.department_id)
+        ids = set(User.objects.filter(department_id__in=subtree).values_list("id", flat=True))
+        ids.add(self.user.pk)
+        return ids
+
+    # ---------------------------------------------------------------- object level
+    def grant(self, model_or_label) -> EffectiveGrant:
+        label = _label(model_or_label)
+        entry = registry.get(label)
+        if entry is not None:
+            label = entry.grant_label()
+        if self.is_superuser:
+            return EffectiveGrant(set(Action.values), Scope.ALL, Scope.ALL)
+        return self._grants.get(label, EffectiveGrant())
+
+    def can(self, action: str, model_or_label) -> bool:
+        if not self.authenticated:
+            return False
+        return action in self.grant(model_or_label).actions
+
+    # ---------------------------------------------------------------- record level
+    def owner_ids(self, scope: Scope) -> set[int] | None:
+        """Owner ids covered by a scope; None means every record."""
+        if scope == Scope.ALL:
+            return None
+        if scope == Scope.OWN:
+            return {self.user.pk}
+        if scope == Scope.TEAM:
+            return self._team_member_ids
+        if scope == Scope.DEPARTMENT:
+            return self._department_member_ids
+        return set()
+
+    def _shared_ids_q(self, label: str, prefix: str, mode: str) -> Q | None:
+        shares = RecordShare.objects.filter(model=label).filter(
+            Q(user=self.user) | Q(team_id__in=self.team_ids)
+        )
+        if mode == "write":
+            shares = shares.filter(access=ShareAccess.EDIT)
+        if not shares.exists():
+            return None
+        return Q(**{f"{prefix}pk__in": shares.values("object_id")})
+
+    def filter(self, qs: QuerySet, mode: str = "read") -> QuerySet:
+        """Restrict a queryset to the records this user may read (or write)."""
+        if not self.authenticated:
+            return qs.none()
+        entry = registry.require(qs.model)
+        grant = self.grant(qs.model)
+        if self.is_superuser:
+            return qs
+        if "view" not in grant.actions:
+            return qs.none()
+        scope = Scope(grant.read_scope if mode == "read" else grant.write_scope)
+        prefix, owner_field = entry.scope_path()
+        if owner_field is None:
+            # Ownerless records (users, products, ...): visible to everybody with the view right;
+            # writes are governed by the object-level rights alone.
+            return qs if scope != Scope.NONE or mode == "read" else qs.none()
+        owners = self.owner_ids(scope)
+        if owners is None:
+            return qs
+        condition = Q(**{f"{prefix}{owner_field}_id__in": sorted(owners)}) if owners else Q(pk__in=[])
+        shared = self._shared_ids_q(entry.grant_label(), prefix, mode)
+        if shared is not None:
+            condition |= shared
+        return qs.filter(condition)
+
+    def can_write_record(self, instance: Model) -> bool:
+        return self.filter(type(instance)._default_manager.filter(pk=instance.pk), mode="write").exists()
+
+    # ---------------------------------------------------------------- field level
+    def field_access(self, model_or_label) -> dict[str, str]:
+        """Restricted fields of a model: name -> "hidden" | "readonly" (absent means editable)."""
+        if self.is_superuser:
+            return {}
+        label = _label(model_or_label)
+        entry = registry.get(label)
+        governing = entry.label if entry else label
+        return dict(self._field_grants.get(governing, {}))
+
+    def hidden_fields(self, model_or_label) -> set[str]:
+        return {f for f, a in self.field_access(model_or_label).items() if a == FieldAccess.HIDDEN}
+
+    def readonly_fields(self, model_or_label) -> set[str]:
+        """Fields the user may see but not change, including owner fields without the transfer right."""
+        result = {f for f, a in self.field_access(model_or_label).items() if a != FieldAccess.EDIT}
+        entry = registry.get(_label(model_or_label))
+        if entry and entry.owner_field and not self.can(Action.TRANSFER, model_or_label):
+            result.add(entry.owner_field)
+        return result
+
+
+def department_subtree_ids(root_id: int) -> set[int]:
+    """The department and every department below it (departments are few: one query, walked in memory)."""
+    children: dict[int | None, list[int]] = {}
+    for pk, parent_id in Department.objects.values_list("id", "parent_id"):
+        children.setdefault(parent_id, []).append(pk)
+    result, stack = set(), [root_id]
+    while stack:
+        node = stack.pop()
+        if node in result:
+            continue
+        result.add(node)
+        stack.extend(children.get(node, []))
+    return result

@@ -1,0 +1,151 @@
+"""The audit trail: one function every service calls after it writes.
+
+Entries are append-only (database triggers refuse UPDATE/DELETE). Request metadata (request id, IP) comes
+from a context variable set by AuditContextMiddleware, so services need only pass the actor.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import decimal
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import models
+
+from .models import AuditAction, AuditEntry
+
+
+@dataclass
+class RequestContext:
+    request_id: str = ""
+    ip_address: str | None = None
+
+
+_context: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar("kehu_audit", default=None)
+_EMPTY = RequestContext()
+
+
+def set_request_context(ip_address: str | None) -> contextvars.Token:
+    return _context.set(RequestContext(request_id=str(uuid.uuid4()), ip_address=ip_address))
+
+
+def reset_request_context(token: contextvars.Token) -> None:
+    _context.reset(token)
+
+
+def to_jsonable(value):
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, models.Model):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    return str(value)
+
+
+def snapshot(instance: models.Model) -> dict:
+    """Field values of a record as audit-friendly data (FKs as their text, plus the id)."""
+    data: dict = {}
+    for f in instance._meta.concrete_fields:
+        if f.name in {"version", "updated_at", "created_at", "password", "last_login"}:
+            continue
+        if isinstance(f, models.ForeignKey):
+            raw = getattr(instance, f.attname)
+            data[f.name] = None if raw is None else _fk_text(instance, f, raw)
+        elif f.name == "custom":
+            for key, value in (getattr(instance, "custom", None) or {}).items():
+                data[f"custom.{key}"] = to_jsonable(value)
+        else:
+            data[f.name] = to_jsonable(getattr(instance, f.attname))
+    return data
+
+
+def _fk_text(instance, f, raw) -> str:
+    cached = f.get_cached_value(instance, default=None) if f.is_cached(instance) else None
+    if cached is not None and cached.pk == raw:
+        return f"{cached} (#{raw})"
+    return f"#{raw}"
+
+
+def diff(before: dict, after: dict) -> dict:
+    keys = set(before) | set(after)
+    return {k: [before.get(k), after.get(k)] for k in sorted(keys) if before.get(k) != after.get(k)}
+
+
+def log(
+    *,
+    actor,
+    action: str,
+    instance: models.Model | None = None,
+    model: str | None = None,
+    object_id=None,
+    object_repr: str = "",
+    changes: dict | None = None,
+    note: str = "",
+    version: int | None = None,
+) -> AuditEntry:
+    ctx = _context.get() or _EMPTY
+    if instance is not None:
+        model = model or instance._meta.label_lower
+        object_id = instance.pk if object_id is None else object_id
+        object_repr = object_repr or str(instance)[:200]
+        version = version if version is not None else getattr(instance, "version", None)
+    return AuditEntry.objects.create(
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_name=(str(actor) if getattr(actor, "pk", None) else "system")[:150],
+        action=action,
+        model=model or "",
+        object_id=str(object_id),
+        object_repr=object_repr[:200],
+        version=version,
+        changes=to_jsonable(changes or {}),
+        note=note[:300],
+        request_id=ctx.request_id,
+        ip_address=ctx.ip_address,
+    )
+
+
+def log_many(*, actor, action: str, model: str, rows: Iterable[tuple], note: str = "") -> int:
+    """Bulk entries: rows of (object_id, object_repr, changes). For transfers and mass updates."""
+    ctx = _context.get() or _EMPTY
+    entries = [
+        AuditEntry(
+            actor=actor if getattr(actor, "pk", None) else None,
+            actor_name=(str(actor) if getattr(actor, "pk", None) else "system")[:150],
+            action=action,
+            model=model,
+            object_id=str(object_id),
+            object_repr=str(object_repr)[:200],
+            changes=to_jsonable(changes or {}),
+            note=note[:300],
+            request_id=ctx.request_id,
+            ip_address=ctx.ip_address,
+        )
+        for object_id, object_repr, changes in rows
+    ]
+    AuditEntry.objects.bulk_create(entries, batch_size=1000)
+    return len(entries)
+
+
+def history(model: str, object_ids: Iterable) -> models.QuerySet:
+    return AuditEntry.objects.filter(model=model, object_id__in=[str(i) for i in object_ids]).select_related(
+        "actor"
+    )
+
+
+def changes_since(model: str, object_id, version: int) -> list[AuditEntry]:
+    """Entries that produced versions newer than `version` (to explain a refused stale save)."""
+    return list(
+        AuditEntry.objects.filter(model=model, object_id=str(object_id), version__gt=version)
+        .exclude(action=AuditAction.CREATE)
+        .order_by("at", "id")
+    )

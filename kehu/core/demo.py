@@ -1,0 +1,162 @@
+"""Demo organisation: departments, teams, roles with grants and field restrictions, users of every role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.contrib.auth.hashers import make_password
+
+from .models import Department, FieldGrant, ModelGrant, Role, Scope, Team, User
+
+DEMO_PASSWORD = "kehu-demo-2026"  # noqa: S105 - printed by `make run`; demo data only
+
+ALL = ["view", "add", "change", "delete", "import", "export", "transfer"]
+
+# role code -> (name, {model: (actions, read scope, write scope)}, {model: {field: access}})
+ROLES = {
+    "sales_manager": (
+        "销售经理 Sales manager",
+        {
+            "customers.customer": (ALL, Scope.DEPARTMENT, Scope.DEPARTMENT),
+            "products.product": (["view"], Scope.ALL, Scope.NONE),
+            "products.installedproduct": (["view", "add", "change"], Scope.DEPARTMENT, Scope.DEPARTMENT),
+            "interactions.interaction": (
+                ["view", "add", "change", "export"],
+                Scope.DEPARTMENT,
+                Scope.DEPARTMENT,
+            ),
+            "interactions.task": (
+                ["view", "add", "change", "delete", "transfer"],
+                Scope.DEPARTMENT,
+                Scope.DEPARTMENT,
+            ),
+        },
+        {},
+    ),
+    "sales_rep": (
+        "销售代表 Sales rep",
+        {
+            "customers.customer": (["view", "add", "change"], Scope.OWN, Scope.OWN),
+            "products.product": (["view"], Scope.ALL, Scope.NONE),
+            "products.installedproduct": (["view", "add", "change"], Scope.OWN, Scope.OWN),
+            "interactions.interaction": (["view", "add", "change"], Scope.OWN, Scope.OWN),
+            "interactions.task": (["view", "add", "change"], Scope.OWN, Scope.OWN),
+        },
+        {"customers.customer": {"tax_id": "readonly"}},
+    ),
+    "marketer": (
+        "市场专员 Marketer",
+        {
+            "customers.customer": (["view", "export", "import"], Scope.ALL, Scope.NONE),
+            "products.product": (["view", "add", "change"], Scope.ALL, Scope.ALL),
+            "interactions.interaction": (["view", "add"], Scope.ALL, Scope.OWN),
+            "interactions.task": (["view", "add", "change"], Scope.OWN, Scope.OWN),
+        },
+        {"customers.customer": {"notes": "hidden", "tax_id": "hidden"}},
+    ),
+    "service_agent": (
+        "客服专员 Service agent",
+        {
+            "customers.customer": (["view", "change"], Scope.ALL, Scope.TEAM),
+            "products.product": (["view"], Scope.ALL, Scope.NONE),
+            "products.installedproduct": (["view", "add", "change"], Scope.ALL, Scope.ALL),
+            "interactions.interaction": (["view", "add", "change"], Scope.ALL, Scope.OWN),
+            "interactions.task": (["view", "add", "change"], Scope.TEAM, Scope.TEAM),
+        },
+        {"customers.customer": {"income_band": "hidden", "tax_id": "hidden", "owner": "readonly"}},
+    ),
+    "executive": (
+        "管理层 Executive",
+        {
+            "customers.customer": (["view", "export"], Scope.ALL, Scope.NONE),
+            "products.product": (["view"], Scope.ALL, Scope.NONE),
+            "products.installedproduct": (["view"], Scope.ALL, Scope.NONE),
+            "interactions.interaction": (["view"], Scope.ALL, Scope.NONE),
+            "interactions.task": (["view"], Scope.ALL, Scope.NONE),
+            "core.auditentry": (["view"], Scope.ALL, Scope.NONE),
+        },
+        {},
+    ),
+}
+
+# username -> (display name, department key, role codes, team)
+USERS = {
+    "manager": ("王经理 Wang Li", "north", ["sales_manager"], "north-key"),
+    "rep1": ("张伟 Zhang Wei", "north", ["sales_rep"], "north-key"),
+    "rep2": ("李娜 Li Na", "north", ["sales_rep"], "north-key"),
+    "rep3": ("陈静 Chen Jing", "east", ["sales_rep"], "east-smb"),
+    "rep4": ("Emily Carter", "east", ["sales_rep"], "east-smb"),
+    "marketer": ("刘洋 Liu Yang", "marketing", ["marketer"], None),
+    "agent": ("赵敏 Zhao Min", "service", ["service_agent"], "service-desk"),
+    "agent2": ("孙强 Sun Qiang", "service", ["service_agent"], "service-desk"),
+    "exec": ("周总 Zhou Jun", "hq", ["executive"], None),
+}
+
+
+@dataclass
+class OrgResult:
+    users: dict[str, User] = field(default_factory=dict)
+    owners: list[User] = field(default_factory=list)
+
+
+def seed_org() -> OrgResult:
+    depts = {}
+    depts["hq"] = Department.objects.create(name="总部 Head office")
+    depts["sales"] = Department.objects.create(name="销售部 Sales", parent=depts["hq"])
+    depts["north"] = Department.objects.create(name="华北大区 North region", parent=depts["sales"])
+    depts["east"] = Department.objects.create(name="华东大区 East region", parent=depts["sales"])
+    depts["marketing"] = Department.objects.create(name="市场部 Marketing", parent=depts["hq"])
+    depts["service"] = Department.objects.create(name="客服部 Service", parent=depts["hq"])
+    roles = {}
+    for code, (name, grants, fields) in ROLES.items():
+        role = Role.objects.create(code=code, name=name)
+        roles[code] = role
+        for model, (actions, read, write) in grants.items():
+            ModelGrant.objects.create(
+                role=role,
+                model=model,
+                read_scope=read,
+                write_scope=write,
+                **{f"can_{a}": True for a in actions},
+            )
+        for model, restrictions in fields.items():
+            for fname, access in restrictions.items():
+                FieldGrant.objects.create(role=role, model=model, field=fname, access=access)
+    password = make_password(DEMO_PASSWORD)
+    result = OrgResult()
+    admin = User.objects.create(
+        username="admin",
+        display_name="系统管理员 Admin",
+        is_superuser=True,
+        is_staff=True,
+        password=password,
+        email="admin@kehu.example",
+        department=depts["hq"],
+    )
+    result.users["admin"] = admin
+    teams: dict[str, Team] = {}
+    for key, dept in (("north-key", "north"), ("east-smb", "east"), ("service-desk", "service")):
+        teams[key] = Team.objects.create(
+            name={
+                "north-key": "华北大客户组 North key accounts",
+                "east-smb": "华东中小企业组 East SMB",
+                "service-desk": "客服一线 Service desk",
+            }[key],
+            department=depts[dept],
+        )
+    for username, (display, dept, role_codes, team) in USERS.items():
+        user = User.objects.create(
+            username=username,
+            display_name=display,
+            password=password,
+            email=f"{username}@kehu.example",
+            department=depts[dept],
+        )
+        user.roles.set([roles[c] for c in role_codes])
+        if team:
+            teams[team].members.add(user)
+        result.users[username] = user
+    depts["north"].manager = result.users["manager"]
+    depts["north"].save()
+    result.owners = [result.users[u] for u in ("manager", "rep1", "rep2", "rep3", "rep4", "agent")]
+    return result

@@ -1,0 +1,71 @@
+"""DRF plumbing named in settings.REST_FRAMEWORK. Kept free of rest_framework.views imports at module
+level, because DRF imports these classes while rest_framework.views itself is being imported."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, pagination, permissions, status
+
+from . import registry
+from .access import Access
+from .exceptions import BusinessRuleError, FieldNotWritable, StaleRecordError
+
+METHOD_ACTION = {
+    "GET": "view",
+    "HEAD": "view",
+    "OPTIONS": "view",
+    "POST": "add",
+    "PUT": "change",
+    "PATCH": "change",
+    "DELETE": "delete",
+}
+
+
+class KehuPagination(pagination.PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class ModelAccessPermission(permissions.BasePermission):
+    """Object-level rights from the caller's roles; record scope is applied by the queryset (→ 404)."""
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        model = getattr(getattr(view, "queryset", None), "model", None) or getattr(view, "model", None)
+        if model is None or registry.get(model) is None:
+            return True
+        action = getattr(view, "required_action", None) or METHOD_ACTION.get(request.method, "view")
+        return Access.of(request.user).can(action, model)
+
+
+class StaleConflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "stale"
+
+
+class PreconditionRequired(exceptions.APIException):
+    status_code = 428
+    default_detail = "Send the record's ETag in If-Match (or its version in the body) to change it."
+    default_code = "precondition_required"
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, StaleRecordError):
+        exc = StaleConflict(detail={"detail": exc.message, "current_version": exc.instance.version})
+    elif isinstance(exc, FieldNotWritable):
+        exc = exceptions.PermissionDenied(detail={"detail": str(exc), "fields": exc.fields})
+    elif isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        exc = exceptions.ValidationError(detail=detail)
+    elif isinstance(exc, BusinessRuleError):
+        exc = exceptions.ValidationError(detail={exc.field or "non_field_errors": [str(exc)]})
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(detail=str(exc) or None)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,45 @@
+"""Errors services raise; views and the API translate them into messages and status codes."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext as _
+
+
+class StaleRecordError(Exception):
+    """A save carried an older version than the stored record (optimistic locking)."""
+
+    def __init__(self, instance, expected_version: int, entries: list) -> None:
+        self.instance = instance
+        self.expected_version = expected_version
+        self.entries = entries
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        parts = []
+        for e in self.entries:
+            fields = ", ".join(sorted(e.changes)) if e.changes else e.get_action_display()
+            parts.append(
+                _("%(who)s changed %(fields)s at %(when)s")
+                % {"who": e.actor_name, "fields": fields, "when": e.at.strftime("%Y-%m-%d %H:%M:%S")}
+            )
+        who = "; ".join(parts) or _("someone else changed it")
+        return _(
+            "This record was changed while you were editing it (%(who)s). Your changes were not saved: "
+            "reload the record and apply them again."
+        ) % {"who": who}
+
+
+class FieldNotWritable(PermissionDenied):
+    def __init__(self, fields: list[str]) -> None:
+        self.fields = fields
+        super().__init__(_("You may not change these fields: %(fields)s") % {"fields": ", ".join(fields)})
+
+
+class BusinessRuleError(Exception):
+    """A rule of the domain refused the operation; the message is shown to the user as is."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)

@@ -1,0 +1,73 @@
+"""Request plumbing: login required everywhere, the user's language and time zone, audit context."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import JsonResponse
+from django.utils import timezone, translation
+
+from . import audit
+
+PUBLIC_PREFIXES = ("/accounts/login/", "/static/", "/i18n/", "/healthz", "/api/schema/", "/favicon.ico")
+
+
+class LoginRequiredMiddleware:
+    """Every URL needs a signed-in user except the login page, static files, health and API schema.
+    API calls (authenticated by token in DRF) pass through to DRF, which answers 401/403 itself."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        path = request.path_info
+        if request.user.is_authenticated or path.startswith(PUBLIC_PREFIXES) or path.startswith("/api/"):
+            return self.get_response(request)
+        if request.headers.get("HX-Request"):
+            return JsonResponse({"detail": "login required"}, status=401)
+        return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+
+
+class UserLanguageMiddleware:
+    """A signed-in user's saved language wins over the browser's Accept-Language (an explicit language
+    cookie, set by the language switch, wins over both)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        language = getattr(user, "language", "") if user is not None and user.is_authenticated else ""
+        if language and not request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME):
+            translation.activate(language)
+            request.LANGUAGE_CODE = translation.get_language()
+        return self.get_response(request)
+
+
+class UserTimezoneMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        tz_name = getattr(request.user, "time_zone", "") if request.user.is_authenticated else ""
+        try:
+            timezone.activate(zoneinfo.ZoneInfo(tz_name)) if tz_name else timezone.deactivate()
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            timezone.deactivate()
+        response = self.get_response(request)
+        timezone.deactivate()
+        return response
+
+
+class AuditContextMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = audit.set_request_context(request.META.get("REMOTE_ADDR"))
+        try:
+            return self.get_response(request)
+        finally:
+            audit.reset_request_context(token)

@@ -1,0 +1,197 @@
+"""The record service: the one write path for business records (UI forms, API, imports, bulk actions).
+
+Each function checks object-level rights, record scope and field-level restrictions *before* it writes,
+takes a row lock, refuses stale versions (optimistic locking), saves, and appends to the audit trail in the
+same transaction. Specific use cases (merge, convert, transfer) live in their apps' services and reuse the
+pieces here (`ensure`, `audit.log`).
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import audit, customfields, registry
+from .access import Access
+from .exceptions import FieldNotWritable, StaleRecordError
+from .models import Action, AuditAction
+
+
+def ensure(user, action: str, model) -> Access:
+    access = Access.of(user)
+    if not access.can(action, model):
+        raise PermissionDenied(
+            _("You do not have the right to %(action)s %(model)s.")
+            % {"action": Action(action).label.lower(), "model": model._meta.verbose_name_plural}
+        )
+    return access
+
+
+def _split(model, data: dict) -> tuple[dict, dict, dict | None]:
+    """Separate plain fields, many-to-many fields and custom values."""
+    plain, m2m, custom = {}, {}, None
+    m2m_names = {f.name for f in model._meta.many_to_many}
+    for key, value in data.items():
+        if key == "custom":
+            custom = value
+        elif key in m2m_names:
+            m2m[key] = value
+        else:
+            plain[key] = value
+    return plain, m2m, custom
+
+
+def _m2m_names(instance, name) -> list[str]:
+    return sorted(str(o) for o in getattr(instance, name).all())
+
+
+def _check_fields(access: Access, model, changed: list[str]) -> None:
+    readonly = access.readonly_fields(model) | access.hidden_fields(model)
+    refused = sorted(set(changed) & readonly)
+    if refused:
+        raise FieldNotWritable(refused)
+
+
+def record_create(*, model: type[models.Model], data: dict, by, note: str = "") -> models.Model:
+    """Create a record as `by`. The owner defaults to `by`; another owner needs the transfer right."""
+    access = ensure(by, Action.ADD, model)
+    entry = registry.require(model)
+    plain, m2m, custom = _split(model, data)
+    owner_field = entry.owner_field
+    if owner_field and plain.get(owner_field) not in (None, by):
+        _check_fields(access, model, [owner_field])
+    _check_fields(access, model, [k for k in plain if k != owner_field] + list(m2m))
+    with transaction.atomic():
+        instance = model(**plain)
+        if owner_field and getattr(instance, f"{owner_field}_id") is None:
+            setattr(instance, owner_field, by)
+        if custom is not None or hasattr(instance, "custom"):
+            if hasattr(instance, "custom"):
+                instance.custom = customfields.clean_values(model, custom)
+        instance.full_clean(validate_unique=False, validate_constraints=False)
+        instance.save()
+        for name, values in m2m.items():
+            getattr(instance, name).set(values)
+        after = audit.snapshot(instance)
+        for name in m2m:
+            after[name] = _m2m_names(instance, name)
+        audit.log(
+            actor=by,
+            action=AuditAction.CREATE,
+            instance=instance,
+            changes={k: [None, v] for k, v in after.items() if v not in (None, "", [], {})},
+            note=note,
+        )
+    return instance
+
+
+def lock_for_write(instance: models.Model, by, action: str = Action.CHANGE) -> tuple[models.Model, Access]:
+    """Check rights on an existing record and return it locked (select_for_update) inside the caller's
+    transaction. Records outside the user's read scope raise Http404; readable but not writable raise
+    PermissionDenied."""
+    model = type(instance)
+    access = ensure(by, action, model)
+    base = model._default_manager.filter(pk=instance.pk)
+    if not access.filter(base).exists():
+        raise Http404
+    if not access.filter(base, mode="write").exists():
+        raise PermissionDenied(_("You may see this record but not change it."))
+    try:
+        return base.select_for_update().get(), access
+    except model.DoesNotExist:
+        raise Http404 from None
+
+
+def record_update(
+    *, instance: models.Model, data: dict, by, expected_version: int | None, note: str = ""
+) -> models.Model:
+    """Apply `data` to a record. `expected_version` is the version the user edited; a newer stored version
+    raises StaleRecordError naming who changed what. Unchanged fields are ignored (so read-only fields that a
+    form re-posts unchanged are fine); a change to a read-only/hidden field raises FieldNotWritable."""
+    model = type(instance)
+    plain, m2m, custom = _split(model, data)
+    with transaction.atomic():
+        locked, access = lock_for_write(instance, by)
+        if expected_version is not None and locked.version != expected_version:
+            raise StaleRecordError(
+                locked,
+                expected_version,
+                audit.changes_since(model._meta.label_lower, locked.pk, expected_version),
+            )
+        before = audit.snapshot(locked)
+        for name in m2m:
+            before[name] = _m2m_names(locked, name)
+        changed = []
+        for key, value in plain.items():
+            field = model._meta.get_field(key)
+            current = getattr(locked, field.attname if isinstance(field, models.ForeignKey) else key)
+            new = (
+                value.pk
+                if isinstance(field, models.ForeignKey) and isinstance(value, models.Model)
+                else value
+            )
+            if current != new:
+                changed.append(key)
+        for name, values in m2m.items():
+            if sorted(getattr(v, "pk", v) for v in values) != sorted(
+                getattr(locked, name).values_list("pk", flat=True)
+            ):
+                changed.append(name)
+        _check_fields(access, model, changed)
+        if custom is not None:
+            hidden_or_ro = access.readonly_fields(model) | access.hidden_fields(model)
+            if "custom" in hidden_or_ro and custom != locked.custom:
+                raise FieldNotWritable(["custom"])
+            locked.custom = customfields.clean_values(model, custom, current=locked.custom, partial=True)
+        for key in plain:
+            setattr(locked, key, plain[key])
+        if hasattr(locked, "version"):
+            locked.version += 1
+        if hasattr(locked, "updated_at"):
+            locked.updated_at = timezone.now()
+        locked.full_clean(validate_unique=False, validate_constraints=False)
+        locked.save()
+        for name, values in m2m.items():
+            getattr(locked, name).set(values)
+        after = audit.snapshot(locked)
+        for name in m2m:
+            after[name] = _m2m_names(locked, name)
+        changes = audit.diff(before, after)
+        if changes:
+            audit.log(actor=by, action=AuditAction.UPDATE, instance=locked, changes=changes, note=note)
+    # keep the caller's object in sync
+    instance.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
+    return locked
+
+
+def record_delete(*, instance: models.Model, by, expected_version: int | None = None, note: str = "") -> None:
+    model = type(instance)
+    with transaction.atomic():
+        locked, _access = lock_for_write(instance, by, Action.DELETE)
+        if expected_version is not None and getattr(locked, "version", expected_version) != expected_version:
+            raise StaleRecordError(
+                locked,
+                expected_version,
+                audit.changes_since(model._meta.label_lower, locked.pk, expected_version),
+            )
+        before = audit.snapshot(locked)
+        pk, text = locked.pk, str(locked)
+        try:
+            locked.delete()
+        except models.ProtectedError as exc:
+            raise ValidationError(
+                _("This record cannot be deleted while other records refer to it (%(n)d).")
+                % {"n": len(exc.protected_objects)}
+            ) from exc
+        audit.log(
+            actor=by,
+            action=AuditAction.DELETE,
+            model=model._meta.label_lower,
+            object_id=pk,
+            object_repr=text,
+            changes={k: [v, None] for k, v in before.items() if v not in (None, "", [], {})},
+            note=note,
+        )

@@ -1,0 +1,202 @@
+"""Customer API: CRUD with scope, field restrictions, ETag locking; contact points; consent."""
+
+from __future__ import annotations
+
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from kehu.core.api import AccessAwareSerializer, CustomValuesField, ScopedModelViewSet
+
+from . import search, selectors, services
+from .models import (
+    Channel,
+    ConsentEvent,
+    ConsentMethod,
+    ConsentStatus,
+    Customer,
+    CustomerAddress,
+    CustomerEmail,
+    CustomerPhone,
+    SocialIdentity,
+)
+
+
+class PhoneSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CustomerPhone
+        fields = ["id", "kind", "number", "is_primary"]
+
+
+class EmailSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CustomerEmail
+        fields = ["id", "email", "label", "is_primary"]
+
+
+class AddressSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CustomerAddress
+        fields = [
+            "id",
+            "kind",
+            "country",
+            "province",
+            "city",
+            "district",
+            "street",
+            "postal_code",
+            "is_primary",
+        ]
+
+
+class SocialSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SocialIdentity
+        fields = ["id", "network", "handle"]
+
+
+class CustomerSerializer(AccessAwareSerializer):
+    custom = CustomValuesField(required=False)
+    phones = PhoneSerializer(many=True, read_only=True)
+    emails = EmailSerializer(many=True, read_only=True)
+    addresses = AddressSerializer(many=True, read_only=True)
+    social_ids = SocialSerializer(many=True, read_only=True)
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
+
+    class Meta:
+        model = Customer
+        fields = [
+            "id",
+            "kind",
+            "name",
+            "alias",
+            "account",
+            "parent",
+            "customer_type",
+            "lifecycle_stage",
+            "source",
+            "owner",
+            "phone",
+            "email",
+            "city",
+            "job_title",
+            "industry",
+            "website",
+            "tax_id",
+            "gender",
+            "birthday",
+            "age_band",
+            "occupation",
+            "income_band",
+            "decision_driver",
+            "feedback_strictness",
+            "preferred_language",
+            "notes",
+            "tags",
+            "custom",
+            "consent",
+            "phones",
+            "emails",
+            "addresses",
+            "social_ids",
+            "merged_into",
+            "created_at",
+            "updated_at",
+            "version",
+        ]
+        read_only_fields = ["consent", "merged_into", "created_at", "updated_at", "version"]
+
+
+class CustomerFilterSet(filters.FilterSet):
+    q = filters.CharFilter(method="filter_q", label="search")
+
+    class Meta:
+        model = Customer
+        fields = [
+            "kind",
+            "customer_type",
+            "lifecycle_stage",
+            "source",
+            "owner",
+            "account",
+            "parent",
+            "city",
+            "tags",
+        ]
+
+    def filter_q(self, queryset, name, value):
+        return search.filter_customers(queryset, value)
+
+
+class ContactPointInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["phone", "email", "social"])
+    value = serializers.CharField(max_length=254)
+    label = serializers.CharField(max_length=40, required=False, allow_blank=True)
+
+
+class ConsentInput(serializers.Serializer):
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    status = serializers.ChoiceField(choices=ConsentStatus.choices)
+    method = serializers.ChoiceField(choices=ConsentMethod.choices)
+    evidence = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+
+class ConsentEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ConsentEvent
+        fields = ["id", "channel", "status", "method", "evidence", "at", "recorded_by"]
+
+
+class CustomerViewSet(ScopedModelViewSet):
+    model = Customer
+    serializer_class = CustomerSerializer
+    filterset_class = CustomerFilterSet
+    ordering_fields = ["name", "updated_at", "created_at", "id"]
+    select_related = ("owner",)
+    prefetch_related = ("phones", "emails", "addresses", "social_ids", "tags")
+
+    def get_queryset(self):
+        qs = super().get_queryset()
+        return qs.filter(merged_into__isnull=True) if self.action == "list" else qs
+
+    def save_new(self, data):
+        return services.customer_create(data=data, by=self.request.user)
+
+    def save_existing(self, instance, data, expected_version):
+        return services.customer_update(
+            customer=instance, data=data, by=self.request.user, expected_version=expected_version
+        )
+
+    @extend_schema(request=ContactPointInput, responses={201: None})
+    @action(detail=True, methods=["post"], url_path="contact-points")
+    def contact_points(self, request, pk=None):
+        customer = self.get_object()
+        data = ContactPointInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.contact_point_add(
+            customer=customer,
+            by=request.user,
+            kind=data.validated_data["kind"],
+            value=data.validated_data["value"],
+            label=data.validated_data.get("label", ""),
+        )
+        return Response(status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ConsentInput, responses={201: ConsentEventSerializer})
+    @action(detail=True, methods=["post"])
+    def consent(self, request, pk=None):
+        customer = self.get_object()
+        data = ConsentInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        event = services.consent_record(customer=customer, by=request.user, **data.validated_data)
+        return Response(ConsentEventSerializer(event).data, status=status.HTTP_201_CREATED)
+
+
+def register(router) -> None:
+    router.register("customers", CustomerViewSet, basename="customer")
+
+
+__all__ = ["selectors", "register"]

@@ -1,0 +1,24 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CustomersConfig(AppConfig):
+    name = "kehu.customers"
+    label = "customers"
+    verbose_name = _("Customers")
+
+    def ready(self) -> None:
+        from kehu.core import registry
+
+        from . import models, search  # noqa: F401 - registers the search provider
+
+        registry.register(models.Customer, owner_field="owner", url=lambda o: o.get_absolute_url())
+        for sub in (
+            models.CustomerPhone,
+            models.CustomerEmail,
+            models.CustomerAddress,
+            models.SocialIdentity,
+            models.ConsentEvent,
+            models.LifecycleChange,
+        ):
+            registry.register(sub, owner_field=None, via="customer", nav=False)

@@ -1,0 +1,20 @@
+import django_filters
+from django.utils.translation import gettext_lazy as _
+
+from kehu.core.models import Tag, User
+
+from .models import Customer, CustomerType, Kind, Source, Stage
+
+
+class CustomerFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=Kind.choices, label=_("Kind"))
+    customer_type = django_filters.ChoiceFilter(choices=CustomerType.choices, label=_("Customer type"))
+    lifecycle_stage = django_filters.ChoiceFilter(choices=Stage.choices, label=_("Lifecycle stage"))
+    source = django_filters.ChoiceFilter(choices=Source.choices, label=_("Source"))
+    owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True), label=_("Owner"))
+    tags = django_filters.ModelChoiceFilter(queryset=Tag.objects.all(), label=_("Tag"))
+    city = django_filters.CharFilter(lookup_expr="iexact", label=_("City"))
+
+    class Meta:
+        model = Customer
+        fields = ["kind", "customer_type", "lifecycle_stage", "source", "owner", "tags", "city", "account"]

@@ -1,0 +1,112 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from kehu.core.models import Tag
+
+from .models import (
+    Channel,
+    ConsentMethod,
+    ConsentStatus,
+    Customer,
+    CustomerAddress,
+    Kind,
+    SocialIdentity,
+    Stage,
+)
+
+
+class CustomerForm(forms.ModelForm):
+    class Meta:
+        model = Customer
+        fields = [
+            "kind",
+            "name",
+            "alias",
+            "account",
+            "parent",
+            "customer_type",
+            "lifecycle_stage",
+            "source",
+            "owner",
+            "phone",
+            "email",
+            "city",
+            "job_title",
+            "industry",
+            "website",
+            "tax_id",
+            "gender",
+            "birthday",
+            "age_band",
+            "occupation",
+            "income_band",
+            "decision_driver",
+            "feedback_strictness",
+            "preferred_language",
+            "tags",
+            "notes",
+        ]
+        widgets = {
+            "birthday": forms.DateInput(attrs={"type": "date"}),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+            "tags": forms.CheckboxSelectMultiple,
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        orgs = Customer.objects.filter(kind=Kind.ORGANIZATION, merged_into__isnull=True)
+        if "account" in self.fields:
+            self.fields["account"].queryset = orgs
+            self.fields["account"].widget = forms.NumberInput(attrs={"placeholder": _("account id")})
+            self.fields["account"].help_text = _("Id of the organisation this person works for")
+        if "parent" in self.fields:
+            self.fields["parent"].queryset = orgs
+            self.fields["parent"].widget = forms.NumberInput(attrs={"placeholder": _("account id")})
+        if "tags" in self.fields:
+            self.fields["tags"].queryset = Tag.objects.all()
+        if "owner" in self.fields:
+            from kehu.core.models import User
+
+            self.fields["owner"].queryset = User.objects.filter(is_active=True)
+        # phones/emails are normalised by the model; let people type them as they like
+        self.fields["phone"].max_length = None
+        self.fields["phone"].widget.attrs.pop("maxlength", None)
+
+
+class ContactPointForm(forms.Form):
+    kind = forms.ChoiceField(
+        choices=[("phone", _("Phone")), ("email", _("Email")), ("social", _("Social id"))], label=_("Type")
+    )
+    value = forms.CharField(max_length=254, label=_("Value"))
+    label = forms.CharField(
+        max_length=40,
+        required=False,
+        label=_("Label / network"),
+        help_text=_("Phone: mobile/work/home/fax; social: wechat/qq/weibo/…"),
+    )
+
+    def clean_label(self):
+        label = self.cleaned_data.get("label", "").strip().lower()
+        kind = self.cleaned_data.get("kind")
+        if kind == "social" and label and label not in SocialIdentity.Network.values:
+            raise forms.ValidationError(_("Unknown network."))
+        return label
+
+
+class AddressForm(forms.ModelForm):
+    class Meta:
+        model = CustomerAddress
+        fields = ["kind", "country", "province", "city", "district", "street", "postal_code", "is_primary"]
+
+
+class ConsentForm(forms.Form):
+    channel = forms.ChoiceField(choices=Channel.choices, label=_("Channel"))
+    status = forms.ChoiceField(choices=ConsentStatus.choices, label=_("Status"))
+    method = forms.ChoiceField(choices=ConsentMethod.choices, label=_("How"))
+    evidence = forms.CharField(max_length=300, required=False, label=_("Evidence"))
+
+
+class LifecycleForm(forms.Form):
+    stage = forms.ChoiceField(choices=Stage.choices, label=_("Stage"))
+    reason = forms.CharField(max_length=300, required=False, label=_("Reason"))
+    version = forms.IntegerField(widget=forms.HiddenInput)

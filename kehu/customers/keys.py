@@ -1,0 +1,104 @@
+"""Search and duplicate keys of a customer, recomputed on every write (Customer.clean calls refresh()).
+
+`search_text` is a space-separated bag of tokens that the search backends index (see search.py):
+name words, CJK bigrams, full pinyin and initials (as prefix-searchable suffixes), phone digits, emails,
+tax id and alias.
+"""
+
+from __future__ import annotations
+
+import re
+
+from . import normalize
+
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_WORD = re.compile(r"[0-9a-z]+")
+
+
+def text_tokens(text: str) -> list[str]:
+    """Tokens of free text: latin/digit words and CJK unigrams+bigrams (substring search without a segmenter)."""
+    key = normalize.simplified(normalize.clean_text(text)).lower()
+    tokens: list[str] = _WORD.findall(key)
+    for run in _CJK_RUN.findall(key):
+        tokens.extend(run)
+        tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return tokens
+
+
+def pinyin_tokens(text: str) -> list[str]:
+    """Full pinyin and initials from every syllable on, so 'keji' and 'kj' find …科技…"""
+    parts = [p for p in normalize.pinyin_parts(text) if _WORD.fullmatch(p)]
+    if not parts or not normalize.has_cjk(text):
+        return []
+    tokens = []
+    initials = "".join(p[0] for p in parts)
+    for i in range(len(parts)):
+        tokens.append("".join(parts[i:])[:60])
+        if len(initials) - i >= 2:
+            tokens.append(initials[i:])
+    return tokens
+
+
+def phone_tokens(e164: str) -> list[str]:
+    digits = normalize.phone_digits(e164)
+    national = normalize.national_digits(e164)
+    tokens = [digits, national] if digits else []
+    # last 4+ digits as tokens so that "5678" or "345678" find the number
+    for n in (4, 6, 8):
+        if len(national) > n:
+            tokens.append(national[-n:])
+    return tokens
+
+
+def email_tokens(email: str) -> list[str]:
+    if not email:
+        return []
+    local, _sep, domain = email.lower().partition("@")
+    return [email.lower(), local, domain] + _WORD.findall(local)
+
+
+def build_search_text(*, name: str, alias: str = "", phones=(), emails=(), extra=()) -> str:
+    tokens: list[str] = []
+    for text in (name, alias):
+        if text:
+            tokens.extend(text_tokens(text))
+            tokens.extend(pinyin_tokens(text))
+    core = normalize.company_core(name)
+    if core and core != normalize.name_key(name):
+        tokens.extend(text_tokens(core))
+    for p in phones:
+        tokens.extend(phone_tokens(p))
+    for e in emails:
+        tokens.extend(email_tokens(e))
+    for x in extra:
+        if x:
+            tokens.append(normalize.clean_text(x).lower())
+    seen, unique = set(), []
+    for t in tokens:
+        if t and t not in seen:
+            seen.add(t)
+            unique.append(t)
+    return " ".join(unique)
+
+
+def refresh(customer, *, phones=None, emails=None) -> None:
+    """Recompute the key columns of an (unsaved or saved) customer."""
+    name = customer.name or ""
+    customer.name_key = normalize.name_key(name)[:200]
+    customer.name_pinyin = normalize.pinyin_full(name)[:400]
+    customer.name_initials = normalize.pinyin_initials(name)[:100]
+    if phones is None:
+        phones = [customer.phone] if customer.phone else []
+        if customer.pk:
+            phones += list(customer.phones.values_list("number", flat=True))
+    if emails is None:
+        emails = [customer.email] if customer.email else []
+        if customer.pk:
+            emails += list(customer.emails.values_list("email", flat=True))
+    customer.search_text = build_search_text(
+        name=name,
+        alias=customer.alias,
+        phones=sorted(set(phones)),
+        emails=sorted(set(emails)),
+        extra=[customer.tax_id],
+    )

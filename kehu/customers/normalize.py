@@ -1,0 +1,232 @@
+"""Normalisation of what people type: full-/half-width characters, whitespace, phones, emails, and the keys
+used by search and duplicate detection (simplified Chinese, pinyin, initials, company core names).
+
+Pure functions, no database: they run on every write path (forms, API, imports) and in bulk in the
+duplicate scan.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+
+DEFAULT_REGION = "CN"
+_WS = re.compile(r"\s+")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+
+COMPANY_SUFFIXES = [
+    # longest first: removed repeatedly from the end
+    "股份有限公司",
+    "有限责任公司",
+    "集团有限公司",
+    "集团股份有限公司",
+    "有限公司",
+    "分公司",
+    "公司",
+    "集团",
+    "企业",
+    "工作室",
+    "商行",
+    "门市部",
+    "经营部",
+    "co., ltd.",
+    "co.,ltd.",
+    "co. ltd.",
+    "co ltd",
+    "company limited",
+    "corporation",
+    "incorporated",
+    "limited",
+    "company",
+    "corp.",
+    "corp",
+    "inc.",
+    "inc",
+    "ltd.",
+    "ltd",
+    "llc",
+    "gmbh",
+    "plc",
+    "s.a.",
+    "ag",
+    "co.",
+    "co",
+    "pte",
+    "pty",
+]
+REGION_PREFIXES = [
+    "北京",
+    "上海",
+    "天津",
+    "重庆",
+    "广州",
+    "深圳",
+    "杭州",
+    "南京",
+    "苏州",
+    "成都",
+    "武汉",
+    "西安",
+    "香港",
+    "澳门",
+    "台湾",
+    "广东",
+    "浙江",
+    "江苏",
+    "四川",
+    "湖北",
+    "山东",
+    "河南",
+    "河北",
+    "福建",
+    "湖南",
+    "安徽",
+    "辽宁",
+    "陕西",
+]
+
+
+def clean_text(value: str | None) -> str:
+    """NFKC (full-width → half-width letters, digits and punctuation), trimmed, inner whitespace collapsed."""
+    if not value:
+        return ""
+    text = unicodedata.normalize("NFKC", str(value))
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch in "\n\t")
+    return _WS.sub(" ", text).strip()
+
+
+def has_cjk(value: str) -> bool:
+    return bool(_CJK.search(value or ""))
+
+
+@lru_cache(maxsize=50_000)
+def simplified(value: str) -> str:
+    """Traditional → simplified Chinese (for keys only; the stored name keeps what the user typed)."""
+    if not has_cjk(value):
+        return value
+    import zhconv
+
+    return zhconv.convert(value, "zh-hans")
+
+
+@lru_cache(maxsize=50_000)
+def pinyin_parts(value: str) -> tuple[str, ...]:
+    """Pinyin syllables of the CJK characters, other word characters kept as lower-case runs."""
+    from pypinyin import Style, lazy_pinyin
+
+    text = simplified(clean_text(value)).lower()
+    return tuple(p for p in (s.strip() for s in lazy_pinyin(text, style=Style.NORMAL, errors="default")) if p)
+
+
+def pinyin_full(value: str) -> str:
+    return _NON_WORD.sub("", "".join(pinyin_parts(value)))
+
+
+def pinyin_initials(value: str) -> str:
+    parts = [p for p in pinyin_parts(value) if _NON_WORD.sub("", p)]
+    out = []
+    for p in parts:
+        p = _NON_WORD.sub("", p)
+        # non-CJK runs contribute every word's first letter
+        out.append(p[0])
+    return "".join(out)
+
+
+def name_key(value: str) -> str:
+    """Comparison key of a name: simplified, NFKC, lower-case, without spaces and punctuation."""
+    return _NON_WORD.sub("", simplified(clean_text(value)).lower())
+
+
+def company_core(value: str) -> str:
+    """A company name without legal-form suffixes and leading region, e.g. 北京某某科技有限公司 → 某某科技."""
+    key = simplified(clean_text(value)).lower()
+    changed = True
+    while changed:
+        changed = False
+        stripped = key.rstrip(" .,()（）")
+        for suffix in COMPANY_SUFFIXES:
+            if stripped.endswith(suffix) and len(stripped) > len(suffix):
+                key = stripped[: -len(suffix)]
+                changed = True
+                break
+    key = re.sub(r"[（(][^）)]*[）)]", "", key)  # (北京) branch markers
+    for region in REGION_PREFIXES:
+        if key.startswith(region) and len(key) > len(region) + 1:
+            key = key[len(region) :]
+            break
+    for suffix in ("市", "省"):
+        if key.startswith(suffix):
+            key = key[1:]
+    return _NON_WORD.sub("", key)
+
+
+def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
+    """E.164 form of a phone number, or ValidationError with a specific message."""
+    text = clean_text(raw)
+    if not text:
+        return ""
+    if not re.fullmatch(r"[+\d\s().\-–/]+(?:\s*(?:ext\.?|x|转|分机)\s*\d+)?", text, flags=re.IGNORECASE):
+        raise ValidationError(
+            _("“%(value)s” is not a phone number: use digits, spaces, + ( ) -.") % {"value": text}
+        )
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        raise ValidationError(_("“%(value)s” is not a phone number.") % {"value": text}) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError(
+            _("“%(value)s” is not a valid phone number for its country (check the number of digits).")
+            % {"value": text}
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def format_phone(e164: str) -> str:
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    if number.country_code == 86:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def phone_digits(value: str) -> str:
+    """Digits only; for searching phones whatever their formatting (+86 138-1234-5678 → 8613812345678)."""
+    return re.sub(r"\D", "", unicodedata.normalize("NFKC", value or ""))
+
+
+def national_digits(e164: str) -> str:
+    if not e164:
+        return ""
+    try:
+        return str(phonenumbers.parse(e164, None).national_number)
+    except phonenumbers.NumberParseException:
+        return phone_digits(e164)
+
+
+def normalize_email(raw: str) -> str:
+    text = clean_text(raw).replace(" ", "")
+    if not text:
+        return ""
+    if "@" in text:
+        local, _sep, domain = text.rpartition("@")
+        try:
+            domain = domain.encode("idna").decode("ascii").lower()
+        except UnicodeError:
+            raise ValidationError(_("“%(value)s” has an invalid domain.") % {"value": text}) from None
+        text = f"{local}@{domain}"
+    try:
+        validate_email(text)
+    except ValidationError:
+        raise ValidationError(_("“%(value)s” is not a valid email address.") % {"value": text}) from None
+    return text.lower()

@@ -1,0 +1,27 @@
+from django.urls import path
+
+from kehu.ui.generic import BulkActionView, RecordDeleteView
+
+from . import views
+from .models import Customer
+
+app_name = "customers"
+urlpatterns = [
+    path("", views.CustomerList.as_view(), name="list"),
+    path("bulk/", BulkActionView.as_view(model=Customer), name="bulk"),
+    path("contacts/", views.ContactList.as_view(), name="contacts"),
+    path("contacts/bulk/", BulkActionView.as_view(model=Customer), name="contacts_bulk"),
+    path("new/", views.CustomerEdit.as_view(), name="create"),
+    path("<int:pk>/", views.CustomerDetail.as_view(), name="detail"),
+    path("<int:pk>/edit/", views.CustomerEdit.as_view(), name="edit"),
+    path(
+        "<int:pk>/delete/",
+        RecordDeleteView.as_view(model=Customer, success_url_name="customers:list"),
+        name="delete",
+    ),
+    path("<int:pk>/points/", views.contact_point_add, name="point_add"),
+    path("<int:pk>/addresses/", views.address_add, name="address_add"),
+    path("<int:pk>/points/<slug:kind>/<int:item>/remove/", views.contact_point_remove, name="point_remove"),
+    path("<int:pk>/consent/", views.consent_add, name="consent"),
+    path("<int:pk>/lifecycle/", views.lifecycle_change, name="lifecycle"),
+]

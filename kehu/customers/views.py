@@ -1,0 +1,263 @@
+"""Customer pages: lists (customers, contacts), the 360° page, create/edit, contact points, consent,
+lifecycle. Thin: every read starts from a scoped selector, every write calls a service."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from kehu.core.exceptions import StaleRecordError
+from kehu.core.models import Action
+from kehu.core.selectors import get_visible
+from kehu.ui.generic import Column, RecordDetailView, RecordFormView, RecordListView
+
+from . import panels, search, selectors, services
+from .filters import CustomerFilter
+from .forms import AddressForm, ConsentForm, ContactPointForm, CustomerForm, LifecycleForm
+from .models import Customer, CustomerEmail, CustomerPhone, Kind, SocialIdentity
+
+EXPORT_FIELDS = [
+    "name",
+    "kind",
+    "alias",
+    "customer_type",
+    "lifecycle_stage",
+    "source",
+    "phone",
+    "email",
+    "city",
+    "job_title",
+    "industry",
+    "website",
+    "tax_id",
+    "gender",
+    "birthday",
+    "age_band",
+    "occupation",
+    "income_band",
+    "decision_driver",
+    "feedback_strictness",
+    "notes",
+]
+
+
+class CustomerList(RecordListView):
+    model = Customer
+    title = gettext_lazy("Customers")
+    columns = [
+        Column("name", gettext_lazy("Name"), "name", link=True),
+        Column("kind", gettext_lazy("Kind"), "kind"),
+        Column("lifecycle_stage", gettext_lazy("Stage"), "lifecycle_stage"),
+        Column("phone_display", gettext_lazy("Phone")),
+        Column("email", gettext_lazy("Email"), "email"),
+        Column("city", gettext_lazy("City"), "city"),
+        Column("owner", gettext_lazy("Owner"), "owner__username"),
+    ]
+    filterset_class = CustomerFilter
+    default_sort = "name"
+    select_related = ("owner",)
+    create_url_name = "customers:create"
+    detail_url_name = "customers:detail"
+    export_fields = EXPORT_FIELDS
+
+    def base_queryset(self):
+        return selectors.customer_list(user=self.request.user)
+
+    def search(self, qs, term):
+        return search.filter_customers(qs, term)
+
+
+class ContactList(CustomerList):
+    title = gettext_lazy("Contacts")
+    list_key = "customers.contact"
+    columns = [
+        Column("name", gettext_lazy("Name"), "name", link=True),
+        Column("account", gettext_lazy("Account"), "account__name"),
+        Column("job_title", gettext_lazy("Job title"), "job_title"),
+        Column("phone_display", gettext_lazy("Phone")),
+        Column("email", gettext_lazy("Email"), "email"),
+        Column("owner", gettext_lazy("Owner"), "owner__username"),
+    ]
+    select_related = ("owner", "account")
+
+    def base_queryset(self):
+        return selectors.customer_list(user=self.request.user).filter(kind=Kind.PERSON, account__isnull=False)
+
+
+class CustomerDetail(RecordDetailView):
+    """The 360° page."""
+
+    model = Customer
+    template_name = "customers/detail.html"
+    select_related = ("owner", "account", "parent", "merged_into")
+
+    def get_object(self):
+        return selectors.customer_360(user=self.request.user, pk=self.kwargs["pk"])
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        customer = ctx["object"]
+        hidden = self.access.hidden_fields(Customer)
+        ctx.update(selectors.customer_profile(customer=customer, user=self.request.user))
+        ctx["hidden"] = hidden
+        ctx["panels"] = panels.render_panels(self.request, customer)
+        figures = []
+        for fn in panels.FIGURES:
+            figures.extend(fn(self.request, customer))
+        ctx["figures"] = figures
+        ctx["contact_point_form"] = ContactPointForm()
+        ctx["address_form"] = AddressForm()
+        ctx["consent_form"] = ConsentForm()
+        ctx["lifecycle_form"] = LifecycleForm(
+            initial={"stage": customer.lifecycle_stage, "version": customer.version}
+        )
+        return ctx
+
+
+class CustomerEdit(RecordFormView):
+    model = Customer
+    form_class = CustomerForm
+    template_name = "customers/form.html"
+
+    def base_queryset(self):
+        return selectors.customer_list(user=self.request.user)
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        return response
+
+    def build_form(self, obj, data=None):
+        form = super().build_form(obj, data)
+        if obj is None and data is None:
+            kind = self.request.GET.get("kind")
+            if kind in Kind.values:
+                form.initial["kind"] = kind
+            account = self.request.GET.get("account", "")
+            if account.isdigit():
+                form.initial["account"] = account
+                form.initial["kind"] = Kind.PERSON
+        return form
+
+    def save(self, form, obj):
+        data = self.form_data(form)
+        if obj is None:
+            return services.customer_create(data=data, by=self.request.user)
+        return services.customer_update(
+            customer=obj, data=data, by=self.request.user, expected_version=form.cleaned_data.get("version")
+        )
+
+    def context(self, form, obj):
+        ctx = super().context(form, obj)
+        if obj is None and form.is_bound and form.is_valid():
+            pass
+        ctx["duplicates"] = getattr(self, "_duplicates", [])
+        return ctx
+
+
+def _customer_for_write(request, pk) -> Customer:
+    return get_visible(selectors.customer_list(user=request.user), user=request.user, pk=pk)
+
+
+@require_POST
+def contact_point_add(request, pk):
+    customer = _customer_for_write(request, pk)
+    form = ContactPointForm(request.POST)
+    if form.is_valid():
+        try:
+            services.contact_point_add(
+                customer=customer,
+                kind=form.cleaned_data["kind"],
+                value=form.cleaned_data["value"],
+                label=form.cleaned_data["label"],
+                by=request.user,
+            )
+            messages.success(request, _("Added."))
+        except ValidationError as exc:
+            messages.error(request, "; ".join(exc.messages))
+        except PermissionDenied as exc:
+            messages.error(request, str(exc))
+    else:
+        messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+    return redirect(customer)
+
+
+@require_POST
+def address_add(request, pk):
+    customer = _customer_for_write(request, pk)
+    form = AddressForm(request.POST)
+    if form.is_valid():
+        data = dict(form.cleaned_data)
+        street = data.pop("street")
+        try:
+            services.contact_point_add(
+                customer=customer, kind="address", value=street, label=data, by=request.user
+            )
+            messages.success(request, _("Address added."))
+        except (ValidationError, PermissionDenied) as exc:
+            messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
+    else:
+        messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+    return redirect(customer)
+
+
+@require_POST
+def contact_point_remove(request, pk, kind, item):
+    customer = _customer_for_write(request, pk)
+    from .models import CustomerAddress
+
+    model = {
+        "phone": CustomerPhone,
+        "email": CustomerEmail,
+        "social": SocialIdentity,
+        "address": CustomerAddress,
+    }.get(kind)
+    if model is None:
+        raise PermissionDenied
+    obj = get_object_or_404(model, pk=item, customer=customer)
+    try:
+        services.contact_point_remove(customer=customer, obj=obj, by=request.user)
+        messages.success(request, _("Removed."))
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
+    return redirect(customer)
+
+
+@require_POST
+def consent_add(request, pk):
+    customer = _customer_for_write(request, pk)
+    form = ConsentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.consent_record(customer=customer, by=request.user, **form.cleaned_data)
+            messages.success(request, _("Consent recorded."))
+        except (ValidationError, PermissionDenied) as exc:
+            messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
+    return redirect(customer)
+
+
+@require_POST
+def lifecycle_change(request, pk):
+    customer = _customer_for_write(request, pk)
+    form = LifecycleForm(request.POST)
+    if form.is_valid():
+        try:
+            services.lifecycle_set(
+                customer=customer,
+                stage=form.cleaned_data["stage"],
+                by=request.user,
+                reason=form.cleaned_data["reason"],
+                expected_version=form.cleaned_data["version"],
+            )
+            messages.success(request, _("Lifecycle stage changed."))
+        except StaleRecordError as exc:
+            messages.error(request, exc.message)
+        except (ValidationError, PermissionDenied) as exc:
+            messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
+    return redirect(customer)
+
+
+__all__ = ["Action"]

@@ -1,0 +1,519 @@
+"""Reusable record pages: list (sort, filter, saved views, pagination, bulk actions, export), detail with
+activity sidebar, create/edit form with field-level security and optimistic locking, delete.
+
+Apps subclass these with a handful of attributes; every query starts from kehu.core.selectors.scoped and
+every write goes through kehu.core.records, so no page can forget scope, rights, locking or audit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Page, Paginator
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import redirect
+from django.utils.functional import cached_property
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import View
+from django.views.generic import TemplateView
+
+from kehu.core import customfields, exports, records, registry
+from kehu.core.access import Access
+from kehu.core.exceptions import BusinessRuleError, FieldNotWritable, StaleRecordError
+from kehu.core.models import Action, SavedView, Tag, User
+from kehu.core.selectors import get_visible, record_history, saved_views, scoped
+
+MAX_COUNT = 10_000  # lists count at most this many rows ("10,000+"): exact counts of millions cost too much
+
+
+@dataclass
+class Column:
+    name: str
+    label: str = ""
+    sort: str | None = None  # order_by expression; None = not sortable
+    template: str | None = None  # a template rendering the cell with `obj`
+    link: bool = False
+
+
+class CappedPaginator(Paginator):
+    """A paginator whose count stops at MAX_COUNT so that lists of millions stay fast."""
+
+    @cached_property
+    def count(self):
+        qs = self.object_list
+        if isinstance(qs, QuerySet):
+            return qs.order_by()[: MAX_COUNT + 1].count()
+        return len(qs)
+
+
+class AccessMixin:
+    model = None
+    required_action = Action.VIEW
+
+    @cached_property
+    def access(self) -> Access:
+        return Access.of(self.request.user)
+
+    def dispatch(self, request, *args, **kwargs):
+        if not Access.of(request.user).can(self.required_action, self.model):
+            raise PermissionDenied(_("You do not have access to this page."))
+        return super().dispatch(request, *args, **kwargs)
+
+    def base_queryset(self) -> QuerySet:
+        return scoped(self.model, user=self.request.user)
+
+    def model_context(self) -> dict:
+        meta = self.model._meta
+        return {
+            "model_label": meta.label_lower,
+            "verbose_name": meta.verbose_name,
+            "verbose_name_plural": meta.verbose_name_plural,
+            "can": {a: self.access.can(a, self.model) for a in Action.values},
+        }
+
+
+class RecordListView(AccessMixin, TemplateView):
+    template_name = "ui/list.html"
+    columns: list[Column] = []
+    filterset_class = None
+    search_fields: tuple[str, ...] = ()
+    default_sort = "-pk"
+    paginate_by = 25
+    select_related: tuple[str, ...] = ()
+    prefetch_related: tuple[str, ...] = ()
+    export_fields: list[str] = []
+    title = None
+    create_url_name: str | None = None
+    detail_url_name: str | None = None
+    row_template = None
+    list_key: str | None = None
+
+    def get_list_key(self) -> str:
+        return self.list_key or self.model._meta.label_lower
+
+    def search(self, qs, term: str):
+        from django.db.models import Q
+
+        cond = Q()
+        for f in self.search_fields:
+            cond |= Q(**{f"{f}__icontains": term})
+        return qs.filter(cond)
+
+    def sort_options(self) -> dict[str, str]:
+        return {c.name: c.sort for c in self.columns if c.sort}
+
+    def filtered_queryset(self):
+        qs = self.base_queryset()
+        if self.select_related:
+            qs = qs.select_related(*self.select_related)
+        if self.prefetch_related:
+            qs = qs.prefetch_related(*self.prefetch_related)
+        self.filterset = None
+        if self.filterset_class is not None:
+            self.filterset = self.filterset_class(self.request.GET or None, queryset=qs, request=self.request)
+            if self.filterset.is_bound and self.filterset.is_valid():
+                qs = self.filterset.qs
+        term = self.request.GET.get("q", "").strip()
+        if term:
+            qs = self.search(qs, term)
+        qs = qs.filter(**self.custom_filters())
+        sort = self.request.GET.get("sort", "")
+        key = sort.lstrip("-")
+        options = self.sort_options()
+        if key in options:
+            expr = options[key]
+            qs = qs.order_by(("-" if sort.startswith("-") else "") + expr, "-pk")
+        else:
+            qs = qs.order_by(self.default_sort, "-pk") if self.default_sort != "-pk" else qs.order_by("-pk")
+        return qs
+
+    def custom_filters(self) -> dict:
+        """?cf_<key>=value filters on custom fields (exact match; number/boolean coerced)."""
+        result = {}
+        for d in self.custom_definitions:
+            raw = self.request.GET.get(customfields.FORM_PREFIX + d.key, "").strip()
+            if raw:
+                try:
+                    result[f"custom__{d.key}"] = customfields.clean_value(d, raw)
+                except ValidationError:
+                    messages.warning(self.request, _("Ignored invalid filter for %(f)s.") % {"f": d.label})
+        return result
+
+    @cached_property
+    def custom_definitions(self):
+        if not hasattr(self.model, "custom") or "custom" in self.access.hidden_fields(self.model):
+            return []
+        return customfields.definitions(self.model)
+
+    def visible_columns(self) -> list[Column]:
+        hidden = self.access.hidden_fields(self.model)
+        cols = [c for c in self.columns if c.name not in hidden]
+        for d in self.custom_definitions:
+            if d.show_in_list:
+                cols.append(Column(f"custom.{d.key}", d.label))
+        return cols
+
+    def get(self, request, *args, **kwargs):
+        fmt = request.GET.get("export")
+        if fmt in {"csv", "xlsx"}:
+            if not self.access.can(Action.EXPORT, self.model):
+                raise PermissionDenied(_("You do not have the export right."))
+            qs = self.filtered_queryset()
+            cols = exports.columns_for(self.model, self.export_fields, user=request.user)
+            return exports.export_response(
+                qs, cols, fmt=fmt, filename=str(self.model._meta.verbose_name_plural), user=request.user
+            )
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        qs = self.filtered_queryset()
+        paginator = CappedPaginator(qs, self.paginate_by)
+        page: Page = paginator.get_page(self.request.GET.get("page"))
+        params = self.request.GET.copy()
+        params.pop("page", None)
+        sort_params = params.copy()
+        sort_params.pop("sort", None)
+        ctx.update(self.model_context())
+        ctx.update(
+            {
+                "title": self.title or self.model._meta.verbose_name_plural,
+                "page_obj": page,
+                "objects": page.object_list,
+                "count_capped": paginator.count > MAX_COUNT,
+                "count": min(paginator.count, MAX_COUNT),
+                "columns": self.visible_columns(),
+                "sort": self.request.GET.get("sort", ""),
+                "querystring": params.urlencode(),
+                "sort_querystring": sort_params.urlencode(),
+                "filterset": self.filterset,
+                "q": self.request.GET.get("q", ""),
+                "saved_views": saved_views(user=self.request.user, list_key=self.get_list_key()),
+                "list_key": self.get_list_key(),
+                "create_url_name": self.create_url_name,
+                "detail_url_name": self.detail_url_name,
+                "row_template": self.row_template,
+                "custom_filters": self.custom_definitions,
+                "bulk_users": User.objects.filter(is_active=True).only("id", "username", "display_name")
+                if self.access.can(Action.TRANSFER, self.model)
+                else [],
+                "bulk_tags": Tag.objects.all() if hasattr(self.model, "tags") else [],
+                "bulk_url": self.request.path + "bulk/",
+            }
+        )
+        return ctx
+
+
+class BulkActionView(AccessMixin, View):
+    """POST ids + action. Records are resolved through the write scope first; each change goes through
+    the record service (so rights, field restrictions and audit apply per record)."""
+
+    def post(self, request, *args, **kwargs):
+        ids = [i for i in request.POST.getlist("ids") if i.isdigit()]
+        action = request.POST.get("action", "")
+        back = request.POST.get("next") or request.path.rsplit("bulk/", 1)[0]
+        if not back.startswith("/") or back.startswith("//"):
+            back = "/"
+        if not ids:
+            messages.warning(request, _("Select at least one record."))
+            return HttpResponseRedirect(back)
+        readable = scoped(self.model, user=request.user).filter(pk__in=ids)
+        objs = list(readable)
+        done, failed = 0, []
+        for obj in objs:
+            try:
+                with transaction.atomic():
+                    if action == "delete":
+                        records.record_delete(instance=obj, by=request.user)
+                    elif action == "owner":
+                        owner = User.objects.get(pk=request.POST.get("owner"), is_active=True)
+                        records.record_update(
+                            instance=obj, data={"owner": owner}, by=request.user, expected_version=None
+                        )
+                    elif action == "tag":
+                        tag = Tag.objects.get(pk=request.POST.get("tag"))
+                        records.record_update(
+                            instance=obj,
+                            data={"tags": [*obj.tags.all(), tag]},
+                            by=request.user,
+                            expected_version=None,
+                        )
+                    else:
+                        raise ValidationError(_("Unknown action."))
+                done += 1
+            except (PermissionDenied, ValidationError, Http404, User.DoesNotExist, Tag.DoesNotExist) as exc:
+                failed.append(f"{obj}: {_message(exc)}")
+        if done:
+            messages.success(request, _("%(n)d records updated.") % {"n": done})
+        missing = len(ids) - len(objs)
+        if missing:
+            failed.append(_("%(n)d records are not visible to you.") % {"n": missing})
+        for text in failed[:10]:
+            messages.error(request, text)
+        return HttpResponseRedirect(back)
+
+
+def _message(exc) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    if isinstance(exc, Http404):
+        return _("not found")
+    return str(exc) or _("not allowed")
+
+
+class SavedViewCreate(View):
+    def post(self, request):
+        name = request.POST.get("name", "").strip()[:80]
+        key = request.POST.get("list_key", "")[:100]
+        query = request.POST.get("query", "")[:2000]
+        back = request.POST.get("next", "/")
+        if not back.startswith("/") or back.startswith("//"):
+            back = "/"
+        if not name:
+            messages.error(request, _("Give the view a name."))
+        else:
+            SavedView.objects.create(
+                user=request.user,
+                list_key=key,
+                name=name,
+                query=query,
+                shared=bool(request.POST.get("shared")),
+            )
+            messages.success(request, _("View saved."))
+        return HttpResponseRedirect(back)
+
+
+class SavedViewDelete(View):
+    def post(self, request, pk):
+        SavedView.objects.filter(pk=pk, user=request.user).delete()
+        return HttpResponseRedirect(
+            request.POST.get("next", "/") if request.POST.get("next", "/").startswith("/") else "/"
+        )
+
+
+class RecordDetailView(AccessMixin, TemplateView):
+    template_name = "ui/detail.html"
+    fields: list[str] = []
+    select_related: tuple[str, ...] = ()
+    edit_url_name: str | None = None
+    delete_url_name: str | None = None
+
+    def get_object(self):
+        qs = self.base_queryset()
+        if self.select_related:
+            qs = qs.select_related(*self.select_related)
+        return get_visible(qs, user=self.request.user, pk=self.kwargs["pk"])
+
+    def field_rows(self, obj) -> list[tuple[str, object]]:
+        hidden = self.access.hidden_fields(self.model)
+        rows = []
+        for name in self.fields:
+            if name in hidden:
+                continue
+            field = self.model._meta.get_field(name)
+            if getattr(field, "many_to_many", False):
+                value = ", ".join(str(v) for v in getattr(obj, name).all())
+            elif hasattr(obj, f"get_{name}_display"):
+                value = getattr(obj, f"get_{name}_display")()
+            else:
+                value = getattr(obj, name)
+            rows.append((field.verbose_name, value))
+        if hasattr(obj, "custom") and "custom" not in hidden:
+            for d in customfields.definitions(self.model):
+                rows.append((d.label, (obj.custom or {}).get(d.key)))
+        return rows
+
+    def history(self, obj):
+        hidden = self.access.hidden_fields(self.model)
+        entries = list(record_history(obj, user=self.request.user)[:50])
+        for e in entries:
+            e.visible_changes = {
+                k: v
+                for k, v in (e.changes or {}).items()
+                if k.split(".")[0] not in hidden and not (k.startswith("custom.") and "custom" in hidden)
+            }
+        return entries
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        obj = self.get_object()
+        ctx.update(self.model_context())
+        ctx.update(
+            {
+                "object": obj,
+                "field_rows": self.field_rows(obj),
+                "history": self.history(obj),
+                "can_write": self.access.can(Action.CHANGE, self.model) and self.access.can_write_record(obj),
+                "edit_url_name": self.edit_url_name,
+                "delete_url_name": self.delete_url_name,
+            }
+        )
+        return ctx
+
+
+class RecordFormView(AccessMixin, TemplateView):
+    """Create (no pk) or edit (pk) one record through the record service."""
+
+    template_name = "ui/form.html"
+    form_class: type[forms.ModelForm] = None
+    success_url_name: str | None = None
+    select_related: tuple[str, ...] = ()
+
+    def dispatch(self, request, *args, **kwargs):
+        self.required_action = Action.CHANGE if "pk" in kwargs else Action.ADD
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_object(self):
+        if "pk" not in self.kwargs:
+            return None
+        obj = get_visible(
+            self.base_queryset().select_related(*self.select_related),
+            user=self.request.user,
+            pk=self.kwargs["pk"],
+        )
+        if not self.access.can_write_record(obj):
+            raise PermissionDenied(_("You may see this record but not change it."))
+        return obj
+
+    def get_form_kwargs(self) -> dict:
+        return {}
+
+    def build_form(self, obj, data=None):
+        form = self.form_class(data=data, instance=obj, **self.get_form_kwargs())
+        hidden = self.access.hidden_fields(self.model)
+        readonly = self.access.readonly_fields(self.model)
+        if obj is None:
+            entry = registry.get(self.model)
+            if entry and entry.owner_field in readonly and entry.owner_field in form.fields:
+                del form.fields[entry.owner_field]  # defaults to the creator
+        for name in list(form.fields):
+            if name in hidden:
+                del form.fields[name]
+            elif name in readonly:
+                form.fields[name].disabled = True
+        form.fields["version"] = forms.IntegerField(
+            widget=forms.HiddenInput, required=False, initial=getattr(obj, "version", None)
+        )
+        if hasattr(self.model, "custom") and "custom" not in hidden:
+            names = customfields.add_to_form(form, self.model, obj)
+            if "custom" in readonly:
+                for n in names:
+                    form.fields[n].disabled = True
+        return form
+
+    def form_data(self, form) -> dict:
+        """The model data to write: the form's changed model fields (disabled ones excluded)."""
+        data = {}
+        for name, field in form.fields.items():
+            if name == "version" or name.startswith(customfields.FORM_PREFIX) or field.disabled:
+                continue
+            if name in form.cleaned_data and name in {f.name for f in self.model._meta.get_fields()}:
+                data[name] = form.cleaned_data[name]
+        custom = customfields.from_form(form.cleaned_data)
+        if custom:
+            data["custom"] = {
+                k: (
+                    v.isoformat()
+                    if hasattr(v, "isoformat")
+                    else (str(v) if v is not None and not isinstance(v, bool) else v)
+                )
+                for k, v in custom.items()
+            }
+        return data
+
+    def save(self, form, obj):
+        data = self.form_data(form)
+        if obj is None:
+            return records.record_create(model=self.model, data=data, by=self.request.user)
+        return records.record_update(
+            instance=obj, data=data, by=self.request.user, expected_version=form.cleaned_data.get("version")
+        )
+
+    def success_url(self, obj) -> str:
+        return obj.get_absolute_url()
+
+    def get(self, request, *args, **kwargs):
+        obj = self.get_object()
+        return self.render_to_response(self.context(self.build_form(obj), obj))
+
+    def post(self, request, *args, **kwargs):
+        obj = self.get_object()
+        form = self.build_form(obj, data=request.POST)
+        if form.is_valid():
+            try:
+                with transaction.atomic():
+                    saved = self.save(form, obj)
+                messages.success(request, _("Saved."))
+                return redirect(self.success_url(saved))
+            except StaleRecordError as exc:
+                form.add_error(None, exc.message)
+            except FieldNotWritable as exc:
+                form.add_error(None, str(exc))
+            except BusinessRuleError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+        return self.render_to_response(self.context(form, obj), status=400 if form.errors else 200)
+
+    def context(self, form, obj) -> dict:
+        ctx = self.get_context_data()
+        ctx.update(self.model_context())
+        ctx.update(
+            {
+                "form": form,
+                "object": obj,
+                "title": (_("Edit %(name)s") % {"name": obj})
+                if obj
+                else (_("New %(model)s") % {"model": self.model._meta.verbose_name}),
+            }
+        )
+        return ctx
+
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            target = field
+            if field.startswith("custom."):
+                target = customfields.FORM_PREFIX + field[7:]
+            form.add_error(target if target in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+class RecordDeleteView(AccessMixin, View):
+    required_action = Action.DELETE
+    success_url_name: str = "ui:home"
+
+    def post(self, request, pk):
+        obj = get_visible(self.base_queryset(), user=request.user, pk=pk)
+        version = request.POST.get("version")
+        try:
+            records.record_delete(
+                instance=obj,
+                by=request.user,
+                expected_version=int(version) if version and version.isdigit() else None,
+            )
+            messages.success(request, _("Deleted %(name)s.") % {"name": obj})
+        except (ValidationError, StaleRecordError) as exc:
+            messages.error(
+                request, exc.message if isinstance(exc, StaleRecordError) else "; ".join(exc.messages)
+            )
+            return redirect(obj.get_absolute_url())
+        from django.urls import reverse
+
+        return redirect(reverse(self.success_url_name))
+
+
+def querystring(params: dict) -> str:
+    return urlencode({k: v for k, v in params.items() if v not in (None, "")})
+
+
+NOT_SET = gettext_lazy("—")

@@ -1,0 +1,114 @@
+"""The navigation of the UI shell: every area of the front-office loop (SPEC.md).
+
+Areas whose app has not landed yet link to an 'arriving' page so users see the whole map from day one.
+Each item: (key, label, url name or None, icon, required (action, model label) or None).
+"""
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+
+from kehu.core.access import Access
+
+SECTIONS = [
+    (
+        _("Customers"),
+        [
+            ("customers", _("Customers"), "customers:list", "users", ("view", "customers.customer")),
+            ("contacts", _("Contacts"), "customers:contacts", "user", ("view", "customers.customer")),
+            ("duplicates", _("Duplicates"), "customers:duplicates", "copy", ("change", "customers.customer")),
+            ("products", _("Products"), "products:list", "box", ("view", "products.product")),
+            (
+                "installed",
+                _("Installed base"),
+                "products:units",
+                "cpu",
+                ("view", "products.installedproduct"),
+            ),
+        ],
+    ),
+    (
+        _("Interactions"),
+        [
+            (
+                "timeline",
+                _("Interactions"),
+                "interactions:list",
+                "message",
+                ("view", "interactions.interaction"),
+            ),
+            ("tasks", _("Tasks"), "interactions:tasks", "check", ("view", "interactions.task")),
+            ("calendar", _("Calendar"), "interactions:calendar", "calendar", ("view", "interactions.task")),
+        ],
+    ),
+    (
+        _("Marketing"),
+        [
+            ("campaigns", _("Campaigns"), None, "megaphone", None),
+            ("segments", _("Segments"), None, "filter", None),
+        ],
+    ),
+    (
+        _("Sales"),
+        [
+            ("leads", _("Leads"), None, "target", None),
+            ("opportunities", _("Opportunities"), None, "trend", None),
+            ("quotes", _("Quotes & orders"), None, "file", None),
+        ],
+    ),
+    (
+        _("Service"),
+        [
+            ("tickets", _("Tickets"), None, "lifebuoy", None),
+            ("knowledge", _("Knowledge base"), None, "book", None),
+        ],
+    ),
+    (
+        _("Analytics"),
+        [
+            ("reports", _("Reports"), None, "chart", None),
+            ("scorecard", _("Balanced scorecard"), None, "gauge", None),
+        ],
+    ),
+    (_("Portal"), [("portal", _("Customer portal"), None, "globe", None)]),
+]
+
+ADMIN_ITEMS = [
+    ("users", _("Users"), "core:users", "user"),
+    ("departments", _("Departments"), "core:departments", "tree"),
+    ("teams", _("Teams"), "core:teams", "users"),
+    ("roles", _("Roles & permissions"), "core:roles", "shield"),
+    ("customfields", _("Custom fields"), "core:customfields", "sliders"),
+    ("tags", _("Tags"), "core:tags", "tag"),
+    ("transfer", _("Transfer records"), "core:transfer", "swap"),
+    ("audit", _("Audit trail"), "core:audit", "history"),
+]
+
+
+def build(user) -> list[dict]:
+    access = Access.of(user)
+    result = []
+    for title, items in SECTIONS:
+        entries = []
+        for key, label, url_name, icon, required in items:
+            if required is not None and not access.can(*required):
+                continue
+            url = None
+            if url_name:
+                try:
+                    url = reverse(url_name)
+                except NoReverseMatch:
+                    url = None
+            if url is None:
+                url = reverse("ui:arriving", args=[key])
+            entries.append({"key": key, "label": label, "url": url, "icon": icon, "soon": url_name is None})
+        if entries:
+            result.append({"title": title, "items": entries})
+    if access.is_superuser or access.can("change", "core.role"):
+        entries = []
+        for key, label, url_name, icon in ADMIN_ITEMS:
+            try:
+                entries.append({"key": key, "label": label, "url": reverse(url_name), "icon": icon})
+            except NoReverseMatch:
+                continue
+        result.append({"title": _("Administration"), "items": entries})
+    return result

@@ -1,0 +1,42 @@
+from django.contrib.auth import views as auth_views
+from django.http import JsonResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from kehu.core import api_views as core_api
+
+
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+router = DefaultRouter()
+core_api.register(router)
+try:
+    from kehu.customers import api as customers_api
+
+    customers_api.register(router)
+except ImportError:  # the app has not landed yet
+    pass
+for module in ("kehu.products.api", "kehu.interactions.api"):
+    try:
+        __import__(module, fromlist=["register"]).register(router)
+    except ImportError:
+        pass
+
+urlpatterns = [
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("healthz", healthz),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/", include(router.urls)),
+    path("settings/", include("kehu.core.urls")),
+    path("customers/", include("kehu.customers.urls")),
+    path("products/", include("kehu.products.urls")),
+    path("interactions/", include("kehu.interactions.urls")),
+    path("", include("kehu.ui.urls")),
+]
