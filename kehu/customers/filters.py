@@ -14,6 +14,8 @@ class CustomerFilter(django_filters.FilterSet):
     owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True), label=_("Owner"))
     tags = django_filters.ModelChoiceFilter(queryset=Tag.objects.all(), label=_("Tag"))
     city = django_filters.CharFilter(lookup_expr="iexact", label=_("City"))
+    # an id filter, not a select: a select would list customers outside the user's scope
+    account = django_filters.NumberFilter(field_name="account_id", label=_("Account id"))
 
     class Meta:
         model = Customer

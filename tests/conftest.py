@@ -1,0 +1,47 @@
+"""Suite-wide fixtures. Browser fixtures live in tests/e2e/conftest.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from kehu.core.models import Scope
+
+from .factories import UserFactory, user_with
+
+ALL_ACTIONS = ("view", "add", "change", "delete", "import", "export", "transfer")
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="root", is_superuser=True, is_staff=True)
+
+
+@pytest.fixture
+def make_user(db):
+    """make_user("customers.customer", actions=(...), read=Scope.OWN, write=Scope.OWN, **user fields)"""
+
+    def make(model="customers.customer", actions=ALL_ACTIONS, read=Scope.OWN, write=Scope.OWN, **kwargs):
+        return user_with(model, actions, read, write, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def client_for(client):
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def api_for():
+    from rest_framework.test import APIClient
+
+    def make(user):
+        api = APIClient()
+        api.force_authenticate(user)
+        return api
+
+    return make
