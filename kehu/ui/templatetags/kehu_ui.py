@@ -85,7 +85,7 @@ def icon(name: str, size: int = 18):
         'stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">{}</svg>',
         size,
         size,
-        format_html(paths),
+        mark_safe(paths),  # noqa: S308 - constant SVG paths below
     )
 
 
