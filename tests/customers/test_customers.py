@@ -1,0 +1,164 @@
+"""Customers: validation and normalisation on every write path, hierarchy, consent, lifecycle, 360° page, API."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from kehu.core.models import AuditEntry, Scope
+from kehu.customers import services
+from kehu.customers.models import ConsentEvent, Customer, CustomerPhone, Kind, LifecycleChange, Stage
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rep(make_user):
+    return make_user("customers.customer", read=Scope.OWN, write=Scope.OWN)
+
+
+def test_phone_email_and_text_are_normalised_on_create(rep):
+    c = services.customer_create(
+        data={
+            "name": "  北京　华信  科技有限公司 ",
+            "phone": "１３８ １２３４－５６７８",
+            "email": "Li.Na@Example.COM",
+        },
+        by=rep,
+    )
+    assert c.name == "北京 华信 科技有限公司"
+    assert c.phone == "+8613812345678"
+    assert c.email == "li.na@example.com"
+    assert list(c.phones.values_list("number", flat=True)) == ["+8613812345678"]
+    assert c.phones.get().is_primary
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("phone", "12345", "not a valid phone number"),
+        ("phone", "call me maybe", "is not a phone number"),
+        ("email", "li.na@", "not a valid email"),
+        ("birthday", "2999-01-01", "cannot be in the future"),
+    ],
+)
+def test_invalid_values_get_field_level_messages_in_form_and_api(
+    rep, client_for, api_for, field, value, message
+):
+    data = {
+        "kind": Kind.PERSON,
+        "name": "张三",
+        "customer_type": "consumer",
+        "lifecycle_stage": "prospect",
+        field: value,
+    }
+    page = client_for(rep).post("/customers/new/", data)
+    assert page.status_code == 400
+    assert message in page.content.decode()
+    response = api_for(rep).post("/api/customers/", data, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+    assert message in str(response.json()[field])
+    assert not Customer.objects.exists()
+
+
+def test_organisation_cannot_belong_to_an_account_and_hierarchy_has_no_loops(rep):
+    head = services.customer_create(data={"name": "总部集团"}, by=rep)
+    branch = services.customer_create(data={"name": "分公司", "parent": head}, by=rep)
+    with pytest.raises(ValidationError) as exc:
+        services.customer_update(
+            customer=head, data={"parent": branch}, by=rep, expected_version=head.version
+        )
+    assert "loop" in str(exc.value)
+    with pytest.raises(ValidationError) as exc:
+        services.customer_create(data={"name": "子公司", "account": head}, by=rep)
+    assert "parent account" in str(exc.value)
+
+
+def test_contact_points_validate_and_refuse_duplicates(rep):
+    c = services.customer_create(data={"name": "李娜", "kind": Kind.PERSON, "phone": "13812345678"}, by=rep)
+    with pytest.raises(ValidationError) as exc:
+        services.contact_point_add(customer=c, kind="phone", value="138-1234-5678", by=rep)
+    assert "already has this phone" in str(exc.value)
+    with pytest.raises(ValidationError):
+        services.contact_point_add(customer=c, kind="email", value="not-an-email", by=rep)
+    services.contact_point_add(customer=c, kind="phone", value="+1 212 736 1234", label="work", by=rep)
+    c.refresh_from_db()
+    assert CustomerPhone.objects.filter(customer=c).count() == 2
+    assert "2127361234" in c.search_text
+    assert AuditEntry.objects.filter(
+        model="customers.customer", object_id=str(c.pk), action="update"
+    ).exists()
+
+
+def test_consent_history_is_appended_and_current_state_follows_latest(rep):
+    c = services.customer_create(data={"name": "王芳", "kind": Kind.PERSON}, by=rep)
+    services.consent_record(customer=c, channel="email", status="granted", method="web_form", by=rep)
+    services.consent_record(customer=c, channel="email", status="withdrawn", method="unsubscribe", by=None)
+    c.refresh_from_db()
+    assert c.consent["email"]["status"] == "withdrawn"
+    assert not services.has_consent(c, "email")
+    assert list(
+        ConsentEvent.objects.filter(customer=c).order_by("at", "id").values_list("status", flat=True)
+    ) == [
+        "granted",
+        "withdrawn",
+    ]
+    entries = AuditEntry.objects.filter(model="customers.customer", object_id=str(c.pk), action="update")
+    assert any("consent.email" in e.changes for e in entries)
+
+
+def test_lifecycle_changes_are_recorded_with_reason(rep):
+    c = services.customer_create(data={"name": "恒达贸易"}, by=rep)
+    services.lifecycle_set(
+        customer=c, stage=Stage.CUSTOMER, by=rep, reason="首单", expected_version=c.version
+    )
+    services.lifecycle_set(customer=c, stage=Stage.LOYAL, by=rep, reason="", expected_version=c.version)
+    stages = list(
+        LifecycleChange.objects.filter(customer=c).order_by("at", "id").values_list("to_stage", flat=True)
+    )
+    assert stages == [Stage.PROSPECT, Stage.CUSTOMER, Stage.LOYAL]
+    assert LifecycleChange.objects.get(to_stage=Stage.CUSTOMER).reason == "首单"
+
+
+def test_360_page_shows_profile_contacts_points_and_uses_constant_queries(rep, client_for):
+    account = services.customer_create(data={"name": "上海星辰电子有限公司", "phone": "02161234567"}, by=rep)
+    for i in range(3):
+        services.customer_create(data={"name": f"联系人{i}", "kind": Kind.PERSON, "account": account}, by=rep)
+    client = client_for(rep)
+    url = f"/customers/{account.pk}/"
+    with CaptureQueriesContext(connection) as few:
+        page = client.get(url)
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "上海星辰电子有限公司" in body and "联系人2" in body and "021 6123 4567" in body
+    for i in range(3, 20):
+        services.customer_create(data={"name": f"联系人{i}", "kind": Kind.PERSON, "account": account}, by=rep)
+    with CaptureQueriesContext(connection) as many:
+        page = client.get(url)
+    assert "联系人19" in page.content.decode()
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_api_create_update_with_etag_and_search(rep, api_for):
+    api = api_for(rep)
+    created = api.post(
+        "/api/customers/", {"name": "杭州博雅软件有限公司", "phone": "+86 571 8888 1234"}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["phone"] == "+8657188881234"
+    assert body["owner"] == rep.pk
+    pk = body["id"]
+    etag = created["ETag"]
+    changed = api.patch(
+        f"/api/customers/{pk}/", {"lifecycle_stage": "customer"}, format="json", HTTP_IF_MATCH=etag
+    )
+    assert changed.status_code == 200
+    assert LifecycleChange.objects.filter(customer_id=pk, to_stage="customer").exists()
+    stale = api.patch(f"/api/customers/{pk}/", {"city": "杭州"}, format="json", HTTP_IF_MATCH=etag)
+    assert stale.status_code == 409
+    found = api.get("/api/customers/", {"q": "博雅"})
+    assert [row["id"] for row in found.json()["results"]] == [pk]
