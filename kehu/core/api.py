@@ -8,7 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.response import Response
 
-from . import records
+from . import records, registry
 from .access import Access
 from .drf import KehuPagination, ModelAccessPermission, PreconditionRequired, StaleConflict, exception_handler
 from .selectors import scoped
@@ -51,6 +51,15 @@ class AccessAwareSerializer(serializers.ModelSerializer):
             return fields
         access = Access.of(request.user)
         model = self.Meta.model
+        # related records can only be chosen among those the caller may see
+        for field in fields.values():
+            queryset = getattr(field, "queryset", None)
+            if queryset is None and hasattr(field, "child_relation"):
+                field = field.child_relation
+                queryset = getattr(field, "queryset", None)
+            entry = registry.get(queryset.model) if queryset is not None else None
+            if entry is not None and (entry.owner_field or entry.via):
+                field.queryset = scoped(queryset.all(), user=request.user)
         for name in access.hidden_fields(model):
             fields.pop(name, None)
         for name in access.readonly_fields(model):

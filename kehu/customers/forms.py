@@ -52,16 +52,24 @@ class CustomerForm(forms.ModelForm):
             "tags": forms.CheckboxSelectMultiple,
         }
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        orgs = Customer.objects.filter(kind=Kind.ORGANIZATION, merged_into__isnull=True)
+        from django.urls import reverse
+
+        from kehu.ui.widgets import RecordPicker
+
+        from .selectors import customer_list
+
+        # only organisations the user may see can be chosen (an out-of-scope id is an invalid choice)
+        orgs = customer_list(user=user).filter(kind=Kind.ORGANIZATION) if user else Customer.objects.none()
+        lookup = reverse("customers:lookup", args=[Kind.ORGANIZATION])
+        for name in ("account", "parent"):
+            if name in self.fields:
+                self.fields[name].queryset = orgs
+                self.fields[name].widget = RecordPicker(lookup_url=lookup)
+                self.fields[name].widget.choices = self.fields[name].choices
         if "account" in self.fields:
-            self.fields["account"].queryset = orgs
-            self.fields["account"].widget = forms.NumberInput(attrs={"placeholder": _("account id")})
-            self.fields["account"].help_text = _("Id of the organisation this person works for")
-        if "parent" in self.fields:
-            self.fields["parent"].queryset = orgs
-            self.fields["parent"].widget = forms.NumberInput(attrs={"placeholder": _("account id")})
+            self.fields["account"].help_text = _("The organisation this person works for")
         if "tags" in self.fields:
             self.fields["tags"].queryset = Tag.objects.all()
         if "owner" in self.fields:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("contacts/", views.ContactList.as_view(), name="contacts"),
     path("contacts/bulk/", BulkActionView.as_view(model=Customer), name="contacts_bulk"),
     path("new/", views.CustomerEdit.as_view(), name="create"),
+    path("lookup/<slug:kind>/", views.lookup, name="lookup"),
     path("<int:pk>/", views.CustomerDetail.as_view(), name="detail"),
     path("<int:pk>/edit/", views.CustomerEdit.as_view(), name="edit"),
     path(

@@ -126,9 +126,8 @@ class CustomerEdit(RecordFormView):
     def base_queryset(self):
         return selectors.customer_list(user=self.request.user)
 
-    def get(self, request, *args, **kwargs):
-        response = super().get(request, *args, **kwargs)
-        return response
+    def get_form_kwargs(self):
+        return {"user": self.request.user}
 
     def build_form(self, obj, data=None):
         form = super().build_form(obj, data)
@@ -261,3 +260,14 @@ def lifecycle_change(request, pk):
 
 
 __all__ = ["Action"]
+
+
+def lookup(request, kind):
+    """JSON for record pickers: customers of one kind matching ?q=, scoped, ranked, at most 15."""
+    from django.http import JsonResponse
+
+    q = request.GET.get("q", "").strip()[:100]
+    if kind not in Kind.values or not q:
+        return JsonResponse([], safe=False)
+    results = [c for c in search.customer_search(user=request.user, q=q, limit=40) if c.kind == kind][:15]
+    return JsonResponse([{"id": c.pk, "label": c.name} for c in results], safe=False)

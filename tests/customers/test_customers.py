@@ -162,3 +162,21 @@ def test_api_create_update_with_etag_and_search(rep, api_for):
     assert stale.status_code == 409
     found = api.get("/api/customers/", {"q": "博雅"})
     assert [row["id"] for row in found.json()["results"]] == [pk]
+
+
+def test_account_can_only_be_chosen_among_visible_organisations(rep, make_user, client_for, api_for):
+    stranger = make_user("customers.customer")
+    hidden_org = services.customer_create(data={"name": "隐藏的机密公司"}, by=stranger)
+    mine = services.customer_create(data={"name": "我的机密公司"}, by=rep)
+    data = {"kind": Kind.PERSON, "name": "赵六", "customer_type": "business", "lifecycle_stage": "prospect"}
+    response = api_for(rep).post("/api/customers/", {**data, "account": hidden_org.pk}, format="json")
+    assert response.status_code == 400
+    assert "account" in response.json()
+    page = client_for(rep).post("/customers/new/", {**data, "account": hidden_org.pk})
+    assert page.status_code == 400
+    assert not Customer.objects.filter(name="赵六").exists()
+    found = client_for(rep).get("/customers/lookup/organization/", {"q": "机密"}).json()
+    assert [row["label"] for row in found] == ["我的机密公司"]
+    ok = client_for(rep).post("/customers/new/", {**data, "account": mine.pk})
+    assert ok.status_code == 302
+    assert Customer.objects.get(name="赵六").account == mine
