@@ -9,6 +9,7 @@ import random
 
 from django.utils import timezone
 
+from kehu.core import bulk
 from kehu.core.models import Tag
 
 from . import keys, normalize
@@ -206,7 +207,8 @@ def seed_customers(*, count: int, owners: list, rng: random.Random, batch: int =
     def build(kind, name, *, account_id=None, ctype, industry="", job="") -> Customer:
         phone = unique_mobile()
         has_email = rng.random() < 0.7
-        latin = normalize.pinyin_full(name)[:20] or "user"
+        full_pinyin = normalize.pinyin_full(name)
+        latin = full_pinyin[:20] or "user"
         email = (
             f"{latin}{rng.randrange(10000)}@{rng.choice(['example.com', 'example.cn', 'mail.example.net'])}"
             if has_email
@@ -230,61 +232,135 @@ def seed_customers(*, count: int, owners: list, rng: random.Random, batch: int =
             updated_at=now,
         )
         c.name_key = normalize.name_key(name)
-        c.name_pinyin = normalize.pinyin_full(name)[:400]
+        c.name_pinyin = full_pinyin[:400]
         c.name_initials = normalize.pinyin_initials(name)[:100]
         c.search_text = keys.build_search_text(name=name, phones=[phone], emails=[email] if email else [])
+        if rng.random() < 0.5:  # half of the customers opted in on their main channel
+            c.consent = {
+                ("email" if email else "sms"): {
+                    "status": "granted",
+                    "at": now.isoformat(),
+                    "method": "web_form",
+                }
+            }
         return c
 
+    tag_through = Customer.tags.through
+    customer_fields = [
+        "id",
+        "kind",
+        "name",
+        "alias",
+        "account",
+        "parent",
+        "customer_type",
+        "lifecycle_stage",
+        "source",
+        "job_title",
+        "industry",
+        "website",
+        "tax_id",
+        "gender",
+        "birthday",
+        "age_band",
+        "occupation",
+        "income_band",
+        "decision_driver",
+        "feedback_strictness",
+        "preferred_language",
+        "phone",
+        "email",
+        "city",
+        "notes",
+        "consent",
+        "merged_into",
+        "name_key",
+        "name_pinyin",
+        "name_initials",
+        "search_text",
+        "owner",
+        "custom",
+        "created_at",
+        "updated_at",
+        "version",
+    ]
+
     def flush(objs: list[Customer]) -> list[Customer]:
-        saved = Customer.objects.bulk_create(objs, batch_size=batch)
-        if saved and saved[0].pk is None:  # backends without RETURNING
-            names = {c.phone: c for c in saved}
-            for pk, phone in Customer.objects.filter(phone__in=list(names)).values_list("pk", "phone"):
-                names[phone].pk = pk
-        CustomerPhone.objects.bulk_create(
-            [CustomerPhone(customer_id=c.pk, number=c.phone, is_primary=True) for c in saved],
-            batch_size=batch,
-        )
-        CustomerEmail.objects.bulk_create(
-            [CustomerEmail(customer_id=c.pk, email=c.email, is_primary=True) for c in saved if c.email],
-            batch_size=batch,
-        )
-        LifecycleChange.objects.bulk_create(
-            [
-                LifecycleChange(customer_id=c.pk, from_stage="", to_stage=c.lifecycle_stage, at=now)
-                for c in saved
-            ],
-            batch_size=batch,
-        )
-        consents = []
-        for c in saved:
-            if rng.random() < 0.5:
-                consents.append(
-                    ConsentEvent(
-                        customer_id=c.pk,
-                        channel="email" if c.email else "sms",
-                        status="granted",
-                        method="web_form",
-                        at=now,
-                    )
+        ids = bulk.next_ids(Customer, len(objs))
+        for c, pk in zip(objs, ids, strict=True):
+            c.pk = pk
+        bulk.insert_rows(
+            Customer,
+            customer_fields,
+            (
+                (
+                    c.pk,
+                    c.kind,
+                    c.name,
+                    "",
+                    c.account_id,
+                    None,
+                    c.customer_type,
+                    c.lifecycle_stage,
+                    c.source,
+                    c.job_title,
+                    c.industry,
+                    "",
+                    "",
+                    "",
+                    None,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    c.phone,
+                    c.email,
+                    c.city,
+                    "",
+                    c.consent,
+                    None,
+                    c.name_key,
+                    c.name_pinyin,
+                    c.name_initials,
+                    c.search_text,
+                    c.owner_id,
+                    {},
+                    now,
+                    now,
+                    1,
                 )
-        ConsentEvent.objects.bulk_create(consents, batch_size=batch)
-        by_customer = {e.customer_id: e for e in consents}
-        updates = []
-        for c in saved:
-            e = by_customer.get(c.pk)
-            if e:
-                c.consent = {e.channel: {"status": "granted", "at": now.isoformat(), "method": "web_form"}}
-                updates.append(c)
-        Customer.objects.bulk_update(updates, ["consent"], batch_size=batch)
-        through = Customer.tags.through
-        through.objects.bulk_create(
-            [through(customer_id=c.pk, tag_id=rng.choice(tags).pk) for c in saved if rng.random() < 0.2],
-            batch_size=batch,
-            ignore_conflicts=True,
+                for c in objs
+            ),
         )
-        created_ids.extend(c.pk for c in saved)
-        return saved
+        bulk.insert_rows(
+            CustomerPhone,
+            ["customer", "kind", "number", "is_primary"],
+            ((c.pk, "mobile", c.phone, True) for c in objs),
+        )
+        bulk.insert_rows(
+            CustomerEmail,
+            ["customer", "email", "label", "is_primary"],
+            ((c.pk, c.email, "", True) for c in objs if c.email),
+        )
+        bulk.insert_rows(
+            LifecycleChange,
+            ["customer", "from_stage", "to_stage", "at", "reason"],
+            ((c.pk, "", c.lifecycle_stage, now, "") for c in objs),
+        )
+        bulk.insert_rows(
+            ConsentEvent,
+            ["customer", "channel", "status", "method", "evidence", "at"],
+            ((c.pk, channel, "granted", "web_form", "", now) for c in objs for channel in c.consent),
+        )
+        bulk.insert_rows(
+            tag_through,
+            ["customer", "tag"],
+            ((c.pk, rng.choice(tags).pk) for c in objs if rng.random() < 0.2),
+        )
+        created_ids.extend(c.pk for c in objs)
+        return objs
 
     org_ids: list[tuple[int, int]] = []  # (id, owner)
     pending: list[Customer] = []
@@ -327,4 +403,5 @@ def seed_customers(*, count: int, owners: list, rng: random.Random, batch: int =
         if len(pending) >= batch or i == n_indiv - 1:
             flush(pending)
             pending = []
+    bulk.reset_sequences(Customer, CustomerPhone, CustomerEmail, LifecycleChange, ConsentEvent, tag_through)
     return created_ids
