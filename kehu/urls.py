@@ -35,6 +35,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include(router.urls)),
     path("settings/", include("kehu.core.urls")),
+    path("share/", include("kehu.core.views_sharing")),
     path("customers/", include("kehu.customers.urls")),
     path("products/", include("kehu.products.urls")),
     path("interactions/", include("kehu.interactions.urls")),

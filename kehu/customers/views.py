@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from kehu.core.exceptions import StaleRecordError
 from kehu.core.models import Action
 from kehu.core.selectors import get_visible
+from kehu.core.views_sharing import ShareForm, shares_for
 from kehu.ui.generic import Column, RecordDetailView, RecordFormView, RecordListView
 
 from . import panels, search, selectors, services
@@ -109,6 +110,8 @@ class CustomerDetail(RecordDetailView):
         for fn in panels.FIGURES:
             figures.extend(fn(self.request, customer))
         ctx["figures"] = figures
+        ctx["shares"] = shares_for(customer)
+        ctx["share_form"] = ShareForm()
         ctx["contact_point_form"] = ContactPointForm()
         ctx["address_form"] = AddressForm()
         ctx["consent_form"] = ConsentForm()
