@@ -3,12 +3,13 @@ field-level serializer restrictions, custom-field values, and error translation.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.response import Response
 
-from . import records, registry
+from . import customfields, records, registry
 from .access import Access
 from .drf import KehuPagination, ModelAccessPermission, PreconditionRequired, StaleConflict, exception_handler
 from .selectors import scoped
@@ -84,7 +85,28 @@ class ScopedModelViewSet(viewsets.ModelViewSet):
             qs = qs.prefetch_related(*self.prefetch_related)
         if getattr(self, "swagger_fake_view", False):
             return qs.none()
-        return scoped(qs, user=self.request.user).order_by(*(self.model._meta.ordering or ["-pk"]))
+        qs = scoped(qs, user=self.request.user).order_by(*(self.model._meta.ordering or ["-pk"]))
+        return self.filter_custom(qs)
+
+    def filter_custom(self, qs):
+        """`?cf_<key>=value` filters on custom fields, coerced by the field's type (400 when invalid)."""
+        params = {
+            k: v for k, v in self.request.query_params.items() if k.startswith(customfields.FORM_PREFIX)
+        }
+        if not params or not hasattr(self.model, "custom"):
+            return qs
+        if "custom" in Access.of(self.request.user).hidden_fields(self.model):
+            raise exceptions.PermissionDenied("Custom fields are hidden for your role.")
+        definitions = {d.key: d for d in customfields.definitions(self.model)}
+        for name, raw in params.items():
+            key = name[len(customfields.FORM_PREFIX) :]
+            if key not in definitions:
+                raise exceptions.ValidationError({name: ["Unknown custom field."]})
+            try:
+                qs = qs.filter(**{f"custom__{key}": customfields.clean_value(definitions[key], raw)})
+            except DjangoValidationError as exc:
+                raise exceptions.ValidationError({name: exc.messages}) from None
+        return qs
 
     @property
     def queryset(self):  # for the permission class and schema generation

@@ -180,3 +180,18 @@ def test_account_can_only_be_chosen_among_visible_organisations(rep, make_user, 
     ok = client_for(rep).post("/customers/new/", {**data, "account": mine.pk})
     assert ok.status_code == 302
     assert Customer.objects.get(name="赵六").account == mine
+
+
+def test_custom_fields_filter_in_api(rep, api_for):
+    from kehu.core.models import CustomField
+
+    CustomField.objects.create(
+        model="customers.customer", key="tier", label="Tier", field_type="choice", choices=["A", "B"]
+    )
+    a = services.customer_create(data={"name": "甲级客户", "custom": {"tier": "A"}}, by=rep)
+    services.customer_create(data={"name": "乙级客户", "custom": {"tier": "B"}}, by=rep)
+    api = api_for(rep)
+    assert [r["id"] for r in api.get("/api/customers/", {"cf_tier": "A"}).json()["results"]] == [a.pk]
+    bad = api.get("/api/customers/", {"cf_tier": "Z"})
+    assert bad.status_code == 400 and "cf_tier" in bad.json()
+    assert api.get("/api/customers/", {"cf_nope": "1"}).status_code == 400
