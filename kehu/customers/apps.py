@@ -13,6 +13,19 @@ class CustomersConfig(AppConfig):
         from . import models, search  # noqa: F401 - registers the search provider
 
         registry.register(models.Customer, owner_field="owner", url=lambda o: o.get_absolute_url())
+        from kehu.ui.views import HOME_WIDGETS
+
+        from . import panels, widgets
+
+        HOME_WIDGETS.append(widgets.home)
+        panels.FIGURES.append(widgets.figures)
+        panels.register_panel(
+            "pipeline",
+            template="customers/panel_placeholder.html",
+            render=widgets.pipeline_placeholder,
+            order=60,
+            column="main",
+        )
         for sub in (
             models.CustomerPhone,
             models.CustomerEmail,
