@@ -95,6 +95,36 @@ class CustomerDetail(RecordDetailView):
     model = Customer
     template_name = "customers/detail.html"
     select_related = ("owner", "account", "parent", "merged_into")
+    fields = [
+        "customer_type",
+        "source",
+        "industry",
+        "website",
+        "tax_id",
+        "job_title",
+        "phone",
+        "email",
+        "city",
+        "gender",
+        "birthday",
+        "age_band",
+        "occupation",
+        "income_band",
+        "decision_driver",
+        "feedback_strictness",
+        "preferred_language",
+        "notes",
+    ]
+
+    def field_rows(self, obj):
+        # the profile lists what is known; empty attributes would only add noise on the 360° page
+        rows = super().field_rows(obj)
+        phone_label = Customer._meta.get_field("phone").verbose_name
+        return [
+            (label, obj.phone_display if label == phone_label else value)
+            for label, value in rows
+            if value not in (None, "", [])
+        ]
 
     def get_object(self):
         return selectors.customer_360(user=self.request.user, pk=self.kwargs["pk"])
