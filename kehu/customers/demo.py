@@ -5,6 +5,7 @@ Deterministic for a given random.Random; ~100k customers in well under a minute 
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 
 from django.utils import timezone
@@ -228,7 +229,7 @@ def seed_customers(*, count: int, owners: list, rng: random.Random, batch: int =
             city=rng.choice(REGIONS),
             industry=industry,
             job_title=job,
-            created_at=now,
+            created_at=now - dt.timedelta(days=rng.randrange(1100), minutes=rng.randrange(1440)),
             updated_at=now,
         )
         c.name_key = normalize.name_key(name)
@@ -327,7 +328,7 @@ def seed_customers(*, count: int, owners: list, rng: random.Random, batch: int =
                     c.search_text,
                     c.owner_id,
                     {},
-                    now,
+                    c.created_at,
                     now,
                     1,
                 )
