@@ -161,13 +161,22 @@ class Access:
 
     # ---------------------------------------------------------------- object level
     def grant(self, model_or_label) -> EffectiveGrant:
+        """Effective grant on a model. A `via` model takes its scopes from its parent, and its actions from
+        the parent too unless it is registered with own_actions."""
         label = _label(model_or_label)
-        entry = registry.get(label)
-        if entry is not None:
-            label = entry.grant_label()
         if self.is_superuser:
             return EffectiveGrant(set(Action.values), Scope.ALL, Scope.ALL)
-        return self._grants.get(label, EffectiveGrant())
+        entry = registry.get(label)
+        parent = entry.parent() if entry is not None else None
+        if parent is None:
+            return self._grants.get(label, EffectiveGrant())
+        inherited = self.grant(parent.label)
+        if not entry.own_actions:
+            return inherited
+        own = self._grants.get(label, EffectiveGrant())
+        if "view" not in inherited.actions:
+            return EffectiveGrant(set(own.actions), Scope.NONE, Scope.NONE)
+        return EffectiveGrant(set(own.actions), inherited.read_scope, inherited.write_scope)
 
     def can(self, action: str, model_or_label) -> bool:
         if not self.authenticated:

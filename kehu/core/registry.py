@@ -21,6 +21,11 @@ class SecuredModel:
     owner_field: str | None = "owner"
     #: lookup path to a parent record whose scope this record inherits, e.g. "customer".
     via: str | None = None
+    #: with `via`: object-level actions come from this model's own grant (e.g. "may log interactions"),
+    #: record scope still from the parent (e.g. interactions of the customers I may see)
+    own_actions: bool = False
+    #: moved by the generic ownership transfer (False when an app's transfer hook does it selectively)
+    transfer: bool = True
     #: show in the grants editor and navigation
     nav: bool = True
     #: fields that the field-level security editor offers (default: all editable concrete fields)
@@ -97,4 +102,4 @@ def all_models() -> list[SecuredModel]:
 
 def grantable_models() -> list[SecuredModel]:
     """Models that carry their own grants (not those that inherit a parent's scope)."""
-    return [entry for entry in _REGISTRY.values() if entry.via is None]
+    return [entry for entry in _REGISTRY.values() if entry.via is None or entry.own_actions]

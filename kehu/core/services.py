@@ -133,7 +133,7 @@ def ownership_transfer(*, from_user: User, to_user: User, by, deactivate: bool =
     moved: dict[str, int] = {}
     with transaction.atomic():
         for entry in registry.grantable_models():
-            if not entry.owner_field:
+            if not entry.owner_field or not entry.transfer:
                 continue
             qs = entry.model._default_manager.filter(**{entry.owner_field: from_user})
             rows = list(qs.values_list("pk", flat=True)[:1])

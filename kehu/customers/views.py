@@ -300,7 +300,9 @@ def lookup(request, kind):
     from django.http import JsonResponse
 
     q = request.GET.get("q", "").strip()[:100]
-    if kind not in Kind.values or not q:
+    if (kind not in Kind.values and kind != "any") or not q:
         return JsonResponse([], safe=False)
-    results = [c for c in search.customer_search(user=request.user, q=q, limit=40) if c.kind == kind][:15]
+    results = [
+        c for c in search.customer_search(user=request.user, q=q, limit=40) if kind in ("any", c.kind)
+    ][:15]
     return JsonResponse([{"id": c.pk, "label": c.name} for c in results], safe=False)

@@ -1,0 +1,28 @@
+"""Send due task reminders: once, or every --every seconds (what `make run` starts next to the worker)."""
+
+import time
+
+from django.core.management.base import BaseCommand
+
+from kehu.interactions.tasks import send_due_reminders
+
+
+class Command(BaseCommand):
+    help = "Enqueue (or with --now, run) the job that sends due task reminders."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--now", action="store_true", help="run in this process instead of enqueueing")
+        parser.add_argument("--every", type=int, default=0, help="repeat every N seconds (0 = once)")
+
+    def handle(self, *args, now: bool, every: int, **options):
+        while True:
+            if now:
+                from kehu.interactions.services import reminders_send_due
+
+                self.stdout.write(f"reminders sent: {reminders_send_due()}")
+            else:
+                result = send_due_reminders.enqueue()
+                self.stdout.write(f"enqueued {result.id}")
+            if not every:
+                return
+            time.sleep(every)

@@ -1,0 +1,180 @@
+"""Interaction and task use cases. Writes go through kehu.core.records (rights, scope, audit, locking)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.core.mail import send_mail
+from django.db import transaction
+from django.http import Http404
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kehu.core import audit, records
+from kehu.core.access import Access
+from kehu.core.models import AuditAction
+from kehu.core.services import notify
+from kehu.customers.models import Customer
+
+from .models import Interaction, InteractionChannel, Task, TaskStatus
+
+log = logging.getLogger(__name__)
+
+
+def _ensure_customer_visible(customer: Customer, by) -> None:
+    from kehu.customers.selectors import customer_list
+
+    if not customer_list(user=by).filter(pk=customer.pk).exists():
+        raise Http404
+
+
+def interaction_log(*, customer: Customer, data: dict, by) -> Interaction:
+    """Log a call, email, visit... on the customer's timeline. The user must see the customer and hold the
+    'add' right on interactions; `user` (handled by) defaults to the caller."""
+    _ensure_customer_visible(customer, by)
+    data = {"user": by, **data, "customer": customer}
+    return records.record_create(model=Interaction, data=data, by=by)
+
+
+def timeline_event_record(
+    *,
+    customer: Customer,
+    subject: str,
+    related_model: str,
+    related_id,
+    url: str = "",
+    occurred_at: dt.datetime | None = None,
+    body: str = "",
+) -> Interaction:
+    """Put an event of another app (order placed, ticket closed, campaign message sent) on the timeline.
+    Idempotent per (related_model, related_id): a repeated call updates nothing and returns the entry.
+    Called by services of other apps after their own permission checks, so it does not check rights."""
+    existing = Interaction.objects.filter(related_model=related_model, related_id=str(related_id)).first()
+    if existing is not None:
+        return existing
+    entry = Interaction(
+        customer=customer,
+        channel=InteractionChannel.EVENT,
+        direction="internal",
+        subject=subject[:200],
+        body=body,
+        occurred_at=occurred_at or timezone.now(),
+        related_model=related_model,
+        related_id=str(related_id),
+        url=url,
+    )
+    entry.full_clean(exclude=["customer", "user"])
+    entry.save()
+    return entry
+
+
+def task_create(*, data: dict, by) -> Task:
+    customer = data.get("customer")
+    if customer is not None:
+        _ensure_customer_visible(customer, by)
+    return records.record_create(model=Task, data=data, by=by)
+
+
+def task_update(*, task: Task, data: dict, by, expected_version: int | None) -> Task:
+    customer = data.get("customer")
+    if customer is not None and customer.pk != task.customer_id:
+        _ensure_customer_visible(customer, by)
+    if "remind_at" in data and data["remind_at"] != task.remind_at:
+        data = {**data}
+        Task.objects.filter(pk=task.pk).update(reminded_at=None)  # a new reminder time fires again
+    return records.record_update(instance=task, data=data, by=by, expected_version=expected_version)
+
+
+def task_complete(*, task: Task, by, expected_version: int | None = None) -> Task:
+    with transaction.atomic():
+        locked, _access = records.lock_for_write(task, by)
+        if expected_version is not None and locked.version != expected_version:
+            from kehu.core.exceptions import StaleRecordError
+
+            raise StaleRecordError(
+                locked,
+                expected_version,
+                audit.changes_since("interactions.task", locked.pk, expected_version),
+            )
+        if locked.status == TaskStatus.DONE:
+            return locked
+        before = locked.status
+        locked.status, locked.completed_at = TaskStatus.DONE, timezone.now()
+        locked.version += 1
+        locked.updated_at = timezone.now()
+        locked.save(update_fields=["status", "completed_at", "version", "updated_at"])
+        audit.log(actor=by, action=AuditAction.UPDATE, instance=locked, changes={"status": [before, "done"]})
+    return locked
+
+
+def task_reopen(*, task: Task, by) -> Task:
+    return records.record_update(
+        instance=task, data={"status": TaskStatus.OPEN}, by=by, expected_version=None
+    )
+
+
+def tasks_transfer(*, from_user, to_user, by) -> dict[str, int]:
+    """Transfer hook: a departing user's OPEN tasks go to the receiver; done tasks stay as history."""
+    if not Access.of(by).can("transfer", Task):
+        open_count = Task.objects.filter(owner=from_user, status=TaskStatus.OPEN).count()
+        if open_count:
+            raise PermissionDenied(_("You do not have the transfer right on tasks."))
+        return {}
+    rows = list(Task.objects.filter(owner=from_user, status=TaskStatus.OPEN).values_list("pk", "title"))
+    if not rows:
+        return {}
+    from django.db.models import F
+
+    Task.objects.filter(pk__in=[pk for pk, _t in rows]).update(
+        owner=to_user, version=F("version") + 1, updated_at=timezone.now()
+    )
+    audit.log_many(
+        actor=by,
+        action=AuditAction.TRANSFER,
+        model="interactions.task",
+        rows=[(pk, title, {"owner": [str(from_user), str(to_user)]}) for pk, title in rows],
+    )
+    return {"interactions.task": len(rows)}
+
+
+def reminders_send_due(*, now: dt.datetime | None = None, limit: int = 500) -> int:
+    """Send the reminders that are due: an in-app notification and, when the assignee has an email, a mail.
+    Each task is claimed with a conditional UPDATE (reminded_at IS NULL), so several workers running this at
+    the same time never send one reminder twice."""
+    now = now or timezone.now()
+    due = list(
+        Task.objects.filter(status=TaskStatus.OPEN, remind_at__lte=now, reminded_at__isnull=True)
+        .select_related("owner", "customer")
+        .order_by("remind_at")[:limit]
+    )
+    sent = 0
+    for task in due:
+        claimed = Task.objects.filter(pk=task.pk, reminded_at__isnull=True).update(reminded_at=now)
+        if not claimed or task.owner is None:
+            continue
+        url = reverse("interactions:task", args=[task.pk])
+        title = _("Reminder: %(title)s") % {"title": task.title}
+        due_text = timezone.localtime(task.due_at).strftime("%Y-%m-%d %H:%M")
+        body = _("Due %(due)s") % {"due": due_text} + (f" · {task.customer}" if task.customer_id else "")
+        notify(
+            user=task.owner,
+            title=title,
+            body=body,
+            url=url,
+            dedup_key=f"task-reminder:{task.pk}:{task.remind_at}",
+        )
+        if task.owner.email:
+            try:
+                send_mail(
+                    subject=title,
+                    message=f"{body}\n{url}",
+                    from_email=None,
+                    recipient_list=[task.owner.email],
+                )
+            except OSError:
+                log.warning("reminder email for task %s could not be sent", task.pk)
+        sent += 1
+    return sent
