@@ -42,7 +42,8 @@ def extract() -> int:
     ]
     for lang in LANGS:
         cmd += ["-l", lang]
-    subprocess.run(cmd, cwd=ROOT / "kehu", env=env, check=True)  # noqa: S603
+    # run from the project root (no locale/ directory there) so that only LOCALE_PATHS receives the catalogues
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True)  # noqa: S603
     return fill_en()
 
 
