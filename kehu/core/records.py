@@ -55,6 +55,21 @@ def _check_fields(access: Access, model, changed: list[str]) -> None:
         raise FieldNotWritable(refused)
 
 
+def _check_parent_writable(access: Access, entry, instance) -> None:
+    """A record that inherits its scope (`via`) may only hang under a parent the user may write."""
+    if not entry.via:
+        return
+    parent_id = getattr(instance, f"{entry.via}_id", None)
+    if parent_id is None:
+        return
+    parent_model = type(instance)._meta.get_field(entry.via).related_model
+    base = parent_model._default_manager.filter(pk=parent_id)
+    if not access.filter(base).exists():
+        raise Http404
+    if not access.filter(base, mode="write").exists():
+        raise PermissionDenied(_("You may see %(parent)s but not add to it.") % {"parent": base.first()})
+
+
 def record_create(*, model: type[models.Model], data: dict, by, note: str = "") -> models.Model:
     """Create a record as `by`. The owner defaults to `by`; another owner needs the transfer right."""
     access = ensure(by, Action.ADD, model)
@@ -66,6 +81,7 @@ def record_create(*, model: type[models.Model], data: dict, by, note: str = "") 
     _check_fields(access, model, [k for k in plain if k != owner_field] + list(m2m))
     with transaction.atomic():
         instance = model(**plain)
+        _check_parent_writable(access, entry, instance)
         if owner_field and getattr(instance, f"{owner_field}_id") is None:
             setattr(instance, owner_field, by)
         if custom is not None or hasattr(instance, "custom"):
@@ -148,6 +164,9 @@ def record_update(
             locked.custom = customfields.clean_values(model, custom, current=locked.custom, partial=True)
         for key in plain:
             setattr(locked, key, plain[key])
+        entry = registry.require(model)
+        if entry.via and entry.via in changed:
+            _check_parent_writable(access, entry, locked)
         if hasattr(locked, "version"):
             locked.version += 1
         if hasattr(locked, "updated_at"):

@@ -1,0 +1,179 @@
+"""Product catalogue and the installed base (sold-product archive): which product units each customer holds."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from kehu.core.models import CustomFieldsModel, Tag, VersionedModel
+
+
+class ProductCategory(VersionedModel):
+    name = models.CharField(_("name"), max_length=120)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent category"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+    )
+
+    class Meta:
+        verbose_name = _("product category")
+        verbose_name_plural = _("product categories")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        node, seen = self.parent, set()
+        while node is not None and node.pk not in seen:
+            if self.pk and node.pk == self.pk:
+                raise ValidationError({"parent": _("A category cannot be placed under itself.")})
+            seen.add(node.pk)
+            node = node.parent
+
+
+class Product(VersionedModel, CustomFieldsModel):
+    sku = models.CharField(_("SKU"), max_length=60, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    category = models.ForeignKey(
+        ProductCategory,
+        verbose_name=_("category"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="products",
+    )
+    unit = models.CharField(_("unit of measure"), max_length=20, default="pcs")
+    list_price = models.DecimalField(
+        _("list price"),
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    warranty_months = models.PositiveIntegerField(_("standard warranty (months)"), default=12)
+    description = models.TextField(_("description"), blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="products")
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sku})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("products:detail", args=[self.pk])
+
+    def clean(self) -> None:
+        from kehu.customers.normalize import clean_text
+
+        self.sku = clean_text(self.sku).upper()
+        self.name = clean_text(self.name)
+        self.currency = (self.currency or "").upper()
+        if len(self.currency) != 3 or not self.currency.isalpha():
+            raise ValidationError({"currency": _("Use a three-letter currency code such as CNY or USD.")})
+
+
+class UnitStatus(models.TextChoices):
+    ACTIVE = "active", _("In use")
+    IN_REPAIR = "in_repair", _("In repair")
+    REPLACED = "replaced", _("Replaced")
+    RETURNED = "returned", _("Returned")
+    RETIRED = "retired", _("Retired")
+
+
+class InstalledProduct(VersionedModel):
+    """One product unit held by a customer: links the sale to after-sales service."""
+
+    customer = models.ForeignKey(
+        "customers.Customer",
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="installed_products",
+    )
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="units"
+    )
+    serial_number = models.CharField(_("serial number"), max_length=80)
+    quantity = models.PositiveIntegerField(_("quantity"), default=1, validators=[MinValueValidator(1)])
+    purchase_date = models.DateField(_("purchase date"), null=True, blank=True)
+    order_reference = models.CharField(_("order reference"), max_length=60, blank=True)
+    warranty_end = models.DateField(_("warranty end"), null=True, blank=True)
+    location = models.CharField(_("location / site"), max_length=255, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=UnitStatus.choices, default=UnitStatus.ACTIVE
+    )
+    notes = models.TextField(_("notes"), blank=True)
+
+    class Meta:
+        verbose_name = _("installed product")
+        verbose_name_plural = _("installed base")
+        ordering = ["-purchase_date", "-id"]
+        constraints = [models.UniqueConstraint(fields=["product", "serial_number"], name="uniq_unit_serial")]
+        indexes = [
+            models.Index(fields=["customer", "status"], name="ix_unit_customer_status"),
+            models.Index(fields=["serial_number"], name="ix_unit_serial"),
+            models.Index(fields=["warranty_end"], name="ix_unit_warranty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product.name} #{self.serial_number}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("products:unit", args=[self.pk])
+
+    @property
+    def under_warranty(self) -> bool:
+        return bool(self.warranty_end and self.warranty_end >= timezone.localdate())
+
+    def clean(self) -> None:
+        from kehu.customers.normalize import clean_text
+
+        errors = {}
+        self.serial_number = clean_text(self.serial_number).upper().replace(" ", "")
+        if not self.serial_number:
+            errors["serial_number"] = _("Enter the serial number.")
+        if self.purchase_date and self.purchase_date > timezone.localdate():
+            errors["purchase_date"] = _("The purchase date cannot be in the future.")
+        if self.purchase_date and self.warranty_end and self.warranty_end < self.purchase_date:
+            errors["warranty_end"] = _("The warranty cannot end before the purchase date.")
+        if (
+            self.product_id
+            and self.serial_number
+            and InstalledProduct.objects.filter(product_id=self.product_id, serial_number=self.serial_number)
+            .exclude(pk=self.pk)
+            .exists()
+        ):
+            errors["serial_number"] = _("Another unit of this product already has serial number %(sn)s.") % {
+                "sn": self.serial_number
+            }
+        if errors:
+            raise ValidationError(errors)
+        if self.purchase_date and not self.warranty_end and self.product_id:
+            months = (
+                Product.objects.filter(pk=self.product_id).values_list("warranty_months", flat=True).first()
+                or 0
+            )
+            year, month = divmod(self.purchase_date.month - 1 + months, 12)
+            import calendar
+
+            day = min(
+                self.purchase_date.day, calendar.monthrange(self.purchase_date.year + year, month + 1)[1]
+            )
+            self.warranty_end = self.purchase_date.replace(
+                year=self.purchase_date.year + year, month=month + 1, day=day
+            )
