@@ -15,6 +15,15 @@ _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[0-9a-z]+")
 
 
+_UNSAFE = re.compile(r"[^0-9a-z@._+\-\u3400-\u9fff\uf900-\ufaff]")
+
+
+def safe_token(token: str) -> str:
+    """Only characters that mean nothing special to PostgreSQL's tsvector/tsquery input and SQLite FTS5
+    (quotes, colons, backslashes, spaces and operators are dropped), so indexing can never fail on input."""
+    return _UNSAFE.sub("", token.lower()).strip(".-+")[:100]
+
+
 def text_tokens(text: str) -> list[str]:
     """Tokens of free text: latin/digit words and CJK unigrams+bigrams (substring search without a segmenter)."""
     key = normalize.simplified(normalize.clean_text(text)).lower()
@@ -75,6 +84,7 @@ def build_search_text(*, name: str, alias: str = "", phones=(), emails=(), extra
             tokens.append(normalize.clean_text(x).lower())
     seen, unique = set(), []
     for t in tokens:
+        t = safe_token(t)
         if t and t not in seen:
             seen.add(t)
             unique.append(t)
