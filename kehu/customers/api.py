@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -20,6 +20,8 @@ from .models import (
     CustomerAddress,
     CustomerEmail,
     CustomerPhone,
+    DuplicateCandidate,
+    MergeRecord,
     SocialIdentity,
 )
 
@@ -150,6 +152,24 @@ class ConsentEventSerializer(serializers.ModelSerializer):
         fields = ["id", "channel", "status", "method", "evidence", "at", "recorded_by"]
 
 
+class MergeInput(serializers.Serializer):
+    others = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=20)
+    field_choices = serializers.DictField(child=serializers.IntegerField(), required=False)
+
+
+class MergeResult(serializers.Serializer):
+    merge = serializers.IntegerField()
+    survivor = serializers.IntegerField()
+
+
+class SearchResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    phone = serializers.CharField()
+    email = serializers.CharField()
+
+
 class CustomerViewSet(ScopedModelViewSet):
     model = Customer
     serializer_class = CustomerSerializer
@@ -194,9 +214,84 @@ class CustomerViewSet(ScopedModelViewSet):
         event = services.consent_record(customer=customer, by=request.user, **data.validated_data)
         return Response(ConsentEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=MergeInput, responses={201: MergeResult})
+    @action(detail=True, methods=["post"])
+    def merge(self, request, pk=None):
+        """Merge other customers into this one (all their related records move here; undo via /api/merges/)."""
+        from . import merge as merge_service
 
-def register(router) -> None:
-    router.register("customers", CustomerViewSet, basename="customer")
+        survivor = self.get_object()
+        data = MergeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        visible = selectors.customer_list(user=request.user)
+        others = list(visible.filter(pk__in=data.validated_data["others"]))
+        if len(others) != len(set(data.validated_data["others"])):
+            from django.http import Http404
+
+            raise Http404
+        record = merge_service.customer_merge(
+            survivor=survivor,
+            others=others,
+            by=request.user,
+            field_choices=data.validated_data.get("field_choices"),
+        )
+        return Response({"merge": record.pk, "survivor": survivor.pk}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(parameters=[], responses=SearchResultSerializer(many=True))
+    @action(detail=False, methods=["get"], url_path="search")
+    def search_action(self, request):
+        """Ranked search as you type (?q=): names, pinyin, initials, phones in any format, emails."""
+        found = search.customer_search(user=request.user, q=request.query_params.get("q", ""), limit=20)
+        return Response(
+            [{"id": c.pk, "name": c.name, "kind": c.kind, "phone": c.phone, "email": c.email} for c in found]
+        )
 
 
 __all__ = ["selectors", "register"]
+
+
+class DuplicateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DuplicateCandidate
+        fields = ["id", "first", "second", "score", "reasons", "status", "found_at"]
+
+
+class DuplicateViewSet(viewsets.ReadOnlyModelViewSet):
+    """Open duplicate candidates where the caller may see both records."""
+
+    serializer_class = DuplicateSerializer
+    queryset = DuplicateCandidate.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return DuplicateCandidate.objects.none()
+        from .views_dedup import visible_candidates
+
+        return visible_candidates(self.request.user)
+
+
+class MergeViewSet(viewsets.GenericViewSet):
+    queryset = MergeRecord.objects.none()
+    serializer_class = MergeResult
+
+    @extend_schema(request=None, responses={200: MergeResult})
+    @action(detail=True, methods=["post"])
+    def undo(self, request, pk=None):
+        from django.http import Http404
+
+        from . import merge as merge_service
+
+        record = MergeRecord.objects.filter(pk=pk).first()
+        if (
+            record is None
+            or not selectors.customer_list(user=request.user).filter(pk=record.survivor_id).exists()
+        ):
+            raise Http404
+        merge_service.customer_merge_undo(merge=record, by=request.user)
+        return Response({"merge": record.pk, "survivor": record.survivor_id})
+
+
+def register(router) -> None:
+    router.register("customers", CustomerViewSet, basename="customer")
+    router.register("duplicates", DuplicateViewSet, basename="duplicate")
+    router.register("merges", MergeViewSet, basename="merge")

@@ -2,7 +2,7 @@ from django.urls import path
 
 from kehu.ui.generic import BulkActionView, RecordDeleteView
 
-from . import views
+from . import views, views_dedup
 from .models import Customer
 
 app_name = "customers"
@@ -25,4 +25,10 @@ urlpatterns = [
     path("<int:pk>/points/<slug:kind>/<int:item>/remove/", views.contact_point_remove, name="point_remove"),
     path("<int:pk>/consent/", views.consent_add, name="consent"),
     path("<int:pk>/lifecycle/", views.lifecycle_change, name="lifecycle"),
+    path("duplicates/", views_dedup.duplicates, name="duplicates"),
+    path("duplicates/scan/", views_dedup.duplicates_scan, name="duplicates_scan"),
+    path("duplicates/<int:pk>/", views_dedup.compare, name="duplicate"),
+    path("duplicates/<int:pk>/merge/", views_dedup.merge_pair, name="duplicate_merge"),
+    path("duplicates/<int:pk>/dismiss/", views_dedup.dismiss, name="duplicate_dismiss"),
+    path("merges/<int:pk>/undo/", views_dedup.undo, name="merge_undo"),
 ]

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from kehu.core.exceptions import StaleRecordError
+from kehu.core.exceptions import BusinessRuleError, StaleRecordError
 from kehu.core.models import Action
 from kehu.core.selectors import get_visible
 from kehu.core.views_sharing import ShareForm, shares_for
@@ -116,6 +116,9 @@ class CustomerDetail(RecordDetailView):
         "notes",
     ]
 
+    def history_extra_ids(self, obj):
+        return list(Customer.objects.filter(merged_into=obj).values_list("pk", flat=True)[:50])
+
     def field_rows(self, obj):
         # the profile lists what is known; empty attributes would only add noise on the 360° page
         rows = super().field_rows(obj)
@@ -141,6 +144,7 @@ class CustomerDetail(RecordDetailView):
             figures.extend(fn(self.request, customer))
         ctx["figures"] = figures
         ctx["shares"] = shares_for(customer)
+        ctx["merges"] = list(customer.merges.filter(undone_at__isnull=True).prefetch_related("merged")[:5])
         ctx["share_form"] = ShareForm()
         ctx["contact_point_form"] = ContactPointForm()
         ctx["address_form"] = AddressForm()
@@ -177,6 +181,16 @@ class CustomerEdit(RecordFormView):
     def save(self, form, obj):
         data = self.form_data(form)
         if obj is None:
+            if not self.request.POST.get("confirm_duplicates"):
+                from .dedup import similar_customers
+
+                self._duplicates = similar_customers(
+                    data=data, qs=selectors.customer_list(user=self.request.user)
+                )
+                if self._duplicates:
+                    raise BusinessRuleError(
+                        _("Check the possible duplicates below before creating this customer.")
+                    )
             return services.customer_create(data=data, by=self.request.user)
         return services.customer_update(
             customer=obj, data=data, by=self.request.user, expected_version=form.cleaned_data.get("version")

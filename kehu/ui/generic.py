@@ -330,9 +330,15 @@ class RecordDetailView(AccessMixin, TemplateView):
                 rows.append((d.label, (obj.custom or {}).get(d.key)))
         return rows
 
+    def history_extra_ids(self, obj) -> list:
+        """Ids of other records of the same model whose history belongs on this page (e.g. merged ones)."""
+        return []
+
     def history(self, obj):
         hidden = self.access.hidden_fields(self.model)
-        entries = list(record_history(obj, user=self.request.user)[:50])
+        entries = list(
+            record_history(obj, user=self.request.user, extra_ids=self.history_extra_ids(obj))[:50]
+        )
         for e in entries:
             e.visible_changes = {
                 k: v

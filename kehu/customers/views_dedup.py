@@ -1,0 +1,138 @@
+"""Duplicates review: candidate pairs, side-by-side comparison with per-field choice, merge, dismiss, undo."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from kehu.core.access import Access
+from kehu.core.exceptions import StaleRecordError
+from kehu.core.models import Action
+
+from . import merge as merge_service
+from .models import Customer, DuplicateCandidate, MergeRecord
+from .selectors import customer_list
+
+
+def _require(request, action=Action.CHANGE):
+    if not Access.of(request.user).can(action, Customer):
+        raise PermissionDenied(_("You do not have the right to review duplicates."))
+
+
+def visible_candidates(user):
+    visible = customer_list(user=user)
+    return (
+        DuplicateCandidate.objects.filter(status=DuplicateCandidate.Status.OPEN)
+        .filter(first__in=visible.values("pk"), second__in=visible.values("pk"))
+        .select_related("first", "second")
+        .order_by("-score", "id")
+    )
+
+
+def duplicates(request):
+    _require(request)
+    page = Paginator(visible_candidates(request.user), 25).get_page(request.GET.get("page"))
+    last = DuplicateCandidate.objects.order_by("-found_at").values_list("found_at", flat=True).first()
+    return render(
+        request, "customers/duplicates.html", {"page_obj": page, "title": _("Duplicates"), "last_scan": last}
+    )
+
+
+@require_POST
+def duplicates_scan(request):
+    _require(request)
+    from .tasks import find_duplicates
+
+    find_duplicates.enqueue()
+    messages.success(request, _("The duplicate scan has started; refresh this page in a moment."))
+    return redirect("customers:duplicates")
+
+
+def _pair(request, pk) -> DuplicateCandidate:
+    pair = get_object_or_404(DuplicateCandidate.objects.select_related("first", "second"), pk=pk)
+    visible = customer_list(user=request.user)
+    if visible.filter(pk__in=[pair.first_id, pair.second_id]).count() != 2:
+        raise Http404
+    return pair
+
+
+def compare(request, pk):
+    _require(request)
+    pair = _pair(request, pk)
+    a, b = pair.first, pair.second
+    rows = []
+    for fname in merge_service.MERGEABLE_FIELDS:
+        field = Customer._meta.get_field(fname)
+        va, vb = getattr(a, fname), getattr(b, fname)
+        rows.append({"name": fname, "label": field.verbose_name, "a": va, "b": vb, "differs": va != vb})
+    counts = {
+        c.pk: {"contacts": c.contacts.count(), "phones": c.phones.count(), "emails": c.emails.count()}
+        for c in (a, b)
+    }
+    return render(
+        request,
+        "customers/duplicate_compare.html",
+        {"pair": pair, "a": a, "b": b, "rows": rows, "counts": counts, "title": _("Compare and merge")},
+    )
+
+
+@require_POST
+def merge_pair(request, pk):
+    _require(request, Action.DELETE)
+    pair = _pair(request, pk)
+    survivor_id = int(request.POST.get("survivor", pair.first_id))
+    if survivor_id not in (pair.first_id, pair.second_id):
+        raise Http404
+    survivor = pair.first if survivor_id == pair.first_id else pair.second
+    other = pair.second if survivor is pair.first else pair.first
+    choices = {}
+    for fname in merge_service.MERGEABLE_FIELDS:
+        value = request.POST.get(f"field_{fname}")
+        if value and value.isdigit() and int(value) == other.pk:
+            choices[fname] = other.pk
+    versions = {pair.first_id: request.POST.get("version_a"), pair.second_id: request.POST.get("version_b")}
+    try:
+        merge = merge_service.customer_merge(
+            survivor=survivor,
+            others=[other],
+            by=request.user,
+            field_choices=choices,
+            expected_versions={k: int(v) for k, v in versions.items() if v and v.isdigit()},
+        )
+    except StaleRecordError as exc:
+        messages.error(request, exc.message)
+        return redirect("customers:duplicate", pk=pk)
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
+        return redirect("customers:duplicate", pk=pk)
+    messages.success(request, _("Merged. You can undo the merge from the customer's page."))
+    return redirect("customers:detail", pk=merge.survivor_id)
+
+
+@require_POST
+def dismiss(request, pk):
+    _require(request)
+    pair = _pair(request, pk)
+    pair.status = DuplicateCandidate.Status.DISMISSED
+    pair.save(update_fields=["status"])
+    messages.success(request, _("Marked as not a duplicate."))
+    return redirect("customers:duplicates")
+
+
+@require_POST
+def undo(request, pk):
+    _require(request, Action.DELETE)
+    merge = get_object_or_404(MergeRecord, pk=pk)
+    if not customer_list(user=request.user).filter(pk=merge.survivor_id).exists():
+        raise Http404
+    try:
+        merge_service.customer_merge_undo(merge=merge, by=request.user)
+        messages.success(request, _("The merge was undone."))
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
+    return redirect("customers:detail", pk=merge.survivor_id)
