@@ -93,11 +93,22 @@ REGION_PREFIXES = [
 ]
 
 
+# full-width letters, digits and the symbols used in emails, phones and codes → ASCII; Chinese punctuation
+# (，。：（）) is part of proper Chinese text and company names and is kept as typed
+_HALF = {
+    cp: cp - 0xFEE0
+    for cp in range(0xFF01, 0xFF5F)
+    if chr(cp - 0xFEE0).isalnum() or chr(cp - 0xFEE0) in "@.-+_#/&'"
+}
+_HALF[0x3000] = 0x20  # ideographic space
+
+
 def clean_text(value: str | None) -> str:
-    """NFKC (full-width → half-width letters, digits and punctuation), trimmed, inner whitespace collapsed."""
+    """Full-width letters/digits/code symbols → half-width, control characters removed, trimmed, inner
+    whitespace collapsed."""
     if not value:
         return ""
-    text = unicodedata.normalize("NFKC", str(value))
+    text = str(value).translate(_HALF)
     text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch in "\n\t")
     return _WS.sub(" ", text).strip()
 
@@ -141,7 +152,7 @@ def pinyin_initials(value: str) -> str:
 
 def name_key(value: str) -> str:
     """Comparison key of a name: simplified, NFKC, lower-case, without spaces and punctuation."""
-    return _NON_WORD.sub("", simplified(clean_text(value)).lower())
+    return _NON_WORD.sub("", unicodedata.normalize("NFKC", simplified(clean_text(value))).lower())
 
 
 def company_core(value: str) -> str:
@@ -202,7 +213,7 @@ def format_phone(e164: str) -> str:
 
 def phone_digits(value: str) -> str:
     """Digits only; for searching phones whatever their formatting (+86 138-1234-5678 → 8613812345678)."""
-    return re.sub(r"\D", "", unicodedata.normalize("NFKC", value or ""))
+    return re.sub(r"[^0-9]", "", (value or "").translate(_HALF))
 
 
 def national_digits(e164: str) -> str:
