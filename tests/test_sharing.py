@@ -52,7 +52,7 @@ def test_edit_share_with_team_lets_members_edit(make_user, client):
     data.update({"name": "团队共享有限公司（已更新）", "version": customer.version})
     assert client.post(f"/customers/{customer.pk}/edit/", data).status_code == 302
     customer.refresh_from_db()
-    assert customer.name == "团队共享有限公司(已更新)"
+    assert customer.name == "团队共享有限公司（已更新）"
 
 
 def test_share_form_needs_exactly_one_target(make_user, client):

@@ -255,7 +255,7 @@ class CustomerPhone(models.Model):
     class PhoneKind(models.TextChoices):
         MOBILE = "mobile", _("Mobile")
         WORK = "work", _("Work")
-        HOME = "home", _("Home")
+        HOME = "home", _("Home phone")
         FAX = "fax", _("Fax")
         OTHER = "other", _("Other")
 
@@ -305,7 +305,7 @@ class CustomerAddress(models.Model):
         OFFICE = "office", _("Office")
         BILLING = "billing", _("Billing")
         SHIPPING = "shipping", _("Shipping")
-        HOME = "home", _("Home")
+        HOME = "home", _("Home address")
         SITE = "site", _("Installation site")
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="addresses")

@@ -1,0 +1,38 @@
+"""Apply a TSV of `msgid<TAB>translation` lines to the zh_Hans catalogue (used when adding strings)."""
+
+import sys
+from pathlib import Path
+
+import polib
+
+from kehu.tools.i18n import po_path
+
+
+def main(paths: list[str]) -> int:
+    table: dict[str, str] = {}
+    for path in paths:
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if "\t" in line:
+                msgid, text = line.split("\t", 1)
+                table[msgid] = text
+    po = polib.pofile(str(po_path("zh_Hans")))
+    po.metadata["Language"] = "zh_Hans"
+    po.metadata["Plural-Forms"] = "nplurals=1; plural=0;"
+    done = 0
+    for entry in po:
+        key = entry.msgid if not entry.msgid_plural else entry.msgid
+        if key in table:
+            if entry.msgid_plural:
+                entry.msgstr_plural = {0: table[key]}
+            else:
+                entry.msgstr = table[key]
+            if "fuzzy" in entry.flags:
+                entry.flags.remove("fuzzy")
+            done += 1
+    po.save()
+    print(f"applied {done} translations")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
