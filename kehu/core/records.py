@@ -162,6 +162,13 @@ def record_update(
             if "custom" in hidden_or_ro and custom != locked.custom:
                 raise FieldNotWritable(["custom"])
             locked.custom = customfields.clean_values(model, custom, current=locked.custom, partial=True)
+        if not changed and (
+            custom is None
+            or locked.custom == customfields.clean_values(model, custom, current=locked.custom, partial=True)
+        ):
+            # nothing to write: no new version, no audit entry
+            instance.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
+            return locked
         for key in plain:
             setattr(locked, key, plain[key])
         entry = registry.require(model)
