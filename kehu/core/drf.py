@@ -54,7 +54,9 @@ class PreconditionRequired(exceptions.APIException):
 
 def exception_handler(exc, context):
     if isinstance(exc, StaleRecordError):
-        exc = StaleConflict(detail={"detail": exc.message, "current_version": exc.instance.version})
+        from rest_framework.response import Response
+
+        return Response({"detail": exc.message, "current_version": exc.instance.version}, status=409)
     elif isinstance(exc, FieldNotWritable):
         exc = exceptions.PermissionDenied(detail={"detail": str(exc), "fields": exc.fields})
     elif isinstance(exc, DjangoValidationError):
