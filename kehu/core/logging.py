@@ -5,12 +5,12 @@ import re
 
 _PATTERN = re.compile(
     r"(?i)(password|passwd|secret|token|api[_-]?key|authorization|sessionid|csrftoken)(['\"]?\s*[:=]\s*['\"]?)"
-    r"([^'\"\s,;&}]+)"
+    r"((?:token|bearer|basic)\s+)?([^'\"\s,;&}]+)"
 )
 
 
 def redact(text: str) -> str:
-    return _PATTERN.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+    return _PATTERN.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3) or ''}***", text)
 
 
 class RedactSecretsFilter(logging.Filter):
