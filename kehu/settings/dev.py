@@ -7,3 +7,7 @@ DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = SECRET_KEY or "dev-only-insecure-key-change-me"  # noqa: F405
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+# serve static files from the apps directly (no collectstatic needed)
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
