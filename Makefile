@@ -43,7 +43,8 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 
 bench: install messages
-	$(PY) -m pytest tests/bench -p no:cacheprovider -o addopts="" -s $(BENCH_ARGS)
+	mkdir -p var
+	$(PY) -m pytest tests/bench -p no:cacheprovider -o addopts="" -o python_files="bench_*.py" -s --reuse-db $(BENCH_ARGS)
 
 vendor:
 	bash scripts/vendor.sh

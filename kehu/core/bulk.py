@@ -34,6 +34,8 @@ def insert_rows(
     columns = ", ".join(connection.ops.quote_name(model._meta.get_field(f).column) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608 - names come from the model
+    if connection.vendor == "postgresql":
+        return _copy_rows(table, columns, rows)
     total, batch = 0, []
     with connection.cursor() as cursor:
         for row in rows:
@@ -45,6 +47,18 @@ def insert_rows(
         if batch:
             cursor.executemany(sql, batch)
             total += len(batch)
+    return total
+
+
+def _copy_rows(table: str, columns: str, rows: Iterable[Sequence]) -> int:
+    """PostgreSQL: COPY ... FROM STDIN, several times faster than INSERTs for large batches."""
+    total = 0
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+        with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([_adapt(v) for v in row])
+                total += 1
     return total
 
 

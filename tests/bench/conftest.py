@@ -1,0 +1,133 @@
+"""Benchmarks (run by `make bench`, never by `make test`): large data sets on PostgreSQL.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5433/kehu make bench
+    BENCH_CUSTOMERS=1000000 BENCH_INTERACTIONS=10000000 (defaults)
+
+The data set is generated once into the pytest-django test database and kept with --reuse-db, so later
+runs measure immediately. Figures are printed; benchmarks never assert wall-clock times.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import statistics
+import time
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", "1000000"))
+INTERACTIONS = int(os.environ.get("BENCH_INTERACTIONS", "10000000"))
+
+
+def report(title: str, samples_ms: list[float]) -> dict:
+    samples = sorted(samples_ms)
+    p50 = statistics.median(samples)
+    p95 = samples[max(0, int(len(samples) * 0.95) - 1)]
+    line = f"BENCH {title}: n={len(samples)} p50={p50:.1f} ms p95={p95:.1f} ms max={samples[-1]:.1f} ms"
+    print(line)
+    with open(os.environ.get("BENCH_LOG", "var/bench.log"), "a", encoding="utf-8") as log:
+        log.write(f"{timezone.now():%Y-%m-%d %H:%M} {connection.vendor} {line}\n")
+    return {"p50": p50, "p95": p95}
+
+
+def timed(fn, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+@pytest.fixture(scope="session")
+def big_dataset(django_db_setup, django_db_blocker):
+    """1M customers (demo generator) and 10M interactions (COPY), generated once and reused."""
+    if connection.vendor != "postgresql":
+        pytest.fail("benchmarks run on PostgreSQL: set DATABASE_URL=postgres://...")
+    from kehu.core import bulk
+    from kehu.core.demo import seed_org
+    from kehu.core.models import User
+    from kehu.customers.demo import seed_customers
+    from kehu.customers.models import Customer
+    from kehu.interactions.models import Interaction
+
+    with django_db_blocker.unblock():
+        if not User.objects.filter(username="rep1").exists():
+            seed_org()
+        owners = [User.objects.get(username=u) for u in ("manager", "rep1", "rep2", "rep3", "rep4", "agent")]
+        have = Customer.objects.count()
+        if have < CUSTOMERS:
+            t0 = time.perf_counter()
+            rng = random.Random(have + 7)
+            step = 100_000
+            while have < CUSTOMERS:
+                n = min(step, CUSTOMERS - have)
+                seed_customers(count=n, owners=owners, rng=rng)
+                have += n
+            print(f"BENCH generated customers up to {have} in {time.perf_counter() - t0:.0f}s")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM interactions_interaction")
+            existing = cursor.fetchone()[0]
+        if existing < INTERACTIONS:
+            t0 = time.perf_counter()
+            rows = list(Customer.objects.values_list("pk", "account_id", "owner_id"))
+            rng = random.Random(11)
+            now = timezone.now()
+            missing = INTERACTIONS - existing
+            start = bulk.next_ids(Interaction, missing).start
+            fields = [
+                "id",
+                "customer",
+                "account",
+                "channel",
+                "direction",
+                "subject",
+                "body",
+                "occurred_at",
+                "duration_minutes",
+                "user",
+                "related_model",
+                "related_id",
+                "url",
+                "external_ref",
+                "created_at",
+                "updated_at",
+                "version",
+            ]
+            # skewed: a tenth of the accounts carry most of the history, like real key accounts
+            heavy = rows[: len(rows) // 10]
+
+            def gen():
+                for i in range(missing):
+                    pk, account, owner = rng.choice(heavy) if i % 2 else rng.choice(rows)
+                    when = now - dt.timedelta(minutes=rng.randrange(60 * 24 * 1000))
+                    yield (
+                        start + i,
+                        pk,
+                        account or pk,
+                        "call",
+                        "out",
+                        "电话回访",
+                        "",
+                        when,
+                        None,
+                        owner,
+                        "",
+                        "",
+                        "",
+                        None,
+                        when,
+                        when,
+                        1,
+                    )
+
+            bulk.insert_rows(Interaction, fields, gen())
+            bulk.reset_sequences(Interaction)
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
+            print(f"BENCH generated {missing} interactions in {time.perf_counter() - t0:.0f}s")
+    return {"customers": CUSTOMERS, "interactions": INTERACTIONS}
