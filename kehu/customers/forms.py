@@ -16,6 +16,8 @@ from .models import (
 
 
 class CustomerForm(forms.ModelForm):
+    website = forms.URLField(label=_("website"), required=False, assume_scheme="https")
+
     class Meta:
         model = Customer
         fields = [

@@ -130,7 +130,6 @@ LOCALE_PATHS = [Path(os.environ.get("KEHU_LOCALE_DIR", PACKAGE_DIR / "locale"))]
 TIME_ZONE = os.environ.get("KEHU_TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
-FORMS_URLFIELD_ASSUME_HTTPS = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -57,12 +57,12 @@ def test_stale_edit_shows_who_changed_what_and_keeps_input(seeded, context_facto
 def test_language_switch(seeded, page, login):
     login(page, "admin")
     assert page.get_attribute("html", "lang") == "en"
-    page.select_option("[data-testid=language]", "zh-hans")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.select_option("[data-testid=language]", "zh-hans")
     assert page.get_attribute("html", "lang") == "zh-hans"
     assert "客户" in page.inner_text("nav")
-    page.select_option("[data-testid=language]", "en")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.select_option("[data-testid=language]", "en")
     assert page.get_attribute("html", "lang") == "en"
     assert "Customers" in page.inner_text("nav")
 
