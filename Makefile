@@ -32,6 +32,7 @@ run: demo
 	@$(PY) manage.py demo_logins
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(PY) manage.py db_worker --interval 2 > var/worker.log 2>&1 & \
+	  $(PY) manage.py send_reminders --every 60 > var/reminders.log 2>&1 & \
 	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 test: install messages

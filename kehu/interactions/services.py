@@ -142,8 +142,10 @@ def tasks_transfer(*, from_user, to_user, by) -> dict[str, int]:
 
 def reminders_send_due(*, now: dt.datetime | None = None, limit: int = 500) -> int:
     """Send the reminders that are due: an in-app notification and, when the assignee has an email, a mail.
-    Each task is claimed with a conditional UPDATE (reminded_at IS NULL), so several workers running this at
-    the same time never send one reminder twice."""
+
+    Each task is claimed and notified in one transaction with a conditional UPDATE (reminded_at IS NULL): two
+    workers never notify twice, and a worker killed mid-job leaves the task unclaimed for the next run. The
+    email goes out after the commit (at most once; the in-app notification is the record of the reminder)."""
     now = now or timezone.now()
     due = list(
         Task.objects.filter(status=TaskStatus.OPEN, remind_at__lte=now, reminded_at__isnull=True)
@@ -152,29 +154,31 @@ def reminders_send_due(*, now: dt.datetime | None = None, limit: int = 500) -> i
     )
     sent = 0
     for task in due:
-        claimed = Task.objects.filter(pk=task.pk, reminded_at__isnull=True).update(reminded_at=now)
-        if not claimed or task.owner is None:
+        if task.owner is None:
             continue
         url = reverse("interactions:task", args=[task.pk])
         title = _("Reminder: %(title)s") % {"title": task.title}
         due_text = timezone.localtime(task.due_at).strftime("%Y-%m-%d %H:%M")
         body = _("Due %(due)s") % {"due": due_text} + (f" · {task.customer}" if task.customer_id else "")
-        notify(
-            user=task.owner,
-            title=title,
-            body=body,
-            url=url,
-            dedup_key=f"task-reminder:{task.pk}:{task.remind_at}",
-        )
-        if task.owner.email:
-            try:
-                send_mail(
-                    subject=title,
-                    message=f"{body}\n{url}",
-                    from_email=None,
-                    recipient_list=[task.owner.email],
-                )
-            except OSError:
-                log.warning("reminder email for task %s could not be sent", task.pk)
+        with transaction.atomic():
+            claimed = Task.objects.filter(pk=task.pk, reminded_at__isnull=True).update(reminded_at=now)
+            if not claimed:
+                continue
+            notify(
+                user=task.owner,
+                title=title,
+                body=body,
+                url=url,
+                dedup_key=f"task-reminder:{task.pk}:{task.remind_at.isoformat()}",
+            )
+            if task.owner.email:
+                transaction.on_commit(lambda t=task, s=title, b=f"{body}\n{url}": _mail(t, s, b))
         sent += 1
     return sent
+
+
+def _mail(task: Task, subject: str, body: str) -> None:
+    try:
+        send_mail(subject=subject, message=body, from_email=None, recipient_list=[task.owner.email])
+    except OSError:
+        log.warning("reminder email for task %s could not be sent", task.pk)

@@ -207,7 +207,9 @@ def smtp_server():
 
 
 @pytest.mark.django_db
-def test_reminder_notifies_and_mails_through_real_smtp_once(rep, account, settings, smtp_server):
+def test_reminder_notifies_and_mails_through_real_smtp_once(
+    rep, account, settings, smtp_server, django_capture_on_commit_callbacks
+):
     controller, sink = smtp_server
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
@@ -229,8 +231,9 @@ def test_reminder_notifies_and_mails_through_real_smtp_once(rep, account, settin
         },
         by=rep,
     )
-    assert services.reminders_send_due() == 1
-    assert services.reminders_send_due() == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.reminders_send_due() == 1  # the mail leaves after the commit
+        assert services.reminders_send_due() == 0
     assert Notification.objects.get(user=rep).title.endswith("给客户回电")
     assert len(sink.messages) == 1
     recipients, content = sink.messages[0]
@@ -288,3 +291,37 @@ def test_api_cursor_pagination_and_task_complete(rep, account, api_for):
     done = api.post(f"/api/tasks/{task['id']}/complete/")
     assert done.status_code == 200 and done.json()["status"] == "done"
     assert api.get("/api/tasks/", {"status": "done"}).json()["results"][0]["id"] == task["id"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_job_loses_no_reminder(rep, account, monkeypatch):
+    """The worker dies after claiming the first task but before its notification is stored: the claim is
+    rolled back with it, and the next run sends every reminder exactly once."""
+    from kehu.interactions import services as svc
+
+    now = timezone.now()
+    for i in range(3):
+        services.task_create(
+            data={
+                "title": f"k{i}",
+                "due_at": now + dt.timedelta(hours=1),
+                "remind_at": now - dt.timedelta(minutes=3 - i),
+            },
+            by=rep,
+        )
+    real_notify, calls = svc.notify, []
+
+    def dying_notify(**kwargs):
+        calls.append(kwargs["title"])
+        if len(calls) == 2:
+            raise SystemExit("worker killed")
+        return real_notify(**kwargs)
+
+    monkeypatch.setattr(svc, "notify", dying_notify)
+    with pytest.raises(SystemExit):
+        services.reminders_send_due()
+    assert Task.objects.filter(reminded_at__isnull=False).count() == 1
+    monkeypatch.setattr(svc, "notify", real_notify)
+    assert services.reminders_send_due() == 2
+    assert Notification.objects.filter(user=rep).count() == 3
+    assert Task.objects.filter(reminded_at__isnull=True).count() == 0
