@@ -69,7 +69,8 @@ def compare(request, pk):
     for fname in merge_service.MERGEABLE_FIELDS:
         field = Customer._meta.get_field(fname)
         va, vb = getattr(a, fname), getattr(b, fname)
-        rows.append({"name": fname, "label": field.verbose_name, "a": va, "b": vb, "differs": va != vb})
+        rows.append({"name": fname, "label": field.verbose_name, "a": _shown(a, fname), "b": _shown(b, fname),
+                     "differs": va != vb})
     counts = {
         c.pk: {"contacts": c.contacts.count(), "phones": c.phones.count(), "emails": c.emails.count()}
         for c in (a, b)
@@ -79,6 +80,13 @@ def compare(request, pk):
         "customers/duplicate_compare.html",
         {"pair": pair, "a": a, "b": b, "rows": rows, "counts": counts, "title": _("Compare and merge")},
     )
+
+
+def _shown(customer: Customer, fname: str):
+    if fname == "phone":
+        return customer.phone_display
+    getter = getattr(customer, f"get_{fname}_display", None)
+    return getter() if getter else getattr(customer, fname)
 
 
 @require_POST
