@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from kehu.core.models import Tag
 
 from .models import (
+    PROFILE_FIELDS,
     Channel,
     ConsentMethod,
     ConsentStatus,
@@ -20,34 +21,7 @@ class CustomerForm(forms.ModelForm):
 
     class Meta:
         model = Customer
-        fields = [
-            "kind",
-            "name",
-            "alias",
-            "account",
-            "parent",
-            "customer_type",
-            "lifecycle_stage",
-            "source",
-            "owner",
-            "phone",
-            "email",
-            "city",
-            "job_title",
-            "industry",
-            "website",
-            "tax_id",
-            "gender",
-            "birthday",
-            "age_band",
-            "occupation",
-            "income_band",
-            "decision_driver",
-            "feedback_strictness",
-            "preferred_language",
-            "tags",
-            "notes",
-        ]
+        fields = ["kind", *PROFILE_FIELDS[:2], "account", "parent", *PROFILE_FIELDS[2:], "owner", "tags"]
         widgets = {
             "birthday": forms.DateInput(attrs={"type": "date"}),
             "notes": forms.Textarea(attrs={"rows": 3}),
@@ -56,20 +30,10 @@ class CustomerForm(forms.ModelForm):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        from django.urls import reverse
 
-        from kehu.ui.widgets import RecordPicker
-
-        from .selectors import customer_list
-
-        # only organisations the user may see can be chosen (an out-of-scope id is an invalid choice)
-        orgs = customer_list(user=user).filter(kind=Kind.ORGANIZATION) if user else Customer.objects.none()
-        lookup = reverse("customers:lookup", args=[Kind.ORGANIZATION])
         for name in ("account", "parent"):
             if name in self.fields:
-                self.fields[name].queryset = orgs
-                self.fields[name].widget = RecordPicker(lookup_url=lookup)
-                self.fields[name].widget.choices = self.fields[name].choices
+                scoped_customer_field(self.fields[name], user, kind=Kind.ORGANIZATION)
         if "account" in self.fields:
             self.fields["account"].help_text = _("The organisation this person works for")
         if "tags" in self.fields:
@@ -81,6 +45,21 @@ class CustomerForm(forms.ModelForm):
         # phones/emails are normalised by the model; let people type them as they like
         self.fields["phone"].max_length = None
         self.fields["phone"].widget.attrs.pop("maxlength", None)
+
+
+def scoped_customer_field(field, user, kind: str = "any") -> None:
+    """Turn a customer ModelChoiceField into a search-as-you-type picker limited to the customers the user
+    may see (an out-of-scope id is then an invalid choice, like any other)."""
+    from django.urls import reverse
+
+    from kehu.ui.widgets import RecordPicker
+
+    from .selectors import customer_list
+
+    queryset = customer_list(user=user) if user else Customer.objects.none()
+    field.queryset = queryset.filter(kind=kind) if kind != "any" else queryset
+    field.widget = RecordPicker(lookup_url=reverse("customers:lookup", args=[kind]))
+    field.widget.choices = field.choices
 
 
 class ContactPointForm(forms.Form):

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from kehu.core import audit, records
 from kehu.core.models import Action, AuditAction, RecordShare
 
-from .models import ConsentEvent, Customer, DuplicateCandidate, MergeRecord
+from .models import PROFILE_FIELDS, ConsentEvent, Customer, DuplicateCandidate, MergeRecord
 from .services import refresh_search_keys
 
 # relations that describe merges themselves and must not be moved
@@ -29,30 +29,7 @@ SKIP = {
     ("customers.duplicatecandidate", "second"),
     ("customers.customer", "merged_into"),
 }
-MERGEABLE_FIELDS = [
-    "name",
-    "alias",
-    "customer_type",
-    "lifecycle_stage",
-    "source",
-    "phone",
-    "email",
-    "city",
-    "job_title",
-    "industry",
-    "website",
-    "tax_id",
-    "gender",
-    "birthday",
-    "age_band",
-    "occupation",
-    "income_band",
-    "decision_driver",
-    "feedback_strictness",
-    "preferred_language",
-    "notes",
-    "owner",
-]
+MERGEABLE_FIELDS = [*PROFILE_FIELDS, "owner"]
 
 
 def _customer_fks() -> list[tuple[type[models.Model], models.ForeignKey]]:

@@ -101,6 +101,33 @@ class Channel(models.TextChoices):
     FAX = "fax", _("Fax")
 
 
+# The customer attributes people edit, in display order: forms, the API, exports, the 360° profile and the
+# merge screen all start from this list.
+PROFILE_FIELDS = [
+    "name",
+    "alias",
+    "customer_type",
+    "lifecycle_stage",
+    "source",
+    "phone",
+    "email",
+    "city",
+    "job_title",
+    "industry",
+    "website",
+    "tax_id",
+    "gender",
+    "birthday",
+    "age_band",
+    "occupation",
+    "income_band",
+    "decision_driver",
+    "feedback_strictness",
+    "preferred_language",
+    "notes",
+]
+
+
 class Customer(OwnedModel, CustomFieldsModel):
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.ORGANIZATION)
     name = models.CharField(_("name"), max_length=200)

@@ -19,31 +19,9 @@ from kehu.ui.generic import Column, RecordDetailView, RecordFormView, RecordList
 from . import panels, search, selectors, services
 from .filters import CustomerFilter
 from .forms import AddressForm, ConsentForm, ContactPointForm, CustomerForm, LifecycleForm
-from .models import Customer, CustomerEmail, CustomerPhone, Kind, SocialIdentity
+from .models import PROFILE_FIELDS, Customer, CustomerEmail, CustomerPhone, Kind, SocialIdentity
 
-EXPORT_FIELDS = [
-    "name",
-    "kind",
-    "alias",
-    "customer_type",
-    "lifecycle_stage",
-    "source",
-    "phone",
-    "email",
-    "city",
-    "job_title",
-    "industry",
-    "website",
-    "tax_id",
-    "gender",
-    "birthday",
-    "age_band",
-    "occupation",
-    "income_band",
-    "decision_driver",
-    "feedback_strictness",
-    "notes",
-]
+EXPORT_FIELDS = ["name", "kind", *PROFILE_FIELDS[1:]]
 
 
 class CustomerList(RecordListView):
@@ -95,26 +73,7 @@ class CustomerDetail(RecordDetailView):
     model = Customer
     template_name = "customers/detail.html"
     select_related = ("owner", "account", "parent", "merged_into")
-    fields = [
-        "customer_type",
-        "source",
-        "industry",
-        "website",
-        "tax_id",
-        "job_title",
-        "phone",
-        "email",
-        "city",
-        "gender",
-        "birthday",
-        "age_band",
-        "occupation",
-        "income_band",
-        "decision_driver",
-        "feedback_strictness",
-        "preferred_language",
-        "notes",
-    ]
+    fields = [f for f in PROFILE_FIELDS if f not in {"name", "alias", "lifecycle_stage"}]
 
     def history_extra_ids(self, obj):
         return list(Customer.objects.filter(merged_into=obj).values_list("pk", flat=True)[:50])

@@ -69,8 +69,15 @@ def compare(request, pk):
     for fname in merge_service.MERGEABLE_FIELDS:
         field = Customer._meta.get_field(fname)
         va, vb = getattr(a, fname), getattr(b, fname)
-        rows.append({"name": fname, "label": field.verbose_name, "a": _shown(a, fname), "b": _shown(b, fname),
-                     "differs": va != vb})
+        rows.append(
+            {
+                "name": fname,
+                "label": field.verbose_name,
+                "a": _shown(a, fname),
+                "b": _shown(b, fname),
+                "differs": va != vb,
+            }
+        )
     counts = {
         c.pk: {"contacts": c.contacts.count(), "phones": c.phones.count(), "emails": c.emails.count()}
         for c in (a, b)

@@ -51,20 +51,11 @@ class TaskForm(forms.ModelForm):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        from django.urls import reverse
-
         from kehu.core.models import User
-        from kehu.customers.selectors import customer_list
-        from kehu.ui.widgets import RecordPicker
+        from kehu.customers.forms import scoped_customer_field
 
         if "customer" in self.fields:
-            self.fields["customer"].queryset = (
-                customer_list(user=user) if user else self.fields["customer"].queryset.none()
-            )
-            self.fields["customer"].widget = RecordPicker(
-                lookup_url=reverse("customers:lookup", args=["any"])
-            )
-            self.fields["customer"].widget.choices = self.fields["customer"].choices
+            scoped_customer_field(self.fields["customer"], user)
         if "owner" in self.fields:
             self.fields["owner"].queryset = User.objects.filter(is_active=True)
             self.fields["owner"].label = _("Assigned to")

@@ -1,5 +1,4 @@
 from django import forms
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from .models import InstalledProduct, Product, ProductCategory
@@ -50,13 +49,8 @@ class UnitForm(forms.ModelForm):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        from kehu.customers.selectors import customer_list
-        from kehu.ui.widgets import RecordPicker
+        from kehu.customers.forms import scoped_customer_field
 
-        self.fields["customer"].queryset = (
-            customer_list(user=user) if user else self.fields["customer"].queryset.none()
-        )
-        self.fields["customer"].widget = RecordPicker(lookup_url=reverse("customers:lookup", args=["any"]))
-        self.fields["customer"].widget.choices = self.fields["customer"].choices
+        scoped_customer_field(self.fields["customer"], user)
         self.fields["product"].queryset = Product.objects.filter(active=True)
         self.fields["warranty_end"].help_text = _("Empty: purchase date plus the product's standard warranty")
