@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import pagination, serializers
 from rest_framework.decorators import action
@@ -45,6 +46,8 @@ class InteractionSerializer(AccessAwareSerializer):
             "version",
         ]
         read_only_fields = ["account", "related_model", "related_id", "url", "created_at", "version"]
+        # a repeated external_ref is an idempotent replay (the service returns the stored entry), not an error
+        extra_kwargs = {"external_ref": {"validators": []}}
 
 
 class InteractionFilterSet(django_filters.FilterSet):
@@ -69,9 +72,23 @@ class InteractionViewSet(ScopedModelViewSet):
     def get_queryset(self):
         return super().get_queryset().order_by("-occurred_at", "-id")
 
+    def create(self, request, *args, **kwargs):
+        """POST with an `external_ref` that is already stored answers 200 with the stored entry (safe retry)."""
+        self.replayed = False
+        response = super().create(request, *args, **kwargs)
+        if self.replayed:
+            response.status_code = 200
+        return response
+
     def save_new(self, data):
         customer = data.pop("customer")
-        return services.interaction_log(customer=customer, data=data, by=self.request.user)
+        entry = services.interaction_log(customer=customer, data=data, by=self.request.user)
+        self.replayed = entry.created_at < self.request_started  # stored by an earlier request
+        return entry
+
+    def initial(self, request, *args, **kwargs):
+        self.request_started = timezone.now()
+        super().initial(request, *args, **kwargs)
 
 
 class TaskSerializer(AccessAwareSerializer):
@@ -101,10 +118,11 @@ class TaskSerializer(AccessAwareSerializer):
 class TaskFilterSet(django_filters.FilterSet):
     due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
     due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    assigned_to = django_filters.NumberFilter(field_name="owner_id", label="Assigned to (user id)")
 
     class Meta:
         model = Task
-        fields = ["status", "priority", "owner", "customer", "due_before", "due_after"]
+        fields = ["status", "priority", "owner", "assigned_to", "customer", "due_before", "due_after"]
 
 
 class TaskViewSet(ScopedModelViewSet):

@@ -45,15 +45,13 @@ def seed(ctx) -> str:
     rng = ctx["rng"]
     ids = ctx["customer_ids"]
     now = timezone.now()
-    rows = (
-        list(Customer.objects.filter(pk__in=ids).values_list("pk", "account_id", "owner_id"))
+    # ordered by id: the random draws must meet the customers in the same order on every database
+    chosen = (
+        Customer.objects.filter(pk__in=ids)
         if len(ids) < 5000
-        else list(
-            Customer.objects.filter(pk__gte=min(ids), pk__lte=max(ids)).values_list(
-                "pk", "account_id", "owner_id"
-            )
-        )
+        else Customer.objects.filter(pk__gte=min(ids), pk__lte=max(ids))
     )
+    rows = list(chosen.order_by("pk").values_list("pk", "account_id", "owner_id"))
     count = len(rows) * 4
     next_id = iter(bulk.next_ids(Interaction, count))
     fields = [
@@ -117,26 +115,16 @@ def seed(ctx) -> str:
         "updated_at",
         "version",
     ]
-    sample = rows[::20]
-    tasks = bulk.insert_rows(
-        Task,
-        task_fields,
-        (
-            (
-                rng.choice(TASKS),
-                "",
-                pk,
-                now + dt.timedelta(hours=rng.randrange(-72, 240)),
-                None,
-                "open",
-                rng.choice(("low", "normal", "normal", "high")),
-                owner_id,
-                now,
-                now,
-                1,
-            )
-            for pk, _account, owner_id in sample
-        ),
-    )
+
+    def tasks_rows():
+        # ~1 open task per 20 customers for their owner; about a quarter overdue; future ones remind an hour
+        # before they are due (so the reminder worker has work in the demo, none of it already past)
+        for pk, _account, owner_id in rows[::20]:
+            due = now + dt.timedelta(hours=rng.randrange(-72, 240))
+            remind = due - dt.timedelta(hours=1) if due - dt.timedelta(hours=1) > now else None
+            priority = rng.choice(("low", "normal", "normal", "high"))
+            yield (rng.choice(TASKS), "", pk, due, remind, "open", priority, owner_id, now, now, 1)
+
+    tasks = bulk.insert_rows(Task, task_fields, tasks_rows())
     bulk.reset_sequences(Interaction, Task)
     return f"{made} interactions, {tasks} tasks"

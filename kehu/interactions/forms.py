@@ -11,11 +11,15 @@ class QuickLogForm(forms.Form):
     direction = forms.ChoiceField(
         choices=[("out", _("Outbound")), ("in", _("Inbound")), ("internal", _("Internal"))],
         initial="out",
+        required=False,
         label=_("Direction"),
     )
     duration_minutes = forms.IntegerField(min_value=0, max_value=24 * 60, required=False, label=_("Minutes"))
     latitude = forms.DecimalField(max_digits=9, decimal_places=6, required=False, widget=forms.HiddenInput)
     longitude = forms.DecimalField(max_digits=9, decimal_places=6, required=False, widget=forms.HiddenInput)
+
+    def clean_direction(self) -> str:
+        return self.cleaned_data.get("direction") or "out"
 
 
 class InteractionForm(forms.ModelForm):

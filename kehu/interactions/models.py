@@ -77,7 +77,14 @@ class Interaction(VersionedModel):
         indexes = [
             models.Index(fields=["customer", "-occurred_at", "-id"], name="ix_interaction_customer_time"),
             models.Index(fields=["account", "-occurred_at", "-id"], name="ix_interaction_account_time"),
-            models.Index(fields=["related_model", "related_id"], name="ix_interaction_related"),
+        ]
+        constraints = [
+            # one timeline entry per event of another app: timeline_event_record is idempotent under races
+            models.UniqueConstraint(
+                fields=["related_model", "related_id"],
+                condition=~models.Q(related_model=""),
+                name="uniq_interaction_related",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -90,6 +97,7 @@ class Interaction(VersionedModel):
         from kehu.customers.normalize import clean_text
 
         self.subject = clean_text(self.subject)
+        self.external_ref = (self.external_ref or "").strip() or None  # "" must not collide as a value
         if not self.subject:
             raise ValidationError({"subject": _("Enter a subject.")})
         if self.occurred_at and self.occurred_at > timezone.now() + timezone.timedelta(days=366):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -33,10 +33,47 @@ def _ensure_customer_visible(customer: Customer, by) -> None:
 
 def interaction_log(*, customer: Customer, data: dict, by) -> Interaction:
     """Log a call, email, visit... on the customer's timeline. The user must see the customer and hold the
-    'add' right on interactions; `user` (handled by) defaults to the caller."""
+    'add' right on interactions; `user` (handled by) defaults to the caller.
+
+    With an `external_ref` (id in the telephony, mail or WeChat system) ingestion is idempotent: logging the
+    same reference again returns the stored entry, also when two ingestions race (the unique index decides).
+    A reference already used for another customer is refused rather than revealed."""
     _ensure_customer_visible(customer, by)
     data = {"user": by, **data, "customer": customer}
-    return records.record_create(model=Interaction, data=data, by=by)
+    ref = (data.pop("external_ref", None) or "").strip() or None
+    if ref:
+        data["external_ref"] = ref
+        existing = _existing_ref(ref, customer)
+        if existing is not None:
+            return existing
+    try:
+        with transaction.atomic():
+            return records.record_create(model=Interaction, data=data, by=by)
+    except IntegrityError:
+        existing = _existing_ref(ref, customer) if ref else None
+        if existing is None:
+            raise
+        return existing
+
+
+def _existing_ref(ref: str, customer: Customer) -> Interaction | None:
+    existing = Interaction.objects.filter(external_ref=ref).first()
+    if existing is not None and existing.customer_id != customer.pk:
+        raise ValidationError({"external_ref": _("This external reference is already used.")})
+    return existing
+
+
+def interactions_account_refresh(*, customer_ids) -> int:
+    """Re-point the denormalised `account` of these customers' interactions at their current account (the
+    customer itself when it has none). Customers services call it after a contact moves to another account
+    or after a merge, so account timelines keep rolling up the right contacts. Returns the rows changed."""
+    changed = 0
+    for pk, account_id in Customer.objects.filter(pk__in=list(customer_ids)).values_list("pk", "account_id"):
+        target = account_id or pk
+        changed += (
+            Interaction.objects.filter(customer_id=pk).exclude(account_id=target).update(account_id=target)
+        )
+    return changed
 
 
 def timeline_event_record(
@@ -50,9 +87,13 @@ def timeline_event_record(
     body: str = "",
 ) -> Interaction:
     """Put an event of another app (order placed, ticket closed, campaign message sent) on the timeline.
-    Idempotent per (related_model, related_id): a repeated call updates nothing and returns the entry.
-    Called by services of other apps after their own permission checks, so it does not check rights."""
-    existing = Interaction.objects.filter(related_model=related_model, related_id=str(related_id)).first()
+    Idempotent per (related_model, related_id), also under concurrent calls (a partial unique index): a
+    repeated call changes nothing and returns the stored entry. Called by services of other apps after their
+    own permission checks, so it checks no rights; the entry is visible to whoever sees the customer."""
+    if not related_model:
+        raise ValueError("related_model is required")
+    key = {"related_model": related_model, "related_id": str(related_id)}
+    existing = Interaction.objects.filter(**key).first()
     if existing is not None:
         return existing
     entry = Interaction(
@@ -62,12 +103,15 @@ def timeline_event_record(
         subject=subject[:200],
         body=body,
         occurred_at=occurred_at or timezone.now(),
-        related_model=related_model,
-        related_id=str(related_id),
         url=url,
+        **key,
     )
-    entry.full_clean(exclude=["customer", "user"])
-    entry.save()
+    entry.full_clean(exclude=["customer", "user"], validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            entry.save()
+    except IntegrityError:
+        return Interaction.objects.get(**key)
     return entry
 
 
@@ -79,13 +123,15 @@ def task_create(*, data: dict, by) -> Task:
 
 
 def task_update(*, task: Task, data: dict, by, expected_version: int | None) -> Task:
+    """Edit a task. A new reminder time re-arms the reminder (reminded_at cleared in the same transaction,
+    so a refused or stale edit leaves the old state alone)."""
     customer = data.get("customer")
     if customer is not None and customer.pk != task.customer_id:
         _ensure_customer_visible(customer, by)
-    if "remind_at" in data and data["remind_at"] != task.remind_at:
-        data = {**data}
-        Task.objects.filter(pk=task.pk).update(reminded_at=None)  # a new reminder time fires again
-    return records.record_update(instance=task, data=data, by=by, expected_version=expected_version)
+    with transaction.atomic():
+        if "remind_at" in data and data["remind_at"] != task.remind_at:
+            Task.objects.filter(pk=task.pk).update(reminded_at=None)
+        return records.record_update(instance=task, data=data, by=by, expected_version=expected_version)
 
 
 def task_complete(*, task: Task, by, expected_version: int | None = None) -> Task:
@@ -148,14 +194,14 @@ def reminders_send_due(*, now: dt.datetime | None = None, limit: int = 500) -> i
     email goes out after the commit (at most once; the in-app notification is the record of the reminder)."""
     now = now or timezone.now()
     due = list(
-        Task.objects.filter(status=TaskStatus.OPEN, remind_at__lte=now, reminded_at__isnull=True)
+        Task.objects.filter(
+            status=TaskStatus.OPEN, remind_at__lte=now, reminded_at__isnull=True, owner__isnull=False
+        )
         .select_related("owner", "customer")
         .order_by("remind_at")[:limit]
     )
     sent = 0
     for task in due:
-        if task.owner is None:
-            continue
         url = reverse("interactions:task", args=[task.pk])
         title = _("Reminder: %(title)s") % {"title": task.title}
         due_text = timezone.localtime(task.due_at).strftime("%Y-%m-%d %H:%M")

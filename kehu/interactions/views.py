@@ -115,8 +115,11 @@ def quick_log(request, pk):
     else:
         status = 400
     if request.headers.get("HX-Request"):
+        # shown above the list, the typed text stays in the form (the panel swaps 400 answers in)
         errors = "; ".join(e for errs in form.errors.values() for e in errs)
-        return HttpResponse(f'<li class="msg msg-error" role="alert">{_escape(errors)}</li>', status=status)
+        response = HttpResponse(f'<p class="msg msg-error" role="alert">{_escape(errors)}</p>', status=status)
+        response["HX-Retarget"], response["HX-Reswap"] = "#quick-log-errors", "innerHTML"
+        return response
     messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
     return redirect(customer)
 

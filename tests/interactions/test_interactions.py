@@ -12,36 +12,12 @@ from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from kehu.core.models import AuditEntry, Notification, Scope
+from kehu.core.models import AuditEntry, Notification
 from kehu.core.services import ownership_transfer
 from kehu.customers import services as customer_services
 from kehu.customers.models import Kind
 from kehu.interactions import selectors, services
 from kehu.interactions.models import Interaction, Task
-
-ACTIONS = ("view", "add", "change", "delete", "transfer")
-
-
-@pytest.fixture
-def rep(make_user):
-    user = make_user("customers.customer", read=Scope.OWN, write=Scope.OWN)
-    from kehu.core.models import ModelGrant
-
-    role = user.roles.get()
-    for model in ("interactions.interaction", "interactions.task"):
-        ModelGrant.objects.create(
-            role=role,
-            model=model,
-            read_scope=Scope.OWN,
-            write_scope=Scope.OWN,
-            **{f"can_{a}": True for a in ACTIONS},
-        )
-    return user
-
-
-@pytest.fixture
-def account(rep):
-    return customer_services.customer_create(data={"name": "北京华信科技有限公司"}, by=rep)
 
 
 @pytest.mark.django_db
@@ -182,37 +158,11 @@ def test_task_lists_complete_and_transfer_of_open_tasks(rep, make_user, admin_us
     assert moved["customers.customer"] == 1
 
 
-@pytest.fixture
-def smtp_server():
-    from aiosmtpd.controller import Controller
-
-    class Sink:
-        def __init__(self):
-            self.messages = []
-
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
-            self.messages.append((envelope.rcpt_tos, envelope.content.decode("utf-8", "replace")))
-            return "250 OK"
-
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield controller, sink
-    controller.stop()
-
-
 @pytest.mark.django_db
 def test_reminder_notifies_and_mails_through_real_smtp_once(
-    rep, account, settings, smtp_server, django_capture_on_commit_callbacks
+    rep, account, smtp_settings, django_capture_on_commit_callbacks
 ):
-    controller, sink = smtp_server
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    sink = smtp_settings
     now = timezone.now()
     task = services.task_create(
         data={

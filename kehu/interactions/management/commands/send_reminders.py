@@ -1,4 +1,10 @@
-"""Send due task reminders: once, or every --every seconds (what `make run` starts next to the worker)."""
+"""Send due task reminders.
+
+`make run` starts `manage.py db_worker` (runs django-tasks jobs) and `manage.py send_reminders --every 60`,
+which enqueues the `send_due_reminders` job once a minute; the worker runs it. In production run both the same
+way (systemd units or containers): any number of workers is safe, each reminder is claimed once. `--now` runs
+the job in this process without a worker (cron-friendly: `send_reminders --now` from a crontab).
+"""
 
 import time
 
