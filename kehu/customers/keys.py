@@ -1,8 +1,11 @@
 """Search and duplicate keys of a customer, recomputed on every write (Customer.clean calls refresh()).
 
 `search_text` is a space-separated bag of tokens that the search backends index (see search.py):
-name words, CJK bigrams, full pinyin and initials (as prefix-searchable suffixes), phone digits, emails,
-tax id and alias.
+name words, CJK unigrams and bigrams, full pinyin and initials (as prefix-searchable suffixes), initials of
+adjacent syllable pairs ("_bj", "_kj": so "bjkj" finds 北京某某科技), phone digits (E.164, national, national
+with trunk prefix and every suffix of 4+ digits), emails, tax id and alias.
+
+KEYS_VERSION changes whenever the token rules change; a data migration then rebuilds every row.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from . import normalize
 
 _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[0-9a-z]+")
+KEYS_VERSION = 2
+#: marks the initials of two adjacent syllables, so they never collide with words
+PAIR_MARK = "_"
 
 
 _UNSAFE = re.compile(r"[^0-9a-z@._+\-\u3400-\u9fff\uf900-\ufaff]")
@@ -45,17 +51,20 @@ def pinyin_tokens(text: str) -> list[str]:
         tokens.append("".join(parts[i:])[:60])
         if len(initials) - i >= 2:
             tokens.append(initials[i:])
+            tokens.append(PAIR_MARK + initials[i : i + 2])
     return tokens
 
 
 def phone_tokens(e164: str) -> list[str]:
+    """E.164 digits, national digits, national digits as dialled at home (with the trunk 0: 02161234567),
+    and every suffix of 4 or more digits so that "5678" or "2345678" find the number."""
     digits = normalize.phone_digits(e164)
+    if not digits:
+        return []
     national = normalize.national_digits(e164)
-    tokens = [digits, national] if digits else []
-    # last 4+ digits as tokens so that "5678" or "345678" find the number
-    for n in (4, 6, 8):
-        if len(national) > n:
-            tokens.append(national[-n:])
+    tokens = [digits, national, normalize.phone_digits(normalize.format_phone(e164))]
+    for n in range(4, len(national)):
+        tokens.append(national[-n:])
     return tokens
 
 

@@ -28,13 +28,16 @@ SKIP = {
     ("customers.duplicatecandidate", "first"),
     ("customers.duplicatecandidate", "second"),
     ("customers.customer", "merged_into"),
+    ("customers.mergerecord_merged", "customer"),
 }
 MERGEABLE_FIELDS = [*PROFILE_FIELDS, "owner"]
 
 
 def _customer_fks() -> list[tuple[type[models.Model], models.ForeignKey]]:
+    """Every foreign key to Customer in every installed app, including the link tables of many-to-many
+    relations (tags, and e.g. segment members that later apps add), except those that record merges."""
     result = []
-    for model in apps.get_models():
+    for model in apps.get_models(include_auto_created=True):
         for f in model._meta.concrete_fields:
             if isinstance(f, models.ForeignKey) and f.related_model is Customer:
                 if (model._meta.label_lower, f.name) not in SKIP:
@@ -109,13 +112,19 @@ def customer_merge(
             if model is Customer:
                 qs = qs.exclude(pk=target.pk)
             for group in _unique_groups(model, fk.name):
+                # a row whose unique values the survivor already has (the same phone on both records), or
+                # that another merged record brings too, stays with its merged record: nothing is lost,
+                # the survivor gets one copy, and undo has nothing to split
                 others_in_group = [g for g in group if g != fk.name]
                 taken = set(model._default_manager.filter(**{fk.name: target}).values_list(*others_in_group))
-                if taken:
-                    keep = [
-                        pk for pk, *vals in qs.values_list("pk", *others_in_group) if tuple(vals) in taken
-                    ]
-                    qs = qs.exclude(pk__in=keep)  # already on the survivor: stays with the merged record
+                keep = []
+                for pk, *vals in qs.order_by("pk").values_list("pk", *others_in_group):
+                    if tuple(vals) in taken:
+                        keep.append(pk)
+                    else:
+                        taken.add(tuple(vals))
+                if keep:
+                    qs = qs.exclude(pk__in=keep)
             rows = list(qs.values_list("pk", fk.attname))
             if not rows:
                 continue

@@ -1,20 +1,29 @@
 """Customer search: one function, `filter_customers(qs, q)`, used by the list page, the API and the global
 search box. `qs` arrives already scoped to the user, so search never widens what anyone may see.
 
-Documents are the token bags of Customer.search_text (keys.py). Every query token must be a prefix of an
-indexed token. The database does the matching with an index:
-- PostgreSQL: GIN index on search_text::tsvector, queried with a prefix tsquery (migration 0002);
+Documents are the token bags of Customer.search_text (keys.py). A query is parsed into groups of tokens
+(every group must match; a group matches when one of its alternatives does). The database does the matching
+with an index:
+- PostgreSQL: GIN index on search_text::tsvector, queried with a tsquery ('tok':* prefixes, migration 0002);
 - SQLite: an FTS5 table kept in sync by triggers, queried with MATCH and prefix terms (migration 0002);
 - other databases: a portable LIKE fallback.
+
+Ranked and bounded: candidates are collected in tiers — exact name, name prefix (b-tree index on name_key),
+then the token index — each tier capped at MAX_CANDIDATES rows and fetched without ORDER BY so that the
+database stops at the cap however common the query ("有限公司" matches most of a million companies). The
+returned queryset holds only those candidates, annotated with `search_rank` (exact 100 > prefix 80 >
+contains 60 > pinyin/initials 50 > other token matches 40) and ordered by it, then by shorter name.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import BooleanField, Q, QuerySet
+from django.db.models import BooleanField, Case, IntegerField, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Length
 
 from kehu.core import search as core_search
 from kehu.core.selectors import scoped
@@ -23,41 +32,88 @@ from . import keys, normalize
 from .models import Customer, Kind
 
 _SPLIT = re.compile(r"\s+")
-_PHONE_CHARS = re.compile(r"[\s+()\-./]")
+_PHONE_CHARS = re.compile(r"[\s+()\-./–]")
+_INITIALS = re.compile(r"[bcdfghjklmnpqrstwxyz]{4,}")
 MAX_CANDIDATES = 200
+MAX_GROUPS = 8
+MIN_DIGITS = 4
+
+# a term: (token, is_prefix); an alternative: terms that must all match; a group: alternatives (any)
+Term = tuple[str, bool]
+Group = list[list[Term]]
 
 
-def query_tokens(q: str) -> list[str]:
-    """Split what the user typed into index tokens (same rules as the documents)."""
+@dataclass
+class ParsedQuery:
+    key: str = ""  # the query as a name key (exact / prefix / contains ranking on names)
+    groups: list[Group] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.key or self.groups)
+
+
+def parse(q: str) -> ParsedQuery:
+    """What the user typed → name key + token groups, with the same rules as the documents (keys.py)."""
     text = normalize.clean_text(q).lower()[:100]
+    key = normalize.name_key(text)[:200]
     compact = _PHONE_CHARS.sub("", text)
-    if len(compact) >= 4 and compact.isdigit():
+    if compact.isdigit():
         # a phone number in any format: +86 138-1234-5678, (021) 6123 4567, or its last digits
-        return [compact[2:] if compact.startswith("86") and len(compact) > 11 else compact]
-    tokens: list[str] = []
+        if len(compact) >= MIN_DIGITS:
+            return ParsedQuery(key=key, groups=[[[(compact[:20], True)]]])
+        return ParsedQuery(key=key)
+    groups: list[Group] = []
     for word in _SPLIT.split(text):
         if not word:
             continue
         if normalize.has_cjk(word):
-            key = normalize.simplified(word)
-            cjk = [t for t in keys.text_tokens(key) if normalize.has_cjk(t)]
+            simple = normalize.simplified(word)
+            cjk = [t for t in keys.text_tokens(simple) if normalize.has_cjk(t)]
             bigrams = [t for t in cjk if len(t) == 2]
-            tokens.extend(bigrams or cjk[:1])
-            tokens.extend(t for t in keys.text_tokens(key) if not normalize.has_cjk(t))
-        else:
-            tokens.append(word)
-    return [t for t in (keys.safe_token(t) for t in tokens) if t][:8]
+            # CJK unigrams and bigrams are indexed whole: exact terms, no prefix expansion
+            groups.extend([[[(t, False)]] for t in dict.fromkeys(bigrams or cjk[:1])])
+            latin = [t for t in keys.text_tokens(simple) if not normalize.has_cjk(t)]
+            groups.extend([[[(t, True)]] for t in latin if len(t) >= 2])
+            continue
+        token = keys.safe_token(word)
+        if len(token) < 2 or (token.isdigit() and len(token) < MIN_DIGITS):
+            continue  # too short to be selective; the name prefix tier still answers it
+        alternatives: Group = [[(token, True)]]
+        if _INITIALS.fullmatch(token):
+            # initials of non-adjacent words ("bjkj" → 北京某某科技): every pair of initials must occur
+            pairs = [token[i : i + 2] for i in range(0, len(token) - 1, 2)]
+            alternatives.append([(keys.PAIR_MARK + p, False) for p in pairs])
+        groups.append(alternatives)
+    return ParsedQuery(key=key, groups=groups[:MAX_GROUPS])
 
 
-def _postgres_filter(qs: QuerySet, tokens: list[str]) -> QuerySet:
-    query = " & ".join(f"'{t}':*" for t in tokens)
+def query_tokens(q: str) -> list[str]:
+    """The tokens a query looks for (first alternative of each group); for tests and debugging."""
+    return [t for group in parse(q).groups for t, _prefix in group[0]]
+
+
+# ------------------------------------------------------------------------------------------- backends
+def _postgres_match(qs: QuerySet, groups: list[Group]) -> QuerySet:
+    def term(t: Term) -> str:
+        return f"'{t[0]}':*" if t[1] else f"'{t[0]}'"
+
+    query = " & ".join(
+        "(" + " | ".join("(" + " & ".join(term(t) for t in alt) + ")" for alt in group) + ")"
+        for group in groups
+    )
     # qualified: the account join (select_related) has a search_text column too; the table name is a constant
     sql = f'"{qs.model._meta.db_table}"."search_text"::tsvector @@ %s::tsquery'
     return qs.alias(_match=RawSQL(sql, [query], output_field=BooleanField())).filter(_match=True)  # noqa: S611
 
 
-def _sqlite_filter(qs: QuerySet, tokens: list[str]) -> QuerySet:
-    match = " AND ".join(f'"{t}"*' for t in tokens)
+def _sqlite_match(qs: QuerySet, groups: list[Group]) -> QuerySet:
+    def term(t: Term) -> str:
+        return f'"{t[0]}"*' if t[1] else f'"{t[0]}"'
+
+    match = " AND ".join(
+        "(" + " OR ".join("(" + " AND ".join(term(t) for t in alt) + ")" for alt in group) + ")"
+        for group in groups
+    )
     return qs.filter(
         pk__in=RawSQL(
             "SELECT rowid FROM customers_customer_fts WHERE customers_customer_fts MATCH %s", [match]
@@ -65,26 +121,98 @@ def _sqlite_filter(qs: QuerySet, tokens: list[str]) -> QuerySet:
     )
 
 
-def _portable_filter(qs: QuerySet, tokens: list[str]) -> QuerySet:
-    for token in tokens:
-        qs = qs.filter(Q(search_text__startswith=token) | Q(search_text__contains=f" {token}"))
+def _portable_match(qs: QuerySet, groups: list[Group]) -> QuerySet:
+    def term(t: Term) -> Q:
+        token, prefix = t
+        if prefix:
+            return Q(search_text__startswith=token) | Q(search_text__contains=f" {token}")
+        return (
+            Q(search_text=token)
+            | Q(search_text__startswith=f"{token} ")
+            | Q(search_text__contains=f" {token} ")
+            | Q(search_text__endswith=f" {token}")
+        )
+
+    for group in groups:
+        condition = Q(pk__in=[])
+        for alt in group:
+            both = Q()
+            for t in alt:
+                both &= term(t)
+            condition |= both
+        qs = qs.filter(condition)
     return qs
 
 
-def filter_customers(qs: QuerySet, q: str) -> QuerySet:
-    tokens = query_tokens(q)
-    if not tokens:
-        return qs.none() if (q or "").strip() else qs
+def match_tokens(qs: QuerySet, parsed: ParsedQuery) -> QuerySet:
+    """Rows of `qs` whose token bag matches every group (unordered, unbounded)."""
     vendor = connection.vendor
     if vendor == "postgresql":
-        return _postgres_filter(qs, tokens)
+        return _postgres_match(qs, parsed.groups)
     if vendor == "sqlite":
-        return _sqlite_filter(qs, tokens)
-    return _portable_filter(qs, tokens)
+        return _sqlite_match(qs, parsed.groups)
+    return _portable_match(qs, parsed.groups)
+
+
+def _name_prefix(qs: QuerySet, key: str) -> QuerySet:
+    if connection.vendor == "sqlite":
+        # a range uses the b-tree index (SQLite's LIKE is case-insensitive and cannot); BINARY collation
+        # orders UTF-8 by code point, so [key, key + U+10FFFF) is exactly "starts with key"
+        return qs.filter(name_key__gte=key, name_key__lt=key + "\U0010ffff")
+    # PostgreSQL: Django's varchar_pattern_ops index on name_key serves LIKE 'key%'
+    return qs.filter(name_key__startswith=key)
+
+
+def candidate_ids(qs: QuerySet, parsed: ParsedQuery, limit: int = MAX_CANDIDATES) -> list[int]:
+    """Ids of at most `limit` matches per tier: exact name, name prefix, token index."""
+    base = qs.order_by()
+    ids: dict[int, None] = {}
+    if parsed.key:
+        ids.update(dict.fromkeys(base.filter(name_key=parsed.key).values_list("pk", flat=True)[:limit]))
+        if len(ids) < limit:
+            prefix = _name_prefix(base, parsed.key).exclude(name_key=parsed.key)
+            ids.update(dict.fromkeys(prefix.values_list("pk", flat=True)[: limit - len(ids)]))
+    if parsed.groups:
+        ids.update(dict.fromkeys(match_tokens(base, parsed).values_list("pk", flat=True)[:limit]))
+    return list(ids)
+
+
+def rank_expression(parsed: ParsedQuery):
+    key = parsed.key
+    if not key:
+        return Value(40, output_field=IntegerField())
+    return Case(
+        When(name_key=key, then=Value(100)),
+        When(name_key__startswith=key, then=Value(80)),
+        When(name_key__contains=key, then=Value(60)),
+        When(Q(name_initials__startswith=key) | Q(name_pinyin__startswith=key), then=Value(55)),
+        When(name_pinyin__contains=key, then=Value(50)),
+        default=Value(40),
+        output_field=IntegerField(),
+    )
+
+
+def filter_customers(qs: QuerySet, q: str, *, limit: int = MAX_CANDIDATES) -> QuerySet:
+    """The customers of `qs` matching `q`, best first (annotated `search_rank`); at most about 2 × `limit`
+    candidates. An empty query returns `qs` unchanged; a query with nothing searchable returns none."""
+    if not (q or "").strip():
+        return qs
+    parsed = parse(q)
+    if not parsed:
+        return qs.none()
+    ids = candidate_ids(qs, parsed, limit)
+    return (
+        qs.filter(pk__in=ids)
+        .annotate(search_rank=rank_expression(parsed))
+        .order_by("-search_rank", Length("name"), "name", "pk")
+    )
 
 
 def rank(customer: Customer, q: str) -> float:
-    """Exact name > name prefix > name contains > other matches (pinyin, phone, email); shorter names first."""
+    """The rank of a result (the annotation when it came from filter_customers)."""
+    annotated = getattr(customer, "search_rank", None)
+    if annotated is not None:
+        return float(annotated)
     key = normalize.name_key(q)
     name = customer.name_key
     if key and name == key:
@@ -93,16 +221,18 @@ def rank(customer: Customer, q: str) -> float:
         return 80.0
     if key and key in name:
         return 60.0
-    if key and customer.name_initials.startswith(key):
+    if key and (customer.name_initials.startswith(key) or customer.name_pinyin.startswith(key)):
         return 55.0
     return 40.0
 
 
 def customer_search(*, user, q: str, limit: int = 20) -> list[Customer]:
-    """Ranked search results as you type: at most MAX_CANDIDATES matches are ranked, so the cost stays
-    bounded however common the query."""
+    """Ranked search results as you type: at most MAX_CANDIDATES matches per tier are ranked, so the cost
+    stays bounded however common the query."""
+    if not (q or "").strip():
+        return []
     qs = filter_customers(scoped(Customer, user=user).filter(merged_into__isnull=True), q)
-    candidates = list(
+    return list(
         qs.select_related("account").only(
             "id",
             "name",
@@ -114,10 +244,8 @@ def customer_search(*, user, q: str, limit: int = 20) -> list[Customer]:
             "name_initials",
             "account__name",
             "account_id",
-        )[:MAX_CANDIDATES]
+        )[:limit]
     )
-    candidates.sort(key=lambda c: (-rank(c, q), len(c.name), c.pk))
-    return candidates[:limit]
 
 
 @core_search.register

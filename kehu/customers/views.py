@@ -143,9 +143,7 @@ class CustomerEdit(RecordFormView):
             if not self.request.POST.get("confirm_duplicates"):
                 from .dedup import similar_customers
 
-                self._duplicates = similar_customers(
-                    data=data, qs=selectors.customer_list(user=self.request.user)
-                )
+                self._duplicates = similar_customers(data=data, user=self.request.user)
                 if self._duplicates:
                     raise BusinessRuleError(
                         _("Check the possible duplicates below before creating this customer.")
@@ -157,8 +155,7 @@ class CustomerEdit(RecordFormView):
 
     def context(self, form, obj):
         ctx = super().context(form, obj)
-        if obj is None and form.is_bound and form.is_valid():
-            pass
+        # the warning lists only records the user may see (similar_customers starts from their scope)
         ctx["duplicates"] = getattr(self, "_duplicates", [])
         return ctx
 

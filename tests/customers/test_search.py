@@ -90,3 +90,102 @@ def test_search_follows_edits(rep, data):
     assert "杭州新名字有限公司" not in names(rep, "博雅")
     services.contact_point_add(customer=c, kind="phone", value="13900001111", by=rep)
     assert "杭州新名字有限公司" in names(rep, "139 0000 1111")
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("bjkj", "北京某某科技有限公司"),  # initials of words that are not next to each other
+        ("bjmmkj", "北京某某科技有限公司"),
+        ("kejiyouxian", "北京某某科技有限公司"),
+        ("2345678", "北京某某科技有限公司"),  # any last 4+ digits
+        ("138 1234", "北京某某科技有限公司"),  # the first digits, as typed
+        ("8613812345678", "北京某某科技有限公司"),
+        ("BOYA.EXAMPLE.CN", "杭州博雅软件有限公司"),
+        ("某某 keji", "北京某某科技有限公司"),
+    ],
+)
+def test_finds_more(rep, data, query, expected):
+    assert expected in names(rep, query)
+
+
+def test_landline_as_dialled_at_home(rep):
+    services.customer_create(data={"name": "上海星辰电子有限公司", "phone": "+86 21 6123 4567"}, by=rep)
+    for query in ("(021) 6123 4567", "021-6123", "6123 4567", "+86 21 61234567"):
+        assert names(rep, query) == ["上海星辰电子有限公司"], query
+
+
+def test_rank_exact_then_prefix_then_contains(rep):
+    for name in ("深圳华信电子有限公司", "华信电子", "华信", "华信电子设备有限公司"):
+        services.customer_create(data={"name": name}, by=rep)
+    assert names(rep, "华信") == ["华信", "华信电子", "华信电子设备有限公司", "深圳华信电子有限公司"]
+    assert names(rep, "华信电子")[:2] == ["华信电子", "华信电子设备有限公司"]
+
+
+def test_exact_match_found_however_many_other_matches(rep, monkeypatch):
+    from kehu.customers import search
+
+    monkeypatch.setattr(search, "MAX_CANDIDATES", 5)
+    for i in range(12):
+        services.customer_create(data={"name": f"恒达{i:02d}科技有限公司"}, by=rep)
+    services.customer_create(data={"name": "科技"}, by=rep)
+    found = search.filter_customers(scoped_list(rep), "科技", limit=5)
+    assert found[0].name == "科技"
+    assert found.count() <= 10  # bounded: at most `limit` per tier
+
+
+def scoped_list(user):
+    from kehu.customers.selectors import customer_list
+
+    return customer_list(user=user)
+
+
+def test_search_within_a_reps_share_of_the_customers(make_user):
+    """A rep owning a sixth of the customers finds only their own, in the same order as an admin would."""
+    reps = [make_user("customers.customer", read=Scope.OWN, write=Scope.OWN) for _ in range(6)]
+    for i in range(36):
+        services.customer_create(data={"name": f"华信{i:02d}电子有限公司"}, by=reps[i % 6])
+    mine = names(reps[0], "华信")
+    assert len(mine) == 6
+    assert all(int(n[2:4]) % 6 == 0 for n in mine)
+    assert names(reps[0], "hxdz") == mine
+
+
+def test_filter_customers_keeps_the_given_queryset(rep, data):
+    from kehu.customers.models import Customer
+    from kehu.customers.search import filter_customers
+
+    only_people = Customer.objects.filter(kind=Kind.PERSON)
+    assert [c.name for c in filter_customers(only_people, "chen")] == ["陳大文"]
+    assert list(filter_customers(only_people, "keji")) == []
+    assert filter_customers(only_people, "  ").count() == only_people.count()
+
+
+def test_merged_customers_disappear_from_search(make_user):
+    from kehu.customers.merge import customer_merge
+
+    manager = make_user(
+        "customers.customer",
+        actions=("view", "add", "change", "delete"),
+        read=Scope.ALL,
+        write=Scope.ALL,
+    )
+    a = services.customer_create(data={"name": "远景物流有限公司"}, by=manager)
+    b = services.customer_create(data={"name": "远景物流"}, by=manager)
+    customer_merge(survivor=a, others=[b], by=manager)
+    assert names(manager, "远景") == ["远景物流有限公司"]
+
+
+def test_search_api_is_ranked_and_scoped(rep, data, make_user, api_for):
+    other = make_user("customers.customer", read=Scope.OWN)
+    services.customer_create(data={"name": "科技有限公司"}, by=other)
+    found = api_for(rep).get("/api/customers/search/", {"q": "科技"}).json()
+    assert found[0]["name"] == "科技"
+    assert "科技有限公司" not in [r["name"] for r in found]
+    assert api_for(rep).get("/api/customers/search/", {"q": ""}).json() == []
+
+
+def test_global_search_box(rep, data, client):
+    client.force_login(rep)
+    page = client.get("/search/", {"q": "bjkj"}).content.decode()
+    assert "北京某某科技有限公司" in page
