@@ -20,6 +20,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from rapidfuzz import fuzz, process
 
+from kehu.core import bulk
+
 from . import normalize
 from .models import Customer, CustomerEmail, CustomerPhone, DuplicateCandidate, Kind
 
@@ -299,14 +301,15 @@ def scan(*, threshold: float = THRESHOLD) -> dict[str, int]:
     now = timezone.now()
     with transaction.atomic():
         DuplicateCandidate.objects.filter(status=DuplicateCandidate.Status.OPEN).delete()
-        DuplicateCandidate.objects.bulk_create(
-            [
-                DuplicateCandidate(first_id=a, second_id=b, score=s, reasons=r, found_at=now)
-                for (a, b), (s, r) in pairs.items()
+        # millions of pairs on large data: COPY/executemany rather than the ORM's bulk_create
+        bulk.insert_rows(
+            DuplicateCandidate,
+            ["first", "second", "score", "reasons", "status", "found_at"],
+            (
+                (a, b, sc, r, DuplicateCandidate.Status.OPEN, now)
+                for (a, b), (sc, r) in pairs.items()
                 if (a, b) not in decided
-            ],
-            batch_size=5000,
-            ignore_conflicts=True,
+            ),
         )
     return {"customers": count, "pairs": len(pairs)}
 
