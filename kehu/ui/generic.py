@@ -30,7 +30,8 @@ from kehu.core.exceptions import BusinessRuleError, FieldNotWritable, StaleRecor
 from kehu.core.models import Action, SavedView, Tag, User
 from kehu.core.selectors import get_visible, record_history, saved_views, scoped
 
-MAX_COUNT = 2_000  # lists count at most this many rows ("more than 2,000"): exact counts of millions cost too much
+# lists count at most this many rows ("more than 2,000"): exact counts of millions of rows cost too much
+MAX_COUNT = 2_000
 
 
 @dataclass
