@@ -7,7 +7,6 @@ import pytest
 from kehu.customers.models import Customer
 from kehu.interactions import services
 from kehu.interactions.models import Interaction
-from tests.e2e.conftest import browser, context_factory, login, seeded  # noqa: F401 - pytest fixtures
 
 pytestmark = pytest.mark.e2e
 
