@@ -4,6 +4,7 @@ field-level serializer restrictions, custom-field values, and error translation.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status, viewsets
@@ -31,10 +32,10 @@ def version_from_if_match(header: str | None, pk) -> int | None:
     try:
         record_pk, version = value.rsplit("-", 1)
         if str(record_pk) != str(pk):
-            raise exceptions.ValidationError({"If-Match": ["The ETag belongs to another record."]})
+            raise exceptions.ValidationError({"If-Match": [_("The ETag belongs to another record.")]})
         return int(version)
     except ValueError:
-        raise exceptions.ValidationError({"If-Match": ["Malformed ETag."]}) from None
+        raise exceptions.ValidationError({"If-Match": [_("Malformed ETag.")]}) from None
 
 
 @extend_schema_field(OpenApiTypes.OBJECT)
@@ -43,7 +44,11 @@ class CustomValuesField(serializers.JSONField):
 
 
 class AccessAwareSerializer(serializers.ModelSerializer):
-    """Removes fields hidden from the caller and marks read-only ones (incl. owner without transfer)."""
+    """Removes fields hidden from the caller and limits related choices to records the caller may see.
+
+    Read-only fields (incl. the owner without the transfer right) stay writable here on purpose: the record
+    service refuses a *change* to them with FieldNotWritable (403 naming the fields), so an API client learns
+    its input was not applied instead of seeing it silently dropped; re-sending the unchanged value is fine."""
 
     def get_fields(self):
         fields = super().get_fields()
@@ -63,9 +68,6 @@ class AccessAwareSerializer(serializers.ModelSerializer):
                 field.queryset = scoped(queryset.all(), user=request.user)
         for name in access.hidden_fields(model):
             fields.pop(name, None)
-        for name in access.readonly_fields(model):
-            if name in fields:
-                fields[name].read_only = True
         return fields
 
 
@@ -96,12 +98,12 @@ class ScopedModelViewSet(viewsets.ModelViewSet):
         if not params or not hasattr(self.model, "custom"):
             return qs
         if "custom" in Access.of(self.request.user).hidden_fields(self.model):
-            raise exceptions.PermissionDenied("Custom fields are hidden for your role.")
+            raise exceptions.PermissionDenied(_("Custom fields are hidden for your role."))
         definitions = {d.key: d for d in customfields.definitions(self.model)}
         for name, raw in params.items():
             key = name[len(customfields.FORM_PREFIX) :]
             if key not in definitions:
-                raise exceptions.ValidationError({name: ["Unknown custom field."]})
+                raise exceptions.ValidationError({name: [_("Unknown custom field.")]})
             try:
                 qs = qs.filter(**{f"custom__{key}": customfields.clean_value(definitions[key], raw)})
             except DjangoValidationError as exc:
@@ -161,7 +163,7 @@ class ScopedModelViewSet(viewsets.ModelViewSet):
             try:
                 expected = int(request.data["version"])
             except (TypeError, ValueError):
-                raise exceptions.ValidationError({"version": ["Must be an integer."]}) from None
+                raise exceptions.ValidationError({"version": [_("Must be an integer.")]}) from None
         if expected is None:
             raise PreconditionRequired()
         serializer = self.get_serializer(instance, data=request.data, partial=partial)

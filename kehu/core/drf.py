@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, pagination, permissions, status
 
 from . import registry
@@ -48,7 +49,7 @@ class StaleConflict(exceptions.APIException):
 
 class PreconditionRequired(exceptions.APIException):
     status_code = 428
-    default_detail = "Send the record's ETag in If-Match (or its version in the body) to change it."
+    default_detail = _("Send the record's ETag in If-Match (or its version in the body) to change it.")
     default_code = "precondition_required"
 
 

@@ -28,6 +28,7 @@ def main(paths: list[str]) -> int:
                 entry.msgstr = table[key]
             if "fuzzy" in entry.flags:
                 entry.flags.remove("fuzzy")
+            entry.previous_msgid = entry.previous_msgid_plural = entry.previous_msgctxt = None
             done += 1
     po.save()
     print(f"applied {done} translations")

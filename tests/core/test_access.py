@@ -181,9 +181,16 @@ def test_field_level_hidden_and_readonly(make_user, client, api_for):
     refused = api.patch(
         f"/api/customers/{c.pk}/", {"city": "北京"}, format="json", HTTP_IF_MATCH=f'"{c.pk}-2"'
     )
-    assert refused.status_code in (200, 403)
+    assert refused.status_code == 403 and refused.json()["fields"] == ["city"]
+    unchanged = api.patch(
+        f"/api/customers/{c.pk}/",
+        {"city": "上海", "name": "字段权限公司"},
+        format="json",
+        HTTP_IF_MATCH=f'"{c.pk}-2"',
+    )
+    assert unchanged.status_code == 200  # re-sending the read-only value unchanged is fine
     c.refresh_from_db()
-    assert c.city == "上海"  # read-only fields are ignored by the serializer or refused; never written
+    assert c.city == "上海" and c.version == 2  # refused, never written
     exported = b"".join(client.get("/customers/?export=csv").streaming_content).decode("utf-8-sig")
     assert "SECRET" not in exported and "tax id" not in exported.lower()
 
@@ -192,10 +199,16 @@ def test_owner_cannot_be_mass_assigned_without_transfer_right(make_user, api_for
     rep = make_user(MODEL, actions=("view", "add", "change"), read=Scope.OWN, write=Scope.OWN)
     colleague = UserFactory()
     api = api_for(rep)
-    created = api.post("/api/customers/", {"name": "负责人测试", "owner": colleague.pk}, format="json")
+    refused = api.post("/api/customers/", {"name": "负责人测试", "owner": colleague.pk}, format="json")
+    assert refused.status_code == 403 and refused.json()["fields"] == ["owner"]
+    assert not Customer.objects.filter(name="负责人测试").exists()
+    created = api.post("/api/customers/", {"name": "负责人测试"}, format="json")
     assert created.status_code == 201 and created.json()["owner"] == rep.pk
     pk = created.json()["id"]
-    api.patch(f"/api/customers/{pk}/", {"owner": colleague.pk}, format="json", HTTP_IF_MATCH=created["ETag"])
+    moved = api.patch(
+        f"/api/customers/{pk}/", {"owner": colleague.pk}, format="json", HTTP_IF_MATCH=created["ETag"]
+    )
+    assert moved.status_code == 403 and moved.json()["fields"] == ["owner"]
     assert Customer.objects.get(pk=pk).owner == rep
     client.force_login(rep)
     page = client.get(f"/customers/{pk}/edit/")
