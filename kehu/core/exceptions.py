@@ -23,7 +23,11 @@ class StaleRecordError(Exception):
             fields = ", ".join(sorted(e.changes)) if e.changes else e.get_action_display()
             parts.append(
                 _("%(who)s changed %(fields)s at %(when)s")
-                % {"who": e.actor_name, "fields": fields, "when": timezone.localtime(e.at).strftime("%Y-%m-%d %H:%M:%S")}
+                % {
+                    "who": e.actor_name,
+                    "fields": fields,
+                    "when": timezone.localtime(e.at).strftime("%Y-%m-%d %H:%M:%S"),
+                }
             )
         who = "; ".join(parts) or _("someone else changed it")
         return _(
