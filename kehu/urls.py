@@ -5,6 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from kehu.core import api_views as core_api
+from kehu.customers import api as customers_api
+from kehu.interactions import api as interactions_api
+from kehu.products import api as products_api
 
 
 def healthz(request):
@@ -12,18 +15,8 @@ def healthz(request):
 
 
 router = DefaultRouter()
-core_api.register(router)
-try:
-    from kehu.customers import api as customers_api
-
-    customers_api.register(router)
-except ImportError:  # the app has not landed yet
-    pass
-for module in ("kehu.products.api", "kehu.interactions.api"):
-    try:
-        __import__(module, fromlist=["register"]).register(router)
-    except ImportError:
-        pass
+for api_module in (core_api, customers_api, products_api, interactions_api):
+    api_module.register(router)
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
