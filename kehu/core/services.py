@@ -11,7 +11,17 @@ from django.utils.translation import gettext as _
 
 from . import audit, registry
 from .access import Access
-from .models import Action, AuditAction, ModelGrant, Notification, RecordShare, Role, User
+from .models import (
+    Action,
+    AuditAction,
+    FieldAccess,
+    FieldGrant,
+    ModelGrant,
+    Notification,
+    RecordShare,
+    Role,
+    User,
+)
 
 # Apps add work to a user's departure (e.g. reassign open tasks): callable(from_user, to_user, by) -> int
 TRANSFER_HOOKS: list[Callable] = []
@@ -20,6 +30,53 @@ TRANSFER_HOOKS: list[Callable] = []
 def _require_admin(by) -> None:
     if not Access.of(by).is_superuser and not Access.of(by).can(Action.CHANGE, Role):
         raise PermissionDenied(_("Only administrators may change roles and permissions."))
+
+
+def role_field_access_set(*, role: Role, model_label: str, values: dict[str, str], by) -> int:
+    """Set a role's field restrictions on one model: field name -> "edit" | "readonly" | "hidden".
+
+    Only the fields the security editor offers (registry `security_fields`, plus `custom`) are accepted;
+    "edit" removes the restriction. Each change is audited as a permission change. Returns how many changed."""
+    _require_admin(by)
+    entry = registry.get(model_label)
+    if entry is None:
+        raise ValidationError(_("Unknown model: %(m)s") % {"m": model_label})
+    allowed = {f.name for f in entry.security_fields()} | (
+        {"custom"} if hasattr(entry.model, "custom") else set()
+    )
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise ValidationError(_("Unknown fields: %(fields)s") % {"fields": ", ".join(unknown)})
+    bad = sorted(name for name, value in values.items() if value not in FieldAccess.values)
+    if bad:
+        raise ValidationError(_("Invalid field access for: %(fields)s") % {"fields": ", ".join(bad)})
+    changed = 0
+    with transaction.atomic():
+        current = {
+            fg.field: fg for fg in FieldGrant.objects.select_for_update().filter(role=role, model=model_label)
+        }
+        for name, value in values.items():
+            grant = current.get(name)
+            old = grant.access if grant else FieldAccess.EDIT
+            if value == old:
+                continue
+            if value == FieldAccess.EDIT:
+                grant.delete()
+            elif grant:
+                grant.access = value
+                grant.save(update_fields=["access"])
+            else:
+                FieldGrant.objects.create(role=role, model=model_label, field=name, access=value)
+            audit.log(
+                actor=by,
+                action=AuditAction.PERMISSION,
+                model="core.role",
+                object_id=role.pk,
+                object_repr=str(role),
+                changes={f"{model_label}.{name}": [old, value]},
+            )
+            changed += 1
+    return changed
 
 
 def role_grants_set(*, role: Role, grants: list[dict], by) -> None:

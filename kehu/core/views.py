@@ -270,33 +270,14 @@ def role_detail(request, pk):
         return redirect("core:role", pk=role.pk)
     if request.method == "POST" and request.POST.get("form") == "fields":
         label = request.POST.get("model", "")
-        entry = registry.get(label)
-        if entry is None:
-            messages.error(request, _("Unknown model."))
-            return redirect("core:role", pk=role.pk)
-        with transaction.atomic():
-            for f in entry.security_fields() + ([_CustomStub()] if hasattr(entry.model, "custom") else []):
-                value = request.POST.get(f"field:{f.name}", FieldAccess.EDIT)
-                current = FieldGrant.objects.filter(role=role, model=label, field=f.name).first()
-                old = current.access if current else FieldAccess.EDIT
-                if value == old or value not in FieldAccess.values:
-                    continue
-                if value == FieldAccess.EDIT:
-                    current.delete()
-                elif current:
-                    current.access = value
-                    current.save()
-                else:
-                    FieldGrant.objects.create(role=role, model=label, field=f.name, access=value)
-                audit.log(
-                    actor=request.user,
-                    action=AuditAction.PERMISSION,
-                    model="core.role",
-                    object_id=role.pk,
-                    object_repr=str(role),
-                    changes={f"{label}.{f.name}": [old, value]},
-                )
-        messages.success(request, _("Field restrictions saved."))
+        values = {
+            key[len("field:") :]: value for key, value in request.POST.items() if key.startswith("field:")
+        }
+        try:
+            services.role_field_access_set(role=role, model_label=label, values=values, by=request.user)
+            messages.success(request, _("Field restrictions saved."))
+        except ValidationError as exc:
+            messages.error(request, "; ".join(exc.messages))
         return redirect(reverse("core:role", args=[role.pk]) + f"?model={label}")
     rows = []
     for entry in models_:
@@ -305,6 +286,8 @@ def role_detail(request, pk):
             {
                 "entry": entry,
                 "grant": g,
+                # a child record type (interactions, installed products) takes its scope from its parent
+                "inherits": entry.parent(),
                 "actions": [(a, label, bool(g and getattr(g, f"can_{a}"))) for a, label in Action.choices],
             }
         )
