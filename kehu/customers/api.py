@@ -232,6 +232,13 @@ __all__ = ["selectors", "register"]
 
 
 class DuplicateSerializer(serializers.ModelSerializer):
+    reasons = serializers.ListField(
+        source="reason_texts",
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="In the caller's language",
+    )
+
     class Meta:
         model = DuplicateCandidate
         fields = ["id", "first", "second", "score", "reasons", "status", "found_at"]

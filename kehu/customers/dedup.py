@@ -17,13 +17,12 @@ import numpy as np
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from rapidfuzz import fuzz, process
 
 from kehu.core import bulk
 
 from . import normalize
-from .models import Customer, CustomerEmail, CustomerPhone, DuplicateCandidate, Kind
+from .models import Customer, CustomerEmail, CustomerPhone, DuplicateCandidate, Kind, reason_text
 
 THRESHOLD = 0.6
 MAX_BLOCK = 60  # a key shared by more records than this (e.g. a very common name) does not pair them alone
@@ -59,40 +58,41 @@ def profile_of(row: dict, phones: Iterable[str] = (), emails: Iterable[str] = ()
     return p
 
 
-def score_pair(a: Profile, b: Profile) -> tuple[float, list[str]]:
-    """0..1 with human-readable reasons. Strong identifiers (phone, email) dominate; names add evidence."""
-    reasons: list[str] = []
+def score_pair(a: Profile, b: Profile) -> tuple[float, list[list]]:
+    """0..1 with reasons as [code, params] (models.DUPLICATE_REASONS; `reason_text` shows them).
+    Strong identifiers (phone, email) dominate; names add evidence."""
+    reasons: list[list] = []
     score = 0.0
     shared_phones = a.phones & b.phones
     if shared_phones:
         score += 0.6
-        reasons.append(_("same phone %(p)s") % {"p": normalize.format_phone(sorted(shared_phones)[0])})
+        reasons.append(["same_phone", {"p": normalize.format_phone(sorted(shared_phones)[0])}])
     shared_emails = a.emails & b.emails
     if shared_emails:
         score += 0.6
-        reasons.append(_("same email %(e)s") % {"e": sorted(shared_emails)[0]})
+        reasons.append(["same_email", {"e": sorted(shared_emails)[0]}])
     # a company name is rarer than a person's name: the same organisation name is strong evidence alone
     organisations = a.kind == b.kind == Kind.ORGANIZATION
     if a.name_key and a.name_key == b.name_key:
         score += 0.7 if organisations else 0.45
-        reasons.append(_("same name"))
+        reasons.append(["same_name", {}])
     else:
         similarity = fuzz.ratio(a.name_key, b.name_key) / 100 if a.name_key and b.name_key else 0.0
         if a.core and b.core and a.core == b.core:
             score += 0.65
-            reasons.append(_("same company name without legal form or region (%(c)s)") % {"c": a.core})
+            reasons.append(["same_core", {"c": a.core}])
         elif a.pinyin and a.pinyin == b.pinyin:
             score += 0.35
-            reasons.append(_("names sound the same (%(p)s)") % {"p": a.pinyin})
+            reasons.append(["same_sound", {"p": a.pinyin}])
         elif similarity >= 0.8:
             score += (0.5 if organisations else 0.35) * similarity
-            reasons.append(_("names %(n)d%% similar") % {"n": round(similarity * 100)})
+            reasons.append(["similar_name", {"n": round(similarity * 100)}])
     if a.kind != b.kind:
         score -= 0.3
-        reasons.append(_("one is an organisation, the other a person"))
+        reasons.append(["kind_differs", {}])
     elif a.kind == Kind.PERSON and a.account_id and b.account_id and a.account_id != b.account_id:
         score -= 0.15
-        reasons.append(_("contacts of different accounts"))
+        reasons.append(["other_accounts", {}])
     return max(0.0, min(1.0, round(score, 3))), reasons
 
 
@@ -370,6 +370,6 @@ def similar_customers(
         )
         score, reasons = score_pair(probe, other)
         if score >= THRESHOLD:
-            results.append((c, score, reasons))
+            results.append((c, score, [reason_text(r) for r in reasons]))
     results.sort(key=lambda r: -r[1])
     return results[:limit]

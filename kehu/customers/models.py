@@ -486,6 +486,29 @@ class MergeRecord(VersionedModel):
         return f"merge into {self.survivor_id}"
 
 
+# Why two records look alike. Stored as [code, params] and translated when shown, so a scan run by the
+# worker (in the default language) reads right in every user's language.
+DUPLICATE_REASONS = {
+    "same_phone": _("same phone %(p)s"),
+    "same_email": _("same email %(e)s"),
+    "same_name": _("same name"),
+    "same_core": _("same company name without legal form or region (%(c)s)"),
+    "same_sound": _("names sound the same (%(p)s)"),
+    "similar_name": _("names %(n)d%% similar"),
+    "kind_differs": _("one is an organisation, the other a person"),
+    "other_accounts": _("contacts of different accounts"),
+}
+
+
+def reason_text(reason) -> str:
+    """One duplicate reason in the active language; rows stored as plain text are shown as they are."""
+    if isinstance(reason, str):
+        return reason
+    code, params = reason
+    template = DUPLICATE_REASONS.get(code)
+    return str(template) % params if template is not None else code
+
+
 class DuplicateCandidate(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
@@ -508,3 +531,7 @@ class DuplicateCandidate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.first_id} ~ {self.second_id} ({self.score:.2f})"
+
+    @property
+    def reason_texts(self) -> list[str]:
+        return [reason_text(r) for r in self.reasons]

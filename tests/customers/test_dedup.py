@@ -35,7 +35,7 @@ def test_company_names_without_legal_form_and_region(manager):
     for x, y in ((a, b), (a, c), (b, c)):
         pair = pair_of(x, y)
         assert pair is not None, (x, y)
-        assert any("华信科技" in r for r in pair.reasons)
+        assert any("华信科技" in r for r in pair.reason_texts)
 
 
 def test_traditional_and_simplified_person_names_with_the_same_email(manager):
@@ -44,7 +44,7 @@ def test_traditional_and_simplified_person_names_with_the_same_email(manager):
     dedup.scan()
     pair = pair_of(a, b)
     assert pair.score == 1.0
-    assert "same email dw.chen@example.com" in pair.reasons and "same name" in pair.reasons
+    assert "same email dw.chen@example.com" in pair.reason_texts and "same name" in pair.reason_texts
 
 
 def test_phone_formats_and_homophones(manager):
@@ -54,8 +54,8 @@ def test_phone_formats_and_homophones(manager):
     services.contact_point_add(customer=c, kind="phone", value="(+86) 139 1234 5678", by=manager)
     dedup.scan()
     ab = pair_of(a, b)
-    assert "same phone 139 1234 5678" in ab.reasons
-    assert "names sound the same (zhangsan)" in ab.reasons
+    assert "same phone 139 1234 5678" in ab.reason_texts
+    assert "names sound the same (zhangsan)" in ab.reason_texts
     assert pair_of(a, c) is not None  # a second phone counts too
     assert pair_of(a, c).score < ab.score
 
@@ -180,3 +180,28 @@ def test_duplicates_api_only_visible_pairs(make_user, manager, api_for):
 def test_nav_links_to_the_review_screen(manager, client):
     client.force_login(manager)
     assert "/customers/duplicates/" in client.get("/customers/").content.decode()
+
+
+def test_reasons_are_shown_in_the_readers_language(manager, client, api_for):
+    """The worker scans in the default language; each user reads the reasons in their own."""
+    from django.utils import translation
+
+    a = make(manager, name="张三", kind=Kind.PERSON, phone="13912345678")
+    b = make(manager, name="章三", kind=Kind.PERSON, phone="+86 139 1234 5678")
+    with translation.override("zh-hans"):
+        dedup.scan()
+    pair = pair_of(a, b)
+    assert pair.reasons[0] == ["same_phone", {"p": "139 1234 5678"}]  # stored as code + parameters
+    manager.language = "en"
+    manager.save()
+    client.force_login(manager)
+    page = client.get("/customers/duplicates/").content.decode()
+    assert "same phone 139 1234 5678" in page and "names sound the same (zhangsan)" in page
+    assert (
+        api_for(manager).get("/api/duplicates/").json()["results"][0]["reasons"][0]
+        == "same phone 139 1234 5678"
+    )
+    manager.language = "zh-hans"
+    manager.save()
+    page = client.get("/customers/duplicates/").content.decode()
+    assert "电话相同" in page and "same phone" not in page

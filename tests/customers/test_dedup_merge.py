@@ -58,13 +58,13 @@ def test_pairs_found_with_reasons(manager):
     result = dedup.scan()
     assert result["customers"] == 8
     pairs = {(p.first_id, p.second_id): p for p in DuplicateCandidate.objects.all()}
-    assert (a.pk, b.pk) in pairs and "company name" in " ".join(pairs[(a.pk, b.pk)].reasons)
+    assert (a.pk, b.pk) in pairs and "company name" in " ".join(pairs[(a.pk, b.pk)].reason_texts)
     assert (c.pk, d.pk) in pairs
-    reasons = " ".join(pairs[(c.pk, d.pk)].reasons)
+    reasons = " ".join(pairs[(c.pk, d.pk)].reason_texts)
     assert "same email" in reasons and "same name" in reasons and pairs[(c.pk, d.pk)].score == 1.0
     assert (e.pk, f.pk) in pairs
-    assert "same phone" in " ".join(pairs[(e.pk, f.pk)].reasons) and "sound the same" in " ".join(
-        pairs[(e.pk, f.pk)].reasons
+    assert "same phone" in " ".join(pairs[(e.pk, f.pk)].reason_texts) and "sound the same" in " ".join(
+        pairs[(e.pk, f.pk)].reason_texts
     )
     assert len(pairs) == 3
     DuplicateCandidate.objects.filter(first=c, second=d).update(status="dismissed")
