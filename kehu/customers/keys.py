@@ -114,10 +114,12 @@ def refresh(customer, *, phones=None, emails=None) -> None:
         emails = [customer.email] if customer.email else []
         if customer.pk:
             emails += list(customer.emails.values_list("email", flat=True))
+    # WeChat and other ids: an agent who only has the customer's WeChat id must find them
+    handles = sorted(customer.social_ids.values_list("handle", flat=True)) if customer.pk else []
     customer.search_text = build_search_text(
         name=name,
         alias=customer.alias,
         phones=sorted(set(phones)),
         emails=sorted(set(emails)),
-        extra=[customer.tax_id],
+        extra=[customer.tax_id, *handles],
     )

@@ -189,3 +189,12 @@ def test_global_search_box(rep, data, client):
     client.force_login(rep)
     page = client.get("/search/", {"q": "bjkj"}).content.decode()
     assert "北京某某科技有限公司" in page
+
+
+def test_wechat_and_other_ids_are_searchable(rep, data):
+    services.contact_point_add(customer=data["person"], kind="social", value="wxid_Chen-DaWen88", by=rep)
+    assert names(rep, "wxid_chen-dawen88") == ["陳大文"]
+    assert names(rep, "wxid_chen") == ["陳大文"]  # as you type
+    social = data["person"].social_ids.get()
+    services.contact_point_remove(customer=data["person"], obj=social, by=rep)
+    assert names(rep, "wxid_chen") == []
