@@ -59,3 +59,13 @@ def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         for connection in connections.all():
             dbguards.set_enabled(connection, False)
+
+
+@pytest.fixture(autouse=True)
+def _reset_language():
+    """Requests activate the user's language for the thread (as in production, where every request sets its
+    own); the test client shares the thread, so put the default back after each test."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
