@@ -4,7 +4,8 @@ search box. `qs` arrives already scoped to the user, so search never widens what
 Documents are the token bags of Customer.search_text (keys.py). A query is parsed into groups of tokens
 (every group must match; a group matches when one of its alternatives does). The database does the matching
 with an index:
-- PostgreSQL: GIN index on search_text::tsvector, queried with a tsquery ('tok':* prefixes, migration 0002);
+- PostgreSQL: a stored tsvector column `search_vector` generated from search_text, with a GIN index, queried
+  with a tsquery ('tok':* prefixes; migration 0006);
 - SQLite: an FTS5 table kept in sync by triggers, queried with MATCH and prefix terms (migration 0002);
 - other databases: a portable LIKE fallback.
 
@@ -101,8 +102,8 @@ def _postgres_match(qs: QuerySet, groups: list[Group]) -> QuerySet:
         "(" + " | ".join("(" + " & ".join(term(t) for t in alt) + ")" for alt in group) + ")"
         for group in groups
     )
-    # qualified: the account join (select_related) has a search_text column too; the table name is a constant
-    sql = f'"{qs.model._meta.db_table}"."search_text"::tsvector @@ %s::tsquery'
+    # qualified: the account join (select_related) has a search_vector column too; the table name is a constant
+    sql = f'"{qs.model._meta.db_table}"."search_vector" @@ %s::tsquery'
     return qs.alias(_match=RawSQL(sql, [query], output_field=BooleanField())).filter(_match=True)  # noqa: S611
 
 
