@@ -111,7 +111,7 @@ class CustomerFilterSet(filters.FilterSet):
         ]
 
     def filter_q(self, queryset, name, value):
-        return search.filter_customers(queryset, value)
+        return search.match_customers(queryset, value)
 
 
 class ContactPointInput(serializers.Serializer):

@@ -164,8 +164,9 @@ def _name_prefix(qs: QuerySet, key: str) -> QuerySet:
     return qs.filter(name_key__startswith=key)
 
 
-def candidate_ids(qs: QuerySet, parsed: ParsedQuery, limit: int = MAX_CANDIDATES) -> list[int]:
-    """Ids of at most `limit` matches per tier: exact name, name prefix, token index."""
+def candidate_ids(qs: QuerySet, parsed: ParsedQuery, limit: int | None = None) -> list[int]:
+    """Ids of at most `limit` (default MAX_CANDIDATES) matches per tier: exact name, name prefix, tokens."""
+    limit = limit or MAX_CANDIDATES
     base = qs.order_by()
     ids: dict[int, None] = {}
     if parsed.key:
@@ -193,7 +194,20 @@ def rank_expression(parsed: ParsedQuery):
     )
 
 
-def filter_customers(qs: QuerySet, q: str, *, limit: int = MAX_CANDIDATES) -> QuerySet:
+def match_customers(qs: QuerySet, q: str) -> QuerySet:
+    """Every customer of `qs` matching `q`, unranked and unbounded: what a list filter, an export or the API's
+    `?q=` needs (all matches, in the list's own order). The search box uses `filter_customers` instead."""
+    if not (q or "").strip():
+        return qs
+    parsed = parse(q)
+    if parsed.groups:
+        return match_tokens(qs, parsed)
+    if parsed.key:
+        return _name_prefix(qs, parsed.key)  # too short for the token index (e.g. "12"): names starting so
+    return qs.none()
+
+
+def filter_customers(qs: QuerySet, q: str, *, limit: int | None = None) -> QuerySet:
     """The customers of `qs` matching `q`, best first (annotated `search_rank`); at most about 2 × `limit`
     candidates. An empty query returns `qs` unchanged; a query with nothing searchable returns none."""
     if not (q or "").strip():

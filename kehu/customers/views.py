@@ -47,7 +47,7 @@ class CustomerList(RecordListView):
         return selectors.customer_list(user=self.request.user)
 
     def search(self, qs, term):
-        return search.filter_customers(qs, term)
+        return search.match_customers(qs, term)
 
 
 class ContactList(CustomerList):

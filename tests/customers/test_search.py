@@ -198,3 +198,30 @@ def test_wechat_and_other_ids_are_searchable(rep, data):
     social = data["person"].social_ids.get()
     services.contact_point_remove(customer=data["person"], obj=social, by=rep)
     assert names(rep, "wxid_chen") == []
+
+
+def test_list_filter_export_and_api_return_every_match_not_only_the_ranked_candidates(
+    rep, client, api_for, monkeypatch
+):
+    """The search box ranks a bounded set of candidates; a list filter, its export and the API's ?q= must
+    return every match (here more than the candidate cap)."""
+    import csv
+    import io
+
+    from kehu.core.models import ModelGrant
+    from kehu.customers import search
+
+    monkeypatch.setattr(search, "MAX_CANDIDATES", 3)
+    ModelGrant.objects.filter(role__users=rep).update(can_export=True)
+    for i in range(8):
+        services.customer_create(data={"name": f"上海华信{i}号贸易有限公司"}, by=rep)
+    services.customer_create(data={"name": "无关公司"}, by=rep)
+    assert len(customer_search(user=rep, q="华信", limit=20)) <= 2 * 3  # the search box stays bounded
+    client.force_login(rep)
+    page = client.get("/customers/", {"q": "华信"})
+    assert page.context["count"] == 8
+    exported = b"".join(client.get("/customers/", {"q": "华信", "export": "csv"}).streaming_content)
+    rows = list(csv.reader(io.StringIO(exported.decode("utf-8-sig"))))[1:]
+    assert sorted(r[0] for r in rows) == sorted(f"上海华信{i}号贸易有限公司" for i in range(8))
+    assert api_for(rep).get("/api/customers/", {"q": "华信"}).json()["count"] == 8
+    assert api_for(rep).get("/api/customers/", {"q": "12"}).json()["count"] == 0  # short: names only
