@@ -1,4 +1,5 @@
 import django_filters
+from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core.models import Tag, User
@@ -14,9 +15,28 @@ class CustomerFilter(django_filters.FilterSet):
     owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True), label=_("Owner"))
     tags = django_filters.ModelChoiceFilter(queryset=Tag.objects.all(), label=_("Tag"))
     city = django_filters.CharFilter(lookup_expr="iexact", label=_("City"))
-    # an id filter, not a select: a select would list customers outside the user's scope
-    account = django_filters.NumberFilter(field_name="account_id", label=_("Account id"))
+    # a search-as-you-type picker scoped to the user (a select would list every account by name)
+    account = django_filters.ModelChoiceFilter(queryset=Customer.objects.none(), label=_("Account"))
+    created_after = django_filters.DateFilter(
+        field_name="created_at",
+        lookup_expr="date__gte",
+        label=_("Created from"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    created_before = django_filters.DateFilter(
+        field_name="created_at",
+        lookup_expr="date__lte",
+        label=_("Created until"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
 
     class Meta:
         model = Customer
         fields = ["kind", "customer_type", "lifecycle_stage", "source", "owner", "tags", "city", "account"]
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, request=request, **kwargs)
+        from .forms import scoped_customer_field
+
+        user = getattr(request, "user", None)
+        scoped_customer_field(self.form.fields["account"], user, kind=Kind.ORGANIZATION)

@@ -30,7 +30,7 @@ def home(request) -> dict:
             {
                 "label": _("New this month"),
                 "value": _capped(mine.filter(created_at__gte=month_start)),
-                "url": url + "?sort=-created_at",
+                "url": url + f"?created_after={month_start:%Y-%m-%d}&sort=-created_at",
             },
             {
                 "label": _("At risk"),
