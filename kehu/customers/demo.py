@@ -608,7 +608,8 @@ def seed_customers(*, count: int, owners: list, rng: random.Random, batch: int =
             c.phone = original.phone  # same mobile, typed in traditional characters by a Hong Kong agent
         else:
             c = build(Kind.PERSON, pinyin_words(original.name), ctype=CustomerType.CONSUMER, keyed=False)
-            c.email = original.email.upper() if original.email else c.email
+            # the same email typed in capitals: stored normalised, as every write path does
+            c.email = normalize.normalize_email(original.email.upper()) if original.email else c.email
         c.source = Source.WEB
         c.created_at = now - dt.timedelta(days=rng.randrange(30))
         rekey(c)
