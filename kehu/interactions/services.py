@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import zoneinfo
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from kehu.core import audit, records
@@ -203,9 +205,14 @@ def reminders_send_due(*, now: dt.datetime | None = None, limit: int = 500) -> i
     sent = 0
     for task in due:
         url = reverse("interactions:task", args=[task.pk])
-        title = _("Reminder: %(title)s") % {"title": task.title}
-        due_text = timezone.localtime(task.due_at).strftime("%Y-%m-%d %H:%M")
-        body = _("Due %(due)s") % {"due": due_text} + (f" · {task.customer}" if task.customer_id else "")
+        # written for the assignee: their language and time zone, not the worker's defaults
+        with (
+            translation.override(task.owner.language or settings.LANGUAGE_CODE),
+            timezone.override(_user_zone(task.owner)),
+        ):
+            title = _("Reminder: %(title)s") % {"title": task.title}
+            due_text = timezone.localtime(task.due_at).strftime("%Y-%m-%d %H:%M")
+            body = _("Due %(due)s") % {"due": due_text} + (f" · {task.customer}" if task.customer_id else "")
         with transaction.atomic():
             claimed = Task.objects.filter(pk=task.pk, reminded_at__isnull=True).update(reminded_at=now)
             if not claimed:
@@ -218,9 +225,17 @@ def reminders_send_due(*, now: dt.datetime | None = None, limit: int = 500) -> i
                 dedup_key=f"task-reminder:{task.pk}:{task.remind_at.isoformat()}",
             )
             if task.owner.email:
-                transaction.on_commit(lambda t=task, s=title, b=f"{body}\n{url}": _mail(t, s, b))
+                link = settings.KEHU_BASE_URL + url  # a mail needs an absolute link
+                transaction.on_commit(lambda t=task, s=title, b=f"{body}\n{link}": _mail(t, s, b))
         sent += 1
     return sent
+
+
+def _user_zone(user) -> dt.tzinfo:
+    try:
+        return zoneinfo.ZoneInfo(user.time_zone) if user.time_zone else timezone.get_default_timezone()
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return timezone.get_default_timezone()
 
 
 def _mail(task: Task, subject: str, body: str) -> None:

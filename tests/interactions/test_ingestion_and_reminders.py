@@ -229,3 +229,24 @@ def test_concurrent_event_records_store_one_entry(rep, account):
         t.join()
     assert len(results) == 4 and len(set(results)) == 1
     assert Interaction.objects.filter(related_model="service.ticket").count() == 1
+
+
+@pytest.mark.django_db
+def test_reminders_are_written_in_the_assignees_language_and_time_zone_with_an_absolute_link(
+    rep, account, settings, smtp_settings, django_capture_on_commit_callbacks
+):
+    """The worker runs in the server's defaults; the reminder is for the assignee."""
+    settings.KEHU_BASE_URL = "https://crm.example.cn"
+    rep.language, rep.time_zone = "zh-hans", "Europe/Berlin"
+    rep.save()
+    due = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
+    task = services.task_create(
+        data={"title": "回访", "customer": account, "due_at": due, "remind_at": timezone.now()}, by=rep
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.reminders_send_due() == 1
+    note = Notification.objects.get(user=rep)
+    assert note.title == "提醒：回访" and "2026-12-01 10:30" in note.body  # 09:30 UTC is 10:30 in Berlin
+    ((recipients, content),) = smtp_settings.messages
+    assert recipients == ["rep@example.com"]
+    assert f"https://crm.example.cn/interactions/tasks/{task.pk}/" in content
