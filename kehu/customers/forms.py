@@ -16,8 +16,13 @@ from .models import (
 )
 
 
+# Fields that only mean something for one kind of customer; the form shows them for that kind only.
+PERSON_ONLY = ("account", "job_title", "gender", "birthday", "age_band", "occupation", "income_band")
+ORGANIZATION_ONLY = ("parent", "industry", "website", "tax_id")
+
+
 class CustomerForm(forms.ModelForm):
-    website = forms.URLField(label=_("website"), required=False, assume_scheme="https")
+    website = forms.URLField(label=_("Website"), required=False, assume_scheme="https")
 
     class Meta:
         model = Customer
@@ -36,6 +41,12 @@ class CustomerForm(forms.ModelForm):
                 scoped_customer_field(self.fields[name], user, kind=Kind.ORGANIZATION)
         if "account" in self.fields:
             self.fields["account"].help_text = _("The organisation this person works for")
+        if "kind" in self.fields:
+            self.fields["kind"].widget.attrs["x-model"] = "kind"
+        for names, kind in ((PERSON_ONLY, Kind.PERSON), (ORGANIZATION_ONLY, Kind.ORGANIZATION)):
+            for name in names:
+                if name in self.fields:
+                    self.fields[name].show_if = f"kind === '{kind}'"
         if "tags" in self.fields:
             self.fields["tags"].queryset = Tag.objects.all()
         if "owner" in self.fields:

@@ -45,13 +45,13 @@ def test_stale_edit_shows_who_changed_what_and_keeps_input(seeded, context_facto
     first.fill("input[name=city]", "成都")
     first.click("[data-testid=save]")
     first.wait_for_selector("[data-testid=customer-name]")
-    second.fill("input[name=job_title]", "我的修改")
+    second.fill("input[name=industry]", "我的修改")
     second.click("[data-testid=save]")
     error = second.inner_text("[data-testid=form-error]")
     assert "changed while you were editing" in error and "city" in error
-    assert second.input_value("input[name=job_title]") == "我的修改"
+    assert second.input_value("input[name=industry]") == "我的修改"
     customer.refresh_from_db()
-    assert customer.city == "成都" and customer.job_title != "我的修改"
+    assert customer.city == "成都" and customer.industry != "我的修改"
 
 
 def test_language_switch(seeded, page, login):
@@ -114,3 +114,20 @@ def test_log_interaction_in_two_clicks(seeded, page, login, live_server):
     from kehu.interactions.models import Interaction
 
     assert Interaction.objects.get(subject="上门拜访：演示新机型").channel == "visit"
+
+
+def test_customer_form_shows_the_fields_of_the_chosen_kind(seeded, page, login, live_server):
+    login(page, "rep1")
+    page.goto(f"{live_server.url}/customers/new/")
+    assert page.is_visible("input[name=tax_id]") and not page.is_visible("select[name=gender]")
+    page.select_option("select[name=kind]", "person")
+    assert page.is_visible("select[name=gender]") and page.is_visible("[data-testid=picker-account]")
+    assert not page.is_visible("input[name=tax_id]")
+    page.fill("input[name=name]", "表单测试人")
+    page.select_option("select[name=gender]", "female")
+    page.check("text=VIP")
+    page.click("[data-testid=save]")
+    page.wait_for_selector("[data-testid=customer-name]")
+    created = Customer.objects.get(name="表单测试人")
+    assert created.kind == "person" and created.gender == "female"
+    assert list(created.tags.values_list("name", flat=True)) == ["VIP"]
