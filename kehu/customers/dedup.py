@@ -37,6 +37,7 @@ class Profile:
     pinyin: str
     core: str
     account_id: int | None
+    region: str = ""
     phones: set[str] = field(default_factory=set)
     emails: set[str] = field(default_factory=set)
 
@@ -52,6 +53,7 @@ def profile_of(row: dict, phones: Iterable[str] = (), emails: Iterable[str] = ()
         pinyin=row.get("name_pinyin") or normalize.pinyin_full(name),
         core=normalize.company_core(name) if kind == Kind.ORGANIZATION else "",
         account_id=row.get("account_id"),
+        region=_region(name) if kind == Kind.ORGANIZATION else "",
     )
     p.phones = {x for x in [row.get("phone"), *phones] if x}
     p.emails = {x.lower() for x in [row.get("email"), *emails] if x}
@@ -78,7 +80,8 @@ def score_pair(a: Profile, b: Profile) -> tuple[float, list[list]]:
         reasons.append(["same_name", {}])
     else:
         similarity = fuzz.ratio(a.name_key, b.name_key) / 100 if a.name_key and b.name_key else 0.0
-        if a.core and b.core and a.core == b.core:
+        other_regions = bool(a.region and b.region and a.region != b.region)
+        if a.core and b.core and a.core == b.core and not other_regions:
             score += 0.65
             reasons.append(["same_core", {"c": a.core}])
         elif a.pinyin and a.pinyin == b.pinyin:
@@ -202,6 +205,7 @@ def scan_pairs(*, threshold: float = THRESHOLD) -> tuple[int, dict[tuple[int, in
     pinyin_code = _codes([r[4] or "" for r in rows])
     pinyin_block = np.fromiter((len(r[4] or "") >= 4 for r in rows), dtype=bool, count=n) & (pinyin_code > 0)
     core_code = _codes([_core(r[2]) if r[1] == Kind.ORGANIZATION else "" for r in rows])
+    region_code = _codes([_region(r[2]) if r[1] == Kind.ORGANIZATION else "" for r in rows])
     # phones and emails: the primary columns and every contact-point row
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT customer_id, number FROM {CustomerPhone._meta.db_table}")  # noqa: S608
@@ -239,7 +243,10 @@ def scan_pairs(*, threshold: float = THRESHOLD) -> tuple[int, dict[tuple[int, in
     # the score of score_pair(), on whole arrays
     orgs = is_org[a_idx] & is_org[b_idx]
     same_name = (name_code[a_idx] == name_code[b_idx]) & (name_code[a_idx] > 0)
-    same_core = (core_code[a_idx] == core_code[b_idx]) & (core_code[a_idx] > 0)
+    other_regions = (
+        (region_code[a_idx] > 0) & (region_code[b_idx] > 0) & (region_code[a_idx] != region_code[b_idx])
+    )
+    same_core = (core_code[a_idx] == core_code[b_idx]) & (core_code[a_idx] > 0) & ~other_regions
     same_pinyin = (pinyin_code[a_idx] == pinyin_code[b_idx]) & (pinyin_code[a_idx] > 0)
     similarity = (
         process.cpdist(
@@ -282,6 +289,11 @@ def scan_pairs(*, threshold: float = THRESHOLD) -> tuple[int, dict[tuple[int, in
             if result[0] >= threshold:
                 pairs[(a, b)] = result
     return n, pairs
+
+
+@lru_cache(maxsize=200_000)
+def _region(name: str) -> str:
+    return normalize.company_region(name or "")
 
 
 @lru_cache(maxsize=200_000)

@@ -15,7 +15,6 @@ from .models import (
     Stage,
 )
 
-
 # Fields that only mean something for one kind of customer; the form shows them for that kind only.
 PERSON_ONLY = ("account", "job_title", "gender", "birthday", "age_band", "occupation", "income_band")
 ORGANIZATION_ONLY = ("parent", "industry", "website", "tax_id")

@@ -91,6 +91,7 @@ REGION_PREFIXES = [
     "辽宁",
     "陕西",
 ]
+REGION_SET = frozenset(REGION_PREFIXES)
 
 
 # full-width letters, digits and the symbols used in emails, phones and codes → ASCII; Chinese punctuation
@@ -153,6 +154,21 @@ def pinyin_initials(value: str) -> str:
 def name_key(value: str) -> str:
     """Comparison key of a name: simplified, NFKC, lower-case, without spaces and punctuation."""
     return _NON_WORD.sub("", unicodedata.normalize("NFKC", simplified(clean_text(value))).lower())
+
+
+def company_region(value: str) -> str:
+    """The region a company name states, in front or in brackets (北京某某科技有限公司, 某某科技（北京）有限公司
+    → 北京); empty when it names none. Two companies with the same core in different regions are usually
+    different companies."""
+    key = simplified(clean_text(value)).lower()
+    for inner in re.findall(r"[（(]([^）)]*)[）)]", key):
+        inner = inner.strip().removesuffix("市").removesuffix("省")
+        if inner in REGION_SET:
+            return inner
+    for region in REGION_PREFIXES:
+        if key.startswith(region):
+            return region
+    return ""
 
 
 def company_core(value: str) -> str:

@@ -205,3 +205,30 @@ def test_reasons_are_shown_in_the_readers_language(manager, client, api_for):
     manager.save()
     page = client.get("/customers/duplicates/").content.decode()
     assert "电话相同" in page and "same phone" not in page
+
+
+def test_same_core_in_different_regions_is_not_a_duplicate_alone(manager):
+    beijing = make(manager, name="北京华信科技有限公司")
+    bracket = make(manager, name="华信科技（北京市）有限公司")
+    bare = make(manager, name="华信科技股份有限公司")
+    shanghai = make(manager, name="上海华信科技有限公司")
+    dedup.scan()
+    assert pair_of(beijing, bracket) is not None  # the same region written differently
+    assert pair_of(beijing, bare) is not None and pair_of(shanghai, bare) is not None  # no region: maybe
+    assert pair_of(beijing, shanghai) is None  # 北京 vs 上海: two companies
+    services.contact_point_add(customer=shanghai, kind="phone", value="010 6123 4567", by=manager)
+    services.contact_point_add(customer=beijing, kind="phone", value="+86 10 6123 4567", by=manager)
+    dedup.scan()
+    assert pair_of(beijing, shanghai) is not None  # ...unless more evidence says so
+    # the in-memory scorer (duplicate warning on create) agrees with the vectorised scan
+    found = dedup.similar_customers(data={"name": "上海华信科技有限公司"}, user=manager)
+    assert beijing not in [c for c, _s, _r in found]
+
+
+def test_company_region():
+    from kehu.customers.normalize import company_region
+
+    assert company_region("北京某某科技有限公司") == "北京"
+    assert company_region("某某科技（北京市）有限公司") == "北京"
+    assert company_region("某某科技(上海)Co., Ltd.") == "上海"
+    assert company_region("Northwind Trading Co., Ltd.") == ""
