@@ -118,11 +118,15 @@ def test_log_interaction_in_two_clicks(seeded, page, login, live_server):
 
 def test_customer_form_shows_the_fields_of_the_chosen_kind(seeded, page, login, live_server):
     login(page, "rep1")
+    from playwright.sync_api import expect
+
     page.goto(f"{live_server.url}/customers/new/")
-    assert page.is_visible("input[name=tax_id]") and not page.is_visible("select[name=gender]")
+    expect(page.locator("select[name=gender]")).to_be_hidden()  # waits for Alpine to apply x-show
+    expect(page.locator("input[name=tax_id]")).to_be_visible()
     page.select_option("select[name=kind]", "person")
-    assert page.is_visible("select[name=gender]") and page.is_visible("[data-testid=picker-account]")
-    assert not page.is_visible("input[name=tax_id]")
+    expect(page.locator("select[name=gender]")).to_be_visible()
+    expect(page.locator("[data-testid=picker-account]")).to_be_visible()
+    expect(page.locator("input[name=tax_id]")).to_be_hidden()
     page.fill("input[name=name]", "表单测试人")
     page.select_option("select[name=gender]", "female")
     page.check("text=VIP")
