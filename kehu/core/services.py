@@ -32,6 +32,18 @@ def _require_admin(by) -> None:
         raise PermissionDenied(_("Only administrators may change roles and permissions."))
 
 
+def _log_role_change(role: Role, by, changes: dict) -> None:
+    """A permission change is audited on the role it was made to."""
+    audit.log(
+        actor=by,
+        action=AuditAction.PERMISSION,
+        model="core.role",
+        object_id=role.pk,
+        object_repr=str(role),
+        changes=changes,
+    )
+
+
 def role_field_access_set(*, role: Role, model_label: str, values: dict[str, str], by) -> int:
     """Set a role's field restrictions on one model: field name -> "edit" | "readonly" | "hidden".
 
@@ -67,14 +79,7 @@ def role_field_access_set(*, role: Role, model_label: str, values: dict[str, str
                 grant.save(update_fields=["access"])
             else:
                 FieldGrant.objects.create(role=role, model=model_label, field=name, access=value)
-            audit.log(
-                actor=by,
-                action=AuditAction.PERMISSION,
-                model="core.role",
-                object_id=role.pk,
-                object_repr=str(role),
-                changes={f"{model_label}.{name}": [old, value]},
-            )
+            _log_role_change(role, by, {f"{model_label}.{name}": [old, value]})
             changed += 1
     return changed
 
@@ -102,27 +107,15 @@ def role_grants_set(*, role: Role, grants: list[dict], by) -> None:
                 if grant.pk:
                     grant.version += 1
                 grant.save()
-                audit.log(
-                    actor=by,
-                    action=AuditAction.PERMISSION,
-                    model="core.role",
-                    object_id=role.pk,
-                    object_repr=str(role),
-                    changes={
-                        f"{label}.{k}": [before.get(k), v] for k, v in after.items() if before.get(k) != v
-                    },
+                _log_role_change(
+                    role,
+                    by,
+                    {f"{label}.{k}": [before.get(k), v] for k, v in after.items() if before.get(k) != v},
                 )
         for label, grant in existing.items():
             if label not in seen:
                 grant.delete()
-                audit.log(
-                    actor=by,
-                    action=AuditAction.PERMISSION,
-                    model="core.role",
-                    object_id=role.pk,
-                    object_repr=str(role),
-                    changes={label: ["granted", "revoked"]},
-                )
+                _log_role_change(role, by, {label: ["granted", "revoked"]})
 
 
 def user_roles_set(*, user: User, roles: list[Role], by) -> None:
