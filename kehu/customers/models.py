@@ -508,3 +508,7 @@ class DuplicateCandidate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.first_id} ~ {self.second_id} ({self.score:.2f})"
+
+
+# the import models live with their use cases (kehu/customers/imports/); imported here so Django finds them
+from .imports.models import ImportFile, ImportIssue, ImportJob, ImportRow  # noqa: E402, F401

@@ -1,0 +1,682 @@
+"""The life of an import job: upload, mapping, preview (dry run), run, cancel, resume, undo.
+
+Workers claim a job with one conditional UPDATE (a lease: token + expiry), so two workers never work on the
+same job; each batch is one transaction that first re-reads the job row under a row lock and checks the lease
+is still its own, then writes the batch's rows, their ImportRow entries (unique per job and row number: the
+idempotency key) and the advanced cursor together. A worker killed mid-batch leaves nothing of that batch; the
+next worker (after the lease ran out, or `import_resume`) continues after the last committed row, so no row is
+lost and none is written twice. Row errors are collected, never raised: they do not stop the file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import logging
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.http import Http404
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from kehu.core import audit, records
+from kehu.core.access import Access
+from kehu.core.exceptions import StaleRecordError
+from kehu.core.models import Action, AuditAction
+from kehu.core.services import notify
+
+from ..models import Customer, Kind
+from . import mapping, reader, writer
+from .models import (
+    EDITABLE,
+    WORKING,
+    DuplicatePolicy,
+    ImportFile,
+    ImportIssue,
+    ImportJob,
+    ImportMode,
+    ImportRow,
+    ImportStatus,
+    IssuePhase,
+    MatchOn,
+    RowAction,
+)
+from .rows import Planner
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OPTIONS = {
+    "mode": ImportMode.CREATE,
+    "match_on": MatchOn.PHONE_OR_EMAIL,
+    "duplicates": DuplicatePolicy.SKIP,
+    "default_kind": Kind.ORGANIZATION,
+}
+OPTION_CHOICES = {
+    "mode": ImportMode,
+    "match_on": MatchOn,
+    "duplicates": DuplicatePolicy,
+    "default_kind": Kind,
+}
+PREVIEW_ROWS = 20
+
+
+def batch_size() -> int:
+    return getattr(settings, "KEHU_IMPORT_BATCH", 500)
+
+
+def lease() -> dt.timedelta:
+    return dt.timedelta(seconds=getattr(settings, "KEHU_IMPORT_LEASE_SECONDS", 300))
+
+
+class LeaseLost(Exception):
+    """Another worker took the job over (this one was too slow or presumed dead): stop without writing."""
+
+
+# ------------------------------------------------------------------------------------------- rights
+def check_rights(user, options: dict | None = None) -> None:
+    access = Access.of(user)
+    if not access.can(Action.IMPORT, Customer):
+        raise PermissionDenied(_("You do not have the import right on customers."))
+    mode = (options or {}).get("mode")
+    if mode in (ImportMode.CREATE, ImportMode.UPSERT) and not access.can(Action.ADD, Customer):
+        raise PermissionDenied(_("Creating customers needs the add right on customers."))
+    if mode in (ImportMode.UPSERT, ImportMode.UPDATE) and not access.can(Action.CHANGE, Customer):
+        raise PermissionDenied(_("Updating customers needs the change right on customers."))
+
+
+def _require_actor(job: ImportJob, by) -> None:
+    check_rights(by)
+    if job.owner_id != by.pk and not Access.of(by).is_superuser:
+        raise PermissionDenied(_("Only the user who uploaded this import can change it."))
+
+
+def _require_status(job: ImportJob, allowed, message: str) -> None:
+    if job.status not in allowed:
+        raise ValidationError(message % {"status": job.get_status_display()})
+
+
+def _enqueue(job: ImportJob) -> None:
+    from .tasks import import_work
+
+    job_id = job.pk
+    transaction.on_commit(lambda: import_work.enqueue(job_id))
+
+
+def _locked(job: ImportJob) -> ImportJob:
+    return ImportJob.objects.select_for_update().get(pk=job.pk)
+
+
+def _refresh(job: ImportJob, locked: ImportJob) -> ImportJob:
+    job.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
+    return job
+
+
+# ------------------------------------------------------------------------------------------- upload
+def _describe(data: bytes, file_name: str, encoding: str, delimiter: str, sheet: str) -> reader.FileInfo:
+    try:
+        return reader.inspect(data, file_name, encoding=encoding, delimiter=delimiter, sheet=sheet)
+    except reader.FileProblem as exc:
+        raise ValidationError({"file": [str(exc)]}) from None
+
+
+def import_upload(
+    *, by, file_name: str, data: bytes, encoding: str = "auto", delimiter: str = "auto", sheet: str = ""
+) -> ImportJob:
+    """Check a file completely and keep it with a new job; columns get suggested targets. FileProblems
+    become ValidationError({"file": [message]})."""
+    check_rights(by)
+    info = _describe(data, file_name, encoding, delimiter, sheet)
+    targets = mapping.targets_for(by)
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            owner=by,
+            file_name=(file_name or "import")[:255],
+            file_format=info.fmt,
+            file_size=len(data),
+            encoding=info.encoding,
+            delimiter=info.delimiter,
+            sheets=info.sheets,
+            sheet=info.sheet,
+            headers=info.headers,
+            total_rows=info.total_rows,
+            mapping=mapping.suggest(info.headers, targets),
+            options=dict(DEFAULT_OPTIONS),
+            language=translation.get_language() or settings.LANGUAGE_CODE,
+        )
+        ImportFile.objects.create(job=job, content=data, sha256=hashlib.sha256(data).hexdigest())
+    return job
+
+
+def file_info(job: ImportJob) -> reader.FileInfo:
+    return reader.FileInfo(
+        fmt=job.file_format,
+        encoding=job.encoding,
+        delimiter=job.delimiter,
+        sheets=job.sheets,
+        sheet=job.sheet,
+        headers=job.headers,
+        total_rows=job.total_rows,
+    )
+
+
+def file_content(job: ImportJob) -> bytes:
+    return bytes(ImportFile.objects.values_list("content", flat=True).get(job_id=job.pk))
+
+
+def import_reread(
+    *, job: ImportJob, by, encoding: str = "auto", delimiter: str = "auto", sheet: str = ""
+) -> ImportJob:
+    """Read the file again with another encoding, delimiter or sheet (new headers, new suggestions)."""
+    _require_actor(job, by)
+    info = _describe(file_content(job), job.file_name, encoding, delimiter, sheet)
+    with transaction.atomic():
+        locked = _locked(job)
+        _require_status(locked, EDITABLE, _("The file can no longer be changed: the import is %(status)s."))
+        same = info.headers == locked.headers
+        locked.encoding, locked.delimiter, locked.sheet = info.encoding, info.delimiter, info.sheet
+        locked.headers, locked.total_rows = info.headers, info.total_rows
+        if not same:
+            locked.mapping = mapping.suggest(info.headers, mapping.targets_for(by))
+        locked.status, locked.preview, locked.updated_at = ImportStatus.UPLOADED, {}, timezone.now()
+        locked.save()
+    return _refresh(job, locked)
+
+
+def clean_options(options: dict) -> dict:
+    result, errors = dict(DEFAULT_OPTIONS), {}
+    for key, choices in OPTION_CHOICES.items():
+        value = options.get(key, result[key])
+        if value not in choices.values:
+            errors[key] = [
+                _("“%(value)s” is not one of: %(choices)s.")
+                % {"value": value, "choices": ", ".join(choices.values)}
+            ]
+        result[key] = value
+    if errors:
+        raise ValidationError(errors)
+    return result
+
+
+def import_configure(*, job: ImportJob, by, mapping_: list[str], options: dict) -> ImportJob:
+    """Save the column mapping and options after checking them against the user's field rights."""
+    _require_actor(job, by)
+    options = clean_options(options)
+    check_rights(by, options)
+    mapping_ = [str(m or "") for m in mapping_]
+    problems = mapping.validate(mapping_, job.headers, mapping.targets_for(by), options)
+    if problems:
+        raise ValidationError({"mapping": problems})
+    with transaction.atomic():
+        locked = _locked(job)
+        _require_status(
+            locked, EDITABLE, _("The mapping can no longer be changed: the import is %(status)s.")
+        )
+        locked.mapping, locked.options = mapping_, options
+        locked.status, locked.preview, locked.updated_at = ImportStatus.MAPPED, {}, timezone.now()
+        locked.save()
+    return _refresh(job, locked)
+
+
+# ------------------------------------------------------------------------------------------- passes
+def import_preview(*, job: ImportJob, by) -> ImportJob:
+    """Start the dry run: every row is validated as the run would, nothing is written but the findings."""
+    _require_actor(job, by)
+    with transaction.atomic():
+        locked = _locked(job)
+        _require_status(
+            locked,
+            (ImportStatus.MAPPED, ImportStatus.READY),
+            _("Save the mapping first (the import is %(status)s)."),
+        )
+        ImportIssue.objects.filter(job=locked, phase=IssuePhase.PREVIEW).delete()
+        locked.status, locked.phase, locked.cursor = ImportStatus.PREVIEWING, IssuePhase.PREVIEW, 0
+        locked.preview, locked.error, locked.cancel_requested = {}, "", False
+        locked.lease_token, locked.lease_until, locked.updated_at = "", None, timezone.now()
+        locked.save()
+        _enqueue(locked)
+    return _refresh(job, locked)
+
+
+def import_start(*, job: ImportJob, by) -> ImportJob:
+    """Queue the real run (the worker re-checks rights and mapping when it starts)."""
+    _require_actor(job, by)
+    check_rights(by, job.options)
+    problems = mapping.validate(job.mapping, job.headers, mapping.targets_for(by), job.options)
+    if problems:
+        raise ValidationError({"mapping": problems})
+    with transaction.atomic():
+        locked = _locked(job)
+        _require_status(
+            locked,
+            (ImportStatus.MAPPED, ImportStatus.READY),
+            _("This import cannot be started: it is %(status)s."),
+        )
+        locked.status, locked.phase, locked.cursor = ImportStatus.QUEUED, IssuePhase.RUN, 0
+        locked.error, locked.cancel_requested = "", False
+        locked.lease_token, locked.lease_until, locked.updated_at = "", None, timezone.now()
+        locked.save()
+        _enqueue(locked)
+    return _refresh(job, locked)
+
+
+def import_cancel(*, job: ImportJob, by) -> ImportJob:
+    """Stop an import. Rows already imported stay (and can be undone); a worker stops after its batch."""
+    _require_actor(job, by)
+    with transaction.atomic():
+        locked = _locked(job)
+        status, phase = locked.status, locked.phase
+        if status in EDITABLE:
+            locked.status = ImportStatus.CANCELLED  # nothing was written
+        elif status == ImportStatus.PREVIEWING or (
+            status == ImportStatus.FAILED and phase == IssuePhase.PREVIEW
+        ):
+            if locked.is_stalled or status == ImportStatus.FAILED:
+                locked.status, locked.lease_token, locked.lease_until = ImportStatus.MAPPED, "", None
+            else:
+                locked.cancel_requested = True
+        elif status in (ImportStatus.QUEUED, ImportStatus.RUNNING) or (
+            status == ImportStatus.FAILED and phase == IssuePhase.RUN
+        ):
+            if locked.is_stalled or status == ImportStatus.FAILED:
+                _close(locked, ImportStatus.CANCELLED)
+            else:
+                locked.cancel_requested = True
+        else:
+            raise ValidationError(
+                _("This import cannot be cancelled: it is %(status)s.")
+                % {"status": locked.get_status_display()}
+            )
+        locked.updated_at = timezone.now()
+        locked.save()
+    return _refresh(job, locked)
+
+
+def import_resume(*, job: ImportJob, by) -> ImportJob:
+    """Continue a failed pass, or one whose worker died (its lease ran out), after the last committed row."""
+    _require_actor(job, by)
+    with transaction.atomic():
+        locked = _locked(job)
+        if locked.status == ImportStatus.FAILED:
+            locked.status = {
+                IssuePhase.PREVIEW: ImportStatus.PREVIEWING,
+                "undo": ImportStatus.UNDOING,
+            }.get(locked.phase, ImportStatus.RUNNING)
+            locked.error = ""
+        elif not locked.is_stalled:
+            raise ValidationError(
+                _("This import is not stalled: it is %(status)s.") % {"status": locked.get_status_display()}
+            )
+        locked.lease_token, locked.lease_until, locked.updated_at = "", None, timezone.now()
+        locked.save()
+        _enqueue(locked)
+    return _refresh(job, locked)
+
+
+def imports_resume_stalled() -> int:
+    """Re-enqueue every job whose worker died (for `manage.py resume_imports`, e.g. every few minutes)."""
+    now = timezone.now()
+    stalled = list(
+        ImportJob.objects.filter(status__in=WORKING).filter(
+            Q(lease_until__lt=now) | Q(lease_until__isnull=True)
+        )
+    )
+    from .tasks import import_work
+
+    for job in stalled:
+        import_work.enqueue(job.pk)
+    return len(stalled)
+
+
+def import_undo(*, job: ImportJob, by) -> ImportJob:
+    """Delete the customers this import created, through the record service (audited), except those changed
+    or referenced since — those are kept and listed with the reason."""
+    _require_actor(job, by)
+    if not Access.of(by).can(Action.DELETE, Customer):
+        raise PermissionDenied(_("Undoing an import needs the delete right on customers."))
+    with transaction.atomic():
+        locked = _locked(job)
+        _require_status(
+            locked,
+            (ImportStatus.DONE, ImportStatus.CANCELLED, ImportStatus.FAILED),
+            _("Only a finished or cancelled import can be undone (this one is %(status)s)."),
+        )
+        if locked.status == ImportStatus.FAILED and locked.phase != IssuePhase.RUN:
+            raise ValidationError(
+                _("Only a finished or cancelled import can be undone (this one is %(status)s).")
+                % {"status": locked.get_status_display()}
+            )
+        locked.status, locked.phase, locked.cursor, locked.undo_by = ImportStatus.UNDOING, "undo", 0, by
+        locked.error, locked.lease_token, locked.lease_until, locked.updated_at = "", "", None, timezone.now()
+        locked.save()
+        _enqueue(locked)
+    return _refresh(job, locked)
+
+
+def changed_since_import(job: ImportJob) -> int:
+    """Customers this import created that were changed since (an undo keeps them)."""
+    return (
+        ImportRow.objects.filter(job=job, action=RowAction.CREATED, customer__isnull=False)
+        .exclude(customer__version=F("version_after"))
+        .count()
+    )
+
+
+# ------------------------------------------------------------------------------------------- worker
+def import_job_work(job_id: int, *, max_batches: int | None = None) -> str:
+    """Run the job's current pass (preview, run or undo) if no other worker holds it. Returns what happened:
+    done, paused (max_batches reached), cancelled, not claimed, lease lost, failed."""
+    token, now = uuid.uuid4().hex, timezone.now()
+    claimed = (
+        ImportJob.objects.filter(pk=job_id, status__in=WORKING)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_token=token, lease_until=now + lease(), updated_at=now)
+    )
+    if not claimed:
+        return "not claimed"
+    job = ImportJob.objects.select_related("owner", "undo_by").get(pk=job_id)
+    with translation.override(job.language or settings.LANGUAGE_CODE):
+        try:
+            if job.status == ImportStatus.UNDOING:
+                return _undo_pass(job, token, max_batches)
+            return _import_pass(job, token, max_batches)
+        except LeaseLost:
+            return "lease lost"
+        except Exception as exc:  # noqa: BLE001 - recorded on the job; the pass can be resumed
+            log.exception("import %s failed", job_id)
+            if isinstance(exc, ValidationError):
+                message = "; ".join(exc.messages)
+            elif isinstance(exc, PermissionDenied):
+                message = str(exc)
+            else:
+                message = _("Unexpected error (%(type)s): %(error)s") % {
+                    "type": type(exc).__name__,
+                    "error": exc,
+                }
+            ImportJob.objects.filter(pk=job_id, lease_token=token).update(
+                status=ImportStatus.FAILED,
+                error=message[:2000],
+                lease_token="",
+                lease_until=None,
+                updated_at=timezone.now(),
+            )
+            return "failed"
+
+
+def _lock(job_id: int, token: str) -> ImportJob:
+    locked = ImportJob.objects.select_for_update().get(pk=job_id)
+    if locked.lease_token != token:
+        raise LeaseLost
+    return locked
+
+
+def _close(job: ImportJob, status: str) -> None:
+    job.status, job.finished_at = status, timezone.now()
+    job.lease_token, job.lease_until, job.cancel_requested = "", None, False
+
+
+def _summary(job: ImportJob) -> str:
+    return _(
+        "%(created)d created, %(updated)d updated, %(unchanged)d unchanged, %(skipped)d skipped, "
+        "%(failed)d with errors"
+    ) % {
+        "created": job.created,
+        "updated": job.updated,
+        "unchanged": job.unchanged,
+        "skipped": job.skipped,
+        "failed": job.failed,
+    }
+
+
+def _announce(job: ImportJob, title: str, body: str, note: str, changes: dict) -> None:
+    audit.log(
+        actor=job.undo_by if note.startswith("undo") else job.owner,
+        action=AuditAction.IMPORT,
+        model="customers.customer",
+        object_id="*",
+        object_repr=job.file_name[:200],
+        changes=changes,
+        note=note,
+    )
+    notify(
+        user=job.owner, title=title, body=body, url=job.get_absolute_url(), dedup_key=f"{note}:{job.status}"
+    )
+
+
+def _chunks(iterable, size: int):
+    iterator = iter(iterable)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def _sample(planner: Planner, plans) -> list[dict]:
+    mapped = [i for i, key in enumerate(planner.mapping) if key]
+    sample = []
+    for plan in plans:
+        errors: dict[str, list[str]] = {}
+        messages = []
+        for problem in plan.problems:
+            if problem.column is not None:
+                errors.setdefault(str(problem.column), []).append(problem.message)
+            else:
+                messages.append(problem.message)
+        if plan.note:
+            messages.append(plan.note)
+        for found in plan.duplicates:
+            messages.append(_("Will be flagged for duplicate review.") + " " + Planner.describe(found, {}))
+        sample.append(
+            {
+                "row": plan.number,
+                "action": plan.action,
+                "cells": [plan.cells[i] if i < len(plan.cells) else "" for i in mapped],
+                "errors": [errors.get(str(i), []) for i in mapped],
+                "messages": messages,
+            }
+        )
+    return sample
+
+
+def _import_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
+    dry = job.status == ImportStatus.PREVIEWING
+    if job.status == ImportStatus.QUEUED:
+        ImportJob.objects.filter(pk=job.pk, lease_token=token).update(
+            status=ImportStatus.RUNNING, started_at=timezone.now()
+        )
+        job.status = ImportStatus.RUNNING
+    user = job.owner
+    check_rights(user, job.options)
+    problems = mapping.validate(job.mapping, job.headers, mapping.targets_for(user), job.options)
+    if problems:
+        raise ValidationError(problems)
+    planner = Planner(job, user)
+    rows = reader.iter_rows(file_content(job), file_info(job), skip=job.cursor)
+    for batches, chunk in enumerate(_chunks(rows, batch_size()), start=1):
+        plans = planner.plan(chunk)
+        with transaction.atomic():
+            locked = _lock(job.pk, token)
+            if locked.cancel_requested:
+                if dry:
+                    locked.status, locked.cursor, locked.preview = ImportStatus.MAPPED, 0, {}
+                    locked.lease_token, locked.lease_until, locked.cancel_requested = "", None, False
+                else:
+                    _close(locked, ImportStatus.CANCELLED)
+                    _announce(
+                        locked,
+                        _("Import #%(id)d cancelled") % {"id": locked.pk},
+                        _summary(locked),
+                        locked.note,
+                        _counts(locked),
+                    )
+                locked.save()
+                return "cancelled"
+            if dry:
+                result = writer.dry_run(planner, plans)
+                preview = locked.preview or {}
+                counts = preview.get("counts", {})
+                for key, n in result.counts.items():
+                    counts[key] = counts.get(key, 0) + n
+                sample = preview.get("sample", [])
+                room = PREVIEW_ROWS - len(sample)
+                if room > 0:
+                    sample += _sample(planner, plans[:room])
+                locked.preview = {"counts": counts, "sample": sample}
+            else:
+                result = writer.write(planner, plans)
+                for key, n in result.counts.items():
+                    setattr(locked, key, getattr(locked, key) + n)
+            ImportIssue.objects.bulk_create(result.issues)
+            locked.cursor += len(chunk)
+            locked.lease_until = timezone.now() + lease()
+            locked.updated_at = timezone.now()
+            locked.save()
+        if max_batches and batches >= max_batches and locked.cursor < job.total_rows:
+            ImportJob.objects.filter(pk=job.pk, lease_token=token).update(lease_token="", lease_until=None)
+            return "paused"
+    with transaction.atomic():
+        locked = _lock(job.pk, token)
+        if dry:
+            locked.status = ImportStatus.READY
+            locked.lease_token, locked.lease_until = "", None
+        else:
+            _close(locked, ImportStatus.DONE)
+            _announce(
+                locked,
+                _("Import #%(id)d finished: %(file)s") % {"id": locked.pk, "file": locked.file_name},
+                _summary(locked),
+                locked.note,
+                _counts(locked),
+            )
+        locked.updated_at = timezone.now()
+        locked.save()
+    return "done"
+
+
+def _counts(job: ImportJob) -> dict:
+    return {k: getattr(job, k) for k in ("created", "updated", "unchanged", "skipped", "flagged", "failed")}
+
+
+# ------------------------------------------------------------------------------------------- undo
+# rows the import wrote together with each customer: deleted with it
+OWN_ROWS = {
+    "customers.customerphone",
+    "customers.customeremail",
+    "customers.socialidentity",
+    "customers.consentevent",
+    "customers.lifecyclechange",
+    "customers.customer_tags",
+    "customers.duplicatecandidate",
+    "customers.importrow",
+}
+
+
+def _references(job: ImportJob, ids: list[int]) -> dict[int, str]:
+    """Customers among `ids` that other records point at (an interaction, a contact, a product unit...)."""
+    from ..merge import _customer_fks
+
+    found: dict[int, str] = {}
+    for model, fk in _customer_fks():
+        label = model._meta.label_lower
+        if label in OWN_ROWS:
+            continue
+        qs = model._base_manager.filter(**{f"{fk.name}__in": ids})
+        if model is Customer:
+            # contacts and branches the same import created go with it
+            qs = qs.exclude(
+                pk__in=ImportRow.objects.filter(job=job, customer__isnull=False).values("customer_id")
+            )
+        for pk in qs.values_list(fk.attname, flat=True).distinct():
+            found.setdefault(pk, str(model._meta.verbose_name_plural))
+    return found
+
+
+def _undo_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
+    user = job.undo_by or job.owner
+    if not Access.of(user).can(Action.DELETE, Customer):
+        raise PermissionDenied(_("Undoing an import needs the delete right on customers."))
+    batches = 0
+    note = f"undo of {job.note}"
+    while True:
+        rows = list(
+            ImportRow.objects.filter(
+                job=job, action=RowAction.CREATED, customer__isnull=False, kept_reason=""
+            ).order_by("row_number")[: batch_size()]
+        )
+        if not rows:
+            break
+        with transaction.atomic():
+            locked = _lock(job.pk, token)
+            ids = [r.customer_id for r in rows]
+            # lock them all, in id order (no deadlock with another undo or a merge), before looking for references
+            customers = {
+                c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+            }
+            referenced = _references(job, ids)
+            for row in rows:
+                customer = customers.get(row.customer_id)
+                reason = ""
+                if customer is None:
+                    continue
+                if customer.version != row.version_after:
+                    reason = _(
+                        "changed since the import (version %(now)d; the import left version %(then)d)"
+                    ) % {
+                        "now": customer.version,
+                        "then": row.version_after,
+                    }
+                elif customer.merged_into_id:
+                    reason = _("merged into another customer since the import")
+                elif customer.pk in referenced:
+                    reason = _("other records refer to it (%(what)s)") % {"what": referenced[customer.pk]}
+                if not reason:
+                    try:
+                        with transaction.atomic():
+                            records.record_delete(
+                                instance=customer, by=user, expected_version=row.version_after, note=note
+                            )
+                        locked.undone += 1
+                        continue
+                    except StaleRecordError:
+                        reason = _("changed since the import")
+                    except Http404:
+                        reason = _("not visible to you")
+                    except (ValidationError, PermissionDenied) as exc:
+                        reason = "; ".join(getattr(exc, "messages", [str(exc)]))
+                ImportRow.objects.filter(pk=row.pk).update(kept_reason=reason[:300])
+                locked.kept += 1
+            locked.cursor += len(rows)
+            locked.lease_until = timezone.now() + lease()
+            locked.save()
+        batches += 1
+        if max_batches and batches >= max_batches:
+            ImportJob.objects.filter(pk=job.pk, lease_token=token).update(lease_token="", lease_until=None)
+            return "paused"
+    with transaction.atomic():
+        locked = _lock(job.pk, token)
+        _close(locked, ImportStatus.UNDONE)
+        _announce(
+            locked,
+            _("Import #%(id)d undone") % {"id": locked.pk},
+            _("%(undone)d customers deleted, %(kept)d kept") % {"undone": locked.undone, "kept": locked.kept},
+            note,
+            {"undone": locked.undone, "kept": locked.kept},
+        )
+        locked.save()
+    return "done"
+
+
+__all__ = [
+    "import_upload",
+    "import_reread",
+    "import_configure",
+    "import_preview",
+    "import_start",
+    "import_cancel",
+    "import_resume",
+    "import_undo",
+    "import_job_work",
+    "imports_resume_stalled",
+]
