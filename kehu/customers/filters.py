@@ -16,7 +16,14 @@ class CustomerFilter(django_filters.FilterSet):
     city = django_filters.CharFilter(lookup_expr="iexact", label=_("City"))
     # an id filter, not a select: a select would list customers outside the user's scope
     account = django_filters.NumberFilter(field_name="account_id", label=_("Account id"))
+    # the customers one import created or updated (the list itself is scoped, so nothing leaks)
+    import_job = django_filters.NumberFilter(method="filter_import_job", label=_("Import #"))
 
     class Meta:
         model = Customer
         fields = ["kind", "customer_type", "lifecycle_stage", "source", "owner", "tags", "city", "account"]
+
+    def filter_import_job(self, queryset, name, value):
+        from .imports.models import ImportRow
+
+        return queryset.filter(pk__in=ImportRow.objects.filter(job_id=value).values("customer_id"))

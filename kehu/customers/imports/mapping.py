@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import translation
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from kehu.core import customfields
@@ -226,7 +227,7 @@ def targets_for(user) -> list[Target]:
             result.append(Target(key, str(label), field))
 
     for name in ["name", "kind", *PROFILE_FIELDS[1:]]:
-        add(name, Customer._meta.get_field(name).verbose_name, name)
+        add(name, capfirst(Customer._meta.get_field(name).verbose_name), name)
     add("account", _("Account (name or id)"), "account")
     if access.can(Action.TRANSFER, Customer):
         add("owner", _("Owner (user name)"), "owner")
