@@ -22,6 +22,7 @@ from kehu.core import customfields
 from kehu.core.access import Access
 from kehu.core.models import Action
 
+from .. import normalize
 from ..models import PROFILE_FIELDS, Channel, ConsentStatus, Customer, Kind
 from . import reader
 
@@ -44,7 +45,7 @@ class Target:
 
 def _norm(text: str) -> str:
     """Header comparison key: half-width, lower-case, without spaces, punctuation and '(required)' notes."""
-    text = reader.cell_text(text).lower()
+    text = normalize.clean_text(reader.cell_text(text)).lower()
     text = re.sub(r"[（(][^）)]*[）)]", "", text)
     return re.sub(r"[\s_\-:：*.#/·]+", "", text)
 
@@ -95,6 +96,12 @@ SYNONYMS = {
     ],
     "extra_email": ["其他邮箱", "备用邮箱", "otheremail", "email2"],
     "wechat": ["微信", "微信号", "wechat", "wechatid", "weixin"],
+    "consent.email": ["邮件同意", "邮件营销同意", "emailoptin", "emailconsent"],
+    "consent.sms": ["短信同意", "短信营销同意", "smsoptin", "smsconsent"],
+    "consent.phone": ["电话同意", "电话营销同意", "phoneconsent"],
+    "consent.wechat": ["微信同意", "微信营销同意", "wechatconsent"],
+    "consent.post": ["信函同意", "邮寄同意", "postconsent"],
+    "consent.fax": ["传真同意", "faxconsent"],
 }
 # names that mean the customer's own name in a list of companies, but its account in a list of people
 AMBIGUOUS_COMPANY = ["公司", "单位", "企业", "company", "organisation", "organization"]

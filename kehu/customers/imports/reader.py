@@ -353,8 +353,6 @@ def inspect(
         raise FileProblem(_("The file has no rows: the first row must name the columns."))
     if not info.total_rows:
         raise FileProblem(_("The file has a header row but no data rows."))
-    if not any(info.headers):
-        raise FileProblem(_("The header row is empty: the first row must name the columns."))
     return info
 
 

@@ -14,6 +14,7 @@ import copy
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -116,8 +117,11 @@ class Planner:
 
     def add_errors(self, plan: RowPlan, exc: ValidationError) -> None:
         if hasattr(exc, "error_dict"):
+            blank = str(models.Field.default_error_messages["blank"])
             for name, messages in exc.message_dict.items():
                 column = self.column_of(name)
+                if len(messages) > 1:  # "cannot be blank" next to the model's own words says it twice
+                    messages = [m for m in messages if m != blank]
                 for message in messages:
                     plan.fail(column, name if name != "__all__" else "", message)
         else:
@@ -355,12 +359,11 @@ class Planner:
                     else:
                         plan.values[ref_field] = found
             target = self._decide(plan, matches, existing, writable if matches else set())
-            if plan.problems:
-                continue
-            if target is None:
-                self._build_new(plan)
-            else:
-                self._build_update(plan, target)
+            if not plan.problems:
+                if target is None:
+                    self._build_new(plan)
+                else:
+                    self._build_update(plan, target)
             self._check_wechat(plan, taken, target)
         creates = [p for p in plans if p.action == "create" and not p.problems]
         if self.policy != "allow" and creates:
@@ -375,32 +378,29 @@ class Planner:
         if self.mode == "create":
             return None
         row_keys = self._match_keys(plan)
-        for key in row_keys:
-            earlier = self.match_keys.get(key)
-            if earlier is not None:
-                plan.fail(
-                    None,
-                    "",
-                    _("Row %(row)d of this file has the same %(key)s: combine the two rows into one.")
-                    % {"row": earlier, "key": key.split(":", 1)[1]},
-                )
-                return None
         candidates: set[int] = set()
         for key in row_keys:
             candidates = matches.get(key, set())
             if candidates:
                 break
         if not candidates:
+            for key in row_keys:
+                earlier = self.match_keys.get(key)
+                if earlier is not None:
+                    kind, value = key.split(":", 1)
+                    plan.fail(
+                        None,
+                        "",
+                        _("Row %(row)d of this file has the same %(what)s (%(value)s): combine the two rows.")
+                        % {"row": earlier, "what": self._key_label(kind), "value": value},
+                    )
+                    return None
             if self.mode == "update":
-                what = {"id": _("customer id"), "phone": _("phone"), "email": _("email")}
-                used = [what.get(k.split(":")[0], k) for k in row_keys]
-                plan.fail(
-                    None,
-                    "",
-                    _("No customer that you can see has this %(what)s.") % {"what": " / ".join(used)}
-                    if used
-                    else _("This row has no value to find the customer by."),
-                )
+                if row_keys:
+                    what = " / ".join(self._key_label(k.split(":")[0]) for k in row_keys)
+                    plan.fail(None, "", _("No customer that you can see has this %(what)s.") % {"what": what})
+                else:
+                    plan.fail(None, "", _("This row has no value to find the customer by."))
             for key in row_keys:
                 self.match_keys[key] = plan.number
             return None
@@ -417,13 +417,6 @@ class Planner:
         if customer is None:
             plan.fail(None, "", _("The matching customer is no longer visible to you."))
             return None
-        if pk not in writable:
-            plan.fail(
-                None,
-                "",
-                _("You may see “%(name)s” (#%(id)d) but not change it.") % {"name": customer.name, "id": pk},
-            )
-            return None
         if pk in self.updated:
             plan.fail(
                 None,
@@ -432,10 +425,21 @@ class Planner:
                 % {"row": self.updated[pk], "name": customer.name, "id": pk},
             )
             return None
+        if pk not in writable:
+            plan.fail(
+                None,
+                "",
+                _("You may see “%(name)s” (#%(id)d) but not change it.") % {"name": customer.name, "id": pk},
+            )
+            return None
         self.updated[pk] = plan.number
         for key in row_keys:
             self.match_keys[key] = plan.number
         return customer
+
+    @staticmethod
+    def _key_label(kind: str) -> str:
+        return {"id": _("customer id"), "phone": _("phone"), "email": _("email")}.get(kind, kind)
 
     def _build_new(self, plan: RowPlan) -> None:
         values = dict(plan.values)
@@ -475,6 +479,11 @@ class Planner:
         values.pop("id", None)
         custom = values.pop("custom", None)
         data: dict = {}
+        # a phone or email the customer already has (as another contact point) changes nothing
+        if values.get("phone") in {customer.phone, *(x.number for x in customer.phones.all())}:
+            values.pop("phone")
+        if values.get("email") in {customer.email, *(x.email for x in customer.emails.all())}:
+            values.pop("email")
         for name, value in values.items():
             current = getattr(customer, name)
             if name in ("account", "owner"):
@@ -531,7 +540,7 @@ class Planner:
 
     def _check_wechat(self, plan: RowPlan, taken: dict[str, int], target: Customer | None) -> None:
         handle = plan.extras.wechat
-        if not handle or plan.problems:
+        if not handle:
             return
         owner = taken.get(handle)
         if owner is not None and (target is None or owner != target.pk):
@@ -546,7 +555,7 @@ class Planner:
                 "wechat",
                 _("Row %(row)d of this file has the same WeChat id.") % {"row": self.wechat_rows[handle]},
             )
-        else:
+        elif not plan.problems:
             self.wechat_rows[handle] = plan.number
 
     @staticmethod

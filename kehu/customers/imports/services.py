@@ -407,9 +407,10 @@ def import_job_work(job_id: int, *, max_batches: int | None = None) -> str:
             return "failed"
 
 
-def _lock(job_id: int, token: str) -> ImportJob:
+def _lock(job_id: int, token: str, cursor: int | None = None) -> ImportJob:
+    """The job row, locked, if this worker still holds it (and, given `cursor`, nobody moved it since)."""
     locked = ImportJob.objects.select_for_update().get(pk=job_id)
-    if locked.lease_token != token:
+    if locked.lease_token != token or (cursor is not None and locked.cursor != cursor):
         raise LeaseLost
     return locked
 
@@ -493,11 +494,12 @@ def _import_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
     if problems:
         raise ValidationError(problems)
     planner = Planner(job, user)
-    rows = reader.iter_rows(file_content(job), file_info(job), skip=job.cursor)
+    cursor = job.cursor
+    rows = reader.iter_rows(file_content(job), file_info(job), skip=cursor)
     for batches, chunk in enumerate(_chunks(rows, batch_size()), start=1):
         plans = planner.plan(chunk)
         with transaction.atomic():
-            locked = _lock(job.pk, token)
+            locked = _lock(job.pk, token, cursor)
             if locked.cancel_requested:
                 if dry:
                     locked.status, locked.cursor, locked.preview = ImportStatus.MAPPED, 0, {}
@@ -529,7 +531,7 @@ def _import_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
                 for key, n in result.counts.items():
                     setattr(locked, key, getattr(locked, key) + n)
             ImportIssue.objects.bulk_create(result.issues)
-            locked.cursor += len(chunk)
+            locked.cursor = cursor = cursor + len(chunk)
             locked.lease_until = timezone.now() + lease()
             locked.updated_at = timezone.now()
             locked.save()
