@@ -194,3 +194,19 @@ def test_two_workers_racing_for_one_job_write_every_row_once(importer, settings,
     assert not errors, errors
     assert "done" in outcomes and "failed" not in outcomes
     assert_exactly_once(queued)
+
+
+@pytest.mark.django_db
+def test_the_resume_command_enqueues_stalled_jobs(queued, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    ImportJob.objects.filter(pk=queued.pk).update(lease_token="dead-worker", lease_until=queued.created_at)
+    out = StringIO()
+    call_command("resume_imports", stdout=out)
+    assert out.getvalue().strip() == "imports resumed: 1"
+    from django_tasks import default_task_backend
+
+    assert [r.args for r in default_task_backend.results] == [[queued.pk]]
