@@ -178,7 +178,8 @@ def _context(request, job) -> dict:
         "phase": phase,
         "issues": list(job.issues.filter(phase=phase).order_by("row_number")[:50]),
         "issue_count": job.issues.filter(phase=phase).count(),
-        "written": list(written.select_related("customer").order_by("row_number")[:50]),
+        "written": list(written.select_related("customer").order_by("row_number")[:20]),
+        "written_count": written.count(),
         "headers": job.headers,
         "mapped": [
             (job.headers[i], key) for i, key in enumerate(job.mapping) if key and i < len(job.headers)

@@ -38,6 +38,7 @@ from ..models import (
 from ..selectors import customer_list
 from . import mapping, reader
 
+FK_CHECKED = ["owner", "account", "parent", "merged_into"]
 TEXT_FIELDS = {"name", "alias", "city", "job_title", "industry", "tax_id", "occupation", "notes"}
 CHOICE_FIELDS = {"kind"} | {n for n in PROFILE_FIELDS if Customer._meta.get_field(n).choices}
 
@@ -98,7 +99,8 @@ class Planner:
             if key:
                 self.columns.setdefault(key, []).append(index)
         self.coerce = mapping.Coercer()
-        self.definitions = {d.key: d for d in customfields.definitions(Customer)}
+        self.definition_list = customfields.definitions(Customer)
+        self.definitions = {d.key: d for d in self.definition_list}
         self.tags = {mapping._norm(t.name): t for t in Tag.objects.all()}
         self.visible = customer_list(user=user)
         self._owners: dict[str, User | str] = {}
@@ -455,22 +457,24 @@ class Planner:
         if not instance.source:
             instance.source = Source.IMPORT
         try:
-            instance.custom = customfields.clean_values(Customer, custom)
+            instance.custom = customfields.clean_values(Customer, custom, defs=self.definition_list)
         except ValidationError as exc:
             self.add_errors(plan, exc)
         if plan.extras.consent:
             instance.consent = self._consent({}, plan.extras.consent)
         try:
-            instance.full_clean(validate_unique=False, validate_constraints=False)
+            # owner and account were looked up by the planner (active user; organisation the user may see)
+            instance.full_clean(exclude=FK_CHECKED, validate_unique=False, validate_constraints=False)
         except ValidationError as exc:
             self.add_errors(plan, exc)
         if plan.problems:
             return
-        keys.refresh(
-            instance,
-            phones=sorted({x for x in [instance.phone, *plan.extras.phones] if x}),
-            emails=sorted({x for x in [instance.email, *plan.extras.emails] if x}),
-        )
+        if plan.extras.phones or plan.extras.emails:  # clean() computed the keys from the primary ones
+            keys.refresh(
+                instance,
+                phones=sorted({x for x in [instance.phone, *plan.extras.phones] if x}),
+                emails=sorted({x for x in [instance.email, *plan.extras.emails] if x}),
+            )
         plan.instance = instance
         plan.action = "create"
 
@@ -493,7 +497,9 @@ class Planner:
                 data[name] = value
         if custom:
             try:
-                merged = customfields.clean_values(Customer, custom, current=customer.custom, partial=True)
+                merged = customfields.clean_values(
+                    Customer, custom, current=customer.custom, partial=True, defs=self.definition_list
+                )
             except ValidationError as exc:
                 self.add_errors(plan, exc)
                 merged = customer.custom
@@ -530,7 +536,7 @@ class Planner:
             elif name != "tags":
                 setattr(trial, name, value)
         try:
-            trial.full_clean(validate_unique=False, validate_constraints=False)
+            trial.full_clean(exclude=FK_CHECKED, validate_unique=False, validate_constraints=False)
         except ValidationError as exc:
             self.add_errors(plan, exc)
         if plan.problems:

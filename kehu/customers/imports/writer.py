@@ -224,6 +224,8 @@ def _update(planner: Planner, plan: RowPlan) -> None:
 
     def children(locked: Customer) -> dict:
         changes: dict = {}
+        if not extras:
+            return changes
         have = set(CustomerPhone.objects.filter(customer=locked).values_list("number", flat=True))
         new_phones = [n for n in extras.phones if n not in have and n != locked.phone]
         CustomerPhone.objects.bulk_create(
@@ -285,7 +287,7 @@ def _update(planner: Planner, plan: RowPlan) -> None:
                 by=user,
                 expected_version=before,
                 note=planner.job.note,
-                children=children,
+                children=children if extras else None,
             )
     except StaleRecordError as exc:
         plan.fail(None, "", exc.message)
