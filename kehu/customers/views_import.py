@@ -18,7 +18,7 @@ from kehu.core.models import Action
 
 from .imports import mapping, reader, report, selectors, services
 from .imports.forms import FileSettingsForm, MappingForm, UploadForm
-from .imports.models import EDITABLE, ImportMode, ImportRow, ImportStatus, IssuePhase
+from .imports.models import EDITABLE, WORKING, ImportMode, ImportRow, ImportStatus, IssuePhase
 from .models import Customer
 from .selectors import customer_list
 
@@ -197,6 +197,8 @@ def _context(request, job) -> dict:
         if job.status in (ImportStatus.DONE, ImportStatus.CANCELLED)
         else 0,
         "editable": job.status in EDITABLE,
+        "cancellable": (job.status in (*EDITABLE, *WORKING) and job.status != ImportStatus.UNDOING)
+        or (job.status == ImportStatus.FAILED and job.phase != "undo"),
     }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import resource
 import time
 
 import pytest
@@ -28,7 +29,8 @@ PREFIXES = ["139", "150", "158", "186"]
 
 
 def throughput(title: str, rows: int, seconds: float) -> None:
-    line = f"BENCH {title}: {rows:,} rows in {seconds:.1f} s = {rows / seconds:,.0f} rows/s"
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    line = f"BENCH {title}: {rows:,} rows in {seconds:.1f} s = {rows / seconds:,.0f} rows/s (peak RSS {peak:,} MB)"
     print(line)
     os.makedirs("var", exist_ok=True)
     with open(os.environ.get("BENCH_LOG", "var/bench.log"), "a", encoding="utf-8") as log:

@@ -553,3 +553,46 @@ def test_undo_needs_the_delete_right(make_user):
     job = import_rows(user, [["名称"], ["不能撤销"]])
     with pytest.raises(PermissionDenied, match="delete right"):
         services.import_undo(job=job, by=user)
+
+
+def test_formula_cells_are_stored_as_text_and_exported_neutralised(rep, client_for):
+    from .importing import xlsx_bytes
+
+    data = xlsx_bytes([["名称", "备注"], ["=cmd|' /C calc'!A0", "=1+1"], ["+SUM(A1:A2)", "@x"]])
+    job = upload(rep, data, "formulas.xlsx")
+    configure(job, rep)
+    run(job, rep)
+    assert job.created == 2
+    first = Customer.objects.get(name="=cmd|' /C calc'!A0")
+    assert first.notes == "=1+1"  # the formula's text, never its value
+    assert Customer.objects.filter(name="+SUM(A1:A2)", notes="@x").exists()
+    exported = b"".join(client_for(rep).get("/customers/", {"export": "csv"}).streaming_content).decode(
+        "utf-8-sig"
+    )
+    assert "'=cmd|' /C calc'!A0" in exported and "\n=cmd" not in exported
+
+
+def test_ids_beyond_the_database_range_are_row_errors_not_crashes(rep):
+    huge = "9" * 25
+    job = import_rows(rep, [["客户id", "备注"], [huge, "x"]], mode="update", match_on="id")
+    assert job.failed == 1 and f"“{huge}” is not a customer id" in job.issues.get().text
+    job = import_rows(rep, [["姓名", "所属公司"], ["张三", huge]])
+    assert job.failed == 1 and f"No organisation “{huge}” that you can see" in job.issues.get().text
+
+
+def test_a_queued_import_nobody_picks_up_counts_as_stalled_after_a_lease(rep):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    job = upload(rep, csv_bytes([["名称"], ["等待的客户"]]))
+    configure(job, rep)
+    services.import_start(job=job, by=rep)
+    assert not job.is_stalled  # just queued: a worker will come
+    with pytest.raises(ValidationError, match="not stalled"):
+        services.import_resume(job=job, by=rep)
+    job.updated_at = timezone.now() - dt.timedelta(minutes=6)  # the default lease is 5 minutes
+    job.save(update_fields=["updated_at"])
+    assert job.is_stalled
+    services.import_resume(job=job, by=rep)
+    assert work(job) == "done" and job.created == 1

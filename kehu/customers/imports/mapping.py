@@ -28,6 +28,7 @@ from . import reader
 
 # single-valued targets; the others (extra phones, extra emails, tags) may take several columns
 MULTI = {"extra_phone", "extra_email", "tags"}
+MAX_ID = 2**63 - 1  # the database's id range: larger numbers are not ids
 SPLIT = re.compile(r"\s*[;,，；、|/\n]\s*")
 
 
@@ -206,7 +207,7 @@ class Coercer:
         text = raw.strip().lstrip("#")
         if text.endswith(".0"):
             text = text[:-2]
-        if not text.isdigit():
+        if not text.isdigit() or int(text) > MAX_ID:
             raise ValidationError(_("“%(value)s” is not a customer id (a whole number).") % {"value": raw})
         return int(text)
 

@@ -7,11 +7,18 @@ the customers grant — the import right, and the customers read scope applied t
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+
+def lease() -> dt.timedelta:
+    """How long a worker's claim on a job lasts without progress before another worker may take it over."""
+    return dt.timedelta(seconds=getattr(settings, "KEHU_IMPORT_LEASE_SECONDS", 300))
 
 
 class ImportStatus(models.TextChoices):
@@ -123,10 +130,13 @@ class ImportJob(models.Model):
 
     @property
     def is_stalled(self) -> bool:
-        """Claimed by a worker whose lease ran out (killed), or queued with nobody working on it."""
+        """Claimed by a worker whose lease ran out (killed), or waiting longer than a lease for a worker."""
         if self.status not in WORKING:
             return False
-        return self.lease_until is None or self.lease_until < timezone.now()
+        now = timezone.now()
+        if self.lease_until is not None:
+            return self.lease_until < now
+        return self.updated_at < now - lease()
 
     @property
     def progress_total(self) -> int:

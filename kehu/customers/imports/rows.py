@@ -246,6 +246,7 @@ class Planner:
             return
         organisations = self.visible.filter(kind=Kind.ORGANIZATION).only("id", "name", "name_key", "kind")
         ids = {int(r.lstrip("#")) for r in wanted if r.lstrip("#").isdigit()}
+        ids = {i for i in ids if i <= mapping.MAX_ID}  # a longer number is a name, not an id
         by_id = {c.pk: c for c in organisations.filter(pk__in=ids)} if ids else {}
         name_keys = {normalize.name_key(r): r for r in wanted}
         by_key: dict[str, list[Customer]] = {}
@@ -328,6 +329,7 @@ class Planner:
         self._resolve_accounts(plans)
         matches = self._match_candidates(plans) if self.mode != "create" else {}
         existing: dict[int, Customer] = {}
+        writable: set[int] = set()
         if matches:
             wanted = set().union(*matches.values())
             existing = {
@@ -360,7 +362,7 @@ class Planner:
                         del plan.values[ref_field]
                     else:
                         plan.values[ref_field] = found
-            target = self._decide(plan, matches, existing, writable if matches else set())
+            target = self._decide(plan, matches, existing, writable)
             if not plan.problems:
                 if target is None:
                     self._build_new(plan)

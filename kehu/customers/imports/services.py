@@ -10,7 +10,6 @@ lost and none is written twice. Row errors are collected, never raised: they do 
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import itertools
 import logging
@@ -45,6 +44,7 @@ from .models import (
     IssuePhase,
     MatchOn,
     RowAction,
+    lease,
 )
 from .rows import Planner
 
@@ -67,10 +67,6 @@ PREVIEW_ROWS = 20
 
 def batch_size() -> int:
     return getattr(settings, "KEHU_IMPORT_BATCH", 500)
-
-
-def lease() -> dt.timedelta:
-    return dt.timedelta(seconds=getattr(settings, "KEHU_IMPORT_LEASE_SECONDS", 300))
 
 
 class LeaseLost(Exception):
@@ -322,7 +318,7 @@ def imports_resume_stalled() -> int:
     now = timezone.now()
     stalled = list(
         ImportJob.objects.filter(status__in=WORKING).filter(
-            Q(lease_until__lt=now) | Q(lease_until__isnull=True)
+            Q(lease_until__lt=now) | Q(lease_until__isnull=True, updated_at__lt=now - lease())
         )
     )
     from .tasks import import_work

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import phonenumbers
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -100,12 +100,12 @@ def write(planner: Planner, plans: list[RowPlan]) -> BatchResult:
         try:
             with transaction.atomic():
                 _insert(planner, creates)
-        except (IntegrityError, DatabaseError):
+        except (IntegrityError, DataError):
             for plan in creates:
                 try:
                     with transaction.atomic():
                         _insert(planner, [plan])
-                except (IntegrityError, DatabaseError) as exc:
+                except (IntegrityError, DataError) as exc:
                     plan.instance.pk = None
                     plan.fail(
                         None, "", _("The row could not be saved: %(error)s") % {"error": str(exc)[:200]}
