@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from kehu.core.access import Access
@@ -23,7 +24,7 @@ from .models import Customer
 from .selectors import customer_list
 
 FORMATS = {"csv", "xlsx"}
-DELIMITER_NAMES = {",": ",", ";": ";", "\t": "Tab", "|": "|"}
+DELIMITER_NAMES = {",": ",", ";": ";", "\t": gettext_lazy("Tab"), "|": "|"}
 
 
 def _require_import(request) -> None:

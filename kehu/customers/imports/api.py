@@ -7,6 +7,8 @@ field rights of the mapping, the job's status).
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import permissions, serializers, status, viewsets
@@ -30,7 +32,7 @@ BINARY = {
 
 
 class ImportPermission(permissions.BasePermission):
-    message = "You do not have the import right on customers."
+    message = gettext_lazy("You do not have the import right on customers.")
 
     def has_permission(self, request, view) -> bool:
         return bool(request.user and request.user.is_authenticated) and Access.of(request.user).can(
@@ -195,9 +197,11 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet):
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
         if upload.size > reader.max_bytes():
-            raise ApiValidationError(
-                {"file": [f"At most {reader.max_bytes() // 1048576} MB can be imported."]}
+            message = _(
+                "The file is %(size)s MB; at most %(limit)s MB can be imported. Split it into smaller files."
             )
+            sizes = {"size": f"{upload.size / 1048576:,.1f}", "limit": f"{reader.max_bytes() / 1048576:,.0f}"}
+            raise ApiValidationError({"file": [message % sizes]})
         job = services.import_upload(
             by=request.user,
             file_name=upload.name,
@@ -276,7 +280,7 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet):
         job = self.get_object()
         phase = request.query_params.get("phase", IssuePhase.RUN)
         if phase not in IssuePhase.values:
-            raise ApiValidationError({"phase": ["Use preview or run."]})
+            raise ApiValidationError({"phase": [_("Use preview or run.")]})
         page = self.paginate_queryset(job.issues.filter(phase=phase).order_by("row_number"))
         return self.get_paginated_response(IssueSerializer(page, many=True).data)
 
@@ -287,8 +291,10 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet):
         job = self.get_object()
         phase = request.query_params.get("phase", IssuePhase.RUN)
         fmt = request.query_params.get("file_format", "xlsx")
-        if phase not in IssuePhase.values or fmt not in FILE_FORMATS:
-            raise ApiValidationError({"detail": ["phase: preview|run, file_format: csv|xlsx"]})
+        if phase not in IssuePhase.values:
+            raise ApiValidationError({"phase": [_("Use preview or run.")]})
+        if fmt not in FILE_FORMATS:
+            raise ApiValidationError({"file_format": [_("Use csv or xlsx.")]})
         return report.response(report.error_report(job, phase, fmt), fmt, f"import-{job.pk}-{phase}-errors")
 
     @extend_schema(responses={200: TargetSerializer(many=True)})
@@ -308,7 +314,7 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet):
         """An empty file with the headers you may import (and a help sheet in the Excel version)."""
         fmt = request.query_params.get("file_format", "xlsx")
         if fmt not in FILE_FORMATS:
-            raise ApiValidationError({"file_format": ["Use csv or xlsx."]})
+            raise ApiValidationError({"file_format": [_("Use csv or xlsx.")]})
         return report.response(report.template(request.user, fmt), fmt, "kehu-customer-import-template")
 
 
