@@ -155,3 +155,21 @@ def test_templates_have_the_headers_the_user_may_import(rep, client_for):
     job = upload(rep, csv_template.content + "甲公司\r\n".encode(), "template.csv")
     assert all(job.mapping), list(zip(job.headers, job.mapping, strict=True))
     assert client.get("/customers/imports/template.pdf").status_code == 404
+
+
+def test_history_page_and_api_list_use_a_constant_number_of_queries(rep, client_for, api_for, make_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client, api = client_for(rep), api_for(rep)
+
+    def count(url, getter):
+        with CaptureQueriesContext(connection) as queries:
+            assert getter.get(url).status_code == 200
+        return len(queries)
+
+    upload(rep, csv_bytes([["名称"], ["甲"]]))
+    few = (count("/customers/imports/", client), count("/api/imports/", api))
+    for i in range(6):
+        upload(rep, csv_bytes([["名称"], [f"乙{i}"]]), f"f{i}.csv")
+    assert (count("/customers/imports/", client), count("/api/imports/", api)) == few
