@@ -172,15 +172,25 @@ def import_act(request, pk, action):
 
 def _context(request, job) -> dict:
     phase = IssuePhase.PREVIEW if job.phase == IssuePhase.PREVIEW else IssuePhase.RUN
-    written = ImportRow.objects.filter(job=job, customer__in=customer_list(user=request.user).values("pk"))
+    # the first customers it wrote that the user may see (ids first: a join with the scope is slow at scale)
+    rows = list(
+        ImportRow.objects.filter(job=job, customer__isnull=False)
+        .select_related("customer")
+        .order_by("row_number")[:20]
+    )
+    visible = set(
+        customer_list(user=request.user)
+        .filter(pk__in=[r.customer_id for r in rows])
+        .values_list("pk", flat=True)
+    )
     return {
         "job": job,
         "title": _("Import #%(id)d") % {"id": job.pk},
         "phase": phase,
         "issues": list(job.issues.filter(phase=phase).order_by("row_number")[:50]),
         "issue_count": job.issues.filter(phase=phase).count(),
-        "written": list(written.select_related("customer").order_by("row_number")[:20]),
-        "written_count": written.count(),
+        "written": [r for r in rows if r.customer_id in visible],
+        "written_count": ImportRow.objects.filter(job=job, customer__isnull=False).count(),
         "headers": job.headers,
         "mapped": [
             (job.headers[i], key) for i, key in enumerate(job.mapping) if key and i < len(job.headers)

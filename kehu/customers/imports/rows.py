@@ -267,32 +267,55 @@ class Planner:
             else:
                 self._accounts[ref] = _("No organisation “%(name)s” that you can see.") % {"name": ref}
 
+    @staticmethod
+    def _holders(phones: set[str], emails: set[str]) -> list[tuple[str, int]]:
+        """(key, customer id) of every customer with one of these phones or emails, as primary or other
+        contact point. Plain indexed lookups; visibility is applied to the ids afterwards (a subquery or an
+        OR across tables would make the database scan the customers)."""
+        found: list[tuple[str, int]] = []
+        if phones:
+            found += [
+                (f"phone:{n}", pk)
+                for pk, n in Customer.objects.filter(phone__in=phones).values_list("pk", "phone")
+            ]
+            found += [
+                (f"phone:{n}", pk)
+                for pk, n in CustomerPhone.objects.filter(number__in=phones).values_list(
+                    "customer_id", "number"
+                )
+            ]
+        if emails:
+            found += [
+                (f"email:{e}", pk)
+                for pk, e in Customer.objects.filter(email__in=emails).values_list("pk", "email")
+            ]
+            found += [
+                (f"email:{e}", pk)
+                for pk, e in CustomerEmail.objects.filter(email__in=emails).values_list(
+                    "customer_id", "email"
+                )
+            ]
+        return found
+
+    def _visible_ids(self, ids) -> set[int]:
+        ids = sorted(set(ids))
+        return set(self.visible.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+
     def _match_candidates(self, plans: list[RowPlan]) -> dict[str, set[int]]:
         """match key → ids of visible customers with it."""
-        result: dict[str, set[int]] = {}
-        ids = {p.values["id"] for p in plans if "id" in p.values}
-        phones = {p.values["phone"] for p in plans if "phone" in p.values}
-        emails = {p.values["email"] for p in plans if "email" in p.values}
         use = {"id": ["id"], "phone": ["phone"], "email": ["email"], "phone_email": ["phone", "email"]}[
             self.match_on
         ]
-        if "id" in use and ids:
-            for pk in self.visible.filter(pk__in=ids).values_list("pk", flat=True):
-                result.setdefault(f"id:{pk}", set()).add(pk)
-        if "phone" in use and phones:
-            for pk, number in self.visible.filter(phone__in=phones).values_list("pk", "phone"):
-                result.setdefault(f"phone:{number}", set()).add(pk)
-            for pk, number in CustomerPhone.objects.filter(
-                number__in=phones, customer__in=self.visible.values("pk")
-            ).values_list("customer_id", "number"):
-                result.setdefault(f"phone:{number}", set()).add(pk)
-        if "email" in use and emails:
-            for pk, email in self.visible.filter(email__in=emails).values_list("pk", "email"):
-                result.setdefault(f"email:{email}", set()).add(pk)
-            for pk, email in CustomerEmail.objects.filter(
-                email__in=emails, customer__in=self.visible.values("pk")
-            ).values_list("customer_id", "email"):
-                result.setdefault(f"email:{email}", set()).add(pk)
+        found = [(f"id:{p.values['id']}", p.values["id"]) for p in plans if "id" in use and "id" in p.values]
+        found += self._holders(
+            {p.values["phone"] for p in plans if "phone" in p.values} if "phone" in use else set(),
+            {p.values["email"] for p in plans if "email" in p.values} if "email" in use else set(),
+        )
+        visible = self._visible_ids(pk for _key, pk in found)
+        result: dict[str, set[int]] = {}
+        for key, pk in found:
+            if pk in visible:
+                result.setdefault(key, set()).add(pk)
         return result
 
     def _match_keys(self, plan: RowPlan) -> list[str]:
@@ -316,11 +339,16 @@ class Planner:
                 names.add(p.instance.name_key)
         if not (phones or emails or names):
             return {}
-        # a person's name alone never reaches the threshold: only organisations are looked up by name
-        condition = Q(phone__in=phones) | Q(email__in=emails) | Q(kind=Kind.ORGANIZATION, name_key__in=names)
-        condition |= Q(pk__in=CustomerPhone.objects.filter(number__in=phones).values("customer_id"))
-        condition |= Q(pk__in=CustomerEmail.objects.filter(email__in=emails).values("customer_id"))
-        return dedup.load_profiles(self.visible.filter(condition))
+        ids = {pk for _key, pk in self._holders(phones, emails)}
+        if (
+            names
+        ):  # a person's name alone never reaches the threshold: only organisations are looked up by name
+            ids |= set(
+                Customer.objects.filter(name_key__in=names, kind=Kind.ORGANIZATION).values_list(
+                    "pk", flat=True
+                )
+            )
+        return dedup.load_profiles(self.visible.filter(pk__in=sorted(ids))) if ids else {}
 
     # ------------------------------------------------------------------------------------ step 3
     def plan(self, rows: list[tuple[int, list[str]]]) -> list[RowPlan]:
