@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 
-from kehu.customers.imports import services
+from kehu.customers.imports import services, worker
 from kehu.customers.imports.models import ImportJob
 
 
@@ -36,7 +36,7 @@ def xlsx_bytes(rows, *, sheets: dict | None = None) -> bytes:
 
 def work(job: ImportJob, **kwargs) -> str:
     """Run the job's current pass like a worker would; returns the worker's outcome."""
-    outcome = services.import_job_work(job.pk, **kwargs)
+    outcome = worker.import_job_work(job.pk, **kwargs)
     job.refresh_from_db()
     return outcome
 

@@ -176,7 +176,7 @@ def test_two_workers_racing_for_one_job_write_every_row_once(importer, settings,
     def worker():
         try:
             for _attempt in range(400):
-                outcome = services.import_job_work(queued.pk)
+                outcome = worker.import_job_work(queued.pk)
                 outcomes.append(outcome)
                 if ImportJob.objects.filter(pk=queued.pk, status=ImportStatus.DONE).exists():
                     return

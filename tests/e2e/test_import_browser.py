@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from kehu.customers.imports import services
+from kehu.customers.imports import worker
 from kehu.customers.imports.models import ImportJob
 from kehu.customers.models import Customer
 from tests.customers.importing import csv_bytes
@@ -41,7 +41,7 @@ def test_upload_map_preview_run_and_watch_the_progress(seeded, page, login, live
 
     page.wait_for_selector("[data-testid=import-progress][data-status=previewing]")
     job = ImportJob.objects.get()
-    assert services.import_job_work(job.pk) == "done"
+    assert worker.import_job_work(job.pk) == "done"
     page.wait_for_selector("[data-testid=preview]")  # the polling noticed and the page reloaded
     text = page.inner_text("[data-testid=import-progress]")
     assert "will be created: 59" in text and "errors: 1" in text
@@ -50,12 +50,12 @@ def test_upload_map_preview_run_and_watch_the_progress(seeded, page, login, live
 
     page.click("[data-testid=start-import]")
     page.wait_for_selector("[data-testid=import-progress][data-status=queued]")
-    assert services.import_job_work(job.pk, max_batches=1) == "paused"
+    assert worker.import_job_work(job.pk, max_batches=1) == "paused"
     page.wait_for_function(
         "() => document.querySelector('[data-testid=import-count]').textContent.includes('20 of 60 rows')"
     )
     assert "created: 19" in page.inner_text("[data-testid=import-counts]")  # and the bad row 5
-    assert services.import_job_work(job.pk) == "done"
+    assert worker.import_job_work(job.pk) == "done"
     page.wait_for_selector("[data-testid=import-progress][data-status=done]")
     assert "created: 59" in page.inner_text("[data-testid=import-counts]")
     assert "errors: 1" in page.inner_text("[data-testid=import-counts]")
