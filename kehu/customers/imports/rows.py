@@ -228,8 +228,10 @@ class Planner(Lookups):
             wanted = set().union(*matches.values())
             existing = {
                 c.pk: c
+                # by id only: no join (with fresh, not yet analysed rows PostgreSQL would nest-loop a join to
+                # the account over the whole table) and no ordering; owner/account are compared by id
                 for c in self.visible.filter(pk__in=wanted)
-                .select_related("owner", "account")
+                .order_by()
                 .prefetch_related("tags", "phones", "emails", "social_ids")
             }
             writable = set(
