@@ -11,7 +11,7 @@ import pytest
 from django.db import connection, connections
 
 from kehu.core.models import AuditEntry, Scope
-from kehu.customers.imports import services, writer
+from kehu.customers.imports import services, worker, writer
 from kehu.customers.imports.models import ImportJob, ImportRow, ImportStatus
 from kehu.customers.models import Customer
 
@@ -173,7 +173,7 @@ def test_two_workers_racing_for_one_job_write_every_row_once(importer, settings,
     outcomes: list[str] = []
     errors: list[BaseException] = []
 
-    def worker():
+    def compete():
         try:
             for _attempt in range(400):
                 outcome = worker.import_job_work(queued.pk)
@@ -186,7 +186,7 @@ def test_two_workers_racing_for_one_job_write_every_row_once(importer, settings,
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=worker) for _i in range(2)]
+    threads = [threading.Thread(target=compete) for _i in range(2)]
     for t in threads:
         t.start()
     for t in threads:
