@@ -115,7 +115,8 @@ def log(
 
 
 def log_many(*, actor, action: str, model: str, rows: Iterable[tuple], note: str = "") -> int:
-    """Bulk entries: rows of (object_id, object_repr, changes). For transfers and mass updates."""
+    """Bulk entries: rows of (object_id, object_repr, changes) or (object_id, object_repr, changes, version).
+    For transfers, mass updates and imports."""
     ctx = _context.get() or _EMPTY
     entries = [
         AuditEntry(
@@ -123,14 +124,15 @@ def log_many(*, actor, action: str, model: str, rows: Iterable[tuple], note: str
             actor_name=(str(actor) if getattr(actor, "pk", None) else "system")[:150],
             action=action,
             model=model,
-            object_id=str(object_id),
-            object_repr=str(object_repr)[:200],
-            changes=to_jsonable(changes or {}),
+            object_id=str(row[0]),
+            object_repr=str(row[1])[:200],
+            changes=to_jsonable(row[2] or {}),
+            version=row[3] if len(row) > 3 else None,
             note=note[:300],
             request_id=ctx.request_id,
             ip_address=ctx.ip_address,
         )
-        for object_id, object_repr, changes in rows
+        for row in rows
     ]
     AuditEntry.objects.bulk_create(entries, batch_size=1000)
     return len(entries)

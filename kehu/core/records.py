@@ -8,6 +8,8 @@ pieces here (`ensure`, `audit.log`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.http import Http404
@@ -122,11 +124,22 @@ def lock_for_write(instance: models.Model, by, action: str = Action.CHANGE) -> t
 
 
 def record_update(
-    *, instance: models.Model, data: dict, by, expected_version: int | None, note: str = ""
+    *,
+    instance: models.Model,
+    data: dict,
+    by,
+    expected_version: int | None,
+    note: str = "",
+    children: Callable[[models.Model], dict] | None = None,
 ) -> models.Model:
     """Apply `data` to a record. `expected_version` is the version the user edited; a newer stored version
     raises StaleRecordError naming who changed what. Unchanged fields are ignored (so read-only fields that a
-    form re-posts unchanged are fine); a change to a read-only/hidden field raises FieldNotWritable."""
+    form re-posts unchanged are fine); a change to a read-only/hidden field raises FieldNotWritable.
+
+    `children(locked)` (optional) writes rows that belong to the record (contact points, consent events) in
+    the same transaction, after the rights and version checks and before the save; it may set attributes of
+    `locked`, and returns audit changes for those rows, recorded in the record's one audit entry (a non-empty
+    result counts as a change: new version, audit entry)."""
     model = type(instance)
     plain, m2m, custom = _split(model, data)
     with transaction.atomic():
@@ -138,6 +151,7 @@ def record_update(
                 audit.changes_since(model._meta.label_lower, locked.pk, expected_version),
             )
         before = audit.snapshot(locked)
+        before_plain = dict(before)
         for name in m2m:
             before[name] = _m2m_names(locked, name)
         changed = []
@@ -162,10 +176,10 @@ def record_update(
             if "custom" in hidden_or_ro and custom != locked.custom:
                 raise FieldNotWritable(["custom"])
             locked.custom = customfields.clean_values(model, custom, current=locked.custom, partial=True)
-        if not changed and (
-            custom is None
-            or locked.custom == customfields.clean_values(model, custom, current=locked.custom, partial=True)
-        ):
+        child_changes = children(locked) if children is not None else {}
+        # nothing changed: neither a field, nor a custom value (compared through the snapshot: the custom
+        # values were already applied to `locked` above), nor a child row
+        if not changed and not child_changes and audit.snapshot(locked) == before_plain:
             # nothing to write: no new version, no audit entry
             instance.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
             return locked
@@ -186,6 +200,7 @@ def record_update(
         for name in m2m:
             after[name] = _m2m_names(locked, name)
         changes = audit.diff(before, after)
+        changes.update(child_changes)
         if changes:
             audit.log(actor=by, action=AuditAction.UPDATE, instance=locked, changes=changes, note=note)
     # keep the caller's object in sync

@@ -95,6 +95,7 @@ class CustomerSerializer(AccessAwareSerializer):
 
 class CustomerFilterSet(filters.FilterSet):
     q = filters.CharFilter(method="filter_q", label="search")
+    import_job = filters.NumberFilter(method="filter_import_job", label="customers written by this import")
 
     class Meta:
         model = Customer
@@ -112,6 +113,11 @@ class CustomerFilterSet(filters.FilterSet):
 
     def filter_q(self, queryset, name, value):
         return search.match_customers(queryset, value)
+
+    def filter_import_job(self, queryset, name, value):
+        from .imports.models import ImportRow
+
+        return queryset.filter(pk__in=ImportRow.objects.filter(job_id=value).values("customer_id"))
 
 
 class ContactPointInput(serializers.Serializer):
@@ -280,6 +286,9 @@ class MergeViewSet(viewsets.GenericViewSet):
 
 
 def register(router) -> None:
+    from .imports.api import register as register_imports
+
     router.register("customers", CustomerViewSet, basename="customer")
+    register_imports(router)
     router.register("duplicates", DuplicateViewSet, basename="duplicate")
     router.register("merges", MergeViewSet, basename="merge")

@@ -29,6 +29,8 @@ class CustomerFilter(django_filters.FilterSet):
         label=_("Created until"),
         widget=forms.DateInput(attrs={"type": "date"}),
     )
+    # the customers one import created or updated (the list itself is scoped, so nothing leaks)
+    import_job = django_filters.NumberFilter(method="filter_import_job", label=_("Import #"))
 
     class Meta:
         model = Customer
@@ -40,3 +42,8 @@ class CustomerFilter(django_filters.FilterSet):
 
         user = getattr(request, "user", None)
         scoped_customer_field(self.form.fields["account"], user, kind=Kind.ORGANIZATION)
+
+    def filter_import_job(self, queryset, name, value):
+        from .imports.models import ImportRow
+
+        return queryset.filter(pk__in=ImportRow.objects.filter(job_id=value).values("customer_id"))

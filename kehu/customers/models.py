@@ -535,3 +535,7 @@ class DuplicateCandidate(models.Model):
     @property
     def reason_texts(self) -> list[str]:
         return [reason_text(r) for r in self.reasons]
+
+
+# the import models live with their use cases (kehu/customers/imports/); imported here so Django finds them
+from .imports.models import ImportFile, ImportIssue, ImportJob, ImportRow  # noqa: E402, F401

@@ -35,14 +35,28 @@ def customer_create(*, data: dict, by, note: str = "") -> Customer:
 
 
 def customer_update(
-    *, customer: Customer, data: dict, by, expected_version: int | None, reason: str = ""
+    *,
+    customer: Customer,
+    data: dict,
+    by,
+    expected_version: int | None,
+    reason: str = "",
+    note: str = "",
+    children=None,
 ) -> Customer:
+    """Update a customer through the record service (`children`: see records.record_update); a change of
+    lifecycle stage is recorded in the lifecycle history."""
     with transaction.atomic():
         before_stage = (
             Customer.objects.filter(pk=customer.pk).values_list("lifecycle_stage", flat=True).first()
         )
         updated = records.record_update(
-            instance=customer, data=data, by=by, expected_version=expected_version
+            instance=customer,
+            data=data,
+            by=by,
+            expected_version=expected_version,
+            note=note,
+            children=children,
         )
         _sync_primary_points(updated)
         if before_stage != updated.lifecycle_stage:

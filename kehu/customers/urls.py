@@ -2,7 +2,7 @@ from django.urls import path
 
 from kehu.ui.generic import BulkActionView, RecordDeleteView
 
-from . import views, views_dedup
+from . import views, views_dedup, views_import
 from .models import Customer
 
 app_name = "customers"
@@ -31,4 +31,21 @@ urlpatterns = [
     path("duplicates/<int:pk>/merge/", views_dedup.merge_pair, name="duplicate_merge"),
     path("duplicates/<int:pk>/dismiss/", views_dedup.dismiss, name="duplicate_dismiss"),
     path("merges/<int:pk>/undo/", views_dedup.undo, name="merge_undo"),
+    path("imports/", views_import.import_list, name="imports"),
+    path("imports/new/", views_import.import_new, name="import_new"),
+    path("imports/template.<slug:fmt>", views_import.import_template, name="import_template"),
+    path("imports/<int:pk>/", views_import.import_detail, name="import_detail"),
+    path("imports/<int:pk>/mapping/", views_import.import_mapping, name="import_mapping"),
+    path("imports/<int:pk>/file/", views_import.import_reread, name="import_reread"),
+    path("imports/<int:pk>/progress/", views_import.import_progress, name="import_progress"),
+    path("imports/<int:pk>/errors.<slug:fmt>", views_import.import_errors, name="import_errors"),
+    *[
+        path(
+            f"imports/<int:pk>/{action}/",
+            views_import.import_act,
+            {"action": action},
+            name=f"import_{action}",
+        )
+        for action in views_import.ACTIONS
+    ],
 ]

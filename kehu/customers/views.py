@@ -26,6 +26,7 @@ EXPORT_FIELDS = ["name", "kind", *PROFILE_FIELDS[1:]]
 
 class CustomerList(RecordListView):
     model = Customer
+    template_name = "customers/list.html"
     title = gettext_lazy("Customers")
     columns = [
         Column("name", gettext_lazy("Name"), "name", link=True),

@@ -39,6 +39,10 @@ def extract() -> int:
         "tests/*",
         "-i",
         "staticfiles/*",
+        # makemessages adopts every `locale` directory it walks past; ignoring the package's own makes
+        # LOCALE_PATHS (KEHU_LOCALE_DIR) the only target, so a check on a copy never writes the real files
+        "-i",
+        "kehu/locale",
     ]
     for lang in LANGS:
         cmd += ["-l", lang]

@@ -16,6 +16,7 @@ SECTIONS = [
             ("customers", _("Customers"), "customers:list", "users", ("view", "customers.customer")),
             ("contacts", _("Contacts"), "customers:contacts", "user", ("view", "customers.customer")),
             ("duplicates", _("Duplicates"), "customers:duplicates", "copy", ("change", "customers.customer")),
+            ("imports", _("Import"), "customers:imports", "file", ("import", "customers.customer")),
             ("products", _("Products"), "products:list", "box", ("view", "products.product")),
             (
                 "installed",

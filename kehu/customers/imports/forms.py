@@ -1,0 +1,100 @@
+"""Forms of the import pages: upload, file settings (encoding, delimiter, sheet), mapping and options."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from ..models import Kind
+from . import mapping, reader
+from .models import DuplicatePolicy, ImportMode, MatchOn
+
+ENCODING_CHOICES = [
+    ("auto", _("Detect automatically")),
+    ("utf-8", "UTF-8"),
+    ("gb18030", _("GB18030 / GBK (Chinese Excel)")),
+    ("utf-16", _("UTF-16 (Excel “Unicode text”)")),
+]
+DELIMITER_CHOICES = [
+    ("auto", _("Detect automatically")),
+    ("comma", _("Comma ,")),
+    ("semicolon", _("Semicolon ;")),
+    ("tab", _("Tab")),
+    ("pipe", _("Vertical bar |")),
+]
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("File"),
+        help_text=_("CSV (UTF-8 or GBK) or Excel .xlsx; the first row names the columns."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.tsv,.xlsx"}),
+    )
+    encoding = forms.ChoiceField(label=_("Encoding (CSV)"), choices=ENCODING_CHOICES, initial="auto")
+    delimiter = forms.ChoiceField(label=_("Delimiter (CSV)"), choices=DELIMITER_CHOICES, initial="auto")
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > reader.max_bytes():
+            raise forms.ValidationError(
+                _(
+                    "The file is %(size)s MB; at most %(limit)s MB can be imported. Split it into smaller files."
+                )
+                % {"size": f"{upload.size / 1048576:,.1f}", "limit": f"{reader.max_bytes() / 1048576:,.0f}"}
+            )
+        return upload
+
+
+class FileSettingsForm(forms.Form):
+    encoding = forms.ChoiceField(label=_("Encoding"), choices=ENCODING_CHOICES, required=False)
+    delimiter = forms.ChoiceField(label=_("Delimiter"), choices=DELIMITER_CHOICES, required=False)
+    sheet = forms.CharField(label=_("Sheet"), required=False, max_length=100)
+
+
+class MappingForm(forms.Form):
+    mode = forms.ChoiceField(label=_("What to do"), choices=ImportMode.choices, widget=forms.RadioSelect)
+    match_on = forms.ChoiceField(
+        label=_("Find existing customers by"),
+        choices=MatchOn.choices,
+        help_text=_("Phone and email are compared in normalised form (+86 138-1234-5678 = 13812345678)."),
+    )
+    duplicates = forms.ChoiceField(
+        label=_("New rows that look like an existing customer"),
+        choices=DuplicatePolicy.choices,
+        widget=forms.RadioSelect,
+    )
+    default_kind = forms.ChoiceField(
+        label=_("Rows without a kind are"),
+        choices=Kind.choices,
+        help_text=_("Rows with an account are always persons (contacts)."),
+    )
+
+    def __init__(self, *args, headers: list[str], targets: list[mapping.Target], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.headers = headers
+        choices = [("", _("— do not import —"))]
+        groups: dict[str, list[tuple[str, str]]] = {}
+        for target in targets:
+            if target.key.startswith("custom."):
+                group = _("Custom fields")
+            elif target.key.startswith("consent."):
+                group = _("Marketing consent")
+            elif target.key in ("extra_phone", "extra_email", "wechat"):
+                group = _("More contact details")
+            else:
+                group = _("Customer")
+            groups.setdefault(str(group), []).append((target.key, target.label))
+        choices += list(groups.items())
+        for index in range(len(headers)):
+            self.fields[f"col_{index}"] = forms.ChoiceField(
+                label=mapping.column_name(headers, index), choices=choices, required=False
+            )
+
+    def column_fields(self):
+        return [self[f"col_{i}"] for i in range(len(self.headers))]
+
+    def mapping(self) -> list[str]:
+        return [self.cleaned_data.get(f"col_{i}") or "" for i in range(len(self.headers))]
+
+    def options(self) -> dict:
+        return {k: self.cleaned_data[k] for k in ("mode", "match_on", "duplicates", "default_kind")}

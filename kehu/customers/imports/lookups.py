@@ -1,0 +1,213 @@
+"""Batched lookups of the planner: owners, accounts, the customers rows update, duplicates.
+
+One query per kind and batch (never per row, never a scan): plain indexed lookups by value (user name,
+company name key, phone, email, id), then the user's scope applied to the ids found — a row can only match,
+update or be called a duplicate of a customer the user may see.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from kehu.core.models import User
+
+from .. import dedup, normalize
+from ..models import Customer, CustomerEmail, CustomerPhone, Kind, reason_text
+from . import mapping
+
+if TYPE_CHECKING:
+    from .rows import RowPlan
+
+
+class Lookups:
+    """Mixin of rows.Planner (uses its user, scope, options and run state)."""
+
+    def _resolve_owners(self, plans: list[RowPlan]) -> None:
+        wanted = {p.values["owner"] for p in plans if "owner" in p.values} - set(self._owners)
+        if not wanted:
+            return
+        users = list(
+            User.objects.filter(is_active=True).filter(Q(username__in=wanted) | Q(display_name__in=wanted))
+        )
+        for ref in wanted:
+            by_username = [u for u in users if u.username.lower() == ref.lower()]
+            by_name = [u for u in users if u.display_name == ref]
+            found = by_username or by_name
+            if len(found) == 1:
+                self._owners[ref] = found[0]
+            elif len(found) > 1:
+                self._owners[ref] = _("%(n)d active users are called “%(name)s”: use the user name.") % {
+                    "n": len(found),
+                    "name": ref,
+                }
+            else:
+                self._owners[ref] = _("No active user “%(name)s”.") % {"name": ref}
+
+    def _resolve_accounts(self, plans: list[RowPlan]) -> None:
+        wanted = {p.values["account"] for p in plans if "account" in p.values} - set(self._accounts)
+        if not wanted:
+            return
+        organisations = self.visible.filter(kind=Kind.ORGANIZATION).only("id", "name", "name_key", "kind")
+        ids = {int(r.lstrip("#")) for r in wanted if r.lstrip("#").isdigit()}
+        ids = {i for i in ids if i <= mapping.MAX_ID}  # a longer number is a name, not an id
+        by_id = {c.pk: c for c in organisations.filter(pk__in=ids)} if ids else {}
+        name_keys = {normalize.name_key(r): r for r in wanted}
+        by_key: dict[str, list[Customer]] = {}
+        for c in organisations.filter(name_key__in=list(name_keys)):
+            by_key.setdefault(c.name_key, []).append(c)
+        for ref in wanted:
+            digits = ref.lstrip("#")
+            if digits.isdigit() and int(digits) in by_id:
+                self._accounts[ref] = by_id[int(digits)]
+                continue
+            matches = by_key.get(normalize.name_key(ref), [])
+            if len(matches) == 1:
+                self._accounts[ref] = matches[0]
+            elif matches:
+                self._accounts[ref] = _(
+                    "%(n)d organisations are named “%(name)s” (%(ids)s): use the account's id."
+                ) % {"n": len(matches), "name": ref, "ids": ", ".join(f"#{c.pk}" for c in matches[:5])}
+            else:
+                self._accounts[ref] = _("No organisation “%(name)s” that you can see.") % {"name": ref}
+
+    @staticmethod
+    def _holders(phones: set[str], emails: set[str]) -> list[tuple[str, int]]:
+        """(key, customer id) of every customer with one of these phones or emails, as primary or other
+        contact point. Plain indexed lookups; visibility is applied to the ids afterwards (a subquery or an
+        OR across tables would make the database scan the customers)."""
+        found: list[tuple[str, int]] = []
+        if phones:
+            found += [
+                (f"phone:{n}", pk)
+                for pk, n in Customer.objects.filter(phone__in=phones).values_list("pk", "phone")
+            ]
+            found += [
+                (f"phone:{n}", pk)
+                for pk, n in CustomerPhone.objects.filter(number__in=phones).values_list(
+                    "customer_id", "number"
+                )
+            ]
+        if emails:
+            found += [
+                (f"email:{e}", pk)
+                for pk, e in Customer.objects.filter(email__in=emails).values_list("pk", "email")
+            ]
+            found += [
+                (f"email:{e}", pk)
+                for pk, e in CustomerEmail.objects.filter(email__in=emails).values_list(
+                    "customer_id", "email"
+                )
+            ]
+        return found
+
+    def _visible_ids(self, ids) -> set[int]:
+        ids = sorted(set(ids))
+        return set(self.visible.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+
+    def _match_candidates(self, plans: list[RowPlan]) -> dict[str, set[int]]:
+        """match key → ids of visible customers with it."""
+        use = {"id": ["id"], "phone": ["phone"], "email": ["email"], "phone_email": ["phone", "email"]}[
+            self.match_on
+        ]
+        found = [(f"id:{p.values['id']}", p.values["id"]) for p in plans if "id" in use and "id" in p.values]
+        found += self._holders(
+            {p.values["phone"] for p in plans if "phone" in p.values} if "phone" in use else set(),
+            {p.values["email"] for p in plans if "email" in p.values} if "email" in use else set(),
+        )
+        visible = self._visible_ids(pk for _key, pk in found)
+        result: dict[str, set[int]] = {}
+        for key, pk in found:
+            if pk in visible:
+                result.setdefault(key, set()).add(pk)
+        return result
+
+    def _match_keys(self, plan: RowPlan) -> list[str]:
+        keys_ = []
+        if self.match_on == "id" and "id" in plan.values:
+            keys_.append(f"id:{plan.values['id']}")
+        if self.match_on in ("phone", "phone_email") and "phone" in plan.values:
+            keys_.append(f"phone:{plan.values['phone']}")
+        if self.match_on in ("email", "phone_email") and "email" in plan.values:
+            keys_.append(f"email:{plan.values['email']}")
+        return keys_
+
+    def _duplicate_profiles(self, plans: list[RowPlan]) -> dict[int, dedup.Profile]:
+        phones, emails, names = set(), set(), set()
+        for p in plans:
+            if p.instance is None:
+                continue
+            phones |= {x for x in [p.instance.phone, *p.extras.phones] if x}
+            emails |= {x for x in [p.instance.email, *p.extras.emails] if x}
+            if p.instance.kind == Kind.ORGANIZATION and p.instance.name_key:
+                names.add(p.instance.name_key)
+        if not (phones or emails or names):
+            return {}
+        ids = {pk for _key, pk in self._holders(phones, emails)}
+        if (
+            names
+        ):  # a person's name alone never reaches the threshold: only organisations are looked up by name
+            ids |= set(
+                Customer.objects.filter(name_key__in=names, kind=Kind.ORGANIZATION).values_list(
+                    "pk", flat=True
+                )
+            )
+        return dedup.load_profiles(self.visible.filter(pk__in=sorted(ids))) if ids else {}
+
+    def _find_duplicates(self, creates: list[RowPlan]) -> None:
+        profiles = self._duplicate_profiles(creates)
+        index: dict[str, set[int]] = {}
+        for profile in profiles.values():
+            for key in dedup._keys(profile):
+                index.setdefault(key, set()).add(profile.id)
+        for plan in creates:
+            c = plan.instance
+            probe = dedup.profile_of(
+                {
+                    "name": c.name,
+                    "kind": c.kind,
+                    "name_key": c.name_key,
+                    "name_pinyin": c.name_pinyin,
+                    "account_id": c.account_id,
+                    "phone": c.phone,
+                    "email": c.email,
+                },
+                phones=plan.extras.phones,
+                emails=plan.extras.emails,
+            )
+            probe_keys = [k for k in dedup._keys(probe) if k[0] in "pen"]
+            found: list[tuple[int | None, int | None, float, list[str]]] = []
+            for pk in sorted({pk for k in probe_keys for pk in index.get(k, ())}):
+                score, reasons = dedup.score_pair(probe, profiles[pk])
+                if score >= dedup.THRESHOLD:
+                    found.append((pk, None, score, reasons))
+            for key in probe_keys:
+                if key in self.seen:
+                    row, profile = self.seen[key]
+                    if any(f[1] == row for f in found):
+                        continue
+                    score, reasons = dedup.score_pair(probe, profile)
+                    if score >= dedup.THRESHOLD:
+                        found.append((None, row, score, reasons))
+            found.sort(key=lambda f: -f[2])
+            if found and self.policy == "skip":
+                plan.action = "skip"
+                plan.note = self.describe(found[0], profiles)
+                continue
+            plan.duplicates = found
+            for key in probe_keys:
+                self.seen.setdefault(key, (plan.number, probe))
+
+    @staticmethod
+    def describe(found, profiles) -> str:
+        pk, row, _score, reasons = found
+        if pk is not None:
+            who = _("“%(name)s” (#%(id)d)") % {"name": profiles[pk].name, "id": pk}
+        else:
+            who = _("row %(row)d of this file") % {"row": row}
+        return _("Looks like %(who)s: %(reasons)s.") % {
+            "who": who,
+            "reasons": "; ".join(map(reason_text, reasons)),
+        }

@@ -1,0 +1,373 @@
+"""Reading uploaded CSV and XLSX files: format, encoding and delimiter detection, limits, and rows as text.
+
+Everything a file can get wrong is a FileProblem with a message that says what and where (which row, which
+byte), raised when the file is uploaded — the file is read completely then, so a run never meets a broken
+file halfway. Cells come back as text: spreadsheet formulas are their formula text (never evaluated), numbers
+without a trailing ".0", dates as YYYY-MM-DD, and the apostrophe Kehu's exports put before = + - @ is removed,
+so an exported file imports back as it was.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from kehu.core.exports import FORMULA_PREFIXES
+
+ENCODINGS = ("auto", "utf-8", "gb18030", "utf-16")
+DELIMITERS = {"auto": "", "comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
+MAX_COLUMNS = 200
+
+
+def max_bytes() -> int:
+    return getattr(settings, "KEHU_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
+
+
+def max_rows() -> int:
+    return getattr(settings, "KEHU_IMPORT_MAX_ROWS", 200_000)
+
+
+def max_unpacked_bytes() -> int:
+    """How large the XML inside an .xlsx may be when unpacked (a guard against ZIP bombs)."""
+    return getattr(settings, "KEHU_IMPORT_MAX_UNPACKED_BYTES", 600 * 1024 * 1024)
+
+
+class FileProblem(ValueError):
+    """The file cannot be imported; the message tells the user why and what to do."""
+
+
+@dataclass
+class FileInfo:
+    fmt: str
+    encoding: str = ""
+    delimiter: str = ""
+    sheets: list[str] = field(default_factory=list)
+    sheet: str = ""
+    headers: list[str] = field(default_factory=list)
+    total_rows: int = 0
+
+
+def column_letter(index: int) -> str:
+    """0 → A, 25 → Z, 26 → AA (as spreadsheets name columns)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e16:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if hasattr(value, "text") and not isinstance(value, str):  # openpyxl ArrayFormula / DataTableFormula
+        value = value.text or ""
+    text = str(value)
+    if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_PREFIXES:
+        text = text[1:]  # the apostrophe Kehu's exports add against formula injection
+    return text.strip()
+
+
+def _clean_header(value) -> str:
+    return " ".join(cell_text(value).replace("\ufeff", "").split())
+
+
+def detect_format(data: bytes, filename: str) -> str:
+    """csv or xlsx, from the content first (a workbook renamed .csv is still a workbook), else refuse."""
+    if not data:
+        raise FileProblem(_("The file is empty."))
+    head = data[:8]
+    name = filename.lower()
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise FileProblem(
+            _("Old Excel files (.xls, Excel 97–2003) cannot be imported: save the file as .xlsx or CSV.")
+        )
+    if head.startswith(b"%PDF"):
+        raise FileProblem(_("This is a PDF document, not a spreadsheet: upload a CSV or .xlsx file."))
+    if name.endswith((".xlsx", ".xlsm")):
+        raise FileProblem(
+            _("This file is not a valid Excel workbook (.xlsx files are ZIP archives and this one is not).")
+        )
+    return "csv"
+
+
+# ----------------------------------------------------------------------------------------------- CSV
+def _binary_problem() -> FileProblem:
+    return FileProblem(
+        _(
+            "This file contains binary data, so it is not a CSV text file. If it is a spreadsheet, save it "
+            "as .xlsx or as “CSV UTF-8” and upload that."
+        )
+    )
+
+
+def _line_of(data: bytes, position: int) -> int:
+    return data.count(b"\n", 0, position) + 1
+
+
+def decode(data: bytes, encoding: str = "auto") -> tuple[str, str]:
+    """Text of a CSV file and the encoding used. auto: BOM, else UTF-8, else GB18030 (a superset of GBK,
+    what Chinese Excel writes)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and encoding in ("auto", "utf-16"):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise FileProblem(
+                _("The file is not valid UTF-16 text (line %(line)d).") % {"line": _line_of(data, exc.start)}
+            ) from None
+    if encoding == "utf-16":
+        raise FileProblem(_("The file is not UTF-16 text (it has no UTF-16 byte order mark)."))
+    if b"\x00" in data[:65536]:
+        raise _binary_problem()
+    if data.startswith(codecs.BOM_UTF8) and encoding in ("auto", "utf-8"):
+        encoding = "utf-8"
+    candidates = ["utf-8", "gb18030"] if encoding == "auto" else [encoding]
+    for candidate in candidates:
+        try:
+            text = data.decode("utf-8-sig" if candidate == "utf-8" else candidate)
+        except UnicodeDecodeError as exc:
+            if encoding != "auto":
+                other = "GB18030/GBK" if candidate == "utf-8" else "UTF-8"
+                raise FileProblem(
+                    _(
+                        "The file is not valid %(encoding)s text: byte %(byte)d (line %(line)d) cannot be "
+                        "read. Choose another encoding, e.g. %(other)s."
+                    )
+                    % {
+                        "encoding": candidate.upper(),
+                        "byte": exc.start + 1,
+                        "line": _line_of(data, exc.start),
+                        "other": other,
+                    }
+                ) from None
+            continue
+        return text, candidate
+    raise FileProblem(
+        _(
+            "The encoding of this file could not be recognised (it is neither UTF-8 nor GB18030/GBK). Save "
+            "it from Excel as “CSV UTF-8” or choose the encoding."
+        )
+    )
+
+
+def sniff_delimiter(text: str) -> str:
+    """The candidate that splits the first lines into the most columns, consistently."""
+    sample = text[:65536]
+    best, best_score = ",", (0, 0.0)
+    for delimiter in (",", ";", "\t", "|"):
+        widths = []
+        try:
+            for row in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter):
+                if any(c.strip() for c in row):
+                    widths.append(len(row))
+                if len(widths) >= 30:
+                    break
+        except csv.Error:
+            continue
+        if not widths or widths[0] < 2:
+            continue
+        consistent = sum(1 for w in widths if w == widths[0]) / len(widths)
+        score = (1 if consistent >= 0.8 else 0, widths[0] * consistent)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _csv_records(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(row number, raw cells), row 1 = the first record, as a spreadsheet shows the file."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    number = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            message = str(exc)
+            if "field larger than field limit" in message:
+                raise FileProblem(
+                    _("Row %(row)d: a cell is longer than %(limit)s characters, which is not a CSV value.")
+                    % {"row": number + 1, "limit": f"{csv.field_size_limit():,}"}
+                ) from None
+            raise FileProblem(
+                _("Row %(row)d cannot be read as CSV (%(error)s).") % {"row": number + 1, "error": message}
+            ) from None
+        number += 1
+        yield number, row
+
+
+# ---------------------------------------------------------------------------------------------- XLSX
+def _open_workbook(data: bytes):
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError):
+        raise FileProblem(
+            _("This file is not a valid Excel workbook (.xlsx files are ZIP archives and this one is not).")
+        ) from None
+    names = set(archive.namelist())
+    if "xl/workbook.xml" not in names:
+        raise FileProblem(_("This ZIP archive is not an Excel workbook (it has no xl/workbook.xml)."))
+    unpacked = sum(info.file_size for info in archive.infolist())
+    if unpacked > max_unpacked_bytes():
+        raise FileProblem(
+            _(
+                "The workbook would take %(size)s MB once unpacked; at most %(limit)s MB can be imported. "
+                "Split it into smaller files."
+            )
+            % {"size": f"{unpacked / 1048576:,.0f}", "limit": f"{max_unpacked_bytes() / 1048576:,.0f}"}
+        )
+    from openpyxl import load_workbook
+
+    try:
+        # data_only=False: a formula cell gives its formula text, which is stored as text, never evaluated
+        return load_workbook(io.BytesIO(data), read_only=True, data_only=False, keep_links=False)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds on damaged files
+        raise FileProblem(
+            _("The workbook could not be read (%(error)s). Open it in Excel and save it again.")
+            % {"error": type(exc).__name__}
+        ) from None
+
+
+def _sheet(workbook, sheet: str):
+    name = sheet or workbook.sheetnames[0]
+    if name not in workbook.sheetnames:
+        raise FileProblem(_("The workbook has no sheet named “%(sheet)s”.") % {"sheet": name})
+    ws = workbook[name]
+    if not hasattr(ws, "iter_rows"):
+        raise FileProblem(_("The sheet “%(sheet)s” is a chart, not a table.") % {"sheet": name})
+    # the declared dimension may be wrong or hostile (A1:XFD1048576); read the rows that are really there
+    ws.reset_dimensions()
+    return ws
+
+
+def _xlsx_records(data: bytes, sheet: str) -> Iterator[tuple[int, list]]:
+    workbook = _open_workbook(data)
+    try:
+        ws = _sheet(workbook, sheet)
+        try:
+            for number, row in enumerate(ws.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1), start=1):
+                yield number, list(row)
+        except FileProblem:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise FileProblem(
+                _("The sheet could not be read (%(error)s). Open it in Excel and save it again.")
+                % {"error": type(exc).__name__}
+            ) from None
+    finally:
+        workbook.close()
+
+
+# ------------------------------------------------------------------------------------------ the API
+def _records(data: bytes, info: FileInfo, text: str | None = None) -> Iterator[tuple[int, list]]:
+    if info.fmt == "xlsx":
+        return _xlsx_records(data, info.sheet)
+    if text is None:
+        text, _used = decode(data, info.encoding or "auto")
+    return _csv_records(text, info.delimiter or ",")
+
+
+def _trimmed(cells: list) -> list[str]:
+    values = [cell_text(c) for c in cells]
+    while values and values[-1] == "":
+        values.pop()
+    return values
+
+
+def inspect(
+    data: bytes, filename: str, *, encoding: str = "auto", delimiter: str = "auto", sheet: str = ""
+) -> FileInfo:
+    """Check the whole file and describe it: format, encoding, delimiter, sheets, headers, rows.
+    Raises FileProblem with a specific message."""
+    if len(data) > max_bytes():
+        raise FileProblem(
+            _("The file is %(size)s MB; at most %(limit)s MB can be imported. Split it into smaller files.")
+            % {"size": f"{len(data) / 1048576:,.1f}", "limit": f"{max_bytes() / 1048576:,.0f}"}
+        )
+    info = FileInfo(fmt=detect_format(data, filename))
+    text = None
+    if info.fmt == "xlsx":
+        workbook = _open_workbook(data)
+        info.sheets = list(workbook.sheetnames)
+        workbook.close()
+        info.sheet = sheet if sheet in info.sheets else info.sheets[0]
+    else:
+        if encoding not in ENCODINGS:
+            raise FileProblem(_("Unknown encoding “%(encoding)s”.") % {"encoding": encoding})
+        text, info.encoding = decode(data, encoding)
+        if delimiter not in DELIMITERS:
+            raise FileProblem(_("Unknown delimiter “%(delimiter)s”.") % {"delimiter": delimiter})
+        info.delimiter = DELIMITERS[delimiter] or sniff_delimiter(text)
+    header_found = False
+    for number, cells in _records(data, info, text):
+        values = _trimmed(cells)
+        if not header_found:
+            if not values:
+                continue
+            if len(values) > MAX_COLUMNS:
+                raise FileProblem(
+                    _("The file has more than %(n)d columns; at most %(n)d can be imported.")
+                    % {"n": MAX_COLUMNS}
+                )
+            info.headers = [_clean_header(v) for v in values]
+            header_found = True
+            continue
+        if not values:
+            continue
+        if len(values) > MAX_COLUMNS:
+            raise FileProblem(
+                _("Row %(row)d has more than %(n)d cells; at most %(n)d columns can be imported.")
+                % {"row": number, "n": MAX_COLUMNS}
+            )
+        info.total_rows += 1
+        if info.total_rows > max_rows():
+            raise FileProblem(
+                _("The file has more than %(limit)s rows; split it into files of at most %(limit)s rows.")
+                % {"limit": f"{max_rows():,}"}
+            )
+    if not header_found:
+        raise FileProblem(_("The file has no rows: the first row must name the columns."))
+    if not info.total_rows:
+        raise FileProblem(_("The file has a header row but no data rows."))
+    return info
+
+
+def iter_rows(data: bytes, info: FileInfo, *, skip: int = 0) -> Iterator[tuple[int, list[str]]]:
+    """The data rows (not blank ones) as (row number, cells as text), after skipping `skip` of them."""
+    header_found = False
+    seen = 0
+    for number, cells in _records(data, info):
+        values = _trimmed(cells)
+        if not values:
+            continue
+        if not header_found:
+            header_found = True
+            continue
+        seen += 1
+        if seen <= skip:
+            continue
+        yield number, values

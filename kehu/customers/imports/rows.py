@@ -1,0 +1,478 @@
+"""Rows → plans: what each row of a batch will do (create, update, leave unchanged, skip) or why it cannot.
+
+The validation is the write path's: values are coerced (choice labels in every language, dates, consent
+answers, custom fields through kehu.core.customfields), a customer is built and `full_clean`ed exactly as the
+record service does (normalised phones and emails, search keys), accounts and customers to update are looked
+up among the customers the user may see, and duplicates are found with the dedup scorer over exact-key
+candidates (phone, email, company name) fetched for the whole batch — never a full scan. The dry run and the
+real run share this code, so the preview says what the run will do.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kehu.core import customfields
+from kehu.core.access import Access
+from kehu.core.models import Tag, User
+from kehu.core.selectors import scoped
+
+from .. import dedup, keys, normalize
+from ..models import (
+    PROFILE_FIELDS,
+    ConsentMethod,
+    Customer,
+    Kind,
+    SocialIdentity,
+    Source,
+)
+from ..selectors import customer_list
+from . import mapping, reader
+from .lookups import Lookups
+
+FK_CHECKED = ["owner", "account", "parent", "merged_into"]
+TEXT_FIELDS = {"name", "alias", "city", "job_title", "industry", "tax_id", "occupation", "notes"}
+CHOICE_FIELDS = {"kind"} | {n for n in PROFILE_FIELDS if Customer._meta.get_field(n).choices}
+
+
+@dataclass
+class Problem:
+    column: int | None  # index of the file column, None for the row as a whole
+    field: str
+    message: str
+
+
+@dataclass
+class Extras:
+    phones: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+    wechat: str = ""
+    consent: dict[str, str] = field(default_factory=dict)
+    tags: list[Tag] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.phones or self.emails or self.wechat or self.consent or self.tags)
+
+
+@dataclass
+class RowPlan:
+    number: int
+    cells: list[str]
+    action: str = ""  # create | update | unchanged | skip | error
+    problems: list[Problem] = field(default_factory=list)
+    values: dict = field(default_factory=dict)
+    instance: Customer | None = None  # create: validated, unsaved
+    existing: Customer | None = None  # update: the stored customer, at the version the plan was made from
+    data: dict = field(default_factory=dict)  # update: what changes
+    extras: Extras = field(default_factory=Extras)
+    duplicates: list[tuple[int | None, int | None, float, list[str]]] = field(default_factory=list)
+    note: str = ""
+
+    def fail(self, column: int | None, field_name: str, message: str) -> None:
+        self.problems.append(Problem(column, field_name, message))
+
+
+class Planner(Lookups):
+    """Plans batches of one job's rows for its acting user; keeps what earlier rows of the run did."""
+
+    def __init__(self, job, user) -> None:
+        self.job = job
+        self.user = user
+        self.access = Access.of(user)
+        self.options = job.options or {}
+        self.mode = self.options.get("mode", "create")
+        self.match_on = self.options.get("match_on", "phone_email")
+        self.policy = self.options.get("duplicates", "skip")
+        self.default_kind = self.options.get("default_kind", Kind.ORGANIZATION)
+        self.headers = list(job.headers)
+        self.mapping = list(job.mapping)
+        self.columns: dict[str, list[int]] = {}
+        for index, key in enumerate(self.mapping):
+            if key:
+                self.columns.setdefault(key, []).append(index)
+        self.coerce = mapping.Coercer()
+        self.definition_list = customfields.definitions(Customer)
+        self.definitions = {d.key: d for d in self.definition_list}
+        self.tags = {mapping._norm(t.name): t for t in Tag.objects.all()}
+        self.visible = customer_list(user=user)
+        self._owners: dict[str, User | str] = {}
+        self._accounts: dict[str, Customer | str] = {}
+        # what earlier rows of this run did (in-file duplicates, one update per customer)
+        self.seen: dict[str, tuple[int, dedup.Profile]] = {}
+        self.match_keys: dict[str, int] = {}
+        self.updated: dict[int, int] = {}
+        self.wechat_rows: dict[str, int] = {}
+        self.created_rows: dict[int, int] = {}  # row number → id of the customer it created
+
+    # ------------------------------------------------------------------------------------ helpers
+    def column_of(self, field_name: str) -> int | None:
+        cols = self.columns.get(field_name)
+        return cols[0] if cols else None
+
+    def add_errors(self, plan: RowPlan, exc: ValidationError) -> None:
+        if hasattr(exc, "error_dict"):
+            blank = str(models.Field.default_error_messages["blank"])
+            for name, messages in exc.message_dict.items():
+                column = self.column_of(name)
+                if len(messages) > 1:  # "cannot be blank" next to the model's own words says it twice
+                    messages = [m for m in messages if m != blank]
+                for message in messages:
+                    plan.fail(column, name if name != "__all__" else "", message)
+        else:
+            for message in exc.messages:
+                plan.fail(None, "", message)
+
+    # ------------------------------------------------------------------------------------ step 1
+    def parse(self, number: int, cells: list[str]) -> RowPlan:
+        plan = RowPlan(number=number, cells=cells)
+        if len(cells) > len(self.headers):
+            extra = [c for c in cells[len(self.headers) :] if c]
+            if extra:
+                plan.fail(
+                    None,
+                    "",
+                    _(
+                        "This row has %(cells)d cells but the header names %(columns)d columns: the values "
+                        "after the last column (%(values)s) belong to no column."
+                    )
+                    % {
+                        "cells": len(cells),
+                        "columns": len(self.headers),
+                        "values": ", ".join(v[:30] for v in extra[:3]),
+                    },
+                )
+        values = plan.values
+        for index, key in enumerate(self.mapping):
+            raw = cells[index] if index < len(cells) else ""
+            if not key or raw == "":
+                continue
+            try:
+                self._coerce(plan, index, key, raw)
+            except ValidationError as exc:
+                for message in exc.messages:
+                    plan.fail(index, key, message)
+        if "phone" in values:
+            plan.extras.phones = [p for p in plan.extras.phones if p != values["phone"]]
+        if "email" in values:
+            plan.extras.emails = [e for e in plan.extras.emails if e != values["email"]]
+        return plan
+
+    def _coerce(self, plan: RowPlan, index: int, key: str, raw: str) -> None:
+        values, extras = plan.values, plan.extras
+        if key in TEXT_FIELDS:
+            values[key] = raw
+        elif key == "id":
+            values["id"] = self.coerce.record_id(raw)
+        elif key == "phone":
+            values["phone"] = normalize.normalize_phone(raw)
+        elif key == "email":
+            values["email"] = normalize.normalize_email(raw)
+        elif key == "website":
+            values["website"] = self.coerce.website(raw)
+        elif key == "birthday":
+            values["birthday"] = self.coerce.date(raw)
+        elif key in CHOICE_FIELDS:
+            values[key] = self.coerce.choice(key, raw)
+        elif key in ("account", "owner"):
+            values[key] = normalize.clean_text(raw)
+        elif key == "tags":
+            for name in self.coerce.split(raw):
+                tag = self.tags.get(mapping._norm(name))
+                if tag is None:
+                    plan.fail(
+                        index,
+                        key,
+                        _("Unknown tag “%(tag)s”: create it under Administration → Tags first.")
+                        % {"tag": name},
+                    )
+                elif tag not in extras.tags:
+                    extras.tags.append(tag)
+        elif key == "extra_phone":
+            for part in self.coerce.split(raw):
+                number = normalize.normalize_phone(part)
+                if number not in extras.phones:
+                    extras.phones.append(number)
+        elif key == "extra_email":
+            for part in self.coerce.split(raw):
+                email = normalize.normalize_email(part)
+                if email not in extras.emails:
+                    extras.emails.append(email)
+        elif key == "wechat":
+            handle = normalize.clean_text(raw)
+            if len(handle) > 120:
+                raise ValidationError(_("A WeChat id has at most 120 characters."))
+            extras.wechat = handle
+        elif key.startswith("consent."):
+            extras.consent[key.split(".", 1)[1]] = self.coerce.consent(raw)
+        elif key.startswith("custom."):
+            definition = self.definitions.get(key[7:])
+            if definition is None:
+                raise ValidationError(_("This custom field no longer exists."))
+            values.setdefault("custom", {})[definition.key] = self.coerce.custom(definition, raw)
+
+    # ------------------------------------------------------------------------------------ step 3
+    def plan(self, rows: list[tuple[int, list[str]]]) -> list[RowPlan]:
+        plans = [self.parse(number, cells) for number, cells in rows]
+        self._resolve_owners(plans)
+        self._resolve_accounts(plans)
+        matches = self._match_candidates(plans) if self.mode != "create" else {}
+        existing: dict[int, Customer] = {}
+        writable: set[int] = set()
+        if matches:
+            wanted = set().union(*matches.values())
+            existing = {
+                c.pk: c
+                # by id only: no join (with fresh, not yet analysed rows PostgreSQL would nest-loop a join to
+                # the account over the whole table) and no ordering; owner/account are compared by id
+                for c in self.visible.filter(pk__in=wanted)
+                .order_by()
+                .prefetch_related("tags", "phones", "emails", "social_ids")
+            }
+            writable = set(
+                scoped(Customer.objects.filter(pk__in=wanted), user=self.user, mode="write").values_list(
+                    "pk", flat=True
+                )
+            )
+        handles = {p.extras.wechat for p in plans if p.extras.wechat}
+        taken = (
+            dict(
+                SocialIdentity.objects.filter(
+                    network=SocialIdentity.Network.WECHAT, handle__in=handles
+                ).values_list("handle", "customer_id")
+            )
+            if handles
+            else {}
+        )
+        for plan in plans:
+            for ref_field, cache in (("owner", self._owners), ("account", self._accounts)):
+                if ref_field in plan.values:
+                    found = cache[plan.values[ref_field]]
+                    if isinstance(found, str):
+                        plan.fail(self.column_of(ref_field), ref_field, found)
+                        del plan.values[ref_field]
+                    else:
+                        plan.values[ref_field] = found
+            target = self._decide(plan, matches, existing, writable)
+            if not plan.problems:
+                if target is None:
+                    self._build_new(plan)
+                else:
+                    self._build_update(plan, target)
+            self._check_wechat(plan, taken, target)
+        creates = [p for p in plans if p.action == "create" and not p.problems]
+        if self.policy != "allow" and creates:
+            self._find_duplicates(creates)
+        for plan in plans:
+            if plan.problems:
+                plan.action = "error"
+        return plans
+
+    def _decide(self, plan, matches, existing, writable) -> Customer | None:
+        """The customer a row updates (None: a new one); records a problem when it cannot be told."""
+        if self.mode == "create":
+            return None
+        row_keys = self._match_keys(plan)
+        candidates: set[int] = set()
+        for key in row_keys:
+            candidates = matches.get(key, set())
+            if candidates:
+                break
+        if not candidates:
+            for key in row_keys:
+                earlier = self.match_keys.get(key)
+                if earlier is not None:
+                    kind, value = key.split(":", 1)
+                    plan.fail(
+                        None,
+                        "",
+                        _("Row %(row)d of this file has the same %(what)s (%(value)s): combine the two rows.")
+                        % {"row": earlier, "what": self._key_label(kind), "value": value},
+                    )
+                    return None
+            if self.mode == "update":
+                if row_keys:
+                    what = " / ".join(self._key_label(k.split(":")[0]) for k in row_keys)
+                    plan.fail(None, "", _("No customer that you can see has this %(what)s.") % {"what": what})
+                else:
+                    plan.fail(None, "", _("This row has no value to find the customer by."))
+            for key in row_keys:
+                self.match_keys[key] = plan.number
+            return None
+        if len(candidates) > 1:
+            plan.fail(
+                None,
+                "",
+                _("%(n)d customers match this row (%(ids)s): add a customer id column to choose.")
+                % {"n": len(candidates), "ids": ", ".join(f"#{pk}" for pk in sorted(candidates)[:5])},
+            )
+            return None
+        pk = next(iter(candidates))
+        customer = existing.get(pk)
+        if customer is None:
+            plan.fail(None, "", _("The matching customer is no longer visible to you."))
+            return None
+        if pk in self.updated:
+            plan.fail(
+                None,
+                "",
+                _("Row %(row)d of this file already updates “%(name)s” (#%(id)d): combine the two rows.")
+                % {"row": self.updated[pk], "name": customer.name, "id": pk},
+            )
+            return None
+        if pk not in writable:
+            plan.fail(
+                None,
+                "",
+                _("You may see “%(name)s” (#%(id)d) but not change it.") % {"name": customer.name, "id": pk},
+            )
+            return None
+        self.updated[pk] = plan.number
+        for key in row_keys:
+            self.match_keys[key] = plan.number
+        return customer
+
+    @staticmethod
+    def _key_label(kind: str) -> str:
+        return {"id": _("customer id"), "phone": _("phone"), "email": _("email")}.get(kind, kind)
+
+    def _build_new(self, plan: RowPlan) -> None:
+        values = dict(plan.values)
+        values.pop("id", None)
+        custom = values.pop("custom", {})
+        account = values.pop("account", None)
+        owner = values.pop("owner", None)
+        kind = values.pop("kind", None) or (Kind.PERSON if account is not None else self.default_kind)
+        instance = Customer(kind=kind, **values)
+        if account is not None:
+            instance.account = account
+        instance.owner = owner or self.user
+        if not instance.source:
+            instance.source = Source.IMPORT
+        try:
+            instance.custom = customfields.clean_values(Customer, custom, defs=self.definition_list)
+        except ValidationError as exc:
+            self.add_errors(plan, exc)
+        if plan.extras.consent:
+            instance.consent = self._consent({}, plan.extras.consent)
+        try:
+            # owner and account were looked up by the planner (active user; organisation the user may see)
+            instance.full_clean(exclude=FK_CHECKED, validate_unique=False, validate_constraints=False)
+        except ValidationError as exc:
+            self.add_errors(plan, exc)
+        if plan.problems:
+            return
+        if plan.extras.phones or plan.extras.emails:  # clean() computed the keys from the primary ones
+            keys.refresh(
+                instance,
+                phones=sorted({x for x in [instance.phone, *plan.extras.phones] if x}),
+                emails=sorted({x for x in [instance.email, *plan.extras.emails] if x}),
+            )
+        plan.instance = instance
+        plan.action = "create"
+
+    def _build_update(self, plan: RowPlan, customer: Customer) -> None:
+        values = dict(plan.values)
+        values.pop("id", None)
+        custom = values.pop("custom", None)
+        data: dict = {}
+        # a phone or email the customer already has (as another contact point) changes nothing
+        if values.get("phone") in {customer.phone, *(x.number for x in customer.phones.all())}:
+            values.pop("phone")
+        if values.get("email") in {customer.email, *(x.email for x in customer.emails.all())}:
+            values.pop("email")
+        for name, value in values.items():
+            current = getattr(customer, name)
+            if name in ("account", "owner"):
+                if getattr(customer, f"{name}_id") != value.pk:
+                    data[name] = value
+            elif current != value:
+                data[name] = value
+        if custom:
+            try:
+                merged = customfields.clean_values(
+                    Customer, custom, current=customer.custom, partial=True, defs=self.definition_list
+                )
+            except ValidationError as exc:
+                self.add_errors(plan, exc)
+                merged = customer.custom
+            if merged != (customer.custom or {}):
+                data["custom"] = custom
+        current_tags = list(customer.tags.all())
+        new_tags = [t for t in plan.extras.tags if t not in current_tags]
+        if new_tags:
+            data["tags"] = current_tags + new_tags
+        extras = plan.extras
+        extras.phones = [
+            p
+            for p in extras.phones
+            if p != customer.phone and p not in {x.number for x in customer.phones.all()}
+        ]
+        extras.emails = [
+            e
+            for e in extras.emails
+            if e != customer.email and e not in {x.email for x in customer.emails.all()}
+        ]
+        if extras.wechat and any(
+            s.network == SocialIdentity.Network.WECHAT and s.handle == extras.wechat
+            for s in customer.social_ids.all()
+        ):
+            extras.wechat = ""
+        extras.consent = {
+            c: s for c, s in extras.consent.items() if (customer.consent or {}).get(c, {}).get("status") != s
+        }
+        extras.tags = []
+        trial = copy.copy(customer)
+        for name, value in data.items():
+            if name == "custom":
+                trial.custom = merged
+            elif name != "tags":
+                setattr(trial, name, value)
+        try:
+            trial.full_clean(exclude=FK_CHECKED, validate_unique=False, validate_constraints=False)
+        except ValidationError as exc:
+            self.add_errors(plan, exc)
+        if plan.problems:
+            return
+        plan.existing, plan.data, plan.instance = customer, data, trial
+        plan.action = "update" if data or extras else "unchanged"
+
+    def _check_wechat(self, plan: RowPlan, taken: dict[str, int], target: Customer | None) -> None:
+        handle = plan.extras.wechat
+        if not handle:
+            return
+        owner = taken.get(handle)
+        if owner is not None and (target is None or owner != target.pk):
+            plan.fail(
+                self.column_of("wechat"),
+                "wechat",
+                _("The WeChat id “%(id)s” already belongs to another customer.") % {"id": handle},
+            )
+        elif handle in self.wechat_rows:
+            plan.fail(
+                self.column_of("wechat"),
+                "wechat",
+                _("Row %(row)d of this file has the same WeChat id.") % {"row": self.wechat_rows[handle]},
+            )
+        elif not plan.problems:
+            self.wechat_rows[handle] = plan.number
+
+    @staticmethod
+    def _consent(current: dict, answers: dict[str, str]) -> dict:
+        result = dict(current or {})
+        at = timezone.now().isoformat()
+        for channel, status in answers.items():
+            result[channel] = {"status": status, "at": at, "method": ConsentMethod.IMPORT}
+        return result
+
+
+def column_label(headers: list[str], index: int | None) -> str:
+    return mapping.column_name(headers, index) if index is not None else ""
+
+
+__all__ = ["Planner", "RowPlan", "Problem", "column_label", "reader"]

@@ -1,0 +1,346 @@
+"""The worker side of an import: one pass (preview, run or undo) of a job, batch by batch.
+
+Workers claim a job with one conditional UPDATE (a lease: token + expiry), so two workers never work on the
+same job; each batch is one transaction that first re-reads the job row under a row lock and checks the lease
+is still its own, then writes the batch's rows, their ImportRow entries (unique per job and row number: the
+idempotency key) and the advanced cursor together. A worker killed mid-batch leaves nothing of that batch; the
+next worker (after the lease ran out, or `import_resume`) continues after the last committed row, so no row is
+lost and none is written twice. Row errors are collected, never raised: they do not stop the file.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.http import Http404
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from kehu.core import audit, records
+from kehu.core.access import Access
+from kehu.core.exceptions import StaleRecordError
+from kehu.core.models import Action, AuditAction
+from kehu.core.services import notify
+
+from ..models import Customer
+from . import mapping, reader, writer
+from .models import WORKING, ImportIssue, ImportJob, ImportRow, ImportStatus, RowAction, lease
+from .rows import Planner
+from .services import _close, check_rights, file_content, file_info
+
+log = logging.getLogger(__name__)
+
+PREVIEW_ROWS = 20
+
+
+def batch_size() -> int:
+    return getattr(settings, "KEHU_IMPORT_BATCH", 500)
+
+
+class LeaseLost(Exception):
+    """Another worker took the job over (this one was too slow or presumed dead): stop without writing."""
+
+
+# ------------------------------------------------------------------------------------------- worker
+def import_job_work(job_id: int, *, max_batches: int | None = None) -> str:
+    """Run the job's current pass (preview, run or undo) if no other worker holds it. Returns what happened:
+    done, paused (max_batches reached), cancelled, not claimed, lease lost, failed."""
+    token, now = uuid.uuid4().hex, timezone.now()
+    claimed = (
+        ImportJob.objects.filter(pk=job_id, status__in=WORKING)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_token=token, lease_until=now + lease(), updated_at=now)
+    )
+    if not claimed:
+        return "not claimed"
+    job = ImportJob.objects.select_related("owner", "undo_by").get(pk=job_id)
+    with translation.override(job.language or settings.LANGUAGE_CODE):
+        try:
+            if job.status == ImportStatus.UNDOING:
+                return _undo_pass(job, token, max_batches)
+            return _import_pass(job, token, max_batches)
+        except LeaseLost:
+            return "lease lost"
+        except Exception as exc:  # noqa: BLE001 - recorded on the job; the pass can be resumed
+            log.exception("import %s failed", job_id)
+            if isinstance(exc, ValidationError):
+                message = "; ".join(exc.messages)
+            elif isinstance(exc, PermissionDenied):
+                message = str(exc)
+            else:
+                message = _("Unexpected error (%(type)s): %(error)s") % {
+                    "type": type(exc).__name__,
+                    "error": exc,
+                }
+            ImportJob.objects.filter(pk=job_id, lease_token=token).update(
+                status=ImportStatus.FAILED,
+                error=message[:2000],
+                lease_token="",
+                lease_until=None,
+                updated_at=timezone.now(),
+            )
+            return "failed"
+
+
+def _lock(job_id: int, token: str, cursor: int | None = None) -> ImportJob:
+    """The job row, locked, if this worker still holds it (and, given `cursor`, nobody moved it since)."""
+    locked = ImportJob.objects.select_for_update().get(pk=job_id)
+    if locked.lease_token != token or (cursor is not None and locked.cursor != cursor):
+        raise LeaseLost
+    return locked
+
+
+def _summary(job: ImportJob) -> str:
+    return _(
+        "%(created)d created, %(updated)d updated, %(unchanged)d unchanged, %(skipped)d skipped, "
+        "%(failed)d with errors"
+    ) % {
+        "created": job.created,
+        "updated": job.updated,
+        "unchanged": job.unchanged,
+        "skipped": job.skipped,
+        "failed": job.failed,
+    }
+
+
+def _announce(job: ImportJob, title: str, body: str, note: str, changes: dict) -> None:
+    audit.log(
+        actor=job.undo_by if note.startswith("undo") else job.owner,
+        action=AuditAction.IMPORT,
+        model="customers.customer",
+        object_id="*",
+        object_repr=job.file_name[:200],
+        changes=changes,
+        note=note,
+    )
+    notify(
+        user=job.owner, title=title, body=body, url=job.get_absolute_url(), dedup_key=f"{note}:{job.status}"
+    )
+
+
+def _chunks(iterable, size: int):
+    iterator = iter(iterable)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def _sample(planner: Planner, plans) -> list[dict]:
+    mapped = [i for i, key in enumerate(planner.mapping) if key]
+    sample = []
+    for plan in plans:
+        errors: dict[str, list[str]] = {}
+        messages = []
+        for problem in plan.problems:
+            if problem.column is not None:
+                errors.setdefault(str(problem.column), []).append(problem.message)
+            else:
+                messages.append(problem.message)
+        if plan.note:
+            messages.append(plan.note)
+        for found in plan.duplicates:
+            messages.append(_("Will be flagged for duplicate review.") + " " + Planner.describe(found, {}))
+        sample.append(
+            {
+                "row": plan.number,
+                "action": plan.action,
+                "cells": [plan.cells[i] if i < len(plan.cells) else "" for i in mapped],
+                "errors": [errors.get(str(i), []) for i in mapped],
+                "messages": messages,
+            }
+        )
+    return sample
+
+
+def _import_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
+    dry = job.status == ImportStatus.PREVIEWING
+    if job.status == ImportStatus.QUEUED:
+        ImportJob.objects.filter(pk=job.pk, lease_token=token).update(
+            status=ImportStatus.RUNNING, started_at=timezone.now()
+        )
+        job.status = ImportStatus.RUNNING
+    user = job.owner
+    check_rights(user, job.options)
+    problems = mapping.validate(job.mapping, job.headers, mapping.targets_for(user), job.options)
+    if problems:
+        raise ValidationError(problems)
+    planner = Planner(job, user)
+    cursor = job.cursor
+    rows = reader.iter_rows(file_content(job), file_info(job), skip=cursor)
+    for batches, chunk in enumerate(_chunks(rows, batch_size()), start=1):
+        plans = planner.plan(chunk)
+        with transaction.atomic():
+            locked = _lock(job.pk, token, cursor)
+            if locked.cancel_requested:
+                if dry:
+                    locked.status, locked.cursor, locked.preview = ImportStatus.MAPPED, 0, {}
+                    locked.lease_token, locked.lease_until, locked.cancel_requested = "", None, False
+                else:
+                    _close(locked, ImportStatus.CANCELLED)
+                    _announce(
+                        locked,
+                        _("Import #%(id)d cancelled") % {"id": locked.pk},
+                        _summary(locked),
+                        locked.note,
+                        _counts(locked),
+                    )
+                locked.save()
+                return "cancelled"
+            if dry:
+                result = writer.dry_run(planner, plans)
+                preview = locked.preview or {}
+                counts = preview.get("counts", {})
+                for key, n in result.counts.items():
+                    counts[key] = counts.get(key, 0) + n
+                sample = preview.get("sample", [])
+                room = PREVIEW_ROWS - len(sample)
+                if room > 0:
+                    sample += _sample(planner, plans[:room])
+                locked.preview = {"counts": counts, "sample": sample}
+            else:
+                result = writer.write(planner, plans)
+                for key, n in result.counts.items():
+                    setattr(locked, key, getattr(locked, key) + n)
+            ImportIssue.objects.bulk_create(result.issues)
+            locked.cursor = cursor = cursor + len(chunk)
+            locked.lease_until = timezone.now() + lease()
+            locked.updated_at = timezone.now()
+            locked.save()
+        if max_batches and batches >= max_batches and locked.cursor < job.total_rows:
+            ImportJob.objects.filter(pk=job.pk, lease_token=token).update(lease_token="", lease_until=None)
+            return "paused"
+    with transaction.atomic():
+        locked = _lock(job.pk, token)
+        if dry:
+            locked.status = ImportStatus.READY
+            locked.lease_token, locked.lease_until = "", None
+        else:
+            _close(locked, ImportStatus.DONE)
+            _announce(
+                locked,
+                _("Import #%(id)d finished: %(file)s") % {"id": locked.pk, "file": locked.file_name},
+                _summary(locked),
+                locked.note,
+                _counts(locked),
+            )
+        locked.updated_at = timezone.now()
+        locked.save()
+    return "done"
+
+
+def _counts(job: ImportJob) -> dict:
+    return {k: getattr(job, k) for k in ("created", "updated", "unchanged", "skipped", "flagged", "failed")}
+
+
+# ------------------------------------------------------------------------------------------- undo
+# rows the import wrote together with each customer: deleted with it
+OWN_ROWS = {
+    "customers.customerphone",
+    "customers.customeremail",
+    "customers.socialidentity",
+    "customers.consentevent",
+    "customers.lifecyclechange",
+    "customers.customer_tags",
+    "customers.duplicatecandidate",
+    "customers.importrow",
+}
+
+
+def _references(job: ImportJob, ids: list[int]) -> dict[int, str]:
+    """Customers among `ids` that other records point at (an interaction, a contact, a product unit...)."""
+    from ..merge import _customer_fks
+
+    found: dict[int, str] = {}
+    for model, fk in _customer_fks():
+        label = model._meta.label_lower
+        if label in OWN_ROWS:
+            continue
+        qs = model._base_manager.filter(**{f"{fk.name}__in": ids})
+        if model is Customer:
+            # contacts and branches the same import created go with it
+            qs = qs.exclude(
+                pk__in=ImportRow.objects.filter(job=job, customer__isnull=False).values("customer_id")
+            )
+        for pk in qs.values_list(fk.attname, flat=True).distinct():
+            found.setdefault(pk, str(model._meta.verbose_name_plural))
+    return found
+
+
+def _undo_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
+    user = job.undo_by or job.owner
+    if not Access.of(user).can(Action.DELETE, Customer):
+        raise PermissionDenied(_("Undoing an import needs the delete right on customers."))
+    batches = 0
+    note = f"undo of {job.note}"
+    while True:
+        rows = list(
+            ImportRow.objects.filter(
+                job=job, action=RowAction.CREATED, customer__isnull=False, kept_reason=""
+            ).order_by("row_number")[: batch_size()]
+        )
+        if not rows:
+            break
+        with transaction.atomic():
+            locked = _lock(job.pk, token)
+            ids = [r.customer_id for r in rows]
+            # lock them all, in id order (no deadlock with another undo or a merge), before looking for references
+            customers = {
+                c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+            }
+            referenced = _references(job, ids)
+            for row in rows:
+                customer = customers.get(row.customer_id)
+                reason = ""
+                if customer is None:
+                    continue
+                if customer.version != row.version_after:
+                    reason = _(
+                        "changed since the import (version %(now)d; the import left version %(then)d)"
+                    ) % {
+                        "now": customer.version,
+                        "then": row.version_after,
+                    }
+                elif customer.merged_into_id:
+                    reason = _("merged into another customer since the import")
+                elif customer.pk in referenced:
+                    reason = _("other records refer to it (%(what)s)") % {"what": referenced[customer.pk]}
+                if not reason:
+                    try:
+                        with transaction.atomic():
+                            records.record_delete(
+                                instance=customer, by=user, expected_version=row.version_after, note=note
+                            )
+                        locked.undone += 1
+                        continue
+                    except StaleRecordError:
+                        reason = _("changed since the import")
+                    except Http404:
+                        reason = _("not visible to you")
+                    except (ValidationError, PermissionDenied) as exc:
+                        reason = "; ".join(getattr(exc, "messages", [str(exc)]))
+                ImportRow.objects.filter(pk=row.pk).update(kept_reason=reason[:300])
+                locked.kept += 1
+            locked.cursor += len(rows)
+            locked.lease_until = timezone.now() + lease()
+            locked.save()
+        batches += 1
+        if max_batches and batches >= max_batches:
+            ImportJob.objects.filter(pk=job.pk, lease_token=token).update(lease_token="", lease_until=None)
+            return "paused"
+    with transaction.atomic():
+        locked = _lock(job.pk, token)
+        _close(locked, ImportStatus.UNDONE)
+        _announce(
+            locked,
+            _("Import #%(id)d undone") % {"id": locked.pk},
+            _("%(undone)d customers deleted, %(kept)d kept") % {"undone": locked.undone, "kept": locked.kept},
+            note,
+            {"undone": locked.undone, "kept": locked.kept},
+        )
+        locked.save()
+    return "done"

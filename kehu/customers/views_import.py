@@ -1,0 +1,244 @@
+"""Import pages: history, upload, column mapping, preview, progress, results, error report, template.
+Thin: every read starts from the imports selector (import right + scope), every change calls a service."""
+
+from __future__ import annotations
+
+import itertools
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from kehu.core.access import Access
+from kehu.core.models import Action
+
+from .imports import mapping, reader, report, selectors, services
+from .imports.forms import FileSettingsForm, MappingForm, UploadForm
+from .imports.models import EDITABLE, WORKING, ImportMode, ImportRow, ImportStatus, IssuePhase
+from .models import Customer
+from .selectors import customer_list
+
+FORMATS = {"csv", "xlsx"}
+DELIMITER_NAMES = {",": ",", ";": ";", "\t": gettext_lazy("Tab"), "|": "|"}
+
+
+def _require_import(request) -> None:
+    if not Access.of(request.user).can(Action.IMPORT, Customer):
+        raise PermissionDenied(_("You do not have the import right on customers."))
+
+
+def _job(request, pk):
+    _require_import(request)
+    return selectors.import_job(user=request.user, pk=pk)
+
+
+def _errors(exc) -> list[str]:
+    if isinstance(exc, ValidationError):
+        return exc.messages
+    return [str(exc) or _("You may not do this.")]
+
+
+def import_list(request):
+    _require_import(request)
+    page = Paginator(selectors.import_jobs(user=request.user), 25).get_page(request.GET.get("page"))
+    return render(request, "customers/imports/list.html", {"page_obj": page, "title": _("Imports")})
+
+
+def import_new(request):
+    _require_import(request)
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            job = services.import_upload(
+                by=request.user,
+                file_name=upload.name,
+                data=upload.read(),
+                encoding=form.cleaned_data["encoding"],
+                delimiter=form.cleaned_data["delimiter"],
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            form.add_error("file", _errors(exc))
+        else:
+            return redirect("customers:import_mapping", pk=job.pk)
+    context = {
+        "form": form,
+        "title": _("Import customers"),
+        "max_mb": reader.max_bytes() // 1048576,
+        "max_rows": reader.max_rows(),
+    }
+    return render(request, "customers/imports/new.html", context, status=400 if form.errors else 200)
+
+
+def _samples(job, count: int = 3) -> list[list[str]]:
+    """The first values of each column, to help mapping."""
+    rows = list(
+        itertools.islice(reader.iter_rows(services.file_content(job), services.file_info(job)), count)
+    )
+    return [[row[i] if i < len(row) else "" for _n, row in rows] for i in range(len(job.headers))]
+
+
+def import_mapping(request, pk):
+    job = _job(request, pk)
+    if job.status not in EDITABLE:
+        messages.info(request, _("The mapping of this import can no longer be changed."))
+        return redirect(job)
+    targets = mapping.targets_for(request.user)
+    initial = (
+        {f"col_{i}": key for i, key in enumerate(job.mapping)} | dict(services.DEFAULT_OPTIONS) | job.options
+    )
+    form = MappingForm(request.POST or None, headers=job.headers, targets=targets, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.import_configure(
+                job=job, by=request.user, mapping_=form.mapping(), options=form.options()
+            )
+            services.import_preview(job=job, by=request.user)
+        except (ValidationError, PermissionDenied) as exc:
+            for message in _errors(exc):
+                form.add_error(None, message)
+        else:
+            return redirect(job)
+    context = {
+        "job": job,
+        "form": form,
+        "columns": list(zip(form.column_fields(), _samples(job), strict=True)),
+        "settings_form": FileSettingsForm(
+            initial={
+                "encoding": "auto",
+                "delimiter": next((k for k, v in reader.DELIMITERS.items() if v == job.delimiter), "auto"),
+                "sheet": job.sheet,
+            }
+        ),
+        "title": _("Map the columns"),
+        "delimiter_name": DELIMITER_NAMES.get(job.delimiter, job.delimiter),
+    }
+    return render(request, "customers/imports/mapping.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+def import_reread(request, pk):
+    job = _job(request, pk)
+    form = FileSettingsForm(request.POST)
+    if form.is_valid():
+        try:
+            services.import_reread(
+                job=job,
+                by=request.user,
+                encoding=form.cleaned_data["encoding"] or "auto",
+                delimiter=form.cleaned_data["delimiter"] or "auto",
+                sheet=form.cleaned_data["sheet"],
+            )
+            messages.success(request, _("The file was read again."))
+        except (ValidationError, PermissionDenied) as exc:
+            messages.error(request, "; ".join(_errors(exc)))
+    return redirect("customers:import_mapping", pk=job.pk)
+
+
+ACTIONS = {
+    "preview": services.import_preview,
+    "start": services.import_start,
+    "cancel": services.import_cancel,
+    "resume": services.import_resume,
+    "undo": services.import_undo,
+}
+
+
+@require_POST
+def import_act(request, pk, action):
+    job = _job(request, pk)
+    try:
+        ACTIONS[action](job=job, by=request.user)
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, "; ".join(_errors(exc)))
+    else:
+        messages.success(
+            request,
+            {
+                "preview": _("Checking the rows…"),
+                "start": _("The import has started."),
+                "cancel": _("The import is being cancelled; rows already imported stay and can be undone."),
+                "resume": _("The import continues after the last saved row."),
+                "undo": _("Undoing the import…"),
+            }[action],
+        )
+    return redirect(job)
+
+
+def _context(request, job) -> dict:
+    phase = IssuePhase.PREVIEW if job.phase == IssuePhase.PREVIEW else IssuePhase.RUN
+    # the first customers it wrote that the user may see (ids first: a join with the scope is slow at scale)
+    rows = list(
+        ImportRow.objects.filter(job=job, customer__isnull=False)
+        .select_related("customer")
+        .order_by("row_number")[:20]
+    )
+    visible = set(
+        customer_list(user=request.user)
+        .filter(pk__in=[r.customer_id for r in rows])
+        .values_list("pk", flat=True)
+    )
+    return {
+        "job": job,
+        "title": _("Import #%(id)d") % {"id": job.pk},
+        "phase": phase,
+        "issues": list(job.issues.filter(phase=phase).order_by("row_number")[:50]),
+        "issue_count": job.issues.filter(phase=phase).count(),
+        "written": [r for r in rows if r.customer_id in visible],
+        "written_count": ImportRow.objects.filter(job=job, customer__isnull=False).count(),
+        "headers": job.headers,
+        "mapped": [
+            (job.headers[i], key) for i, key in enumerate(job.mapping) if key and i < len(job.headers)
+        ],
+        "preview_counts": (job.preview or {}).get("counts", {}),
+        "sample": [
+            {**row, "pairs": list(zip(row["cells"], row["errors"], strict=False))}
+            for row in (job.preview or {}).get("sample", [])
+        ],
+        "mode_label": ImportMode(job.options.get("mode", ImportMode.CREATE)).label,
+        "target_labels": {t.key: t.label for t in mapping.targets_for(request.user)},
+        "mapped_headers": [mapping.column_name(job.headers, i) for i, key in enumerate(job.mapping) if key],
+        "can_act": job.owner_id == request.user.pk or Access.of(request.user).is_superuser,
+        "changed_since": services.changed_since_import(job)
+        if job.status in (ImportStatus.DONE, ImportStatus.CANCELLED)
+        else 0,
+        "editable": job.status in EDITABLE,
+        "cancellable": (job.status in (*EDITABLE, *WORKING) and job.status != ImportStatus.UNDOING)
+        or (job.status == ImportStatus.FAILED and job.phase != "undo"),
+    }
+
+
+def import_detail(request, pk):
+    job = _job(request, pk)
+    if job.status == ImportStatus.UPLOADED:
+        return redirect("customers:import_mapping", pk=job.pk)
+    return render(request, "customers/imports/detail.html", _context(request, job))
+
+
+def import_progress(request, pk):
+    """The progress panel for htmx polling; once the job stops working the page reloads to show results."""
+    job = _job(request, pk)
+    response = render(request, "customers/imports/_progress.html", {"job": job})
+    if not job.is_working and request.headers.get("HX-Request"):
+        response["HX-Refresh"] = "true"
+    return response
+
+
+def import_errors(request, pk, fmt):
+    job = _job(request, pk)
+    phase = request.GET.get("phase", IssuePhase.RUN)
+    if fmt not in FORMATS or phase not in IssuePhase.values:
+        raise Http404
+    return report.response(report.error_report(job, phase, fmt), fmt, f"import-{job.pk}-{phase}-errors")
+
+
+def import_template(request, fmt):
+    _require_import(request)
+    if fmt not in FORMATS:
+        raise Http404
+    return report.response(report.template(request.user, fmt), fmt, "kehu-customer-import-template")
