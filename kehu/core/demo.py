@@ -47,7 +47,7 @@ ROLES = {
     "marketer": (
         "市场专员 Marketer",
         {
-            "customers.customer": (["view", "export", "import"], Scope.ALL, Scope.NONE),
+            "customers.customer": (["view", "add", "export", "import"], Scope.ALL, Scope.OWN),
             "products.product": (["view", "add", "change"], Scope.ALL, Scope.ALL),
             "interactions.interaction": (["view", "add"], Scope.ALL, Scope.OWN),
             "interactions.task": (["view", "add", "change"], Scope.OWN, Scope.OWN),
