@@ -168,7 +168,7 @@ class Access:
             return EffectiveGrant(set(Action.values), Scope.ALL, Scope.ALL)
         entry = registry.get(label)
         parent = entry.parent() if entry is not None else None
-        if parent is None:
+        if entry is None or parent is None:
             return self._grants.get(label, EffectiveGrant())
         inherited = self.grant(parent.label)
         if not entry.own_actions:

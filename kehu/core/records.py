@@ -9,8 +9,9 @@ pieces here (`ensure`, `audit.log`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar, cast
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.http import Http404
 from django.utils import timezone
@@ -20,6 +21,12 @@ from . import audit, customfields, registry
 from .access import Access
 from .exceptions import FieldNotWritable, StaleRecordError
 from .models import Action, AuditAction
+
+if TYPE_CHECKING:
+    from .models import CustomFieldsModel
+
+
+M = TypeVar("M", bound=models.Model)  # the record service returns the caller's own model type
 
 
 def ensure(user, action: str, model) -> Access:
@@ -72,7 +79,7 @@ def _check_parent_writable(access: Access, entry, instance) -> None:
         raise PermissionDenied(_("You may see %(parent)s but not add to it.") % {"parent": base.first()})
 
 
-def record_create(*, model: type[models.Model], data: dict, by, note: str = "") -> models.Model:
+def record_create(*, model: type[M], data: dict, by, note: str = "") -> M:
     """Create a record as `by`. The owner defaults to `by`; another owner needs the transfer right."""
     access = ensure(by, Action.ADD, model)
     entry = registry.require(model)
@@ -106,7 +113,7 @@ def record_create(*, model: type[models.Model], data: dict, by, note: str = "") 
     return instance
 
 
-def lock_for_write(instance: models.Model, by, action: str = Action.CHANGE) -> tuple[models.Model, Access]:
+def lock_for_write(instance: M, by, action: str = Action.CHANGE) -> tuple[M, Access]:
     """Check rights on an existing record and return it locked (select_for_update) inside the caller's
     transaction. Records outside the user's read scope raise Http404; readable but not writable raise
     PermissionDenied."""
@@ -119,19 +126,19 @@ def lock_for_write(instance: models.Model, by, action: str = Action.CHANGE) -> t
         raise PermissionDenied(_("You may see this record but not change it."))
     try:
         return base.select_for_update().get(), access
-    except model.DoesNotExist:
+    except ObjectDoesNotExist:
         raise Http404 from None
 
 
 def record_update(
     *,
-    instance: models.Model,
+    instance: M,
     data: dict,
     by,
     expected_version: int | None,
     note: str = "",
-    children: Callable[[models.Model], dict] | None = None,
-) -> models.Model:
+    children: Callable[[M], dict] | None = None,
+) -> M:
     """Apply `data` to a record. `expected_version` is the version the user edited; a newer stored version
     raises StaleRecordError naming who changed what. Unchanged fields are ignored (so read-only fields that a
     form re-posts unchanged are fine); a change to a read-only/hidden field raises FieldNotWritable.
@@ -144,7 +151,7 @@ def record_update(
     plain, m2m, custom = _split(model, data)
     with transaction.atomic():
         locked, access = lock_for_write(instance, by)
-        if expected_version is not None and locked.version != expected_version:
+        if expected_version is not None and getattr(locked, "version", expected_version) != expected_version:
             raise StaleRecordError(
                 locked,
                 expected_version,
@@ -172,10 +179,11 @@ def record_update(
                 changed.append(name)
         _check_fields(access, model, changed)
         if custom is not None:
+            holder = cast("CustomFieldsModel", locked)  # only models with custom fields receive values
             hidden_or_ro = access.readonly_fields(model) | access.hidden_fields(model)
-            if "custom" in hidden_or_ro and custom != locked.custom:
+            if "custom" in hidden_or_ro and custom != holder.custom:
                 raise FieldNotWritable(["custom"])
-            locked.custom = customfields.clean_values(model, custom, current=locked.custom, partial=True)
+            holder.custom = customfields.clean_values(model, custom, current=holder.custom, partial=True)
         child_changes = children(locked) if children is not None else {}
         # nothing changed: neither a field, nor a custom value (compared through the snapshot: the custom
         # values were already applied to `locked` above), nor a child row

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import TypeVar, overload
+
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
@@ -9,8 +12,14 @@ from . import registry
 from .access import Access
 from .models import AuditEntry, Notification, SavedView, User
 
+M = TypeVar("M", bound=Model)
 
-def scoped(queryset_or_model, *, user, mode: str = "read") -> QuerySet:
+
+@overload
+def scoped(queryset_or_model: QuerySet[M], *, user, mode: str = "read") -> QuerySet[M]: ...
+@overload
+def scoped(queryset_or_model: type[M], *, user, mode: str = "read") -> QuerySet[M]: ...
+def scoped(queryset_or_model, *, user, mode: str = "read"):
     """The records of a model (or queryset) that `user` may read (or write)."""
     qs = (
         queryset_or_model
@@ -20,12 +29,12 @@ def scoped(queryset_or_model, *, user, mode: str = "read") -> QuerySet:
     return Access.of(user).filter(qs, mode=mode)
 
 
-def get_visible(queryset_or_model, *, user, **lookup) -> Model:
+def get_visible(queryset_or_model: QuerySet[M] | type[M], *, user, **lookup) -> M:
     """One record the user may read, or Http404 — the same answer whether it is missing or out of scope."""
     qs = scoped(queryset_or_model, user=user)
     try:
         return qs.get(**lookup)
-    except (qs.model.DoesNotExist, ValueError, TypeError):
+    except (ObjectDoesNotExist, ValueError, TypeError):
         raise Http404 from None
 
 

@@ -72,9 +72,9 @@ def role_field_access_set(*, role: Role, model_label: str, values: dict[str, str
             old = grant.access if grant else FieldAccess.EDIT
             if value == old:
                 continue
-            if value == FieldAccess.EDIT:
+            if grant is not None and value == FieldAccess.EDIT:
                 grant.delete()
-            elif grant:
+            elif grant is not None:
                 grant.access = value
                 grant.save(update_fields=["access"])
             else:
@@ -194,7 +194,7 @@ def ownership_transfer(*, from_user: User, to_user: User, by, deactivate: bool =
                     _("You do not have the transfer right on %(m)s.") % {"m": entry.verbose_name}
                 )
             pks_reprs = [(o.pk, str(o)) for o in qs.only("pk", *_repr_fields(entry.model))]
-            update = {entry.owner_field: to_user}
+            update: dict[str, object] = {entry.owner_field: to_user}
             if hasattr(entry.model, "version"):
                 from django.db.models import F
 

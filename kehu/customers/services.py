@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -97,34 +98,42 @@ def refresh_search_keys(customer: Customer) -> None:
     )
 
 
-def contact_point_add(*, customer: Customer, kind: str, value: str, by, label: str = "") -> object:
-    """Add a phone ('phone'), email ('email'), address or social id to a customer, validated and audited."""
+def contact_point_add(
+    *, customer: Customer, kind: str, value: str, by, label: str = "", address: dict | None = None
+) -> Model:
+    """Add a phone ('phone'), email ('email'), social id ('social') or address ('address') to a customer,
+    validated and audited. `label` is the phone kind, the email label or the social network; an address
+    takes `value` as its street and its other fields (city, district, postal_code, ...) from `address`."""
     from .models import CustomerAddress, SocialIdentity
 
     with transaction.atomic():
         locked, _access = records.lock_for_write(customer, by)
+        obj: Model
         if kind == "phone":
-            obj = CustomerPhone(customer=locked, number=value, kind=label or CustomerPhone.PhoneKind.MOBILE)
+            phone = CustomerPhone(customer=locked, number=value, kind=label or CustomerPhone.PhoneKind.MOBILE)
+            phone.full_clean(exclude=["customer"])
+            if CustomerPhone.objects.filter(customer=locked, number=phone.number).exists():
+                raise ValidationError({"number": _("This customer already has this phone number.")})
+            obj = phone
         elif kind == "email":
-            obj = CustomerEmail(customer=locked, email=value, label=label)
+            email = CustomerEmail(customer=locked, email=value, label=label)
+            email.full_clean(exclude=["customer"])
+            if CustomerEmail.objects.filter(customer=locked, email=email.email).exists():
+                raise ValidationError({"email": _("This customer already has this email address.")})
+            obj = email
         elif kind == "social":
-            obj = SocialIdentity(
+            social = SocialIdentity(
                 customer=locked, network=label or SocialIdentity.Network.WECHAT, handle=value
             )
+            social.full_clean(exclude=["customer"])
+            if SocialIdentity.objects.filter(network=social.network, handle=social.handle).exists():
+                raise ValidationError({"handle": _("This id already belongs to a customer.")})
+            obj = social
         elif kind == "address":
-            obj = CustomerAddress(customer=locked, street=value, **(label if isinstance(label, dict) else {}))
+            obj = CustomerAddress(customer=locked, street=value, **(address or {}))
+            obj.full_clean(exclude=["customer"])
         else:
             raise ValidationError(_("Unknown contact point type."))
-        obj.full_clean(exclude=["customer"])
-        if kind == "phone" and CustomerPhone.objects.filter(customer=locked, number=obj.number).exists():
-            raise ValidationError({"number": _("This customer already has this phone number.")})
-        if kind == "email" and CustomerEmail.objects.filter(customer=locked, email=obj.email).exists():
-            raise ValidationError({"email": _("This customer already has this email address.")})
-        if (
-            kind == "social"
-            and SocialIdentity.objects.filter(network=obj.network, handle=obj.handle).exists()
-        ):
-            raise ValidationError({"handle": _("This id already belongs to a customer.")})
         obj.save()
         _bump(locked, by, {f"{kind}s": [None, str(obj)]})
         refresh_search_keys(locked)

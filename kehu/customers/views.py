@@ -197,7 +197,7 @@ def address_add(request, pk):
         street = data.pop("street")
         try:
             services.contact_point_add(
-                customer=customer, kind="address", value=street, label=data, by=request.user
+                customer=customer, kind="address", value=street, address=data, by=request.user
             )
             messages.success(request, _("Address added."))
         except (ValidationError, PermissionDenied) as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import zoneinfo
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -204,11 +205,14 @@ def reminders_send_due(*, now: dt.datetime | None = None, limit: int = 500) -> i
     )
     sent = 0
     for task in due:
+        owner, remind_at = task.owner, task.remind_at
+        if owner is None or remind_at is None:  # excluded by the query; keeps the types honest
+            continue
         url = reverse("interactions:task", args=[task.pk])
         # written for the assignee: their language and time zone, not the worker's defaults
         with (
-            translation.override(task.owner.language or settings.LANGUAGE_CODE),
-            timezone.override(_user_zone(task.owner)),
+            translation.override(owner.language or settings.LANGUAGE_CODE),
+            timezone.override(_user_zone(owner)),
         ):
             title = _("Reminder: %(title)s") % {"title": task.title}
             due_text = timezone.localtime(task.due_at).strftime("%Y-%m-%d %H:%M")
@@ -218,15 +222,15 @@ def reminders_send_due(*, now: dt.datetime | None = None, limit: int = 500) -> i
             if not claimed:
                 continue
             notify(
-                user=task.owner,
+                user=owner,
                 title=title,
                 body=body,
                 url=url,
-                dedup_key=f"task-reminder:{task.pk}:{task.remind_at.isoformat()}",
+                dedup_key=f"task-reminder:{task.pk}:{remind_at.isoformat()}",
             )
-            if task.owner.email:
+            if owner.email:
                 link = settings.KEHU_BASE_URL + url  # a mail needs an absolute link
-                transaction.on_commit(lambda t=task, s=title, b=f"{body}\n{link}": _mail(t, s, b))
+                transaction.on_commit(partial(_mail, task.pk, owner.email, title, f"{body}\n{link}"))
         sent += 1
     return sent
 
@@ -238,8 +242,8 @@ def _user_zone(user) -> dt.tzinfo:
         return timezone.get_default_timezone()
 
 
-def _mail(task: Task, subject: str, body: str) -> None:
+def _mail(task_id: int, recipient: str, subject: str, body: str) -> None:
     try:
-        send_mail(subject=subject, message=body, from_email=None, recipient_list=[task.owner.email])
+        send_mail(subject=subject, message=body, from_email=None, recipient_list=[recipient])
     except OSError:
-        log.warning("reminder email for task %s could not be sent", task.pk)
+        log.warning("reminder email for task %s could not be sent", task_id)

@@ -70,7 +70,7 @@ def world(manager, make_user):
     services.contact_point_add(customer=loser, kind="phone", value="13700002222", by=manager)
     services.contact_point_add(customer=loser, kind="social", value="boya_wx", label="wechat", by=manager)
     services.contact_point_add(
-        customer=loser, kind="address", value="文三路 1 号", label={"city": "杭州"}, by=manager
+        customer=loser, kind="address", value="文三路 1 号", address={"city": "杭州"}, by=manager
     )
     services.consent_record(customer=loser, channel="email", status="granted", method="web_form", by=manager)
     services.lifecycle_set(customer=loser, stage="customer", by=manager, expected_version=None)
