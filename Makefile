@@ -28,11 +28,12 @@ demo: migrate
 	$(PY) manage.py seed_demo --customers $(SEED_CUSTOMERS) --if-empty
 
 run: demo
-	@echo "Kehu on http://$(HOST):$(PORT)/  (task worker started alongside; Ctrl+C stops both)"
+	@echo "Kehu on http://$(HOST):$(PORT)/  (task worker and schedulers started alongside; Ctrl+C stops them all)"
 	@$(PY) manage.py demo_logins
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(PY) manage.py db_worker --interval 2 > var/worker.log 2>&1 & \
 	  $(PY) manage.py send_reminders --every 60 > var/reminders.log 2>&1 & \
+	  $(PY) manage.py resume_imports --every 300 > var/imports.log 2>&1 & \
 	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 test: install messages
