@@ -6,9 +6,12 @@ Deterministic for a given random.Random; ~100k customers in well under a minute 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import random
+from contextlib import contextmanager
 
 import zhconv
+from django.db import connection, transaction
 from django.utils import timezone
 
 from kehu.core import bulk
@@ -251,7 +254,31 @@ def mobile(rng: random.Random) -> str:
     return "+86" + rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(10**8):08d}"
 
 
+@contextmanager
+def _search_index_rebuilt_once():
+    """SQLite: index the search text of a bulk insert in one pass at the end instead of row by row through
+    the FTS trigger (100k customers: 50 s → 36 s). The trigger is the one migration 0002 installed; inside the
+    caller's transaction, so a failure leaves it in place."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    fts = importlib.import_module("kehu.customers.migrations.0002_search_index")
+    trigger = next(sql for sql in fts.SQLITE if "customers_customer_fts_ai" in sql)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER IF EXISTS customers_customer_fts_ai")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO customers_customer_fts(customers_customer_fts) VALUES ('rebuild')")
+        cursor.execute(trigger)
+
+
 def seed_customers(*, count: int, owners: list, rng: random.Random, batch: int = 5000) -> list[int]:
+    """Create `count` customers (see _insert_customers) in one transaction."""
+    with transaction.atomic(), _search_index_rebuilt_once():
+        return _insert_customers(count=count, owners=owners, rng=rng, batch=batch)
+
+
+def _insert_customers(*, count: int, owners: list, rng: random.Random, batch: int) -> list[int]:
     """Create `count` customers: ~35% organisations (a few of them branch offices of others), ~40% their
     contacts, ~25% individual consumers, and ~1% records entered a second time in another form
     (traditional characters, pinyin, reordered company names) for the duplicate review to find."""
