@@ -129,11 +129,14 @@ class RecordListView(AccessMixin, TemplateView):
         key = sort.lstrip("-")
         options = self.sort_options()
         if key in options:
-            expr = options[key]
-            qs = qs.order_by(("-" if sort.startswith("-") else "") + expr, "-pk")
+            fields = [("-" if sort.startswith("-") else "") + options[key], "-pk"]
         else:
-            qs = qs.order_by(self.default_sort, "-pk") if self.default_sort != "-pk" else qs.order_by("-pk")
-        return qs
+            fields = [self.default_sort, "-pk"] if self.default_sort != "-pk" else ["-pk"]
+        return self.order(qs, fields, searching=bool(term))
+
+    def order(self, qs, fields: list[str], *, searching: bool):
+        """Hook: the list's ORDER BY (`searching` when the text filter is active)."""
+        return qs.order_by(*fields)
 
     def custom_filters(self) -> dict:
         """?cf_<key>=value filters on custom fields (exact match; number/boolean coerced)."""

@@ -77,6 +77,7 @@ def test_contact_list_and_name_search_pages(big_dataset):
         client.force_login(User.objects.get(username=username))
         client.get("/customers/contacts/")
         report(f"contact list page ({username})", timed(lambda c=client: c.get("/customers/contacts/"), 30))
+        report(f"customer list page ({username})", timed(lambda c=client: c.get("/customers/"), 30))
         report(
             f"customer list name search ?q=华信 ({username})",
             timed(lambda c=client: c.get("/customers/?q=华信"), 30),

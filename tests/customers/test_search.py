@@ -225,3 +225,13 @@ def test_list_filter_export_and_api_return_every_match_not_only_the_ranked_candi
     assert sorted(r[0] for r in rows) == sorted(f"上海华信{i}号贸易有限公司" for i in range(8))
     assert api_for(rep).get("/api/customers/", {"q": "华信"}).json()["count"] == 8
     assert api_for(rep).get("/api/customers/", {"q": "12"}).json()["count"] == 0  # short: names only
+
+
+def test_searched_list_keeps_the_name_order_both_ways(rep, client):
+    for name in ("华信物流有限公司", "Alpha 华信 Ltd.", "北京华信科技有限公司", "华信"):
+        services.customer_create(data={"name": name}, by=rep)
+    client.force_login(rep)
+    names = [c.name for c in client.get("/customers/", {"q": "华信"}).context["objects"]]
+    assert names == sorted(names) and len(names) == 4
+    reverse = [c.name for c in client.get("/customers/", {"q": "华信", "sort": "-name"}).context["objects"]]
+    assert reverse == sorted(names, reverse=True)
