@@ -129,7 +129,11 @@ class RecordListView(AccessMixin, TemplateView):
         key = sort.lstrip("-")
         options = self.sort_options()
         if key in options:
-            fields = [("-" if sort.startswith("-") else "") + options[key], "-pk"]
+            # ties broken by the list's default order (by name within a stage, a city...) in the chosen
+            # direction, so that a (column, name) index serves the sort on large tables, forwards or backwards
+            descending = sort.startswith("-")
+            ties = [f.lstrip("-") for f in (self.default_sort, "pk") if f.lstrip("-") != options[key]]
+            fields = [("-" if descending else "") + f for f in dict.fromkeys([options[key], *ties])]
         else:
             fields = [self.default_sort, "-pk"] if self.default_sort != "-pk" else ["-pk"]
         return self.order(qs, fields, searching=bool(term))

@@ -232,3 +232,17 @@ def test_list_filters_by_account_picker_and_creation_dates(make_user, client):
     assert "李小红" not in {c.name for c in recent.context["objects"]}
     old = client.get("/customers/", {"created_before": f"{today - dt.timedelta(days=300):%Y-%m-%d}"})
     assert [c.name for c in old.context["objects"]] == ["李小红"]
+
+
+def test_list_sorted_by_a_column_breaks_ties_by_name_in_the_same_direction(make_user, client):
+    from kehu.core.models import Scope
+    from kehu.customers import services
+
+    rep = make_user("customers.customer", actions=("view", "add"), read=Scope.OWN, write=Scope.OWN)
+    for name, city in (("乙公司", "上海"), ("甲公司", "上海"), ("丙公司", "北京"), ("Acme", "上海")):
+        services.customer_create(data={"name": name, "city": city}, by=rep)
+    client.force_login(rep)
+    ascending = [(c.city, c.name) for c in client.get("/customers/", {"sort": "city"}).context["objects"]]
+    assert ascending == sorted(ascending)
+    descending = [(c.city, c.name) for c in client.get("/customers/", {"sort": "-city"}).context["objects"]]
+    assert descending == sorted(ascending, reverse=True)
