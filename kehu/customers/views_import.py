@@ -231,7 +231,7 @@ def import_errors(request, pk, fmt):
     phase = request.GET.get("phase", IssuePhase.RUN)
     if fmt not in FORMATS or phase not in IssuePhase.values:
         raise Http404
-    return report.response(report.error_report(job, phase, fmt), fmt, f"import-{job.pk}-{phase}-errors")
+    return report.error_report(job, phase, fmt, f"import-{job.pk}-{phase}-errors")
 
 
 def import_template(request, fmt):

@@ -4,16 +4,18 @@ with every header and cell neutralised against formula injection."""
 
 from __future__ import annotations
 
+import csv
 import io
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from openpyxl import load_workbook
 
-from kehu.core.models import Scope
-from kehu.customers.imports import reader, services, xlsx
+from kehu.core.models import CustomField, Scope
+from kehu.customers.imports import reader, report, services, xlsx
 
-from .importing import upload, xlsx_bytes
+from .importing import import_rows, upload, xlsx_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -78,3 +80,66 @@ def test_a_sheet_the_file_does_not_have_is_refused_on_upload_and_reread(rep, cli
     client = client_for(rep)
     response = client.post(f"/customers/imports/{job.pk}/file/", {"sheet": "第三页"}, follow=True)
     assert "no sheet named “第三页”" in response.content.decode()
+
+
+HOSTILE = "=1+cmd|' /C calc'!A0"
+
+
+@pytest.mark.parametrize("header", [HOSTILE, "'" + HOSTILE], ids=["bare", "with-export-apostrophe"])
+def test_a_hostile_column_name_is_neutralised_in_both_error_reports(rep, client_for, api_for, header):
+    job = import_rows(
+        rep, [["名称", "电话", header], ["甲公司", "123", "=2+2"], ["乙公司", "13812345678", ""]]
+    )
+    assert job.failed == 1 and job.headers[2] == HOSTILE  # read back without the apostrophe…
+    client = client_for(rep)
+    reply = client.get(f"/customers/imports/{job.pk}/errors.csv")
+    table = list(csv.reader(io.StringIO(reply.getvalue().decode("utf-8-sig"))))
+    assert table[0] == ["名称", "电话", "'" + HOSTILE, "Row", "Errors"]  # …and written out with it again
+    assert table[1][:4] == ["甲公司", "123", "'=2+2", "2"]
+    for reply in (
+        client.get(f"/customers/imports/{job.pk}/errors.xlsx"),
+        api_for(rep).get(f"/api/imports/{job.pk}/error-report/"),
+    ):
+        sheet = load_workbook(io.BytesIO(reply.getvalue())).active
+        assert [c.data_type for c in sheet[1]] == ["s"] * 5 and [c.data_type for c in sheet[2]][:3] == [
+            "s"
+        ] * 3
+        assert sheet["C1"].value == "'" + HOSTILE and sheet["C2"].value == "'=2+2"
+
+
+def test_template_headers_are_neutralised_too(rep, client_for):
+    CustomField.objects.create(
+        model="customers.customer", key="level", label="=HYPERLINK(1)", field_type="text"
+    )
+    client = client_for(rep)
+    assert "'=HYPERLINK(1)" in client.get("/customers/imports/template.csv").content.decode("utf-8-sig")
+    sheet = load_workbook(io.BytesIO(client.get("/customers/imports/template.xlsx").content)).active
+    cell = next(c for c in sheet[1] if "HYPERLINK" in str(c.value))
+    assert cell.data_type == "s" and cell.value == "'=HYPERLINK(1)"
+
+
+def test_the_error_reports_are_streamed_not_built_in_memory(rep, client_for, api_for):
+    rows = [["名称", "电话"]] + [[f"公司{i}", "123"] for i in range(300)]
+    job = import_rows(rep, rows)
+    assert job.failed == 300
+    client = client_for(rep)
+    with CaptureQueriesContext(connection) as queries:
+        reply = client.get(f"/customers/imports/{job.pk}/errors.csv")
+    # the response is on its way before a single bad row was read: rows are read as it is sent
+    assert reply.streaming and not [q for q in queries.captured_queries if "importissue" in q["sql"].lower()]
+    assert reply["Content-Disposition"] == f'attachment; filename="import-{job.pk}-run-errors.csv"'
+    lines = reply.getvalue().decode("utf-8-sig").splitlines()
+    assert (
+        len(lines) == 301 and lines[1].startswith("公司0,123,2,") and lines[-1].startswith("公司299,123,301,")
+    )
+    for reply in (
+        client.get(f"/customers/imports/{job.pk}/errors.xlsx"),
+        api_for(rep).get(f"/api/imports/{job.pk}/error-report/", {"file_format": "xlsx"}),
+    ):
+        assert reply.streaming and reply["Content-Type"] == report.XLSX
+        assert reply["Content-Disposition"] == f'attachment; filename="import-{job.pk}-run-errors.xlsx"'
+        sheet = load_workbook(io.BytesIO(reply.getvalue()), read_only=True).active
+        values = list(sheet.iter_rows(values_only=True))
+        assert len(values) == 301 and values[-1][:3] == ("公司299", "123", "301")
+    api = api_for(rep).get(f"/api/imports/{job.pk}/error-report/", {"file_format": "csv", "phase": "preview"})
+    assert api.streaming and api.getvalue().decode("utf-8-sig") == "名称,电话,Row,Errors\r\n"
