@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from kehu.customers.imports import reader
+from kehu.customers.imports import reader, xlsx
 from kehu.customers.imports.reader import FileProblem
 
 from .importing import xlsx_bytes
@@ -128,6 +128,45 @@ def test_a_csv_file_of_blank_lines_stops_at_the_last_row_allowed(settings):
     assert reader.inspect("名称\n甲\n".encode() + b"\n" * 19, "a.csv").total_rows == 1
     with pytest.raises(FileProblem, match="goes on past row 21"):
         reader.inspect("名称\n甲\n".encode() + b"\n" * 20 + "乙\n".encode(), "a.csv")
+
+
+def test_row_elements_are_counted_before_parsing_even_when_they_repeat_a_row_number(settings, no_parsing):
+    """openpyxl skips a row whose number repeats one it has read, but parses it and keeps an element for it."""
+    settings.KEHU_IMPORT_MAX_ROWS = 10
+    data = workbook(HEAD + f'<row r="2">{inline("A2", "甲")}</row>' + '<row r="2"/>' * 20)
+    with pytest.raises(FileProblem, match="goes on past row 21"):
+        reader.inspect(data, "rows.xlsx")
+
+
+def test_a_row_with_more_cells_than_excel_has_columns_is_refused_before_parsing(no_parsing):
+    """openpyxl builds every cell of a row before giving the row back: one row can hold millions."""
+    data = workbook(HEAD + '<row r="2">' + "<c/>" * 16_385 + "</row>")
+    assert len(data) < 2000
+    with pytest.raises(FileProblem, match="A row of the workbook has more than 16,384 cells"):
+        reader.inspect(data, "wide.xlsx")
+
+
+def test_rows_and_cells_are_counted_exactly_whatever_the_chunks():
+    rng = random.Random(3)
+    for _trial in range(50):
+        rows, widest = [], 0
+        for number in range(rng.randint(0, 20)):
+            count = rng.randint(0, 9)
+            widest = max(widest, count)
+            row, cell = rng.choice(["row", "x:row", "main.ns-1:row"]), rng.choice(["c", "x:c"])
+            cells = "".join(
+                rng.choice([f'<{cell} r="A{number}"/>', f"<{cell}><v>1</v></{cell}>", f'<{cell}\tt="s"/>'])
+                for _ in range(count)
+            )
+            rows.append(
+                f'<{row} r="{number}">{cells}</{row}>' if count or rng.random() < 0.5 else f"<{row}/>"
+            )
+        sheet = (
+            f"<worksheet><cols><col/></cols><sheetData>{''.join(rows)}</sheetData><rowBreaks/></worksheet>"
+        )
+        for chunk in (1, 5, 63, 64, 65, 4096):
+            counted = xlsx.count_rows_and_cells(io.BytesIO(sheet.encode()), chunk)
+            assert counted == (len(rows), widest), (chunk, sheet)
 
 
 # ------------------------------------------------------------------------------------- part limits

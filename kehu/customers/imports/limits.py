@@ -4,6 +4,7 @@ Every limit is a setting (docs/deployment.md); a file beyond one is refused with
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 MB = 1024 * 1024
 MAX_COLUMNS = 200
@@ -28,6 +29,17 @@ def max_row_number() -> int:
     """The last row of the file that may hold anything, blank rows included: the header and twice the data
     rows allowed. Blank rows cost time too (a workbook can name row 1,048,576 and have nothing above it)."""
     return 2 * max_rows() + 1
+
+
+def past_last_row() -> FileProblem:
+    return FileProblem(
+        _(
+            "The file goes on past row %(limit)s, blank rows included; at most %(rows)s rows can be "
+            "imported. If the rows below your data look empty, delete them in your spreadsheet program "
+            "and save the file again, or split it into smaller files."
+        )
+        % {"limit": f"{max_row_number():,}", "rows": f"{max_rows():,}"}
+    )
 
 
 def max_unpacked_bytes() -> int:

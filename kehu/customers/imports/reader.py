@@ -31,6 +31,7 @@ from .limits import (  # noqa: F401 - the limits are read through this module to
     max_row_number,
     max_rows,
     max_unpacked_bytes,
+    past_last_row,
 )
 
 ENCODINGS = ("auto", "utf-8", "gb18030", "utf-16")
@@ -223,14 +224,7 @@ def _bounded(records: Iterable[tuple[int, Sequence]]) -> Iterator[tuple[int, Seq
     limit = max_row_number()
     for number, cells in records:
         if number > limit:
-            raise FileProblem(
-                _(
-                    "The file goes on past row %(limit)s, blank rows included; at most %(rows)s rows can be "
-                    "imported. If the rows below your data look empty, delete them in your spreadsheet program "
-                    "and save the file again, or split it into smaller files."
-                )
-                % {"limit": f"{limit:,}", "rows": f"{max_rows():,}"}
-            )
+            raise past_last_row()
         yield number, cells
 
 

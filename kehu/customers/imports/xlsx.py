@@ -11,6 +11,12 @@ with the reason:
   texts sharedStrings.xml, styles, the workbook), which takes several times their size.
 A part only counts as a worksheet where worksheets are kept (xl/worksheets/*.xml) and if [Content_Types].xml
 and the workbook do not make openpyxl read it whole as something else (its table of texts, a chart sheet).
+
+openpyxl parses a whole <row> before handing it over, and keeps an (emptied) element for every row until the
+end of the sheet — also when it merely looks for the sheet's size as the workbook opens. So the rows and the
+cells of each row of every worksheet are counted from its bytes first (a second or two for the largest sheet
+allowed, against tens of seconds of parsing): more <row> elements than the file may have rows
+(limits.max_row_number) or a row with more cells than Excel's 16,384 columns is refused.
 """
 
 from __future__ import annotations
@@ -28,13 +34,22 @@ from .limits import (
     FileProblem,
     max_compression_ratio,
     max_part_bytes,
+    max_row_number,
     max_sheet_bytes,
     max_unpacked_bytes,
+    past_last_row,
 )
 
 WORKSHEET_PART = re.compile(r"xl/worksheets/[^/]+\.xml")
 #: parts (and archives) that unpack to less than this are not checked for their compression ratio
 RATIO_FLOOR = MB
+#: Excel's last column is XFD
+MAX_ROW_CELLS = 16_384
+_PREFIX = rb"<(?:[A-Za-z_][\w.\-]{0,30}:)?"  # <row, <x:row (any namespace prefix)
+ROW_TAG = re.compile(_PREFIX + rb"row[\s/>]")
+CELL_TAG = re.compile(_PREFIX + rb"c[\s/>]")
+#: longer than any tag start the two patterns match
+_OVERLAP = 64
 
 
 def _mb(size: float) -> str:
@@ -128,6 +143,50 @@ def check_archive(archive: zipfile.ZipFile, packed: int) -> None:
             limit = max_sheet_bytes() if sheet else max_part_bytes()
             if info.file_size > limit:
                 raise _too_large(info.filename, info.file_size, limit, sheet=sheet)
+            if sheet:
+                with archive.open(info) as part:
+                    count_rows_and_cells(part)
+
+
+def count_rows_and_cells(part, chunk_size: int = MB) -> tuple[int, int]:
+    """Count the <row> elements of a worksheet and the <c> elements of each, without parsing it; refuse too
+    many of either. A tag start is never cut in two: each chunk is scanned up to its last "<" (a tag start
+    has no other "<" in it), the rest is carried over to the next chunk. Returns (rows, most cells in a row)."""
+    limit = max_row_number()
+    rows = cells = widest = 0
+    carried = b""
+    while True:
+        chunk = part.read(chunk_size)
+        data = carried + chunk
+        stop = len(data)
+        if chunk:
+            last = data.rfind(b"<", max(0, len(data) - _OVERLAP))
+            stop = last if last >= 0 else stop
+        start = 0
+        for match in ROW_TAG.finditer(data, 0, stop):
+            cells += len(CELL_TAG.findall(data, start, match.start()))
+            if cells > MAX_ROW_CELLS:
+                raise _too_many_cells()
+            widest = max(widest, cells)
+            rows, cells, start = rows + 1, 0, match.start()
+            if rows > limit:
+                raise past_last_row()
+        cells += len(CELL_TAG.findall(data, start, stop))
+        if cells > MAX_ROW_CELLS:
+            raise _too_many_cells()
+        if not chunk:
+            return rows, max(widest, cells)
+        carried = data[stop:]
+
+
+def _too_many_cells() -> FileProblem:
+    return FileProblem(
+        _(
+            "A row of the workbook has more than %(limit)s cells, more than a spreadsheet can have. Open the "
+            "file in Excel and save it again."
+        )
+        % {"limit": f"{MAX_ROW_CELLS:,}"}
+    )
 
 
 def _bomb(part: str, ratio: float, limit: int) -> FileProblem:
