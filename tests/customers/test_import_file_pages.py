@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -15,7 +17,7 @@ from openpyxl import load_workbook
 from kehu.core.models import CustomField, Scope
 from kehu.customers.imports import reader, report, services, xlsx
 
-from .importing import import_rows, upload, xlsx_bytes
+from .importing import configure, import_rows, run, upload, xlsx_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -143,3 +145,31 @@ def test_the_error_reports_are_streamed_not_built_in_memory(rep, client_for, api
         assert len(values) == 301 and values[-1][:3] == ("公司299", "123", "301")
     api = api_for(rep).get(f"/api/imports/{job.pk}/error-report/", {"file_format": "csv", "phase": "preview"})
     assert api.streaming and api.getvalue().decode("utf-8-sig") == "名称,电话,Row,Errors\r\n"
+
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "kehu/customers/templates/customers/imports"
+
+
+def _untranslated_words(source: str) -> list[str]:
+    """Words a user sees that no translate tag covers: text between tags, and title/placeholder/alt/aria-label
+    attributes."""
+    source = re.sub(r"{%\s*(blocktranslate|blocktrans)\b.*?{%\s*end\1\s*%}", " ", source, flags=re.S)
+    source = re.sub(r"{%.*?%}|{{.*?}}|{#.*?#}", " ", source, flags=re.S)
+    visible = re.findall(r"""\b(?:title|placeholder|alt|aria-label)=["']([^"']*)["']""", source)
+    visible.append(re.sub(r"<[^>]*>", " ", re.sub(r"<(script|style)\b.*?</\1>", " ", source, flags=re.S)))
+    return re.findall(r"[A-Za-z][A-Za-z'’]+", " ".join(visible))
+
+
+def test_every_word_on_the_import_pages_goes_through_gettext():
+    found = {p.name: _untranslated_words(p.read_text()) for p in sorted(TEMPLATES.glob("*.html"))}
+    assert found and {name: words for name, words in found.items() if words} == {}
+
+
+def test_the_results_page_names_the_format_and_sheet(rep, client_for):
+    job = import_rows(rep, [["名称"], ["甲公司"]])
+    page = client_for(rep).get(f"/customers/imports/{job.pk}/").content.decode()
+    assert "CSV, UTF-8" in page
+    job = upload(rep, xlsx_bytes([["名称"], ["甲公司"]]), "x.xlsx")
+    configure(job, rep)
+    run(job, rep)
+    assert "Excel, sheet “客户”" in client_for(rep).get(f"/customers/imports/{job.pk}/").content.decode()
