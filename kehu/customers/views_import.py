@@ -3,8 +3,6 @@ Thin: every read starts from the imports selector (import right + scope), every 
 
 from __future__ import annotations
 
-import itertools
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -75,12 +73,11 @@ def import_new(request):
     return render(request, "customers/imports/new.html", context, status=400 if form.errors else 200)
 
 
-def _samples(job, count: int = 3) -> list[list[str]]:
-    """The first values of each column, to help mapping."""
-    rows = list(
-        itertools.islice(reader.iter_rows(services.file_content(job), services.file_info(job)), count)
-    )
-    return [[row[i] if i < len(row) else "" for _n, row in rows] for i in range(len(job.headers))]
+def _samples(job) -> list[list[str]]:
+    """The first values of each column, to help mapping: kept on the job when the file was read (this page
+    never reads the file itself)."""
+    samples = job.samples or []
+    return [samples[i] if i < len(samples) else [] for i in range(len(job.headers))]
 
 
 def import_mapping(request, pk):
@@ -234,7 +231,7 @@ def import_errors(request, pk, fmt):
     phase = request.GET.get("phase", IssuePhase.RUN)
     if fmt not in FORMATS or phase not in IssuePhase.values:
         raise Http404
-    return report.response(report.error_report(job, phase, fmt), fmt, f"import-{job.pk}-{phase}-errors")
+    return report.error_report(job, phase, fmt, f"import-{job.pk}-{phase}-errors")
 
 
 def import_template(request, fmt):

@@ -96,7 +96,7 @@ def test_the_whole_flow_in_pages(rep, client_for):
     report = client.get(f"/customers/imports/{job.pk}/errors.csv?phase=preview")
     assert report["Content-Disposition"].startswith(
         "attachment"
-    ) and "王五,12,上海,,3,B “手机”" in report.content.decode("utf-8-sig")
+    ) and "王五,12,上海,,3,B “手机”" in report.getvalue().decode("utf-8-sig")
     assert client.post(f"/customers/imports/{job.pk}/start/").status_code == 302
     work(job)
     page = client.get(f"/customers/imports/{job.pk}/").content.decode()

@@ -130,7 +130,7 @@ def test_error_report_has_the_rows_as_they_were_plus_reasons_and_imports_back(re
         rep, [["名称", "电话"], ["甲公司", "13812345678"], ["乙公司", "123"], ['=HYPERLINK("x")', "1"]]
     )
     for fmt in ("csv", "xlsx"):
-        content = report.error_report(job, "run", fmt)
+        content = report.error_report(job, "run", fmt, "errors").getvalue()
         if fmt == "csv":
             table = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
         else:
@@ -141,7 +141,12 @@ def test_error_report_has_the_rows_as_they_were_plus_reasons_and_imports_back(re
         assert table[1][:3] == ["乙公司", "123", "3"] and "not a valid phone number" in table[1][3]
         assert table[2][0] == '\'=HYPERLINK("x")'  # never a live formula in the report
     # fix the phone in the report and import the report itself: only those rows, columns map the same way
-    content = report.error_report(job, "run", "csv").decode("utf-8-sig").replace(",123,", ",13900001111,")
+    content = (
+        report.error_report(job, "run", "csv", "errors")
+        .getvalue()
+        .decode("utf-8-sig")
+        .replace(",123,", ",13900001111,")
+    )
     again = upload(rep, content.encode("utf-8"), "fixed.csv")
     assert again.mapping == ["name", "phone", "", ""]
     configure(again, rep)

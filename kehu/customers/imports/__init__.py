@@ -1,6 +1,8 @@
 """Customer import: CSV/XLSX upload, column mapping, dry run, batched resumable background run, undo.
 
     reader.py    file parsing (encodings, delimiters, workbooks) with file-level checks
+    xlsx.py      workbook archives checked before openpyxl parses them (part sizes, ZIP bombs, rows, cells)
+    limits.py    the limits of an uploaded file (settings)
     mapping.py   mapping targets the user may write, header suggestions, value coercion
     rows.py      one batch of rows → plans (create / update / skip / error), the same validation as writes
     lookups.py   the planner's batched lookups: owners, accounts, customers to update, duplicates

@@ -295,7 +295,7 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet):
             raise ApiValidationError({"phase": [_("Use preview or run.")]})
         if fmt not in FILE_FORMATS:
             raise ApiValidationError({"file_format": [_("Use csv or xlsx.")]})
-        return report.response(report.error_report(job, phase, fmt), fmt, f"import-{job.pk}-{phase}-errors")
+        return report.error_report(job, phase, fmt, f"import-{job.pk}-{phase}-errors")
 
     @extend_schema(responses={200: TargetSerializer(many=True)})
     @action(detail=False, methods=["get"])

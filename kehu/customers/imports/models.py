@@ -81,6 +81,8 @@ class ImportJob(models.Model):
     sheets = models.JSONField(default=list, blank=True)
     headers = models.JSONField(default=list, blank=True)
     total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    #: kept when the file is read, so that the mapping page never reads the file again
+    samples = models.JSONField(default=list, blank=True, help_text="the first values of each column")
     # what to do with it
     mapping = models.JSONField(default=list, blank=True, help_text="one target key (or '') per column")
     options = models.JSONField(default=dict, blank=True)

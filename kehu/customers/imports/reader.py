@@ -2,9 +2,11 @@
 
 Everything a file can get wrong is a FileProblem with a message that says what and where (which row, which
 byte), raised when the file is uploaded — the file is read completely then, so a run never meets a broken
-file halfway. Cells come back as text: spreadsheet formulas are their formula text (never evaluated), numbers
-without a trailing ".0", dates as YYYY-MM-DD, and the apostrophe Kehu's exports put before = + - @ is removed,
-so an exported file imports back as it was.
+file halfway. The work is bounded before it starts: workbooks are checked as archives first (xlsx.py), and no
+file may go on past row limits.max_row_number(), blank rows included. Cells come back as text: spreadsheet
+formulas are their formula text (never evaluated), numbers without a trailing ".0", dates as YYYY-MM-DD, and
+the apostrophe Kehu's exports put before = + - @ is removed, so an exported file imports back as it was —
+which is why every file Kehu writes puts it back (kehu.core.exports.safe_cell), headers included.
 """
 
 from __future__ import annotations
@@ -13,35 +15,29 @@ import codecs
 import csv
 import datetime as dt
 import io
-import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 
 from kehu.core.exports import FORMULA_PREFIXES
 
+from . import xlsx
+from .limits import (  # noqa: F401 - the limits are read through this module too
+    MAX_COLUMNS,
+    SAMPLE_ROWS,
+    FileProblem,
+    max_bytes,
+    max_row_number,
+    max_rows,
+    max_unpacked_bytes,
+    past_last_row,
+)
+
 ENCODINGS = ("auto", "utf-8", "gb18030", "utf-16")
 DELIMITERS = {"auto": "", "comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
-MAX_COLUMNS = 200
-
-
-def max_bytes() -> int:
-    return getattr(settings, "KEHU_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
-
-
-def max_rows() -> int:
-    return getattr(settings, "KEHU_IMPORT_MAX_ROWS", 200_000)
-
-
-def max_unpacked_bytes() -> int:
-    """How large the XML inside an .xlsx may be when unpacked (a guard against ZIP bombs)."""
-    return getattr(settings, "KEHU_IMPORT_MAX_UNPACKED_BYTES", 600 * 1024 * 1024)
-
-
-class FileProblem(ValueError):
-    """The file cannot be imported; the message tells the user why and what to do."""
+#: sample values are cut to this many characters (the mapping page shows 40)
+SAMPLE_CHARS = 200
 
 
 @dataclass
@@ -53,6 +49,8 @@ class FileInfo:
     sheet: str = ""
     headers: list[str] = field(default_factory=list)
     total_rows: int = 0
+    #: the first SAMPLE_ROWS values of each column, one list per header
+    samples: list[list[str]] = field(default_factory=list)
 
 
 def column_letter(index: int) -> str:
@@ -220,78 +218,34 @@ def _csv_records(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
         yield number, row
 
 
-# ---------------------------------------------------------------------------------------------- XLSX
-def _open_workbook(data: bytes):
+# ------------------------------------------------------------------------------------------ the API
+def _bounded(records: Iterable[tuple[int, Sequence]]) -> Iterator[tuple[int, Sequence]]:
+    """The records up to the last row a file may use: a file that goes on is refused, blank rows or not."""
+    limit = max_row_number()
+    for number, cells in records:
+        if number > limit:
+            raise past_last_row()
+        yield number, cells
+
+
+def _xlsx_records(data: bytes, sheet: str) -> Iterator[tuple[int, Sequence]]:
+    workbook = xlsx.open_workbook(data)
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError):
-        raise FileProblem(
-            _("This file is not a valid Excel workbook (.xlsx files are ZIP archives and this one is not).")
-        ) from None
-    names = set(archive.namelist())
-    if "xl/workbook.xml" not in names:
-        raise FileProblem(_("This ZIP archive is not an Excel workbook (it has no xl/workbook.xml)."))
-    unpacked = sum(info.file_size for info in archive.infolist())
-    if unpacked > max_unpacked_bytes():
-        raise FileProblem(
-            _(
-                "The workbook would take %(size)s MB once unpacked; at most %(limit)s MB can be imported. "
-                "Split it into smaller files."
-            )
-            % {"size": f"{unpacked / 1048576:,.0f}", "limit": f"{max_unpacked_bytes() / 1048576:,.0f}"}
-        )
-    from openpyxl import load_workbook
-
-    try:
-        # data_only=False: a formula cell gives its formula text, which is stored as text, never evaluated
-        return load_workbook(io.BytesIO(data), read_only=True, data_only=False, keep_links=False)
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds on damaged files
-        raise FileProblem(
-            _("The workbook could not be read (%(error)s). Open it in Excel and save it again.")
-            % {"error": type(exc).__name__}
-        ) from None
-
-
-def _sheet(workbook, sheet: str):
-    name = sheet or workbook.sheetnames[0]
-    if name not in workbook.sheetnames:
-        raise FileProblem(_("The workbook has no sheet named “%(sheet)s”.") % {"sheet": name})
-    ws = workbook[name]
-    if not hasattr(ws, "iter_rows"):
-        raise FileProblem(_("The sheet “%(sheet)s” is a chart, not a table.") % {"sheet": name})
-    # the declared dimension may be wrong or hostile (A1:XFD1048576); read the rows that are really there
-    ws.reset_dimensions()
-    return ws
-
-
-def _xlsx_records(data: bytes, sheet: str) -> Iterator[tuple[int, list]]:
-    workbook = _open_workbook(data)
-    try:
-        ws = _sheet(workbook, sheet)
-        try:
-            for number, row in enumerate(ws.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1), start=1):
-                yield number, list(row)
-        except FileProblem:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            raise FileProblem(
-                _("The sheet could not be read (%(error)s). Open it in Excel and save it again.")
-                % {"error": type(exc).__name__}
-            ) from None
+        yield from xlsx.records(workbook, sheet)
     finally:
         workbook.close()
 
 
-# ------------------------------------------------------------------------------------------ the API
-def _records(data: bytes, info: FileInfo, text: str | None = None) -> Iterator[tuple[int, list]]:
+def _records(data: bytes, info: FileInfo) -> Iterator[tuple[int, Sequence]]:
     if info.fmt == "xlsx":
-        return _xlsx_records(data, info.sheet)
-    if text is None:
-        text, _used = decode(data, info.encoding or "auto")
-    return _csv_records(text, info.delimiter or ",")
+        return _bounded(_xlsx_records(data, info.sheet))
+    text, _used = decode(data, info.encoding or "auto")
+    return _bounded(_csv_records(text, info.delimiter or ","))
 
 
-def _trimmed(cells: list) -> list[str]:
+def _trimmed(cells: Sequence) -> list[str]:
+    if cells.count(None) == len(cells):
+        return []  # a blank row of a workbook (cheap: a hostile one can have many)
     values = [cell_text(c) for c in cells]
     while values and values[-1] == "":
         values.pop()
@@ -309,25 +263,34 @@ def inspect(
             % {"size": f"{len(data) / 1048576:,.1f}", "limit": f"{max_bytes() / 1048576:,.0f}"}
         )
     info = FileInfo(fmt=detect_format(data, filename))
-    text = None
     if info.fmt == "xlsx":
-        workbook = _open_workbook(data)
-        info.sheets = list(workbook.sheetnames)
-        workbook.close()
-        info.sheet = sheet if sheet in info.sheets else info.sheets[0]
-    else:
-        if encoding not in ENCODINGS:
-            raise FileProblem(_("Unknown encoding “%(encoding)s”.") % {"encoding": encoding})
-        text, info.encoding = decode(data, encoding)
-        if delimiter not in DELIMITERS:
-            raise FileProblem(_("Unknown delimiter “%(delimiter)s”.") % {"delimiter": delimiter})
-        info.delimiter = DELIMITERS[delimiter] or sniff_delimiter(text)
+        workbook = xlsx.open_workbook(data)  # once: its sheets and the rows of the one chosen
+        try:
+            info.sheets = list(workbook.sheetnames)
+            info.sheet = xlsx.choose_sheet(info.sheets, sheet)
+            _scan(info, _bounded(xlsx.records(workbook, info.sheet)))
+        finally:
+            workbook.close()
+        return info
+    if encoding not in ENCODINGS:
+        raise FileProblem(_("Unknown encoding “%(encoding)s”.") % {"encoding": encoding})
+    text, info.encoding = decode(data, encoding)
+    if delimiter not in DELIMITERS:
+        raise FileProblem(_("Unknown delimiter “%(delimiter)s”.") % {"delimiter": delimiter})
+    info.delimiter = DELIMITERS[delimiter] or sniff_delimiter(text)
+    _scan(info, _bounded(_csv_records(text, info.delimiter)))
+    return info
+
+
+def _scan(info: FileInfo, records: Iterable[tuple[int, Sequence]]) -> None:
+    """Headers, data rows and the first values of each column into info; every limit checked."""
     header_found = False
-    for number, cells in _records(data, info, text):
+    first: list[list[str]] = []
+    for number, cells in records:
         values = _trimmed(cells)
+        if not values:
+            continue
         if not header_found:
-            if not values:
-                continue
             if len(values) > MAX_COLUMNS:
                 raise FileProblem(
                     _("The file has more than %(n)d columns; at most %(n)d can be imported.")
@@ -335,8 +298,6 @@ def inspect(
                 )
             info.headers = [_clean_header(v) for v in values]
             header_found = True
-            continue
-        if not values:
             continue
         if len(values) > MAX_COLUMNS:
             raise FileProblem(
@@ -349,11 +310,15 @@ def inspect(
                 _("The file has more than %(limit)s rows; split it into files of at most %(limit)s rows.")
                 % {"limit": f"{max_rows():,}"}
             )
+        if len(first) < SAMPLE_ROWS:
+            first.append(values)
     if not header_found:
         raise FileProblem(_("The file has no rows: the first row must name the columns."))
     if not info.total_rows:
         raise FileProblem(_("The file has a header row but no data rows."))
-    return info
+    info.samples = [
+        [row[i][:SAMPLE_CHARS] if i < len(row) else "" for row in first] for i in range(len(info.headers))
+    ]
 
 
 def iter_rows(data: bytes, info: FileInfo, *, skip: int = 0) -> Iterator[tuple[int, list[str]]]:

@@ -125,6 +125,7 @@ def import_upload(
             sheet=info.sheet,
             headers=info.headers,
             total_rows=info.total_rows,
+            samples=info.samples,
             mapping=mapping.suggest(info.headers, targets),
             options=dict(DEFAULT_OPTIONS),
             language=translation.get_language() or settings.LANGUAGE_CODE,
@@ -160,7 +161,7 @@ def import_reread(
         _require_status(locked, EDITABLE, _("The file can no longer be changed: the import is %(status)s."))
         same = info.headers == locked.headers
         locked.encoding, locked.delimiter, locked.sheet = info.encoding, info.delimiter, info.sheet
-        locked.headers, locked.total_rows = info.headers, info.total_rows
+        locked.headers, locked.total_rows, locked.samples = info.headers, info.total_rows, info.samples
         if not same:
             locked.mapping = mapping.suggest(info.headers, mapping.targets_for(by))
         locked.status, locked.preview, locked.updated_at = ImportStatus.UPLOADED, {}, timezone.now()
