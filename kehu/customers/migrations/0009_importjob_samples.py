@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0007_imports'),
+        ('customers', '0008_list_sort_indexes'),
     ]
 
     operations = [
