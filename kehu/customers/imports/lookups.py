@@ -7,7 +7,7 @@ update or be called a duplicate of a customer the user may see.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from django.db.models import Q
 from django.utils.translation import gettext as _
@@ -20,6 +20,17 @@ from . import mapping
 
 if TYPE_CHECKING:
     from .rows import RowPlan
+
+
+class Duplicate(NamedTuple):
+    """A customer (pk) or an earlier row of the file (row) a new row looks like, with the name to show: the
+    preview describes it without loading the customer again."""
+
+    pk: int | None
+    row: int | None
+    score: float
+    reasons: list
+    name: str = ""
 
 
 class Lookups:
@@ -178,36 +189,35 @@ class Lookups:
                 emails=plan.extras.emails,
             )
             probe_keys = [k for k in dedup._keys(probe) if k[0] in "pen"]
-            found: list[tuple[int | None, int | None, float, list[str]]] = []
+            found: list[Duplicate] = []
             for pk in sorted({pk for k in probe_keys for pk in index.get(k, ())}):
                 score, reasons = dedup.score_pair(probe, profiles[pk])
                 if score >= dedup.THRESHOLD:
-                    found.append((pk, None, score, reasons))
+                    found.append(Duplicate(pk, None, score, reasons, profiles[pk].name))
             for key in probe_keys:
                 if key in self.seen:
                     row, profile = self.seen[key]
-                    if any(f[1] == row for f in found):
+                    if any(f.row == row for f in found):
                         continue
                     score, reasons = dedup.score_pair(probe, profile)
                     if score >= dedup.THRESHOLD:
-                        found.append((None, row, score, reasons))
-            found.sort(key=lambda f: -f[2])
+                        found.append(Duplicate(None, row, score, reasons, profile.name))
+            found.sort(key=lambda f: -f.score)
             if found and self.policy == "skip":
                 plan.action = "skip"
-                plan.note = self.describe(found[0], profiles)
+                plan.note = self.describe(found[0])
                 continue
             plan.duplicates = found
             for key in probe_keys:
                 self.seen.setdefault(key, (plan.number, probe))
 
     @staticmethod
-    def describe(found, profiles) -> str:
-        pk, row, _score, reasons = found
-        if pk is not None:
-            who = _("“%(name)s” (#%(id)d)") % {"name": profiles[pk].name, "id": pk}
+    def describe(found: Duplicate) -> str:
+        if found.row is not None:
+            who = _("row %(row)d of this file") % {"row": found.row}
         else:
-            who = _("row %(row)d of this file") % {"row": row}
+            who = _("“%(name)s” (#%(id)d)") % {"name": found.name, "id": found.pk}
         return _("Looks like %(who)s: %(reasons)s.") % {
             "who": who,
-            "reasons": "; ".join(map(reason_text, reasons)),
+            "reasons": "; ".join(map(reason_text, found.reasons)),
         }

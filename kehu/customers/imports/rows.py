@@ -34,7 +34,7 @@ from ..models import (
 )
 from ..selectors import customer_list
 from . import mapping, reader
-from .lookups import Lookups
+from .lookups import Duplicate, Lookups
 
 FK_CHECKED = ["owner", "account", "parent", "merged_into"]
 TEXT_FIELDS = {"name", "alias", "city", "job_title", "industry", "tax_id", "occupation", "notes"}
@@ -71,7 +71,7 @@ class RowPlan:
     existing: Customer | None = None  # update: the stored customer, at the version the plan was made from
     data: dict = field(default_factory=dict)  # update: what changes
     extras: Extras = field(default_factory=Extras)
-    duplicates: list[tuple[int | None, int | None, float, list[str]]] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
     note: str = ""
 
     def fail(self, column: int | None, field_name: str, message: str) -> None:

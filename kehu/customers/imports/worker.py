@@ -144,7 +144,7 @@ def _sample(planner: Planner, plans) -> list[dict]:
         if plan.note:
             messages.append(plan.note)
         for found in plan.duplicates:
-            messages.append(_("Will be flagged for duplicate review.") + " " + Planner.describe(found, {}))
+            messages.append(_("Will be flagged for duplicate review.") + " " + Planner.describe(found))
         sample.append(
             {
                 "row": plan.number,

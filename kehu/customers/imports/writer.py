@@ -308,10 +308,12 @@ def _update(planner: Planner, plan: RowPlan) -> None:
 def _flag(planner: Planner, plans: list[RowPlan]) -> None:
     pairs = []
     for plan in plans:
-        for pk, row, score, reasons in plan.duplicates:
-            other = pk if pk is not None else planner.created_rows.get(row)
+        for found in plan.duplicates:
+            other = found.pk if found.pk is not None else planner.created_rows.get(found.row)
             if other is None or other == plan.instance.pk:
                 continue
             first, second = sorted((plan.instance.pk, other))
-            pairs.append(DuplicateCandidate(first_id=first, second_id=second, score=score, reasons=reasons))
+            pairs.append(
+                DuplicateCandidate(first_id=first, second_id=second, score=found.score, reasons=found.reasons)
+            )
     DuplicateCandidate.objects.bulk_create(pairs, ignore_conflicts=True)
