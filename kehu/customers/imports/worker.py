@@ -298,15 +298,15 @@ def _undo_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
                 reason = ""
                 if customer is None:
                     continue
-                if customer.version != row.version_after:
+                if customer.merged_into_id:  # (a merge changes the version too: say the specific reason)
+                    reason = _("merged into another customer since the import")
+                elif customer.version != row.version_after:
                     reason = _(
                         "changed since the import (version %(now)d; the import left version %(then)d)"
                     ) % {
                         "now": customer.version,
                         "then": row.version_after,
                     }
-                elif customer.merged_into_id:
-                    reason = _("merged into another customer since the import")
                 elif customer.pk in referenced:
                     reason = _("other records refer to it (%(what)s)") % {"what": referenced[customer.pk]}
                 if not reason:
