@@ -67,3 +67,60 @@ def test_a_merge_leaves_the_import_rows_with_the_merged_customer_and_undo_keeps_
     assert (
         Customer.objects.filter(pk=survivor.pk).exists() and not Customer.objects.filter(pk=plain.pk).exists()
     )
+
+
+def _undo(job, user):
+    from kehu.customers.imports import services
+
+    from .importing import work
+
+    services.import_undo(job=job, by=user)
+    assert work(job) == "done", job.error
+    return job
+
+
+def test_undo_keeps_an_account_that_a_kept_contact_or_an_updated_customer_refers_to(rep, settings):
+    from kehu.core.models import AuditEntry
+    from kehu.customers.imports.models import ImportRow
+    from kehu.customers.models import Customer
+
+    from .importing import import_rows
+
+    settings.KEHU_IMPORT_BATCH = 1  # an account must exist (an earlier batch) before a contact names it
+    existing = customer_services.customer_create(
+        data={"name": "老联系人", "kind": "person", "phone": "13866660000"}, by=rep
+    )
+    rows = [
+        ["名称", "类别", "所属公司", "电话"],
+        ["联系人的公司", "企业", "", ""],
+        ["更新者的公司", "企业", "", ""],
+        ["一起撤销的公司", "企业", "", ""],
+        ["改过的联系人", "个人", "联系人的公司", "13866660001"],
+        ["老联系人", "个人", "更新者的公司", "13866660000"],  # updates an existing customer
+        ["没改的联系人", "个人", "一起撤销的公司", "13866660002"],
+    ]
+    job = import_rows(rep, rows, mode="upsert", match_on="phone")
+    assert (job.created, job.updated, job.failed) == (5, 1, 0), list(job.issues.values_list("messages"))
+    names = {c.name: c for c in Customer.objects.all()}
+    edited = names["改过的联系人"]
+    customer_services.customer_update(customer=edited, data={"city": "杭州"}, by=rep, expected_version=None)
+    edited.refresh_from_db()
+    existing.refresh_from_db()
+    versions = (edited.version, existing.version)
+    _undo(job, rep)
+    assert (job.undone, job.kept) == (2, 3)
+    # kept: the edited contact, and both accounts that kept records refer to — unchanged, still linked
+    edited.refresh_from_db()
+    existing.refresh_from_db()
+    assert (edited.account_id, existing.account_id) == (names["联系人的公司"].pk, names["更新者的公司"].pk)
+    assert (edited.version, existing.version) == versions
+    reasons = dict(
+        ImportRow.objects.filter(job=job).exclude(kept_reason="").values_list("row_number", "kept_reason")
+    )
+    assert set(reasons) == {2, 3, 5}
+    assert "other records refer to it (customers)" in reasons[2] and "customers" in reasons[3]
+    # deleted: the unchanged contact first, then its account, each with one audit entry
+    assert not Customer.objects.filter(name__in=["没改的联系人", "一起撤销的公司"]).exists()
+    deleted = AuditEntry.objects.filter(action="delete", note=f"undo of import #{job.pk}")
+    contact_entry = deleted.get(object_id=str(names["没改的联系人"].pk))
+    assert contact_entry.changes["account"][0] is not None  # it still had its account when it was deleted

@@ -251,24 +251,25 @@ OWN_ROWS = {
 }
 
 
-def _references(job: ImportJob, ids: list[int]) -> dict[int, str]:
-    """Customers among `ids` that other records point at (an interaction, a contact, a product unit...)."""
+def _references(ids: list[int]) -> tuple[dict[int, str], dict[int, set[int]]]:
+    """Who points at the customers `ids`: other kinds of records (an interaction, a product unit...) by
+    customer, and customers (contacts of an account, branches) as {customer: {ids of the referring ones}}."""
     from ..merge import _customer_fks
 
-    found: dict[int, str] = {}
+    others: dict[int, str] = {}
+    referrers: dict[int, set[int]] = {}
     for model, fk in _customer_fks():
         label = model._meta.label_lower
         if label in OWN_ROWS:
             continue
         qs = model._base_manager.filter(**{f"{fk.name}__in": ids})
         if model is Customer:
-            # contacts and branches the same import created go with it
-            qs = qs.exclude(
-                pk__in=ImportRow.objects.filter(job=job, customer__isnull=False).values("customer_id")
-            )
+            for referrer, pk in qs.values_list("pk", fk.attname):
+                referrers.setdefault(pk, set()).add(referrer)
+            continue
         for pk in qs.values_list(fk.attname, flat=True).distinct():
-            found.setdefault(pk, str(model._meta.verbose_name_plural))
-    return found
+            others.setdefault(pk, str(model._meta.verbose_name_plural))
+    return others, referrers
 
 
 def _undo_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
@@ -277,11 +278,14 @@ def _undo_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
         raise PermissionDenied(_("Undoing an import needs the delete right on customers."))
     batches = 0
     note = f"undo of {job.note}"
+    customers_label = str(Customer._meta.verbose_name_plural)
     while True:
+        # the last rows first: a contact names an account that existed when its row was planned (an earlier
+        # row), so whoever refers to a created customer comes before it and is deleted (or kept) first
         rows = list(
             ImportRow.objects.filter(
                 job=job, action=RowAction.CREATED, customer__isnull=False, kept_reason=""
-            ).order_by("row_number")[: batch_size()]
+            ).order_by("-row_number")[: batch_size()]
         )
         if not rows:
             break
@@ -292,12 +296,16 @@ def _undo_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
             customers = {
                 c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk")
             }
-            referenced = _references(job, ids)
+            others, referrers = _references(ids)
+            deleted: set[int] = set()
             for row in rows:
                 customer = customers.get(row.customer_id)
                 reason = ""
                 if customer is None:
                     continue
+                # only the customers this undo deletes may refer to it: deleting it under a kept contact (or
+                # an existing customer the import updated) would change that one without audit or version
+                kept_referrers = referrers.get(customer.pk, set()) - deleted
                 if customer.merged_into_id:  # (a merge changes the version too: say the specific reason)
                     reason = _("merged into another customer since the import")
                 elif customer.version != row.version_after:
@@ -307,8 +315,10 @@ def _undo_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
                         "now": customer.version,
                         "then": row.version_after,
                     }
-                elif customer.pk in referenced:
-                    reason = _("other records refer to it (%(what)s)") % {"what": referenced[customer.pk]}
+                elif customer.pk in others:
+                    reason = _("other records refer to it (%(what)s)") % {"what": others[customer.pk]}
+                elif kept_referrers:
+                    reason = _("other records refer to it (%(what)s)") % {"what": customers_label}
                 if not reason:
                     try:
                         with transaction.atomic():
@@ -316,6 +326,7 @@ def _undo_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
                                 instance=customer, by=user, expected_version=row.version_after, note=note
                             )
                         locked.undone += 1
+                        deleted.add(customer.pk)
                         continue
                     except StaleRecordError:
                         reason = _("changed since the import")
