@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -121,8 +122,9 @@ class ImportJob(models.Model):
 
     @property
     def note(self) -> str:
-        """The audit note of every record this import writes."""
-        return f"import #{self.pk}"
+        """The audit note of every record this import writes (in the active language: the worker runs in
+        the importer's)."""
+        return gettext("import #%(id)d") % {"id": self.pk}
 
     @property
     def is_working(self) -> bool:

@@ -68,16 +68,19 @@ def import_job_work(job_id: int, *, max_batches: int | None = None) -> str:
         except LeaseLost:
             return "lease lost"
         except Exception as exc:  # noqa: BLE001 - recorded on the job; the pass can be resumed
-            log.exception("import %s failed", job_id)
+            reference = uuid.uuid4().hex[:8]
+            log.exception("import %s failed (reference %s)", job_id, reference)
             if isinstance(exc, ValidationError):
                 message = "; ".join(exc.messages)
             elif isinstance(exc, PermissionDenied):
                 message = str(exc)
             else:
-                message = _("Unexpected error (%(type)s): %(error)s") % {
-                    "type": type(exc).__name__,
-                    "error": exc,
-                }
+                # the exception's text may hold SQL, values or paths: it goes to the log, the user gets a
+                # reference to it
+                message = _(
+                    "The import stopped because of an unexpected error (%(type)s, reference %(ref)s). The "
+                    "rows before it are saved: resume the import, or give the reference to an administrator."
+                ) % {"type": type(exc).__name__, "ref": reference}
             ImportJob.objects.filter(pk=job_id, lease_token=token).update(
                 status=ImportStatus.FAILED,
                 error=message[:2000],
@@ -109,9 +112,9 @@ def _summary(job: ImportJob) -> str:
     }
 
 
-def _announce(job: ImportJob, title: str, body: str, note: str, changes: dict) -> None:
+def _announce(job: ImportJob, title: str, body: str, note: str, changes: dict, *, undo: bool = False) -> None:
     audit.log(
-        actor=job.undo_by if note.startswith("undo") else job.owner,
+        actor=job.undo_by if undo else job.owner,
         action=AuditAction.IMPORT,
         model="customers.customer",
         object_id="*",
@@ -120,7 +123,11 @@ def _announce(job: ImportJob, title: str, body: str, note: str, changes: dict) -
         note=note,
     )
     notify(
-        user=job.owner, title=title, body=body, url=job.get_absolute_url(), dedup_key=f"{note}:{job.status}"
+        user=job.owner,
+        title=title,
+        body=body,
+        url=job.get_absolute_url(),
+        dedup_key=f"import-{job.pk}:{job.status}",
     )
 
 
@@ -277,7 +284,7 @@ def _undo_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
     if not Access.of(user).can(Action.DELETE, Customer):
         raise PermissionDenied(_("Undoing an import needs the delete right on customers."))
     batches = 0
-    note = f"undo of {job.note}"
+    note = _("undo of %(import)s") % {"import": job.note}
     customers_label = str(Customer._meta.verbose_name_plural)
     while True:
         # the last rows first: a contact names an account that existed when its row was planned (an earlier
@@ -301,7 +308,8 @@ def _undo_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
             for row in rows:
                 customer = customers.get(row.customer_id)
                 reason = ""
-                if customer is None:
+                if customer is None:  # deleted meanwhile by someone else: nothing left to undo
+                    ImportRow.objects.filter(pk=row.pk).update(customer=None)
                     continue
                 # only the customers this undo deletes may refer to it: deleting it under a kept contact (or
                 # an existing customer the import updated) would change that one without audit or version
@@ -334,6 +342,8 @@ def _undo_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
                         reason = _("not visible to you")
                     except (ValidationError, PermissionDenied) as exc:
                         reason = "; ".join(getattr(exc, "messages", [str(exc)]))
+                # never empty: an empty reason would leave the row in the queue and the loop would not end
+                reason = reason.strip() or _("it could not be deleted")
                 ImportRow.objects.filter(pk=row.pk).update(kept_reason=reason[:300])
                 locked.kept += 1
             locked.cursor += len(rows)
@@ -352,6 +362,7 @@ def _undo_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
             _("%(undone)d customers deleted, %(kept)d kept") % {"undone": locked.undone, "kept": locked.kept},
             note,
             {"undone": locked.undone, "kept": locked.kept},
+            undo=True,
         )
         locked.save()
     return "done"

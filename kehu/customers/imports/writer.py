@@ -12,6 +12,7 @@ audit), with extra contact points and consent written in the same audit entry.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import phonenumbers
@@ -39,6 +40,8 @@ from ..models import (
 from .models import ImportIssue, ImportRow, IssueLevel, RowAction
 from .rows import Planner, RowPlan, column_label
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class BatchResult:
@@ -59,7 +62,24 @@ def _phone_kind(number: str) -> str:
 
 
 def _evidence(planner: Planner, plan: RowPlan) -> str:
-    return f"{planner.job.note}, row {plan.number} ({planner.job.file_name})"[:300]
+    """Where a consent answer came from, shown in the customer's consent history."""
+    return (
+        _("%(import)s, row %(row)d (%(file)s)")
+        % {"import": planner.job.note, "row": plan.number, "file": planner.job.file_name}
+    )[:300]
+
+
+def _unsaved(planner: Planner, plan: RowPlan, exc: Exception) -> str:
+    """The user's words for a database refusal; the technical detail (SQL, values) goes to the log only."""
+    log.warning("import %s row %s not saved: %r", planner.job.pk, plan.number, exc)
+    if isinstance(exc, DataError):
+        return _(
+            "The row could not be saved: a value does not fit in the database (too long or out of range)."
+        )
+    return _(
+        "The row could not be saved: it conflicts with a record saved at the same time (the same phone, email "
+        "or id, or a record that was deleted meanwhile). Check it and import it again."
+    )
 
 
 def issue_for(planner: Planner, plan: RowPlan, phase: str) -> ImportIssue:
@@ -107,9 +127,7 @@ def write(planner: Planner, plans: list[RowPlan]) -> BatchResult:
                         _insert(planner, [plan])
                 except (IntegrityError, DataError) as exc:
                     plan.instance.pk = None
-                    plan.fail(
-                        None, "", _("The row could not be saved: %(error)s") % {"error": str(exc)[:200]}
-                    )
+                    plan.fail(None, "", _unsaved(planner, plan, exc))
                     plan.action = "error"
     rows = []
     for plan in plans:
@@ -297,8 +315,8 @@ def _update(planner: Planner, plan: RowPlan) -> None:
         plan.fail(None, "", _("The matching customer is no longer visible to you."))
     except PermissionDenied as exc:
         plan.fail(None, "", str(exc) or _("You may not change this customer."))
-    except IntegrityError as exc:
-        plan.fail(None, "", _("The row could not be saved: %(error)s") % {"error": str(exc)[:200]})
+    except (IntegrityError, DataError) as exc:
+        plan.fail(None, "", _unsaved(planner, plan, exc))
     if plan.problems:
         plan.action = "error"
     elif plan.existing.version == before:
