@@ -124,3 +124,64 @@ def test_undo_keeps_an_account_that_a_kept_contact_or_an_updated_customer_refers
     deleted = AuditEntry.objects.filter(action="delete", note=f"undo of import #{job.pk}")
     contact_entry = deleted.get(object_id=str(names["没改的联系人"].pk))
     assert contact_entry.changes["account"][0] is not None  # it still had its account when it was deleted
+
+
+@pytest.mark.parametrize("method", ["unsubscribe", "portal"])
+def test_an_import_never_grants_consent_the_customer_withdrew_themselves(rep, method):
+    from kehu.customers.imports.models import ImportIssue
+    from kehu.customers.models import ConsentEvent, ConsentStatus
+
+    customer = customer_services.customer_create(data={"name": "退订的客户", "phone": "13855551111"}, by=rep)
+    customer_services.consent_record(
+        customer=customer, channel="sms", status="granted", method="paper", by=rep
+    )
+    customer_services.consent_record(
+        customer=customer, channel="sms", status=ConsentStatus.WITHDRAWN, method=method, by=None
+    )
+    rows = [["电话", "城市", "短信同意", "邮件同意"], ["13855551111", "苏州", "是", "是"]]
+    job = upload(rep, csv_bytes(rows))
+    configure(job, rep, mode="update", match_on="phone")
+    preview(job, rep)
+    assert job.preview["counts"] == {"update": 1}
+    (row,) = job.preview["sample"]
+    assert any("withdrew it themselves" in m for m in row["messages"])
+    from .importing import run
+
+    run(job, rep)
+    assert (job.updated, job.failed) == (1, 0)
+    customer.refresh_from_db()
+    # the rest of the row applied; the SMS withdrawal stands, email (never withdrawn) is granted
+    assert customer.city == "苏州"
+    assert (
+        customer.consent["sms"]["status"] == "withdrawn" and customer.consent["email"]["status"] == "granted"
+    )
+    assert not ConsentEvent.objects.filter(customer=customer, channel="sms", method="import").exists()
+    (issue,) = ImportIssue.objects.filter(job=job, phase="run")
+    assert issue.level == "warning" and issue.get_level_display() == "Partly imported"
+    assert (
+        issue.messages[0]["column"] == "C “短信同意”"
+        and "withdrew it themselves" in issue.messages[0]["message"]
+    )
+
+
+def test_a_withdrawal_staff_recorded_or_a_later_grant_by_the_customer_does_not_block_the_import(rep):
+    from kehu.customers.models import ConsentStatus
+
+    staff = customer_services.customer_create(data={"name": "员工记录退订", "phone": "13855552222"}, by=rep)
+    customer_services.consent_record(
+        customer=staff, channel="sms", status=ConsentStatus.WITHDRAWN, method="verbal", by=rep
+    )
+    again = customer_services.customer_create(data={"name": "又同意了", "phone": "13855553333"}, by=rep)
+    customer_services.consent_record(customer=again, channel="sms", status="withdrawn", method="unsubscribe")
+    customer_services.consent_record(customer=again, channel="sms", status="granted", method="portal")
+    customer_services.consent_record(
+        customer=again, channel="sms", status="withdrawn", method="verbal", by=rep
+    )
+    from .importing import import_rows
+
+    rows = [["电话", "短信同意"], ["13855552222", "是"], ["13855553333", "是"]]
+    job = import_rows(rep, rows, mode="update", match_on="phone")
+    assert (job.updated, job.issues.count()) == (2, 0)
+    for customer in (staff, again):
+        customer.refresh_from_db()
+        assert customer.consent["sms"]["status"] == "granted"

@@ -15,11 +15,43 @@ from django.utils.translation import gettext as _
 from kehu.core.models import User
 
 from .. import dedup, normalize
-from ..models import Customer, CustomerEmail, CustomerPhone, Kind, reason_text
+from ..models import (
+    ConsentEvent,
+    ConsentMethod,
+    ConsentStatus,
+    Customer,
+    CustomerEmail,
+    CustomerPhone,
+    Kind,
+    reason_text,
+)
 from . import mapping
 
 if TYPE_CHECKING:
     from .rows import RowPlan
+
+
+#: how a customer withdraws consent themselves (consent_record with by=None is the customer acting too)
+CUSTOMER_METHODS = (ConsentMethod.UNSUBSCRIBE, ConsentMethod.PORTAL)
+
+
+def withdrawn_by_customer(ids) -> dict[tuple[int, str], ConsentEvent]:
+    """(customer, channel) → the withdrawal the customer made themselves (unsubscribe link, portal, any event
+    recorded without staff) that no later grant has lifted. Consent and unsubscribe win: staff imports may
+    not grant such a channel again, only the customer can."""
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    own = Q(status=ConsentStatus.WITHDRAWN) & (Q(recorded_by__isnull=True) | Q(method__in=CUSTOMER_METHODS))
+    found: dict[tuple[int, str], ConsentEvent] = {}
+    events = ConsentEvent.objects.filter(customer_id__in=ids).filter(own | Q(status=ConsentStatus.GRANTED))
+    for event in events.order_by("at", "id").only("customer_id", "channel", "status", "method", "at"):
+        key = (event.customer_id, event.channel)
+        if event.status == ConsentStatus.GRANTED:
+            found.pop(key, None)
+        else:
+            found[key] = event
+    return found
 
 
 class Duplicate(NamedTuple):

@@ -204,10 +204,13 @@ class IssuePhase(models.TextChoices):
 class IssueLevel(models.TextChoices):
     ERROR = "error", _("Error")
     SKIPPED = "skipped", _("Skipped")
+    #: the row was imported, but part of it was left out (the messages say what and why)
+    WARNING = "warning", _("Partly imported")
 
 
 class ImportIssue(models.Model):
-    """A row that was not imported: its cells as read from the file and every reason, per column."""
+    """A row that was not imported (or only in part): its cells as read from the file and every reason, per
+    column."""
 
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="issues")
     phase = models.CharField(max_length=8, choices=IssuePhase.choices)

@@ -26,7 +26,9 @@ from kehu.core.selectors import scoped
 from .. import dedup, keys, normalize
 from ..models import (
     PROFILE_FIELDS,
+    Channel,
     ConsentMethod,
+    ConsentStatus,
     Customer,
     Kind,
     SocialIdentity,
@@ -34,7 +36,7 @@ from ..models import (
 )
 from ..selectors import customer_list
 from . import mapping, reader
-from .lookups import Duplicate, Lookups
+from .lookups import Duplicate, Lookups, withdrawn_by_customer
 
 FK_CHECKED = ["owner", "account", "parent", "merged_into"]
 TEXT_FIELDS = {"name", "alias", "city", "job_title", "industry", "tax_id", "occupation", "notes"}
@@ -73,6 +75,8 @@ class RowPlan:
     extras: Extras = field(default_factory=Extras)
     duplicates: list[Duplicate] = field(default_factory=list)
     note: str = ""
+    #: what of an imported row was left out (the rest applies), e.g. consent the customer withdrew
+    warnings: list[Problem] = field(default_factory=list)
 
     def fail(self, column: int | None, field_name: str, message: str) -> None:
         self.problems.append(Problem(column, field_name, message))
@@ -109,6 +113,7 @@ class Planner(Lookups):
         self.updated: dict[int, int] = {}
         self.wechat_rows: dict[str, int] = {}
         self.created_rows: dict[int, int] = {}  # row number → id of the customer it created
+        self.withdrawals: dict = {}  # (customer, channel) → the customer's own withdrawal (this batch)
 
     # ------------------------------------------------------------------------------------ helpers
     def column_of(self, field_name: str) -> int | None:
@@ -239,6 +244,8 @@ class Planner(Lookups):
                     "pk", flat=True
                 )
             )
+        grants = any(ConsentStatus.GRANTED in p.extras.consent.values() for p in plans)
+        self.withdrawals = withdrawn_by_customer(existing) if grants else {}
         handles = {p.extras.wechat for p in plans if p.extras.wechat}
         taken = (
             dict(
@@ -426,6 +433,26 @@ class Planner(Lookups):
         extras.consent = {
             c: s for c, s in extras.consent.items() if (customer.consent or {}).get(c, {}).get("status") != s
         }
+        for channel, status in list(extras.consent.items()):
+            withdrawal = self.withdrawals.get((customer.pk, channel))
+            if status == ConsentStatus.GRANTED and withdrawal is not None:
+                # (a withdrawal after this plan changes the version: the update is refused as stale)
+                del extras.consent[channel]
+                plan.warnings.append(
+                    Problem(
+                        self.column_of(f"consent.{channel}"),
+                        f"consent.{channel}",
+                        _(
+                            "Consent to %(channel)s was not imported: the customer withdrew it themselves "
+                            "(%(how)s, %(date)s) and only the customer can give it again."
+                        )
+                        % {
+                            "channel": Channel(channel).label,
+                            "how": ConsentMethod(withdrawal.method).label,
+                            "date": timezone.localdate(withdrawal.at).isoformat(),
+                        },
+                    )
+                )
         extras.tags = []
         trial = copy.copy(customer)
         for name, value in data.items():

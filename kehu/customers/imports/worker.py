@@ -150,6 +150,7 @@ def _sample(planner: Planner, plans) -> list[dict]:
                 messages.append(problem.message)
         if plan.note:
             messages.append(plan.note)
+        messages += [w.message for w in plan.warnings]
         for found in plan.duplicates:
             messages.append(_("Will be flagged for duplicate review.") + " " + Planner.describe(found))
         sample.append(

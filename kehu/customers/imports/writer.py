@@ -86,10 +86,10 @@ def issue_for(planner: Planner, plan: RowPlan, phase: str) -> ImportIssue:
     if plan.action == "skip":
         level, messages = IssueLevel.SKIPPED, [{"column": "", "field": "", "message": plan.note}]
     else:
-        level = IssueLevel.ERROR
+        level = IssueLevel.ERROR if plan.action == "error" else IssueLevel.WARNING
         messages = [
             {"column": column_label(planner.headers, p.column), "field": p.field, "message": p.message}
-            for p in plan.problems
+            for p in (plan.problems if plan.action == "error" else plan.warnings)
         ]
     return ImportIssue(
         job=planner.job,
@@ -107,7 +107,7 @@ def dry_run(planner: Planner, plans: list[RowPlan]) -> BatchResult:
         result.add(plan.action)
         if plan.action == "create" and plan.duplicates:
             result.add("flag")
-        if plan.action in ("error", "skip"):
+        if plan.action in ("error", "skip") or plan.warnings:
             result.issues.append(issue_for(planner, plan, "preview"))
     return result
 
@@ -163,6 +163,8 @@ def write(planner: Planner, plans: list[RowPlan]) -> BatchResult:
         if plan.action in ("error", "skip"):
             if plan.action == "error":
                 result.add("failed")
+            result.issues.append(issue_for(planner, plan, "run"))
+        elif plan.warnings and plan.action in ("create", "update", "unchanged"):
             result.issues.append(issue_for(planner, plan, "run"))
     ImportRow.objects.bulk_create(rows)
     _flag(planner, [p for p in plans if p.action == "create" and p.duplicates])
