@@ -10,6 +10,7 @@ lost and none is written twice. Row errors are collected, never raised: they do 
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import logging
 import uuid
@@ -43,6 +44,12 @@ def batch_size() -> int:
     return getattr(settings, "KEHU_IMPORT_BATCH", 500)
 
 
+def row_seconds() -> float:
+    """Time allowed per row written one by one (updates, undo's deletes; about 0.05 s each on PostgreSQL):
+    a batch's lease grows by it, so a slow batch is never taken for a dead worker."""
+    return float(getattr(settings, "KEHU_IMPORT_ROW_SECONDS", 1))
+
+
 class LeaseLost(Exception):
     """Another worker took the job over (this one was too slow or presumed dead): stop without writing."""
 
@@ -51,13 +58,8 @@ class LeaseLost(Exception):
 def import_job_work(job_id: int, *, max_batches: int | None = None) -> str:
     """Run the job's current pass (preview, run or undo) if no other worker holds it. Returns what happened:
     done, paused (max_batches reached), cancelled, not claimed, lease lost, failed."""
-    token, now = uuid.uuid4().hex, timezone.now()
-    claimed = (
-        ImportJob.objects.filter(pk=job_id, status__in=WORKING)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_token=token, lease_until=now + lease(), updated_at=now)
-    )
-    if not claimed:
+    token = uuid.uuid4().hex
+    if not claim(job_id, token):
         return "not claimed"
     job = ImportJob.objects.select_related("owner", "undo_by").get(pk=job_id)
     with translation.override(job.language or settings.LANGUAGE_CODE):
@@ -89,6 +91,27 @@ def import_job_work(job_id: int, *, max_batches: int | None = None) -> str:
                 updated_at=timezone.now(),
             )
             return "failed"
+
+
+def claim(job_id: int, token: str) -> bool:
+    """Take a job nobody holds (or whose holder's lease ran out) with one conditional UPDATE."""
+    now = timezone.now()
+    return bool(
+        ImportJob.objects.filter(pk=job_id, status__in=WORKING)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_token=token, lease_until=now + lease(), updated_at=now)
+    )
+
+
+def _extend(job_id: int, token: str, slow_rows: int) -> None:
+    """Before a batch's transaction, in a committed UPDATE of its own: hold the job for as long as the batch
+    may take (the lease plus `row_seconds` per row written one by one), so that pages, `resume_imports` and
+    other workers see a live worker while it writes; a renewal inside the batch's transaction would stay
+    invisible until it commits. Stops here if another worker holds the job now; the batch still re-checks the
+    token under the job's row lock."""
+    until = timezone.now() + lease() + dt.timedelta(seconds=row_seconds() * slow_rows)
+    if not ImportJob.objects.filter(pk=job_id, lease_token=token).update(lease_until=until):
+        raise LeaseLost
 
 
 def _lock(job_id: int, token: str, cursor: int | None = None) -> ImportJob:
@@ -182,6 +205,7 @@ def _import_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
     rows = reader.iter_rows(file_content(job), file_info(job), skip=cursor)
     for batches, chunk in enumerate(_chunks(rows, batch_size()), start=1):
         plans = planner.plan(chunk)
+        _extend(job.pk, token, 0 if dry else sum(p.action == "update" for p in plans))
         with transaction.atomic():
             locked = _lock(job.pk, token, cursor)
             if locked.cancel_requested:
@@ -297,6 +321,7 @@ def _undo_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
         )
         if not rows:
             break
+        _extend(job.pk, token, len(rows))
         with transaction.atomic():
             locked = _lock(job.pk, token)
             ids = [r.customer_id for r in rows]
