@@ -202,7 +202,15 @@ def _import_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
         raise ValidationError(problems)
     planner = Planner(job, user)
     cursor = job.cursor
-    rows = reader.iter_rows(file_content(job), file_info(job), skip=cursor)
+    content, info = file_content(job), file_info(job)
+    if dry and cursor:
+        # a resumed preview: plan the rows before the cursor again (nothing is written) so that the planner
+        # knows what they do; a resumed run finds them through their ImportRow (earlier.py)
+        done = itertools.islice(reader.iter_rows(content, info), cursor)
+        for chunk in _chunks(done, batch_size()):
+            planner.plan(chunk)
+            _extend(job.pk, token, 0)
+    rows = reader.iter_rows(content, info, skip=cursor)
     for batches, chunk in enumerate(_chunks(rows, batch_size()), start=1):
         plans = planner.plan(chunk)
         _extend(job.pk, token, 0 if dry else sum(p.action == "update" for p in plans))

@@ -142,8 +142,6 @@ def write(planner: Planner, plans: list[RowPlan]) -> BatchResult:
                 )
             )
             result.add("created")
-            if plan.duplicates:
-                result.add("flagged")
         elif plan.action in ("update", "unchanged"):
             _update(planner, plan)
             if plan.action in ("update", "unchanged"):
@@ -167,7 +165,9 @@ def write(planner: Planner, plans: list[RowPlan]) -> BatchResult:
         elif plan.warnings and plan.action in ("create", "update", "unchanged"):
             result.issues.append(issue_for(planner, plan, "run"))
     ImportRow.objects.bulk_create(rows)
-    _flag(planner, [p for p in plans if p.action == "create" and p.duplicates])
+    flagged = _flag(planner, [p for p in plans if p.action == "create" and p.duplicates])
+    if flagged:
+        result.add("flagged", flagged)
     return result
 
 
@@ -325,8 +325,10 @@ def _update(planner: Planner, plan: RowPlan) -> None:
         plan.action = "unchanged"
 
 
-def _flag(planner: Planner, plans: list[RowPlan]) -> None:
-    pairs = []
+def _flag(planner: Planner, plans: list[RowPlan]) -> int:
+    """Record the duplicate pairs of new customers for review; returns how many customers got one (a pair
+    with an earlier row whose customer could not be saved is not made, nor counted)."""
+    pairs, flagged = [], set()
     for plan in plans:
         for found in plan.duplicates:
             other = found.pk if found.pk is not None else planner.created_rows.get(found.row)
@@ -336,4 +338,6 @@ def _flag(planner: Planner, plans: list[RowPlan]) -> None:
             pairs.append(
                 DuplicateCandidate(first_id=first, second_id=second, score=found.score, reasons=found.reasons)
             )
+            flagged.add(plan.number)
     DuplicateCandidate.objects.bulk_create(pairs, ignore_conflicts=True)
+    return len(flagged)
