@@ -117,6 +117,8 @@ def test_preview_and_run_agree_whatever_the_batch_size_and_a_resume(
     assert "Row 6 of this file has the same WeChat id" in texts[7]
     if policy == "skip":
         assert "Looks like row 8 of this file" in texts[9]
+        (skipped,) = [row for row in job.preview["sample"] if row["row"] == 9]
+        assert skipped["messages"] == [texts[9]]  # skipped, not "will be flagged"
 
 
 def test_a_row_flagged_against_an_earlier_row_that_could_not_be_saved_is_not_counted(importer, monkeypatch):

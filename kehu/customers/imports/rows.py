@@ -286,7 +286,8 @@ class Planner(EarlierRows, Lookups):
                 found = self._duplicates_of(plan, index, profiles)
                 if found and self.policy == "skip":
                     plan.action, plan.note = "skip", self.describe(found[0])
-                plan.duplicates = found
+                else:
+                    plan.duplicates = found
             if plan.problems:
                 plan.action = "error"
             self._remember(plan, target)
