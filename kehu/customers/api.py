@@ -115,9 +115,10 @@ class CustomerFilterSet(filters.FilterSet):
         return search.match_customers(queryset, value)
 
     def filter_import_job(self, queryset, name, value):
-        from .imports.models import ImportRow
+        from .imports.selectors import written_customer_ids
 
-        return queryset.filter(pk__in=ImportRow.objects.filter(job_id=value).values("customer_id"))
+        user = getattr(self.request, "user", None)
+        return queryset.filter(pk__in=written_customer_ids(user=user, job_id=value))
 
 
 class ContactPointInput(serializers.Serializer):

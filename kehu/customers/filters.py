@@ -29,7 +29,7 @@ class CustomerFilter(django_filters.FilterSet):
         label=_("Created until"),
         widget=forms.DateInput(attrs={"type": "date"}),
     )
-    # the customers one import created or updated (the list itself is scoped, so nothing leaks)
+    # the customers one import created or updated, for whoever may see its contents (the list is scoped too)
     import_job = django_filters.NumberFilter(method="filter_import_job", label=_("Import #"))
 
     class Meta:
@@ -44,6 +44,7 @@ class CustomerFilter(django_filters.FilterSet):
         scoped_customer_field(self.form.fields["account"], user, kind=Kind.ORGANIZATION)
 
     def filter_import_job(self, queryset, name, value):
-        from .imports.models import ImportRow
+        from .imports.selectors import written_customer_ids
 
-        return queryset.filter(pk__in=ImportRow.objects.filter(job_id=value).values("customer_id"))
+        user = getattr(self.request, "user", None)
+        return queryset.filter(pk__in=written_customer_ids(user=user, job_id=value))

@@ -22,8 +22,10 @@ from kehu.core.models import Action, AuditAction, RecordShare
 from .models import PROFILE_FIELDS, ConsentEvent, Customer, DuplicateCandidate, MergeRecord
 from .services import refresh_search_keys
 
-# relations that describe merges themselves and must not be moved
+# relations that describe merges themselves, or what an import wrote (its undo must find the record it
+# created, merged or not), and must not be moved
 SKIP = {
+    ("customers.importrow", "customer"),
     ("customers.mergerecord", "survivor"),
     ("customers.duplicatecandidate", "first"),
     ("customers.duplicatecandidate", "second"),

@@ -17,9 +17,8 @@ from kehu.core.models import Action
 
 from .imports import mapping, reader, report, selectors, services
 from .imports.forms import FileSettingsForm, MappingForm, UploadForm
-from .imports.models import EDITABLE, WORKING, ImportMode, ImportRow, ImportStatus, IssuePhase
+from .imports.models import EDITABLE, WORKING, ImportMode, ImportStatus, IssuePhase
 from .models import Customer
-from .selectors import customer_list
 
 FORMATS = {"csv", "xlsx"}
 DELIMITER_NAMES = {",": ",", ";": ";", "\t": gettext_lazy("Tab"), "|": "|"}
@@ -84,6 +83,9 @@ def import_mapping(request, pk):
     job = _job(request, pk)
     if job.status not in EDITABLE:
         messages.info(request, _("The mapping of this import can no longer be changed."))
+        return redirect(job)
+    if not selectors.contents_visible(user=request.user, job=job):  # the page shows the file's values
+        messages.info(request, _("Only the user who uploaded this import can map its columns."))
         return redirect(job)
     targets = mapping.targets_for(request.user)
     initial = (
@@ -168,34 +170,28 @@ def import_act(request, pk, action):
 
 
 def _context(request, job) -> dict:
+    user = request.user
     phase = IssuePhase.PREVIEW if job.phase == IssuePhase.PREVIEW else IssuePhase.RUN
-    # the first customers it wrote that the user may see (ids first: a join with the scope is slow at scale)
-    rows = list(
-        ImportRow.objects.filter(job=job, customer__isnull=False)
-        .select_related("customer")
-        .order_by("row_number")[:20]
-    )
-    visible = set(
-        customer_list(user=request.user)
-        .filter(pk__in=[r.customer_id for r in rows])
-        .values_list("pk", flat=True)
-    )
+    issues = selectors.import_issues(user=user, job=job, phase=phase)
+    written, written_count = selectors.import_written(user=user, job=job)
+    preview = selectors.import_preview(user=user, job=job)
     return {
         "job": job,
         "title": _("Import #%(id)d") % {"id": job.pk},
         "phase": phase,
-        "issues": list(job.issues.filter(phase=phase).order_by("row_number")[:50]),
-        "issue_count": job.issues.filter(phase=phase).count(),
-        "written": [r for r in rows if r.customer_id in visible],
-        "written_count": ImportRow.objects.filter(job=job, customer__isnull=False).count(),
+        "contents_visible": selectors.contents_visible(user=user, job=job),
+        "issues": list(issues[:50]),
+        "issue_count": issues.count(),
+        "written": written,
+        "written_count": written_count,
         "headers": job.headers,
         "mapped": [
             (job.headers[i], key) for i, key in enumerate(job.mapping) if key and i < len(job.headers)
         ],
-        "preview_counts": (job.preview or {}).get("counts", {}),
+        "preview_counts": preview.get("counts", {}),
         "sample": [
             {**row, "pairs": list(zip(row["cells"], row["errors"], strict=False))}
-            for row in (job.preview or {}).get("sample", [])
+            for row in preview.get("sample", [])
         ],
         "mode_label": ImportMode(job.options.get("mode", ImportMode.CREATE)).label,
         "target_labels": {t.key: t.label for t in mapping.targets_for(request.user)},
@@ -212,7 +208,7 @@ def _context(request, job) -> dict:
 
 def import_detail(request, pk):
     job = _job(request, pk)
-    if job.status == ImportStatus.UPLOADED:
+    if job.status == ImportStatus.UPLOADED and selectors.contents_visible(user=request.user, job=job):
         return redirect("customers:import_mapping", pk=job.pk)
     return render(request, "customers/imports/detail.html", _context(request, job))
 
@@ -227,7 +223,8 @@ def import_progress(request, pk):
 
 
 def import_errors(request, pk, fmt):
-    job = _job(request, pk)
+    _require_import(request)
+    job = selectors.import_job_contents(user=request.user, pk=pk)
     phase = request.GET.get("phase", IssuePhase.RUN)
     if fmt not in FORMATS or phase not in IssuePhase.values:
         raise Http404

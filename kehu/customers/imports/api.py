@@ -62,8 +62,8 @@ class ImportJobSerializer(serializers.ModelSerializer):
     status_label = serializers.CharField(source="get_status_display", read_only=True)
     progress = serializers.SerializerMethodField()
     columns = serializers.SerializerMethodField()
-    preview = serializers.JSONField(
-        read_only=True, help_text="counts (create, update, unchanged, skip, flag, error) and the first rows"
+    preview = serializers.SerializerMethodField(
+        help_text="counts (create, update, unchanged, skip, flag, error) and, for the uploader, the first rows"
     )
     options = serializers.JSONField(read_only=True)
     is_stalled = serializers.BooleanField(read_only=True)
@@ -107,6 +107,10 @@ class ImportJobSerializer(serializers.ModelSerializer):
     @extend_schema_field(ProgressSerializer)
     def get_progress(self, job) -> dict:
         return {"done": job.cursor, "total": job.progress_total, "percent": job.percent}
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_preview(self, job) -> dict:
+        return selectors.import_preview(user=self.context["request"].user, job=job)
 
     @extend_schema_field(ColumnSerializer(many=True))
     def get_columns(self, job) -> list[dict]:
@@ -276,19 +280,21 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(parameters=[PHASE], responses={200: IssueSerializer(many=True)})
     @action(detail=True, methods=["get"])
     def errors(self, request, pk=None):
-        """Rows not imported (or, with phase=preview, that would not be), with every reason per column."""
-        job = self.get_object()
+        """Rows not imported, or only in part (with phase=preview: that would not be), with every reason per
+        column. Only for the user who uploaded the import (403 for others who may see it)."""
+        job = selectors.import_job_contents(user=request.user, pk=pk)
         phase = request.query_params.get("phase", IssuePhase.RUN)
         if phase not in IssuePhase.values:
             raise ApiValidationError({"phase": [_("Use preview or run.")]})
-        page = self.paginate_queryset(job.issues.filter(phase=phase).order_by("row_number"))
+        page = self.paginate_queryset(selectors.import_issues(user=request.user, job=job, phase=phase))
         return self.get_paginated_response(IssueSerializer(page, many=True).data)
 
     @extend_schema(parameters=[PHASE, FILE_FORMAT], responses=BINARY)
     @action(detail=True, methods=["get"], url_path="error-report")
     def error_report(self, request, pk=None):
-        """The bad rows as a file (the original columns plus row number and reasons), to fix and re-import."""
-        job = self.get_object()
+        """The bad rows as a file (the original columns plus row number and reasons), to fix and re-import.
+        Only for the user who uploaded the import."""
+        job = selectors.import_job_contents(user=request.user, pk=pk)
         phase = request.query_params.get("phase", IssuePhase.RUN)
         fmt = request.query_params.get("file_format", "xlsx")
         if phase not in IssuePhase.values:

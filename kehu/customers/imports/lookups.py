@@ -7,7 +7,7 @@ update or be called a duplicate of a customer the user may see.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from django.db.models import Q
 from django.utils.translation import gettext as _
@@ -15,11 +15,54 @@ from django.utils.translation import gettext as _
 from kehu.core.models import User
 
 from .. import dedup, normalize
-from ..models import Customer, CustomerEmail, CustomerPhone, Kind, reason_text
+from ..models import (
+    ConsentEvent,
+    ConsentMethod,
+    ConsentStatus,
+    Customer,
+    CustomerEmail,
+    CustomerPhone,
+    Kind,
+    reason_text,
+)
 from . import mapping
 
 if TYPE_CHECKING:
     from .rows import RowPlan
+
+
+#: how a customer withdraws consent themselves (consent_record with by=None is the customer acting too)
+CUSTOMER_METHODS = (ConsentMethod.UNSUBSCRIBE, ConsentMethod.PORTAL)
+
+
+def withdrawn_by_customer(ids) -> dict[tuple[int, str], ConsentEvent]:
+    """(customer, channel) → the withdrawal the customer made themselves (unsubscribe link, portal, any event
+    recorded without staff) that no later grant has lifted. Consent and unsubscribe win: staff imports may
+    not grant such a channel again, only the customer can."""
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    own = Q(status=ConsentStatus.WITHDRAWN) & (Q(recorded_by__isnull=True) | Q(method__in=CUSTOMER_METHODS))
+    found: dict[tuple[int, str], ConsentEvent] = {}
+    events = ConsentEvent.objects.filter(customer_id__in=ids).filter(own | Q(status=ConsentStatus.GRANTED))
+    for event in events.order_by("at", "id").only("customer_id", "channel", "status", "method", "at"):
+        key = (event.customer_id, event.channel)
+        if event.status == ConsentStatus.GRANTED:
+            found.pop(key, None)
+        else:
+            found[key] = event
+    return found
+
+
+class Duplicate(NamedTuple):
+    """A customer (pk) or an earlier row of the file (row) a new row looks like, with the name to show: the
+    preview describes it without loading the customer again."""
+
+    pk: int | None
+    row: int | None
+    score: float
+    reasons: list
+    name: str = ""
 
 
 class Lookups:
@@ -108,15 +151,22 @@ class Lookups:
         return set(self.visible.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
 
     def _match_candidates(self, plans: list[RowPlan]) -> dict[str, set[int]]:
-        """match key → ids of visible customers with it."""
+        """match key → ids of visible customers with it. A customer an earlier batch of this run created is
+        no candidate: its phone or email is an earlier row's (earlier.py), whoever may see it."""
         use = {"id": ["id"], "phone": ["phone"], "email": ["email"], "phone_email": ["phone", "email"]}[
             self.match_on
         ]
         found = [(f"id:{p.values['id']}", p.values["id"]) for p in plans if "id" in use and "id" in p.values]
-        found += self._holders(
+        holders = self._holders(
             {p.values["phone"] for p in plans if "phone" in p.values} if "phone" in use else set(),
             {p.values["email"] for p in plans if "email" in p.values} if "email" in use else set(),
         )
+        self._load_earlier(pk for _key, pk in holders)
+        for key, pk in holders:
+            if pk in self.job_created:
+                self.match_keys.setdefault(key, self.job_created[pk])
+            else:
+                found.append((key, pk))
         visible = self._visible_ids(pk for _key, pk in found)
         result: dict[str, set[int]] = {}
         for key, pk in found:
@@ -134,17 +184,20 @@ class Lookups:
             keys_.append(f"email:{plan.values['email']}")
         return keys_
 
-    def _duplicate_profiles(self, plans: list[RowPlan]) -> dict[int, dedup.Profile]:
+    def _duplicate_index(
+        self, creates: list[RowPlan]
+    ) -> tuple[dict[str, set[int]], dict[int, dedup.Profile]]:
+        """Profiles of the customers new rows may duplicate — exact keys only: phones, emails, organisation
+        names — among those the user may see, and those this run created (earlier rows of the file); with
+        their blocking keys."""
         phones, emails, names = set(), set(), set()
-        for p in plans:
-            if p.instance is None:
-                continue
+        for p in creates:
             phones |= {x for x in [p.instance.phone, *p.extras.phones] if x}
             emails |= {x for x in [p.instance.email, *p.extras.emails] if x}
             if p.instance.kind == Kind.ORGANIZATION and p.instance.name_key:
                 names.add(p.instance.name_key)
         if not (phones or emails or names):
-            return {}
+            return {}, {}
         ids = {pk for _key, pk in self._holders(phones, emails)}
         if (
             names
@@ -154,60 +207,23 @@ class Lookups:
                     "pk", flat=True
                 )
             )
-        return dedup.load_profiles(self.visible.filter(pk__in=sorted(ids))) if ids else {}
-
-    def _find_duplicates(self, creates: list[RowPlan]) -> None:
-        profiles = self._duplicate_profiles(creates)
+        self._load_earlier(ids)
+        ids = self._visible_ids(ids) | (ids & set(self.job_created))
+        live = Customer.objects.filter(pk__in=sorted(ids), merged_into__isnull=True)
+        profiles = dedup.load_profiles(live) if ids else {}
         index: dict[str, set[int]] = {}
         for profile in profiles.values():
             for key in dedup._keys(profile):
                 index.setdefault(key, set()).add(profile.id)
-        for plan in creates:
-            c = plan.instance
-            probe = dedup.profile_of(
-                {
-                    "name": c.name,
-                    "kind": c.kind,
-                    "name_key": c.name_key,
-                    "name_pinyin": c.name_pinyin,
-                    "account_id": c.account_id,
-                    "phone": c.phone,
-                    "email": c.email,
-                },
-                phones=plan.extras.phones,
-                emails=plan.extras.emails,
-            )
-            probe_keys = [k for k in dedup._keys(probe) if k[0] in "pen"]
-            found: list[tuple[int | None, int | None, float, list[str]]] = []
-            for pk in sorted({pk for k in probe_keys for pk in index.get(k, ())}):
-                score, reasons = dedup.score_pair(probe, profiles[pk])
-                if score >= dedup.THRESHOLD:
-                    found.append((pk, None, score, reasons))
-            for key in probe_keys:
-                if key in self.seen:
-                    row, profile = self.seen[key]
-                    if any(f[1] == row for f in found):
-                        continue
-                    score, reasons = dedup.score_pair(probe, profile)
-                    if score >= dedup.THRESHOLD:
-                        found.append((None, row, score, reasons))
-            found.sort(key=lambda f: -f[2])
-            if found and self.policy == "skip":
-                plan.action = "skip"
-                plan.note = self.describe(found[0], profiles)
-                continue
-            plan.duplicates = found
-            for key in probe_keys:
-                self.seen.setdefault(key, (plan.number, probe))
+        return index, profiles
 
     @staticmethod
-    def describe(found, profiles) -> str:
-        pk, row, _score, reasons = found
-        if pk is not None:
-            who = _("“%(name)s” (#%(id)d)") % {"name": profiles[pk].name, "id": pk}
+    def describe(found: Duplicate) -> str:
+        if found.row is not None:
+            who = _("row %(row)d of this file") % {"row": found.row}
         else:
-            who = _("row %(row)d of this file") % {"row": row}
+            who = _("“%(name)s” (#%(id)d)") % {"name": found.name, "id": found.pk}
         return _("Looks like %(who)s: %(reasons)s.") % {
             "who": who,
-            "reasons": "; ".join(map(reason_text, reasons)),
+            "reasons": "; ".join(map(reason_text, found.reasons)),
         }

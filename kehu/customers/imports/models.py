@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -123,8 +124,9 @@ class ImportJob(models.Model):
 
     @property
     def note(self) -> str:
-        """The audit note of every record this import writes."""
-        return f"import #{self.pk}"
+        """The audit note of every record this import writes (in the active language: the worker runs in
+        the importer's)."""
+        return gettext("import #%(id)d") % {"id": self.pk}
 
     @property
     def is_working(self) -> bool:
@@ -204,10 +206,13 @@ class IssuePhase(models.TextChoices):
 class IssueLevel(models.TextChoices):
     ERROR = "error", _("Error")
     SKIPPED = "skipped", _("Skipped")
+    #: the row was imported, but part of it was left out (the messages say what and why)
+    WARNING = "warning", _("Partly imported")
 
 
 class ImportIssue(models.Model):
-    """A row that was not imported: its cells as read from the file and every reason, per column."""
+    """A row that was not imported (or only in part): its cells as read from the file and every reason, per
+    column."""
 
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="issues")
     phase = models.CharField(max_length=8, choices=IssuePhase.choices)

@@ -4,8 +4,10 @@ The validation is the write path's: values are coerced (choice labels in every l
 answers, custom fields through kehu.core.customfields), a customer is built and `full_clean`ed exactly as the
 record service does (normalised phones and emails, search keys), accounts and customers to update are looked
 up among the customers the user may see, and duplicates are found with the dedup scorer over exact-key
-candidates (phone, email, company name) fetched for the whole batch — never a full scan. The dry run and the
-real run share this code, so the preview says what the run will do.
+candidates (phone, email, company name) fetched for the whole batch — never a full scan. Then, in file order,
+each row is checked against what earlier rows of the file did (earlier.py), so the outcome does not depend on
+batch boundaries or a resumed worker. The dry run and the real run share this code, so the preview says what
+the run will do.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from kehu.core.access import Access
 from kehu.core.models import Tag, User
 from kehu.core.selectors import scoped
 
-from .. import dedup, keys, normalize
+from .. import keys, normalize
 from ..models import (
     PROFILE_FIELDS,
+    Channel,
     ConsentMethod,
+    ConsentStatus,
     Customer,
     Kind,
     SocialIdentity,
@@ -34,7 +38,8 @@ from ..models import (
 )
 from ..selectors import customer_list
 from . import mapping, reader
-from .lookups import Lookups
+from .earlier import EarlierRows
+from .lookups import Duplicate, Lookups, withdrawn_by_customer
 
 FK_CHECKED = ["owner", "account", "parent", "merged_into"]
 TEXT_FIELDS = {"name", "alias", "city", "job_title", "industry", "tax_id", "occupation", "notes"}
@@ -71,14 +76,17 @@ class RowPlan:
     existing: Customer | None = None  # update: the stored customer, at the version the plan was made from
     data: dict = field(default_factory=dict)  # update: what changes
     extras: Extras = field(default_factory=Extras)
-    duplicates: list[tuple[int | None, int | None, float, list[str]]] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
     note: str = ""
+    matched: bool = False  # customers were found by its match keys (the match may still have failed)
+    #: what of an imported row was left out (the rest applies), e.g. consent the customer withdrew
+    warnings: list[Problem] = field(default_factory=list)
 
     def fail(self, column: int | None, field_name: str, message: str) -> None:
         self.problems.append(Problem(column, field_name, message))
 
 
-class Planner(Lookups):
+class Planner(EarlierRows, Lookups):
     """Plans batches of one job's rows for its acting user; keeps what earlier rows of the run did."""
 
     def __init__(self, job, user) -> None:
@@ -103,12 +111,8 @@ class Planner(Lookups):
         self.visible = customer_list(user=user)
         self._owners: dict[str, User | str] = {}
         self._accounts: dict[str, Customer | str] = {}
-        # what earlier rows of this run did (in-file duplicates, one update per customer)
-        self.seen: dict[str, tuple[int, dedup.Profile]] = {}
-        self.match_keys: dict[str, int] = {}
-        self.updated: dict[int, int] = {}
-        self.wechat_rows: dict[str, int] = {}
-        self.created_rows: dict[int, int] = {}  # row number → id of the customer it created
+        self._init_earlier()  # what earlier rows of the file did (earlier.py)
+        self.withdrawals: dict = {}  # (customer, channel) → the customer's own withdrawal (this batch)
 
     # ------------------------------------------------------------------------------------ helpers
     def column_of(self, field_name: str) -> int | None:
@@ -218,6 +222,9 @@ class Planner(Lookups):
 
     # ------------------------------------------------------------------------------------ step 3
     def plan(self, rows: list[tuple[int, list[str]]]) -> list[RowPlan]:
+        """Plan a batch: lookups for the whole batch first, then each row on its own (the customer it
+        updates, or a new one, built and validated), then — in file order — the checks against earlier rows
+        and duplicates, and what the row means for the rows after it."""
         plans = [self.parse(number, cells) for number, cells in rows]
         self._resolve_owners(plans)
         self._resolve_accounts(plans)
@@ -239,6 +246,9 @@ class Planner(Lookups):
                     "pk", flat=True
                 )
             )
+            self._load_earlier(wanted)
+        grants = any(ConsentStatus.GRANTED in p.extras.consent.values() for p in plans)
+        self.withdrawals = withdrawn_by_customer(existing) if grants else {}
         handles = {p.extras.wechat for p in plans if p.extras.wechat}
         taken = (
             dict(
@@ -249,6 +259,8 @@ class Planner(Lookups):
             if handles
             else {}
         )
+        self._load_earlier(taken.values())
+        targets: dict[int, Customer | None] = {}
         for plan in plans:
             for ref_field, cache in (("owner", self._owners), ("account", self._accounts)):
                 if ref_field in plan.values:
@@ -258,52 +270,42 @@ class Planner(Lookups):
                         del plan.values[ref_field]
                     else:
                         plan.values[ref_field] = found
-            target = self._decide(plan, matches, existing, writable)
+            target = targets[plan.number] = self._target(plan, matches, existing, writable)
             if not plan.problems:
-                if target is None:
-                    self._build_new(plan)
-                else:
+                if target is not None:
                     self._build_update(plan, target)
-            self._check_wechat(plan, taken, target)
+                elif self.mode != "update" and not plan.matched:
+                    self._build_new(plan)
         creates = [p for p in plans if p.action == "create" and not p.problems]
-        if self.policy != "allow" and creates:
-            self._find_duplicates(creates)
+        index, profiles = self._duplicate_index(creates) if self.policy != "allow" else ({}, {})
         for plan in plans:
+            target = targets[plan.number]
+            self._check_earlier(plan, target)
+            self._check_wechat(plan, taken, target)
+            if plan.action == "create" and not plan.problems and self.policy != "allow":
+                found = self._duplicates_of(plan, index, profiles)
+                if found and self.policy == "skip":
+                    plan.action, plan.note = "skip", self.describe(found[0])
+                else:
+                    plan.duplicates = found
             if plan.problems:
                 plan.action = "error"
+            self._remember(plan, target)
         return plans
 
-    def _decide(self, plan, matches, existing, writable) -> Customer | None:
-        """The customer a row updates (None: a new one); records a problem when it cannot be told."""
+    def _target(self, plan, matches, existing, writable) -> Customer | None:
+        """The customer a row updates among those the user may see (None: none found, or a new one);
+        records a problem when it cannot be told or not be changed."""
         if self.mode == "create":
             return None
-        row_keys = self._match_keys(plan)
         candidates: set[int] = set()
-        for key in row_keys:
+        for key in self._match_keys(plan):
             candidates = matches.get(key, set())
             if candidates:
                 break
         if not candidates:
-            for key in row_keys:
-                earlier = self.match_keys.get(key)
-                if earlier is not None:
-                    kind, value = key.split(":", 1)
-                    plan.fail(
-                        None,
-                        "",
-                        _("Row %(row)d of this file has the same %(what)s (%(value)s): combine the two rows.")
-                        % {"row": earlier, "what": self._key_label(kind), "value": value},
-                    )
-                    return None
-            if self.mode == "update":
-                if row_keys:
-                    what = " / ".join(self._key_label(k.split(":")[0]) for k in row_keys)
-                    plan.fail(None, "", _("No customer that you can see has this %(what)s.") % {"what": what})
-                else:
-                    plan.fail(None, "", _("This row has no value to find the customer by."))
-            for key in row_keys:
-                self.match_keys[key] = plan.number
             return None
+        plan.matched = True
         if len(candidates) > 1:
             plan.fail(
                 None,
@@ -317,14 +319,6 @@ class Planner(Lookups):
         if customer is None:
             plan.fail(None, "", _("The matching customer is no longer visible to you."))
             return None
-        if pk in self.updated:
-            plan.fail(
-                None,
-                "",
-                _("Row %(row)d of this file already updates “%(name)s” (#%(id)d): combine the two rows.")
-                % {"row": self.updated[pk], "name": customer.name, "id": pk},
-            )
-            return None
         if pk not in writable:
             plan.fail(
                 None,
@@ -332,9 +326,6 @@ class Planner(Lookups):
                 _("You may see “%(name)s” (#%(id)d) but not change it.") % {"name": customer.name, "id": pk},
             )
             return None
-        self.updated[pk] = plan.number
-        for key in row_keys:
-            self.match_keys[key] = plan.number
         return customer
 
     @staticmethod
@@ -426,6 +417,26 @@ class Planner(Lookups):
         extras.consent = {
             c: s for c, s in extras.consent.items() if (customer.consent or {}).get(c, {}).get("status") != s
         }
+        for channel, status in list(extras.consent.items()):
+            withdrawal = self.withdrawals.get((customer.pk, channel))
+            if status == ConsentStatus.GRANTED and withdrawal is not None:
+                # (a withdrawal after this plan changes the version: the update is refused as stale)
+                del extras.consent[channel]
+                plan.warnings.append(
+                    Problem(
+                        self.column_of(f"consent.{channel}"),
+                        f"consent.{channel}",
+                        _(
+                            "Consent to %(channel)s was not imported: the customer withdrew it themselves "
+                            "(%(how)s, %(date)s) and only the customer can give it again."
+                        )
+                        % {
+                            "channel": Channel(channel).label,
+                            "how": ConsentMethod(withdrawal.method).label,
+                            "date": timezone.localdate(withdrawal.at).isoformat(),
+                        },
+                    )
+                )
         extras.tags = []
         trial = copy.copy(customer)
         for name, value in data.items():
@@ -441,26 +452,6 @@ class Planner(Lookups):
             return
         plan.existing, plan.data, plan.instance = customer, data, trial
         plan.action = "update" if data or extras else "unchanged"
-
-    def _check_wechat(self, plan: RowPlan, taken: dict[str, int], target: Customer | None) -> None:
-        handle = plan.extras.wechat
-        if not handle:
-            return
-        owner = taken.get(handle)
-        if owner is not None and (target is None or owner != target.pk):
-            plan.fail(
-                self.column_of("wechat"),
-                "wechat",
-                _("The WeChat id “%(id)s” already belongs to another customer.") % {"id": handle},
-            )
-        elif handle in self.wechat_rows:
-            plan.fail(
-                self.column_of("wechat"),
-                "wechat",
-                _("Row %(row)d of this file has the same WeChat id.") % {"row": self.wechat_rows[handle]},
-            )
-        elif not plan.problems:
-            self.wechat_rows[handle] = plan.number
 
     @staticmethod
     def _consent(current: dict, answers: dict[str, str]) -> dict:

@@ -10,6 +10,7 @@ lost and none is written twice. Row errors are collected, never raised: they do 
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import logging
 import uuid
@@ -43,6 +44,12 @@ def batch_size() -> int:
     return getattr(settings, "KEHU_IMPORT_BATCH", 500)
 
 
+def row_seconds() -> float:
+    """Time allowed per row written one by one (updates, undo's deletes; about 0.05 s each on PostgreSQL):
+    a batch's lease grows by it, so a slow batch is never taken for a dead worker."""
+    return float(getattr(settings, "KEHU_IMPORT_ROW_SECONDS", 1))
+
+
 class LeaseLost(Exception):
     """Another worker took the job over (this one was too slow or presumed dead): stop without writing."""
 
@@ -51,13 +58,8 @@ class LeaseLost(Exception):
 def import_job_work(job_id: int, *, max_batches: int | None = None) -> str:
     """Run the job's current pass (preview, run or undo) if no other worker holds it. Returns what happened:
     done, paused (max_batches reached), cancelled, not claimed, lease lost, failed."""
-    token, now = uuid.uuid4().hex, timezone.now()
-    claimed = (
-        ImportJob.objects.filter(pk=job_id, status__in=WORKING)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_token=token, lease_until=now + lease(), updated_at=now)
-    )
-    if not claimed:
+    token = uuid.uuid4().hex
+    if not claim(job_id, token):
         return "not claimed"
     job = ImportJob.objects.select_related("owner", "undo_by").get(pk=job_id)
     with translation.override(job.language or settings.LANGUAGE_CODE):
@@ -68,16 +70,19 @@ def import_job_work(job_id: int, *, max_batches: int | None = None) -> str:
         except LeaseLost:
             return "lease lost"
         except Exception as exc:  # noqa: BLE001 - recorded on the job; the pass can be resumed
-            log.exception("import %s failed", job_id)
+            reference = uuid.uuid4().hex[:8]
+            log.exception("import %s failed (reference %s)", job_id, reference)
             if isinstance(exc, ValidationError):
                 message = "; ".join(exc.messages)
             elif isinstance(exc, PermissionDenied):
                 message = str(exc)
             else:
-                message = _("Unexpected error (%(type)s): %(error)s") % {
-                    "type": type(exc).__name__,
-                    "error": exc,
-                }
+                # the exception's text may hold SQL, values or paths: it goes to the log, the user gets a
+                # reference to it
+                message = _(
+                    "The import stopped because of an unexpected error (%(type)s, reference %(ref)s). The "
+                    "rows before it are saved: resume the import, or give the reference to an administrator."
+                ) % {"type": type(exc).__name__, "ref": reference}
             ImportJob.objects.filter(pk=job_id, lease_token=token).update(
                 status=ImportStatus.FAILED,
                 error=message[:2000],
@@ -86,6 +91,27 @@ def import_job_work(job_id: int, *, max_batches: int | None = None) -> str:
                 updated_at=timezone.now(),
             )
             return "failed"
+
+
+def claim(job_id: int, token: str) -> bool:
+    """Take a job nobody holds (or whose holder's lease ran out) with one conditional UPDATE."""
+    now = timezone.now()
+    return bool(
+        ImportJob.objects.filter(pk=job_id, status__in=WORKING)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_token=token, lease_until=now + lease(), updated_at=now)
+    )
+
+
+def _extend(job_id: int, token: str, slow_rows: int) -> None:
+    """Before a batch's transaction, in a committed UPDATE of its own: hold the job for as long as the batch
+    may take (the lease plus `row_seconds` per row written one by one), so that pages, `resume_imports` and
+    other workers see a live worker while it writes; a renewal inside the batch's transaction would stay
+    invisible until it commits. Stops here if another worker holds the job now; the batch still re-checks the
+    token under the job's row lock."""
+    until = timezone.now() + lease() + dt.timedelta(seconds=row_seconds() * slow_rows)
+    if not ImportJob.objects.filter(pk=job_id, lease_token=token).update(lease_until=until):
+        raise LeaseLost
 
 
 def _lock(job_id: int, token: str, cursor: int | None = None) -> ImportJob:
@@ -109,9 +135,9 @@ def _summary(job: ImportJob) -> str:
     }
 
 
-def _announce(job: ImportJob, title: str, body: str, note: str, changes: dict) -> None:
+def _announce(job: ImportJob, title: str, body: str, note: str, changes: dict, *, undo: bool = False) -> None:
     audit.log(
-        actor=job.undo_by if note.startswith("undo") else job.owner,
+        actor=job.undo_by if undo else job.owner,
         action=AuditAction.IMPORT,
         model="customers.customer",
         object_id="*",
@@ -120,7 +146,11 @@ def _announce(job: ImportJob, title: str, body: str, note: str, changes: dict) -
         note=note,
     )
     notify(
-        user=job.owner, title=title, body=body, url=job.get_absolute_url(), dedup_key=f"{note}:{job.status}"
+        user=job.owner,
+        title=title,
+        body=body,
+        url=job.get_absolute_url(),
+        dedup_key=f"import-{job.pk}:{job.status}",
     )
 
 
@@ -143,8 +173,9 @@ def _sample(planner: Planner, plans) -> list[dict]:
                 messages.append(problem.message)
         if plan.note:
             messages.append(plan.note)
+        messages += [w.message for w in plan.warnings]
         for found in plan.duplicates:
-            messages.append(_("Will be flagged for duplicate review.") + " " + Planner.describe(found, {}))
+            messages.append(_("Will be flagged for duplicate review.") + " " + Planner.describe(found))
         sample.append(
             {
                 "row": plan.number,
@@ -171,9 +202,18 @@ def _import_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
         raise ValidationError(problems)
     planner = Planner(job, user)
     cursor = job.cursor
-    rows = reader.iter_rows(file_content(job), file_info(job), skip=cursor)
+    content, info = file_content(job), file_info(job)
+    if dry and cursor:
+        # a resumed preview: plan the rows before the cursor again (nothing is written) so that the planner
+        # knows what they do; a resumed run finds them through their ImportRow (earlier.py)
+        done = itertools.islice(reader.iter_rows(content, info), cursor)
+        for chunk in _chunks(done, batch_size()):
+            planner.plan(chunk)
+            _extend(job.pk, token, 0)
+    rows = reader.iter_rows(content, info, skip=cursor)
     for batches, chunk in enumerate(_chunks(rows, batch_size()), start=1):
         plans = planner.plan(chunk)
+        _extend(job.pk, token, 0 if dry else sum(p.action == "update" for p in plans))
         with transaction.atomic():
             locked = _lock(job.pk, token, cursor)
             if locked.cancel_requested:
@@ -251,24 +291,25 @@ OWN_ROWS = {
 }
 
 
-def _references(job: ImportJob, ids: list[int]) -> dict[int, str]:
-    """Customers among `ids` that other records point at (an interaction, a contact, a product unit...)."""
+def _references(ids: list[int]) -> tuple[dict[int, str], dict[int, set[int]]]:
+    """Who points at the customers `ids`: other kinds of records (an interaction, a product unit...) by
+    customer, and customers (contacts of an account, branches) as {customer: {ids of the referring ones}}."""
     from ..merge import _customer_fks
 
-    found: dict[int, str] = {}
+    others: dict[int, str] = {}
+    referrers: dict[int, set[int]] = {}
     for model, fk in _customer_fks():
         label = model._meta.label_lower
         if label in OWN_ROWS:
             continue
         qs = model._base_manager.filter(**{f"{fk.name}__in": ids})
         if model is Customer:
-            # contacts and branches the same import created go with it
-            qs = qs.exclude(
-                pk__in=ImportRow.objects.filter(job=job, customer__isnull=False).values("customer_id")
-            )
+            for referrer, pk in qs.values_list("pk", fk.attname):
+                referrers.setdefault(pk, set()).add(referrer)
+            continue
         for pk in qs.values_list(fk.attname, flat=True).distinct():
-            found.setdefault(pk, str(model._meta.verbose_name_plural))
-    return found
+            others.setdefault(pk, str(model._meta.verbose_name_plural))
+    return others, referrers
 
 
 def _undo_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
@@ -276,15 +317,19 @@ def _undo_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
     if not Access.of(user).can(Action.DELETE, Customer):
         raise PermissionDenied(_("Undoing an import needs the delete right on customers."))
     batches = 0
-    note = f"undo of {job.note}"
+    note = _("undo of %(import)s") % {"import": job.note}
+    customers_label = str(Customer._meta.verbose_name_plural)
     while True:
+        # the last rows first: a contact names an account that existed when its row was planned (an earlier
+        # row), so whoever refers to a created customer comes before it and is deleted (or kept) first
         rows = list(
             ImportRow.objects.filter(
                 job=job, action=RowAction.CREATED, customer__isnull=False, kept_reason=""
-            ).order_by("row_number")[: batch_size()]
+            ).order_by("-row_number")[: batch_size()]
         )
         if not rows:
             break
+        _extend(job.pk, token, len(rows))
         with transaction.atomic():
             locked = _lock(job.pk, token)
             ids = [r.customer_id for r in rows]
@@ -292,23 +337,30 @@ def _undo_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
             customers = {
                 c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk")
             }
-            referenced = _references(job, ids)
+            others, referrers = _references(ids)
+            deleted: set[int] = set()
             for row in rows:
                 customer = customers.get(row.customer_id)
                 reason = ""
-                if customer is None:
+                if customer is None:  # deleted meanwhile by someone else: nothing left to undo
+                    ImportRow.objects.filter(pk=row.pk).update(customer=None)
                     continue
-                if customer.version != row.version_after:
+                # only the customers this undo deletes may refer to it: deleting it under a kept contact (or
+                # an existing customer the import updated) would change that one without audit or version
+                kept_referrers = referrers.get(customer.pk, set()) - deleted
+                if customer.merged_into_id:  # (a merge changes the version too: say the specific reason)
+                    reason = _("merged into another customer since the import")
+                elif customer.version != row.version_after:
                     reason = _(
                         "changed since the import (version %(now)d; the import left version %(then)d)"
                     ) % {
                         "now": customer.version,
                         "then": row.version_after,
                     }
-                elif customer.merged_into_id:
-                    reason = _("merged into another customer since the import")
-                elif customer.pk in referenced:
-                    reason = _("other records refer to it (%(what)s)") % {"what": referenced[customer.pk]}
+                elif customer.pk in others:
+                    reason = _("other records refer to it (%(what)s)") % {"what": others[customer.pk]}
+                elif kept_referrers:
+                    reason = _("other records refer to it (%(what)s)") % {"what": customers_label}
                 if not reason:
                     try:
                         with transaction.atomic():
@@ -316,6 +368,7 @@ def _undo_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
                                 instance=customer, by=user, expected_version=row.version_after, note=note
                             )
                         locked.undone += 1
+                        deleted.add(customer.pk)
                         continue
                     except StaleRecordError:
                         reason = _("changed since the import")
@@ -323,6 +376,8 @@ def _undo_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
                         reason = _("not visible to you")
                     except (ValidationError, PermissionDenied) as exc:
                         reason = "; ".join(getattr(exc, "messages", [str(exc)]))
+                # never empty: an empty reason would leave the row in the queue and the loop would not end
+                reason = reason.strip() or _("it could not be deleted")
                 ImportRow.objects.filter(pk=row.pk).update(kept_reason=reason[:300])
                 locked.kept += 1
             locked.cursor += len(rows)
@@ -341,6 +396,7 @@ def _undo_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
             _("%(undone)d customers deleted, %(kept)d kept") % {"undone": locked.undone, "kept": locked.kept},
             note,
             {"undone": locked.undone, "kept": locked.kept},
+            undo=True,
         )
         locked.save()
     return "done"

@@ -12,6 +12,7 @@ audit), with extra contact points and consent written in the same audit entry.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import phonenumbers
@@ -39,6 +40,8 @@ from ..models import (
 from .models import ImportIssue, ImportRow, IssueLevel, RowAction
 from .rows import Planner, RowPlan, column_label
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class BatchResult:
@@ -59,17 +62,34 @@ def _phone_kind(number: str) -> str:
 
 
 def _evidence(planner: Planner, plan: RowPlan) -> str:
-    return f"{planner.job.note}, row {plan.number} ({planner.job.file_name})"[:300]
+    """Where a consent answer came from, shown in the customer's consent history."""
+    return (
+        _("%(import)s, row %(row)d (%(file)s)")
+        % {"import": planner.job.note, "row": plan.number, "file": planner.job.file_name}
+    )[:300]
+
+
+def _unsaved(planner: Planner, plan: RowPlan, exc: Exception) -> str:
+    """The user's words for a database refusal; the technical detail (SQL, values) goes to the log only."""
+    log.warning("import %s row %s not saved: %r", planner.job.pk, plan.number, exc)
+    if isinstance(exc, DataError):
+        return _(
+            "The row could not be saved: a value does not fit in the database (too long or out of range)."
+        )
+    return _(
+        "The row could not be saved: it conflicts with a record saved at the same time (the same phone, email "
+        "or id, or a record that was deleted meanwhile). Check it and import it again."
+    )
 
 
 def issue_for(planner: Planner, plan: RowPlan, phase: str) -> ImportIssue:
     if plan.action == "skip":
         level, messages = IssueLevel.SKIPPED, [{"column": "", "field": "", "message": plan.note}]
     else:
-        level = IssueLevel.ERROR
+        level = IssueLevel.ERROR if plan.action == "error" else IssueLevel.WARNING
         messages = [
             {"column": column_label(planner.headers, p.column), "field": p.field, "message": p.message}
-            for p in plan.problems
+            for p in (plan.problems if plan.action == "error" else plan.warnings)
         ]
     return ImportIssue(
         job=planner.job,
@@ -87,7 +107,7 @@ def dry_run(planner: Planner, plans: list[RowPlan]) -> BatchResult:
         result.add(plan.action)
         if plan.action == "create" and plan.duplicates:
             result.add("flag")
-        if plan.action in ("error", "skip"):
+        if plan.action in ("error", "skip") or plan.warnings:
             result.issues.append(issue_for(planner, plan, "preview"))
     return result
 
@@ -107,9 +127,7 @@ def write(planner: Planner, plans: list[RowPlan]) -> BatchResult:
                         _insert(planner, [plan])
                 except (IntegrityError, DataError) as exc:
                     plan.instance.pk = None
-                    plan.fail(
-                        None, "", _("The row could not be saved: %(error)s") % {"error": str(exc)[:200]}
-                    )
+                    plan.fail(None, "", _unsaved(planner, plan, exc))
                     plan.action = "error"
     rows = []
     for plan in plans:
@@ -124,8 +142,6 @@ def write(planner: Planner, plans: list[RowPlan]) -> BatchResult:
                 )
             )
             result.add("created")
-            if plan.duplicates:
-                result.add("flagged")
         elif plan.action in ("update", "unchanged"):
             _update(planner, plan)
             if plan.action in ("update", "unchanged"):
@@ -146,8 +162,12 @@ def write(planner: Planner, plans: list[RowPlan]) -> BatchResult:
             if plan.action == "error":
                 result.add("failed")
             result.issues.append(issue_for(planner, plan, "run"))
+        elif plan.warnings and plan.action in ("create", "update", "unchanged"):
+            result.issues.append(issue_for(planner, plan, "run"))
     ImportRow.objects.bulk_create(rows)
-    _flag(planner, [p for p in plans if p.action == "create" and p.duplicates])
+    flagged = _flag(planner, [p for p in plans if p.action == "create" and p.duplicates])
+    if flagged:
+        result.add("flagged", flagged)
     return result
 
 
@@ -297,21 +317,27 @@ def _update(planner: Planner, plan: RowPlan) -> None:
         plan.fail(None, "", _("The matching customer is no longer visible to you."))
     except PermissionDenied as exc:
         plan.fail(None, "", str(exc) or _("You may not change this customer."))
-    except IntegrityError as exc:
-        plan.fail(None, "", _("The row could not be saved: %(error)s") % {"error": str(exc)[:200]})
+    except (IntegrityError, DataError) as exc:
+        plan.fail(None, "", _unsaved(planner, plan, exc))
     if plan.problems:
         plan.action = "error"
     elif plan.existing.version == before:
         plan.action = "unchanged"
 
 
-def _flag(planner: Planner, plans: list[RowPlan]) -> None:
-    pairs = []
+def _flag(planner: Planner, plans: list[RowPlan]) -> int:
+    """Record the duplicate pairs of new customers for review; returns how many customers got one (a pair
+    with an earlier row whose customer could not be saved is not made, nor counted)."""
+    pairs, flagged = [], set()
     for plan in plans:
-        for pk, row, score, reasons in plan.duplicates:
-            other = pk if pk is not None else planner.created_rows.get(row)
+        for found in plan.duplicates:
+            other = found.pk if found.pk is not None else planner.created_rows.get(found.row)
             if other is None or other == plan.instance.pk:
                 continue
             first, second = sorted((plan.instance.pk, other))
-            pairs.append(DuplicateCandidate(first_id=first, second_id=second, score=score, reasons=reasons))
+            pairs.append(
+                DuplicateCandidate(first_id=first, second_id=second, score=found.score, reasons=found.reasons)
+            )
+            flagged.add(plan.number)
     DuplicateCandidate.objects.bulk_create(pairs, ignore_conflicts=True)
+    return len(flagged)
