@@ -69,6 +69,22 @@ def _evidence(planner: Planner, plan: RowPlan) -> str:
     )[:300]
 
 
+def _consent_events(customer, answers: dict, planner, plan, user, now) -> list[ConsentEvent]:
+    """The consent answers of one imported row as history events (method: import, with the row as evidence)."""
+    return [
+        ConsentEvent(
+            customer=customer,
+            channel=channel,
+            status=status,
+            method=ConsentMethod.IMPORT,
+            evidence=_evidence(planner, plan),
+            at=now,
+            recorded_by=user,
+        )
+        for channel, status in answers.items()
+    ]
+
+
 def _unsaved(planner: Planner, plan: RowPlan, exc: Exception) -> str:
     """The user's words for a database refusal; the technical detail (SQL, values) goes to the log only."""
     log.warning("import %s row %s not saved: %r", planner.job.pk, plan.number, exc)
@@ -196,18 +212,7 @@ def _insert(planner: Planner, plans: list[RowPlan]) -> None:
             socials.append(
                 SocialIdentity(customer=c, network=SocialIdentity.Network.WECHAT, handle=extras.wechat)
             )
-        consents += [
-            ConsentEvent(
-                customer=c,
-                channel=channel,
-                status=status,
-                method=ConsentMethod.IMPORT,
-                evidence=_evidence(planner, plan),
-                at=now,
-                recorded_by=user,
-            )
-            for channel, status in extras.consent.items()
-        ]
+        consents += _consent_events(c, extras.consent, planner, plan, user, now)
         lifecycle.append(
             LifecycleChange(
                 customer=c, from_stage="", to_stage=c.lifecycle_stage, by=user, reason=_("Created"), at=now
@@ -281,18 +286,7 @@ def _update(planner: Planner, plan: RowPlan) -> None:
         }
         if answers:
             now = timezone.now()
-            ConsentEvent.objects.bulk_create(
-                ConsentEvent(
-                    customer=locked,
-                    channel=channel,
-                    status=status,
-                    method=ConsentMethod.IMPORT,
-                    evidence=_evidence(planner, plan),
-                    at=now,
-                    recorded_by=user,
-                )
-                for channel, status in answers.items()
-            )
+            ConsentEvent.objects.bulk_create(_consent_events(locked, answers, planner, plan, user, now))
             locked.consent = planner._consent(locked.consent, answers)
         return changes
 
