@@ -121,29 +121,22 @@ class Lookups:
         """(key, customer id) of every customer with one of these phones or emails, as primary or other
         contact point. Plain indexed lookups; visibility is applied to the ids afterwards (a subquery or an
         OR across tables would make the database scan the customers)."""
-        found: list[tuple[str, int]] = []
-        if phones:
-            found += [
-                (f"phone:{n}", pk)
-                for pk, n in Customer.objects.filter(phone__in=phones).values_list("pk", "phone")
-            ]
-            found += [
-                (f"phone:{n}", pk)
-                for pk, n in CustomerPhone.objects.filter(number__in=phones).values_list(
-                    "customer_id", "number"
+
+        def held(key: str, values: set[str], primary: str, points, column: str) -> list[tuple[str, int]]:
+            # the primary column on the customer, then the contact-point rows
+            if not values:
+                return []
+            rows = list(Customer.objects.filter(**{f"{primary}__in": values}).values_list("pk", primary))
+            rows += [
+                (pk, v)
+                for v, pk in points.objects.filter(**{f"{column}__in": values}).values_list(
+                    column, "customer_id"
                 )
             ]
-        if emails:
-            found += [
-                (f"email:{e}", pk)
-                for pk, e in Customer.objects.filter(email__in=emails).values_list("pk", "email")
-            ]
-            found += [
-                (f"email:{e}", pk)
-                for pk, e in CustomerEmail.objects.filter(email__in=emails).values_list(
-                    "customer_id", "email"
-                )
-            ]
+            return [(f"{key}:{v}", pk) for pk, v in rows]
+
+        found = held("phone", phones, "phone", CustomerPhone, "number")
+        found += held("email", emails, "email", CustomerEmail, "email")
         return found
 
     def _visible_ids(self, ids) -> set[int]:
