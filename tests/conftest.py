@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+import time_machine
 
 from kehu.core.models import Scope
 
+from . import clock as suite_clock
 from .factories import UserFactory, user_with
 
 ALL_ACTIONS = ("view", "add", "change", "delete", "import", "export", "transfer")
@@ -69,3 +73,37 @@ def _reset_language():
     from django.utils import translation
 
     translation.deactivate()
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--now",
+        default=None,
+        help="start every test at this instant (ISO 8601 with offset); default: tests/clock.py DEFAULT_NOW or "
+        "the KEHU_TEST_NOW environment variable",
+    )
+
+
+def pytest_configure(config):
+    moved = config.getoption("--now", default=None)
+    if moved:
+        suite_clock.parse(moved)  # a malformed value stops the run at once, not in every test
+        os.environ[suite_clock.ENV] = moved  # xdist workers inherit it
+
+
+def pytest_report_header(config):
+    return f"frozen clock: every test starts at {suite_clock.frozen_now().isoformat()} ({suite_clock.ENV})"
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    """Every test runs on the suite's frozen clock (tests/clock.py); `frozen_clock.move_to(...)` and
+    `frozen_clock.shift(...)` move it within a test."""
+    with time_machine.travel(suite_clock.frozen_now(), tick=True) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def now(frozen_clock):
+    """The instant the test started at (aware)."""
+    return suite_clock.frozen_now()

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kehu.core.dates import add_months
 from kehu.core.models import CustomFieldsModel, Tag, VersionedModel
 
 
@@ -168,12 +169,4 @@ class InstalledProduct(VersionedModel):
                 Product.objects.filter(pk=self.product_id).values_list("warranty_months", flat=True).first()
                 or 0
             )
-            year, month = divmod(self.purchase_date.month - 1 + months, 12)
-            import calendar
-
-            day = min(
-                self.purchase_date.day, calendar.monthrange(self.purchase_date.year + year, month + 1)[1]
-            )
-            self.warranty_end = self.purchase_date.replace(
-                year=self.purchase_date.year + year, month=month + 1, day=day
-            )
+            self.warranty_end = add_months(self.purchase_date, months)

@@ -5,6 +5,7 @@ export → import round trip, cancel, undo."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
@@ -505,7 +506,7 @@ def test_cancel_before_and_during_a_run(rep, settings):
     configure(job, rep)
     services.import_start(job=job, by=rep)
     assert work(job, max_batches=1) == "paused"
-    job.lease_until = job.updated_at.replace(year=2099)  # a live worker holds it
+    job.lease_until = job.updated_at + dt.timedelta(hours=1)  # a live worker holds it
     job.save(update_fields=["lease_until"])
     services.import_cancel(job=job, by=rep)
     assert job.cancel_requested and job.status == "running"

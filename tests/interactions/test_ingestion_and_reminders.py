@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -239,14 +240,15 @@ def test_reminders_are_written_in_the_assignees_language_and_time_zone_with_an_a
     settings.KEHU_BASE_URL = "https://crm.example.cn"
     rep.language, rep.time_zone = "zh-hans", "Europe/Berlin"
     rep.save()
-    due = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
+    due = (timezone.now() + dt.timedelta(days=1)).replace(second=0, microsecond=0)
     task = services.task_create(
         data={"title": "回访", "customer": account, "due_at": due, "remind_at": timezone.now()}, by=rep
     )
     with django_capture_on_commit_callbacks(execute=True):
         assert services.reminders_send_due() == 1
     note = Notification.objects.get(user=rep)
-    assert note.title == "提醒：回访" and "2026-12-01 10:30" in note.body  # 09:30 UTC is 10:30 in Berlin
+    in_berlin = due.astimezone(ZoneInfo("Europe/Berlin")).strftime("%Y-%m-%d %H:%M")
+    assert note.title == "提醒：回访" and in_berlin in note.body
     ((recipients, content),) = smtp_settings.messages
     assert recipients == ["rep@example.com"]
     assert f"https://crm.example.cn/interactions/tasks/{task.pk}/" in content

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from kehu.core import records
+from kehu.core.dates import add_months
 from kehu.core.models import ModelGrant, Scope
 from kehu.customers import services as customer_services
 from kehu.customers.models import Kind
@@ -59,8 +60,14 @@ def unit(by, customer, product, **extra):
 def test_unit_validation_and_warranty_default(rep, product):
     customer = customer_services.customer_create(data={"name": "上海机械有限公司"}, by=rep)
     assert product.sku == "AC-200"
-    u = unit(rep, customer, product)
-    assert u.serial_number == "SN001" and u.warranty_end == dt.date(2027, 1, 31) and u.under_warranty
+    bought = timezone.localdate() - dt.timedelta(days=100)
+    u = unit(rep, customer, product, purchase_date=bought)
+    # 24 months of warranty from the purchase date (a month end stays a month end, 29 Feb becomes 28 Feb)
+    assert u.serial_number == "SN001" and u.warranty_end == add_months(bought, 24) and u.under_warranty
+    expired = unit(
+        rep, customer, product, serial_number="OLD1", purchase_date=bought - dt.timedelta(days=800)
+    )
+    assert not expired.under_warranty
     with pytest.raises(ValidationError) as exc:
         unit(rep, customer, product)
     assert "already has serial number SN001" in str(exc.value)
@@ -133,13 +140,14 @@ def test_api_create_and_locking(rep, product, api_for):
             "customer": customer.pk,
             "product": product.pk,
             "serial_number": "api-1",
-            "purchase_date": "2025-05-01",
+            "purchase_date": (timezone.localdate() - dt.timedelta(days=30)).isoformat(),
         },
         format="json",
     )
     assert created.status_code == 201, created.content
     body = created.json()
-    assert body["serial_number"] == "API-1" and body["warranty_end"] == "2027-05-01"
+    bought = timezone.localdate() - dt.timedelta(days=30)
+    assert body["serial_number"] == "API-1" and body["warranty_end"] == add_months(bought, 24).isoformat()
     bad = api.post(
         "/api/installed-products/",
         {"customer": customer.pk, "product": product.pk, "serial_number": "api-1"},
