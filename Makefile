@@ -8,7 +8,11 @@ PORT ?= 8000
 SEED_CUSTOMERS ?= 2000
 export PYTHONDONTWRITEBYTECODE=1
 
-.PHONY: run test install messages migrate demo serve lint bench vendor clean
+# Moved clocks for `make test-clock` (CI): a year end in Shanghai years ahead, the Shanghai/UTC date boundary on a
+# leap day, one minute before Europe/Berlin's DST switch (tests/clock.py explains the frozen clock).
+CLOCKS ?= 2031-12-31T23:59:00+08:00 2028-02-29T16:30:00+00:00 2027-03-28T00:59:00+00:00
+
+.PHONY: run test test-clock system-deps install messages migrate demo serve lint bench vendor clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +29,7 @@ migrate: install messages
 	$(PY) manage.py migrate --noinput
 
 demo: migrate
+	bash scripts/system-deps.sh run
 	$(PY) manage.py seed_demo --customers $(SEED_CUSTOMERS) --if-empty
 
 run: demo
@@ -37,8 +42,19 @@ run: demo
 	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 test: install messages
+	bash scripts/system-deps.sh test
 	$(PY) -m kehu.tools.check_gates
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The suite without the browser tests, once per moved clock: a test that reads the wall clock fails here.
+test-clock: install messages
+	@for now in $(CLOCKS); do \
+	  echo "== tests with the clock at $$now"; \
+	  $(PY) -m pytest -q --now=$$now --ignore=tests/e2e $(PYTEST_ARGS) || exit 1; \
+	done
+
+system-deps:
+	bash scripts/system-deps.sh test
 
 lint: install
 	$(VENV)/bin/ruff check .
