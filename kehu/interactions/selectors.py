@@ -75,11 +75,12 @@ def due_tasks(*, user, view: str = "open", owner=None) -> QuerySet:
     return qs
 
 
-def month_items(*, user, year: int, month: int, owner=None) -> dict[dt.date, list]:
-    """Tasks due and meetings/visits held in one month, by local date."""
+def calendar_items(*, user, first_day: dt.date, last_day: dt.date, owner=None) -> dict[dt.date, list]:
+    """Tasks due and meetings/visits held from `first_day` to `last_day` (inclusive, the days a month's grid
+    shows, including the neighbouring months' days), by the local date of the current time zone."""
     tz = timezone.get_current_timezone()
-    start = dt.datetime(year, month, 1, tzinfo=tz)
-    end = dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=tz)
+    start = dt.datetime.combine(first_day, dt.time.min, tzinfo=tz)
+    end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
     tasks = task_list(user=user).filter(due_at__gte=start, due_at__lt=end).exclude(status="cancelled")
     meetings = interaction_list(user=user).filter(
         occurred_at__gte=start, occurred_at__lt=end, channel__in=["meeting", "visit"]
@@ -88,8 +89,8 @@ def month_items(*, user, year: int, month: int, owner=None) -> dict[dt.date, lis
         tasks = tasks.filter(owner=owner)
         meetings = meetings.filter(user=owner)
     days: dict[dt.date, list] = {}
-    for t in tasks[:1000]:
+    for t in tasks.order_by("due_at", "id")[:1000]:
         days.setdefault(timezone.localtime(t.due_at).date(), []).append(t)
-    for m in meetings[:1000]:
+    for m in meetings.order_by("occurred_at", "id")[:1000]:
         days.setdefault(timezone.localtime(m.occurred_at).date(), []).append(m)
     return days

@@ -249,13 +249,15 @@ def calendar_view(request):
         year = int(request.GET.get("year", today.year))
         month = int(request.GET.get("month", today.month))
         dt.date(year, month, 1)
+        if not 1900 <= year <= 2999:
+            raise ValueError(year)
     except ValueError:
         year, month = today.year, today.month
     mine = request.GET.get("mine", "1") == "1"
-    items = selectors.month_items(
-        user=request.user, year=year, month=month, owner=request.user if mine else None
-    )
     weeks = calmod.Calendar(firstweekday=0).monthdatescalendar(year, month)
+    items = selectors.calendar_items(
+        user=request.user, first_day=weeks[0][0], last_day=weeks[-1][-1], owner=request.user if mine else None
+    )
     prev_month = (dt.date(year, month, 1) - dt.timedelta(days=1)).replace(day=1)
     next_month = (dt.date(year, month, 28) + dt.timedelta(days=7)).replace(day=1)
     return render(

@@ -246,3 +246,23 @@ def test_list_sorted_by_a_column_breaks_ties_by_name_in_the_same_direction(make_
     assert ascending == sorted(ascending)
     descending = [(c.city, c.name) for c in client.get("/customers/", {"sort": "-city"}).context["objects"]]
     assert descending == sorted(ascending, reverse=True)
+
+
+def test_a_birthday_today_in_shanghai_is_not_in_the_future_although_utc_is_a_day_behind(rep, frozen_clock):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from django.core.exceptions import ValidationError
+    from django.utils import timezone
+
+    frozen_clock.move_to(dt.datetime(2028, 2, 28, 16, 30, tzinfo=dt.UTC))  # 29 February 00:30 in Shanghai
+    with timezone.override(ZoneInfo("Asia/Shanghai")):
+        born = services.customer_create(
+            data={"name": "闰日宝宝", "kind": "person", "birthday": "2028-02-29"}, by=rep
+        )
+        assert born.birthday == dt.date(2028, 2, 29)
+    with timezone.override(ZoneInfo("UTC")), pytest.raises(ValidationError) as exc:
+        services.customer_create(
+            data={"name": "闰日宝宝二", "kind": "person", "birthday": "2028-02-29"}, by=rep
+        )
+    assert "future" in str(exc.value)

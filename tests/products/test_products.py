@@ -171,3 +171,16 @@ def test_api_create_and_locking(rep, product, api_for):
         == 409
     )
     assert api.get("/api/installed-products/", {"serial": "api"}).json()["count"] == 1
+
+
+def test_under_warranty_is_judged_on_the_users_day(rep, product, frozen_clock):
+    """At 16:30 UTC it is already the next day in Shanghai: a warranty ending 'today' in UTC has ended there."""
+    from zoneinfo import ZoneInfo
+
+    frozen_clock.move_to(dt.datetime(2026, 5, 20, 16, 30, tzinfo=dt.UTC))
+    customer = customer_services.customer_create(data={"name": "边界客户"}, by=rep)
+    u = unit(rep, customer, product, purchase_date=dt.date(2025, 5, 20), warranty_end=dt.date(2026, 5, 20))
+    with timezone.override(ZoneInfo("Asia/Shanghai")):
+        assert timezone.localdate() == dt.date(2026, 5, 21) and not u.under_warranty
+    with timezone.override(ZoneInfo("UTC")):
+        assert u.under_warranty
