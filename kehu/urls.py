@@ -1,5 +1,6 @@
 from django.contrib.auth import views as auth_views
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
@@ -8,6 +9,11 @@ from kehu.core import api_views as core_api
 from kehu.customers import api as customers_api
 from kehu.interactions import api as interactions_api
 from kehu.products import api as products_api
+
+
+def favicon(request):
+    # resolved per request: the production storage's manifest exists only after collectstatic
+    return HttpResponsePermanentRedirect(static("ui/favicon.svg"))
 
 
 def healthz(request):
@@ -24,6 +30,8 @@ urlpatterns = [
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("healthz", healthz),
+    # browsers and bookmarks ask for /favicon.ico whatever the page links
+    path("favicon.ico", favicon),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include(router.urls)),

@@ -8,7 +8,7 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-PUBLIC = {"/accounts/login/", "/healthz", "/api/schema/"}
+PUBLIC = {"/accounts/login/", "/healthz", "/api/schema/", "/favicon.ico"}
 
 
 def _walk(patterns, prefix=""):

@@ -8,7 +8,9 @@ class CoreConfig(AppConfig):
     verbose_name = _("Organisation and access")
 
     def ready(self) -> None:
-        from . import registry
+        from . import registry, signin
+
+        signin.connect()
         from .models import Department, Role, Team, User
 
         registry.register(User, owner_field=None, nav=False)

@@ -307,6 +307,8 @@ class AuditAction(models.TextChoices):
     UNSHARE = "unshare", _("Sharing removed")
     PERMISSION = "permission", _("Permission changed")
     LOGIN = "login", _("Signed in")
+    LOCKOUT = "lockout", _("Locked out after failed sign-ins")
+    UNLOCK = "unlock", _("Sign-in unlocked")
     EXPORT = "export", _("Exported")
     IMPORT = "import", _("Imported")
 
@@ -383,7 +385,14 @@ class CustomField(VersionedModel):
         constraints = [models.UniqueConstraint(fields=["model", "key"], name="uniq_customfield_model_key")]
 
     def __str__(self) -> str:
-        return f"{self.label} ({self.model})"
+        return f"{self.label} ({self.model_label()})"
+
+    def model_label(self) -> str:
+        """The translated name of the model the field belongs to ('客户'), not its code ('customers.customer')."""
+        from . import registry
+
+        entry = registry.get(self.model)
+        return str(entry.model._meta.verbose_name_plural) if entry else self.model
 
     def clean(self) -> None:
         import re

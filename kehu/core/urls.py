@@ -11,6 +11,7 @@ urlpatterns = [
     path("users/bulk/", BulkActionView.as_view(model=User), name="users_bulk"),
     path("users/new/", views.UserEdit.as_view(), name="user_create"),
     path("users/<int:pk>/", views.UserEdit.as_view(), name="user_edit"),
+    path("lockouts/", views.lockouts, name="lockouts"),
     path("departments/", views.DepartmentList.as_view(), name="departments"),
     path("departments/bulk/", BulkActionView.as_view(model=Department), name="departments_bulk"),
     path("departments/new/", views.DepartmentEdit.as_view(), name="department_create"),

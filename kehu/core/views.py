@@ -158,6 +158,29 @@ class UserEdit(AdminOnly, RecordFormView):
         return reverse("core:users")
 
 
+def lockouts(request):
+    """Who may not sign in now (too many failures), and the administrator's unlock."""
+    from . import signin
+
+    _require_admin(request)
+    if request.method == "POST":
+        removed = signin.signin_unlock(
+            username=request.POST.get("username", "")[:150],
+            ip_address=request.POST.get("ip_address", "")[:45],
+            by=request.user,
+        )
+        if removed:
+            messages.success(request, _("Unlocked: the failed sign-ins were forgotten."))
+        else:
+            messages.info(request, _("Nothing to unlock."))
+        return redirect("core:lockouts")
+    return render(
+        request,
+        "core/lockouts.html",
+        {"title": _("Sign-in lockouts"), "items": signin.lockouts_current(), "limit": signin.failure_limit()},
+    )
+
+
 # ------------------------------------------------------------------------------------------------ simple lists
 class DepartmentList(AdminOnly, RecordListView):
     model = Department

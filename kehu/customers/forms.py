@@ -10,6 +10,7 @@ from .models import (
     ConsentStatus,
     Customer,
     CustomerAddress,
+    CustomerPhone,
     Kind,
     SocialIdentity,
     Stage,
@@ -77,19 +78,26 @@ class ContactPointForm(forms.Form):
         choices=[("phone", _("Phone")), ("email", _("Email")), ("social", _("Social id"))], label=_("Type")
     )
     value = forms.CharField(max_length=254, label=_("Value"))
-    label = forms.CharField(
-        max_length=40,
+    label = forms.ChoiceField(
         required=False,
-        label=_("Label / network"),
-        help_text=_("Phone: mobile/work/home/fax; social: wechat/qq/weibo/…"),
+        label=_("Phone type or network"),
+        help_text=_("For a phone, its type; for a social id, its network."),
+        choices=[
+            ("", "—"),
+            (_("Phone"), CustomerPhone.PhoneKind.choices),
+            (_("Social id"), SocialIdentity.Network.choices),
+        ],
     )
 
-    def clean_label(self):
-        label = self.cleaned_data.get("label", "").strip().lower()
-        kind = self.cleaned_data.get("kind")
-        if kind == "social" and label and label not in SocialIdentity.Network.values:
-            raise forms.ValidationError(_("Unknown network."))
-        return label
+    def clean(self):
+        data = super().clean()
+        kind, label = data.get("kind"), data.get("label", "")
+        allowed = {"phone": CustomerPhone.PhoneKind.values, "social": SocialIdentity.Network.values}.get(kind)
+        if label and allowed is not None and label not in allowed:
+            self.add_error("label", _("This type does not fit a contact point of this kind."))
+        if kind == "email":
+            data["label"] = ""
+        return data
 
 
 class AddressForm(forms.ModelForm):

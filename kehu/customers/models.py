@@ -10,12 +10,15 @@ email and the current consent are also stored on the customer for fast lists and
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from kehu.core.models import CustomFieldsModel, OwnedModel, Tag, VersionedModel
 
@@ -39,7 +42,8 @@ class CustomerType(models.TextChoices):
 
 class Stage(models.TextChoices):
     PROSPECT = "prospect", _("Prospect")
-    CUSTOMER = "customer", _("Customer")
+    # the stage (a prospect who bought: 成交客户), not the word for any customer (客户) used as a column label
+    CUSTOMER = "customer", pgettext_lazy("lifecycle stage", "Customer")
     LOYAL = "loyal", _("Loyal customer")
     AT_RISK = "at_risk", _("At risk")
     CHURNED = "churned", _("Churned")
@@ -231,6 +235,25 @@ class Customer(OwnedModel, CustomFieldsModel):
     @property
     def is_contact(self) -> bool:
         return self.kind == Kind.PERSON and self.account_id is not None
+
+    def consent_rows(self) -> list[dict]:
+        """The current consent per channel, for display: translated channel, status and method, local date."""
+        rows = []
+        for channel, state in (self.consent or {}).items():
+            try:
+                at = dt.datetime.fromisoformat(state.get("at", ""))
+            except (TypeError, ValueError):
+                at = None
+            rows.append(
+                {
+                    "channel": _label(Channel, channel),
+                    "status": state.get("status", ""),
+                    "status_label": _label(ConsentStatus, state.get("status", "")),
+                    "method": _label(ConsentMethod, state.get("method", "")),
+                    "at": timezone.localtime(at) if at and timezone.is_aware(at) else at,
+                }
+            )
+        return rows
 
     @property
     def phone_display(self) -> str:
@@ -542,3 +565,11 @@ class DuplicateCandidate(models.Model):
 
 # the import models live with their use cases (kehu/customers/imports/); imported here so Django finds them
 from .imports.models import ImportFile, ImportIssue, ImportJob, ImportRow  # noqa: E402, F401
+
+
+def _label(choices: type[models.TextChoices], value: str) -> str:
+    """The translated label of a stored code; an unknown code (an older or imported value) as it is."""
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value

@@ -4,6 +4,7 @@ Everything that differs between machines comes from environment variables (12-fa
 DATABASE_URL, SECRET_KEY, ALLOWED_HOSTS, EMAIL_URL-style EMAIL_* variables, KEHU_TIME_ZONE.
 """
 
+import datetime
 import os
 from pathlib import Path
 
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_tasks",
     "django_tasks_db",
+    "axes",
     "kehu.core",
     "kehu.ui",
     "kehu.customers",
@@ -65,6 +67,7 @@ MIDDLEWARE = [
     "kehu.core.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a locked-out sign-in into kehu.core.signin.lockout_response
 ]
 
 ROOT_URLCONF = "kehu.urls"
@@ -114,6 +117,23 @@ DATABASES = {"default": database_from_env(VAR_DIR / "kehu.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"
+# Sign-in protection (kehu/core/signin.py): failed sign-ins counted per user name and per client address in the
+# database; past the limit, locked out until the cool-off after the last failure (or an administrator unlocks).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+KEHU_SIGNIN_FAILURE_LIMIT = int(os.environ.get("KEHU_SIGNIN_FAILURE_LIMIT", "5"))
+KEHU_SIGNIN_COOLOFF_MINUTES = int(os.environ.get("KEHU_SIGNIN_COOLOFF_MINUTES", "15"))
+KEHU_TRUSTED_PROXIES = int(os.environ.get("KEHU_TRUSTED_PROXIES", "0"))  # proxies that set X-Forwarded-For
+AXES_FAILURE_LIMIT = KEHU_SIGNIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=KEHU_SIGNIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "kehu.core.signin.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "kehu.core.signin.client_ip"
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "ui:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -139,7 +159,7 @@ MEDIA_ROOT = VAR_DIR / "media"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "kehu.core.signin.ThrottledTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["kehu.core.drf.ModelAccessPermission"],
     "DEFAULT_PAGINATION_CLASS": "kehu.core.drf.KehuPagination",

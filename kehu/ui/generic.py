@@ -27,7 +27,7 @@ from django.views.generic import TemplateView
 from kehu.core import customfields, exports, records, registry
 from kehu.core.access import Access
 from kehu.core.exceptions import BusinessRuleError, FieldNotWritable, StaleRecordError
-from kehu.core.models import Action, SavedView, Tag, User
+from kehu.core.models import Action, CustomFieldType, SavedView, Tag, User
 from kehu.core.selectors import get_visible, record_history, saved_views, scoped
 
 # lists count at most this many rows ("more than 2,000"): exact counts of millions of rows cost too much
@@ -154,6 +154,28 @@ class RecordListView(AccessMixin, TemplateView):
                     messages.warning(self.request, _("Ignored invalid filter for %(f)s.") % {"f": d.label})
         return result
 
+    def custom_filter_fields(self) -> list[dict]:
+        """The list's custom-field filters as the form shows them: a choice or yes/no field is a select of its
+        values, a date a date input, a number a number input; each keeps the value of the current request."""
+        fields = []
+        for d in self.custom_definitions:
+            name = customfields.FORM_PREFIX + d.key
+            choices: list[tuple[str, str]] = []
+            if d.field_type == CustomFieldType.CHOICE:
+                choices = [(c, c) for c in d.choices]
+            elif d.field_type == CustomFieldType.BOOLEAN:
+                choices = [("true", _("Yes")), ("false", _("No"))]
+            fields.append(
+                {
+                    "name": name,
+                    "label": d.label,
+                    "kind": d.field_type,
+                    "value": self.request.GET.get(name, ""),
+                    "choices": choices,
+                }
+            )
+        return fields
+
     @cached_property
     def custom_definitions(self):
         if not hasattr(self.model, "custom") or "custom" in self.access.hidden_fields(self.model):
@@ -208,7 +230,7 @@ class RecordListView(AccessMixin, TemplateView):
                 "create_url_name": self.create_url_name,
                 "detail_url_name": self.detail_url_name,
                 "row_template": self.row_template,
-                "custom_filters": self.custom_definitions,
+                "custom_filters": self.custom_filter_fields(),
                 "bulk_users": User.objects.filter(is_active=True).only("id", "username", "display_name")
                 if self.access.can(Action.TRANSFER, self.model)
                 else [],

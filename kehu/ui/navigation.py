@@ -75,6 +75,7 @@ SECTIONS = [
 
 ADMIN_ITEMS = [
     ("users", _("Users"), "core:users", "user"),
+    ("lockouts", _("Sign-in lockouts"), "core:lockouts", "shield"),
     ("departments", _("Departments"), "core:departments", "tree"),
     ("teams", _("Teams"), "core:teams", "users"),
     ("roles", _("Roles & permissions"), "core:roles", "shield"),

@@ -240,3 +240,19 @@ def test_list_page_and_api_use_a_constant_number_of_queries(make_user, client, a
         api.get("/api/customers/")
     assert len(many_page.captured_queries) == len(few_page.captured_queries)
     assert len(many_api.captured_queries) == len(few_api.captured_queries)
+
+
+def test_custom_field_filters_are_inputs_of_their_type_keeping_the_current_value(make_user, client, fields):
+    import re
+
+    rep = make_user(MODEL, actions=ALL)
+    client.force_login(rep)
+    page = client.get("/customers/", {"cf_tier": "B", "cf_signed_on": "2025-03-01"}).content.decode()
+    assert "None" not in re.findall(r'<label class="filter">.*?</label>', page, re.S).__str__()
+    tier = re.search(r'<select name="cf_tier">(.*?)</select>', page, re.S).group(1)
+    assert '<option value="B" selected>B</option>' in tier and '<option value="A">A</option>' in tier
+    vip = re.search(r'<select name="cf_vip">(.*?)</select>', page, re.S).group(1)
+    assert 'value="true"' in vip and 'value="false"' in vip and "selected" not in vip
+    assert '<input type="date" name="cf_signed_on" value="2025-03-01">' in page
+    assert '<input type="number" step="any" name="cf_employees" value="">' in page
+    assert '<input name="cf_region_code" value="">' in page

@@ -195,3 +195,15 @@ def test_a_second_owner_cannot_attach_work_to_a_customer_they_cannot_see(rep, ac
     task = services.task_create(data={"title": "x", "customer": theirs, "due_at": timezone.now()}, by=other)
     with pytest.raises(Http404):
         services.task_update(task=task, data={"customer": account}, by=other, expected_version=task.version)
+
+
+@pytest.mark.django_db
+def test_the_customer_column_is_called_customer_not_the_won_stage_in_chinese(rep, account, client):
+    services.task_create(data={"title": "中文列名", "customer": account, "due_at": timezone.now()}, by=rep)
+    _log(account, rep, "中文列名电话")
+    rep.language = "zh-hans"
+    rep.save()
+    client.force_login(rep)
+    for url in ("/interactions/tasks/", "/interactions/"):
+        page = client.get(url).content.decode()
+        assert ">客户<" in page and "成交客户" not in page, url
