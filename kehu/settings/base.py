@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "kehu.customers",
     "kehu.products",
     "kehu.interactions",
+    "kehu.sales",
 ]
 
 MIDDLEWARE = [
