@@ -9,8 +9,12 @@ class SalesConfig(AppConfig):
 
     def ready(self) -> None:
         from kehu.core import registry
+        from kehu.interactions.services import INTERACTION_LOGGED
 
         from . import models as m
+        from .services.opportunities import on_interaction_logged
+
+        INTERACTION_LOGGED.append(on_interaction_logged)
 
         url = lambda o: o.get_absolute_url()  # noqa: E731
         # owned records: the record scope follows the owner (the rep)

@@ -18,6 +18,7 @@ from .leads import (
 from .orders import ORDER_TRANSITIONS, Order, OrderKind, OrderLine, OrderStatus, OrderStatusChange
 from .pipelines import (
     DEFAULT_STAGES,
+    CloseKind,
     CloseReason,
     Competitor,
     Opportunity,
@@ -64,6 +65,7 @@ __all__ = [
     "AssignmentMethod",
     "AssignmentRule",
     "ClaimLimit",
+    "CloseKind",
     "CloseReason",
     "Competitor",
     "Contract",

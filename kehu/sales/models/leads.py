@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core.models import CustomFieldsModel, OwnedModel, VersionedModel
+from kehu.customers.models import Kind
 from kehu.sales.money import clean_currency
 
 
@@ -73,7 +74,7 @@ class Lead(OwnedModel, CustomFieldsModel):
     kind = models.CharField(
         _("kind"),
         max_length=12,
-        choices=[("organization", _("Organisation")), ("person", _("Person"))],
+        choices=Kind.choices,
         default="organization",
     )
     company = models.CharField(_("company"), max_length=200, blank=True)

@@ -102,10 +102,15 @@ class Stage(VersionedModel):
             raise ValidationError({"probability": _("An open stage has a probability below 100%.")})
 
 
+class CloseKind(models.TextChoices):
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+
+
 class CloseReason(VersionedModel):
     """The reasons a deal is won or lost (required on close), configured by administrators."""
 
-    kind = models.CharField(_("kind"), max_length=4, choices=[("won", _("Won")), ("lost", _("Lost"))])
+    kind = models.CharField(_("kind"), max_length=4, choices=CloseKind.choices)
     name = models.CharField(_("reason"), max_length=120)
     active = models.BooleanField(_("active"), default=True)
     position = models.PositiveIntegerField(_("order"), default=0)
