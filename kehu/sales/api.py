@@ -164,16 +164,34 @@ class LeadViewSet(ScopedModelViewSet):
     def create(self, request, *args, **kwargs):
         ref = (request.data.get("external_ref") or "").strip() if hasattr(request.data, "get") else ""
         self.replayed = bool(ref) and Lead.objects.filter(external_ref=ref).exists()
-        response = super().create(request, *args, **kwargs)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.perform_create(serializer)
+        if serializer.instance is None:
+            return self._created_elsewhere()
+        response = _with_etag(
+            self.get_serializer(serializer.instance).data, serializer.instance, status.HTTP_201_CREATED
+        )
         if self.replayed:
             response.status_code = 200
         return response
 
-    def save_new(self, data):
+    def perform_create(self, serializer):
         lead = leads.lead_create(
-            data=data, by=self.request.user, use_rules=self.request.query_params.get("assign") == "rules"
+            data=self._write_data(serializer),
+            by=self.request.user,
+            use_rules=self.request.query_params.get("assign") == "rules",
         )
-        return get_visible(Lead, user=self.request.user, pk=lead.pk) if not self.replayed else lead
+        serializer.instance = scoped(Lead, user=self.request.user).filter(pk=lead.pk).first()
+        self.created_lead = lead
+
+    def _created_elsewhere(self) -> Response:
+        """The rules gave the lead to someone whose leads the caller may not see: say so, show nothing else."""
+        lead = self.created_lead
+        return Response(
+            {"id": lead.pk, "owner": lead.owner_id, "detail": "Assigned by the rules to a colleague."},
+            status=status.HTTP_201_CREATED,
+        )
 
     def save_existing(self, instance, data, expected_version):
         return leads.lead_update(
