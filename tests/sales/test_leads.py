@@ -18,7 +18,9 @@ from kehu.sales.services.sla import lead_sla_scan, manager_of
 
 
 def _lead(by, **extra):
-    return leads.lead_create(data={"kind": "organization", "company": "杭州云帆网络有限公司", "name": "周敏", **extra}, by=by)
+    return leads.lead_create(
+        data={"kind": "organization", "company": "杭州云帆网络有限公司", "name": "周敏", **extra}, by=by
+    )
 
 
 @pytest.mark.django_db
@@ -34,7 +36,10 @@ def test_a_lead_entered_by_hand_belongs_to_its_author_with_an_sla(org, settings)
 def test_round_robin_deals_leads_in_turn(org):
     rule = AssignmentRule.objects.create(name="north", method="round_robin")
     rule.users.set([org.rep1, org.rep2])
-    owners = [leads.lead_create(data={"kind": "person", "name": f"客户{i}"}, by=org.manager, use_rules=True).owner for i in range(4)]
+    owners = [
+        leads.lead_create(data={"kind": "person", "name": f"客户{i}"}, by=org.manager, use_rules=True).owner
+        for i in range(4)
+    ]
     assert owners == [org.rep1, org.rep2, org.rep1, org.rep2]
     lead = Lead.objects.order_by("id").first()
     assert lead.assignment_rule == rule
@@ -48,14 +53,20 @@ def test_rules_by_region_product_line_and_load(org):
     purifiers = ProductCategory.objects.create(name="家用净水器", parent=water)
     by_line = AssignmentRule.objects.create(name="water", priority=1, product_line=water, method="fixed")
     by_line.users.set([org.rep3])
-    by_region = AssignmentRule.objects.create(name="north", priority=2, region=org.sales, method="load", department=org.north)
+    by_region = AssignmentRule.objects.create(
+        name="north", priority=2, region=org.sales, method="load", department=org.north
+    )
     # rep1 already carries two uncontacted leads, rep2 none, the manager one
     for _ in range(2):
         _lead(org.rep1)
     _lead(org.manager)
-    water_lead = leads.lead_create(data={"kind": "person", "name": "A", "product_line": purifiers}, by=org.manager, use_rules=True)
+    water_lead = leads.lead_create(
+        data={"kind": "person", "name": "A", "product_line": purifiers}, by=org.manager, use_rules=True
+    )
     assert water_lead.owner == org.rep3 and water_lead.assignment_rule == by_line
-    north_lead = leads.lead_create(data={"kind": "person", "name": "B", "region": org.north}, by=org.manager, use_rules=True)
+    north_lead = leads.lead_create(
+        data={"kind": "person", "name": "B", "region": org.north}, by=org.manager, use_rules=True
+    )
     assert north_lead.owner == org.rep2 and north_lead.assignment_rule == by_region
     nowhere = leads.lead_create(data={"kind": "person", "name": "C"}, by=org.rep1, use_rules=True)
     assert nowhere.owner == org.rep1 and nowhere.assignment_rule is None
@@ -65,16 +76,22 @@ def test_rules_by_region_product_line_and_load(org):
 def test_status_flow_and_disqualification_reason(org):
     lead = _lead(org.rep1)
     with pytest.raises(ValidationError) as exc:
-        leads.lead_update(lead=lead, data={"status": "disqualified"}, by=org.rep1, expected_version=lead.version)
+        leads.lead_update(
+            lead=lead, data={"status": "disqualified"}, by=org.rep1, expected_version=lead.version
+        )
     assert "disqualify_reason" in exc.value.message_dict
     with pytest.raises(ValidationError) as exc:
         leads.lead_update(lead=lead, data={"status": "converted"}, by=org.rep1, expected_version=lead.version)
     assert "status" in exc.value.message_dict
     lead.refresh_from_db()
     assert lead.status == "new" and lead.version == 1  # nothing half-saved
-    lead = leads.lead_disqualify(lead=lead, reason="no_budget", note="明年再说", by=org.rep1, expected_version=1)
+    lead = leads.lead_disqualify(
+        lead=lead, reason="no_budget", note="明年再说", by=org.rep1, expected_version=1
+    )
     assert lead.status == "disqualified" and lead.disqualify_reason == "no_budget"
-    lead = leads.lead_update(lead=lead, data={"status": "working"}, by=org.rep1, expected_version=lead.version)
+    lead = leads.lead_update(
+        lead=lead, data={"status": "working"}, by=org.rep1, expected_version=lead.version
+    )
     lead.refresh_from_db()
     assert lead.disqualify_reason == "" and lead.first_contacted_at is not None
 
@@ -95,7 +112,9 @@ def test_logging_a_call_is_the_first_contact(org):
 
 
 @pytest.mark.django_db
-def test_sla_reminds_the_owner_then_escalates_to_the_manager_once(org, frozen_clock, smtp_settings, django_capture_on_commit_callbacks, settings):
+def test_sla_reminds_the_owner_then_escalates_to_the_manager_once(
+    org, frozen_clock, smtp_settings, django_capture_on_commit_callbacks, settings
+):
     settings.KEHU_LEAD_SLA_HOURS, settings.KEHU_LEAD_SLA_REMIND_MINUTES = 4, 60
     assert manager_of(org.rep1) == org.manager and manager_of(org.manager) is None
     lead = _lead(org.rep2)
@@ -136,7 +155,9 @@ def test_api_capture_is_scoped_and_idempotent(org, api_for):
     assert ok.status_code == 200 and ok.json()["score"] == 80
     stale = api.patch(f"/api/leads/{lead_id}/", {"score": 90}, format="json", HTTP_IF_MATCH=etag)
     assert stale.status_code == 409
-    logged = api.post(f"/api/leads/{lead_id}/activities/", {"channel": "email", "subject": "发送资料"}, format="json")
+    logged = api.post(
+        f"/api/leads/{lead_id}/activities/", {"channel": "email", "subject": "发送资料"}, format="json"
+    )
     assert logged.status_code == 201 and logged.json()["user"] == org.rep1.pk
     assert api.get(f"/api/leads/", {"status": "working"}).json()["count"] == 1
 
@@ -145,7 +166,9 @@ def test_api_capture_is_scoped_and_idempotent(org, api_for):
 def test_api_assignment_by_rules_needs_no_transfer_right(org, api_for):
     rule = AssignmentRule.objects.create(name="rr")
     rule.users.set([org.rep2])
-    created = api_for(org.rep1).post("/api/leads/?assign=rules", {"kind": "person", "name": "钱七"}, format="json")
+    created = api_for(org.rep1).post(
+        "/api/leads/?assign=rules", {"kind": "person", "name": "钱七"}, format="json"
+    )
     assert created.status_code == 201 and Lead.objects.get().owner == org.rep2
     # the capturing rep does not see the lead the rules gave a colleague: the answer names only id and owner
     assert set(created.json()) == {"id", "owner", "detail"}
@@ -154,8 +177,13 @@ def test_api_assignment_by_rules_needs_no_transfer_right(org, api_for):
 
 @pytest.fixture
 def web_form(org):
-    return LeadWebForm.objects.create(name="官网询价", default_owner=org.manager, region=org.north, rate_limit=2,
-                                      thank_you="谢谢，我们会尽快联系您")
+    return LeadWebForm.objects.create(
+        name="官网询价",
+        default_owner=org.manager,
+        region=org.north,
+        rate_limit=2,
+        thank_you="谢谢，我们会尽快联系您",
+    )
 
 
 @pytest.mark.django_db
@@ -165,10 +193,17 @@ def test_public_web_form_creates_an_assigned_lead(client, org, web_form):
     url = reverse("public:lead_form", args=[web_form.key])
     page = client.get(url)
     assert page.status_code == 200 and "X-Frame-Options" not in page.headers
-    response = client.post(url, {"company": "苏州明湖机械", "name": "刘工", "phone": "0512-6666 8888", "message": "询价"})
+    response = client.post(
+        url, {"company": "苏州明湖机械", "name": "刘工", "phone": "0512-6666 8888", "message": "询价"}
+    )
     assert response.status_code == 200 and "谢谢" in response.content.decode()
     lead = Lead.objects.get()
-    assert (lead.owner, lead.source, lead.region, lead.web_form) == (org.rep1, "web_form", org.north, web_form)
+    assert (lead.owner, lead.source, lead.region, lead.web_form) == (
+        org.rep1,
+        "web_form",
+        org.north,
+        web_form,
+    )
     assert lead.phone == "+8651266668888" and lead.first_contact_due is not None
     entry = AuditEntry.objects.get(model="sales.lead", object_id=str(lead.pk), action="create")
     assert entry.actor is None and "官网询价" in entry.note
@@ -198,14 +233,35 @@ def test_public_web_form_spam_protection(client, org, web_form):
 @pytest.mark.django_db
 def test_lead_pages(org, client_for):
     client = client_for(org.rep1)
-    created = client.post(reverse("sales:lead_create"), {"kind": "organization", "company": "成都天府软件", "name": "黄总",
-                                                        "source": "manual", "status": "new", "score": 10, "currency": "CNY", "timeframe": "unknown"})
+    created = client.post(
+        reverse("sales:lead_create"),
+        {
+            "kind": "organization",
+            "company": "成都天府软件",
+            "name": "黄总",
+            "source": "manual",
+            "status": "new",
+            "score": 10,
+            "currency": "CNY",
+            "timeframe": "unknown",
+        },
+    )
     assert created.status_code == 302, created.content.decode()[:2000]
     lead = Lead.objects.get()
     assert lead.owner == org.rep1
     page = client.get(reverse("sales:lead", args=[lead.pk]))
     assert page.status_code == 200 and "成都天府软件" in page.content.decode()
-    assert client.post(reverse("sales:lead_log", args=[lead.pk]), {"channel": "call", "subject": "电话", "occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")}).status_code == 302
+    assert (
+        client.post(
+            reverse("sales:lead_log", args=[lead.pk]),
+            {
+                "channel": "call",
+                "subject": "电话",
+                "occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+            },
+        ).status_code
+        == 302
+    )
     lead.refresh_from_db()
     assert lead.status == "working"
     listing = client.get(reverse("sales:leads"))

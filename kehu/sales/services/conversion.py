@@ -169,6 +169,7 @@ def lead_convert(
                 data["stage"] = Stage.objects.get(pk=data["stage"])
             opp = opportunity_create(data=data, by=by)
             Opportunity.objects.filter(pk=opp.pk).update(lead=locked)
+            opp.lead = locked
         _move_history(locked, contact or account)
         now = timezone.now()
         before = audit.snapshot(locked)

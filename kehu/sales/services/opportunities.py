@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Min, Sum
+from django.db.models import F, Max, Min, Q, Sum
 from django.http import Http404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -213,8 +213,10 @@ def _check_version(locked: Opportunity, expected_version: int | None) -> None:
 def _position_between(
     stage: Stage, after: Opportunity | None, before: Opportunity | None, moving_pk: int
 ) -> int:
-    """A position between the card above (`after`) and the card below (`before`) in `stage` (locked by the
-    caller). Renumbers the column when there is no integer gap left."""
+    """A free position between the card above (`after`) and the card below (`before`) in `stage` (locked by
+    the caller). With one neighbour only, the other is the card next to it in the column as stored now (so a
+    drag right below a card that someone else just dropped there lands between them, not on top of it).
+    Renumbers the column when no integer gap is left."""
     column = Opportunity.objects.filter(stage=stage).exclude(pk=moving_pk)
     for neighbour in (after, before):
         if neighbour is not None and neighbour.stage_id != stage.pk:
@@ -223,18 +225,33 @@ def _position_between(
             )
     above = column.filter(pk=after.pk).values_list("position", flat=True).first() if after else None
     below = column.filter(pk=before.pk).values_list("position", flat=True).first() if before else None
-    if above is None and below is None:
-        if after is None and before is None:
-            return _top_position(stage)
+    if (after is not None and above is None) or (before is not None and below is None):
         raise ValidationError({"position": _("The neighbouring card is gone; reload the board.")})
-    if above is None:
-        assert below is not None
-        return below - STEP
+    if above is None and below is None:
+        return _top_position(stage)
     if below is None:
-        return above + STEP
+        assert after is not None and above is not None
+        below = (
+            column.filter(Q(position__gt=above) | Q(position=above, pk__gt=after.pk))
+            .order_by("position", "id")
+            .values_list("position", flat=True)
+            .first()
+        )
+        if below is None:
+            return above + STEP
+    if above is None:
+        assert before is not None
+        above = (
+            column.filter(Q(position__lt=below) | Q(position=below, pk__lt=before.pk))
+            .order_by("-position", "-id")
+            .values_list("position", flat=True)
+            .first()
+        )
+        if above is None:
+            return below - STEP
     if below - above > 1:
         return (above + below) // 2
-    if below <= above:
+    if below < above:
         raise ValidationError({"position": _("The neighbouring cards are out of order; reload the board.")})
     # no gap left: renumber the column in its current order (every card, STEP apart), then place again
     ids = list(column.order_by("position", "id").values_list("pk", flat=True))
