@@ -159,7 +159,7 @@ def test_api_capture_is_scoped_and_idempotent(org, api_for):
         f"/api/leads/{lead_id}/activities/", {"channel": "email", "subject": "发送资料"}, format="json"
     )
     assert logged.status_code == 201 and logged.json()["user"] == org.rep1.pk
-    assert api.get(f"/api/leads/", {"status": "working"}).json()["count"] == 1
+    assert api.get("/api/leads/", {"status": "working"}).json()["count"] == 1
 
 
 @pytest.mark.django_db
