@@ -124,6 +124,8 @@ class AssignmentRuleForm(forms.ModelForm):
 
 
 class LeadWebFormForm(forms.ModelForm):
+    redirect_url = forms.URLField(label=_("redirect after submit"), required=False, assume_scheme="https")
+
     class Meta:
         model = LeadWebForm
         fields = [

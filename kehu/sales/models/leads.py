@@ -381,6 +381,9 @@ class AssignmentRule(VersionedModel):
     def __str__(self) -> str:
         return self.name
 
+    def get_absolute_url(self) -> str:
+        return reverse("sales:rule", args=[self.pk])
+
     def clean(self) -> None:
         from kehu.customers.normalize import clean_text
 
@@ -440,6 +443,9 @@ class LeadWebForm(VersionedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("sales:webform", args=[self.pk])
 
     def clean(self) -> None:
         from kehu.customers.normalize import clean_text
