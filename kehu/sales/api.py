@@ -76,7 +76,8 @@ class LeadSerializer(AccessAwareSerializer):
             "assigned_at", "assignment_rule", "first_contact_due", "first_contacted_at", "converted_at",
             "converted_customer", "converted_contact", "converted_opportunity", "created_at", "version",
         ]  # fmt: skip
-        extra_kwargs = {"external_ref": {"validators": []}}  # a repeated reference is an idempotent replay
+        # a repeated reference is an idempotent replay; without a score the default score is computed
+        extra_kwargs = {"external_ref": {"validators": []}, "score": {"required": False, "default": None}}
 
 
 class LeadFilterSet(django_filters.FilterSet):

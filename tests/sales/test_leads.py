@@ -33,6 +33,22 @@ def test_a_lead_entered_by_hand_belongs_to_its_author_with_an_sla(org, settings)
 
 
 @pytest.mark.django_db
+def test_default_score_from_qualification(org):
+    from decimal import Decimal
+
+    hot = leads.lead_create(
+        data={"kind": "person", "name": "热线索", "budget": Decimal("50000"), "decision_maker": True,
+              "timeframe": "now", "need": "替换两台旧设备", "phone": "13800138000", "email": "a@example.com"},
+        by=org.rep1,
+    )  # fmt: skip
+    assert hot.score == 100
+    cold = leads.lead_create(data={"kind": "person", "name": "冷线索", "timeframe": "year"}, by=org.rep1)
+    assert cold.score == 5
+    given = leads.lead_create(data={"kind": "person", "name": "手工评分", "score": 42}, by=org.rep1)
+    assert given.score == 42
+
+
+@pytest.mark.django_db
 def test_round_robin_deals_leads_in_turn(org):
     rule = AssignmentRule.objects.create(name="north", method="round_robin")
     rule.users.set([org.rep1, org.rep2])

@@ -25,11 +25,35 @@ from . import assignment
 CONTACT_CHANNELS = {"call", "email", "sms", "wechat", "visit", "meeting", "letter", "fax"}
 
 
+# points of the default lead score (0-100) from the qualification fields (BANT) and the contact details
+SCORE_TIMEFRAME = {"now": 25, "quarter": 20, "half_year": 10, "year": 5}
+
+
+def lead_score_of(data: dict) -> int:
+    """The default score of a captured lead when none is given: budget known 25, talks to the decision maker
+    20, purchase timeframe up to 25, need described 15, reachable by phone 10 and by email 5."""
+    score = 0
+    if data.get("budget"):
+        score += 25
+    if data.get("decision_maker"):
+        score += 20
+    score += SCORE_TIMEFRAME.get(data.get("timeframe") or "", 0)
+    if (data.get("need") or "").strip():
+        score += 15
+    if data.get("phone"):
+        score += 10
+    if data.get("email"):
+        score += 5
+    return min(score, 100)
+
+
 def lead_create(*, data: dict, by, use_rules: bool = False, note: str = "") -> Lead:
     """Capture a lead as `by` (the owner defaults to `by`). With `use_rules` (web forms, API imports, campaign
     responses) the assignment rules choose the owner; when no rule matches, the owner stays `by`. The SLA
     deadline for the first contact starts at assignment. An `external_ref` already stored returns the stored
     lead (idempotent capture from other systems, also under races)."""
+    if data.get("score") in (None, ""):
+        data = {**data, "score": lead_score_of(data)}
     ref = (data.get("external_ref") or "").strip()
     if ref:
         existing = Lead.objects.filter(external_ref=ref).first()
@@ -54,7 +78,7 @@ def lead_capture_system(*, data: dict, source: str, note: str, fallback_owner: U
     """Capture a lead that no signed-in user entered (public web form, campaign response hook): validated
     like any lead, audited as 'system', assigned by the rules, else to `fallback_owner`."""
     with transaction.atomic():
-        lead = Lead(**data, source=source, owner=fallback_owner)
+        lead = Lead(**{"score": lead_score_of(data), **data}, source=source, owner=fallback_owner)
         lead.full_clean(validate_unique=False, validate_constraints=False)
         lead.save()
         after = audit.snapshot(lead)
