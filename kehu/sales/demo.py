@@ -170,7 +170,9 @@ def seed(ctx) -> str:
                 else rng.choice(["working", "qualified", "disqualified", "disqualified", "qualified"])
             )
             company = f"{rng.choice(COMPANIES)}{'' if rng.random() < 0.5 else '有限公司'}"
-            contacted = None if status == "new" else created + dt.timedelta(hours=rng.randrange(1, 30))
+            contacted = (
+                None if status == "new" else min(now, created + dt.timedelta(hours=rng.randrange(1, 30)))
+            )
             yield (
                 next(lead_ids), "organization", company, rng.choice(PEOPLE), rng.choice(["采购经理", "总经理", "IT Manager", ""]),
                 f"+86139{rng.randrange(10_000_000, 99_999_999)}", f"lead{i}@example.com", rng.choice(["北京", "上海", "杭州", "成都", "Shenzhen"]),

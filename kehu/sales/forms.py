@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core.models import Department, Team, User
@@ -59,7 +60,7 @@ class LeadActivityForm(forms.ModelForm):
 
         super().__init__(*args, **kwargs)
         self.fields["channel"] = forms.ChoiceField(
-            label=_("channel"), choices=[c for c in InteractionChannel.choices if c[0] != "event"]
+            label=capfirst(_("channel")), choices=[c for c in InteractionChannel.choices if c[0] != "event"]
         )
 
 
@@ -124,7 +125,9 @@ class AssignmentRuleForm(forms.ModelForm):
 
 
 class LeadWebFormForm(forms.ModelForm):
-    redirect_url = forms.URLField(label=_("redirect after submit"), required=False, assume_scheme="https")
+    redirect_url = forms.URLField(
+        label=capfirst(_("redirect after submit")), required=False, assume_scheme="https"
+    )
 
     class Meta:
         model = LeadWebForm

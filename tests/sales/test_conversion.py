@@ -170,6 +170,15 @@ def test_convert_page(org, pipeline, client_for):
     deal = Opportunity.objects.get()
     assert response["Location"] == deal.get_absolute_url() and deal.name == "金陵空压机项目"
     assert client.get(deal.get_absolute_url()).status_code == 200
+    # the box unticked: only the customer (the hidden 0 comes before the checkbox's 1)
+    other = _org_lead(org.rep1, company="无锡太湖仪表", phone="13511112222", email="x@taihu.example")
+    response = client.post(
+        reverse("sales:lead_convert", args=[other.pk]),
+        {"customer": "new", "confirm_new": "1", "create_opportunity": "0"},
+    )
+    assert response.status_code == 302 and Opportunity.objects.count() == 1
+    other.refresh_from_db()
+    assert other.status == "converted" and other.converted_opportunity is None
 
 
 @pytest.mark.django_db(transaction=True)
