@@ -283,3 +283,21 @@ def test_lead_pages(org, client_for):
     listing = client.get(reverse("sales:leads"))
     assert listing.status_code == 200 and "成都天府软件" in listing.content.decode()
     assert client_for(org.rep2).get(reverse("sales:lead", args=[lead.pk])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_reassignment_by_hand_or_by_the_rules_restarts_the_sla(org, frozen_clock):
+    lead = _lead(org.rep1)
+    first_due = lead.first_contact_due
+    frozen_clock.shift(dt.timedelta(hours=2))
+    with pytest.raises(PermissionDenied):  # a rep may not give a lead away
+        leads.lead_assign(lead=lead, by=org.rep1, to_user=org.rep2)
+    moved = leads.lead_assign(lead=lead, by=org.manager, to_user=org.rep2, expected_version=lead.version)
+    moved.refresh_from_db()
+    assert moved.owner == org.rep2 and moved.first_contact_due > first_due
+    rule = AssignmentRule.objects.create(name="to rep3", method="fixed")
+    rule.users.set([org.rep3])
+    again = leads.lead_assign(lead=moved, by=org.manager)
+    again.refresh_from_db()
+    assert again.owner == org.rep3 and again.assignment_rule == rule and again.version == moved.version + 1
+    assert AuditEntry.objects.filter(model="sales.lead", object_id=str(lead.pk), action="transfer").exists()
