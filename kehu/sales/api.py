@@ -34,6 +34,7 @@ from .models import (
     LeadActivity,
     LeadWebForm,
     Opportunity,
+    OpportunityCompetitor,
     OpportunityLine,
     Pipeline,
     Stage,
@@ -480,6 +481,14 @@ class SpellSerializer(serializers.Serializer):
     by_name = serializers.CharField()
 
 
+class OpportunityCompetitorSerializer(serializers.ModelSerializer):
+    competitor_name = serializers.CharField(source="competitor.name", read_only=True)
+
+    class Meta:
+        model = OpportunityCompetitor
+        fields = ["id", "competitor", "competitor_name", "notes"]
+
+
 class OpportunityViewSet(ScopedModelViewSet):
     model = Opportunity
     serializer_class = OpportunitySerializer
@@ -561,6 +570,26 @@ class OpportunityViewSet(ScopedModelViewSet):
             expected_version=version_from_if_match(request.headers.get("If-Match"), opportunity.pk),
         )
         return self._respond(reopened)
+
+    @extend_schema(
+        request=OpportunityCompetitorSerializer, responses=OpportunityCompetitorSerializer(many=True)
+    )
+    @action(detail=True, methods=["get", "post"])
+    def competitors(self, request, pk=None):
+        """Competitors on the deal (GET), or add one (POST `{"competitor": id, "notes": …}`; idempotent)."""
+        opportunity = self.get_object()
+        if request.method == "POST":
+            serializer = OpportunityCompetitorSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            link = opportunities.opportunity_competitor_add(
+                opportunity=opportunity,
+                competitor=serializer.validated_data["competitor"],
+                notes=serializer.validated_data.get("notes", ""),
+                by=request.user,
+            )
+            return Response(OpportunityCompetitorSerializer(link).data, status=201)
+        links = opportunity.competitor_links.select_related("competitor").order_by("id")
+        return Response(OpportunityCompetitorSerializer(links, many=True).data)
 
     @extend_schema(request=None, responses=SpellSerializer(many=True))
     @action(detail=True, methods=["get"])

@@ -243,6 +243,20 @@ def test_api_move_close_board_and_history(org, pipeline, stages, account, api_fo
         .status_code
         == 404
     )
+    rival = Competitor.objects.create(name="某友商")
+    added = api.post(
+        f"/api/opportunities/{other['id']}/competitors/",
+        {"competitor": rival.pk, "notes": "报价低 5%"},
+        format="json",
+    )
+    assert added.status_code == 201
+    assert api.get(f"/api/opportunities/{other['id']}/competitors/").json()[0]["competitor_name"] == "某友商"
+    assert (
+        api_for(org.rep3)
+        .post(f"/api/opportunities/{other['id']}/competitors/", {"competitor": rival.pk}, format="json")
+        .status_code
+        == 404
+    )
     listing = api_for(org.manager).get("/api/opportunities/", {"team": org.team.pk, "status": "open"}).json()
     assert [r["id"] for r in listing["results"]] == [other["id"]]
 
