@@ -235,12 +235,13 @@ class Opportunity(OwnedModel, CustomFieldsModel):
         indexes = [
             # kanban column of a pipeline: cards in order (no team filter)
             models.Index(fields=["stage", "position", "id"], name="ix_opp_column"),
-            # kanban filtered to a team (owner IN members): per owner and stage, in order; counts and weighted
-            # totals by stage read the included columns only (index-only scan on PostgreSQL)
+            # kanban filtered to a team (owner IN members): per owner and stage, in order; counts, weighted
+            # totals and the per-column ranking read the key and included columns only (index-only scans on
+            # PostgreSQL; closed_at decides "open or closed recently")
             models.Index(
                 fields=["owner", "pipeline", "stage", "position"],
                 name="ix_opp_owner_board",
-                include=["amount", "probability", "currency"],
+                include=["id", "amount", "probability", "currency", "closed_at"],
             ),
             models.Index(fields=["pipeline", "status", "stage"], name="ix_opp_pipeline_status"),
             # the opportunity list: my/visible open deals by close date
