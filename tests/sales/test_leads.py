@@ -301,3 +301,30 @@ def test_reassignment_by_hand_or_by_the_rules_restarts_the_sla(org, frozen_clock
     again.refresh_from_db()
     assert again.owner == org.rep3 and again.assignment_rule == rule and again.version == moved.version + 1
     assert AuditEntry.objects.filter(model="sales.lead", object_id=str(lead.pk), action="transfer").exists()
+
+
+@pytest.mark.django_db
+def test_campaign_responses_become_leads_for_the_rules_or_the_fallback(org):
+    response = leads.campaign_response_capture(
+        data={"kind": "person", "name": "活动报名者", "email": "fan@example.com"},
+        campaign_ref="2026 春季展会",
+        fallback_owner=org.manager,
+    )
+    assert (response.source, response.campaign_ref, response.owner) == (
+        "campaign",
+        "2026 春季展会",
+        org.manager,
+    )
+    assert response.score == 5 and response.first_contact_due is not None
+    rule = AssignmentRule.objects.create(name="campaigns", source="campaign")
+    rule.users.set([org.rep2])
+    routed = leads.campaign_response_capture(
+        data={"kind": "person", "name": "第二位", "phone": "13600001111"},
+        campaign_ref="x",
+        fallback_owner=org.manager,
+    )
+    assert routed.owner == org.rep2
+    with pytest.raises(ValidationError):
+        leads.campaign_response_capture(
+            data={"kind": "person", "name": ""}, campaign_ref="x", fallback_owner=org.manager
+        )
