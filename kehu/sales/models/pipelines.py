@@ -244,9 +244,14 @@ class Opportunity(OwnedModel, CustomFieldsModel):
                 include=["id", "amount", "probability", "currency", "closed_at"],
             ),
             models.Index(fields=["pipeline", "status", "stage"], name="ix_opp_pipeline_status"),
-            # the opportunity list: my/visible open deals by close date
-            models.Index(fields=["owner", "status", "expected_close_date"], name="ix_opp_owner_close"),
+            # the opportunity list, sorted by expected close date (its default): everybody's, a status, a rep's
+            models.Index(fields=["expected_close_date"], name="ix_opp_close"),
             models.Index(fields=["status", "expected_close_date"], name="ix_opp_status_close"),
+            models.Index(fields=["owner", "expected_close_date"], name="ix_opp_owner_close"),
+            # the list's other sortable columns, ties broken by the default order (see OpportunityList)
+            models.Index(fields=["amount", "expected_close_date"], name="ix_opp_amount_close"),
+            models.Index(fields=["probability", "expected_close_date"], name="ix_opp_probability_close"),
+            models.Index(fields=["name", "expected_close_date"], name="ix_opp_name_close"),
             models.Index(fields=["customer", "status"], name="ix_opp_customer"),
             models.Index(
                 fields=["last_activity_at"], name="ix_opp_stalled", condition=models.Q(status="open")
