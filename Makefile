@@ -38,6 +38,7 @@ run: demo
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(PY) manage.py db_worker --interval 2 > var/worker.log 2>&1 & \
 	  $(PY) manage.py send_reminders --every 60 > var/reminders.log 2>&1 & \
+	  $(PY) manage.py sales_scheduler --every 60 > var/sales.log 2>&1 & \
 	  $(PY) manage.py resume_imports --every 300 > var/imports.log 2>&1 & \
 	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 

@@ -12,6 +12,56 @@ DEMO_PASSWORD = "kehu-demo-2026"  # noqa: S105 - printed by `make run`; demo dat
 
 ALL = ["view", "add", "change", "delete", "import", "export", "transfer"]
 
+_CONFIG = ["sales.pipeline", "sales.closereason", "sales.competitor", "products.pricelist"]
+_DEALS = ["sales.lead", "sales.opportunity", "sales.quote", "sales.contract"]
+
+# the sales app's grants per role: deals (leads, opportunities, quotes, contracts) follow the owner; orders are
+# read by service; collections (instalments, payments, invoice requests) follow the contract's scope
+SALES_GRANTS: dict[str, dict] = {
+    "sales_manager": {
+        **dict.fromkeys(_DEALS, (ALL, Scope.DEPARTMENT, Scope.DEPARTMENT)),
+        "sales.order": (["view", "add", "change", "export"], Scope.DEPARTMENT, Scope.DEPARTMENT),
+        "sales.instalment": (["view", "add", "change"], Scope.DEPARTMENT, Scope.DEPARTMENT),
+        "sales.payment": (["view", "add", "export"], Scope.DEPARTMENT, Scope.DEPARTMENT),
+        "sales.invoicerequest": (["view", "add", "change"], Scope.DEPARTMENT, Scope.DEPARTMENT),
+        **{m: (["view", "add", "change"], Scope.ALL, Scope.ALL) for m in _CONFIG},
+        "sales.assignmentrule": (["view", "add", "change", "delete"], Scope.ALL, Scope.ALL),
+        "sales.leadwebform": (["view", "add", "change"], Scope.ALL, Scope.ALL),
+        "sales.discountlimit": (["view"], Scope.ALL, Scope.NONE),
+        "sales.customerpool": (["view"], Scope.ALL, Scope.NONE),
+        "sales.poolentry": (["view", "change"], Scope.ALL, Scope.ALL),
+        "sales.recyclerule": (["view", "add", "change"], Scope.ALL, Scope.ALL),
+        "sales.claimlimit": (["view"], Scope.ALL, Scope.NONE),
+    },
+    "sales_rep": {
+        **{m: (["view", "add", "change"], Scope.OWN, Scope.OWN) for m in _DEALS},
+        "sales.order": (["view", "add"], Scope.OWN, Scope.OWN),
+        "sales.instalment": (["view", "add", "change"], Scope.OWN, Scope.OWN),
+        "sales.payment": (["view", "add"], Scope.OWN, Scope.OWN),
+        "sales.invoicerequest": (["view", "add"], Scope.OWN, Scope.OWN),
+        **{m: (["view"], Scope.ALL, Scope.NONE) for m in _CONFIG},
+        "sales.customerpool": (["view"], Scope.ALL, Scope.NONE),
+        "sales.poolentry": (["view", "change"], Scope.ALL, Scope.ALL),
+    },
+    "marketer": {
+        # campaign responses become leads; marketers see every lead's outcome, change only their own
+        "sales.lead": (["view", "add", "import", "export"], Scope.ALL, Scope.OWN),
+        "sales.leadwebform": (["view", "add", "change"], Scope.ALL, Scope.ALL),
+        "sales.pipeline": (["view"], Scope.ALL, Scope.NONE),
+    },
+    "service_agent": {
+        "sales.order": (["view"], Scope.ALL, Scope.NONE),
+        "sales.contract": (["view"], Scope.ALL, Scope.NONE),
+    },
+    "executive": {
+        **{m: (["view", "export"], Scope.ALL, Scope.NONE) for m in [*_DEALS, "sales.order"]},
+        **{
+            m: (["view"], Scope.ALL, Scope.NONE)
+            for m in ["sales.instalment", "sales.payment", "sales.invoicerequest", *_CONFIG]
+        },
+    },
+}
+
 # role code -> (name, {model: (actions, read scope, write scope)}, {model: {field: access}})
 ROLES = {
     "sales_manager": (
@@ -30,6 +80,7 @@ ROLES = {
                 Scope.DEPARTMENT,
                 Scope.DEPARTMENT,
             ),
+            **SALES_GRANTS["sales_manager"],
         },
         {},
     ),
@@ -41,6 +92,7 @@ ROLES = {
             "products.installedproduct": (["view", "add", "change"], Scope.OWN, Scope.OWN),
             "interactions.interaction": (["view", "add", "change"], Scope.OWN, Scope.OWN),
             "interactions.task": (["view", "add", "change"], Scope.OWN, Scope.OWN),
+            **SALES_GRANTS["sales_rep"],
         },
         {"customers.customer": {"tax_id": "readonly"}},
     ),
@@ -51,6 +103,7 @@ ROLES = {
             "products.product": (["view", "add", "change"], Scope.ALL, Scope.ALL),
             "interactions.interaction": (["view", "add"], Scope.ALL, Scope.OWN),
             "interactions.task": (["view", "add", "change"], Scope.OWN, Scope.OWN),
+            **SALES_GRANTS["marketer"],
         },
         {"customers.customer": {"notes": "hidden", "tax_id": "hidden"}},
     ),
@@ -62,6 +115,7 @@ ROLES = {
             "products.installedproduct": (["view", "add", "change"], Scope.ALL, Scope.ALL),
             "interactions.interaction": (["view", "add", "change"], Scope.ALL, Scope.OWN),
             "interactions.task": (["view", "add", "change"], Scope.TEAM, Scope.TEAM),
+            **SALES_GRANTS["service_agent"],
         },
         {"customers.customer": {"income_band": "hidden", "tax_id": "hidden", "owner": "readonly"}},
     ),
@@ -74,6 +128,7 @@ ROLES = {
             "interactions.interaction": (["view"], Scope.ALL, Scope.NONE),
             "interactions.task": (["view"], Scope.ALL, Scope.NONE),
             "core.auditentry": (["view"], Scope.ALL, Scope.NONE),
+            **SALES_GRANTS["executive"],
         },
         {},
     ),

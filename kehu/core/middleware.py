@@ -11,11 +11,20 @@ from django.utils import timezone, translation
 
 from . import audit
 
-PUBLIC_PREFIXES = ("/accounts/login/", "/static/", "/i18n/", "/healthz", "/api/schema/", "/favicon.ico")
+# /public/: pages meant for anonymous visitors (the embeddable lead form); each guards itself (rate limits)
+PUBLIC_PREFIXES = (
+    "/accounts/login/",
+    "/static/",
+    "/i18n/",
+    "/healthz",
+    "/api/schema/",
+    "/favicon.ico",
+    "/public/",
+)
 
 
 class LoginRequiredMiddleware:
-    """Every URL needs a signed-in user except the login page, static files, health and API schema.
+    """Every URL needs a signed-in user except the login page, static files, health, API schema and /public/.
     API calls (authenticated by token in DRF) pass through to DRF, which answers 401/403 itself."""
 
     def __init__(self, get_response):

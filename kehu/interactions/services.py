@@ -26,6 +26,10 @@ from .models import Interaction, InteractionChannel, Task, TaskStatus
 
 log = logging.getLogger(__name__)
 
+#: Called with each newly logged interaction inside the logging transaction (e.g. kehu.sales marks the
+#: customer's open deals active, for the stalled-deal flag). Hooks must be cheap and must not raise.
+INTERACTION_LOGGED: list = []
+
 
 def _ensure_customer_visible(customer: Customer, by) -> None:
     from kehu.customers.selectors import customer_list
@@ -51,7 +55,10 @@ def interaction_log(*, customer: Customer, data: dict, by) -> Interaction:
             return existing
     try:
         with transaction.atomic():
-            return records.record_create(model=Interaction, data=data, by=by)
+            entry = records.record_create(model=Interaction, data=data, by=by)
+            for hook in INTERACTION_LOGGED:
+                hook(entry)
+            return entry
     except IntegrityError:
         existing = _existing_ref(ref, customer) if ref else None
         if existing is None:
@@ -88,11 +95,16 @@ def timeline_event_record(
     url: str = "",
     occurred_at: dt.datetime | None = None,
     body: str = "",
+    channel: str = InteractionChannel.EVENT,
+    direction: str = "internal",
+    user=None,
 ) -> Interaction:
     """Put an event of another app (order placed, ticket closed, campaign message sent) on the timeline.
     Idempotent per (related_model, related_id), also under concurrent calls (a partial unique index): a
     repeated call changes nothing and returns the stored entry. Called by services of other apps after their
-    own permission checks, so it checks no rights; the entry is visible to whoever sees the customer."""
+    own permission checks, so it checks no rights; the entry is visible to whoever sees the customer.
+    `channel`, `direction` and `user` default to an internal event; a lead's calls and emails moved onto a
+    new customer's timeline at conversion keep their own."""
     if not related_model:
         raise ValueError("related_model is required")
     key = {"related_model": related_model, "related_id": str(related_id)}
@@ -101,8 +113,9 @@ def timeline_event_record(
         return existing
     entry = Interaction(
         customer=customer,
-        channel=InteractionChannel.EVENT,
-        direction="internal",
+        channel=channel,
+        direction=direction,
+        user=user,
         subject=subject[:200],
         body=body,
         occurred_at=occurred_at or timezone.now(),

@@ -15,6 +15,8 @@ class ProductsConfig(AppConfig):
 
         registry.register(models.Product, owner_field=None, url=lambda o: o.get_absolute_url())
         registry.register(models.ProductCategory, owner_field=None, nav=False)
+        registry.register(models.PriceList, owner_field=None)
+        registry.register(models.PriceListItem, owner_field=None, via="price_list", nav=False)
         registry.register(
             models.InstalledProduct,
             owner_field=None,

@@ -170,3 +170,93 @@ class InstalledProduct(VersionedModel):
                 or 0
             )
             self.warranty_end = add_months(self.purchase_date, months)
+
+
+class PriceList(VersionedModel):
+    """Prices of products for one customer class (customer type) in one currency, valid over a period.
+
+    Price lists are catalogue data (like products): quotes in kehu.sales, the portal's web shop and
+    marketing promotions read them. Which list applies to a customer on a day: `price_list_for` in
+    kehu.products.selectors (the most specific active list whose validity covers the day)."""
+
+    name = models.CharField(_("name"), max_length=120)
+    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    customer_type = models.CharField(
+        _("customer class"),
+        max_length=12,
+        blank=True,
+        help_text=_("Empty: every customer class"),
+    )
+    valid_from = models.DateField(_("valid from"))
+    valid_to = models.DateField(_("valid until"), null=True, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    notes = models.TextField(_("notes"), blank=True)
+
+    class Meta:
+        verbose_name = _("price list")
+        verbose_name_plural = _("price lists")
+        ordering = ["name"]
+        indexes = [
+            models.Index(fields=["currency", "customer_type", "valid_from"], name="ix_pricelist_pick"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.currency})"
+
+    def clean(self) -> None:
+        from kehu.customers.models import CustomerType
+        from kehu.customers.normalize import clean_text
+
+        errors = {}
+        self.name = clean_text(self.name)
+        self.currency = (self.currency or "").strip().upper()
+        if not self.name:
+            errors["name"] = _("Enter a name.")
+        if len(self.currency) != 3 or not self.currency.isalpha():
+            errors["currency"] = _("Use a three-letter currency code such as CNY or USD.")
+        if self.customer_type and self.customer_type not in CustomerType.values:
+            errors["customer_type"] = _("Unknown customer class.")
+        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
+            errors["valid_to"] = _("The end of validity cannot be before its start.")
+        if errors:
+            raise ValidationError(errors)
+
+    def covers(self, day) -> bool:
+        return self.active and self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+
+class PriceListItem(VersionedModel):
+    """One product's price in a list, from a minimum quantity (volume tiers are several items)."""
+
+    price_list = models.ForeignKey(
+        PriceList, verbose_name=_("price list"), on_delete=models.CASCADE, related_name="items"
+    )
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="price_items"
+    )
+    min_quantity = models.DecimalField(
+        _("from quantity"), max_digits=12, decimal_places=3, default=Decimal("1")
+    )
+    unit_price = models.DecimalField(_("unit price"), max_digits=16, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("price list item")
+        verbose_name_plural = _("price list items")
+        ordering = ["price_list", "product", "min_quantity"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["price_list", "product", "min_quantity"], name="uniq_pricelist_product_tier"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product} @ {self.unit_price}"
+
+    def clean(self) -> None:
+        errors = {}
+        if self.unit_price is not None and self.unit_price < 0:
+            errors["unit_price"] = _("A price cannot be negative.")
+        if self.min_quantity is not None and self.min_quantity <= 0:
+            errors["min_quantity"] = _("The quantity must be greater than zero.")
+        if errors:
+            raise ValidationError(errors)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -32,4 +33,32 @@ def warranty_expiring(*, user, days: int) -> QuerySet:
     today = timezone.localdate()
     return unit_list(user=user).filter(
         warranty_end__gte=today, warranty_end__lte=today + dt.timedelta(days=days)
+    )
+
+
+def price_list_for(*, currency: str, customer_type: str, day: dt.date):
+    """The price list that applies: active, valid on `day`, in `currency`; a list for the customer's class
+    wins over a list for every class; among equals the most recent start wins. None when none applies."""
+    from django.db.models import Q
+
+    from .models import PriceList
+
+    return (
+        PriceList.objects.filter(currency=currency.upper(), active=True, valid_from__lte=day)
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=day))
+        .filter(Q(customer_type=customer_type) | Q(customer_type=""))
+        .order_by("-customer_type", "-valid_from", "-pk")
+        .first()
+    )
+
+
+def list_price(*, price_list, product, quantity) -> Decimal | None:
+    """The unit price of `product` in `price_list` for `quantity` (the highest tier reached), or None."""
+    from .models import PriceListItem
+
+    return (
+        PriceListItem.objects.filter(price_list=price_list, product=product, min_quantity__lte=quantity)
+        .order_by("-min_quantity")
+        .values_list("unit_price", flat=True)
+        .first()
     )

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "kehu.customers",
     "kehu.products",
     "kehu.interactions",
+    "kehu.sales",
 ]
 
 MIDDLEWARE = [
@@ -186,6 +187,15 @@ SPECTACULAR_SETTINGS = {
         "TaskStatusEnum": "kehu.interactions.models.TaskStatus",
         "UnitStatusEnum": "kehu.products.models.UnitStatus",
         "DuplicateStatusEnum": "kehu.customers.models.DuplicateCandidate.Status",
+        "ConsentMethodEnum": "kehu.customers.models.ConsentMethod",
+        "CustomerKindEnum": "kehu.customers.models.Kind",
+        "LeadSourceEnum": "kehu.sales.models.LeadSource",
+        "LeadStatusEnum": "kehu.sales.models.LeadStatus",
+        "DisqualifyReasonEnum": "kehu.sales.models.DisqualifyReason",
+        "TimeframeEnum": "kehu.sales.models.Timeframe",
+        "AssignmentMethodEnum": "kehu.sales.models.AssignmentMethod",
+        "StageKindEnum": "kehu.sales.models.StageKind",
+        "CloseReasonKindEnum": "kehu.sales.models.CloseKind",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -204,6 +214,10 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Kehu CRM <noreply@localhost>")
 # Where users reach Kehu: links in emails (reminders, notifications) are built on it.
 KEHU_BASE_URL = os.environ.get("KEHU_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Sales: first-contact SLA of a new lead when its assignment rule sets none, and how long before the deadline
+# the owner is reminded (after it, the owner's manager is notified).
+KEHU_LEAD_SLA_HOURS = int(os.environ.get("KEHU_LEAD_SLA_HOURS", "24"))
+KEHU_LEAD_SLA_REMIND_MINUTES = int(os.environ.get("KEHU_LEAD_SLA_REMIND_MINUTES", "120"))
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the cookie-less meta tag; keep default

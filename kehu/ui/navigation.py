@@ -51,9 +51,23 @@ SECTIONS = [
     (
         _("Sales"),
         [
-            ("leads", _("Leads"), None, "target", None),
-            ("opportunities", _("Opportunities"), None, "trend", None),
+            ("leads", _("Leads"), "sales:leads", "target", ("view", "sales.lead")),
+            (
+                "opportunities",
+                _("Opportunities"),
+                "sales:opportunities",
+                "trend",
+                ("view", "sales.opportunity"),
+            ),
             ("quotes", _("Quotes & orders"), None, "file", None),
+            (
+                "assignment",
+                _("Lead assignment"),
+                "sales:rules",
+                "sliders",
+                ("change", "sales.assignmentrule"),
+            ),
+            ("webforms", _("Lead web forms"), "sales:webforms", "globe", ("change", "sales.leadwebform")),
         ],
     ),
     (

@@ -1,0 +1,208 @@
+"""Sales reads, scoped: leads, opportunities, the kanban board, stage history, stalled deals."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.expressions import Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from kehu.core.models import Team
+from kehu.core.selectors import scoped
+
+from .models import Lead, LeadActivity, Opportunity, OpportunityStatus, Pipeline, Stage, StageChange
+from .money import cents
+
+CARDS_PER_COLUMN = 50
+MAX_OWNER_BRANCHES = 60  # a board filtered to more owners ranks per stage only
+
+
+def lead_list(*, user) -> QuerySet[Lead]:
+    return scoped(Lead, user=user).select_related("owner", "region", "product_line")
+
+
+def lead_activities(*, user, lead: Lead) -> QuerySet[LeadActivity]:
+    return (
+        scoped(LeadActivity, user=user)
+        .filter(lead=lead)
+        .select_related("user")
+        .order_by("-occurred_at", "-id")
+    )
+
+
+def opportunity_list(*, user) -> QuerySet[Opportunity]:
+    return scoped(Opportunity, user=user).select_related("customer", "owner", "stage", "pipeline")
+
+
+def pipelines(*, user) -> QuerySet[Pipeline]:
+    return scoped(Pipeline, user=user).filter(active=True).prefetch_related("stages")
+
+
+def team_member_ids(team: Team) -> list[int]:
+    return list(Team.members.through.objects.filter(team_id=team.pk).values_list("user_id", flat=True))
+
+
+@dataclass
+class Column:
+    stage: Stage
+    count: int = 0
+    # currency -> sums (deals of several currencies are never added together)
+    amounts: dict[str, Decimal] = field(default_factory=dict)
+    weighted: dict[str, Decimal] = field(default_factory=dict)
+    cards: list[Opportunity] = field(default_factory=list)
+
+    @property
+    def more(self) -> int:
+        return max(0, self.count - len(self.cards))
+
+
+@dataclass
+class Board:
+    pipeline: Pipeline
+    columns: list[Column]
+    stalled_before: dt.datetime
+
+
+def board(
+    *,
+    user,
+    pipeline: Pipeline,
+    owner_ids: list[int] | None = None,
+    close_from: dt.date | None = None,
+    close_to: dt.date | None = None,
+    include_closed: bool = False,
+    per_column: int = CARDS_PER_COLUMN,
+) -> Board:
+    """The kanban board of one pipeline for `user` (record scope applied), optionally filtered to owners (a
+    rep, or a team's members) and an expected-close period. Four queries whatever the number of stages and
+    cards: the stages, per-stage counts and totals (grouped by stage and currency), the ids of the first
+    `per_column` cards of every column (a window function numbering cards per stage in position order), and
+    those cards with their customer and owner."""
+    stages = list(pipeline.stages.filter(active=True).order_by("position", "id"))
+    qs = scoped(Opportunity, user=user).filter(pipeline=pipeline)
+    if owner_ids is not None:
+        qs = qs.filter(owner_id__in=owner_ids)
+    if close_from:
+        qs = qs.filter(expected_close_date__gte=close_from)
+    if close_to:
+        qs = qs.filter(expected_close_date__lte=close_to)
+    if not include_closed:
+        # closed columns show the deals closed in the last 30 days only (closed_at is NULL exactly while a deal
+        # is open, and it is in the board index: counts and ranks are index-only scans on PostgreSQL)
+        recent = timezone.now() - dt.timedelta(days=30)
+        qs = qs.filter(Q(closed_at__isnull=True) | Q(closed_at__gte=recent))
+    columns = {s.pk: Column(stage=s) for s in stages}
+    totals = qs.order_by().values("stage_id", "currency")
+    for row in totals.annotate(
+        n=Count("pk"), total=Sum("amount"), weighted=Sum(F("amount") * F("probability"))
+    ):
+        column = columns.get(row["stage_id"])
+        if column is None:
+            continue
+        column.count += row["n"]
+        currency = row["currency"]
+        column.amounts[currency] = column.amounts.get(currency, Decimal(0)) + (row["total"] or Decimal(0))
+        column.weighted[currency] = column.weighted.get(currency, Decimal(0)) + cents(
+            Decimal(row["weighted"] or 0) / 100
+        )
+    # the first cards of every column: rank the narrow rows first, then load only those cards with their joins
+    # (won and lost columns are drop zones with counts and totals: their cards are not listed unless asked for)
+    listed = [st.pk for st in stages if include_closed or st.kind == "open"]
+    ids = _first_cards(qs, listed, owner_ids, per_column)
+    cards = (
+        Opportunity.objects.filter(pk__in=ids)
+        .select_related("customer", "owner")
+        .order_by("stage_id", "position", "id")
+    )
+    for card in cards:
+        column = columns.get(card.stage_id)
+        if column is not None:
+            column.cards.append(card)
+    return Board(
+        pipeline=pipeline,
+        columns=[columns[s.pk] for s in stages],
+        stalled_before=timezone.now() - dt.timedelta(days=pipeline.stalled_days),
+    )
+
+
+def _first_cards(
+    qs: QuerySet, stage_ids: list[int], owner_ids: list[int] | None, per_column: int
+) -> list[int]:
+    """Ids of the first `per_column` cards of each stage, in position order, in one query.
+
+    PostgreSQL: a UNION ALL of one `ORDER BY position LIMIT n` branch per stage — per owner and stage when the
+    board is filtered to a few owners — each an index range scan that stops after n rows (ix_opp_owner_board,
+    ix_opp_column), merged here; the cost does not grow with the number of deals. Elsewhere (SQLite cannot
+    order and limit inside a compound query): a window function numbering each stage's cards."""
+    if connection.vendor == "postgresql" and stage_ids:
+        narrow = qs.order_by("position", "id").values_list("pk", "stage_id", "position")
+        if owner_ids is not None and len(owner_ids) <= MAX_OWNER_BRANCHES:
+            branches = [
+                narrow.filter(owner_id=o, stage_id=s)[:per_column] for o in owner_ids for s in stage_ids
+            ]
+        else:
+            branches = [narrow.filter(stage_id=s)[:per_column] for s in stage_ids]
+        if not branches:
+            return []
+        rows = list(branches[0].union(*branches[1:], all=True)) if len(branches) > 1 else list(branches[0])
+        per_stage: dict[int, list[tuple[int, int]]] = {}
+        for pk, stage_id, position in rows:
+            per_stage.setdefault(stage_id, []).append((position, pk))
+        return [pk for cards in per_stage.values() for _position, pk in sorted(cards)[:per_column]]
+    ranked = qs.order_by().annotate(
+        column_rank=Window(
+            RowNumber(), partition_by=[F("stage_id")], order_by=[F("position").asc(), F("id").asc()]
+        )
+    )
+    return list(ranked.filter(column_rank__lte=per_column).values_list("pk", flat=True))
+
+
+def stalled_opportunities(
+    *, user, pipeline: Pipeline | None = None, now: dt.datetime | None = None
+) -> QuerySet[Opportunity]:
+    """Open deals without activity for their pipeline's `stalled_days`."""
+    now = now or timezone.now()
+    qs = opportunity_list(user=user).filter(status=OpportunityStatus.OPEN)
+    pipes = [pipeline] if pipeline is not None else list(Pipeline.objects.all())
+    condition = Q(pk__in=[])
+    for p in pipes:
+        condition |= Q(pipeline=p, last_activity_at__lt=now - dt.timedelta(days=p.stalled_days))
+    return qs.filter(condition)
+
+
+@dataclass
+class StageSpell:
+    stage: Stage
+    entered_at: dt.datetime
+    left_at: dt.datetime | None
+    seconds: int
+    by_name: str
+
+
+def stage_history(*, opportunity: Opportunity, now: dt.datetime | None = None) -> list[StageSpell]:
+    """The stages a deal went through with the time spent in each (the current one up to now). The caller
+    has already checked that the user may see the opportunity."""
+    now = now or timezone.now()
+    changes = list(
+        StageChange.objects.filter(opportunity=opportunity)
+        .select_related("to_stage", "by")
+        .order_by("at", "id")
+    )
+    spells = []
+    for index, change in enumerate(changes):
+        left = changes[index + 1].at if index + 1 < len(changes) else None
+        spells.append(
+            StageSpell(
+                stage=change.to_stage,
+                entered_at=change.at,
+                left_at=left,
+                seconds=int(((left or now) - change.at).total_seconds()),
+                by_name=str(change.by) if change.by_id else "",
+            )
+        )
+    return spells
