@@ -1,0 +1,1 @@
+"""Global search provider: tickets by number (scoped)."""
