@@ -9,6 +9,7 @@ from kehu.core import api_views as core_api
 from kehu.customers import api as customers_api
 from kehu.interactions import api as interactions_api
 from kehu.products import api as products_api
+from kehu.service import api as service_api
 
 
 def favicon(request):
@@ -21,7 +22,7 @@ def healthz(request):
 
 
 router = DefaultRouter()
-for api_module in (core_api, customers_api, products_api, interactions_api):
+for api_module in (core_api, customers_api, products_api, interactions_api, service_api):
     api_module.register(router)
 
 urlpatterns = [
@@ -40,5 +41,6 @@ urlpatterns = [
     path("customers/", include("kehu.customers.urls")),
     path("products/", include("kehu.products.urls")),
     path("interactions/", include("kehu.interactions.urls")),
+    path("service/", include("kehu.service.urls")),
     path("", include("kehu.ui.urls")),
 ]

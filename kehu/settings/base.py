@@ -225,6 +225,10 @@ KEHU_ATTACHMENT_TYPES = env_list(
 )
 KEHU_SMTP_RECEIVER_HOST = os.environ.get("KEHU_SMTP_RECEIVER_HOST", "127.0.0.1")
 KEHU_SMTP_RECEIVER_PORT = int(os.environ.get("KEHU_SMTP_RECEIVER_PORT", "2525"))
+# the authserv-id of our own receiving mail server's Authentication-Results headers (SPF/DKIM/DMARC verdicts
+# that email-to-ticket may trust); empty: no verdict is trusted (docs/deployment.md)
+KEHU_INBOUND_AUTHSERV_ID = os.environ.get("KEHU_INBOUND_AUTHSERV_ID", "")
+KEHU_TICKET_AUTOCLOSE_DAYS = int(os.environ.get("KEHU_TICKET_AUTOCLOSE_DAYS", "7"))
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the cookie-less meta tag; keep default
