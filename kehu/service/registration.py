@@ -124,6 +124,11 @@ def register_all() -> None:
     _register(m.CarePlan, owner_field=None)
     _register(m.CareAction, owner_field=None, via="customer", nav=False)
 
+    from kehu.core.services import TRANSFER_HOOKS
+
+    from .services.tickets import tickets_transfer
+
+    TRANSFER_HOOKS.append(tickets_transfer)
     panels.register_panel(
         "tickets",
         template="service/panel_tickets.html",

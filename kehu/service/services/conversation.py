@@ -330,14 +330,38 @@ def _follow_up(closed: Ticket, by: User | None) -> Ticket:
     return new
 
 
+SYSTEM_USERNAME = "kehu-service"
+
+
 def system_user() -> User:
-    """The account the service app acts as for mail and schedulers (created on first use, no login)."""
+    """The account email-to-ticket and the schedulers act as: no password (cannot sign in), one role with
+    exactly the rights it needs (see every customer to match senders; open and update tickets). Created on
+    first use; administrators see it under users and roles like any other."""
+    from kehu.core.models import ModelGrant, Role, Scope
+
     user, created = User.objects.get_or_create(
-        username="kehu-service", defaults={"display_name": _("Service mailbox"), "is_active": True}
+        username=SYSTEM_USERNAME, defaults={"display_name": "客服邮箱 Service mailbox", "is_active": True}
     )
     if created:
         user.set_unusable_password()
         user.save(update_fields=["password"])
+        role, _made = Role.objects.get_or_create(
+            code="service-mailbox", defaults={"name": "客服邮箱 Service mailbox (system)"}
+        )
+        for model, actions, write in (
+            ("customers.customer", ("view",), Scope.NONE),
+            ("service.ticket", ("view", "add", "change"), Scope.ALL),
+        ):
+            ModelGrant.objects.get_or_create(
+                role=role,
+                model=model,
+                defaults={
+                    "read_scope": Scope.ALL,
+                    "write_scope": write,
+                    **{f"can_{a}": True for a in actions},
+                },
+            )
+        user.roles.add(role)
     return user
 
 
