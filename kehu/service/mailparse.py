@@ -63,8 +63,12 @@ def decode_header_value(value) -> str:
     """A header's text: RFC 2047 encoded words in any charset, raw 8-bit bytes, folded lines."""
     if value is None:
         return ""
-    if isinstance(value, email.header.Header):
-        value = str(value)
+    if isinstance(value, email.header.Header):  # raw 8-bit bytes in a header: chunks of "unknown-8bit"
+        try:
+            parts = decode_header(value)
+        except (ValueError, IndexError, LookupError, AssertionError):
+            return _unfold(str(value))
+        return _unfold("".join(_chunk(chunk, charset) for chunk, charset in parts))
     raw = str(value)
     if any("\udc80" <= ch <= "\udcff" for ch in raw):  # raw 8-bit bytes, kept as surrogates by the parser
         raw = decode_bytes(raw.encode("ascii", "surrogateescape"), None)[0]
@@ -79,6 +83,12 @@ def decode_header_value(value) -> str:
         else:
             text.append(chunk)
     return _unfold("".join(text))
+
+
+def _chunk(chunk, charset) -> str:
+    if isinstance(chunk, bytes):
+        return decode_bytes(chunk, charset)[0]
+    return chunk
 
 
 def _unfold(text: str) -> str:

@@ -84,8 +84,9 @@ def inbound_process(*, inbound: InboundMessage, raw: bytes | None = None) -> Inb
             raw = handle.read()
     InboundMessage.objects.filter(pk=inbound.pk).update(attempts=inbound.attempts + 1)
     try:
+        mail = _read(inbound, raw)  # outside the transaction: a quarantined message keeps its sender/subject
         with transaction.atomic():
-            outcome = _process(inbound, raw)
+            outcome = _process(inbound, mail)
     except Quarantine as exc:
         _mark(inbound, InboundStatus.QUARANTINED, str(exc))
         return inbound
@@ -106,16 +107,22 @@ def _mark(inbound: InboundMessage, status: str, reason: str, *, ticket: Ticket |
     )
 
 
-def _process(inbound: InboundMessage, raw: bytes) -> tuple[str, Ticket | None, str]:
+def _read(inbound: InboundMessage, raw: bytes) -> mailparse.ParsedMail:
     if len(raw) > settings.KEHU_INBOUND_MAX_BYTES:
         raise Quarantine(
             _("The message is %(size).1f MB, over the limit of %(limit).1f MB.")
             % {"size": len(raw) / 1024 / 1024, "limit": settings.KEHU_INBOUND_MAX_BYTES / 1024 / 1024}
         )
     mail = mailparse.parse(raw)
+    inbound.message_id, inbound.from_address = mail.message_id[:255], mail.from_address[:254]
+    inbound.subject = mail.subject[:300]
     InboundMessage.objects.filter(pk=inbound.pk).update(
-        message_id=mail.message_id, from_address=mail.from_address[:254], subject=mail.subject[:300]
+        message_id=inbound.message_id, from_address=inbound.from_address, subject=inbound.subject
     )
+    return mail
+
+
+def _process(inbound: InboundMessage, mail: mailparse.ParsedMail) -> tuple[str, Ticket | None, str]:
     if not mail.from_address or "@" not in mail.from_address:
         raise Quarantine(_("The message has no readable sender address."))
     if mail.auto_submitted:
@@ -168,6 +175,7 @@ def _process(inbound: InboundMessage, raw: bytes) -> tuple[str, Ticket | None, s
         attachments=files,
         from_email=mail.from_address,
         inbound=inbound,
+        strict_attachments=False,
     )
     _stamp_message(ticket, mail)
     notes = [why] if why else []

@@ -119,13 +119,15 @@ def ticket_create(
     message_kind: str = MessageKind.CUSTOMER,
     from_email: str = "",
     inbound=None,
+    strict_attachments: bool = True,
 ) -> Ticket:
     """Open a ticket as `by` (an agent entering a call, or the system for email and the API).
 
     Needs the add right on tickets and sight of the chosen customer/contact. The assignee (`owner`) stays
     empty unless given (someone other than `by` needs the transfer right); routing puts the ticket in a queue
     and, for automatic queues, gives it to an available agent. The SLA policy is chosen and its clocks start.
-    `message` is the customer's request (a customer message logged by `by`), with its attachments."""
+    `message` is the customer's request (a customer message logged by `by`), with its attachments; without
+    `strict_attachments` (email) a file over the limits is left out with a note instead of refusing all."""
     access = records.ensure(by, Action.ADD, Ticket)
     data = {k: v for k, v in data.items() if k in EDITABLE or k in {"owner", "watchers"}}
     _normalise_parties(data)
@@ -176,6 +178,7 @@ def ticket_create(
                 from_name=ticket.requester_name,
                 inbound=inbound,
                 count_activity=False,
+                strict_attachments=strict_attachments,
             )
         if ticket.owner_id is None:
             routing.assign_next_agent(ticket, rule=rule)
