@@ -314,5 +314,8 @@ class TicketMessageViewSet(ScopedModelViewSet):
 
 
 def register(router) -> None:
+    from . import api_config
+
     router.register("tickets", TicketViewSet, basename="ticket")
     router.register("ticket-messages", TicketMessageViewSet, basename="ticketmessage")
+    api_config.register(router)

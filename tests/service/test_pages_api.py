@@ -224,3 +224,26 @@ def test_api_list_query_count(api_for, agent, customer):
     with CaptureQueriesContext(connection) as more:
         assert len(api.get("/api/tickets/").json()["results"]) == 13
     assert len(more.captured_queries) == len(few.captured_queries)
+
+
+@pytest.mark.django_db
+def test_holidays_are_configured_per_year_over_the_api(
+    api_for, admin_user, agent, customer, policy, calendar
+):
+    api = api_for(admin_user)
+    for day, kind in (("2027-02-08", "holiday"), ("2027-02-20", "workday"), ("2026-10-01", "holiday")):
+        created = api.post(
+            "/api/service/calendar-days/",
+            {"calendar": calendar.pk, "date": day, "kind": kind, "name": "春节"},
+            format="json",
+        )
+        assert created.status_code == 201, created.content
+    listed = api.get("/api/service/calendar-days/", {"calendar": calendar.pk, "year": 2027}).json()["results"]
+    assert sorted(d["date"] for d in listed) == ["2027-02-08", "2027-02-20"]
+    bad = api.post(
+        "/api/service/calendar-days/",
+        {"calendar": calendar.pk, "date": "2027-02-21", "kind": "workday", "hours_like": 6},
+        format="json",
+    )
+    assert bad.status_code == 400 and "hours_like" in bad.json()  # Sunday has no hours to copy
+    assert api_for(agent).post("/api/service/calendar-days/", {}, format="json").status_code == 403
