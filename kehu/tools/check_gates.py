@@ -35,7 +35,9 @@ def main() -> int:
     typed = sorted(
         str(p.relative_to(ROOT))
         for p in (ROOT / "kehu").rglob("*.py")
-        if p.name in {"services.py", "selectors.py"} or p.relative_to(ROOT).as_posix() in TYPED_ALSO
+        if p.name in {"services.py", "selectors.py"}
+        or p.parent.name in {"services", "selectors"}  # use-case layers split into packages
+        or p.relative_to(ROOT).as_posix() in TYPED_ALSO
     )
     checks = [
         ("ruff check", [str(BIN / "ruff"), "check", "."], None),

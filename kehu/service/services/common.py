@@ -68,14 +68,15 @@ def timeline(
 ) -> None:
     """Put a ticket event on its customer's timeline, once per key. `template` is a lazy translation formatted
     with `params` in the organisation's language (the timeline stores text)."""
-    if not ticket.customer_id:
+    customer = ticket.customer if ticket.customer_id else None
+    if customer is None:
         return
     from kehu.interactions.services import timeline_event_record
 
     with translation.override(settings.LANGUAGE_CODE):
         text = str(template) % {"ref": f"#{ticket.pk}", "subject": ticket.subject, **(params or {})}
     timeline_event_record(
-        customer=ticket.customer,
+        customer=customer,
         subject=text,
         related_model=model,
         related_id=key,

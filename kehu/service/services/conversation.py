@@ -103,7 +103,7 @@ def message_add(
             continue  # reported in the body above
     now = timezone.now()
     ticket.message_count += 1
-    fields = {"message_count": ticket.message_count}
+    fields: dict[str, object] = {"message_count": ticket.message_count}
     if count_activity or ticket.last_activity_at is None:
         ticket.last_activity_at = now
         fields["last_activity_at"] = now
@@ -367,7 +367,7 @@ def system_user() -> User:
 
 def canned_render(*, canned: CannedResponse, ticket: Ticket, by: User) -> str:
     """The canned answer's text with its placeholders filled for this ticket."""
-    customer = ticket.customer.name if ticket.customer_id else ""
+    customer = ticket.customer.name if ticket.customer is not None else ""
     return canned.body.format(
         customer=customer,
         requester=ticket.requester_name or customer,
@@ -406,7 +406,8 @@ def message_send(*, message_id: int) -> str:
     message = TicketMessage.objects.select_related("ticket", "ticket__queue").get(pk=message_id)
     ticket = message.ticket
     subject = ticket.subject if ticket.subject.lower().startswith("re:") else f"Re: {ticket.subject}"
-    reply_to = ticket.queue.email_address if ticket.queue_id and ticket.queue.email_address else ""
+    queue = ticket.queue if ticket.queue_id else None
+    reply_to = queue.email_address if queue is not None else ""
     headers = {"Message-ID": message.message_id}
     if message.in_reply_to:
         headers["In-Reply-To"] = message.in_reply_to

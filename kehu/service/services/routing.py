@@ -46,7 +46,8 @@ def _rule_matches(rule: RoutingRule, ticket: Ticket, tag_ids: set[int]) -> bool:
     if categories and ticket.category_id not in categories:
         return False
     products = {p.pk for p in rule.products.all()}
-    if products and (not ticket.installed_product_id or ticket.installed_product.product_id not in products):
+    unit = ticket.installed_product if ticket.installed_product_id else None
+    if products and (unit is None or unit.product_id not in products):
         return False
     if rule.languages and ticket.language not in rule.languages:
         return False
@@ -55,7 +56,8 @@ def _rule_matches(rule: RoutingRule, ticket: Ticket, tag_ids: set[int]) -> bool:
 
 def route(ticket: Ticket) -> tuple[Queue | None, RoutingRule | None]:
     """The queue a new ticket goes to and the rule that chose it (None: the default queue)."""
-    tag_ids = set(ticket.customer.tags.values_list("pk", flat=True)) if ticket.customer_id else set()
+    customer = ticket.customer if ticket.customer_id else None
+    tag_ids = set(customer.tags.values_list("pk", flat=True)) if customer is not None else set()
     rules = (
         RoutingRule.objects.filter(active=True, queue__active=True)
         .select_related("queue")

@@ -88,7 +88,8 @@ def policy_for(ticket: Ticket) -> tuple[SlaPolicy | None, SlaTarget | None]:
         target = SlaTarget.objects.filter(policy_id=contract.sla_policy_id, priority=ticket.priority).first()
         if target is not None:
             return contract.sla_policy, target
-    tag_ids = set(ticket.customer.tags.values_list("pk", flat=True)) if ticket.customer_id else set()
+    customer = ticket.customer if ticket.customer_id else None
+    tag_ids = set(customer.tags.values_list("pk", flat=True)) if customer is not None else set()
     policies = SlaPolicy.objects.filter(active=True).prefetch_related(
         "customer_tags", "categories", "targets"
     )
@@ -108,7 +109,8 @@ def _target(ticket: Ticket) -> SlaTarget | None:
 
 
 def _warn_at(spec, ticket: Ticket, minutes: int, paused: int) -> dt.datetime:
-    warn = ticket.sla_policy.warn_before_minutes if ticket.sla_policy_id else 0
+    policy = ticket.sla_policy if ticket.sla_policy_id else None
+    warn = policy.warn_before_minutes if policy is not None else 0
     return bt.add_minutes(spec, ticket.created_at, max(minutes + paused - warn, 0))
 
 
@@ -310,7 +312,8 @@ def _clock_label(clock: str) -> str:
 
 
 def _notify_warning(ticket: Ticket, clock: str, due) -> None:
-    recipients = [ticket.owner] if ticket.owner_id else _queue_agents(ticket)
+    owner = ticket.owner if ticket.owner_id else None
+    recipients = [owner] if owner is not None else _queue_agents(ticket)
     for user in recipients:
         notify(
             user=user,
@@ -339,9 +342,12 @@ def _escalate(ticket: Ticket, clock: str, due, now: dt.datetime) -> bool:
     policy = ticket.sla_policy
     notified = []
     if policy is None or policy.escalate_notify_manager:
-        manager = ticket.queue.manager if ticket.queue_id and ticket.queue.manager_id else None
-        if manager is None and ticket.owner_id and ticket.owner.department_id:
-            manager = ticket.owner.department.manager
+        queue = ticket.queue if ticket.queue_id else None
+        owner = ticket.owner if ticket.owner_id else None
+        manager = queue.manager if queue is not None and queue.manager_id else None
+        department = owner.department if owner is not None and owner.department_id else None
+        if manager is None and department is not None:
+            manager = department.manager
         if manager is not None:
             notify(
                 user=manager,
@@ -352,8 +358,8 @@ def _escalate(ticket: Ticket, clock: str, due, now: dt.datetime) -> bool:
                 dedup_key=f"sla-breach:{ticket.pk}:{clock}:{due.isoformat()}",
             )
             notified.append(manager.pk)
-    reassigned_from = None
-    if policy is not None and policy.escalate_reassign and ticket.owner_id:
+    reassigned_from: User | None = None
+    if policy is not None and policy.escalate_reassign and ticket.owner is not None:
         from .routing import assign_next_agent
 
         reassigned_from = ticket.owner
@@ -373,7 +379,10 @@ def _escalate(ticket: Ticket, clock: str, due, now: dt.datetime) -> bool:
         clock,
         SlaEventKind.ESCALATION,
         due,
-        {"notified": notified, "reassigned_from": reassigned_from.pk if reassigned_from else None},
+        {
+            "notified": notified,
+            "reassigned_from": reassigned_from.pk if reassigned_from is not None else None,
+        },
         at=now,
     )
     return reassigned_from is not None

@@ -8,6 +8,7 @@ workflow: new → open → pending customer → resolved → closed; a customer 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from functools import partial
 
@@ -97,10 +98,11 @@ def _warranty_and_contract(ticket: Ticket) -> None:
     today = timezone.localdate()
     unit = ticket.installed_product if ticket.installed_product_id else None
     ticket.out_of_warranty = bool(unit is not None and not (unit.warranty_end and unit.warranty_end >= today))
-    if ticket.service_contract_id or not ticket.customer_id:
+    customer = ticket.customer if ticket.customer_id else None
+    if ticket.service_contract_id or customer is None:
         return
     contracts = ServiceContract.objects.filter(
-        customer_id__in={ticket.customer_id, ticket.customer.account_id} - {None},
+        customer_id__in={customer.pk, customer.account_id} - {None},
         status=ServiceContractStatus.ACTIVE,
         start_date__lte=today,
         end_date__gte=today,
@@ -231,7 +233,7 @@ def ticket_update(*, ticket: Ticket, data: dict, by: User, expected_version: int
         changed = []
         for key, value in data.items():
             field = Ticket._meta.get_field(key)
-            current = getattr(locked, field.attname)
+            current = getattr(locked, getattr(field, "attname", key))
             new = value.pk if hasattr(value, "pk") else value
             if current != new:
                 changed.append(key)
@@ -488,9 +490,7 @@ def tickets_autoclose(*, days: int, now=None, limit: int = 500) -> int:
     """Close tickets resolved more than `days` ago (the customer did not come back)."""
     now = now or timezone.now()
     ids = list(
-        Ticket.objects.filter(
-            status=TicketStatus.RESOLVED, resolved_at__lte=now - timezone.timedelta(days=days)
-        )
+        Ticket.objects.filter(status=TicketStatus.RESOLVED, resolved_at__lte=now - dt.timedelta(days=days))
         .order_by("resolved_at")
         .values_list("pk", flat=True)[:limit]
     )
