@@ -21,10 +21,15 @@ from tests.factories import UserFactory
 def test_every_service_model_is_registered():
     from django.apps import apps
 
-    missing = [model.__name__ for model in apps.get_app_config("service").get_models() if registry.get(model) is None]
+    missing = [
+        model.__name__ for model in apps.get_app_config("service").get_models() if registry.get(model) is None
+    ]
     assert missing == []
     assert registry.get(m.Ticket).owner_field == "owner" and registry.get(m.Ticket).extra_scope is not None
-    assert registry.get(m.TicketMessage).via == "ticket" and registry.get(m.TicketMessage).root().model is m.Ticket
+    assert (
+        registry.get(m.TicketMessage).via == "ticket"
+        and registry.get(m.TicketMessage).root().model is m.Ticket
+    )
     assert registry.get(m.SurveyResponse).via == "customer"
 
 
@@ -35,8 +40,12 @@ def test_ivr_tree_invariants(queue):
     with pytest.raises(ValidationError):
         m.IvrNode(menu=menu, parent=root, digit="11", prompt="x").full_clean()
     with pytest.raises(ValidationError):
-        m.IvrNode(menu=menu, parent=root, digit="1", prompt="x", action=m.IvrAction.QUEUE).full_clean()  # no queue
-    repair = m.IvrNode.objects.create(menu=menu, parent=root, digit="1", prompt="报修", action="queue", queue=queue)
+        m.IvrNode(
+            menu=menu, parent=root, digit="1", prompt="x", action=m.IvrAction.QUEUE
+        ).full_clean()  # no queue
+    repair = m.IvrNode.objects.create(
+        menu=menu, parent=root, digit="1", prompt="报修", action="queue", queue=queue
+    )
     with pytest.raises(ValidationError):  # only a sub-menu has children
         m.IvrNode(menu=menu, parent=repair, digit="2", prompt="x").full_clean()
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -47,7 +56,9 @@ def test_ivr_tree_invariants(queue):
 def test_call_log_and_call_list_invariants(customer):
     start = timezone.now()
     with pytest.raises(ValidationError):
-        m.CallLog(external_id="c1", direction="in", started_at=start, ended_at=start - dt.timedelta(seconds=1)).full_clean()
+        m.CallLog(
+            external_id="c1", direction="in", started_at=start, ended_at=start - dt.timedelta(seconds=1)
+        ).full_clean()
     survey = m.Survey.objects.create(name="CSAT", question="满意吗？")
     with pytest.raises(ValidationError):
         m.CallList(name="回访", purpose="survey").full_clean()
@@ -69,11 +80,15 @@ def test_work_order_invariants(customer, unit, owner_rep):
     with pytest.raises(ValidationError):
         m.WorkOrder(**base, status="scheduled").full_clean()  # no engineer, no time
     with pytest.raises(ValidationError):
-        m.WorkOrder(**base, check_in_at=now, check_in_latitude=Decimal("91"), check_in_longitude=Decimal("0")).full_clean()
+        m.WorkOrder(
+            **base, check_in_at=now, check_in_latitude=Decimal("91"), check_in_longitude=Decimal("0")
+        ).full_clean()
     with pytest.raises(ValidationError):
         m.WorkOrder(customer=other, subject="x", installed_product=unit).full_clean()
     engineer = UserFactory()
-    m.WorkOrder(**base, owner=engineer, status="scheduled", scheduled_start=now, installed_product=unit).full_clean()
+    m.WorkOrder(
+        **base, owner=engineer, status="scheduled", scheduled_start=now, installed_product=unit
+    ).full_clean()
 
 
 @pytest.mark.django_db
@@ -100,7 +115,11 @@ def test_stock_never_negative_and_move_shapes():
 def test_service_contract_invariants(customer):
     today = timezone.localdate()
     contract = m.ServiceContract(
-        number="sc-001", name="年度维保", customer=customer, start_date=today, end_date=today - dt.timedelta(days=1)
+        number="sc-001",
+        name="年度维保",
+        customer=customer,
+        start_date=today,
+        end_date=today - dt.timedelta(days=1),
     )
     with pytest.raises(ValidationError):
         contract.full_clean()
@@ -160,7 +179,9 @@ def test_care_plan_invariants(customer):
     plan = m.CarePlan.objects.create(name="生日", trigger="birthday", task_title="送生日祝福")
     m.CareAction.objects.create(plan=plan, customer=customer, due_date=timezone.localdate(), status="created")
     with pytest.raises(IntegrityError), transaction.atomic():
-        m.CareAction.objects.create(plan=plan, customer=customer, due_date=timezone.localdate(), status="created")
+        m.CareAction.objects.create(
+            plan=plan, customer=customer, due_date=timezone.localdate(), status="created"
+        )
 
 
 @pytest.mark.django_db
@@ -174,4 +195,6 @@ def test_routing_model_invariants():
     with pytest.raises(ValidationError):
         m.Skill(kind="language", code="fr", name="Français").full_clean()
     with pytest.raises(ValidationError):
-        m.RoutingRule(name="r", queue=m.Queue.objects.create(name="q", code="q"), channels=["fax"]).full_clean()
+        m.RoutingRule(
+            name="r", queue=m.Queue.objects.create(name="q", code="q"), channels=["fax"]
+        ).full_clean()
