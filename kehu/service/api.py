@@ -173,6 +173,11 @@ class TicketViewSet(ScopedModelViewSet):
         return tickets.ticket_create(data=data, by=self.request.user, message=message)
 
     def save_existing(self, instance, data, expected_version):
+        owner = data.pop("owner", instance.owner)
+        if getattr(owner, "pk", owner) != instance.owner_id:
+            raise exceptions.ValidationError(
+                {"owner": ["Change the assignee with the take or assign action."]}
+            )
         return tickets.ticket_update(
             ticket=instance, data=data, by=self.request.user, expected_version=expected_version
         )

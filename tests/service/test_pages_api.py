@@ -195,6 +195,8 @@ def test_api_tickets_etag_if_match_take_reply_and_messages(api_for, agent, agent
         api.patch(f"/api/tickets/{pk}/", {"priority": "low"}, format="json", HTTP_IF_MATCH=etag).status_code
         == 409
     )
+    moved = api.patch(f"/api/tickets/{pk}/", {"owner": agent2.pk}, format="json", HTTP_IF_MATCH=ok["ETag"])
+    assert moved.status_code == 400 and "owner" in moved.json()  # not silently ignored
     assert api.post(f"/api/tickets/{pk}/take/").status_code == 200
     late = api_for(agent2).post(f"/api/tickets/{pk}/take/")
     assert late.status_code == 409 and late.json()["taken_by"] == agent.pk
