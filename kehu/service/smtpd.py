@@ -13,7 +13,7 @@ import logging
 from aiosmtpd.controller import Controller
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def _ingest(raw: bytes, mail_from: str, rcpt_tos: list[str], peer) -> int:
         )
         return inbound.pk
     finally:
-        close_old_connections()
+        connections.close_all()  # the receiver's worker thread holds no idle connection between messages
 
 
 class TicketHandler:

@@ -14,7 +14,6 @@ from django.views.decorators.http import require_POST
 
 from kehu.core.access import Access
 from kehu.core.exceptions import BusinessRuleError, StaleRecordError
-from kehu.core.models import User
 from kehu.core.selectors import get_visible
 from kehu.customers.selectors import customer_list
 from kehu.ui.generic import Column, RecordFormView, RecordListView
@@ -410,7 +409,3 @@ def quick_ticket(request, customer_pk):
         return redirect(customer)
     messages.success(request, _("Ticket #%(pk)s opened.") % {"pk": ticket.pk})
     return redirect(ticket.get_absolute_url())
-
-
-def agents_for_assign() -> list[User]:
-    return list(User.objects.filter(is_active=True, agent_profile__isnull=False).order_by("username"))
