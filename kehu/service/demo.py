@@ -281,6 +281,9 @@ def _tickets(ctx, *, now, agents, queues, categories, policies, vip_tag) -> int:
                 if days > 20
                 else rng.choice(["new", "open", "open", "pending", "resolved", "closed"])
             )
+            if status in ("new", "open", "pending"):  # work in progress is recent: hours to a few days old
+                age = dt.timedelta(minutes=rng.randrange(5, 60 * 24 * (1 if status == "new" else 6)))
+                ticket.created_at = ticket.updated_at = now - age
             first_due = bt.add_minutes(spec, ticket.created_at, target.first_response_minutes)
             late = rng.random() < 0.12
             responded = None
