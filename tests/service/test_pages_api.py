@@ -249,3 +249,19 @@ def test_holidays_are_configured_per_year_over_the_api(
     )
     assert bad.status_code == 400 and "hours_like" in bad.json()  # Sunday has no hours to copy
     assert api_for(agent).post("/api/service/calendar-days/", {}, format="json").status_code == 403
+
+
+@pytest.mark.django_db
+def test_hidden_fields_stay_hidden_on_the_ticket_page_and_api(client_for, api_for, agent, customer):
+    from kehu.core.access import Access
+    from kehu.core.models import FieldGrant
+
+    ticket = many(agent, customer, 1)[0]
+    FieldGrant.objects.create(
+        role=agent.roles.get(), model="service.ticket", field="requester_email", access="hidden"
+    )
+    Access.forget(agent)  # the agent's rights were read (and cached on the object) when the ticket was opened
+    page = client_for(agent).get(ticket.get_absolute_url()).content.decode()
+    assert customer.email not in page
+    data = api_for(agent).get(f"/api/tickets/{ticket.pk}/").json()
+    assert "requester_email" not in data
