@@ -40,6 +40,8 @@ run: demo
 	  $(PY) manage.py send_reminders --every 60 > var/reminders.log 2>&1 & \
 	  $(PY) manage.py sales_scheduler --every 60 > var/sales.log 2>&1 & \
 	  $(PY) manage.py resume_imports --every 300 > var/imports.log 2>&1 & \
+	  $(PY) manage.py service_scheduler --every 60 > var/service.log 2>&1 & \
+	  $(PY) manage.py service_smtp > var/service-smtp.log 2>&1 & \
 	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 test: install messages

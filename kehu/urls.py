@@ -10,6 +10,7 @@ from kehu.customers import api as customers_api
 from kehu.interactions import api as interactions_api
 from kehu.products import api as products_api
 from kehu.sales import api as sales_api
+from kehu.service import api as service_api
 
 
 def favicon(request):
@@ -22,7 +23,7 @@ def healthz(request):
 
 
 router = DefaultRouter()
-for api_module in (core_api, customers_api, products_api, interactions_api, sales_api):
+for api_module in (core_api, customers_api, products_api, interactions_api, sales_api, service_api):
     api_module.register(router)
 
 urlpatterns = [
@@ -43,5 +44,6 @@ urlpatterns = [
     path("interactions/", include("kehu.interactions.urls")),
     path("sales/", include("kehu.sales.urls")),
     path("public/", include("kehu.sales.urls_public")),
+    path("service/", include("kehu.service.urls")),
     path("", include("kehu.ui.urls")),
 ]

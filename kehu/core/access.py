@@ -229,6 +229,11 @@ class Access:
         shared = self._shared_ids_q(entry.grant_label(), prefix, mode)
         if shared is not None:
             condition |= shared
+        root = entry.root()
+        if root.extra_scope is not None:
+            extra = root.extra_scope(self, mode, scope, prefix)
+            if extra is not None:
+                condition |= extra
         return qs.filter(condition)
 
     def can_write_record(self, instance: Model) -> bool:

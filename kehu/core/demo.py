@@ -134,6 +134,70 @@ ROLES = {
     ),
 }
 
+# The service app's grants (kehu/service): agents work every ticket of their desk (queues decide who takes
+# what), handle work orders, parts, contracts and the knowledge base; managers and executives read; sales
+# reps see the tickets of their own customers (the ticket scope adds them, registration.py) and open new ones.
+_SERVICE_CONFIG = [
+    "service.ticketcategory",
+    "service.cannedresponse",
+    "service.businesscalendar",
+    "service.slapolicy",
+    "service.queue",
+    "service.skill",
+    "service.agentprofile",
+    "service.routingrule",
+    "service.ivrmenu",
+    "service.survey",
+    "service.careplan",
+    "service.sparepart",
+    "service.warehouse",
+    "service.kbcategory",
+]
+SERVICE_GRANTS: dict[str, dict] = {
+    "service_agent": {
+        "service.ticket": (["view", "add", "change", "export", "transfer"], Scope.ALL, Scope.ALL),
+        "service.workorder": (["view", "add", "change"], Scope.ALL, Scope.ALL),
+        "service.servicecontract": (["view"], Scope.ALL, Scope.NONE),
+        "service.calllog": (["view", "add", "change"], Scope.ALL, Scope.ALL),
+        "service.calllist": (["view", "change"], Scope.ALL, Scope.ALL),
+        "service.stockmove": (["view", "add"], Scope.ALL, Scope.ALL),
+        "service.article": (["view", "add", "change"], Scope.ALL, Scope.ALL),
+        "service.articlefeedback": (["view", "add"], Scope.ALL, Scope.ALL),
+        "service.discussionthread": (["view", "add", "change"], Scope.ALL, Scope.ALL),
+        "service.discussionreply": (["view", "add"], Scope.ALL, Scope.ALL),
+        "service.surveyresponse": (["view", "add"], Scope.ALL, Scope.ALL),
+        "service.inboundmessage": (["view"], Scope.ALL, Scope.NONE),
+        **{m: (["view"], Scope.ALL, Scope.NONE) for m in _SERVICE_CONFIG},
+        "service.agentprofile": (["view"], Scope.ALL, Scope.NONE),
+        "service.cannedresponse": (["view", "add", "change"], Scope.ALL, Scope.ALL),
+    },
+    "sales_manager": {
+        "service.ticket": (["view", "add"], Scope.DEPARTMENT, Scope.NONE),
+        "service.servicecontract": (["view", "add", "change"], Scope.DEPARTMENT, Scope.DEPARTMENT),
+        "service.workorder": (["view"], Scope.DEPARTMENT, Scope.NONE),
+        "service.article": (["view"], Scope.ALL, Scope.NONE),
+    },
+    "sales_rep": {
+        "service.ticket": (["view", "add"], Scope.OWN, Scope.NONE),
+        "service.servicecontract": (["view"], Scope.OWN, Scope.NONE),
+        "service.article": (["view"], Scope.ALL, Scope.NONE),
+    },
+    "executive": {
+        **{
+            m: (["view", "export"], Scope.ALL, Scope.NONE)
+            for m in [
+                "service.ticket",
+                "service.workorder",
+                "service.servicecontract",
+                "service.surveyresponse",
+            ]
+        },
+        **{m: (["view"], Scope.ALL, Scope.NONE) for m in _SERVICE_CONFIG},
+    },
+}
+for _code, _grants in SERVICE_GRANTS.items():
+    ROLES[_code][1].update(_grants)
+
 # username -> (display name, department key, role codes, team)
 USERS = {
     "manager": ("王经理 Wang Li", "north", ["sales_manager"], "north-key"),

@@ -26,6 +26,12 @@ class SecuredModel:
     own_actions: bool = False
     #: moved by the generic ownership transfer (False when an app's transfer hook does it selectively)
     transfer: bool = True
+    #: records a user may reach beyond the owner scope, OR-ed into the scope filter like shares:
+    #: callable(access, mode, scope, prefix) -> Q | None, where scope is the user's read or write scope on the
+    #: model and prefix the lookup path from a `via` child to this record ("" for the record itself), e.g.
+    #: unassigned tickets of the queues an agent works in, tickets of the customers one may see. Applies to
+    #: the record and its `via` children; the "all" scope never calls it.
+    extra_scope: Callable[..., models.Q | None] | None = None
     #: show in the grants editor and navigation
     nav: bool = True
     #: fields that the field-level security editor offers (default: all editable concrete fields)
@@ -47,6 +53,11 @@ class SecuredModel:
             return None
         related = self.model._meta.get_field(self.via).related_model
         return get(related)
+
+    def root(self) -> SecuredModel:
+        """The record whose owner governs this one's scope (itself unless it has a `via` parent)."""
+        parent = self.parent()
+        return parent.root() if parent else self
 
     def grant_label(self) -> str:
         """The model whose grants govern this one (a `via` model is governed by its root parent)."""

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "kehu.products",
     "kehu.interactions",
     "kehu.sales",
+    "kehu.service",
 ]
 
 MIDDLEWARE = [
@@ -196,6 +197,14 @@ SPECTACULAR_SETTINGS = {
         "AssignmentMethodEnum": "kehu.sales.models.AssignmentMethod",
         "StageKindEnum": "kehu.sales.models.StageKind",
         "CloseReasonKindEnum": "kehu.sales.models.CloseKind",
+        "TicketStatusEnum": "kehu.service.models.TicketStatus",
+        "TicketPriorityEnum": "kehu.service.models.TicketPriority",
+        "TicketKindEnum": "kehu.service.models.TicketKind",
+        "TicketChannelEnum": "kehu.service.models.TicketChannel",
+        "TicketMessageKindEnum": "kehu.service.models.MessageKind",
+        "DeliveryStatusEnum": "kehu.service.models.DeliveryStatus",
+        "RoutingMethodEnum": "kehu.service.models.RoutingMethod",
+        "WeekdayEnum": "kehu.service.models.Weekday",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -218,6 +227,24 @@ KEHU_BASE_URL = os.environ.get("KEHU_BASE_URL", "http://127.0.0.1:8000").rstrip(
 # the owner is reminded (after it, the owner's manager is notified).
 KEHU_LEAD_SLA_HOURS = int(os.environ.get("KEHU_LEAD_SLA_HOURS", "24"))
 KEHU_LEAD_SLA_REMIND_MINUTES = int(os.environ.get("KEHU_LEAD_SLA_REMIND_MINUTES", "120"))
+# Customer service (kehu/service, docs/deployment.md): the token in ticket email subjects ([#KH-1024]), the
+# address replies come from, attachment limits (per file and per email) and allowed file types, and the
+# SMTP receiver that turns mail into tickets (manage.py service_smtp).
+KEHU_TICKET_TOKEN_PREFIX = os.environ.get("KEHU_TICKET_TOKEN_PREFIX", "KH")
+KEHU_SERVICE_FROM_EMAIL = os.environ.get("KEHU_SERVICE_FROM_EMAIL", "") or DEFAULT_FROM_EMAIL
+KEHU_SERVICE_MAIL_DOMAIN = os.environ.get("KEHU_SERVICE_MAIL_DOMAIN", "kehu.localhost")
+KEHU_ATTACHMENT_MAX_BYTES = int(os.environ.get("KEHU_ATTACHMENT_MAX_BYTES", str(25 * 1024 * 1024)))
+KEHU_INBOUND_MAX_BYTES = int(os.environ.get("KEHU_INBOUND_MAX_BYTES", str(40 * 1024 * 1024)))
+KEHU_ATTACHMENT_TYPES = env_list(
+    "KEHU_ATTACHMENT_TYPES",
+    "pdf,png,jpg,jpeg,gif,webp,heic,txt,csv,log,xlsx,xls,docx,doc,pptx,zip,mp4,mov,mp3,wav,amr,eml",
+)
+KEHU_SMTP_RECEIVER_HOST = os.environ.get("KEHU_SMTP_RECEIVER_HOST", "127.0.0.1")
+KEHU_SMTP_RECEIVER_PORT = int(os.environ.get("KEHU_SMTP_RECEIVER_PORT", "2525"))
+# the authserv-id of our own receiving mail server's Authentication-Results headers (SPF/DKIM/DMARC verdicts
+# that email-to-ticket may trust); empty: no verdict is trusted (docs/deployment.md)
+KEHU_INBOUND_AUTHSERV_ID = os.environ.get("KEHU_INBOUND_AUTHSERV_ID", "")
+KEHU_TICKET_AUTOCLOSE_DAYS = int(os.environ.get("KEHU_TICKET_AUTOCLOSE_DAYS", "7"))
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the cookie-less meta tag; keep default

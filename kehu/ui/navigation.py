@@ -73,7 +73,8 @@ SECTIONS = [
     (
         _("Service"),
         [
-            ("tickets", _("Tickets"), None, "lifebuoy", None),
+            ("queue", _("My queue"), "service:queue", "lifebuoy", ("view", "service.ticket")),
+            ("tickets", _("Tickets"), "service:tickets", "lifebuoy", ("view", "service.ticket")),
             ("knowledge", _("Knowledge base"), None, "book", None),
         ],
     ),

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ServiceConfig(AppConfig):
+    name = "kehu.service"
+    label = "service"
+    verbose_name = _("Customer service")
+
+    def ready(self) -> None:
+        from . import registration
+
+        registration.register_all()
