@@ -6,6 +6,8 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SEED_CUSTOMERS ?= 2000
+# the suite runs on every core (pytest-xdist), at most four processes; PYTEST_ARGS="-n 0" runs it serially
+PYTEST_ARGS ?= -n auto --maxprocesses=4
 export PYTHONDONTWRITEBYTECODE=1
 
 # Moved clocks for `make test-clock` (CI): a year end in Shanghai years ahead, the Shanghai/UTC date boundary on a
