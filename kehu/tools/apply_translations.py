@@ -1,4 +1,8 @@
-"""Apply a TSV of `msgid<TAB>translation` lines to the zh_Hans catalogue (used when adding strings)."""
+"""Apply TSVs of translations to the zh_Hans catalogue (used when adding strings and after merges).
+
+A line is `msgid<TAB>translation`, or `msgctxt<TAB>msgid<TAB>translation` for an entry with a context
+(pgettext); a two-column line never touches an entry that has a context.
+"""
 
 import sys
 from pathlib import Path
@@ -9,18 +13,20 @@ from kehu.tools.i18n import po_path
 
 
 def main(paths: list[str]) -> int:
-    table: dict[str, str] = {}
+    table: dict[tuple[str | None, str], str] = {}
     for path in paths:
         for line in Path(path).read_text(encoding="utf-8").splitlines():
-            if "\t" in line:
-                msgid, text = line.split("\t", 1)
-                table[msgid] = text
+            parts = line.split("\t")
+            if len(parts) == 2:
+                table[(None, parts[0])] = parts[1]
+            elif len(parts) == 3:
+                table[(parts[0], parts[1])] = parts[2]
     po = polib.pofile(str(po_path("zh_Hans")))
     po.metadata["Language"] = "zh_Hans"
     po.metadata["Plural-Forms"] = "nplurals=1; plural=0;"
     done = 0
     for entry in po:
-        key = entry.msgid if not entry.msgid_plural else entry.msgid
+        key = (entry.msgctxt or None, entry.msgid)
         if key in table:
             if entry.msgid_plural:
                 entry.msgstr_plural = {0: table[key]}
