@@ -11,12 +11,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kehu.core.access import Access
-from kehu.core.exceptions import StaleRecordError
+from kehu.core.exceptions import BusinessRuleError, StaleRecordError
 from kehu.core.models import Action
 
 from . import merge as merge_service
 from .models import Customer, DuplicateCandidate, MergeRecord
-from .selectors import customer_list
+from .selectors import customer_list, customer_list_with_merged
 
 
 def _require(request, action=Action.CHANGE):
@@ -122,6 +122,9 @@ def merge_pair(request, pk):
     except StaleRecordError as exc:
         messages.error(request, exc.message)
         return redirect("customers:duplicate", pk=pk)
+    except BusinessRuleError as exc:
+        messages.error(request, str(exc))
+        return redirect("customers:duplicate", pk=pk)
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
         return redirect("customers:duplicate", pk=pk)
@@ -143,11 +146,13 @@ def dismiss(request, pk):
 def undo(request, pk):
     _require(request, Action.DELETE)
     merge = get_object_or_404(MergeRecord, pk=pk)
-    if not customer_list(user=request.user).filter(pk=merge.survivor_id).exists():
+    if not customer_list_with_merged(user=request.user).filter(pk=merge.survivor_id).exists():
         raise Http404
     try:
         merge_service.customer_merge_undo(merge=merge, by=request.user)
         messages.success(request, _("The merge was undone."))
+    except BusinessRuleError as exc:
+        messages.error(request, str(exc))
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
     return redirect("customers:detail", pk=merge.survivor_id)
