@@ -53,9 +53,10 @@ def duplicates_scan(request):
     return redirect("customers:duplicates")
 
 
-def _pair(request, pk) -> DuplicateCandidate:
+def _pair(request, pk, *, merged_too: bool = False) -> DuplicateCandidate:
     pair = get_object_or_404(DuplicateCandidate.objects.select_related("first", "second"), pk=pk)
-    visible = customer_list(user=request.user)
+    # merging finds merged records too, so that the merge service refuses them with a clear message
+    visible = (customer_list_with_merged if merged_too else customer_list)(user=request.user)
     if visible.filter(pk__in=[pair.first_id, pair.second_id]).count() != 2:
         raise Http404
     return pair
@@ -99,7 +100,7 @@ def _shown(customer: Customer, fname: str):
 @require_POST
 def merge_pair(request, pk):
     _require(request, Action.DELETE)
-    pair = _pair(request, pk)
+    pair = _pair(request, pk, merged_too=True)
     survivor_id = int(request.POST.get("survivor", pair.first_id))
     if survivor_id not in (pair.first_id, pair.second_id):
         raise Http404
@@ -124,7 +125,7 @@ def merge_pair(request, pk):
         return redirect("customers:duplicate", pk=pk)
     except BusinessRuleError as exc:
         messages.error(request, str(exc))
-        return redirect("customers:duplicate", pk=pk)
+        return redirect("customers:duplicates")
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
         return redirect("customers:duplicate", pk=pk)
