@@ -11,7 +11,7 @@ from rest_framework import exceptions, pagination, permissions, status
 
 from . import registry
 from .access import Access
-from .exceptions import BusinessRuleError, FieldNotWritable, StaleRecordError
+from .exceptions import BusinessRuleError, ConflictError, FieldNotWritable, StaleRecordError
 
 METHOD_ACTION = {
     "GET": "view",
@@ -58,6 +58,8 @@ def exception_handler(exc, context):
         from rest_framework.response import Response
 
         return Response({"detail": exc.message, "current_version": exc.instance.version}, status=409)
+    elif isinstance(exc, ConflictError):
+        exc = StaleConflict(detail=str(exc), code="conflict")
     elif isinstance(exc, FieldNotWritable):
         exc = exceptions.PermissionDenied(detail={"detail": str(exc), "fields": exc.fields})
     elif isinstance(exc, DjangoValidationError):

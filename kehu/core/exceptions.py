@@ -48,3 +48,8 @@ class BusinessRuleError(Exception):
     def __init__(self, message: str, field: str | None = None) -> None:
         self.field = field
         super().__init__(message)
+
+
+class ConflictError(BusinessRuleError):
+    """The operation conflicts with the record's current state (e.g. it was merged away meanwhile); the API
+    answers 409 with the message."""

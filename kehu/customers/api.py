@@ -205,13 +205,16 @@ class CustomerViewSet(ScopedModelViewSet):
     @extend_schema(request=MergeInput, responses={201: MergeResult})
     @action(detail=True, methods=["post"])
     def merge(self, request, pk=None):
-        """Merge other customers into this one (all their related records move here; undo via /api/merges/)."""
+        """Merge other customers into this one (all their related records move here; undo via /api/merges/).
+        `field_choices` maps a profile field, or `custom.<key>`, to the id of the record whose value is kept.
+        A record already merged into another (this one or one of `others`) is refused with 409."""
         from . import merge as merge_service
 
         survivor = self.get_object()
         data = MergeInput(data=request.data)
         data.is_valid(raise_exception=True)
-        visible = selectors.customer_list(user=request.user)
+        # merged records are found too, so that the service refuses them with a clear 409
+        visible = selectors.customer_list_with_merged(user=request.user)
         others = list(visible.filter(pk__in=data.validated_data["others"]))
         if len(others) != len(set(data.validated_data["others"])):
             from django.http import Http404
@@ -276,10 +279,12 @@ class MergeViewSet(viewsets.GenericViewSet):
 
         from . import merge as merge_service
 
-        record = MergeRecord.objects.filter(pk=pk).first()
+        record = MergeRecord.objects.filter(pk=pk).first() if str(pk).isdigit() else None
         if (
             record is None
-            or not selectors.customer_list(user=request.user).filter(pk=record.survivor_id).exists()
+            or not selectors.customer_list_with_merged(user=request.user)
+            .filter(pk=record.survivor_id)
+            .exists()
         ):
             raise Http404
         merge_service.customer_merge_undo(merge=record, by=request.user)

@@ -17,6 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core import audit, records
+from kehu.core.exceptions import ConflictError
+from kehu.core.fieldvalues import from_json, to_json
 from kehu.core.models import Action, AuditAction, RecordShare
 
 from .models import PROFILE_FIELDS, ConsentEvent, Customer, DuplicateCandidate, MergeRecord
@@ -33,6 +35,27 @@ SKIP = {
     ("customers.mergerecord_merged", "customer"),
 }
 MERGEABLE_FIELDS = [*PROFILE_FIELDS, "owner"]
+# Fields of Customer that a merge never takes from a merged record, and why (a test checks that every concrete
+# field is in one list or the other, so a field added later is a decision, not an accident):
+NOT_CHOSEN = {
+    "id": "identity",
+    "created_at": "the survivor's own",
+    "updated_at": "set by the merge",
+    "version": "set by the merge",
+    "kind": "a person is not merged with an organization's identity by a field choice",
+    "account": "a contact's organization is changed on its own page (merging may point it at the survivor)",
+    "parent": "a branch's head office is changed on its own page (merging may point it at the survivor)",
+    "merged_into": "set by the merge",
+    "consent": "recomputed from the moved consent events",
+    "custom": "chosen per custom field as custom.<key>",
+    "name_key": "derived",
+    "name_pinyin": "derived",
+    "name_initials": "derived",
+    "search_text": "derived",
+}
+CUSTOM_PREFIX = "custom."
+# values of the survivor that a merge may change and its undo puts back
+RESTORED_FIELDS = [*MERGEABLE_FIELDS, "consent", "custom"]
 
 
 def _customer_fks() -> list[tuple[type[models.Model], models.ForeignKey]]:
@@ -97,14 +120,21 @@ def customer_merge(
                 )
         target = locked[survivor.pk]
         losers = [locked[o.pk] for o in others]
-        for o in losers:
-            if o.merged_into_id:
-                raise ValidationError(_("%(name)s was already merged into another record.") % {"name": o})
+        # checked under the row locks, so two merges of the same records (A into B and B into A, even at the
+        # same moment) cannot both pass: the second sees the first's result once it gets the locks
+        for c in [target, *losers]:
+            if c.merged_into_id:
+                raise ConflictError(
+                    _(
+                        "%(name)s (#%(id)s) was already merged into another record (#%(into)s); "
+                        "merge into that record instead, or undo that merge first."
+                    )
+                    % {"name": c.name, "id": c.pk, "into": c.merged_into_id}
+                )
         merge = MergeRecord.objects.create(
             survivor=target,
             by=by,
-            survivor_before=audit.snapshot(target)
-            | {"_values": {f: _raw(target, f) for f in [*MERGEABLE_FIELDS, "consent"]}},
+            survivor_before=audit.snapshot(target) | {"_values": _values_of(target)},
         )
         merge.merged.set(losers)
         loser_ids = [o.pk for o in losers]
@@ -152,16 +182,30 @@ def customer_merge(
         moved["_shares"] = {"object_id": {str(o): [s for s, oo in shares if oo == o] for _s, o in shares}}
         # chosen field values
         changes = {}
+        custom = dict(target.custom or {})
         for fname, source_id in field_choices.items():
+            source = locked.get(int(source_id))
+            if fname.startswith(CUSTOM_PREFIX):
+                key = fname[len(CUSTOM_PREFIX) :]
+                if source is None:
+                    raise ValidationError(_("The chosen record is not part of this merge."))
+                value = (source.custom or {}).get(key)
+                if custom.get(key) != value:
+                    changes[fname] = [audit.to_jsonable(custom.get(key)), audit.to_jsonable(value)]
+                    if value is None:
+                        custom.pop(key, None)
+                    else:
+                        custom[key] = value
+                continue
             if fname not in MERGEABLE_FIELDS:
                 raise ValidationError(_("%(f)s cannot be chosen in a merge.") % {"f": fname})
-            source = locked.get(int(source_id))
             if source is None:
                 raise ValidationError(_("The chosen record is not part of this merge."))
             value = _raw(source, fname)
             if _raw(target, fname) != value:
-                changes[fname] = [_raw(target, fname), value]
+                changes[fname] = [audit.to_jsonable(_raw(target, fname)), audit.to_jsonable(value)]
                 setattr(target, f"{fname}_id" if fname == "owner" else fname, value)
+        target.custom = custom
         if "owner" in changes and not records.Access.of(by).can(Action.TRANSFER, Customer):
             raise PermissionDenied(_("Choosing another owner needs the transfer right."))
         target.consent = _current_consent(target)
@@ -170,6 +214,7 @@ def customer_merge(
         target.full_clean(validate_unique=False, validate_constraints=False)
         target.save()
         refresh_search_keys(target)
+        moved["_primary"] = _one_primary_per_kind(target, moved)
         Customer.objects.filter(pk__in=loser_ids).update(
             merged_into=target, version=F("version") + 1, updated_at=timezone.now()
         )
@@ -199,7 +244,11 @@ def customer_merge(
 
 
 def customer_merge_undo(*, merge: MergeRecord, by) -> Customer:
-    """Put every moved row back, restore the survivor's fields and un-hide the merged records."""
+    """Put every moved row back, restore the survivor's fields and un-hide the merged records.
+
+    Locks the merge record, then the customers in ascending id order (as `customer_merge` does). Refused
+    (ConflictError) while the survivor is merged into another record by a later merge that is not undone —
+    that merge moved these rows on and must be undone first; the message names it."""
     with transaction.atomic():
         merge = MergeRecord.objects.select_for_update().get(pk=merge.pk)
         if merge.undone_at:
@@ -207,6 +256,25 @@ def customer_merge_undo(*, merge: MergeRecord, by) -> Customer:
         losers = list(merge.merged.all())
         locked = {c.pk: c for c in _lock_all([merge.survivor, *losers], by)}
         target = locked[merge.survivor_id]
+        later = (
+            MergeRecord.objects.filter(merged=target, undone_at__isnull=True, pk__gt=merge.pk)
+            .order_by("-pk")
+            .first()
+        )
+        if later is not None:
+            raise ConflictError(
+                _(
+                    "%(name)s (#%(id)s) was merged into #%(into)s afterwards (merge #%(later)s); "
+                    "undo that merge first."
+                )
+                % {"name": target.name, "id": target.pk, "into": later.survivor_id, "later": later.pk}
+            )
+        for o in losers:
+            if locked[o.pk].merged_into_id != target.pk:
+                raise ConflictError(
+                    _("%(name)s (#%(id)s) is no longer merged into #%(into)s; this merge cannot be undone.")
+                    % {"name": o.name, "id": o.pk, "into": target.pk}
+                )
         for label, fields in (merge.moved or {}).items():
             if label.startswith("_"):
                 continue
@@ -217,9 +285,11 @@ def customer_merge_undo(*, merge: MergeRecord, by) -> Customer:
         target.tags.remove(*((merge.moved or {}).get("_tags", {}).get("added", {}).get("_", [])))
         for loser_id, share_ids in (merge.moved or {}).get("_shares", {}).get("object_id", {}).items():
             RecordShare.objects.filter(pk__in=share_ids).update(object_id=int(loser_id))
-        values = (merge.survivor_before or {}).get("_values", {})
-        for fname, value in values.items():
-            setattr(target, f"{fname}_id" if fname == "owner" else fname, value)
+        for label, flags in (merge.moved or {}).get("_primary", {}).items():
+            model = apps.get_model(label)
+            for flag, pks in flags.items():
+                model._default_manager.filter(pk__in=pks).update(is_primary=flag == "true")
+        _restore_values(target, (merge.survivor_before or {}).get("_values", {}))
         target.version += 1
         target.updated_at = timezone.now()
         target.save()
@@ -251,6 +321,65 @@ def customer_merge_undo(*, merge: MergeRecord, by) -> Customer:
                 note=f"merge #{merge.pk}",
             )
     return target
+
+
+def _values_of(customer: Customer) -> dict:
+    """The survivor's values a merge may change, in their exact JSON form (kehu.core.fieldvalues)."""
+    values = {}
+    for fname in RESTORED_FIELDS:
+        field = Customer._meta.get_field(fname)
+        values[fname] = to_json(field, getattr(customer, field.attname))
+    return values
+
+
+def _restore_values(customer: Customer, values: dict) -> None:
+    for fname, data in values.items():
+        field = Customer._meta.get_field(fname)
+        setattr(customer, field.attname, from_json(field, data))
+
+
+def _one_primary_per_kind(target: Customer, moved: dict) -> dict:
+    """After rows moved in, the survivor may hold several primary phones (emails, addresses…): keep one per
+    contact-point model — the one its phone/email column names, else the survivor's own, else the first
+    moved in. Returns {model label: {"true"/"false": [ids]}} — the flags to write back on undo."""
+    restore: dict[str, dict[str, list[int]]] = {}
+    mirror = {"number": target.phone, "email": target.email}
+    for model, fk in _customer_fks():
+        names = {f.name for f in model._meta.concrete_fields}
+        if "is_primary" not in names or model is Customer:
+            continue
+        primaries = list(
+            model._default_manager.filter(**{fk.name: target, "is_primary": True})
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        keep = None
+        for column, value in mirror.items():
+            if column in names and value:
+                keep = (
+                    model._default_manager.filter(**{fk.name: target, column: value})
+                    .values_list("pk", flat=True)
+                    .first()
+                )
+        moved_in = {
+            pk for pks in moved.get(model._meta.label_lower, {}).get(fk.name, {}).values() for pk in pks
+        }
+        own = [pk for pk in primaries if pk not in moved_in]
+        if keep is None and primaries:
+            keep = (own or primaries)[0]
+        if keep is None:
+            continue
+        cleared = [pk for pk in primaries if pk != keep]
+        flags = {}
+        if cleared:
+            model._default_manager.filter(pk__in=cleared).update(is_primary=False)
+            flags["true"] = cleared
+        if keep not in primaries:
+            model._default_manager.filter(pk=keep).update(is_primary=True)
+            flags["false"] = [keep]
+        if flags:
+            restore[model._meta.label_lower] = flags
+    return restore
 
 
 def _raw(customer: Customer, fname: str):

@@ -14,6 +14,12 @@ def customer_list(*, user) -> QuerySet:
     return scoped(Customer, user=user).filter(merged_into__isnull=True)
 
 
+def customer_list_with_merged(*, user) -> QuerySet:
+    """Customers the user may see, including those merged into another record (their page and the undo of
+    their merge stay reachable)."""
+    return scoped(Customer, user=user)
+
+
 def customer_360(*, user, pk) -> Customer:
     qs = scoped(Customer, user=user).select_related("owner", "account", "parent", "merged_into")
     return get_visible(qs, user=user, pk=pk)

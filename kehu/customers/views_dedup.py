@@ -11,12 +11,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kehu.core.access import Access
-from kehu.core.exceptions import StaleRecordError
+from kehu.core.exceptions import BusinessRuleError, StaleRecordError
 from kehu.core.models import Action
 
 from . import merge as merge_service
 from .models import Customer, DuplicateCandidate, MergeRecord
-from .selectors import customer_list
+from .selectors import customer_list, customer_list_with_merged
 
 
 def _require(request, action=Action.CHANGE):
@@ -53,9 +53,10 @@ def duplicates_scan(request):
     return redirect("customers:duplicates")
 
 
-def _pair(request, pk) -> DuplicateCandidate:
+def _pair(request, pk, *, merged_too: bool = False) -> DuplicateCandidate:
     pair = get_object_or_404(DuplicateCandidate.objects.select_related("first", "second"), pk=pk)
-    visible = customer_list(user=request.user)
+    # merging finds merged records too, so that the merge service refuses them with a clear message
+    visible = (customer_list_with_merged if merged_too else customer_list)(user=request.user)
     if visible.filter(pk__in=[pair.first_id, pair.second_id]).count() != 2:
         raise Http404
     return pair
@@ -99,7 +100,7 @@ def _shown(customer: Customer, fname: str):
 @require_POST
 def merge_pair(request, pk):
     _require(request, Action.DELETE)
-    pair = _pair(request, pk)
+    pair = _pair(request, pk, merged_too=True)
     survivor_id = int(request.POST.get("survivor", pair.first_id))
     if survivor_id not in (pair.first_id, pair.second_id):
         raise Http404
@@ -122,6 +123,9 @@ def merge_pair(request, pk):
     except StaleRecordError as exc:
         messages.error(request, exc.message)
         return redirect("customers:duplicate", pk=pk)
+    except BusinessRuleError as exc:
+        messages.error(request, str(exc))
+        return redirect("customers:duplicates")
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
         return redirect("customers:duplicate", pk=pk)
@@ -143,11 +147,13 @@ def dismiss(request, pk):
 def undo(request, pk):
     _require(request, Action.DELETE)
     merge = get_object_or_404(MergeRecord, pk=pk)
-    if not customer_list(user=request.user).filter(pk=merge.survivor_id).exists():
+    if not customer_list_with_merged(user=request.user).filter(pk=merge.survivor_id).exists():
         raise Http404
     try:
         merge_service.customer_merge_undo(merge=merge, by=request.user)
         messages.success(request, _("The merge was undone."))
+    except BusinessRuleError as exc:
+        messages.error(request, str(exc))
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
     return redirect("customers:detail", pk=merge.survivor_id)

@@ -195,3 +195,21 @@ def test_merge_and_undo_through_the_api(manager, api_for):
     assert undo.status_code == 200
     assert Customer.objects.get(pk=b.pk).merged_into is None
     assert api.post(f"/api/merges/{response.json()['merge']}/undo/").status_code == 400
+
+
+def test_review_screen_refuses_a_pair_whose_record_was_merged_meanwhile(manager, client):
+    """Two reviewers: one merges B into C from another pair; merging the stale pair A–B then says so
+    clearly on the page instead of hiding both records."""
+    a = make(manager, name="同步科技有限公司", phone="13811113333")
+    b = make(manager, name="同步科技", phone="13811113333")
+    c = make(manager, name="同步科技股份")
+    dedup.scan()
+    pair = DuplicateCandidate.objects.get(first=a, second=b)
+    customer_merge(survivor=c, others=[b], by=manager)
+    client.force_login(manager)
+    response = client.post(
+        f"/customers/duplicates/{pair.pk}/merge/", {"survivor": b.pk, "field_city": a.pk}, follow=True
+    )
+    assert response.status_code == 200 and "already merged" in response.content.decode()
+    assert Customer.objects.get(pk=a.pk).merged_into_id is None
+    assert Customer.objects.get(pk=b.pk).merged_into_id == c.pk

@@ -4,14 +4,16 @@ audits; undo restores exactly; refused out of scope; optimistic locking against 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 from django.apps import apps
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.http import Http404
 from django.utils import timezone
 
-from kehu.core.exceptions import StaleRecordError
+from kehu.core.exceptions import ConflictError, StaleRecordError
 from kehu.core.models import AuditEntry, ModelGrant, RecordShare, Scope, Tag
 from kehu.core.services import record_share
 from kehu.customers import services
@@ -215,8 +217,113 @@ def test_edit_with_a_version_from_before_the_merge_is_refused(manager):
 def test_merged_record_cannot_be_merged_again(manager):
     a, b, c = make(manager, name="甲"), make(manager, name="乙"), make(manager, name="丙")
     customer_merge(survivor=a, others=[b], by=manager)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConflictError):
         customer_merge(survivor=c, others=[Customer.objects.get(pk=b.pk)], by=manager)
+
+
+def test_merging_back_into_a_merged_record_is_refused(manager):
+    """A into B, then B into A: the second merge's survivor is already merged away — refused, nothing lost."""
+    a, b = make(manager, name="来回甲", city="北京"), make(manager, name="来回乙", city="上海")
+    before = full_snapshot()
+    merge = customer_merge(survivor=a, others=[b], by=manager)
+    with pytest.raises(ConflictError, match=f"#{b.pk}"):
+        customer_merge(
+            survivor=Customer.objects.get(pk=b.pk), others=[Customer.objects.get(pk=a.pk)], by=manager
+        )
+    assert Customer.objects.get(pk=a.pk).merged_into_id is None
+    assert MergeRecord.objects.count() == 1
+    customer_merge_undo(merge=merge, by=manager)
+    assert full_snapshot() == before
+
+
+def test_back_and_forth_through_the_api_is_409_and_undo_works(manager, api_for):
+    a, b = make(manager, name="接口来回甲"), make(manager, name="接口来回乙")
+    api = api_for(manager)
+    first = api.post(f"/api/customers/{a.pk}/merge/", {"others": [b.pk]}, format="json")
+    assert first.status_code == 201
+    second = api.post(f"/api/customers/{b.pk}/merge/", {"others": [a.pk]}, format="json")
+    assert second.status_code == 409 and "already merged" in second.json()["detail"]
+    third = api.post(f"/api/customers/{a.pk}/merge/", {"others": [b.pk]}, format="json")
+    assert third.status_code == 409
+    assert [r["id"] for r in api.get("/api/customers/", {"q": "接口来回"}).json()["results"]] == [a.pk]
+    assert api.post(f"/api/merges/{first.json()['merge']}/undo/").status_code == 200
+    assert sorted(r["id"] for r in api.get("/api/customers/", {"q": "接口来回"}).json()["results"]) == [
+        a.pk,
+        b.pk,
+    ]
+
+
+def test_undo_of_a_merge_whose_survivor_was_merged_later_waits_for_that_undo(manager, api_for):
+    """B into A, then A into C: undoing the first is refused (409, naming the later merge) until the later
+    one is undone; then both undo and everything is back."""
+    a, b, c = make(manager, name="链甲"), make(manager, name="链乙"), make(manager, name="链丙")
+    services.contact_point_add(customer=b, kind="email", value="b@chain.example", by=manager)
+    before = full_snapshot()
+    first = customer_merge(survivor=a, others=[b], by=manager)
+    second = customer_merge(survivor=c, others=[Customer.objects.get(pk=a.pk)], by=manager)
+    api = api_for(manager)
+    refused = api.post(f"/api/merges/{first.pk}/undo/")
+    assert refused.status_code == 409 and f"#{second.pk}" in refused.json()["detail"]
+    assert api.post(f"/api/merges/{second.pk}/undo/").status_code == 200
+    assert api.post(f"/api/merges/{first.pk}/undo/").status_code == 200
+    assert full_snapshot() == before
+
+
+def test_records_merged_into_each_other_before_the_fix_can_both_be_undone(manager):
+    """Data written before merges refused merged survivors: A merged into B and B into A. Each merge is
+    undone (the later first), and both records are back with everything they had."""
+    a, b = make(manager, name="互并甲", city="北京"), make(manager, name="互并乙", city="上海")
+    services.contact_point_add(customer=b, kind="email", value="b@mutual.example", by=manager)
+    before = full_snapshot()
+    first = customer_merge(survivor=a, others=[b], by=manager)
+    # reproduce the old outcome of "B into A" afterwards: the merge ran although B was merged away
+    Customer.objects.filter(pk=b.pk).update(merged_into=None)
+    second = customer_merge(
+        survivor=Customer.objects.get(pk=b.pk), others=[Customer.objects.get(pk=a.pk)], by=manager
+    )
+    Customer.objects.filter(pk=b.pk).update(merged_into=a)
+    assert Customer.objects.filter(pk__in=[a.pk, b.pk], merged_into__isnull=True).count() == 0
+    with pytest.raises(ConflictError, match=f"#{second.pk}"):
+        customer_merge_undo(merge=first, by=manager)
+    customer_merge_undo(merge=second, by=manager)
+    customer_merge_undo(merge=first, by=manager)
+    assert full_snapshot() == before
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("round_", range(3))
+def test_merging_two_records_into_each_other_at_the_same_time(round_):
+    """A into B and B into A sent at the same moment: exactly one merge happens (row locks in id order, the
+    check under them), the other is refused, and the one that happened undoes cleanly."""
+    if connection.vendor == "sqlite":
+        pytest.skip("in-memory SQLite test databases are not shared between threads; runs on PostgreSQL")
+    from tests.factories import UserFactory
+
+    admin = UserFactory(is_superuser=True)
+    a, b = make(admin, name="同时甲"), make(admin, name="同时乙")
+    outcomes, barrier = [], threading.Barrier(2)
+
+    def merge(survivor, other):
+        from django.db import connections
+
+        try:
+            barrier.wait()
+            customer_merge(survivor=survivor, others=[other], by=admin)
+            outcomes.append("merged")
+        except ConflictError:
+            outcomes.append("refused")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=merge, args=pair) for pair in ((a, b), (b, a))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["merged", "refused"]
+    assert Customer.objects.filter(pk__in=[a.pk, b.pk], merged_into__isnull=True).count() == 1
+    customer_merge_undo(merge=MergeRecord.objects.get(), by=admin)
+    assert Customer.objects.filter(pk__in=[a.pk, b.pk], merged_into__isnull=True).count() == 2
 
 
 def test_merge_marks_candidates_and_undo_reopens_them(manager):
