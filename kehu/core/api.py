@@ -76,6 +76,7 @@ class ScopedModelViewSet(viewsets.ModelViewSet):
     through the record service (rights, field restrictions, locking, audit)."""
 
     model = None
+    lookup_value_regex = r"[0-9]+"
     select_related: tuple[str, ...] = ()
     prefetch_related: tuple[str, ...] = ()
 

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "kehu.core.inputs.RejectNulMiddleware",  # NUL in a query string or form: 400 (PostgreSQL refuses NUL)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -166,8 +167,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["kehu.core.drf.ModelAccessPermission"],
     "DEFAULT_PAGINATION_CLASS": "kehu.core.drf.KehuPagination",
     "PAGE_SIZE": 50,
+    # JSON too deeply nested or with NUL characters: 400 (kehu/core/inputs.py)
+    "DEFAULT_PARSER_CLASSES": [
+        "kehu.core.inputs.JSONParser",
+        "kehu.core.inputs.FormParser",
+        "kehu.core.inputs.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "kehu.core.filters.FilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -27,6 +27,7 @@ from django.views.generic import TemplateView
 from kehu.core import customfields, exports, records, registry
 from kehu.core.access import Access
 from kehu.core.exceptions import BusinessRuleError, FieldNotWritable, StaleRecordError
+from kehu.core.inputs import normalise_datetimes
 from kehu.core.models import Action, CustomFieldType, SavedView, Tag, User
 from kehu.core.selectors import get_visible, record_history, saved_views, scoped
 
@@ -119,7 +120,11 @@ class RecordListView(AccessMixin, TemplateView):
         self.filterset = None
         if self.filterset_class is not None:
             self.filterset = self.filterset_class(self.request.GET or None, queryset=qs, request=self.request)
-            if self.filterset.is_bound and self.filterset.is_valid():
+            if (
+                self.filterset.is_bound
+                and self.filterset.is_valid()
+                and normalise_datetimes(self.filterset.form)
+            ):
                 qs = self.filterset.qs
         term = self.request.GET.get("q", "").strip()
         if term:
@@ -254,6 +259,17 @@ class BulkActionView(AccessMixin, View):
         if not ids:
             messages.warning(request, _("Select at least one record."))
             return HttpResponseRedirect(back)
+        owner = tag = None
+        if action == "owner":
+            owner = User.objects.filter(pk=_int_or_none(request.POST.get("owner")), is_active=True).first()
+            if owner is None:
+                messages.error(request, _("Choose an active user as the new owner."))
+                return HttpResponseRedirect(back)
+        elif action == "tag":
+            tag = Tag.objects.filter(pk=_int_or_none(request.POST.get("tag"))).first()
+            if tag is None:
+                messages.error(request, _("Choose a tag."))
+                return HttpResponseRedirect(back)
         readable = scoped(self.model, user=request.user).filter(pk__in=ids)
         objs = list(readable)
         done, failed = 0, []
@@ -262,13 +278,11 @@ class BulkActionView(AccessMixin, View):
                 with transaction.atomic():
                     if action == "delete":
                         records.record_delete(instance=obj, by=request.user)
-                    elif action == "owner":
-                        owner = User.objects.get(pk=request.POST.get("owner"), is_active=True)
+                    elif owner is not None:
                         records.record_update(
                             instance=obj, data={"owner": owner}, by=request.user, expected_version=None
                         )
-                    elif action == "tag":
-                        tag = Tag.objects.get(pk=request.POST.get("tag"))
+                    elif tag is not None:
                         records.record_update(
                             instance=obj,
                             data={"tags": [*obj.tags.all(), tag]},
@@ -278,7 +292,7 @@ class BulkActionView(AccessMixin, View):
                     else:
                         raise ValidationError(_("Unknown action."))
                 done += 1
-            except (PermissionDenied, ValidationError, Http404, User.DoesNotExist, Tag.DoesNotExist) as exc:
+            except (PermissionDenied, ValidationError, Http404) as exc:
                 failed.append(f"{obj}: {_message(exc)}")
         if done:
             messages.success(request, _("%(n)d records updated.") % {"n": done})
@@ -288,6 +302,10 @@ class BulkActionView(AccessMixin, View):
         for text in failed[:10]:
             messages.error(request, text)
         return HttpResponseRedirect(back)
+
+
+def _int_or_none(value) -> int | None:
+    return int(value) if value and str(value).isdigit() else None
 
 
 def _message(exc) -> str:

@@ -14,10 +14,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError as ApiValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from kehu.core.access import Access
+from kehu.core.inputs import FormParser, JSONParser, MultiPartParser
 from kehu.core.models import Action
 
 from ..models import Customer, Kind
