@@ -213,6 +213,10 @@ SPECTACULAR_SETTINGS = {
         "RoutingMethodEnum": "kehu.service.models.RoutingMethod",
         "WeekdayEnum": "kehu.service.models.Weekday",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "kehu.core.drf.schema_error_responses",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -27,7 +27,7 @@ from django.views.generic import TemplateView
 from kehu.core import customfields, exports, records, registry
 from kehu.core.access import Access
 from kehu.core.exceptions import BusinessRuleError, FieldNotWritable, StaleRecordError
-from kehu.core.inputs import normalise_datetimes
+from kehu.core.inputs import normalise_datetimes, safe_next
 from kehu.core.models import Action, CustomFieldType, SavedView, Tag, User
 from kehu.core.selectors import get_visible, record_history, saved_views, scoped
 
@@ -253,9 +253,7 @@ class BulkActionView(AccessMixin, View):
     def post(self, request, *args, **kwargs):
         ids = [i for i in request.POST.getlist("ids") if i.isdigit()]
         action = request.POST.get("action", "")
-        back = request.POST.get("next") or request.path.rsplit("bulk/", 1)[0]
-        if not back.startswith("/") or back.startswith("//"):
-            back = "/"
+        back = safe_next(request, request.path.rsplit("bulk/", 1)[0])
         if not ids:
             messages.warning(request, _("Select at least one record."))
             return HttpResponseRedirect(back)
@@ -321,9 +319,7 @@ class SavedViewCreate(View):
         name = request.POST.get("name", "").strip()[:80]
         key = request.POST.get("list_key", "")[:100]
         query = request.POST.get("query", "")[:2000]
-        back = request.POST.get("next", "/")
-        if not back.startswith("/") or back.startswith("//"):
-            back = "/"
+        back = safe_next(request)
         if not name:
             messages.error(request, _("Give the view a name."))
         else:
@@ -341,9 +337,7 @@ class SavedViewCreate(View):
 class SavedViewDelete(View):
     def post(self, request, pk):
         SavedView.objects.filter(pk=pk, user=request.user).delete()
-        return HttpResponseRedirect(
-            request.POST.get("next", "/") if request.POST.get("next", "/").startswith("/") else "/"
-        )
+        return HttpResponseRedirect(safe_next(request))
 
 
 class RecordDetailView(AccessMixin, TemplateView):

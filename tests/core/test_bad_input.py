@@ -3,8 +3,6 @@ bodies, out-of-range offsets, non-numeric ids, a SKU that differs only in case."
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.test import Client
 from rest_framework.test import APIClient
@@ -39,7 +37,9 @@ def region(db):
 
 @pytest.fixture
 def customer(admin_user):
-    return services.customer_create(data={"kind": "organization", "name": "北京测试科技有限公司"}, by=admin_user)
+    return services.customer_create(
+        data={"kind": "organization", "name": "北京测试科技有限公司"}, by=admin_user
+    )
 
 
 def test_nul_in_a_custom_field_filter_is_400(admin_api, admin_web, region):
@@ -128,7 +128,10 @@ def test_a_sku_differing_only_in_case_is_400(admin_api):
     assert Product.objects.count() == 1
     other = Product.objects.create(sku="XYZ", name="Valve", currency="CNY")
     response = admin_api.patch(
-        f"/api/products/{other.pk}/", {"sku": " abc-1 "}, format="json", HTTP_IF_MATCH=f'"{other.pk}-{other.version}"'
+        f"/api/products/{other.pk}/",
+        {"sku": " abc-1 "},
+        format="json",
+        HTTP_IF_MATCH=f'"{other.pk}-{other.version}"',
     )
     assert response.status_code == 400
     assert "sku" in response.json()

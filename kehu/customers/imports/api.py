@@ -304,7 +304,7 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet):
         return report.error_report(job, phase, fmt, f"import-{job.pk}-{phase}-errors")
 
     @extend_schema(responses={200: TargetSerializer(many=True)})
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
     def targets(self, request):
         """What you may import into (field rights applied)."""
         return Response(
