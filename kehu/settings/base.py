@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "kehu.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "kehu.core.inputs.RejectNulMiddleware",  # NUL in a query string or form: 400 (PostgreSQL refuses NUL)
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -262,6 +263,21 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the cookie-less meta t
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy of every page (kehu.core.middleware, docs/adr/0007-content-security-policy.md): scripts
+# and styles only from our own files — no inline script, no eval (htmx without eval, Alpine's CSP build), no
+# style attributes; images may be data: URLs (icons in CSS, charts exported by ECharts).
+KEHU_CSP = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "frame-ancestors": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+}
 
 LOGGING = {
     "version": 1,
