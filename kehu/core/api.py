@@ -3,6 +3,8 @@ field-level serializer restrictions, custom-field values, and error translation.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -16,6 +18,16 @@ from .drf import KehuPagination, ModelAccessPermission, PreconditionRequired, St
 from .selectors import scoped
 
 __all__ = ["KehuPagination", "ModelAccessPermission", "StaleConflict", "exception_handler"]
+
+
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    required=True,
+    description='The ETag of the version you edited, e.g. `"42-3"` (a PUT/PATCH may send `version` in the body '
+    "instead). Without it: 428; stale: 409.",
+)
 
 
 def etag_for(instance) -> str:
@@ -36,6 +48,19 @@ def version_from_if_match(header: str | None, pk) -> int | None:
         return int(version)
     except ValueError:
         raise exceptions.ValidationError({"If-Match": [_("Malformed ETag.")]}) from None
+
+
+class DateTimeField(serializers.DateTimeField):
+    """RFC 3339 date-times. In the caller's time zone as usual, except where that zone's offset has seconds —
+    local mean time, e.g. Asia/Shanghai before 1901 is +08:05:43, which RFC 3339 cannot express: those are
+    given in UTC (`Z`). Every ModelSerializer uses it for model DateTimeFields (kehu.core.apps)."""
+
+    def enforce_timezone(self, value):
+        value = super().enforce_timezone(value)
+        offset = value.utcoffset()
+        if offset is not None and offset.total_seconds() % 60:
+            value = value.astimezone(dt.UTC)
+        return value
 
 
 @extend_schema_field(OpenApiTypes.OBJECT)
@@ -76,6 +101,7 @@ class ScopedModelViewSet(viewsets.ModelViewSet):
     through the record service (rights, field restrictions, locking, audit)."""
 
     model = None
+    lookup_value_regex = r"[0-9]+"
     select_related: tuple[str, ...] = ()
     prefetch_related: tuple[str, ...] = ()
 
@@ -123,6 +149,20 @@ class ScopedModelViewSet(viewsets.ModelViewSet):
         response["ETag"] = etag_for(instance)
         return response
 
+    def expected_version(self, instance, body: bool = False) -> int:
+        """The version the caller changes or deletes: If-Match (or `version` in the body of a PUT/PATCH).
+        Without either: 428 — a change or delete must say which version it was made against."""
+        expected = version_from_if_match(self.request.headers.get("If-Match"), instance.pk)
+        data = self.request.data if body else {}
+        if expected is None and isinstance(data, dict) and "version" in data:
+            try:
+                expected = int(data["version"])
+            except (TypeError, ValueError):
+                raise exceptions.ValidationError({"version": [_("Must be an integer.")]}) from None
+        if expected is None:
+            raise PreconditionRequired()
+        return expected
+
     def save_new(self, data: dict):
         """Hook: create through the app's service (default: the generic record service)."""
         return records.record_create(model=self.model, data=data, by=self.request.user)
@@ -144,28 +184,11 @@ class ScopedModelViewSet(viewsets.ModelViewSet):
         response["ETag"] = etag_for(serializer.instance)
         return response
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "If-Match",
-                str,
-                OpenApiParameter.HEADER,
-                required=False,
-                description="ETag of the version you edited",
-            )
-        ]
-    )
+    @extend_schema(parameters=[IF_MATCH])
     def update(self, request, *args, **kwargs):
         partial = kwargs.pop("partial", False)
         instance = self.get_object()
-        expected = version_from_if_match(request.headers.get("If-Match"), instance.pk)
-        if expected is None and "version" in request.data:
-            try:
-                expected = int(request.data["version"])
-            except (TypeError, ValueError):
-                raise exceptions.ValidationError({"version": [_("Must be an integer.")]}) from None
-        if expected is None:
-            raise PreconditionRequired()
+        expected = self.expected_version(instance, body=True)
         serializer = self.get_serializer(instance, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         updated = self.save_existing(instance, self._write_data(serializer), expected)
@@ -173,13 +196,14 @@ class ScopedModelViewSet(viewsets.ModelViewSet):
         response["ETag"] = etag_for(updated)
         return response
 
-    @extend_schema(parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False)])
+    @extend_schema(parameters=[IF_MATCH])
     def partial_update(self, request, *args, **kwargs):
         kwargs["partial"] = True
         return self.update(request, *args, **kwargs)
 
+    @extend_schema(parameters=[IF_MATCH])
     def destroy(self, request, *args, **kwargs):
         instance = self.get_object()
-        expected = version_from_if_match(request.headers.get("If-Match"), instance.pk)
+        expected = self.expected_version(instance)
         records.record_delete(instance=instance, by=request.user, expected_version=expected)
         return Response(status=status.HTTP_204_NO_CONTENT)

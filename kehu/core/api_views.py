@@ -9,7 +9,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from .access import Access
-from .api import AccessAwareSerializer, ScopedModelViewSet
+from .api import AccessAwareSerializer, DateTimeField, ScopedModelViewSet
 from .models import AuditEntry, CustomField, Department, Notification, Role, Tag, Team, User
 from .selectors import audit_search
 
@@ -107,8 +107,8 @@ class AuditFilterSerializer(serializers.Serializer):
     object_id = serializers.CharField(required=False)
     actor = serializers.IntegerField(required=False)
     action = serializers.CharField(required=False)
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)
+    since = DateTimeField(required=False)
+    until = DateTimeField(required=False)
 
 
 class AuditEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -8,7 +8,14 @@ class CoreConfig(AppConfig):
     verbose_name = _("Organisation and access")
 
     def ready(self) -> None:
+        from django.db import models
+        from rest_framework import serializers
+
         from . import registry, signin
+        from .api import DateTimeField
+
+        # RFC 3339 date-times in every API response (no local-mean-time offsets such as +08:05:43)
+        serializers.ModelSerializer.serializer_field_mapping[models.DateTimeField] = DateTimeField
 
         signin.connect()
         from .models import Department, Role, Team, User

@@ -81,3 +81,23 @@ class AuditContextMiddleware:
             return self.get_response(request)
         finally:
             audit.reset_request_context(token)
+
+
+class ContentSecurityPolicyMiddleware:
+    """Sends settings.KEHU_CSP as the Content-Security-Policy of every response (docs/adr/0007). A view that
+    may be framed by other sites (`xframe_options_exempt`: the public lead form) gets `frame-ancestors *`
+    instead of the policy's own frame-ancestors."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.policy = dict(settings.KEHU_CSP)
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if "Content-Security-Policy" in response:
+            return response
+        policy = self.policy
+        if getattr(response, "xframe_options_exempt", False):
+            policy = {**policy, "frame-ancestors": "*"}
+        response["Content-Security-Policy"] = "; ".join(f"{k} {v}" for k, v in policy.items())
+        return response

@@ -97,6 +97,8 @@ def record_create(*, model: type[M], data: dict, by, note: str = "") -> M:
             if hasattr(instance, "custom"):
                 instance.custom = customfields.clean_values(model, custom)
         instance.full_clean(validate_unique=False, validate_constraints=False)
+        # uniqueness on the normalised values (a SKU "abc-1" is "ABC-1" by now): a 400, not an IntegrityError
+        instance.validate_unique()
         instance.save()
         for name, values in m2m.items():
             getattr(instance, name).set(values)
@@ -201,6 +203,7 @@ def record_update(
         if hasattr(locked, "updated_at"):
             locked.updated_at = timezone.now()
         locked.full_clean(validate_unique=False, validate_constraints=False)
+        locked.validate_unique()
         locked.save()
         for name, values in m2m.items():
             getattr(locked, name).set(values)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -228,8 +228,11 @@ class CustomerViewSet(ScopedModelViewSet):
         )
         return Response({"merge": record.pk, "survivor": survivor.pk}, status=status.HTTP_201_CREATED)
 
-    @extend_schema(parameters=[], responses=SearchResultSerializer(many=True))
-    @action(detail=False, methods=["get"], url_path="search")
+    @extend_schema(
+        parameters=[OpenApiParameter("q", str, description="what was typed")],
+        responses=SearchResultSerializer(many=True),
+    )
+    @action(detail=False, methods=["get"], url_path="search", pagination_class=None, filter_backends=[])
     def search_action(self, request):
         """Ranked search as you type (?q=): names, pinyin, initials, phones in any format, emails."""
         found = search.customer_search(user=request.user, q=request.query_params.get("q", ""), limit=20)
@@ -270,6 +273,7 @@ class DuplicateViewSet(viewsets.ReadOnlyModelViewSet):
 
 class MergeViewSet(viewsets.GenericViewSet):
     queryset = MergeRecord.objects.none()
+    lookup_value_regex = r"[0-9]+"  # /api/merges/abc/undo/ is a 404, not a ValueError
     serializer_class = MergeResult
 
     @extend_schema(request=None, responses={200: MergeResult})

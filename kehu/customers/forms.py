@@ -41,12 +41,10 @@ class CustomerForm(forms.ModelForm):
                 scoped_customer_field(self.fields[name], user, kind=Kind.ORGANIZATION)
         if "account" in self.fields:
             self.fields["account"].help_text = _("The organisation this person works for")
-        if "kind" in self.fields:
-            self.fields["kind"].widget.attrs["x-model"] = "kind"
         for names, kind in ((PERSON_ONLY, Kind.PERSON), (ORGANIZATION_ONLY, Kind.ORGANIZATION)):
             for name in names:
                 if name in self.fields:
-                    self.fields[name].show_if = f"kind === '{kind}'"
+                    self.fields[name].show_if = f"kind={kind}"  # data-show-when (kehu.js)
         if "tags" in self.fields:
             self.fields["tags"].queryset = Tag.objects.all()
         if "owner" in self.fields:

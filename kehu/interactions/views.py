@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from kehu.core.access import Access
 from kehu.core.exceptions import StaleRecordError
+from kehu.core.inputs import safe_next
 from kehu.core.selectors import get_visible
 from kehu.customers.selectors import customer_list
 from kehu.ui.generic import Column, RecordDetailView, RecordFormView, RecordListView
@@ -239,8 +240,7 @@ def task_complete(request, pk):
         messages.success(request, _("Task completed."))
     except (StaleRecordError, PermissionDenied) as exc:
         messages.error(request, getattr(exc, "message", str(exc)))
-    nxt = request.POST.get("next", "")
-    return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else task.get_absolute_url())
+    return redirect(safe_next(request, task.get_absolute_url()))
 
 
 def calendar_view(request):

@@ -14,8 +14,10 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from kehu.core.api import (
+    IF_MATCH,
     AccessAwareSerializer,
     CustomValuesField,
+    DateTimeField,
     ScopedModelViewSet,
     etag_for,
     version_from_if_match,
@@ -475,8 +477,8 @@ class CloseSerializer(serializers.Serializer):
 class SpellSerializer(serializers.Serializer):
     stage = serializers.IntegerField(source="stage.pk")
     stage_name = serializers.CharField(source="stage.name")
-    entered_at = serializers.DateTimeField()
-    left_at = serializers.DateTimeField(allow_null=True)
+    entered_at = DateTimeField()
+    left_at = DateTimeField(allow_null=True)
     seconds = serializers.IntegerField()
     by_name = serializers.CharField()
 
@@ -629,8 +631,12 @@ class OpportunityLineViewSet(ScopedModelViewSet):
         opportunity = data.pop("opportunity")
         return opportunities.opportunity_line_add(opportunity=opportunity, data=data, by=self.request.user)
 
+    @extend_schema(parameters=[IF_MATCH])
     def destroy(self, request, *args, **kwargs):
-        opportunities.opportunity_line_remove(line=self.get_object(), by=request.user)
+        line = self.get_object()
+        opportunities.opportunity_line_remove(
+            line=line, by=request.user, expected_version=self.expected_version(line)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from kehu.core.access import Access
 from kehu.core.exceptions import BusinessRuleError, StaleRecordError
+from kehu.core.inputs import safe_next
 from kehu.core.selectors import get_visible
 from kehu.customers.selectors import customer_list
 from kehu.ui.generic import Column, RecordFormView, RecordListView
@@ -156,8 +157,7 @@ def _ticket(request, pk) -> Ticket:
 
 
 def _back(request, ticket: Ticket):
-    nxt = request.POST.get("next", "")
-    return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else ticket.get_absolute_url())
+    return redirect(safe_next(request, ticket.get_absolute_url()))
 
 
 @require_POST

@@ -57,7 +57,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "kehu.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "kehu.core.inputs.RejectNulMiddleware",  # NUL in a query string or form: 400 (PostgreSQL refuses NUL)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -166,8 +168,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["kehu.core.drf.ModelAccessPermission"],
     "DEFAULT_PAGINATION_CLASS": "kehu.core.drf.KehuPagination",
     "PAGE_SIZE": 50,
+    # JSON too deeply nested or with NUL characters: 400 (kehu/core/inputs.py)
+    "DEFAULT_PARSER_CLASSES": [
+        "kehu.core.inputs.JSONParser",
+        "kehu.core.inputs.FormParser",
+        "kehu.core.inputs.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "kehu.core.filters.FilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -206,6 +214,10 @@ SPECTACULAR_SETTINGS = {
         "RoutingMethodEnum": "kehu.service.models.RoutingMethod",
         "WeekdayEnum": "kehu.service.models.Weekday",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "kehu.core.drf.schema_error_responses",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -251,6 +263,21 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the cookie-less meta t
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy of every page (kehu.core.middleware, docs/adr/0007-content-security-policy.md): scripts
+# and styles only from our own files — no inline script, no eval (htmx without eval, Alpine's CSP build), no
+# style attributes; images may be data: URLs (icons in CSS, charts exported by ECharts).
+KEHU_CSP = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "frame-ancestors": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+}
 
 LOGGING = {
     "version": 1,

@@ -27,6 +27,7 @@ from django.views.generic import TemplateView
 from kehu.core import customfields, exports, records, registry
 from kehu.core.access import Access
 from kehu.core.exceptions import BusinessRuleError, FieldNotWritable, StaleRecordError
+from kehu.core.inputs import normalise_datetimes, safe_next
 from kehu.core.models import Action, CustomFieldType, SavedView, Tag, User
 from kehu.core.selectors import get_visible, record_history, saved_views, scoped
 
@@ -119,7 +120,11 @@ class RecordListView(AccessMixin, TemplateView):
         self.filterset = None
         if self.filterset_class is not None:
             self.filterset = self.filterset_class(self.request.GET or None, queryset=qs, request=self.request)
-            if self.filterset.is_bound and self.filterset.is_valid():
+            if (
+                self.filterset.is_bound
+                and self.filterset.is_valid()
+                and normalise_datetimes(self.filterset.form)
+            ):
                 qs = self.filterset.qs
         term = self.request.GET.get("q", "").strip()
         if term:
@@ -248,12 +253,21 @@ class BulkActionView(AccessMixin, View):
     def post(self, request, *args, **kwargs):
         ids = [i for i in request.POST.getlist("ids") if i.isdigit()]
         action = request.POST.get("action", "")
-        back = request.POST.get("next") or request.path.rsplit("bulk/", 1)[0]
-        if not back.startswith("/") or back.startswith("//"):
-            back = "/"
+        back = safe_next(request, request.path.rsplit("bulk/", 1)[0])
         if not ids:
             messages.warning(request, _("Select at least one record."))
             return HttpResponseRedirect(back)
+        owner = tag = None
+        if action == "owner":
+            owner = User.objects.filter(pk=_int_or_none(request.POST.get("owner")), is_active=True).first()
+            if owner is None:
+                messages.error(request, _("Choose an active user as the new owner."))
+                return HttpResponseRedirect(back)
+        elif action == "tag":
+            tag = Tag.objects.filter(pk=_int_or_none(request.POST.get("tag"))).first()
+            if tag is None:
+                messages.error(request, _("Choose a tag."))
+                return HttpResponseRedirect(back)
         readable = scoped(self.model, user=request.user).filter(pk__in=ids)
         objs = list(readable)
         done, failed = 0, []
@@ -262,13 +276,11 @@ class BulkActionView(AccessMixin, View):
                 with transaction.atomic():
                     if action == "delete":
                         records.record_delete(instance=obj, by=request.user)
-                    elif action == "owner":
-                        owner = User.objects.get(pk=request.POST.get("owner"), is_active=True)
+                    elif owner is not None:
                         records.record_update(
                             instance=obj, data={"owner": owner}, by=request.user, expected_version=None
                         )
-                    elif action == "tag":
-                        tag = Tag.objects.get(pk=request.POST.get("tag"))
+                    elif tag is not None:
                         records.record_update(
                             instance=obj,
                             data={"tags": [*obj.tags.all(), tag]},
@@ -278,7 +290,7 @@ class BulkActionView(AccessMixin, View):
                     else:
                         raise ValidationError(_("Unknown action."))
                 done += 1
-            except (PermissionDenied, ValidationError, Http404, User.DoesNotExist, Tag.DoesNotExist) as exc:
+            except (PermissionDenied, ValidationError, Http404) as exc:
                 failed.append(f"{obj}: {_message(exc)}")
         if done:
             messages.success(request, _("%(n)d records updated.") % {"n": done})
@@ -288,6 +300,10 @@ class BulkActionView(AccessMixin, View):
         for text in failed[:10]:
             messages.error(request, text)
         return HttpResponseRedirect(back)
+
+
+def _int_or_none(value) -> int | None:
+    return int(value) if value and str(value).isdigit() else None
 
 
 def _message(exc) -> str:
@@ -303,9 +319,7 @@ class SavedViewCreate(View):
         name = request.POST.get("name", "").strip()[:80]
         key = request.POST.get("list_key", "")[:100]
         query = request.POST.get("query", "")[:2000]
-        back = request.POST.get("next", "/")
-        if not back.startswith("/") or back.startswith("//"):
-            back = "/"
+        back = safe_next(request)
         if not name:
             messages.error(request, _("Give the view a name."))
         else:
@@ -323,9 +337,7 @@ class SavedViewCreate(View):
 class SavedViewDelete(View):
     def post(self, request, pk):
         SavedView.objects.filter(pk=pk, user=request.user).delete()
-        return HttpResponseRedirect(
-            request.POST.get("next", "/") if request.POST.get("next", "/").startswith("/") else "/"
-        )
+        return HttpResponseRedirect(safe_next(request))
 
 
 class RecordDetailView(AccessMixin, TemplateView):

@@ -8,12 +8,12 @@ from django.contrib import messages
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils import translation
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from rest_framework.authtoken.models import Token
 
 from kehu.core import search, services
+from kehu.core.inputs import safe_next
 from kehu.core.models import Notification, User
 
 from . import navigation
@@ -92,9 +92,7 @@ def token(request):
 def set_language(request):
     """Switch language: remembered in a cookie and, for a signed-in user, on their profile."""
     code = request.POST.get("language", "")
-    nxt = request.POST.get("next") or "/"
-    if not url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}, require_https=False):
-        nxt = "/"
+    nxt = safe_next(request)
     if code not in dict(settings.LANGUAGES):
         return HttpResponseRedirect(nxt)
     if request.user.is_authenticated:

@@ -14,10 +14,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError as ApiValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from kehu.core.access import Access
+from kehu.core.inputs import FormParser, JSONParser, MultiPartParser
 from kehu.core.models import Action
 
 from ..models import Customer, Kind
@@ -304,7 +304,7 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet):
         return report.error_report(job, phase, fmt, f"import-{job.pk}-{phase}-errors")
 
     @extend_schema(responses={200: TargetSerializer(many=True)})
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
     def targets(self, request):
         """What you may import into (field rights applied)."""
         return Response(

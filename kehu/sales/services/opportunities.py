@@ -422,10 +422,12 @@ def opportunity_line_add(*, opportunity: Opportunity, data: dict, by) -> Opportu
     return line
 
 
-def opportunity_line_remove(*, line: OpportunityLine, by) -> None:
+def opportunity_line_remove(*, line: OpportunityLine, by, expected_version: int | None = None) -> None:
+    """Remove a product from a deal (409 when the line changed since `expected_version`) and recompute the
+    deal's amount."""
     with transaction.atomic():
         opportunity, _access = records.lock_for_write(line.opportunity, by)
-        records.record_delete(instance=line, by=by)
+        records.record_delete(instance=line, by=by, expected_version=expected_version)
         if OpportunityLine.objects.filter(opportunity=opportunity).exists():
             _refresh_amount(opportunity)
         Opportunity.objects.filter(pk=opportunity.pk).update(
