@@ -267,7 +267,7 @@ CHECKS = {
         "tax id read-only": field_access("readonly", "tax_id"),
     },
     "`marketer`": {
-        "all customers (changes their own: the ones they created or imported)": all_customers_changes_created,
+        "all customers (changes their own: the ones they created)": all_customers_changes_created,
         "export": exports_customers,
         "import lead lists": can("import", Lead),
         "every lead (changes own)": every_lead_changes_own,
