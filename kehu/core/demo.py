@@ -45,7 +45,7 @@ SALES_GRANTS: dict[str, dict] = {
     },
     "marketer": {
         # campaign responses become leads; marketers see every lead's outcome, change only their own
-        "sales.lead": (["view", "add", "import", "export"], Scope.ALL, Scope.OWN),
+        "sales.lead": (["view", "add", "change", "import", "export"], Scope.ALL, Scope.OWN),
         "sales.leadwebform": (["view", "add", "change"], Scope.ALL, Scope.ALL),
         "sales.pipeline": (["view"], Scope.ALL, Scope.NONE),
     },
@@ -99,7 +99,8 @@ ROLES = {
     "marketer": (
         "市场专员 Marketer",
         {
-            "customers.customer": (["view", "add", "export", "import"], Scope.ALL, Scope.OWN),
+            # every customer visible; changes their own (those they created or imported: owner = creator)
+            "customers.customer": (["view", "add", "change", "export", "import"], Scope.ALL, Scope.OWN),
             "products.product": (["view", "add", "change"], Scope.ALL, Scope.ALL),
             "interactions.interaction": (["view", "add"], Scope.ALL, Scope.OWN),
             "interactions.task": (["view", "add", "change"], Scope.OWN, Scope.OWN),

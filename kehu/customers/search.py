@@ -9,11 +9,17 @@ with an index:
 - SQLite: an FTS5 table kept in sync by triggers, queried with MATCH and prefix terms (migration 0002);
 - other databases: a portable LIKE fallback.
 
+Chinese without a segmenter: a run of CJK characters in the query is cut into the index's bigrams *without
+overlap* (北京科技 → 北京 & 科技), so the words of a query match independently ("北京科技" finds
+北京天成和科技集团有限公司, whose bigrams have no 京科). The cut may fall across a word, so every alignment is an
+alternative (an odd run: one unigram at any even position; an even run: also shifted by one). The overlapping
+bigrams (北京 & 京科 & 科技, i.e. nearly the phrase) form a separate tier that is collected first.
+
 Ranked and bounded: candidates are collected in tiers — exact name, name prefix (b-tree index on name_key),
-then the token index — each tier capped at MAX_CANDIDATES rows and fetched without ORDER BY so that the
+then the phrase (overlapping CJK bigrams), then the independent tokens — each tier capped at MAX_CANDIDATES rows and fetched without ORDER BY so that the
 database stops at the cap however common the query ("有限公司" matches most of a million companies). The
 returned queryset holds only those candidates, annotated with `search_rank` (exact 100 > prefix 80 >
-contains 60 > pinyin/initials 50 > other token matches 40) and ordered by it, then by shorter name.
+contains 60 > pinyin/initials 50 > phrase 45 > other token matches 40) and ordered by it, then by shorter name.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from .models import Customer, Kind
 
 _SPLIT = re.compile(r"\s+")
 _PHONE_CHARS = re.compile(r"[\s+()\-./–]")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")  # as keys.text_tokens cuts documents
 _INITIALS = re.compile(r"[bcdfghjklmnpqrstwxyz]{4,}")
 MAX_CANDIDATES = 200
 MAX_GROUPS = 8
@@ -44,10 +51,15 @@ Term = tuple[str, bool]
 Group = list[list[Term]]
 
 
+MAX_CJK_RUN = 24  # characters of one CJK run that take part in matching (bounds the size of the query)
+
+
 @dataclass
 class ParsedQuery:
     key: str = ""  # the query as a name key (exact / prefix / contains ranking on names)
     groups: list[Group] = field(default_factory=list)
+    # the same groups with each CJK run as overlapping bigrams (its words adjacent, as typed); empty when equal
+    phrase: list[Group] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.key or self.groups)
@@ -64,17 +76,21 @@ def parse(q: str) -> ParsedQuery:
             return ParsedQuery(key=key, groups=[[[(compact[:20], True)]]])
         return ParsedQuery(key=key)
     groups: list[Group] = []
+    phrase: list[Group] = []
     for word in _SPLIT.split(text):
         if not word:
             continue
         if normalize.has_cjk(word):
-            simple = normalize.simplified(word)
-            cjk = [t for t in keys.text_tokens(simple) if normalize.has_cjk(t)]
-            bigrams = [t for t in cjk if len(t) == 2]
-            # CJK unigrams and bigrams are indexed whole: exact terms, no prefix expansion
-            groups.extend([[[(t, False)]] for t in dict.fromkeys(bigrams or cjk[:1])])
+            simple = normalize.simplified(normalize.clean_text(word)).lower()
+            for run in _CJK_RUN.findall(simple):
+                run = run[:MAX_CJK_RUN]
+                groups.append(cjk_alternatives(run))
+                phrase.append(cjk_phrase(run))
             latin = [t for t in keys.text_tokens(simple) if not normalize.has_cjk(t)]
-            groups.extend([[[(t, True)]] for t in latin if len(t) >= 2])
+            for t in latin:
+                if len(t) >= 2:
+                    groups.append([[(t, True)]])
+                    phrase.append([[(t, True)]])
             continue
         token = keys.safe_token(word)
         if len(token) < 2 or (token.isdigit() and len(token) < MIN_DIGITS):
@@ -85,7 +101,37 @@ def parse(q: str) -> ParsedQuery:
             pairs = [token[i : i + 2] for i in range(0, len(token) - 1, 2)]
             alternatives.append([(keys.PAIR_MARK + p, False) for p in pairs])
         groups.append(alternatives)
-    return ParsedQuery(key=key, groups=groups[:MAX_GROUPS])
+        phrase.append(alternatives)
+    groups, phrase = groups[:MAX_GROUPS], phrase[:MAX_GROUPS]
+    return ParsedQuery(key=key, groups=groups, phrase=phrase if phrase != groups else [])
+
+
+def _pairs(run: str) -> list[Term]:
+    return [(run[i : i + 2], False) for i in range(0, len(run) - 1, 2)]
+
+
+def cjk_alternatives(run: str) -> Group:
+    """A CJK run as the index's terms (bigrams, a unigram for an odd character), cut without overlap so that
+    each piece matches on its own wherever it is in the name. CJK terms are indexed whole: no prefix.
+
+    北京科技 → (北京 & 科技) | (北 & 京科 & 技); 北京天科技 → (北 & 京天 & 科技) | (北京 & 天 & 科技) | (北京 & 天科 & 技).
+    """
+    if len(run) == 1:
+        return [[(run, False)]]
+    if len(run) % 2 == 0:
+        alternatives = [_pairs(run)]
+        if len(run) > 2:  # the same cut shifted by one, for a query whose words are of odd length
+            alternatives.append([(run[0], False), *_pairs(run[1:-1]), (run[-1], False)])
+        return alternatives
+    # odd: the one unigram at any even position, bigrams around it
+    return [[*_pairs(run[:i]), (run[i], False), *_pairs(run[i + 1 :])] for i in range(0, len(run), 2)]
+
+
+def cjk_phrase(run: str) -> Group:
+    """A CJK run as overlapping bigrams: all must occur, which (nearly) means the run occurs as typed."""
+    if len(run) == 1:
+        return [[(run, False)]]
+    return [[(t, False) for t in dict.fromkeys(run[i : i + 2] for i in range(len(run) - 1))]]
 
 
 def query_tokens(q: str) -> list[str]:
@@ -164,8 +210,11 @@ def _name_prefix(qs: QuerySet, key: str) -> QuerySet:
     return qs.filter(name_key__startswith=key)
 
 
-def candidate_ids(qs: QuerySet, parsed: ParsedQuery, limit: int | None = None) -> list[int]:
-    """Ids of at most `limit` (default MAX_CANDIDATES) matches per tier: exact name, name prefix, tokens."""
+def candidate_ids(
+    qs: QuerySet, parsed: ParsedQuery, limit: int | None = None, *, phrase_ids: set[int] | None = None
+) -> list[int]:
+    """Ids of at most `limit` (default MAX_CANDIDATES) matches per tier: exact name, name prefix, phrase,
+    independent tokens. `phrase_ids`, when given, receives the ids that matched the phrase tier."""
     limit = limit or MAX_CANDIDATES
     base = qs.order_by()
     ids: dict[int, None] = {}
@@ -174,12 +223,19 @@ def candidate_ids(qs: QuerySet, parsed: ParsedQuery, limit: int | None = None) -
         if len(ids) < limit:
             prefix = _name_prefix(base, parsed.key).exclude(name_key=parsed.key)
             ids.update(dict.fromkeys(prefix.values_list("pk", flat=True)[: limit - len(ids)]))
+    if parsed.phrase:
+        found = list(
+            match_tokens(base, ParsedQuery(groups=parsed.phrase)).values_list("pk", flat=True)[:limit]
+        )
+        ids.update(dict.fromkeys(found))
+        if phrase_ids is not None:
+            phrase_ids.update(found)
     if parsed.groups:
         ids.update(dict.fromkeys(match_tokens(base, parsed).values_list("pk", flat=True)[:limit]))
     return list(ids)
 
 
-def rank_expression(parsed: ParsedQuery):
+def rank_expression(parsed: ParsedQuery, phrase_ids=()):
     key = parsed.key
     if not key:
         return Value(40, output_field=IntegerField())
@@ -189,6 +245,7 @@ def rank_expression(parsed: ParsedQuery):
         When(name_key__contains=key, then=Value(60)),
         When(Q(name_initials__startswith=key) | Q(name_pinyin__startswith=key), then=Value(55)),
         When(name_pinyin__contains=key, then=Value(50)),
+        When(pk__in=list(phrase_ids), then=Value(45)),  # the CJK words as typed, e.g. in the alias
         default=Value(40),
         output_field=IntegerField(),
     )
@@ -215,10 +272,11 @@ def filter_customers(qs: QuerySet, q: str, *, limit: int | None = None) -> Query
     parsed = parse(q)
     if not parsed:
         return qs.none()
-    ids = candidate_ids(qs, parsed, limit)
+    phrase_ids: set[int] = set()
+    ids = candidate_ids(qs, parsed, limit, phrase_ids=phrase_ids)
     return (
         qs.filter(pk__in=ids)
-        .annotate(search_rank=rank_expression(parsed))
+        .annotate(search_rank=rank_expression(parsed, phrase_ids))
         .order_by("-search_rank", Length("name"), "name", "pk")
     )
 

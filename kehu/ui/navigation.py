@@ -99,6 +99,8 @@ ADMIN_ITEMS = [
     ("transfer", _("Transfer records"), "core:transfer", "swap"),
     ("audit", _("Audit trail"), "core:audit", "history"),
 ]
+#: administration items that a role without administration rights may be granted on its own
+ADMIN_ITEM_GRANTS = {"audit": ("view", "core.auditentry")}
 
 
 def build(user) -> list[dict]:
@@ -120,12 +122,15 @@ def build(user) -> list[dict]:
             entries.append({"key": key, "label": label, "url": url, "icon": icon, "soon": url_name is None})
         if entries:
             result.append({"title": title, "items": entries})
-    if access.is_superuser or access.can("change", "core.role"):
-        entries = []
-        for key, label, url_name, icon in ADMIN_ITEMS:
-            try:
-                entries.append({"key": key, "label": label, "url": reverse(url_name), "icon": icon})
-            except NoReverseMatch:
-                continue
+    is_admin = access.is_superuser or access.can("change", "core.role")
+    entries = []
+    for key, label, url_name, icon in ADMIN_ITEMS:
+        if not (is_admin or (key in ADMIN_ITEM_GRANTS and access.can(*ADMIN_ITEM_GRANTS[key]))):
+            continue
+        try:
+            entries.append({"key": key, "label": label, "url": reverse(url_name), "icon": icon})
+        except NoReverseMatch:
+            continue
+    if entries:
         result.append({"title": _("Administration"), "items": entries})
     return result

@@ -34,8 +34,9 @@ def home(request):
 def search_view(request):
     q = request.GET.get("q", "").strip()
     results = search.global_search(user=request.user, q=q, limit=20) if q else []
-    template = "ui/search_results.html" if request.GET.get("partial") else "ui/search.html"
-    return render(request, template, {"q": q, "results": results, "title": _("Search")})
+    partial = bool(request.GET.get("partial"))  # the top bar's dropdown (a listbox, see kehu.js)
+    template = "ui/search_results.html" if partial else "ui/search.html"
+    return render(request, template, {"q": q, "results": results, "title": _("Search"), "dropdown": partial})
 
 
 def notifications(request):

@@ -235,3 +235,80 @@ def test_searched_list_keeps_the_name_order_both_ways(rep, client):
     assert names == sorted(names) and len(names) == 4
     reverse = [c.name for c in client.get("/customers/", {"q": "华信", "sort": "-name"}).context["objects"]]
     assert reverse == sorted(names, reverse=True)
+
+
+# --------------------------------------------------------------- CJK words match independently (issue 7, item 10)
+def test_cjk_query_is_cut_into_index_terms_without_overlap():
+    from kehu.customers.search import cjk_alternatives, parse
+
+    assert query_tokens("北京科技") == ["北京", "科技"]
+    assert cjk_alternatives("北京科技") == [
+        [("北京", False), ("科技", False)],
+        [("北", False), ("京科", False), ("技", False)],
+    ]
+    assert cjk_alternatives("北京天科技") == [
+        [("北", False), ("京天", False), ("科技", False)],
+        [("北京", False), ("天", False), ("科技", False)],
+        [("北京", False), ("天科", False), ("技", False)],
+    ]
+    # the phrase tier keeps the overlapping bigrams; a two-character query has no separate phrase
+    assert parse("北京科技").phrase == [[[("北京", False), ("京科", False), ("科技", False)]]]
+    assert parse("科技").phrase == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "北京科技",
+        "北京科技集团",
+        "北京天成科技",
+        "天成集团",
+        "北京天科技",
+        "北京 科技",
+        "北京科技有限公司",
+        "beijing科技",
+    ],
+)
+def test_cjk_words_of_a_query_match_independently(rep, query):
+    services.customer_create(data={"name": "北京天成和科技集团有限公司"}, by=rep)
+    services.customer_create(data={"name": "上海科技有限公司"}, by=rep)
+    assert names(rep, query) == ["北京天成和科技集团有限公司"]
+
+
+def test_cjk_words_match_independently_in_list_filter_and_api(rep, client, api_for):
+    services.customer_create(data={"name": "北京天成和科技集团有限公司"}, by=rep)
+    services.customer_create(data={"name": "北京天成物流有限公司"}, by=rep)
+    api = api_for(rep)
+    assert [c["name"] for c in api.get("/api/customers/", {"q": "北京科技"}).json()["results"]] == [
+        "北京天成和科技集团有限公司"
+    ]
+    assert [c["name"] for c in api.get("/api/customers/search/", {"q": "北京科技"}).json()] == [
+        "北京天成和科技集团有限公司"
+    ]
+    client.force_login(rep)
+    assert client.get("/customers/", {"q": "北京科技"}).context["count"] == 1
+    assert "北京天成和科技集团有限公司" in client.get("/search/", {"q": "北京科技"}).content.decode()
+
+
+def test_cjk_phrase_matches_rank_before_scattered_words(rep):
+    for name in ("北京天成和科技集团有限公司", "北京科技大学出版社", "华信集团有限公司", "中关村北京科技园"):
+        services.customer_create(data={"name": name}, by=rep)
+    # the alias holds the phrase: ranked above a name that only holds the words apart
+    services.customer_create(data={"name": "北科集团有限公司", "alias": "北京科技集团"}, by=rep)
+    assert names(rep, "北京科技") == [
+        "北京科技大学出版社",  # name starts with the query
+        "中关村北京科技园",  # name contains it
+        "北科集团有限公司",  # the phrase, in the alias
+        "北京天成和科技集团有限公司",  # the words, apart
+    ]
+
+
+def test_cjk_phrase_tier_is_collected_before_scattered_matches(rep, monkeypatch):
+    """However many names hold the words apart, one that holds them as typed is among the candidates."""
+    from kehu.customers import search
+
+    monkeypatch.setattr(search, "MAX_CANDIDATES", 3)
+    for i in range(8):
+        services.customer_create(data={"name": f"北京{i}号科技有限公司"}, by=rep)
+    services.customer_create(data={"name": "中关村北京科技园"}, by=rep)
+    assert names(rep, "北京科技")[0] == "中关村北京科技园"
