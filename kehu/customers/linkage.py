@@ -344,7 +344,7 @@ def _rest(*u: float) -> tuple[float, ...]:
 
 
 COMPARISONS = (
-    Comparison("kind", ("same", "differs"), (0.995, 0.005), (0.75, 0.25)),
+    Comparison("kind", ("same", "differs"), (0.999, 0.001), (0.75, 0.25)),
     Comparison(
         "person_name",
         ("exact", "swapped", "sounds_same", "jw_high", "part_missing", "initials", "jw_mid", "differs"),
