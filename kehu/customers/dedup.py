@@ -9,7 +9,6 @@ scored with rapidfuzz and explained in words, and stored as DuplicateCandidate r
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -18,12 +17,20 @@ import numpy as np
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 from kehu.core import bulk
 
 from . import linkage, normalize
-from .models import Customer, CustomerAddress, CustomerEmail, CustomerPhone, DuplicateCandidate, Kind, reason_text
+from .models import (
+    Customer,
+    CustomerAddress,
+    CustomerEmail,
+    CustomerPhone,
+    DuplicateCandidate,
+    Kind,
+    reason_text,
+)
 
 THRESHOLD = 0.6  # the quick pairwise scorer (imports, warning on create)
 MAX_BLOCK = 60  # a key shared by more records than this (e.g. a very common name) does not pair them alone
@@ -137,8 +144,18 @@ def load_profiles(qs=None) -> dict[int, Profile]:
 
 
 LINK_FIELDS = (
-    "id", "kind", "name", "name_key", "name_pinyin", "account_id", "phone", "email", "birthday", "gender",
-    "id_number_hash", "tax_id",
+    "id",
+    "kind",
+    "name",
+    "name_key",
+    "name_pinyin",
+    "account_id",
+    "phone",
+    "email",
+    "birthday",
+    "gender",
+    "id_number_hash",
+    "tax_id",
 )
 
 
@@ -204,7 +221,9 @@ def link_pairs(rows: list[dict], *, threshold: float = linkage.THRESHOLD) -> dic
     return pairs
 
 
-def find_pairs(profiles: dict[int, Profile], threshold: float = linkage.THRESHOLD) -> dict[tuple[int, int], tuple]:
+def find_pairs(
+    profiles: dict[int, Profile], threshold: float = linkage.THRESHOLD
+) -> dict[tuple[int, int], tuple]:
     """Pairs among a set of profiles by record linkage (the same engine as the full scan)."""
     return link_pairs([_link_row(p) for p in profiles.values()], threshold=threshold)
 
@@ -248,7 +267,10 @@ def scan_pairs(*, threshold: float = linkage.THRESHOLD) -> tuple[int, dict[tuple
 
     rows: dict[int, dict] = {}
     for values in (
-        Customer.objects.filter(merged_into__isnull=True).order_by().values_list(*LINK_FIELDS).iterator(chunk_size=50000)
+        Customer.objects.filter(merged_into__isnull=True)
+        .order_by()
+        .values_list(*LINK_FIELDS)
+        .iterator(chunk_size=50000)
     ):
         row = dict(zip(LINK_FIELDS, values, strict=True))
         row["phones"] = [row.pop("phone")] if row["phone"] else []
@@ -274,7 +296,13 @@ def scan_pairs(*, threshold: float = linkage.THRESHOLD) -> tuple[int, dict[tuple
         for cid, province, city, district, street, postcode, _primary in cursor.fetchall():
             if cid in rows:  # the last row written per customer wins: the primary (or the first) address
                 rows[cid].update(
-                    {"province": province, "city_part": city, "district": district, "street": street, "postcode": postcode}
+                    {
+                        "province": province,
+                        "city_part": city,
+                        "district": district,
+                        "street": street,
+                        "postcode": postcode,
+                    }
                 )
     for row in rows.values():
         row["phones"].sort()

@@ -40,22 +40,84 @@ RATE = 0.2  # prior: expected duplicates per record
 TF_STRENGTH = 1000.0  # pseudo-records behind the prior u of an exact-value level
 
 COMPOUND_SURNAMES = frozenset(
-    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 钟离 独孤 南宫 端木 闻人 澹台 申屠 "
-    "太史 万俟 呼延 西门 百里 东郭 拓跋 第五".split()
+    [
+        "欧阳",
+        "司马",
+        "上官",
+        "诸葛",
+        "东方",
+        "皇甫",
+        "尉迟",
+        "公孙",
+        "慕容",
+        "长孙",
+        "宇文",
+        "司徒",
+        "夏侯",
+        "轩辕",
+        "令狐",
+        "钟离",
+        "独孤",
+        "南宫",
+        "端木",
+        "闻人",
+        "澹台",
+        "申屠",
+        "太史",
+        "万俟",
+        "呼延",
+        "西门",
+        "百里",
+        "东郭",
+        "拓跋",
+        "第五",
+    ]
 )
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _WORDS = re.compile(r"[^\W_]+", re.UNICODE)
 _DIGITS = re.compile(r"\d+")
 _PROVINCE_SUFFIX = ("省", "市", "自治区", "特别行政区")
-PROVINCES = (
-    "北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 广东 海南 四川 贵州 "
-    "云南 陕西 甘肃 青海 台湾 内蒙古 广西 西藏 宁夏 新疆 香港 澳门"
-).split()
+PROVINCES = [
+    "北京",
+    "天津",
+    "上海",
+    "重庆",
+    "河北",
+    "山西",
+    "辽宁",
+    "吉林",
+    "黑龙江",
+    "江苏",
+    "浙江",
+    "安徽",
+    "福建",
+    "江西",
+    "山东",
+    "河南",
+    "湖北",
+    "湖南",
+    "广东",
+    "海南",
+    "四川",
+    "贵州",
+    "云南",
+    "陕西",
+    "甘肃",
+    "青海",
+    "台湾",
+    "内蒙古",
+    "广西",
+    "西藏",
+    "宁夏",
+    "新疆",
+    "香港",
+    "澳门",
+]
 _ADDRESS = re.compile(
-    r"^(?P<province>(?:%s)(?:省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)?)?"
-    r"(?P<city>[\u4e00-\u9fff]{1,8}?(?:自治州|地区|盟|市))?"
-    r"(?P<district>[\u4e00-\u9fff]{1,8}?(?:区|县|旗|市))?"
-    r"(?P<street>.*)$" % "|".join(PROVINCES)
+    r"^(?P<province>(?:{})(?:省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)?)?"
+    r"(?P<city>[\u4e00-\u9fff]{{1,8}}?(?:自治州|地区|盟|市))?"
+    r"(?P<district>[\u4e00-\u9fff]{{1,8}}?(?:区|县|旗|市))?"
+    r"(?P<street>.*)$".format("|".join(PROVINCES))
 )
 
 
@@ -70,14 +132,30 @@ def parse_address(text: str) -> dict[str, str]:
     if not m:  # pragma: no cover - the pattern matches every string
         return {"province": "", "city": "", "district": "", "street": text}
     parts = {k: m.group(k) or "" for k in ("province", "city", "district", "street")}
-    if parts["province"] and parts["province"].rstrip("市") in ("北京", "天津", "上海", "重庆") and not parts["district"]:
-        # 北京市朝阳区: the municipality is province and city; what was read as city is the district
-        parts["district"], parts["city"] = parts["city"], parts["province"]
+    if parts["province"].rstrip("市") in ("北京", "天津", "上海", "重庆"):
+        # 北京市朝阳区: the municipality is province and city
+        if not parts["district"]:
+            parts["district"] = parts["city"]
+        parts["city"] = parts["province"]
     return {k: _strip_admin(v) if k != "street" else v for k, v in parts.items()}
 
 
 def _strip_admin(value: str) -> str:
-    for suffix in ("壮族自治区", "回族自治区", "维吾尔自治区", "特别行政区", "自治区", "自治州", "地区", "省", "市", "区", "县", "旗", "盟"):
+    for suffix in (
+        "壮族自治区",
+        "回族自治区",
+        "维吾尔自治区",
+        "特别行政区",
+        "自治区",
+        "自治州",
+        "地区",
+        "省",
+        "市",
+        "区",
+        "县",
+        "旗",
+        "盟",
+    ):
         if value.endswith(suffix) and len(value) > len(suffix) + 1 - (suffix in ("区", "县")):
             return value[: -len(suffix)]
     return value
@@ -101,7 +179,9 @@ def name_parts(name: str, kind_org: bool = False) -> tuple[str, ...]:
     cjk = "".join(_CJK.findall(text))
     if cjk and len(cjk) >= 2:
         surname = cjk[:2] if cjk[:2] in COMPOUND_SURNAMES else cjk[0]
-        return tuple(p for p in (normalize.pinyin_full(surname), normalize.pinyin_full(cjk[len(surname) :])) if p)
+        return tuple(
+            p for p in (normalize.pinyin_full(surname), normalize.pinyin_full(cjk[len(surname) :])) if p
+        )
     words = [unicodedata.normalize("NFKC", w).lower() for w in _WORDS.findall(text)]
     return tuple(w for w in words if w)[:4]
 
@@ -196,9 +276,7 @@ def build(rows: Sequence[dict]) -> Records:
     cols = {
         "name": codes.many("n:" + k if k else "" for k in name_key),
         "pinyin": codes.many("y:" + k if k else "" for k in pinyin),
-        "initials": codes.many(
-            "i:" + "".join(x[0] for x in p) if len(p) >= 2 else "" for p in parts
-        ),
+        "initials": codes.many("i:" + "".join(x[0] for x in p) if len(p) >= 2 else "" for p in parts),
         "sorted_parts": codes.many(_order_free(k, p) for k, p in zip(name_key, parts, strict=True)),
         "parts": padded_parts,
         "nparts": (padded_parts > 0).sum(axis=1),
@@ -206,21 +284,24 @@ def build(rows: Sequence[dict]) -> Records:
         "core_pinyin": codes.many("cy:" + normalize.pinyin_full(c) if len(c) >= 2 else "" for c in core),
         "region": codes.many("r:" + x if x else "" for x in region),
         "dob": dob,
-        "gender": codes.many("g:" + (r.get("gender") or "") if r.get("gender") in ("female", "male") else "" for r in rows),
+        "gender": codes.many(
+            "g:" + (r.get("gender") or "") if r.get("gender") in ("female", "male") else "" for r in rows
+        ),
         "id": codes.many("id:" + r["id_hash"] if r.get("id_hash") else "" for r in rows),
         "tax": codes.many("t:" + r["tax_id"].upper() if r.get("tax_id") else "" for r in rows),
         "phones": _padded([[p for p in r.get("phones") or () if p] for r in rows], codes, 4),
         "emails": _padded([[e.lower() for e in r.get("emails") or () if e] for r in rows], codes, 3),
         "email_local": _padded(
-            [[e.lower().split("@")[0] for e in r.get("emails") or () if e and len(e.split("@")[0]) >= 4] for r in rows],
+            [
+                [e.lower().split("@")[0] for e in r.get("emails") or () if e and len(e.split("@")[0]) >= 4]
+                for r in rows
+            ],
             codes,
             3,
         ),
         "province": codes.many("pr:" + a["province"] if a["province"] else "" for a in addresses),
         "city": codes.many("ci:" + a["city"] if a["city"] else "" for a in addresses),
-        "district": codes.many(
-            "d:" + a["city"] + a["district"] if a["district"] else "" for a in addresses
-        ),
+        "district": codes.many("d:" + a["city"] + a["district"] if a["district"] else "" for a in addresses),
         "postcode": codes.many("pc:" + (r.get("postcode") or "") if r.get("postcode") else "" for r in rows),
         "account": np.fromiter((r.get("account_id") or 0 for r in rows), dtype=np.int64, count=n),
     }
@@ -304,6 +385,7 @@ def blocking_keys(rec: Records) -> dict[str, list[np.ndarray]]:
         "sorted_parts": [c["sorted_parts"]],
         "part_dob": [_combine(p, dob_unordered) for p in parts],
         "pinyin_year": [_combine(c["pinyin"], year)],
+        "part_year_month": [_combine(p, dob // 100) for p in parts],
         "initials_dob": [_combine(c["initials"], dob)],
         "part_district": [_combine(p, c["district"]) for p in parts],
         "part_postcode": [_combine(p, c["postcode"]) for p in parts],
@@ -312,7 +394,9 @@ def blocking_keys(rec: Records) -> dict[str, list[np.ndarray]]:
     }
 
 
-def candidate_pairs(rec: Records, max_block: int = MAX_BLOCK) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+def candidate_pairs(
+    rec: Records, max_block: int = MAX_BLOCK
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """(left index, right index, candidates per rule) of the union of all blocking rules."""
     idx = np.arange(len(rec), dtype=np.int64)
     found, per_rule = [], {}
@@ -369,7 +453,11 @@ COMPARISONS = (
     Comparison("tax_id", ("same", "differs"), (0.97, 0.03), _rest(1e-7), tf=((1, "tax", 0.01),)),
     Comparison("phone", ("same", "differs"), (0.85, 0.15), _rest(1e-6), tf=((1, "phones", 0.05),)),
     Comparison(
-        "email", ("same", "same_local_part", "differs"), (0.85, 0.03, 0.12), _rest(1e-6, 1e-5), tf=((1, "emails", 0.05),)
+        "email",
+        ("same", "same_local_part", "differs"),
+        (0.85, 0.03, 0.12),
+        _rest(1e-6, 1e-5),
+        tf=((1, "emails", 0.05),),
     ),
     Comparison(
         "address",
@@ -408,7 +496,9 @@ def _one_digit(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return diff == 1
 
 
-def compare(rec: Records, left: np.ndarray, right: np.ndarray, chunk: int = 500_000) -> tuple[np.ndarray, np.ndarray]:
+def compare(
+    rec: Records, left: np.ndarray, right: np.ndarray, chunk: int = 500_000
+) -> tuple[np.ndarray, np.ndarray]:
     """Agreement levels (pairs × comparisons, uint8) and the name similarity (0..1) of each pair."""
     gammas, sims = [], []
     for s in range(0, len(left), chunk):
@@ -458,7 +548,13 @@ def _compare_chunk(rec: Records, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
         [rec.core[i] for i in a], [rec.core[i] for i in b], scorer=fuzz.ratio, workers=1
     )
     org = np.select(
-        [~has_name, exact & ~other_region, core_same & ~other_region, core_same, (core_sim >= 85) & ~other_region],
+        [
+            ~has_name,
+            exact & ~other_region,
+            core_same & ~other_region,
+            core_same,
+            (core_sim >= 85) & ~other_region,
+        ],
         [0, 1, 2, 3, 4],
         5,
     )
@@ -466,7 +562,9 @@ def _compare_chunk(rec: Records, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
 
     da, db = c["dob"][a], c["dob"][b]
     both = (da != 0) & (db != 0)
-    swapped_md = (da // 10000 == db // 10000) & ((da // 100) % 100 == db % 100) & (da % 100 == (db // 100) % 100)
+    swapped_md = (
+        (da // 10000 == db // 10000) & ((da // 100) % 100 == db % 100) & (da % 100 == (db // 100) % 100)
+    )
     g[:, BY_NAME["birth_date"]] = np.select(
         [~both, da == db, swapped_md, _one_digit(da, db), da // 10000 == db // 10000], [0, 1, 2, 3, 4], 5
     )
@@ -558,7 +656,9 @@ def prior_model(n: int, rate: float = RATE) -> Model:
     )
 
 
-def estimate_u(rec: Records, *, sample: int = 200_000, strength: float = 5000.0, seed: int = 0) -> list[np.ndarray]:
+def estimate_u(
+    rec: Records, *, sample: int = 200_000, strength: float = 5000.0, seed: int = 0
+) -> list[np.ndarray]:
     """u per level from random record pairs, with the priors as `strength` pseudo-pairs."""
     n = len(rec)
     base = prior_model(n)
@@ -692,7 +792,9 @@ REASON_CODES = {
 }
 
 
-def explain(rec: Records, i: int, j: int, gamma_row: np.ndarray, similarity: float, weights: np.ndarray) -> list[list]:
+def explain(
+    rec: Records, i: int, j: int, gamma_row: np.ndarray, similarity: float, weights: np.ndarray
+) -> list[list]:
     """Reasons [code, params] of one pair, strongest evidence first; params["w"] is the match weight (bits)."""
     out = []
     c = rec.cols

@@ -142,8 +142,12 @@ def _entity(rng: random.Random, cfg: Config, eid: int) -> dict:
             e["family"] = rng.choice(WEST_LAST)
         else:
             e["western"] = False
-            e["family"] = rng.choices(SURNAMES, weights=SURNAME_WEIGHTS)[0] if SURNAME_WEIGHTS else rng.choice(SURNAMES)
-            e["given"] = rng.choice(GIVEN_NAMES) if rng.random() < 0.6 else "".join(rng.choices(GIVEN_CHARS, k=2))
+            e["family"] = (
+                rng.choices(SURNAMES, weights=SURNAME_WEIGHTS)[0] if SURNAME_WEIGHTS else rng.choice(SURNAMES)
+            )
+            e["given"] = (
+                rng.choice(GIVEN_NAMES) if rng.random() < 0.6 else "".join(rng.choices(GIVEN_CHARS, k=2))
+            )
             e["middle"] = ""
         e["id_number"] = (
             id_number(rng, birthday, female) if not e["western"] and rng.random() < cfg.with_id_number else ""
