@@ -1,4 +1,5 @@
-"""Duplicate detection: blocking keys, pair scoring with reasons, the full scan, and similar-record lookup.
+"""Duplicate detection: the full scan (probabilistic record linkage, kehu/customers/linkage.py, ADR 0010),
+the quick pairwise scorer the import and the create warning use, and similar-record lookup.
 
 Blocking: two customers are only compared when they share a key — a phone number, an email, the normalised
 name (simplified Chinese, NFKC, no spaces or punctuation), the company name without legal suffixes and region
@@ -8,7 +9,6 @@ scored with rapidfuzz and explained in words, and stored as DuplicateCandidate r
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -17,14 +17,22 @@ import numpy as np
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 from kehu.core import bulk
 
-from . import normalize
-from .models import Customer, CustomerEmail, CustomerPhone, DuplicateCandidate, Kind, reason_text
+from . import linkage, normalize
+from .models import (
+    Customer,
+    CustomerAddress,
+    CustomerEmail,
+    CustomerPhone,
+    DuplicateCandidate,
+    Kind,
+    reason_text,
+)
 
-THRESHOLD = 0.6
+THRESHOLD = 0.6  # the quick pairwise scorer (imports, warning on create)
 MAX_BLOCK = 60  # a key shared by more records than this (e.g. a very common name) does not pair them alone
 
 
@@ -40,6 +48,8 @@ class Profile:
     region: str = ""
     phones: set[str] = field(default_factory=set)
     emails: set[str] = field(default_factory=set)
+    # identity and address, for the record-linkage engine
+    extra: dict = field(default_factory=dict)
 
 
 def profile_of(row: dict, phones: Iterable[str] = (), emails: Iterable[str] = ()) -> Profile:
@@ -114,10 +124,9 @@ def load_profiles(qs=None) -> dict[int, Profile]:
     """Read live customers with their phones and emails (used for small sets and for explaining pairs)."""
     qs = qs if qs is not None else Customer.objects.filter(merged_into__isnull=True)
     profiles: dict[int, Profile] = {}
-    for row in qs.values(
-        "id", "kind", "name", "name_key", "name_pinyin", "account_id", "phone", "email"
-    ).iterator(chunk_size=20000):
+    for row in qs.values(*LINK_FIELDS).iterator(chunk_size=20000):
         profiles[row["id"]] = profile_of(row)
+        profiles[row["id"]].extra = {k: row[k] for k in ("birthday", "gender", "id_number_hash", "tax_id")}
     ids = list(profiles)
     for i in range(0, len(ids), 20000):
         chunk = ids[i : i + 20000]
@@ -129,26 +138,94 @@ def load_profiles(qs=None) -> dict[int, Profile]:
             "customer_id", "email"
         ):
             profiles[cid].emails.add(email.lower())
+        for row in _addresses(chunk):
+            profiles[row["customer_id"]].extra.update(_address_row(row))
     return profiles
 
 
-def find_pairs(profiles: dict[int, Profile], threshold: float = THRESHOLD) -> dict[tuple[int, int], tuple]:
-    """Pairs among a small set of profiles (pure Python; the full scan uses the vectorised `scan`)."""
-    blocks: dict[str, list[int]] = defaultdict(list)
-    for p in profiles.values():
-        for key in _keys(p):
-            blocks[key].append(p.id)
-    candidates: set[tuple[int, int]] = set()
-    for members in blocks.values():
-        if 2 <= len(members) <= MAX_BLOCK:
-            members.sort()
-            candidates.update((a, b) for i, a in enumerate(members) for b in members[i + 1 :])
-    pairs = {}
-    for a, b in candidates:
-        score, reasons = score_pair(profiles[a], profiles[b])
-        if score >= threshold:
-            pairs[(a, b)] = (score, reasons)
+LINK_FIELDS = (
+    "id",
+    "kind",
+    "name",
+    "name_key",
+    "name_pinyin",
+    "account_id",
+    "phone",
+    "email",
+    "birthday",
+    "gender",
+    "id_number_hash",
+    "tax_id",
+)
+
+
+def _addresses(ids) -> list[dict]:
+    """The primary (else the first) address of each customer."""
+    rows = (
+        CustomerAddress.objects.filter(customer_id__in=ids)
+        .order_by("customer_id", "-is_primary", "id")
+        .values("customer_id", "province", "city", "district", "street", "postal_code")
+    )
+    seen, out = set(), []
+    for row in rows:
+        if row["customer_id"] not in seen:
+            seen.add(row["customer_id"])
+            out.append(row)
+    return out
+
+
+def _address_row(row: dict) -> dict:
+    return {
+        "province": row["province"],
+        "city_part": row["city"],
+        "district": row["district"],
+        "street": row["street"],
+        "postcode": row["postal_code"],
+    }
+
+
+def _link_row(p: Profile) -> dict:
+    extra = p.extra
+    return {
+        "id": p.id,
+        "kind": p.kind,
+        "name": p.name,
+        "name_key": p.name_key,
+        "name_pinyin": p.pinyin,
+        "account_id": p.account_id,
+        "phones": sorted(p.phones),
+        "emails": sorted(p.emails),
+        "birthday": extra.get("birthday"),
+        "gender": extra.get("gender"),
+        "id_hash": extra.get("id_number_hash"),
+        "tax_id": extra.get("tax_id"),
+        **{k: extra.get(k, "") for k in ("province", "city_part", "district", "street", "postcode")},
+    }
+
+
+def link_pairs(rows: list[dict], *, threshold: float = linkage.THRESHOLD) -> dict[tuple[int, int], tuple]:
+    """Record linkage over rows (linkage.build's format): {(id, id): (probability, reasons)}."""
+    if len(rows) < 2:
+        return {}
+    rec = linkage.build(rows)
+    result = linkage.link(rec, threshold=threshold)
+    pairs: dict[tuple[int, int], tuple] = {}
+    for k in range(len(result.left)):
+        i, j = int(result.left[k]), int(result.right[k])
+        a, b = int(rec.ids[i]), int(rec.ids[j])
+        reasons = linkage.explain(rec, i, j, result.gamma[k], float(result.similarity[k]), result.weights[k])
+        for r in reasons:
+            if r[0] == "same_phone":
+                r[1]["p"] = normalize.format_phone(r[1]["p"])
+        pairs[(min(a, b), max(a, b))] = (round(float(result.probability[k]), 3), reasons)
     return pairs
+
+
+def find_pairs(
+    profiles: dict[int, Profile], threshold: float = linkage.THRESHOLD
+) -> dict[tuple[int, int], tuple]:
+    """Pairs among a set of profiles by record linkage (the same engine as the full scan)."""
+    return link_pairs([_link_row(p) for p in profiles.values()], threshold=threshold)
 
 
 # ------------------------------------------------------------------------------------ the full scan
@@ -183,112 +260,54 @@ def _block_pairs(keys: np.ndarray, ids: np.ndarray) -> np.ndarray:
     return np.unique(np.concatenate(out)) if out else np.empty(0, dtype=np.int64)
 
 
-def scan_pairs(*, threshold: float = THRESHOLD) -> tuple[int, dict[tuple[int, int], tuple]]:
-    """All candidate pairs among live customers with score ≥ threshold: (customers scanned, pairs)."""
+def scan_pairs(*, threshold: float = linkage.THRESHOLD) -> tuple[int, dict[tuple[int, int], tuple]]:
+    """All pairs among live customers whose match probability reaches `threshold`: (customers, pairs).
+    Columns are read with raw cursors (no per-record ORM work) and scored by the vectorised linkage engine."""
     from django.db import connection
 
-    rows = list(
+    rows: dict[int, dict] = {}
+    for values in (
         Customer.objects.filter(merged_into__isnull=True)
         .order_by()
-        .values_list("id", "kind", "name", "name_key", "name_pinyin", "account_id", "phone", "email")
+        .values_list(*LINK_FIELDS)
         .iterator(chunk_size=50000)
-    )
+    ):
+        row = dict(zip(LINK_FIELDS, values, strict=True))
+        row["phones"] = [row.pop("phone")] if row["phone"] else []
+        row["emails"] = [row.pop("email").lower()] if row["email"] else []
+        row["id_hash"] = row.pop("id_number_hash")
+        rows[row["id"]] = row
     n = len(rows)
     if n < 2:
         return n, {}
-    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
-    live = set(ids.tolist())
-    is_org = np.fromiter((r[1] == Kind.ORGANIZATION for r in rows), dtype=bool, count=n)
-    name_keys = [r[3] or "" for r in rows]
-    account = np.fromiter((r[5] or 0 for r in rows), dtype=np.int64, count=n)
-    name_code = _codes(name_keys)
-    pinyin_code = _codes([r[4] or "" for r in rows])
-    pinyin_block = np.fromiter((len(r[4] or "") >= 4 for r in rows), dtype=bool, count=n) & (pinyin_code > 0)
-    core_code = _codes([_core(r[2]) if r[1] == Kind.ORGANIZATION else "" for r in rows])
-    region_code = _codes([_region(r[2]) if r[1] == Kind.ORGANIZATION else "" for r in rows])
-    # phones and emails: the primary columns and every contact-point row
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT customer_id, number FROM {CustomerPhone._meta.db_table}")  # noqa: S608
-        phone_rows = cursor.fetchall()
+        for cid, number in cursor.fetchall():
+            if cid in rows and number not in rows[cid]["phones"]:
+                rows[cid]["phones"].append(number)
         cursor.execute(f"SELECT customer_id, lower(email) FROM {CustomerEmail._meta.db_table}")  # noqa: S608
-        email_rows = cursor.fetchall()
-    phone_rows = [(c, v) for c, v in phone_rows if c in live] + [(r[0], r[6]) for r in rows if r[6]]
-    email_rows = [(c, v) for c, v in email_rows if c in live] + [(r[0], r[7].lower()) for r in rows if r[7]]
-
-    def contact_pairs(pairs_rows):
-        if not pairs_rows:
-            return np.empty(0, dtype=np.int64)
-        owners = np.fromiter((c for c, _v in pairs_rows), dtype=np.int64, count=len(pairs_rows))
-        return _block_pairs(_codes([v for _c, v in pairs_rows]), owners)
-
-    by_kind = {
-        PHONE: contact_pairs(phone_rows),
-        EMAIL: contact_pairs(email_rows),
-        NAME: _block_pairs(name_code[name_code > 0], ids[name_code > 0]),
-        CORE: _block_pairs(core_code[core_code > 0], ids[core_code > 0]),
-        PINYIN: _block_pairs(pinyin_code[pinyin_block], ids[pinyin_block]),
-    }
-    del phone_rows, email_rows
-    codes = np.concatenate(list(by_kind.values()))
-    flags = np.concatenate([np.full(len(v), k, dtype=np.int64) for k, v in by_kind.items()])
-    if not len(codes):
-        return n, {}
-    order = np.argsort(codes, kind="stable")
-    codes, flags = codes[order], flags[order]
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    pair_codes, pair_flags = codes[starts], np.bitwise_or.reduceat(flags, starts)
-    by_id = np.argsort(ids)
-    a_idx = by_id[np.searchsorted(ids[by_id], pair_codes >> 32)]
-    b_idx = by_id[np.searchsorted(ids[by_id], pair_codes & 0xFFFFFFFF)]
-    # the score of score_pair(), on whole arrays
-    orgs = is_org[a_idx] & is_org[b_idx]
-    same_name = (name_code[a_idx] == name_code[b_idx]) & (name_code[a_idx] > 0)
-    other_regions = (
-        (region_code[a_idx] > 0) & (region_code[b_idx] > 0) & (region_code[a_idx] != region_code[b_idx])
-    )
-    same_core = (core_code[a_idx] == core_code[b_idx]) & (core_code[a_idx] > 0) & ~other_regions
-    same_pinyin = (pinyin_code[a_idx] == pinyin_code[b_idx]) & (pinyin_code[a_idx] > 0)
-    similarity = (
-        process.cpdist(
-            [name_keys[i] for i in a_idx], [name_keys[i] for i in b_idx], scorer=fuzz.ratio, workers=1
-        ).astype(np.float64)
-        / 100
-    )
-    score = 0.6 * ((pair_flags & PHONE) > 0) + 0.6 * ((pair_flags & EMAIL) > 0)
-    fuzzy = np.where(similarity >= 0.8, np.where(orgs, 0.5, 0.35) * similarity, 0.0)
-    name_part = np.where(
-        same_name, np.where(orgs, 0.7, 0.45), np.where(same_core, 0.65, np.where(same_pinyin, 0.35, fuzzy))
-    )
-    score = score + name_part
-    score -= 0.3 * (is_org[a_idx] != is_org[b_idx])
-    contacts = (
-        ~is_org[a_idx]
-        & ~is_org[b_idx]
-        & (account[a_idx] > 0)
-        & (account[b_idx] > 0)
-        & (account[a_idx] != account[b_idx])
-    )
-    score -= 0.15 * contacts
-    keep = np.flatnonzero(np.clip(score, 0, 1) >= threshold - 1e-9)
-    # explain the pairs that pass, with the exact scorer (authoritative score and reasons)
-    involved = {int(ids[i]) for i in np.concatenate([a_idx[keep], b_idx[keep]])}
-    profiles = (
-        load_profiles(Customer.objects.filter(pk__in=list(involved))) if len(involved) < 50_000 else None
-    )
-    pairs: dict[tuple[int, int], tuple] = {}
-    for chunk_start in range(0, len(keep), 20000):
-        chunk = keep[chunk_start : chunk_start + 20000]
-        if profiles is None:
-            chunk_ids = {int(ids[i]) for i in np.concatenate([a_idx[chunk], b_idx[chunk]])}
-            local = load_profiles(Customer.objects.filter(pk__in=list(chunk_ids)))
-        else:
-            local = profiles
-        for k in chunk:
-            a, b = int(ids[a_idx[k]]), int(ids[b_idx[k]])
-            result = score_pair(local[a], local[b])
-            if result[0] >= threshold:
-                pairs[(a, b)] = result
-    return n, pairs
+        for cid, email in cursor.fetchall():
+            if cid in rows and email not in rows[cid]["emails"]:
+                rows[cid]["emails"].append(email)
+        cursor.execute(
+            "SELECT customer_id, province, city, district, street, postal_code, is_primary "  # noqa: S608
+            f"FROM {CustomerAddress._meta.db_table} ORDER BY customer_id, is_primary ASC, id DESC"
+        )
+        for cid, province, city, district, street, postcode, _primary in cursor.fetchall():
+            if cid in rows:  # the last row written per customer wins: the primary (or the first) address
+                rows[cid].update(
+                    {
+                        "province": province,
+                        "city_part": city,
+                        "district": district,
+                        "street": street,
+                        "postcode": postcode,
+                    }
+                )
+    for row in rows.values():
+        row["phones"].sort()
+        row["emails"].sort()
+    return n, link_pairs(list(rows.values()), threshold=threshold)
 
 
 @lru_cache(maxsize=200_000)
@@ -302,7 +321,7 @@ def _core(name: str) -> str:
     return core if len(core) >= 2 else ""
 
 
-def scan(*, threshold: float = THRESHOLD) -> dict[str, int]:
+def scan(*, threshold: float = linkage.THRESHOLD) -> dict[str, int]:
     """Full scan: refresh the open candidates (dismissed and merged pairs are kept as decided)."""
     count, pairs = scan_pairs(threshold=threshold)
     decided = set(

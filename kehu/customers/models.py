@@ -169,6 +169,9 @@ class Customer(OwnedModel, CustomFieldsModel):
     tax_id = models.CharField(_("tax id / credit code"), max_length=40, blank=True)
     gender = models.CharField(_("gender"), max_length=8, choices=Gender.choices, blank=True)
     birthday = models.DateField(_("birthday"), null=True, blank=True)
+    # the resident ID number is kept only as a keyed hash (for matching) and its masked form (identity.py)
+    id_number_masked = models.CharField(_("ID number"), max_length=18, blank=True, editable=False)
+    id_number_hash = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
     age_band = models.CharField(_("age band"), max_length=8, choices=AgeBand.choices, blank=True)
     occupation = models.CharField(_("occupation"), max_length=120, blank=True)
     income_band = models.CharField(_("income band"), max_length=14, choices=IncomeBand.choices, blank=True)
@@ -523,6 +526,28 @@ DUPLICATE_REASONS = {
     "similar_name": _("names %(n)d%% similar"),
     "kind_differs": _("one is an organisation, the other a person"),
     "other_accounts": _("contacts of different accounts"),
+    "name_swapped": _("same name with family and given name swapped"),
+    "name_part_missing": _("same name with one part missing"),
+    "same_initials": _("same initials"),
+    "name_differs": _("different names"),
+    "same_core_other_region": _("same company name in another region (%(c)s)"),
+    "same_birth_date": _("same date of birth"),
+    "birth_day_month_swapped": _("date of birth with day and month swapped"),
+    "birth_date_one_digit": _("date of birth one digit apart"),
+    "same_birth_year": _("same year of birth"),
+    "birth_date_differs": _("different dates of birth"),
+    "same_id_number": _("same ID number"),
+    "id_number_differs": _("different ID numbers"),
+    "same_tax_id": _("same tax id"),
+    "tax_id_differs": _("different tax ids"),
+    "same_email_name": _("same email name at another domain"),
+    "same_address": _("same address"),
+    "similar_address": _("similar address"),
+    "same_district": _("same district"),
+    "same_city": _("same city"),
+    "address_differs": _("different addresses"),
+    "same_postcode": _("same postcode"),
+    "gender_differs": _("different gender"),
 }
 
 
@@ -530,7 +555,7 @@ def reason_text(reason) -> str:
     """One duplicate reason in the active language; rows stored as plain text are shown as they are."""
     if isinstance(reason, str):
         return reason
-    code, params = reason
+    code, params = reason[0], reason[1]
     template = DUPLICATE_REASONS.get(code)
     return str(template) % params if template is not None else code
 
@@ -561,6 +586,14 @@ class DuplicateCandidate(models.Model):
     @property
     def reason_texts(self) -> list[str]:
         return [reason_text(r) for r in self.reasons]
+
+    @property
+    def reason_rows(self) -> list[dict]:
+        """Each reason with its match weight in bits (positive: evidence for, negative: against)."""
+        return [
+            {"text": reason_text(r), "weight": r[2] if not isinstance(r, str) and len(r) > 2 else None}
+            for r in self.reasons
+        ]
 
 
 # the import models live with their use cases (kehu/customers/imports/); imported here so Django finds them

@@ -1,0 +1,860 @@
+"""Probabilistic record linkage (Fellegi–Sunter) for people and organisations, vectorised with NumPy.
+
+No Django here: the engine works on plain rows (dicts) so the duplicate scan (dedup.py), the warning on create
+and the benchmark (tests/bench) share it. ADR 0010 explains the choices.
+
+1. **Features** — each row becomes columns: name key, pinyin, name parts (surname/given, or Western words),
+   company core and region, date of birth as YYYYMMDD, hashed ID number, phones and emails (padded code
+   matrices), parsed address (province/city/district codes, street tokens), postcode, gender, account.
+2. **Blocking** — several rules each give a key per record (phone, email, ID number, name key, pinyin, sorted
+   name parts, name part + birth date with day/month in either order, full pinyin + birth year, district or
+   postcode + name part, company core, core pinyin). Records sharing a key form a block; the candidate set is
+   the union of the pairs of all blocks (a block larger than MAX_BLOCK adds nothing alone), so a typo in one
+   field does not hide a pair.
+3. **Comparisons** — per candidate pair and field, an agreement *level* (exact, swapped, sounds the same,
+   Jaro-Winkler bands, one part missing, date transposed, one digit off, …; level 0 = one side is empty, no
+   evidence), computed on whole arrays.
+4. **Weights** — m (P(level | match)) and u (P(level | non-match)) per level, estimated by EM over the candidate
+   pairs from priors given as pseudo-counts (a small data set keeps the priors; a large one learns its own).
+   The match weight is log2(m/u); the match probability is the EM posterior, i.e. calibrated on the candidates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import JaroWinkler
+
+from . import normalize
+
+MAX_BLOCK = 60
+THRESHOLD = 0.6
+RATE = 0.2  # prior: expected duplicates per record
+TF_STRENGTH = 1000.0  # pseudo-records behind the prior u of an exact-value level
+
+COMPOUND_SURNAMES = frozenset(
+    [
+        "欧阳",
+        "司马",
+        "上官",
+        "诸葛",
+        "东方",
+        "皇甫",
+        "尉迟",
+        "公孙",
+        "慕容",
+        "长孙",
+        "宇文",
+        "司徒",
+        "夏侯",
+        "轩辕",
+        "令狐",
+        "钟离",
+        "独孤",
+        "南宫",
+        "端木",
+        "闻人",
+        "澹台",
+        "申屠",
+        "太史",
+        "万俟",
+        "呼延",
+        "西门",
+        "百里",
+        "东郭",
+        "拓跋",
+        "第五",
+    ]
+)
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_WORDS = re.compile(r"[^\W_]+", re.UNICODE)
+_DIGITS = re.compile(r"\d+")
+_PROVINCE_SUFFIX = ("省", "市", "自治区", "特别行政区")
+PROVINCES = [
+    "北京",
+    "天津",
+    "上海",
+    "重庆",
+    "河北",
+    "山西",
+    "辽宁",
+    "吉林",
+    "黑龙江",
+    "江苏",
+    "浙江",
+    "安徽",
+    "福建",
+    "江西",
+    "山东",
+    "河南",
+    "湖北",
+    "湖南",
+    "广东",
+    "海南",
+    "四川",
+    "贵州",
+    "云南",
+    "陕西",
+    "甘肃",
+    "青海",
+    "台湾",
+    "内蒙古",
+    "广西",
+    "西藏",
+    "宁夏",
+    "新疆",
+    "香港",
+    "澳门",
+]
+_ADDRESS = re.compile(
+    r"^(?P<province>(?:{})(?:省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)?)?"
+    r"(?P<city>[\u4e00-\u9fff]{{1,8}}?(?:自治州|地区|盟|市))?"
+    r"(?P<district>[\u4e00-\u9fff]{{1,8}}?(?:区|县|旗|市))?"
+    r"(?P<street>.*)$".format("|".join(PROVINCES))
+)
+
+
+# ------------------------------------------------------------------------------------------ parsing
+
+
+def parse_address(text: str) -> dict[str, str]:
+    """Province, city, district and the rest of a Chinese address written as one string
+    (浙江省杭州市西湖区文三路90号 → 浙江 / 杭州 / 西湖 / 文三路90号), suffixes removed so 杭州 = 杭州市."""
+    text = normalize.simplified(normalize.clean_text(text or "")).replace(" ", "")
+    m = _ADDRESS.match(text)
+    if not m:  # pragma: no cover - the pattern matches every string
+        return {"province": "", "city": "", "district": "", "street": text}
+    parts = {k: m.group(k) or "" for k in ("province", "city", "district", "street")}
+    if parts["province"].rstrip("市") in ("北京", "天津", "上海", "重庆"):
+        # 北京市朝阳区: the municipality is province and city
+        if not parts["district"]:
+            parts["district"] = parts["city"]
+        parts["city"] = parts["province"]
+    return {k: _strip_admin(v) if k != "street" else v for k, v in parts.items()}
+
+
+def _strip_admin(value: str) -> str:
+    for suffix in (
+        "壮族自治区",
+        "回族自治区",
+        "维吾尔自治区",
+        "特别行政区",
+        "自治区",
+        "自治州",
+        "地区",
+        "省",
+        "市",
+        "区",
+        "县",
+        "旗",
+        "盟",
+    ):
+        if value.endswith(suffix) and len(value) > len(suffix) + 1 - (suffix in ("区", "县")):
+            return value[: -len(suffix)]
+    return value
+
+
+def street_tokens(street: str) -> list[str]:
+    """Comparable tokens of a street address: CJK bigrams (single characters when alone), numbers, words."""
+    text = normalize.simplified(normalize.clean_text(street or "")).lower()
+    tokens: list[str] = _DIGITS.findall(text)
+    for run in re.findall(r"[\u3400-\u9fff]+", text):
+        tokens += [run[i : i + 2] for i in range(len(run) - 1)] or [run]
+    tokens += [w for w in re.findall(r"[a-z]+", text) if len(w) > 1]
+    return tokens
+
+
+def name_parts(name: str, kind_org: bool = False) -> tuple[str, ...]:
+    """The parts of a person's name, as pinyin: (surname, given) for a Chinese name, the words of a Western one."""
+    text = normalize.simplified(normalize.clean_text(name or ""))
+    if kind_org or not text:
+        return ()
+    cjk = "".join(_CJK.findall(text))
+    if cjk and len(cjk) >= 2:
+        surname = cjk[:2] if cjk[:2] in COMPOUND_SURNAMES else cjk[0]
+        return tuple(
+            p for p in (normalize.pinyin_full(surname), normalize.pinyin_full(cjk[len(surname) :])) if p
+        )
+    words = [unicodedata.normalize("NFKC", w).lower() for w in _WORDS.findall(text)]
+    return tuple(w for w in words if w)[:4]
+
+
+def birth_int(value) -> int:
+    """A date (or ISO string) as YYYYMMDD, 0 when missing or unreadable."""
+    if not value:
+        return 0
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return 0
+    return value.year * 10000 + value.month * 100 + value.day
+
+
+# ------------------------------------------------------------------------------------------ features
+
+
+class _Codes:
+    """Stable positive int code per distinct string (0 = empty)."""
+
+    def __init__(self) -> None:
+        self.table: dict[str, int] = {"": 0}
+
+    def __call__(self, value: str) -> int:
+        return self.table.setdefault(value or "", len(self.table))
+
+    def many(self, values: Iterable[str]) -> np.ndarray:
+        return np.fromiter((self(v) for v in values), dtype=np.int64)
+
+
+def _padded(sets: Sequence[Sequence[str]], codes: _Codes, width: int) -> np.ndarray:
+    out = np.zeros((len(sets), width), dtype=np.int64)
+    for i, values in enumerate(sets):
+        for j, v in enumerate(sorted(set(values))[:width]):
+            out[i, j] = codes(v)
+    return out
+
+
+@dataclass
+class Records:
+    """Columnar features of n customers (index i = row i of the input)."""
+
+    ids: np.ndarray
+    org: np.ndarray
+    name_key: list[str]
+    pinyin: list[str]
+    core: list[str]
+    street: list[str]
+    parts: list[tuple[str, ...]]
+    cols: dict[str, np.ndarray] = field(default_factory=dict)
+    texts: dict[int, str] = field(default_factory=dict)  # code → value (phones, emails), for the reasons
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def build(rows: Sequence[dict]) -> Records:
+    """Features of customer rows: id, kind, name, [name_key, name_pinyin], birthday, gender, id_hash, phones,
+    emails, province, city, district, street (or address as one string), postcode, account_id, tax_id."""
+    codes = _Codes()
+    n = len(rows)
+    org = np.fromiter((r.get("kind") == "organization" for r in rows), dtype=bool, count=n)
+    names = [r.get("name") or "" for r in rows]
+    name_key = [r.get("name_key") or normalize.name_key(x) for r, x in zip(rows, names, strict=True)]
+    pinyin = [r.get("name_pinyin") or normalize.pinyin_full(x) for r, x in zip(rows, names, strict=True)]
+    parts = [name_parts(x, bool(o)) for x, o in zip(names, org, strict=True)]
+    core = [_core(x) if o else "" for x, o in zip(names, org, strict=True)]
+    region = [normalize.company_region(x) if o else "" for x, o in zip(names, org, strict=True)]
+    addresses = []
+    for r in rows:
+        if r.get("address") and not r.get("street"):
+            addresses.append(parse_address(r["address"]))
+        else:
+            street = r.get("street") or ""
+            parsed = parse_address(street) if street else {}
+            addresses.append(
+                {
+                    "province": _strip_admin(r.get("province") or "") or parsed.get("province", ""),
+                    "city": _strip_admin(r.get("city_part") or "") or parsed.get("city", ""),
+                    "district": _strip_admin(r.get("district") or "") or parsed.get("district", ""),
+                    "street": parsed.get("street", street),
+                }
+            )
+    street = [" ".join(street_tokens(a["street"])) for a in addresses]
+    dob = np.fromiter((birth_int(r.get("birthday")) for r in rows), dtype=np.int64, count=n)
+    padded_parts = np.zeros((n, 3), dtype=np.int64)
+    for i, p in enumerate(parts):
+        for j, v in enumerate(p[:3]):
+            padded_parts[i, j] = codes("np:" + v)
+    cols = {
+        "name": codes.many("n:" + k if k else "" for k in name_key),
+        "pinyin": codes.many("y:" + k if k else "" for k in pinyin),
+        "initials": codes.many("i:" + "".join(x[0] for x in p) if len(p) >= 2 else "" for p in parts),
+        "sorted_parts": codes.many(_order_free(k, p) for k, p in zip(name_key, parts, strict=True)),
+        "parts": padded_parts,
+        "nparts": (padded_parts > 0).sum(axis=1),
+        "core": codes.many("c:" + c if c else "" for c in core),
+        "core_pinyin": codes.many("cy:" + normalize.pinyin_full(c) if len(c) >= 2 else "" for c in core),
+        "region": codes.many("r:" + x if x else "" for x in region),
+        "dob": dob,
+        "gender": codes.many(
+            "g:" + (r.get("gender") or "") if r.get("gender") in ("female", "male") else "" for r in rows
+        ),
+        "id": codes.many("id:" + r["id_hash"] if r.get("id_hash") else "" for r in rows),
+        "tax": codes.many("t:" + r["tax_id"].upper() if r.get("tax_id") else "" for r in rows),
+        "phones": _padded([[p for p in r.get("phones") or () if p] for r in rows], codes, 4),
+        "emails": _padded([[e.lower() for e in r.get("emails") or () if e] for r in rows], codes, 3),
+        "email_local": _padded(
+            [
+                [e.lower().split("@")[0] for e in r.get("emails") or () if e and len(e.split("@")[0]) >= 4]
+                for r in rows
+            ],
+            codes,
+            3,
+        ),
+        "province": codes.many("pr:" + a["province"] if a["province"] else "" for a in addresses),
+        "city": codes.many("ci:" + a["city"] if a["city"] else "" for a in addresses),
+        "district": codes.many("d:" + a["city"] + a["district"] if a["district"] else "" for a in addresses),
+        "postcode": codes.many("pc:" + (r.get("postcode") or "") if r.get("postcode") else "" for r in rows),
+        "account": np.fromiter((r.get("account_id") or 0 for r in rows), dtype=np.int64, count=n),
+    }
+    return Records(
+        ids=np.fromiter((r.get("id") or i for i, r in enumerate(rows)), dtype=np.int64, count=n),
+        org=org,
+        name_key=name_key,
+        pinyin=pinyin,
+        core=core,
+        street=street,
+        parts=parts,
+        cols=cols,
+        texts={v: k for k, v in codes.table.items()},
+    )
+
+
+def _order_free(key: str, parts: tuple[str, ...]) -> str:
+    """A key equal for swapped name parts: the least rotation of a Chinese name (蔺红柳 = 红柳蔺), the sorted
+    words of a Western one."""
+    if len(parts) < 2:
+        return ""
+    if _CJK.search(key):
+        return "s:" + min(key[i:] + key[:i] for i in range(len(key)))
+    return "s:" + "|".join(sorted(parts))
+
+
+def _core(name: str) -> str:
+    core = normalize.company_core(name or "")
+    return core if len(core) >= 2 else ""
+
+
+# ------------------------------------------------------------------------------------------ blocking
+
+
+def _block_pairs(keys: np.ndarray, idx: np.ndarray, max_block: int = MAX_BLOCK) -> np.ndarray:
+    """Pairs (i < j, encoded i << 32 | j) of records sharing a key, for blocks of 2..max_block members."""
+    keep = keys != 0
+    keys, idx = keys[keep], idx[keep]
+    if len(keys) < 2:
+        return np.empty(0, dtype=np.int64)
+    both = np.unique(np.stack([keys, idx], axis=1), axis=0)
+    keys, idx = both[:, 0], both[:, 1]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    sizes = np.diff(np.r_[starts, len(keys)])
+    out = []
+    for size in np.unique(sizes[(sizes >= 2) & (sizes <= max_block)]):
+        block_starts = starts[sizes == size]
+        members = idx[block_starts[:, None] + np.arange(size)[None, :]]
+        i, j = np.triu_indices(int(size), 1)
+        a, b = members[:, i].ravel(), members[:, j].ravel()
+        out.append((np.minimum(a, b) << 32) | np.maximum(a, b))
+    return np.unique(np.concatenate(out)) if out else np.empty(0, dtype=np.int64)
+
+
+def _combine(*parts: np.ndarray) -> np.ndarray:
+    """A key from several code columns (0 when any is 0)."""
+    out = np.zeros(len(parts[0]), dtype=np.int64)
+    ok = np.ones(len(parts[0]), dtype=bool)
+    for p in parts:
+        ok &= p != 0
+        out = out * 1_000_003 + p  # wraps around on overflow: a hash, collisions only add candidates
+    return np.where(ok, out, 0)
+
+
+def blocking_keys(rec: Records) -> dict[str, list[np.ndarray]]:
+    """Rule name → key columns (one key per record per column; 0 = no key)."""
+    c = rec.cols
+    dob = c["dob"]
+    year = np.where(dob > 0, dob // 10000, 0)
+    md = dob % 10000
+    month, day = md // 100, md % 100
+    dob_unordered = np.where(dob > 0, year * 10000 + np.minimum(month, day) * 100 + np.maximum(month, day), 0)
+    parts = [c["parts"][:, k] for k in range(c["parts"].shape[1])]
+    return {
+        "phone": [c["phones"][:, k] for k in range(c["phones"].shape[1])],
+        "email": [c["emails"][:, k] for k in range(c["emails"].shape[1])],
+        "id_number": [c["id"]],
+        "tax_id": [c["tax"]],
+        "name": [c["name"]],
+        "pinyin": [np.where(np.array([len(p) >= 4 for p in rec.pinyin], dtype=bool), c["pinyin"], 0)],
+        "sorted_parts": [c["sorted_parts"]],
+        "part_dob": [_combine(p, dob_unordered) for p in parts],
+        "pinyin_year": [_combine(c["pinyin"], year)],
+        "part_year_month": [_combine(p, dob // 100) for p in parts],
+        "initials_dob": [_combine(c["initials"], dob)],
+        "part_district": [_combine(p, c["district"]) for p in parts],
+        "part_postcode": [_combine(p, c["postcode"]) for p in parts],
+        "core": [c["core"]],
+        "core_pinyin": [c["core_pinyin"]],
+    }
+
+
+def candidate_pairs(
+    rec: Records, max_block: int = MAX_BLOCK
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """(left index, right index, candidates per rule) of the union of all blocking rules."""
+    idx = np.arange(len(rec), dtype=np.int64)
+    found, per_rule = [], {}
+    for rule, columns in blocking_keys(rec).items():
+        keys = np.concatenate(columns)
+        owners = np.tile(idx, len(columns))
+        pairs = _block_pairs(keys, owners, max_block)
+        per_rule[rule] = len(pairs)
+        found.append(pairs)
+    pairs = np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
+    return pairs >> 32, pairs & 0xFFFFFFFF, per_rule
+
+
+# ------------------------------------------------------------------------------------------ comparisons
+
+
+@dataclass(frozen=True)
+class Comparison:
+    name: str
+    levels: tuple[str, ...]  # level 0 = "null" (no evidence) is implicit
+    m: tuple[float, ...]  # prior P(level | match), levels 1..
+    u: tuple[float, ...]  # prior P(level | two random records), levels 1..
+    # levels whose u is taken from the frequency of the shared value (term frequency): level → (column, ε)
+    tf: tuple[tuple[int, str, float], ...] = ()
+
+
+def _rest(*u: float) -> tuple[float, ...]:
+    return (*u, 1 - sum(u))
+
+
+COMPARISONS = (
+    Comparison("kind", ("same", "differs"), (0.999, 0.001), (0.75, 0.25)),
+    Comparison(
+        "person_name",
+        ("exact", "swapped", "sounds_same", "jw_high", "part_missing", "initials", "jw_mid", "differs"),
+        (0.66, 0.05, 0.06, 0.1, 0.05, 0.02, 0.03, 0.03),
+        _rest(1e-4, 1e-6, 1e-4, 1e-3, 1e-3, 5e-3, 0.05),
+        tf=((1, "name", 0.5),),
+    ),
+    Comparison(
+        "org_name",
+        ("exact", "core_same", "core_same_other_region", "core_similar", "differs"),
+        (0.55, 0.33, 0.01, 0.08, 0.03),
+        _rest(1e-5, 1e-5, 1e-5, 1e-3),
+        tf=((1, "name", 0.05), (2, "core", 0.05), (3, "core", 0.05)),
+    ),
+    Comparison(
+        "birth_date",
+        ("exact", "day_month_swapped", "one_digit", "same_year", "differs"),
+        (0.88, 0.03, 0.06, 0.01, 0.02),
+        _rest(4e-5, 4e-6, 5e-4, 0.015),
+    ),
+    Comparison("id_number", ("same", "differs"), (0.98, 0.02), _rest(1e-7), tf=((1, "id", 0.01),)),
+    Comparison("tax_id", ("same", "differs"), (0.97, 0.03), _rest(1e-7), tf=((1, "tax", 0.01),)),
+    Comparison("phone", ("same", "differs"), (0.85, 0.15), _rest(1e-6), tf=((1, "phones", 0.05),)),
+    Comparison(
+        "email",
+        ("same", "same_local_part", "differs"),
+        (0.85, 0.03, 0.12),
+        _rest(1e-6, 1e-5),
+        tf=((1, "emails", 0.05),),
+    ),
+    Comparison(
+        "address",
+        ("street_same", "street_similar", "district_same", "city_same", "differs"),
+        (0.70, 0.12, 0.05, 0.05, 0.08),
+        _rest(1e-5, 1e-4, 0.01, 0.05),
+    ),
+    Comparison("postcode", ("same", "differs"), (0.85, 0.15), _rest(1e-3)),
+    Comparison("gender", ("same", "differs"), (0.98, 0.02), (0.5, 0.5)),
+    Comparison("account", ("same", "differs"), (0.9, 0.1), _rest(0.01)),
+)
+BY_NAME = {c.name: i for i, c in enumerate(COMPARISONS)}
+
+
+def _any_shared(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise: do the padded code rows a[k] and b[k] share a non-zero code?"""
+    eq = (a[:, :, None] == b[:, None, :]) & (a[:, :, None] != 0)
+    return eq.any(axis=(1, 2))
+
+
+def _contact_level(a: np.ndarray, b: np.ndarray, extra=None) -> np.ndarray:
+    both = (a[:, 0] != 0) & (b[:, 0] != 0)
+    level = np.where(both, 2, 0)
+    if extra is not None:
+        level = np.where(both & extra, 2, level)
+    return np.where(both & _any_shared(a, b), 1, level)
+
+
+def _one_digit(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    diff = np.zeros(len(a), dtype=np.int64)
+    x, y = a.copy(), b.copy()
+    for _ in range(8):
+        diff += (x % 10) != (y % 10)
+        x //= 10
+        y //= 10
+    return diff == 1
+
+
+def compare(
+    rec: Records, left: np.ndarray, right: np.ndarray, chunk: int = 500_000
+) -> tuple[np.ndarray, np.ndarray]:
+    """Agreement levels (pairs × comparisons, uint8) and the name similarity (0..1) of each pair."""
+    gammas, sims = [], []
+    for s in range(0, len(left), chunk):
+        g, sim = _compare_chunk(rec, left[s : s + chunk], right[s : s + chunk])
+        gammas.append(g)
+        sims.append(sim)
+    if not gammas:
+        return np.zeros((0, len(COMPARISONS)), dtype=np.uint8), np.zeros(0)
+    return np.concatenate(gammas), np.concatenate(sims)
+
+
+def _compare_chunk(rec: Records, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    c = rec.cols
+    p = len(a)
+    g = np.zeros((p, len(COMPARISONS)), dtype=np.uint8)
+    orgs = rec.org[a] & rec.org[b]
+    g[:, BY_NAME["kind"]] = np.where(rec.org[a] == rec.org[b], 1, 2)
+
+    # names: similarity on the name key and on the pinyin (CJK typos of one character barely move the key's
+    # Jaro-Winkler on three characters; the pinyin of a wrong character usually shares most letters)
+    ka = [rec.name_key[i] for i in a]
+    kb = [rec.name_key[i] for i in b]
+    sim = process.cpdist(ka, kb, scorer=JaroWinkler.normalized_similarity, workers=1)
+    ya = [rec.pinyin[i] for i in a]
+    yb = [rec.pinyin[i] for i in b]
+    sim = np.maximum(sim, process.cpdist(ya, yb, scorer=JaroWinkler.normalized_similarity, workers=1))
+    has_name = (c["name"][a] != 0) & (c["name"][b] != 0)
+    exact = has_name & (c["name"][a] == c["name"][b])
+    sounds = (c["pinyin"][a] == c["pinyin"][b]) & (c["pinyin"][a] != 0)
+    swapped = (c["sorted_parts"][a] == c["sorted_parts"][b]) & (c["sorted_parts"][a] != 0)
+    pa, pb = c["parts"][a], c["parts"][b]
+    na, nb = c["nparts"][a], c["nparts"][b]
+    in_b = ((pa[:, :, None] == pb[:, None, :]) & (pa[:, :, None] != 0)).any(axis=2).sum(axis=1)
+    in_a = ((pb[:, :, None] == pa[:, None, :]) & (pb[:, :, None] != 0)).any(axis=2).sum(axis=1)
+    missing = ((in_b == na) & (na >= 1) & (na < nb)) | ((in_a == nb) & (nb >= 1) & (nb < na))
+    initials = (c["initials"][a] == c["initials"][b]) & (c["initials"][a] != 0)
+    person = np.select(
+        [~has_name, exact, swapped, sounds, sim >= 0.92, missing, initials, sim >= 0.8],
+        [0, 1, 2, 3, 4, 5, 6, 7],
+        8,
+    )
+    g[:, BY_NAME["person_name"]] = np.where(orgs, 0, person)
+    core_same = (c["core"][a] == c["core"][b]) & (c["core"][a] != 0)
+    ra, rb = c["region"][a], c["region"][b]
+    other_region = (ra != 0) & (rb != 0) & (ra != rb)
+    core_sim = process.cpdist(
+        [rec.core[i] for i in a], [rec.core[i] for i in b], scorer=fuzz.ratio, workers=1
+    )
+    org = np.select(
+        [
+            ~has_name,
+            exact & ~other_region,
+            core_same & ~other_region,
+            core_same,
+            (core_sim >= 85) & ~other_region,
+        ],
+        [0, 1, 2, 3, 4],
+        5,
+    )
+    g[:, BY_NAME["org_name"]] = np.where(orgs, org, 0)
+
+    da, db = c["dob"][a], c["dob"][b]
+    both = (da != 0) & (db != 0)
+    swapped_md = (
+        (da // 10000 == db // 10000) & ((da // 100) % 100 == db % 100) & (da % 100 == (db // 100) % 100)
+    )
+    g[:, BY_NAME["birth_date"]] = np.select(
+        [~both, da == db, swapped_md, _one_digit(da, db), da // 10000 == db // 10000], [0, 1, 2, 3, 4], 5
+    )
+    for col, comp in (("id", "id_number"), ("tax", "tax_id"), ("postcode", "postcode"), ("gender", "gender")):
+        xa, xb = c[col][a], c[col][b]
+        g[:, BY_NAME[comp]] = np.where((xa != 0) & (xb != 0), np.where(xa == xb, 1, 2), 0)
+    acc_a, acc_b = c["account"][a], c["account"][b]
+    g[:, BY_NAME["account"]] = np.where(
+        ~rec.org[a] & ~rec.org[b] & (acc_a != 0) & (acc_b != 0), np.where(acc_a == acc_b, 1, 2), 0
+    )
+    g[:, BY_NAME["phone"]] = _contact_level(c["phones"][a], c["phones"][b])
+    email = _contact_level(c["emails"][a], c["emails"][b])
+    local = _any_shared(c["email_local"][a], c["email_local"][b])
+    g[:, BY_NAME["email"]] = np.where(email == 2, np.where(local, 2, 3), email)
+
+    sa = [rec.street[i] for i in a]
+    sb = [rec.street[i] for i in b]
+    street = process.cpdist(sa, sb, scorer=fuzz.token_set_ratio, workers=1)
+    has_street = np.fromiter((bool(x) and bool(y) for x, y in zip(sa, sb, strict=True)), dtype=bool, count=p)
+    dist_a, dist_b = c["district"][a], c["district"][b]
+    city_a, city_b = c["city"][a], c["city"][b]
+    has_addr = has_street | ((dist_a != 0) & (dist_b != 0)) | ((city_a != 0) & (city_b != 0))
+    other_district = (dist_a != 0) & (dist_b != 0) & (dist_a != dist_b)
+    g[:, BY_NAME["address"]] = np.select(
+        [
+            ~has_addr,
+            has_street & (street >= 90) & ~other_district,
+            has_street & (street >= 70) & ~other_district,
+            (dist_a != 0) & (dist_a == dist_b),
+            (city_a != 0) & (city_a == city_b),
+        ],
+        [0, 1, 2, 3, 4],
+        5,
+    )
+    return g, np.where(orgs, core_sim / 100, sim)
+
+
+# ------------------------------------------------------------------------------------------ model
+
+
+@dataclass
+class Model:
+    """m per level (EM on the candidates), u per level (random record pairs), the match rate per record.
+
+    The probability is Fellegi–Sunter over *all* pairs: prior odds λ/(1-λ) with λ = rate/(n-1) (the chance that
+    a given other record is a duplicate of this one), times m/u per comparison. For exact agreement on a
+    value (name, company core, phone, email, ID number) u is that value's frequency: the share of the other
+    records that carry it besides the pair itself, (count - 2 + ε)/n — a rare name says more than 王伟."""
+
+    m: list[np.ndarray]  # per comparison, index = level (0 = null, weight 0)
+    u: list[np.ndarray]
+    rate: float  # expected duplicates per record
+    n: int
+    iterations: int = 0
+
+    def weights(self) -> list[np.ndarray]:
+        out = []
+        for m, u in zip(self.m, self.u, strict=True):
+            w = np.log2(np.maximum(m, 1e-12) / np.maximum(u, 1e-12))
+            w[0] = 0.0
+            out.append(w)
+        return out
+
+    def prior_log2_odds(self) -> float:
+        lam = min(self.rate / max(self.n - 1, 1), 0.5)
+        return math.log2(lam / (1 - lam))
+
+    def pair_weights(self, gamma: np.ndarray, tf_u: dict[tuple[int, int], np.ndarray]) -> np.ndarray:
+        """(pairs × comparisons) match weights in bits."""
+        out = np.zeros(gamma.shape, dtype=np.float64)
+        for k, w in enumerate(self.weights()):
+            out[:, k] = w[gamma[:, k]]
+        for (k, level), u in tf_u.items():
+            hit = gamma[:, k] == level
+            out[hit, k] = np.log2(self.m[k][level] / u[hit])
+        return out
+
+    def probability(self, weights: np.ndarray) -> np.ndarray:
+        total = self.prior_log2_odds() + weights.sum(axis=1)
+        return 1 / (1 + np.exp2(-np.clip(total, -60, 60)))
+
+
+def prior_model(n: int, rate: float = RATE) -> Model:
+    return Model(
+        m=[np.array([1.0, *c.m]) for c in COMPARISONS],
+        u=[np.array([1.0, *c.u]) for c in COMPARISONS],
+        rate=rate,
+        n=n,
+    )
+
+
+def estimate_u(
+    rec: Records, *, sample: int = 200_000, strength: float = 5000.0, seed: int = 0
+) -> list[np.ndarray]:
+    """u per level from random record pairs, with the priors as `strength` pseudo-pairs."""
+    n = len(rec)
+    base = prior_model(n)
+    if n < 2:
+        return base.u
+    rng = np.random.default_rng(seed)
+    size = min(sample, n * (n - 1) // 2)
+    a = rng.integers(0, n, size)
+    b = rng.integers(0, n - 1, size)
+    b = np.where(b >= a, b + 1, b)
+    gamma, _sim = compare(rec, a, b)
+    out = []
+    for k, comp in enumerate(COMPARISONS):
+        levels = len(comp.levels) + 1
+        counts = np.bincount(gamma[:, k].astype(np.int64), minlength=levels).astype(np.float64)
+        counts[0] = 0.0
+        u = counts + strength * base.u[k] * np.r_[0.0, np.ones(levels - 1)]
+        u = u / u[1:].sum()
+        u[0] = 1.0
+        out.append(u)
+    return out
+
+
+def term_frequency_u(rec: Records, left: np.ndarray, right: np.ndarray, gamma: np.ndarray, model: Model):
+    """u of each exact-value level from how many records carry the shared value (fewest when several)."""
+    n = max(len(rec), 1)
+    out: dict[tuple[int, int], np.ndarray] = {}
+    counts_of: dict[str, np.ndarray] = {}
+    for k, comp in enumerate(COMPARISONS):
+        for level, column, eps in comp.tf:
+            values = rec.cols[column]
+            if column not in counts_of:
+                counts_of[column] = np.bincount(values.ravel())
+            counts = counts_of[column]
+            if values.ndim == 1:
+                shared = np.where(values[left] == values[right], values[left], 0)
+                cnt = counts[shared].astype(np.float64)
+            else:  # padded sets: the rarest shared value
+                va, vb = values[left], values[right]
+                eq = (va[:, :, None] == vb[:, None, :]) & (va[:, :, None] != 0)
+                c = np.where(eq.any(axis=2), counts[va], np.iinfo(np.int64).max)
+                cnt = c.min(axis=1).astype(np.float64)
+            # shrink towards the prior u on small data: `TF_STRENGTH` pseudo-records at the prior rate
+            raw = np.maximum(cnt - 2, 0) + eps
+            prior_u = COMPARISONS[k].u[level - 1]
+            out[(k, level)] = (raw + TF_STRENGTH * prior_u) / (n + TF_STRENGTH)
+    return out
+
+
+def estimate(
+    rec: Records,
+    left: np.ndarray,
+    right: np.ndarray,
+    gamma: np.ndarray,
+    *,
+    strength: float = 300.0,
+    rate: float = RATE,
+    rate_strength: float = 200.0,
+    iterations: int = 20,
+    tol: float = 1e-4,
+    u: list[np.ndarray] | None = None,
+) -> tuple[Model, dict]:
+    """EM for m and the duplicate rate over the candidate pairs (u fixed from random pairs and frequencies),
+    each comparison's m prior counting as `strength` pseudo-matches and the rate prior as `rate_strength`
+    pseudo-records."""
+    n = len(rec)
+    model = prior_model(n, rate)
+    if u is not None:
+        model.u = u
+    tf_u = term_frequency_u(rec, left, right, gamma, model)
+    if not len(gamma):
+        return model, tf_u
+    base = prior_model(n, rate)
+    for it in range(iterations):
+        p = model.probability(model.pair_weights(gamma, tf_u))
+        new_m = []
+        for k, comp in enumerate(COMPARISONS):
+            levels = len(comp.levels) + 1
+            cm = np.bincount(gamma[:, k].astype(np.int64), weights=p, minlength=levels)
+            cm[0] = 0.0
+            m = cm + strength * base.m[k] * np.r_[0.0, np.ones(levels - 1)]
+            m = m / m[1:].sum()
+            m[0] = 1.0
+            new_m.append(m)
+        new_rate = (2 * p.sum() + rate_strength * rate) / (n + rate_strength)
+        change = abs(new_rate - model.rate) / max(model.rate, 1e-9)
+        model = Model(new_m, model.u, float(new_rate), n, it + 1)
+        if change < tol:
+            break
+    return model, tf_u
+
+
+# ------------------------------------------------------------------------------------------ reasons
+
+# (comparison, level) → reason code (models.DUPLICATE_REASONS); absent = not worth saying
+REASON_CODES = {
+    ("kind", "differs"): "kind_differs",
+    ("person_name", "exact"): "same_name",
+    ("person_name", "swapped"): "name_swapped",
+    ("person_name", "sounds_same"): "same_sound",
+    ("person_name", "jw_high"): "similar_name",
+    ("person_name", "part_missing"): "name_part_missing",
+    ("person_name", "initials"): "same_initials",
+    ("person_name", "jw_mid"): "similar_name",
+    ("person_name", "differs"): "name_differs",
+    ("org_name", "exact"): "same_name",
+    ("org_name", "core_same"): "same_core",
+    ("org_name", "core_same_other_region"): "same_core_other_region",
+    ("org_name", "core_similar"): "similar_name",
+    ("org_name", "differs"): "name_differs",
+    ("birth_date", "exact"): "same_birth_date",
+    ("birth_date", "day_month_swapped"): "birth_day_month_swapped",
+    ("birth_date", "one_digit"): "birth_date_one_digit",
+    ("birth_date", "same_year"): "same_birth_year",
+    ("birth_date", "differs"): "birth_date_differs",
+    ("id_number", "same"): "same_id_number",
+    ("id_number", "differs"): "id_number_differs",
+    ("tax_id", "same"): "same_tax_id",
+    ("tax_id", "differs"): "tax_id_differs",
+    ("phone", "same"): "same_phone",
+    ("email", "same"): "same_email",
+    ("email", "same_local_part"): "same_email_name",
+    ("address", "street_same"): "same_address",
+    ("address", "street_similar"): "similar_address",
+    ("address", "district_same"): "same_district",
+    ("address", "city_same"): "same_city",
+    ("address", "differs"): "address_differs",
+    ("postcode", "same"): "same_postcode",
+    ("gender", "differs"): "gender_differs",
+    ("account", "differs"): "other_accounts",
+}
+
+
+def explain(
+    rec: Records, i: int, j: int, gamma_row: np.ndarray, similarity: float, weights: np.ndarray
+) -> list[list]:
+    """Reasons [code, params] of one pair, strongest evidence first; params["w"] is the match weight (bits)."""
+    out = []
+    c = rec.cols
+    for k, comp in enumerate(COMPARISONS):
+        level = int(gamma_row[k])
+        if not level:
+            continue
+        code = REASON_CODES.get((comp.name, comp.levels[level - 1]))
+        if not code:
+            continue
+        params: dict = {}
+        if code == "same_phone":
+            shared = sorted(set(c["phones"][i]) & set(c["phones"][j]) - {0})
+            params["p"] = rec.texts.get(shared[0], "") if shared else ""
+        elif code == "same_email":
+            shared = sorted(set(c["emails"][i]) & set(c["emails"][j]) - {0})
+            params["e"] = rec.texts.get(shared[0], "") if shared else ""
+        elif code in ("same_core", "same_core_other_region"):
+            params["c"] = rec.core[i]
+        elif code == "same_sound":
+            params["p"] = rec.pinyin[i]
+        elif code == "similar_name":
+            params["n"] = round(similarity * 100)
+        out.append((float(weights[k]), code, params))
+    out.sort(key=lambda r: -r[0])
+    return [[code, params, round(w, 1)] for w, code, params in out]
+
+
+@dataclass
+class Result:
+    left: np.ndarray  # record indices
+    right: np.ndarray
+    probability: np.ndarray
+    gamma: np.ndarray
+    similarity: np.ndarray
+    weights: np.ndarray
+    model: Model
+    candidates: int
+    per_rule: dict[str, int]
+
+
+def link(
+    rows_or_records,
+    *,
+    threshold: float = THRESHOLD,
+    max_block: int = MAX_BLOCK,
+    fit: bool = True,
+) -> Result:
+    """Candidate pairs, levels, the fitted model and the pairs whose match probability reaches `threshold`."""
+    rec = rows_or_records if isinstance(rows_or_records, Records) else build(rows_or_records)
+    left, right, per_rule = candidate_pairs(rec, max_block)
+    gamma, sim = compare(rec, left, right)
+    if fit:
+        model, tf_u = estimate(rec, left, right, gamma, u=estimate_u(rec))
+    else:
+        model = prior_model(len(rec))
+        tf_u = term_frequency_u(rec, left, right, gamma, model)
+    weights = model.pair_weights(gamma, tf_u)
+    prob = model.probability(weights)
+    keep = prob >= threshold - 1e-9
+    return Result(
+        left[keep], right[keep], prob[keep], gamma[keep], sim[keep], weights[keep], model, len(left), per_rule
+    )

@@ -1,0 +1,109 @@
+"""The record-linkage engine on a small seeded synthetic corpus (tests/bench/corpus.py): a regression in blocking,
+comparisons or the EM model drops recall or precision below the floors and fails `make test`. The full-size
+figures are in docs/benchmarks.md (tests/bench/bench_linkage.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from kehu.customers import identity, linkage
+from tests.bench.corpus import Config, evaluate, generate
+
+
+def _found(rows):
+    rec = linkage.build(rows)
+    result = linkage.link(rec)
+    ids = rec.ids
+    return {
+        (min(a, b), max(a, b))
+        for a, b in zip(ids[result.left].tolist(), ids[result.right].tolist(), strict=True)
+    }
+
+
+def test_people_without_phone_or_email():
+    corpus = generate(Config(entities=450, seed=11, contacts=False, organisations=0.0))
+    assert 200 <= len(corpus.truth) <= 400  # ~300 corrupted pairs
+    score = evaluate(_found(corpus.rows), corpus.truth)
+    assert score["precision"] >= 0.97, score
+    assert score["recall"] >= 0.75, score
+
+
+def test_people_and_organisations_sharing_a_phone_or_email():
+    corpus = generate(Config(entities=450, seed=12, shared_contact=1.0))
+    score = evaluate(_found(corpus.rows), corpus.truth)
+    assert score["precision"] >= 0.97, score
+    assert score["recall"] >= 0.93, score
+
+
+def test_each_corruption_is_still_found():
+    base = {"kind": "person", "birthday": dt.date(1980, 3, 14), "street": "文三路90号", "district": "西湖区"}
+    rows = [
+        {**base, "id": 1, "name": "王小明"},
+        {**base, "id": 2, "name": "小明王"},  # swapped
+        {**base, "id": 3, "name": "王晓明", "birthday": dt.date(1980, 3, 14)},  # homophone
+        {"kind": "person", "id": 4, "name": "John Smith", "birthday": dt.date(1975, 4, 6)},
+        {
+            "kind": "person",
+            "id": 5,
+            "name": "Smith John",
+            "birthday": dt.date(1975, 6, 4),
+        },  # swapped + transposed
+        {"kind": "person", "id": 6, "name": "Jon Smith", "birthday": dt.date(1975, 4, 8)},  # typo + one digit
+        {"kind": "person", "id": 7, "name": "陳大文", "id_hash": "h1"},
+        {"kind": "person", "id": 8, "name": "陈大文", "id_hash": "h1"},  # traditional + same ID number
+        {"kind": "person", "id": 9, "name": "李四", "birthday": dt.date(1990, 1, 1)},
+    ]
+    found = _found(rows)
+    for pair in ((1, 2), (1, 3), (4, 5), (4, 6), (7, 8)):
+        assert pair in found, pair
+    assert not any(9 in pair for pair in found)
+
+
+def test_reasons_name_the_evidence_with_weights():
+    rows = [
+        {
+            "kind": "person",
+            "id": 1,
+            "name": "Anna Berg",
+            "birthday": dt.date(1980, 3, 4),
+            "postcode": "310000",
+        },
+        {
+            "kind": "person",
+            "id": 2,
+            "name": "Berg Anna",
+            "birthday": dt.date(1980, 4, 3),
+            "postcode": "310000",
+        },
+    ]
+    rec = linkage.build(rows)
+    result = linkage.link(rec)
+    reasons = linkage.explain(rec, 0, 1, result.gamma[0], float(result.similarity[0]), result.weights[0])
+    codes = [r[0] for r in reasons]
+    assert codes[:0] == [] and {"name_swapped", "birth_day_month_swapped", "same_postcode"} <= set(codes)
+    assert all(r[2] > 0 for r in reasons)
+
+
+def test_chinese_address_parsing():
+    assert linkage.parse_address("浙江省杭州市西湖区文三路90号") == {
+        "province": "浙江",
+        "city": "杭州",
+        "district": "西湖",
+        "street": "文三路90号",
+    }
+    parsed = linkage.parse_address("北京市朝阳区建国路1号")
+    assert (parsed["province"], parsed["city"], parsed["district"]) == ("北京", "北京", "朝阳")
+
+
+def test_resident_id_numbers():
+    number = "11010519491231002X"
+    assert identity.clean_id_number("110105 19491231 002x") == number
+    assert identity.mask(number) == "1101**********002X"
+    assert identity.digest(number) == identity.digest(number) != identity.digest("110105194912310021")
+    with pytest.raises(ValidationError):
+        identity.clean_id_number("110105194912310021")  # wrong check digit
+    with pytest.raises(ValidationError):
+        identity.clean_id_number("110105194913310028")  # month 13
