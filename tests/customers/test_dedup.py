@@ -191,7 +191,10 @@ def test_reasons_are_shown_in_the_readers_language(manager, client, api_for):
     with translation.override("zh-hans"):
         dedup.scan()
     pair = pair_of(a, b)
-    assert pair.reasons[0][:2] == ["same_phone", {"p": "139 1234 5678"}]  # stored as code + parameters (+ weight)
+    assert pair.reasons[0][:2] == [
+        "same_phone",
+        {"p": "139 1234 5678"},
+    ]  # stored as code + parameters (+ weight)
     manager.language = "en"
     manager.save()
     client.force_login(manager)
