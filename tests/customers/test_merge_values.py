@@ -104,8 +104,7 @@ EXTRA_FIELDS = [
 
 def all_fields():
     for model in apps.get_models():
-        for field in model._meta.concrete_fields:
-            yield field
+        yield from model._meta.concrete_fields
     yield from EXTRA_FIELDS
 
 
@@ -174,7 +173,7 @@ def test_every_value_type_survives_merge_and_undo(make_user, kind):
     before, chosen = _values(survivor), _values(loser)
     for fname in MERGEABLE_FIELDS:
         assert before[fname] != chosen[fname], fname  # the test really changes every field
-    choices = {f: loser.pk for f in MERGEABLE_FIELDS} | {
+    choices = dict.fromkeys(MERGEABLE_FIELDS, loser.pk) | {
         f"{CUSTOM_PREFIX}cf_{t}": loser.pk for t in CustomFieldType.values
     }
 
