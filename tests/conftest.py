@@ -51,18 +51,8 @@ def api_for():
     return make
 
 
-@pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
-    """Transactional tests end with Django emptying every table, which the audit trail's append-only guard
-    refuses. The suite runs with the guard switched off; tests of the guard switch it on inside their own
-    transaction (kehu.core.dbguards.enabled)."""
-    from django.db import connections
-
-    from kehu.core import dbguards
-
-    with django_db_blocker.unblock():
-        for connection in connections.all():
-            dbguards.set_enabled(connection, False)
+# The audit trail's append-only guard is on in the test databases as in every real one. Transactional tests end
+# with Django's flush, which suspends the guard for the flush only (kehu/core/management/commands/flush.py).
 
 
 @pytest.fixture(autouse=True)

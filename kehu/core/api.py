@@ -73,7 +73,9 @@ class AccessAwareSerializer(serializers.ModelSerializer):
 
     Read-only fields (incl. the owner without the transfer right) stay writable here on purpose: the record
     service refuses a *change* to them with FieldNotWritable (403 naming the fields), so an API client learns
-    its input was not applied instead of seeing it silently dropped; re-sending the unchanged value is fine."""
+    its input was not applied instead of seeing it silently dropped; re-sending the unchanged value is fine.
+    Attribution fields (registry `attribution`: who logged, wrote, uploaded) are read-only: the server sets
+    them from the request, and a value in the input is ignored."""
 
     def get_fields(self):
         fields = super().get_fields()
@@ -93,6 +95,12 @@ class AccessAwareSerializer(serializers.ModelSerializer):
                 field.queryset = scoped(queryset.all(), user=request.user)
         for name in access.hidden_fields(model):
             fields.pop(name, None)
+        # attribution (who logged/wrote it) is set by the server from the request: input is ignored
+        entry = registry.get(model)
+        for name in (*entry.attribution, *entry.system) if entry else ():
+            if name in fields:
+                fields[name].read_only = True
+                fields[name].required = False
         return fields
 
 

@@ -21,6 +21,6 @@ class CoreConfig(AppConfig):
         from .models import Department, Role, Team, User
 
         registry.register(User, owner_field=None, nav=False)
-        registry.register(Department, owner_field=None, nav=False)
-        registry.register(Team, owner_field=None, nav=False)
+        registry.register(Department, owner_field=None, nav=False, assigned=("manager",))
+        registry.register(Team, owner_field=None, nav=False, assigned=("leader", "members"))
         registry.register(Role, owner_field=None, nav=False)

@@ -80,14 +80,19 @@ def _check_parent_writable(access: Access, entry, instance) -> None:
 
 
 def record_create(*, model: type[M], data: dict, by, note: str = "") -> M:
-    """Create a record as `by`. The owner defaults to `by`; another owner needs the transfer right."""
+    """Create a record as `by`. The owner defaults to `by`; another owner needs the transfer right. The
+    model's attribution fields (registry) are set to `by` whatever `data` says."""
     access = ensure(by, Action.ADD, model)
     entry = registry.require(model)
     plain, m2m, custom = _split(model, data)
+    for name in entry.attribution:  # who did it comes from the request, never from input
+        plain[name] = by
     owner_field = entry.owner_field
     if owner_field and plain.get(owner_field) not in (None, by):
         _check_fields(access, model, [owner_field])
-    _check_fields(access, model, [k for k in plain if k != owner_field] + list(m2m))
+    _check_fields(
+        access, model, [k for k in plain if k != owner_field and k not in entry.attribution] + list(m2m)
+    )
     with transaction.atomic():
         instance = model(**plain)
         _check_parent_writable(access, entry, instance)
@@ -180,6 +185,9 @@ def record_update(
             ):
                 changed.append(name)
         _check_fields(access, model, changed)
+        attributed = sorted(set(changed) & set(registry.require(model).attribution))
+        if attributed:
+            raise FieldNotWritable(attributed)  # who wrote a record is not rewritten later
         if custom is not None:
             holder = cast("CustomFieldsModel", locked)  # only models with custom fields receive values
             hidden_or_ro = access.readonly_fields(model) | access.hidden_fields(model)

@@ -38,6 +38,18 @@ class SecuredModel:
     fields: tuple[str, ...] | None = None
     #: a callable(instance) -> url of the record's page
     url: Callable[[models.Model], str] | None = None
+    #: attribution: fields naming who wrote, logged, uploaded or requested the record (e.g. "user", "author").
+    #: The record service sets them to the acting user on create, whatever the input says, and refuses to
+    #: change them afterwards; the API shows them read-only and the generic forms leave them out (ADR 0002).
+    attribution: tuple[str, ...] = ()
+    #: users set on purpose besides the owner (an assignee, a manager, an agent on a call list): ordinary
+    #: input, subject to the field rights like any other field. Every foreign key to the user model is the
+    #: owner field, an attribution field, an assigned field, or not editable (set only by services, e.g.
+    #: approved_by) — tests/core/test_attribution.py checks every registered model.
+    assigned: tuple[str, ...] = ()
+    #: users written only by the app's services (e.g. the previous owner of a pool entry): read-only in the
+    #: API and left out of the generic forms, like non-editable fields (approved_by, converted_by)
+    system: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
 
     @property

@@ -26,12 +26,12 @@ class CustomersConfig(AppConfig):
             order=60,
             column="main",
         )
-        for sub in (
-            models.CustomerPhone,
-            models.CustomerEmail,
-            models.CustomerAddress,
-            models.SocialIdentity,
-            models.ConsentEvent,
-            models.LifecycleChange,
+        for sub, attribution in (
+            (models.CustomerPhone, ()),
+            (models.CustomerEmail, ()),
+            (models.CustomerAddress, ()),
+            (models.SocialIdentity, ()),
+            (models.ConsentEvent, ("recorded_by",)),
+            (models.LifecycleChange, ("by",)),
         ):
-            registry.register(sub, owner_field=None, via="customer", nav=False)
+            registry.register(sub, owner_field=None, via="customer", nav=False, attribution=attribution)

@@ -21,6 +21,7 @@ class InteractionsConfig(AppConfig):
             via="customer",
             own_actions=True,
             url=lambda o: o.get_absolute_url(),
+            attribution=("user",),  # who logged it: the request's user, never input (issue 7)
         )
         registry.register(
             models.Task, owner_field="owner", transfer=False, url=lambda o: o.get_absolute_url()

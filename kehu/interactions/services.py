@@ -40,7 +40,7 @@ def _ensure_customer_visible(customer: Customer, by) -> None:
 
 def interaction_log(*, customer: Customer, data: dict, by) -> Interaction:
     """Log a call, email, visit... on the customer's timeline. The user must see the customer and hold the
-    'add' right on interactions; `user` (handled by) defaults to the caller.
+    'add' right on interactions; `user` (who logged it) is always the caller (registry attribution).
 
     With an `external_ref` (id in the telephony, mail or WeChat system) ingestion is idempotent: logging the
     same reference again returns the stored entry, also when two ingestions race (the unique index decides).

@@ -441,10 +441,12 @@ class RecordFormView(AccessMixin, TemplateView):
             entry = registry.get(self.model)
             if entry and entry.owner_field in readonly and entry.owner_field in form.fields:
                 del form.fields[entry.owner_field]  # defaults to the creator
+        entry = registry.get(self.model)
+        attribution = (*entry.attribution, *entry.system) if entry else ()
         for name in list(form.fields):
-            if name in hidden:
-                del form.fields[name]
-            elif name in readonly:
+            if name in hidden or (obj is None and name in attribution):
+                del form.fields[name]  # attribution: the record service sets it to the creator
+            elif name in readonly or name in attribution:
                 form.fields[name].disabled = True
         form.fields["version"] = forms.IntegerField(
             widget=forms.HiddenInput, required=False, initial=getattr(obj, "version", None)

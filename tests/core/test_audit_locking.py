@@ -7,7 +7,7 @@ import threading
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from kehu.core import dbguards, services
+from kehu.core import services
 from kehu.core.exceptions import StaleRecordError
 from kehu.core.models import AuditEntry, Scope
 from kehu.customers import services as customer_services
@@ -57,24 +57,26 @@ def test_permission_changes_are_audited_and_admin_only(admin_user, client, api_f
 def test_audit_trail_is_append_only_in_the_database(admin_user):
     c = customer_services.customer_create(data={"name": "不可篡改"}, by=admin_user)
     entry = AuditEntry.objects.filter(object_id=str(c.pk)).first()
-    with dbguards.enabled(connection):
-        for sql in (
-            "UPDATE core_auditentry SET actor_name = 'x' WHERE id = %s",
-            "DELETE FROM core_auditentry WHERE id = %s",
+    for sql in (
+        "UPDATE core_auditentry SET actor_name = 'x' WHERE id = %s",
+        "DELETE FROM core_auditentry WHERE id = %s",
+    ):
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cur,
         ):
-            with (
-                pytest.raises(DatabaseError, match="append-only"),
-                transaction.atomic(),
-                connection.cursor() as cur,
-            ):
-                cur.execute(sql, [entry.pk])
-        if connection.vendor == "postgresql":
-            with (
-                pytest.raises(DatabaseError, match="append-only"),
-                transaction.atomic(),
-                connection.cursor() as cur,
-            ):
-                cur.execute("TRUNCATE core_auditentry CASCADE")
+            cur.execute(sql, [entry.pk])
+    if connection.vendor == "postgresql":
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cur,
+        ):
+            cur.execute("TRUNCATE core_auditentry CASCADE")
+    # there is no switch left to turn the guard off (issue 7: `UPDATE core_dbguard SET enabled=0`)
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cur:
+        cur.execute("UPDATE core_dbguard SET enabled = 0")
     assert AuditEntry.objects.get(pk=entry.pk).actor_name == entry.actor_name
 
 
