@@ -52,6 +52,8 @@ NOT_CHOSEN = {
     "name_pinyin": "derived",
     "name_initials": "derived",
     "search_text": "derived",
+    "id_number_masked": "derived from the ID number, which is entered on the customer's own page",
+    "id_number_hash": "derived from the ID number, which is entered on the customer's own page",
 }
 CUSTOM_PREFIX = "custom."
 # values of the survivor that a merge may change and its undo puts back

@@ -22,12 +22,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="customer",
             name="id_number_hash",
-            field=models.CharField(blank=True, db_index=True, editable=False, max_length=64),
+            field=models.CharField(blank=True, db_default="", db_index=True, editable=False, max_length=64),
         ),
         migrations.AddField(
             model_name="customer",
             name="id_number_masked",
-            field=models.CharField(blank=True, editable=False, max_length=18, verbose_name="ID number"),
+            field=models.CharField(blank=True, db_default="", editable=False, max_length=18, verbose_name="ID number"),
         ),
         migrations.RunPython(restore_sqlite_search, migrations.RunPython.noop),
     ]
