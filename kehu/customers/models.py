@@ -315,6 +315,7 @@ class CustomerPhone(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="phones")
     kind = models.CharField(_("type"), max_length=8, choices=PhoneKind.choices, default=PhoneKind.MOBILE)
     number = models.CharField(_("number"), max_length=20, db_index=True, help_text=_("E.164"))
+    extension = models.CharField(_("extension"), max_length=10, blank=True)
     is_primary = models.BooleanField(_("primary"), default=False)
 
     class Meta:
@@ -323,7 +324,7 @@ class CustomerPhone(models.Model):
         constraints = [models.UniqueConstraint(fields=["customer", "number"], name="uniq_customer_phone")]
 
     def __str__(self) -> str:
-        return normalize.format_phone(self.number)
+        return normalize.format_phone(self.number, self.extension)
 
     def clean(self) -> None:
         try:

@@ -174,15 +174,9 @@ class Coercer:
         return code
 
     @staticmethod
-    def date(raw: str) -> dt.date:
-        text = reader.cell_text(raw)
-        match = re.fullmatch(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?", text)
-        if match:
-            try:
-                return dt.date(*(int(g) for g in match.groups()))
-            except ValueError:
-                pass
-        raise ValidationError(_("“%(value)s” is not a date: use YYYY-MM-DD.") % {"value": raw})
+    def date(raw: str, order: str = "") -> dt.date:
+        """A date in a common Chinese or Western form (normalize.parse_date); `order` reads 03/04/2023."""
+        return normalize.parse_date(reader.cell_text(raw), order)[0]
 
     @staticmethod
     def website(raw: str) -> str:
@@ -212,11 +206,13 @@ class Coercer:
         return int(text)
 
     @staticmethod
-    def custom(definition, raw: str):
+    def custom(definition, raw: str, order: str = ""):
         if definition.field_type == "choice":
             for option in definition.choices:
                 if _norm(option) == _norm(raw):
                     return option
+        if definition.field_type == "date" and not isinstance(raw, dt.date):
+            raw = normalize.parse_date(raw, order)[0]
         return customfields.clean_value(definition, raw)
 
     @staticmethod

@@ -111,6 +111,16 @@ class Planner(EarlierRows, Lookups):
         self.visible = customer_list(user=user)
         self._owners: dict[str, User | str] = {}
         self._accounts: dict[str, Customer | str] = {}
+        # the day/month order of each column: the user's choice, else what the file's values settle
+        detected = list(getattr(job, "date_orders", None) or [])
+        chosen = self.options.get("date_orders") or {}
+        self.date_orders: dict[int, str] = {}
+        for index in range(len(self.headers)):
+            order = chosen.get(str(index)) or (detected[index] if index < len(detected) else "")
+            if order in normalize.DATE_ORDERS:
+                self.date_orders[index] = order
+        #: the date forms seen per column since the last `take_formats` (shown in the preview)
+        self.date_formats: dict[int, dict[str, int]] = {}
         self._init_earlier()  # what earlier rows of the file did (earlier.py)
         self.withdrawals: dict = {}  # (customer, channel) → the customer's own withdrawal (this batch)
 
@@ -118,6 +128,26 @@ class Planner(EarlierRows, Lookups):
     def column_of(self, field_name: str) -> int | None:
         cols = self.columns.get(field_name)
         return cols[0] if cols else None
+
+    @staticmethod
+    def quoted(message: str, raw: str) -> str:
+        """A message that shows the offending value (the column is named with it: ImportIssue.text)."""
+        value = normalize.clean_text(raw)
+        if not value or value[:60] in message:
+            return message
+        shown = value if len(value) <= 60 else value[:60] + "…"
+        return _("“%(value)s”: %(message)s") % {"value": shown, "message": message}
+
+    def date(self, index: int, raw: str):
+        """A date cell read in its column's day/month order; its form is counted for the preview."""
+        value, code = normalize.parse_date(raw, self.date_orders.get(index, ""))
+        seen = self.date_formats.setdefault(index, {})
+        seen[code] = seen.get(code, 0) + 1
+        return value
+
+    def take_formats(self) -> dict[int, dict[str, int]]:
+        formats, self.date_formats = self.date_formats, {}
+        return formats
 
     def add_errors(self, plan: RowPlan, exc: ValidationError) -> None:
         if hasattr(exc, "error_dict"):
@@ -160,7 +190,7 @@ class Planner(EarlierRows, Lookups):
                 self._coerce(plan, index, key, raw)
             except ValidationError as exc:
                 for message in exc.messages:
-                    plan.fail(index, key, message)
+                    plan.fail(index, key, self.quoted(message, raw))
         if "phone" in values:
             plan.extras.phones = [p for p in plan.extras.phones if p != values["phone"]]
         if "email" in values:
@@ -180,7 +210,7 @@ class Planner(EarlierRows, Lookups):
         elif key == "website":
             values["website"] = self.coerce.website(raw)
         elif key == "birthday":
-            values["birthday"] = self.coerce.date(raw)
+            values["birthday"] = self.date(index, raw)
         elif key in CHOICE_FIELDS:
             values[key] = self.coerce.choice(key, raw)
         elif key in ("account", "owner"):
@@ -218,6 +248,8 @@ class Planner(EarlierRows, Lookups):
             definition = self.definitions.get(key[7:])
             if definition is None:
                 raise ValidationError(_("This custom field no longer exists."))
+            if definition.field_type == "date":
+                raw = self.date(index, raw)
             values.setdefault("custom", {})[definition.key] = self.coerce.custom(definition, raw)
 
     # ------------------------------------------------------------------------------------ step 3

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from kehu.core.access import Access
 from kehu.core.models import Action
 
+from .. import normalize
 from ..models import Customer, Kind
 from . import mapping, reader
 from .models import (
@@ -98,9 +99,13 @@ def _close(job: ImportJob, status: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------- upload
-def _describe(data: bytes, file_name: str, encoding: str, delimiter: str, sheet: str) -> reader.FileInfo:
+def _describe(
+    data: bytes, file_name: str, encoding: str, delimiter: str, sheet: str, header_row: int = 0
+) -> reader.FileInfo:
     try:
-        return reader.inspect(data, file_name, encoding=encoding, delimiter=delimiter, sheet=sheet)
+        return reader.inspect(
+            data, file_name, encoding=encoding, delimiter=delimiter, sheet=sheet, header_row=header_row
+        )
     except reader.FileProblem as exc:
         raise ValidationError({"file": [str(exc)]}) from None
 
@@ -126,6 +131,8 @@ def import_upload(
             headers=info.headers,
             total_rows=info.total_rows,
             samples=info.samples,
+            header_row=info.header_row,
+            date_orders=info.date_orders,
             mapping=mapping.suggest(info.headers, targets),
             options=dict(DEFAULT_OPTIONS),
             language=translation.get_language() or settings.LANGUAGE_CODE,
@@ -143,6 +150,7 @@ def file_info(job: ImportJob) -> reader.FileInfo:
         sheet=job.sheet,
         headers=job.headers,
         total_rows=job.total_rows,
+        header_row=job.header_row,
     )
 
 
@@ -151,17 +159,25 @@ def file_content(job: ImportJob) -> bytes:
 
 
 def import_reread(
-    *, job: ImportJob, by, encoding: str = "auto", delimiter: str = "auto", sheet: str = ""
+    *,
+    job: ImportJob,
+    by,
+    encoding: str = "auto",
+    delimiter: str = "auto",
+    sheet: str = "",
+    header_row: int = 0,
 ) -> ImportJob:
-    """Read the file again with another encoding, delimiter or sheet (new headers, new suggestions)."""
+    """Read the file again with another encoding, delimiter, sheet or header row (0: detect it) — new
+    headers, new suggestions."""
     _require_actor(job, by)
-    info = _describe(file_content(job), job.file_name, encoding, delimiter, sheet)
+    info = _describe(file_content(job), job.file_name, encoding, delimiter, sheet, header_row)
     with transaction.atomic():
         locked = _locked(job)
         _require_status(locked, EDITABLE, _("The file can no longer be changed: the import is %(status)s."))
         same = info.headers == locked.headers
         locked.encoding, locked.delimiter, locked.sheet = info.encoding, info.delimiter, info.sheet
         locked.headers, locked.total_rows, locked.samples = info.headers, info.total_rows, info.samples
+        locked.header_row, locked.date_orders = info.header_row, info.date_orders
         if not same:
             locked.mapping = mapping.suggest(info.headers, mapping.targets_for(by))
         locked.status, locked.preview, locked.updated_at = ImportStatus.UPLOADED, {}, timezone.now()
@@ -179,6 +195,14 @@ def clean_options(options: dict) -> dict:
                 % {"value": value, "choices": ", ".join(choices.values)}
             ]
         result[key] = value
+    orders = options.get("date_orders") or {}
+    if not isinstance(orders, dict) or any(v not in ("", *normalize.DATE_ORDERS) for v in orders.values()):
+        errors["date_orders"] = [
+            _("The day/month order of a column is one of: %(choices)s.")
+            % {"choices": ", ".join(normalize.DATE_ORDERS)}
+        ]
+    else:
+        result["date_orders"] = {str(k): v for k, v in orders.items() if v}
     if errors:
         raise ValidationError(errors)
     return result
