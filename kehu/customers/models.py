@@ -328,9 +328,10 @@ class CustomerPhone(models.Model):
 
     def clean(self) -> None:
         try:
-            self.number = normalize.normalize_phone(self.number)
+            self.number, extension = normalize.split_phone(self.number)
         except ValidationError as exc:
             raise ValidationError({"number": exc.messages}) from None
+        self.extension = normalize.clean_text(self.extension) or extension
 
 
 class CustomerEmail(models.Model):

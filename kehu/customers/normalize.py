@@ -15,6 +15,7 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 DEFAULT_REGION = "CN"
 _WS = re.compile(r"\s+")
@@ -297,7 +298,7 @@ DATE_FORMATS = {
     "mdy": "MM/DD/YYYY",
     "dmy_month": "D Mon YYYY",
     "mdy_month": "Mon D, YYYY",
-    "excel": "Excel serial number",
+    "excel": gettext_lazy("Excel serial number"),
 }
 #: day/month orders a column can be read in
 DATE_ORDERS = ("dmy", "mdy")
@@ -384,7 +385,7 @@ def parse_date(raw: str, order: str = ""):
     if match:
         a, b = int(match["a"]), int(match["b"])
         own = date_order_of(text)
-        settled = own if own in DATE_ORDERS else (order if own == "ask" else "dmy")
+        settled = own if own in DATE_ORDERS else (order or ("" if own == "ask" else "dmy"))
         if not settled:
             raise AmbiguousDate(
                 _("“%(value)s” could be %(first)s or %(second)s: choose the day/month order of the column.")

@@ -18,6 +18,7 @@ from kehu.core.models import Action
 from .imports import mapping, reader, report, selectors, services
 from .imports.forms import FileSettingsForm, MappingForm, UploadForm
 from .imports.models import EDITABLE, WORKING, ImportMode, ImportStatus, IssuePhase
+from . import normalize
 from .models import Customer
 
 FORMATS = {"csv", "xlsx"}
@@ -91,7 +92,14 @@ def import_mapping(request, pk):
     initial = (
         {f"col_{i}": key for i, key in enumerate(job.mapping)} | dict(services.DEFAULT_OPTIONS) | job.options
     )
-    form = MappingForm(request.POST or None, headers=job.headers, targets=targets, initial=initial)
+    initial |= {f"date_order_{i}": order for i, order in (job.options.get("date_orders") or {}).items()}
+    form = MappingForm(
+        request.POST or None,
+        headers=job.headers,
+        targets=targets,
+        date_orders=job.date_orders,
+        initial=initial,
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.import_configure(
@@ -106,12 +114,13 @@ def import_mapping(request, pk):
     context = {
         "job": job,
         "form": form,
-        "columns": list(zip(form.column_fields(), _samples(job), strict=True)),
+        "columns": list(zip(form.column_fields(), _samples(job), form.date_order_fields(), strict=True)),
         "settings_form": FileSettingsForm(
             initial={
                 "encoding": "auto",
                 "delimiter": next((k for k, v in reader.DELIMITERS.items() if v == job.delimiter), "auto"),
                 "sheet": job.sheet,
+                "header_row": job.header_row or None,
             }
         ),
         "title": _("Map the columns"),
@@ -132,6 +141,7 @@ def import_reread(request, pk):
                 encoding=form.cleaned_data["encoding"] or "auto",
                 delimiter=form.cleaned_data["delimiter"] or "auto",
                 sheet=form.cleaned_data["sheet"],
+                header_row=form.cleaned_data["header_row"] or 0,
             )
             messages.success(request, _("The file was read again."))
         except (ValidationError, PermissionDenied) as exc:
@@ -189,6 +199,7 @@ def _context(request, job) -> dict:
             (job.headers[i], key) for i, key in enumerate(job.mapping) if key and i < len(job.headers)
         ],
         "preview_counts": preview.get("counts", {}),
+        "date_formats": _date_formats(job, preview),
         "sample": [
             {**row, "pairs": list(zip(row["cells"], row["errors"], strict=False))}
             for row in preview.get("sample", [])
@@ -204,6 +215,18 @@ def _context(request, job) -> dict:
         "cancellable": (job.status in (*EDITABLE, *WORKING) and job.status != ImportStatus.UNDOING)
         or (job.status == ImportStatus.FAILED and job.phase != "undo"),
     }
+
+
+def _date_formats(job, preview: dict) -> list[tuple[str, str]]:
+    """Per date column of the preview, the forms its values were written in (“YYYY/M/D (120), YYYYMMDD (3)”)."""
+    result = []
+    for index, seen in sorted((preview.get("formats") or {}).items(), key=lambda item: int(item[0])):
+        forms_seen = ", ".join(
+            f"{normalize.DATE_FORMATS.get(code, code)} ({n})"
+            for code, n in sorted(seen.items(), key=lambda item: -item[1])
+        )
+        result.append((mapping.column_name(job.headers, int(index)), forms_seen))
+    return result
 
 
 def import_detail(request, pk):

@@ -60,8 +60,11 @@ class Extras:
     wechat: str = ""
     consent: dict[str, str] = field(default_factory=dict)
     tags: list[Tag] = field(default_factory=list)
+    #: E.164 number → its extension (0512-87800562转775), for the primary and the other phones of the row
+    extensions: dict[str, str] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
+        # an extension goes with a phone the row adds: it changes nothing on its own
         return bool(self.phones or self.emails or self.wechat or self.consent or self.tags)
 
 
@@ -204,7 +207,9 @@ class Planner(EarlierRows, Lookups):
         elif key == "id":
             values["id"] = self.coerce.record_id(raw)
         elif key == "phone":
-            values["phone"] = normalize.normalize_phone(raw)
+            values["phone"], extension = normalize.split_phone(raw)
+            if extension:
+                extras.extensions[values["phone"]] = extension
         elif key == "email":
             values["email"] = normalize.normalize_email(raw)
         elif key == "website":
@@ -229,9 +234,11 @@ class Planner(EarlierRows, Lookups):
                     extras.tags.append(tag)
         elif key == "extra_phone":
             for part in self.coerce.split(raw):
-                number = normalize.normalize_phone(part)
+                number, extension = normalize.split_phone(part)
                 if number not in extras.phones:
                     extras.phones.append(number)
+                if extension:
+                    extras.extensions.setdefault(number, extension)
         elif key == "extra_email":
             for part in self.coerce.split(raw):
                 email = normalize.normalize_email(part)
@@ -470,6 +477,10 @@ class Planner(EarlierRows, Lookups):
                     )
                 )
         extras.tags = []
+        # an extension is written with a phone the row adds; a number the customer has keeps its own
+        extras.extensions = {
+            n: x for n, x in extras.extensions.items() if n in extras.phones or n == data.get("phone")
+        }
         trial = copy.copy(customer)
         for name, value in data.items():
             if name == "custom":

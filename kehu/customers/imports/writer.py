@@ -202,9 +202,18 @@ def _insert(planner: Planner, plans: list[RowPlan]) -> None:
         extras = plan.extras
         if c.phone:
             phones.append(
-                CustomerPhone(customer=c, number=c.phone, is_primary=True, kind=_phone_kind(c.phone))
+                CustomerPhone(
+                    customer=c,
+                    number=c.phone,
+                    extension=extras.extensions.get(c.phone, ""),
+                    is_primary=True,
+                    kind=_phone_kind(c.phone),
+                )
             )
-        phones += [CustomerPhone(customer=c, number=n, kind=_phone_kind(n)) for n in extras.phones]
+        phones += [
+            CustomerPhone(customer=c, number=n, extension=extras.extensions.get(n, ""), kind=_phone_kind(n))
+            for n in extras.phones
+        ]
         if c.email:
             emails.append(CustomerEmail(customer=c, email=c.email, is_primary=True))
         emails += [CustomerEmail(customer=c, email=e) for e in extras.emails]
@@ -223,7 +232,9 @@ def _insert(planner: Planner, plans: list[RowPlan]) -> None:
         if extras.tags:
             after["tags"] = sorted(t.name for t in extras.tags)
         if extras.phones:
-            after["phones"] = [normalize.format_phone(n) for n in extras.phones]
+            after["phones"] = [normalize.format_phone(n, extras.extensions.get(n, "")) for n in extras.phones]
+        if extras.extensions.get(c.phone):
+            after["phone"] = normalize.format_phone(c.phone, extras.extensions[c.phone])
         if extras.emails:
             after["emails"] = list(extras.emails)
         if extras.wechat:
@@ -249,15 +260,36 @@ def _update(planner: Planner, plan: RowPlan) -> None:
 
     def children(locked: Customer) -> dict:
         changes: dict = {}
+        primary = plan.data.get("phone")
+        if primary and extras.extensions.get(primary):
+            # the primary phone's row (the service syncs it after this hook) carries the extension
+            CustomerPhone.objects.update_or_create(
+                customer=locked,
+                number=primary,
+                defaults={"extension": extras.extensions[primary]},
+                create_defaults={
+                    "extension": extras.extensions[primary],
+                    "is_primary": True,
+                    "kind": _phone_kind(primary),
+                },
+            )
         if not extras:
             return changes
         have = set(CustomerPhone.objects.filter(customer=locked).values_list("number", flat=True))
         new_phones = [n for n in extras.phones if n not in have and n != locked.phone]
         CustomerPhone.objects.bulk_create(
-            [CustomerPhone(customer=locked, number=n, kind=_phone_kind(n)) for n in new_phones]
+            [
+                CustomerPhone(
+                    customer=locked, number=n, extension=extras.extensions.get(n, ""), kind=_phone_kind(n)
+                )
+                for n in new_phones
+            ]
         )
         if new_phones:
-            changes["phones"] = [None, [normalize.format_phone(n) for n in new_phones]]
+            changes["phones"] = [
+                None,
+                [normalize.format_phone(n, extras.extensions.get(n, "")) for n in new_phones],
+            ]
         have = set(CustomerEmail.objects.filter(customer=locked).values_list("email", flat=True))
         new_emails = [e for e in extras.emails if e not in have and e != locked.email]
         CustomerEmail.objects.bulk_create([CustomerEmail(customer=locked, email=e) for e in new_emails])
@@ -301,7 +333,7 @@ def _update(planner: Planner, plan: RowPlan) -> None:
                 by=user,
                 expected_version=before,
                 note=planner.job.note,
-                children=children if extras else None,
+                children=children if extras or extras.extensions else None,
             )
     except StaleRecordError as exc:
         plan.fail(None, "", exc.message)

@@ -1,0 +1,204 @@
+"""Findings of importing real exports from other systems (issue 8), each with a small file the test writes:
+dates in many forms, day/month order per column, phone extensions, GBK with 0x80, header rows below a title."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.test import Client
+from django.urls import reverse
+from django.utils import translation
+
+from kehu.core.models import CustomField, Scope
+from kehu.customers.imports import reader, services
+from kehu.customers.models import Customer, CustomerPhone
+from kehu.customers.search import match_customers
+from kehu.customers.selectors import customer_list
+
+from .importing import configure, csv_bytes, preview, run, upload, xlsx_bytes
+
+pytestmark = pytest.mark.django_db
+
+ALL = ("view", "add", "change", "delete", "import", "export", "transfer")
+
+
+@pytest.fixture
+def rep(make_user):
+    return make_user("customers.customer", actions=ALL, read=Scope.OWN, write=Scope.OWN)
+
+
+@pytest.fixture
+def signed_up(db):
+    return CustomField.objects.create(
+        model="customers.customer", key="signed_up", label="签约日期", field_type="date"
+    )
+
+
+# ------------------------------------------------------------------------------------------------ dates
+def test_dates_of_chinese_and_western_exports_are_read_and_their_form_shown_in_the_preview(rep, signed_up):
+    rows = [
+        ["名称", "生日", "签约日期"],
+        ["甲", "19560409", "2023/5/1"],
+        ["乙", "1980年2月3日", "2023年5月1日 14:30"],
+        ["丙", "1990.7.8", "2023.5.1"],
+        ["丁", "1975-01-02 00:00:00", "2023-05-01T09:00:00"],
+    ]
+    job = upload(rep, csv_bytes(rows))
+    configure(job, rep, ["name", "birthday", "custom.signed_up"])
+    preview(job, rep)
+    assert job.preview["counts"] == {"create": 4}
+    assert job.preview["formats"] == {
+        "1": {"compact": 1, "ymd_cn": 1, "ymd_dot": 1, "ymd": 1},
+        "2": {"ymd_slash": 1, "ymd_cn": 1, "ymd_dot": 1, "ymd": 1},
+    }
+    page = Client()
+    page.force_login(rep)
+    html = page.get(job.get_absolute_url()).content.decode()
+    assert "YYYYMMDD" in html and "YYYY/M/D" in html and "YYYY年M月D日" in html
+    run(job, rep)
+    assert Customer.objects.get(name="甲").birthday == dt.date(1956, 4, 9)
+    assert Customer.objects.get(name="乙").birthday == dt.date(1980, 2, 3)
+    assert {c.custom["signed_up"] for c in Customer.objects.all()} == {"2023-05-01"}
+
+
+def test_an_excel_serial_date_and_a_date_cell_of_a_workbook(rep, signed_up):
+    data = xlsx_bytes([["名称", "签约日期"], ["甲", 45047], ["乙", dt.datetime(2023, 5, 1, 10, 30)]])
+    job = upload(rep, data, "customers.xlsx")
+    configure(job, rep, ["name", "custom.signed_up"])
+    run(job, rep)
+    assert {c.custom["signed_up"] for c in Customer.objects.all()} == {"2023-05-01"}
+
+
+def test_an_ambiguous_day_month_column_is_asked_once_and_read_in_that_order(rep):
+    rows = [["名称", "生日"], ["甲", "03/04/1990"], ["乙", "05/06/1991"]]
+    job = upload(rep, csv_bytes(rows))
+    assert job.date_orders == ["", "ask"]
+    configure(job, rep, ["name", "birthday"])
+    preview(job, rep)
+    issue = job.issues.get(row_number=2)
+    assert "B “生日”" in issue.text and "“03/04/1990” could be 1990-04-03 or 1990-03-04" in issue.text
+    page = Client()
+    page.force_login(rep)
+    mapping_page = page.get(reverse("customers:import_mapping", args=[job.pk])).content.decode()
+    assert 'name="date_order_1"' in mapping_page
+    configure(job, rep, ["name", "birthday"], date_orders={"1": "mdy"})
+    run(job, rep)
+    assert Customer.objects.get(name="甲").birthday == dt.date(1990, 3, 4)
+    assert Customer.objects.get(name="乙").birthday == dt.date(1991, 5, 6)
+
+
+def test_a_value_that_settles_the_order_settles_the_column(rep):
+    rows = [["名称", "生日"], ["甲", "03/04/1990"], ["乙", "25/12/1991"]]
+    job = upload(rep, csv_bytes(rows))
+    assert job.date_orders == ["", "dmy"]
+    configure(job, rep, ["name", "birthday"])
+    run(job, rep)
+    assert Customer.objects.get(name="甲").birthday == dt.date(1990, 4, 3)
+    with pytest.raises(ValidationError):
+        configure(job, rep, ["name", "birthday"], date_orders={"1": "ydm"})
+
+
+# ------------------------------------------------------------------------------------------------ phones
+def test_phone_extensions_are_kept_shown_and_the_number_still_found(rep):
+    rows = [
+        ["名称", "电话", "座机"],
+        ["苏州甲公司", "0512-87800562转775", "010-12345678分机123"],
+        ["乙公司", "021-55556666 ext. 88", "+1 650 253 0000 x123"],
+    ]
+    job = upload(rep, csv_bytes(rows))
+    configure(job, rep, ["name", "phone", "extra_phone"])
+    run(job, rep)
+    assert job.failed == 0 and job.created == 2
+    first = Customer.objects.get(name="苏州甲公司")
+    assert first.phone == "+8651287800562"
+    assert {(p.number, p.extension) for p in first.phones.all()} == {
+        ("+8651287800562", "775"),
+        ("+861012345678", "123"),
+    }
+    second = Customer.objects.get(name="乙公司")
+    assert {(p.number, p.extension) for p in second.phones.all()} == {
+        ("+862155556666", "88"),
+        ("+16502530000", "123"),
+    }
+    page = Client()
+    page.force_login(rep)
+    with translation.override("zh-hans"):
+        html = page.get(first.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "0512 8780 0562 转 775" in html
+    found = match_customers(customer_list(user=rep), "0512-87800562")
+    assert list(found.values_list("name", flat=True)) == ["苏州甲公司"]
+
+
+def test_an_update_adds_the_extension_of_its_new_phone(rep):
+    job = upload(rep, csv_bytes([["名称", "邮箱"], ["甲", "a@example.com"]]))
+    configure(job, rep)
+    run(job, rep)
+    rows = [["名称", "邮箱", "电话"], ["甲", "a@example.com", "010-12345678转9"]]
+    job = upload(rep, csv_bytes(rows))
+    configure(job, rep, ["name", "email", "phone"], mode="upsert", match_on="email")
+    run(job, rep)
+    assert job.updated == 1
+    phone = CustomerPhone.objects.get(customer__name="甲", number="+861012345678")
+    assert phone.extension == "9" and phone.is_primary
+
+
+# ------------------------------------------------------------------------------------------------ encoding
+def test_a_gbk_file_with_the_euro_sign_of_code_page_936_is_read(rep):
+    data = "名称,备注\r\n欧元客户,价格 ".encode("gb18030") + b"\x80" + "100\r\n".encode("gb18030")
+    job = upload(rep, data)
+    assert job.encoding == "gb18030"
+    configure(job, rep, ["name", "notes"])
+    run(job, rep)
+    assert Customer.objects.get(name="欧元客户").notes == "价格 €100"
+
+
+def test_a_file_that_is_neither_utf8_nor_gbk_is_refused_with_the_line(rep):
+    data = "名称\r\n甲\r\n".encode("gb18030") + b"\x81\x20broken\r\n"
+    with pytest.raises(ValidationError, match="line 3"):
+        upload(rep, data)
+
+
+# ------------------------------------------------------------------------------------------------ header row
+def _titled_workbook() -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["客户导出 2023-05-01"])
+    sheet.merge_cells("A1:C1")
+    sheet.append([])
+    sheet.append(["名称", "电话", "城市"])
+    sheet.append(["甲公司", "13812345678", "苏州"])
+    sheet.append(["乙公司", "13812345679", "上海"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def test_a_merged_title_above_the_header_is_passed_over(rep):
+    job = upload(rep, _titled_workbook(), "export.xlsx")
+    assert job.header_row == 3 and job.headers == ["名称", "电话", "城市"] and job.total_rows == 2
+    assert job.mapping == ["name", "phone", "city"]
+    run(configure(job, rep), rep)
+    assert sorted(Customer.objects.values_list("name", "city")) == [("乙公司", "上海"), ("甲公司", "苏州")]
+
+
+def test_the_user_can_choose_another_header_row(rep):
+    rows = [["名称", "电话"], ["客户名", "手机"], ["甲", "13812345678"]]
+    job = upload(rep, csv_bytes(rows))
+    assert job.header_row == 1 and job.total_rows == 2
+    services.import_reread(job=job, by=rep, header_row=2)
+    job.refresh_from_db()
+    assert job.headers == ["客户名", "手机"] and job.total_rows == 1 and job.mapping == ["name", "phone"]
+    run(configure(job, rep), rep)
+    assert list(Customer.objects.values_list("name", flat=True)) == ["甲"]
+
+
+def test_header_detection_of_a_csv_title_line():
+    data = csv_bytes([["客户列表"], ["名称", "电话"], ["甲", "1"]])
+    info = reader.inspect(data, "a.csv")
+    assert info.header_row == 2 and info.headers == ["名称", "电话"] and info.total_rows == 1
+    assert list(reader.iter_rows(data, info)) == [(3, ["甲", "1"])]
