@@ -259,6 +259,10 @@ class Customer(OwnedModel, CustomFieldsModel):
     def phone_display(self) -> str:
         return normalize.format_phone(self.phone)
 
+    @property
+    def email_display(self) -> str:
+        return normalize.display_email(self.email)
+
     def clean(self) -> None:
         errors = {}
         self.name = normalize.clean_text(self.name)
@@ -346,7 +350,7 @@ class CustomerEmail(models.Model):
         constraints = [models.UniqueConstraint(fields=["customer", "email"], name="uniq_customer_email")]
 
     def __str__(self) -> str:
-        return self.email
+        return normalize.display_email(self.email)
 
     def clean(self) -> None:
         try:

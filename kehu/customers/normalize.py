@@ -269,21 +269,36 @@ def national_digits(e164: str) -> str:
 
 
 def normalize_email(raw: str) -> str:
+    """The stored form of an email address: lower case, the domain in its ASCII (IDNA) form. Messages quote
+    the address as typed, never its punycode (display_email shows a stored one)."""
     text = clean_text(raw).replace(" ", "")
     if not text:
         return ""
+    typed = text
     if "@" in text:
         local, _sep, domain = text.rpartition("@")
         try:
             domain = domain.encode("idna").decode("ascii").lower()
         except UnicodeError:
-            raise ValidationError(_("“%(value)s” has an invalid domain.") % {"value": text}) from None
+            raise ValidationError(_("“%(value)s” has an invalid domain.") % {"value": typed}) from None
         text = f"{local}@{domain}"
     try:
         validate_email(text)
     except ValidationError:
-        raise ValidationError(_("“%(value)s” is not a valid email address.") % {"value": text}) from None
+        raise ValidationError(_("“%(value)s” is not a valid email address.") % {"value": typed}) from None
     return text.lower()
+
+
+def display_email(email: str) -> str:
+    """A stored email address as people write it: a Chinese domain in Chinese (info@例子.中国), not in its
+    punycode (info@xn--fsqu00a.xn--fiqs8s)."""
+    local, sep, domain = (email or "").rpartition("@")
+    if not sep or "xn--" not in domain:
+        return email or ""
+    try:
+        return f"{local}@{domain.encode('ascii').decode('idna')}"
+    except UnicodeError:
+        return email
 
 
 # ------------------------------------------------------------------------------------------------ dates

@@ -202,3 +202,98 @@ def test_header_detection_of_a_csv_title_line():
     info = reader.inspect(data, "a.csv")
     assert info.header_row == 2 and info.headers == ["名称", "电话"] and info.total_rows == 1
     assert list(reader.iter_rows(data, info)) == [(3, ["甲", "1"])]
+
+
+# ------------------------------------------------------------------------------------------------ messages
+def test_a_short_row_is_imported_and_reported(rep):
+    data = "名称,电话,城市,备注\r\n甲公司,13812345678\r\n乙公司,13812345679,上海,\r\n".encode()
+    job = upload(rep, data)
+    configure(job, rep, ["name", "phone", "city", "notes"])
+    preview(job, rep)
+    (issue,) = job.issues.all()
+    assert issue.row_number == 2 and issue.level == "warning"
+    assert "has 2 cells but the header names 4 columns" in issue.text and "“城市”, “备注”" in issue.text
+    run(job, rep)
+    assert job.created == 2
+    assert job.issues.filter(phase="run", level="warning").count() == 1
+
+
+def test_an_email_on_a_chinese_domain_is_shown_as_typed(rep):
+    rows = [["名称", "邮箱"], ["甲", "info@例子.中国"], ["乙", "错误@例子.中国"]]
+    job = upload(rep, csv_bytes(rows))
+    configure(job, rep, ["name", "email"])
+    run(job, rep)
+    issue = job.issues.get()
+    assert "“错误@例子.中国” is not a valid email address" in issue.text and "xn--" not in issue.text
+    customer = Customer.objects.get(name="甲")
+    page = Client()
+    page.force_login(rep)
+    html = page.get(customer.get_absolute_url()).content.decode()
+    assert "info@例子.中国" in html
+
+
+def test_too_long_values_name_the_field_and_quote_the_value(rep):
+    long_title = "总" * 130
+    job = upload(rep, csv_bytes([["名称", "职位"], ["甲", long_title]]))
+    configure(job, rep, ["name", "job_title"])
+    with translation.override("zh-hans"):
+        run(job, rep)
+    text = job.issues.get().text
+    assert "该变量" not in text
+    assert "B “职位”" in text and "“" + "总" * 40 + "…”" in text and "130" in text and "120" in text
+
+
+def test_a_custom_field_error_quotes_the_value(rep):
+    CustomField.objects.create(model="customers.customer", key="staff", label="员工数", field_type="number")
+    job = upload(rep, csv_bytes([["名称", "员工数"], ["甲", "很多"]]))
+    configure(job, rep, ["name", "custom.staff"])
+    run(job, rep)
+    assert "B “员工数”: “很多”: " in job.issues.get().text
+
+
+# ------------------------------------------------------------------------------------------------ matches
+def test_the_same_phone_on_an_organisation_and_a_person_is_flagged_as_possibly_related(rep):
+    from kehu.customers import services as customer_services
+
+    company = customer_services.customer_create(data={"name": "星辰科技", "phone": "13855556666"}, by=rep)
+    job = upload(rep, csv_bytes([["名称", "电话", "类别"], ["王小明", "13855556666", "个人"]]))
+    configure(job, rep, ["name", "phone", "kind"])
+    preview(job, rep)
+    assert job.preview["counts"] == {"create": 1}
+    (issue,) = job.issues.all()
+    assert issue.row_number == 2 and issue.level == "warning"
+    assert f"Possibly related: “星辰科技” (#{company.pk}), organisation, has the same phone" in issue.text
+    assert "138 5555 6666" in issue.text
+    # a contact of that very organisation is what it should be
+    contact = upload(rep, csv_bytes([["名称", "电话", "所属公司"], ["李四", "13855556666", "星辰科技"]]))
+    configure(contact, rep, ["name", "phone", "account"])
+    preview(contact, rep)
+    assert contact.preview["counts"] == {"create": 1} and not contact.issues.exists()
+
+
+def test_two_rows_with_the_same_phone_and_email_are_refused_even_with_import_anyway(rep):
+    rows = [
+        ["名称", "电话", "邮箱"],
+        ["甲", "13866667777", "a@example.com"],
+        ["甲（重复）", "13866667777", "a@example.com"],
+    ]
+    job = upload(rep, csv_bytes(rows))
+    configure(job, rep, ["name", "phone", "email"], duplicates="allow")
+    preview(job, rep)
+    assert job.preview["counts"] == {"create": 1, "error": 1}
+    run(job, rep)
+    assert (job.created, job.failed) == (1, 1)
+    assert "Row 2 of this file has the same phone (+8613866667777): combine the two rows" in job.issues.get(phase="run").text
+
+
+def test_the_refusal_holds_across_batches_and_a_resumed_run(rep, settings):
+    from .importing import work
+
+    settings.KEHU_IMPORT_BATCH = 1
+    rows = [["名称", "电话"], ["甲", "13866667777"], ["乙", "13866667778"], ["甲2", "13866667777"]]
+    job = upload(rep, csv_bytes(rows))
+    configure(job, rep, ["name", "phone"], duplicates="allow")
+    services.import_start(job=job, by=rep)
+    assert work(job, max_batches=1) == "paused"  # a new worker goes on: it knows row 2 by its ImportRow
+    assert work(job) == "done"
+    assert (job.created, job.failed) == (2, 1)

@@ -421,7 +421,8 @@ def _column_order(found: set[str]) -> str:
 
 def iter_rows(data: bytes, info: FileInfo, *, skip: int = 0) -> Iterator[tuple[int, list[str]]]:
     """The data rows (not blank ones, none above the header row) as (row number, cells as text), after
-    skipping `skip` of them."""
+    skipping `skip` of them. A CSV row has as many cells as the file gives it (so a short row shows); a
+    workbook's row stops at its last value."""
     header_found = False
     seen = 0
     for number, cells in _records(data, info):
@@ -437,4 +438,7 @@ def iter_rows(data: bytes, info: FileInfo, *, skip: int = 0) -> Iterator[tuple[i
         seen += 1
         if seen <= skip:
             continue
+        if info.fmt == "csv" and len(cells) > len(values):
+            # a CSV row keeps its empty trailing cells: a row with fewer cells than the header is short
+            values += [cell_text(c) for c in cells[len(values) :]]
         yield number, values

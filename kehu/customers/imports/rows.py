@@ -152,11 +152,28 @@ class Planner(EarlierRows, Lookups):
         formats, self.date_formats = self.date_formats, {}
         return formats
 
+    def _field_message(self, plan: RowPlan, name: str, column: int | None, error: ValidationError) -> str:
+        """A model's message about a field in the words of an import: what is too long names the field and
+        quotes the value (Django's own words say "this value", in Chinese "该变量")."""
+        message = " ".join(error.messages)
+        if error.code == "max_length" and error.params:
+            raw = plan.cells[column] if column is not None and column < len(plan.cells) else ""
+            value = normalize.clean_text(raw) or str(error.params.get("value", ""))
+            field = Customer._meta.get_field(name).verbose_name if name != "__all__" else ""
+            return _("“%(value)s” is too long for the %(field)s: %(length)d characters, at most %(limit)d.") % {
+                "value": value if len(value) <= 40 else value[:40] + "…",
+                "field": field,
+                "length": error.params.get("show_value", len(value)),
+                "limit": error.params["limit_value"],
+            }
+        return message
+
     def add_errors(self, plan: RowPlan, exc: ValidationError) -> None:
         if hasattr(exc, "error_dict"):
             blank = str(models.Field.default_error_messages["blank"])
-            for name, messages in exc.message_dict.items():
+            for name, errors in exc.error_dict.items():
                 column = self.column_of(name)
+                messages = [self._field_message(plan, name, column, error) for error in errors]
                 if len(messages) > 1:  # "cannot be blank" next to the model's own words says it twice
                     messages = [m for m in messages if m != blank]
                 for message in messages:
@@ -184,6 +201,23 @@ class Planner(EarlierRows, Lookups):
                         "values": ", ".join(v[:30] for v in extra[:3]),
                     },
                 )
+        if self.job.file_format == "csv" and len(cells) < len(self.headers):
+            missing = [self.headers[i] or reader.column_letter(i) for i in range(len(cells), len(self.headers))]
+            plan.warnings.append(
+                Problem(
+                    None,
+                    "",
+                    _(
+                        "This row is short: it has %(cells)d cells but the header names %(columns)d columns, "
+                        "so %(missing)s were read as empty."
+                    )
+                    % {
+                        "cells": len(cells),
+                        "columns": len(self.headers),
+                        "missing": ", ".join(f"“{m}”" for m in missing[:5]) + ("…" if len(missing) > 5 else ""),
+                    },
+                )
+            )
         values = plan.values
         for index, key in enumerate(self.mapping):
             raw = cells[index] if index < len(cells) else ""
@@ -268,6 +302,8 @@ class Planner(EarlierRows, Lookups):
         self._resolve_owners(plans)
         self._resolve_accounts(plans)
         matches = self._match_candidates(plans) if self.mode != "create" else {}
+        if self.mode == "create" and self.policy == "allow":
+            self._earlier_holders(plans)  # rows of earlier batches with the same phone or email (earlier.py)
         existing: dict[int, Customer] = {}
         writable: set[int] = set()
         if matches:
@@ -327,6 +363,8 @@ class Planner(EarlierRows, Lookups):
                     plan.action, plan.note = "skip", self.describe(found[0])
                 else:
                     plan.duplicates = found
+                if not found:
+                    self._check_cross_kind(plan, index, profiles)
             if plan.problems:
                 plan.action = "error"
             self._remember(plan, target)
