@@ -319,7 +319,8 @@ class CustomerPhone(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="phones")
     kind = models.CharField(_("type"), max_length=8, choices=PhoneKind.choices, default=PhoneKind.MOBILE)
     number = models.CharField(_("number"), max_length=20, db_index=True, help_text=_("E.164"))
-    extension = models.CharField(_("extension"), max_length=10, blank=True)
+    # db_default: rows inserted in bulk without the column (demo data, benchmarks) get no extension
+    extension = models.CharField(_("extension"), max_length=10, blank=True, default="", db_default="")
     is_primary = models.BooleanField(_("primary"), default=False)
 
     class Meta:

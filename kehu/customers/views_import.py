@@ -13,10 +13,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from kehu.core.access import Access
-from kehu.core.models import Action
+from kehu.core.models import Action, Role
 
 from .imports import mapping, reader, report, selectors, services
-from .imports.forms import FileSettingsForm, MappingForm, UploadForm
+from .imports.forms import FileSettingsForm, MappingForm, UploadForm, ValueMappingForm
 from .imports.models import EDITABLE, WORKING, ImportMode, ImportStatus, IssuePhase
 from . import normalize
 from .models import Customer
@@ -105,6 +105,8 @@ def import_mapping(request, pk):
             services.import_configure(
                 job=job, by=request.user, mapping_=form.mapping(), options=form.options()
             )
+            if mapping.needs_values(job, targets):
+                return redirect("customers:import_values", pk=job.pk)
             services.import_preview(job=job, by=request.user)
         except (ValidationError, PermissionDenied) as exc:
             for message in _errors(exc):
@@ -127,6 +129,35 @@ def import_mapping(request, pk):
         "delimiter_name": DELIMITER_NAMES.get(job.delimiter, job.delimiter),
     }
     return render(request, "customers/imports/mapping.html", context, status=400 if form.errors else 200)
+
+
+def import_values(request, pk):
+    """The value-mapping step: for each choice column, its distinct values with the Kehu choice each is read
+    as (suggested by similarity; leave empty; administrators: create a custom field's new option)."""
+    job = _job(request, pk)
+    if job.status not in EDITABLE or job.status == ImportStatus.UPLOADED:
+        return redirect(job)
+    if not selectors.contents_visible(user=request.user, job=job):
+        messages.info(request, _("Only the user who uploaded this import can map its columns."))
+        return redirect(job)
+    access = Access.of(request.user)
+    form = ValueMappingForm(
+        request.POST or None,
+        columns=mapping.value_columns(job, mapping.targets_for(request.user)),
+        chosen=(job.options or {}).get("value_maps") or {},
+        may_create=access.is_superuser or access.can(Action.CHANGE, Role),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.import_map_values(job=job, by=request.user, value_maps=form.value_maps())
+            services.import_preview(job=job, by=request.user)
+        except (ValidationError, PermissionDenied) as exc:
+            for message in _errors(exc):
+                form.add_error(None, message)
+        else:
+            return redirect(job)
+    context = {"job": job, "form": form, "title": _("Map the values")}
+    return render(request, "customers/imports/values.html", context, status=400 if form.errors else 200)
 
 
 @require_POST

@@ -297,3 +297,89 @@ def test_the_refusal_holds_across_batches_and_a_resumed_run(rep, settings):
     assert work(job, max_batches=1) == "paused"  # a new worker goes on: it knows row 2 by its ImportRow
     assert work(job) == "done"
     assert (job.created, job.failed) == (2, 1)
+
+
+# ------------------------------------------------------------------------------------------------ values
+def test_choice_values_are_mapped_in_a_value_step_with_suggestions(rep):
+    rows = [
+        ["名称", "来源"],
+        ["甲", "网站"],
+        ["乙", "电话营销"],
+        ["丙", "百度推广"],
+        ["丁", "Website"],
+        ["戊", "火星"],
+    ]
+    job = upload(rep, csv_bytes(rows))
+    configure(job, rep, ["name", "source"])
+    from kehu.customers.imports import mapping
+
+    targets = mapping.targets_for(rep)
+    assert mapping.needs_values(job, targets)
+    ((index, target, _options, suggestions),) = mapping.value_columns(job, targets)
+    found = {s.value: (s.suggested, s.how) for s in suggestions}
+    assert found == {
+        "网站": ("web", "similar"),
+        "电话营销": ("call", "similar"),
+        "百度推广": ("campaign", "similar"),
+        "Website": ("web", "exact"),
+        "火星": ("", ""),
+    }
+    # the page: the mapping form leads to the value step, which saves the choices and starts the preview
+    page = Client()
+    page.force_login(rep)
+    form = {"mode": "create", "match_on": "phone_email", "duplicates": "skip", "default_kind": "organization"}
+    response = page.post(
+        reverse("customers:import_mapping", args=[job.pk]), {**form, "col_0": "name", "col_1": "source"}
+    )
+    assert response.status_code == 302 and response["Location"].endswith(f"/imports/{job.pk}/values/")
+    html = page.get(response["Location"]).content.decode()
+    assert "网站" in html and "百度推广" in html
+    values = {f"v_1_{i}": code for i, code in enumerate(["web", "call", "campaign", "web", ""])}
+    assert page.post(response["Location"], values).status_code == 302
+    job.refresh_from_db()
+    assert job.options["value_maps"]["source"]["火星"] == "" and job.status == "previewing"
+    from .importing import work
+
+    assert work(job) == "done"
+    run(job, rep)
+    assert job.failed == 0 and job.created == 5
+    assert dict(Customer.objects.values_list("name", "source")) == {
+        "甲": "web",
+        "乙": "call",
+        "丙": "campaign",
+        "丁": "web",
+        "戊": "import",  # left empty: the import's default
+    }
+    # the mapping template: the next file with the same columns starts with this mapping and these values
+    again = upload(rep, csv_bytes([["名称", "来源"], ["己", "网站"]]))
+    assert again.mapping == ["name", "source"] and again.options["value_maps"]["source"]["网站"] == "web"
+    assert not mapping.needs_values(again, targets)
+
+
+def test_value_maps_through_the_api_and_new_custom_choices_for_administrators(rep, make_user):
+    from rest_framework.test import APIClient
+
+    CustomField.objects.create(
+        model="customers.customer", key="level", label="客户等级", field_type="choice", choices=["A", "B"]
+    )
+    rows = [["名称", "客户等级"], ["甲", "a级"], ["乙", "钻石"]]
+    job = upload(rep, csv_bytes(rows))
+    configure(job, rep, ["name", "custom.level"])
+    api = APIClient()
+    api.force_authenticate(rep)
+    url = f"/api/imports/{job.pk}/values/"
+    (column,) = api.get(url).json()
+    assert column["target"] == "custom.level"
+    assert {v["value"]: v["suggested"] for v in column["values"]} == {"a级": "A", "钻石": ""}
+    refused = api.put(url, {"value_maps": {"custom.level": {"钻石": "+"}}}, format="json")
+    assert refused.status_code == 400 and "Only an administrator" in refused.content.decode()
+    assert api.put(url, {"value_maps": {"custom.level": {"钻石": "Z"}}}, format="json").status_code == 400
+    admin = make_user("customers.customer", actions=ALL, read=Scope.ALL, write=Scope.ALL, username="admin", is_superuser=True)
+    job.owner = admin
+    job.save(update_fields=["owner"])
+    api.force_authenticate(admin)
+    response = api.put(url, {"value_maps": {"custom.level": {"a级": "A", "钻石": "+"}}}, format="json")
+    assert response.status_code == 200, response.content
+    assert CustomField.objects.get(key="level").choices == ["A", "B", "钻石"]
+    run(job, admin)
+    assert dict((c.name, c.custom["level"]) for c in Customer.objects.all()) == {"甲": "A", "乙": "钻石"}

@@ -128,3 +128,31 @@ class MappingForm(forms.Form):
             str(i): self.cleaned_data[f"date_order_{i}"] for i in self.asked if self.cleaned_data[f"date_order_{i}"]
         }
         return options
+
+
+class ValueMappingForm(forms.Form):
+    """One choice per distinct value of each choice column: the Kehu choice it is read as."""
+
+    def __init__(self, *args, columns, chosen: dict, may_create: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.columns = []
+        for index, target, options, suggestions in columns:
+            choices = [(mapping.LEAVE_EMPTY, _("— leave empty —")), *options]
+            if may_create and target.key.startswith("custom."):
+                choices.append((mapping.CREATE_CHOICE, _("create as a new choice")))
+            rows = []
+            for number, suggestion in enumerate(suggestions):
+                name = f"v_{index}_{number}"
+                initial = chosen.get(target.key, {}).get(suggestion.value, suggestion.suggested)
+                self.fields[name] = forms.ChoiceField(
+                    label=suggestion.value, choices=choices, required=False, initial=initial
+                )
+                rows.append((self[name], suggestion))
+            self.columns.append({"index": index, "target": target, "rows": rows})
+
+    def value_maps(self) -> dict:
+        maps: dict[str, dict[str, str]] = {}
+        for column in self.columns:
+            for field, suggestion in column["rows"]:
+                maps.setdefault(column["target"].key, {})[suggestion.value] = self.cleaned_data[field.name] or ""
+        return maps

@@ -88,6 +88,8 @@ class ImportJob(models.Model):
     header_row = models.PositiveIntegerField(_("header row"), default=0)
     #: per column, what its day/month dates say: dmy, mdy, ask, mixed or '' (reader._column_order)
     date_orders = models.JSONField(default=list, blank=True)
+    #: per column, its distinct values and counts (the first reader.DISTINCT_VALUES): the value-mapping step
+    distinct_values = models.JSONField(default=list, blank=True)
     # what to do with it
     mapping = models.JSONField(default=list, blank=True, help_text="one target key (or '') per column")
     options = models.JSONField(default=dict, blank=True)

@@ -57,6 +57,8 @@ class FileInfo:
     header_row: int = 0
     #: per column, what its day/month dates say (_column_order)
     date_orders: list[str] = field(default_factory=list)
+    #: per column, its distinct values with their counts, most frequent first (at most DISTINCT_VALUES)
+    distinct: list[list[list]] = field(default_factory=list)
 
 
 def column_letter(index: int) -> str:
@@ -271,6 +273,15 @@ def _records(data: bytes, info: FileInfo) -> Iterator[tuple[int, Sequence]]:
     return _bounded(_csv_records(text, info.delimiter or ","))
 
 
+class Cells(list):
+    """The cells of a row as text, up to its last value; `width`: how many cells a CSV line had, empty ones
+    included (None for a workbook, whose rows have no width of their own)."""
+
+    def __init__(self, values, width: int | None = None) -> None:
+        super().__init__(values)
+        self.width = width
+
+
 def _trimmed(cells: Sequence) -> list[str]:
     if cells.count(None) == len(cells):
         return []  # a blank row of a workbook (cheap: a hostile one can have many)
@@ -316,6 +327,9 @@ def inspect(
     return info
 
 
+#: distinct values kept per column (for the value-mapping step of choice columns), and their longest text
+DISTINCT_VALUES = 100
+DISTINCT_CHARS = 100
 #: title rows above the header are looked for among this many first non-blank rows
 HEADER_SEARCH = 10
 
@@ -342,6 +356,7 @@ def _scan(info: FileInfo, records: Iterable[tuple[int, Sequence]], header_row: i
     first: list[list[str]] = []
     leading: list[tuple[int, list[str]]] = []  # the first non-blank rows, until the header is known
     orders: list[set[str]] = []
+    distinct: list[dict[str, int]] = []
 
     def data_row(number: int, values: list[str]) -> None:
         if len(values) > MAX_COLUMNS:
@@ -358,6 +373,12 @@ def _scan(info: FileInfo, records: Iterable[tuple[int, Sequence]], header_row: i
         if len(first) < SAMPLE_ROWS:
             first.append(values)
         for index, value in enumerate(values[: len(orders)]):
+            if value and len(value) <= DISTINCT_CHARS:
+                counts = distinct[index]
+                if value in counts:
+                    counts[value] += 1
+                elif len(counts) < DISTINCT_VALUES:
+                    counts[value] = 1
             if value and value[0].isdigit() and len(orders[index]) < 3:
                 order = normalize.date_order_of(value)
                 if order:
@@ -371,6 +392,7 @@ def _scan(info: FileInfo, records: Iterable[tuple[int, Sequence]], header_row: i
         info.header_row = number
         info.headers = [_clean_header(v) for v in values]
         orders.extend(set() for _h in info.headers)
+        distinct.extend({} for _h in info.headers)
 
     def settle() -> None:
         number = detect_header(leading)
@@ -406,6 +428,9 @@ def _scan(info: FileInfo, records: Iterable[tuple[int, Sequence]], header_row: i
         [row[i][:SAMPLE_CHARS] if i < len(row) else "" for row in first] for i in range(len(info.headers))
     ]
     info.date_orders = [_column_order(found) for found in orders]
+    info.distinct = [
+        [[value, n] for value, n in sorted(counts.items(), key=lambda item: -item[1])] for counts in distinct
+    ]
 
 
 def _column_order(found: set[str]) -> str:
@@ -421,8 +446,8 @@ def _column_order(found: set[str]) -> str:
 
 def iter_rows(data: bytes, info: FileInfo, *, skip: int = 0) -> Iterator[tuple[int, list[str]]]:
     """The data rows (not blank ones, none above the header row) as (row number, cells as text), after
-    skipping `skip` of them. A CSV row has as many cells as the file gives it (so a short row shows); a
-    workbook's row stops at its last value."""
+    skipping `skip` of them. The cells stop at the last value; a CSV row also says how many cells the file
+    gave it (Cells.width), so that a short row can be reported."""
     header_found = False
     seen = 0
     for number, cells in _records(data, info):
@@ -438,7 +463,4 @@ def iter_rows(data: bytes, info: FileInfo, *, skip: int = 0) -> Iterator[tuple[i
         seen += 1
         if seen <= skip:
             continue
-        if info.fmt == "csv" and len(cells) > len(values):
-            # a CSV row keeps its empty trailing cells: a row with fewer cells than the header is short
-            values += [cell_text(c) for c in cells[len(values) :]]
-        yield number, values
+        yield number, Cells(values, width=len(cells) if info.fmt == "csv" else None)

@@ -122,6 +122,8 @@ class Planner(EarlierRows, Lookups):
             order = chosen.get(str(index)) or (detected[index] if index < len(detected) else "")
             if order in normalize.DATE_ORDERS:
                 self.date_orders[index] = order
+        #: how the values of choice columns are read: {target: {file value: code, '' = leave empty}}
+        self.value_maps: dict[str, dict[str, str]] = self.options.get("value_maps") or {}
         #: the date forms seen per column since the last `take_formats` (shown in the preview)
         self.date_formats: dict[int, dict[str, int]] = {}
         self._init_earlier()  # what earlier rows of the file did (earlier.py)
@@ -147,6 +149,17 @@ class Planner(EarlierRows, Lookups):
         seen = self.date_formats.setdefault(index, {})
         seen[code] = seen.get(code, 0) + 1
         return value
+
+    def _mapped_value(self, key: str, raw: str) -> str | None:
+        """What the value-mapping step says a choice cell means: a code, '' (leave empty), None (not mapped:
+        read as a code or label)."""
+        chosen = self.value_maps.get(key)
+        if not chosen:
+            return None
+        if raw in chosen:
+            return chosen[raw]
+        text = reader.cell_text(raw)
+        return chosen.get(text)
 
     def take_formats(self) -> dict[int, dict[str, int]]:
         formats, self.date_formats = self.date_formats, {}
@@ -201,8 +214,9 @@ class Planner(EarlierRows, Lookups):
                         "values": ", ".join(v[:30] for v in extra[:3]),
                     },
                 )
-        if self.job.file_format == "csv" and len(cells) < len(self.headers):
-            missing = [self.headers[i] or reader.column_letter(i) for i in range(len(cells), len(self.headers))]
+        width = getattr(cells, "width", None)
+        if width is not None and width < len(self.headers):
+            missing = [self.headers[i] or reader.column_letter(i) for i in range(width, len(self.headers))]
             plan.warnings.append(
                 Problem(
                     None,
@@ -212,7 +226,7 @@ class Planner(EarlierRows, Lookups):
                         "so %(missing)s were read as empty."
                     )
                     % {
-                        "cells": len(cells),
+                        "cells": width,
                         "columns": len(self.headers),
                         "missing": ", ".join(f"“{m}”" for m in missing[:5]) + ("…" if len(missing) > 5 else ""),
                     },
@@ -251,7 +265,11 @@ class Planner(EarlierRows, Lookups):
         elif key == "birthday":
             values["birthday"] = self.date(index, raw)
         elif key in CHOICE_FIELDS:
-            values[key] = self.coerce.choice(key, raw)
+            mapped = self._mapped_value(key, raw)
+            if mapped is None:
+                values[key] = self.coerce.choice(key, raw)
+            elif mapped:
+                values[key] = mapped
         elif key in ("account", "owner"):
             values[key] = normalize.clean_text(raw)
         elif key == "tags":
@@ -291,6 +309,11 @@ class Planner(EarlierRows, Lookups):
                 raise ValidationError(_("This custom field no longer exists."))
             if definition.field_type == "date":
                 raw = self.date(index, raw)
+            elif definition.field_type == "choice":
+                mapped = self._mapped_value(key, raw)
+                if mapped == "":
+                    return  # the user chose to leave this value empty
+                raw = mapped or raw
             values.setdefault("custom", {})[definition.key] = self.coerce.custom(definition, raw)
 
     # ------------------------------------------------------------------------------------ step 3

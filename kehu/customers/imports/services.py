@@ -16,8 +16,9 @@ from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from kehu.core import audit
 from kehu.core.access import Access
-from kehu.core.models import Action
+from kehu.core.models import Action, AuditAction, CustomField, Role
 
 from .. import normalize
 from ..models import Customer, Kind
@@ -118,6 +119,7 @@ def import_upload(
     check_rights(by)
     info = _describe(data, file_name, encoding, delimiter, sheet)
     targets = mapping.targets_for(by)
+    suggested, options = _last_mapping(by, info.headers, targets)
     with transaction.atomic():
         job = ImportJob.objects.create(
             owner=by,
@@ -133,12 +135,35 @@ def import_upload(
             samples=info.samples,
             header_row=info.header_row,
             date_orders=info.date_orders,
-            mapping=mapping.suggest(info.headers, targets),
-            options=dict(DEFAULT_OPTIONS),
+            distinct_values=info.distinct,
+            mapping=suggested,
+            options=options,
             language=translation.get_language() or settings.LANGUAGE_CODE,
         )
         ImportFile.objects.create(job=job, content=data, sha256=hashlib.sha256(data).hexdigest())
     return job
+
+
+def _last_mapping(user, headers: list[str], targets) -> tuple[list[str], dict]:
+    """The mapping template of a file: the mapping, options and value maps of the user's last import of a file
+    with the same columns (what they may still write), else the suggestions from the header names."""
+    previous = (
+        ImportJob.objects.filter(owner=user, headers=headers)
+        .exclude(status__in=(ImportStatus.UPLOADED, ImportStatus.CANCELLED))
+        .exclude(mapping=[])
+        .order_by("-created_at", "-pk")
+        .only("mapping", "options")
+        .first()
+        if headers
+        else None
+    )
+    if previous is None or len(previous.mapping) != len(headers):
+        return mapping.suggest(headers, targets), dict(DEFAULT_OPTIONS)
+    allowed = {t.key for t in targets}
+    kept = [key if key in allowed else "" for key in previous.mapping]
+    options = {k: v for k, v in (previous.options or {}).items() if k in (*DEFAULT_OPTIONS, "value_maps")}
+    options["value_maps"] = {k: v for k, v in (options.get("value_maps") or {}).items() if k in allowed}
+    return kept, {**DEFAULT_OPTIONS, **options}
 
 
 def file_info(job: ImportJob) -> reader.FileInfo:
@@ -178,6 +203,7 @@ def import_reread(
         locked.encoding, locked.delimiter, locked.sheet = info.encoding, info.delimiter, info.sheet
         locked.headers, locked.total_rows, locked.samples = info.headers, info.total_rows, info.samples
         locked.header_row, locked.date_orders = info.header_row, info.date_orders
+        locked.distinct_values = info.distinct
         if not same:
             locked.mapping = mapping.suggest(info.headers, mapping.targets_for(by))
         locked.status, locked.preview, locked.updated_at = ImportStatus.UPLOADED, {}, timezone.now()
@@ -203,6 +229,8 @@ def clean_options(options: dict) -> dict:
         ]
     else:
         result["date_orders"] = {str(k): v for k, v in orders.items() if v}
+    if isinstance(options.get("value_maps"), dict):
+        result["value_maps"] = options["value_maps"]  # checked against the targets by import_configure
     if errors:
         raise ValidationError(errors)
     return result
@@ -214,15 +242,61 @@ def import_configure(*, job: ImportJob, by, mapping_: list[str], options: dict) 
     options = clean_options(options)
     check_rights(by, options)
     mapping_ = [str(m or "") for m in mapping_]
-    problems = mapping.validate(mapping_, job.headers, mapping.targets_for(by), options)
+    targets = mapping.targets_for(by)
+    problems = mapping.validate(mapping_, job.headers, targets, options)
     if problems:
         raise ValidationError({"mapping": problems})
+    if "value_maps" not in options:  # the mapping page keeps the values mapped before
+        options["value_maps"] = (job.options or {}).get("value_maps") or {}
+    try:
+        options["value_maps"], _created = mapping.clean_value_maps(
+            options["value_maps"], targets, may_create=False
+        )
+    except ValidationError as exc:
+        raise ValidationError({"value_maps": exc.messages}) from None
     with transaction.atomic():
         locked = _locked(job)
         _require_status(
             locked, EDITABLE, _("The mapping can no longer be changed: the import is %(status)s.")
         )
         locked.mapping, locked.options = mapping_, options
+        locked.status, locked.preview, locked.updated_at = ImportStatus.MAPPED, {}, timezone.now()
+        locked.save()
+    return _refresh(job, locked)
+
+
+def import_map_values(*, job: ImportJob, by, value_maps: dict) -> ImportJob:
+    """Save how the values of the choice columns are read: {target: {file value: Kehu choice, '' to leave it
+    empty, or '+' to create it as a new option of a custom choice field (administrators)}}. Merged into the
+    values mapped before; the preview has to be made again."""
+    _require_actor(job, by)
+    targets = mapping.targets_for(by)
+    access = Access.of(by)
+    may_create = access.is_superuser or access.can(Action.CHANGE, Role)
+    cleaned, created = mapping.clean_value_maps(value_maps, targets, may_create=may_create)
+    with transaction.atomic():
+        locked = _locked(job)
+        _require_status(
+            locked, EDITABLE, _("The mapping can no longer be changed: the import is %(status)s.")
+        )
+        if locked.status == ImportStatus.UPLOADED:
+            raise ValidationError(_("Save the mapping of the columns first."))
+        for key, options in created.items():
+            definition = CustomField.objects.select_for_update().get(model="customers.customer", key=key)
+            before = audit.snapshot(definition)
+            definition.choices = [*definition.choices, *(o for o in options if o not in definition.choices)]
+            definition.save(update_fields=["choices"])
+            audit.log(
+                actor=by,
+                action=AuditAction.UPDATE,
+                instance=definition,
+                changes=audit.diff(before, audit.snapshot(definition)),
+                note=locked.note,
+            )
+        maps = dict((locked.options or {}).get("value_maps") or {})
+        for key, values in cleaned.items():
+            maps[key] = {**maps.get(key, {}), **values}
+        locked.options = {**(locked.options or {}), "value_maps": maps}
         locked.status, locked.preview, locked.updated_at = ImportStatus.MAPPED, {}, timezone.now()
         locked.save()
     return _refresh(job, locked)
@@ -375,6 +449,7 @@ def changed_since_import(job: ImportJob) -> int:
 __all__ = [
     "import_upload",
     "import_reread",
+    "import_map_values",
     "import_configure",
     "import_preview",
     "import_start",
