@@ -128,6 +128,9 @@ PROFILE_FIELDS = [
     "decision_driver",
     "feedback_strictness",
     "preferred_language",
+    "contact_person",
+    "external_id",
+    "source_created_on",
     "notes",
 ]
 
@@ -190,6 +193,29 @@ class Customer(OwnedModel, CustomFieldsModel):
     )
     email = models.CharField(_("email"), max_length=254, blank=True, db_index=True)
     city = models.CharField(_("city"), max_length=80, blank=True)
+    contact_person = models.CharField(
+        _("contact person"),
+        max_length=120,
+        blank=True,
+        default="",
+        db_default="",  # rows inserted in bulk without the column (demo data, benchmarks)
+        help_text=_("Whom to ask for, when not a contact record"),
+    )
+    external_id = models.CharField(
+        _("external id"),
+        max_length=64,
+        blank=True,
+        db_index=True,
+        default="",
+        db_default="",
+        help_text=_("The id in another system"),
+    )
+    source_created_on = models.DateField(
+        _("created in the old system"),
+        null=True,
+        blank=True,
+        help_text=_("When the system it came from created it"),
+    )
     notes = models.TextField(_("notes"), blank=True)
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="customers")
     consent = models.JSONField(_("current consent"), default=dict, blank=True, editable=False)
@@ -269,6 +295,8 @@ class Customer(OwnedModel, CustomFieldsModel):
         self.alias = normalize.clean_text(self.alias)
         self.job_title = normalize.clean_text(self.job_title)
         self.city = normalize.clean_text(self.city)
+        self.contact_person = normalize.clean_text(self.contact_person)
+        self.external_id = normalize.clean_text(self.external_id)
         self.tax_id = normalize.clean_text(self.tax_id).upper()
         if not self.name:
             errors["name"] = _("Enter a name.")

@@ -383,3 +383,34 @@ def test_value_maps_through_the_api_and_new_custom_choices_for_administrators(re
     assert CustomField.objects.get(key="level").choices == ["A", "B", "钻石"]
     run(job, admin)
     assert dict((c.name, c.custom["level"]) for c in Customer.objects.all()) == {"甲": "A", "乙": "钻石"}
+
+
+# ------------------------------------------------------------------------------------------------ targets
+def test_address_contact_person_external_id_and_the_old_systems_created_date(rep):
+    rows = [
+        ["客户名称", "联系人", "详细地址", "外部编号", "创建时间"],
+        ["苏州甲公司", "王经理", "江苏省苏州市工业园区星湖街328号", "CRM-0001", "2019/3/8 10:21"],
+    ]
+    job = upload(rep, csv_bytes(rows))
+    assert job.mapping == ["name", "contact_person", "address", "external_id", "source_created_on"]
+    run(configure(job, rep), rep)
+    company = Customer.objects.get(name="苏州甲公司")
+    assert (company.contact_person, company.external_id) == ("王经理", "CRM-0001")
+    assert company.source_created_on == dt.date(2019, 3, 8)
+    (address,) = company.addresses.all()
+    assert (address.street, address.kind, address.is_primary) == ("江苏省苏州市工业园区星湖街328号", "office", True)
+    # updating adds a new address once; the same address again changes nothing
+    from kehu.customers import services as customer_services
+
+    customer_services.customer_update(
+        customer=company, data={"phone": "13812345678"}, by=rep, expected_version=company.version
+    )
+    rows = [["客户名称", "电话", "详细地址"], ["苏州甲公司", "13812345678", "上海市浦东新区世纪大道100号"]]
+    for expected in ("updated", "unchanged"):
+        job = upload(rep, csv_bytes(rows))
+        run(configure(job, rep, mode="upsert", match_on="phone"), rep)
+        assert getattr(job, expected) == 1
+    assert sorted(company.addresses.values_list("street", "is_primary")) == [
+        ("上海市浦东新区世纪大道100号", False),
+        ("江苏省苏州市工业园区星湖街328号", True),
+    ]

@@ -84,6 +84,45 @@ SYNONYMS = {
     "account": ["所属客户", "所属公司", "所属单位", "account", "accountname"],
     "owner": ["负责人", "销售", "业务员", "所有人", "归属人", "owner", "salesrep"],
     "tags": ["标签", "tags", "tag"],
+    "contact_person": ["联系人", "联系人姓名", "联系人名称", "对接人", "contactperson", "contactname", "contact"],
+    "external_id": [
+        "外部编号",
+        "外部id",
+        "原系统编号",
+        "原系统id",
+        "原编号",
+        "旧系统编号",
+        "externalid",
+        "legacyid",
+        "sourceid",
+    ],
+    "source_created_on": [
+        "创建时间",
+        "创建日期",
+        "录入时间",
+        "录入日期",
+        "建档日期",
+        "建档时间",
+        "原创建时间",
+        "createdat",
+        "createddate",
+        "createdon",
+        "datecreated",
+        "createtime",
+    ],
+    "address": [
+        "地址",
+        "详细地址",
+        "联系地址",
+        "通讯地址",
+        "公司地址",
+        "办公地址",
+        "家庭地址",
+        "住址",
+        "address",
+        "streetaddress",
+        "street",
+    ],
     "extra_phone": [
         "其他电话",
         "备用电话",
@@ -236,6 +275,7 @@ def targets_for(user) -> list[Target]:
     if access.can(Action.TRANSFER, Customer):
         add("owner", _("Owner (user name)"), "owner")
     add("tags", _("Tags"), "tags")
+    add("address", _("Address"), None)
     add("extra_phone", _("Other phone"), "phone")
     add("extra_email", _("Other email"), "email")
     add("wechat", _("WeChat id"), None)

@@ -42,7 +42,20 @@ from .earlier import EarlierRows
 from .lookups import Duplicate, Lookups, withdrawn_by_customer
 
 FK_CHECKED = ["owner", "account", "parent", "merged_into"]
-TEXT_FIELDS = {"name", "alias", "city", "job_title", "industry", "tax_id", "occupation", "notes"}
+TEXT_FIELDS = {
+    "name",
+    "alias",
+    "city",
+    "job_title",
+    "industry",
+    "tax_id",
+    "occupation",
+    "notes",
+    "contact_person",
+    "external_id",
+}
+DATE_FIELDS = {"birthday", "source_created_on"}
+MAX_ADDRESS = 255
 CHOICE_FIELDS = {"kind"} | {n for n in PROFILE_FIELDS if Customer._meta.get_field(n).choices}
 
 
@@ -62,10 +75,12 @@ class Extras:
     tags: list[Tag] = field(default_factory=list)
     #: E.164 number → its extension (0512-87800562转775), for the primary and the other phones of the row
     extensions: dict[str, str] = field(default_factory=dict)
+    #: an address as one text (its street; the parts are not parsed here)
+    address: str = ""
 
     def __bool__(self) -> bool:
         # an extension goes with a phone the row adds: it changes nothing on its own
-        return bool(self.phones or self.emails or self.wechat or self.consent or self.tags)
+        return bool(self.phones or self.emails or self.wechat or self.consent or self.tags or self.address)
 
 
 @dataclass
@@ -262,8 +277,16 @@ class Planner(EarlierRows, Lookups):
             values["email"] = normalize.normalize_email(raw)
         elif key == "website":
             values["website"] = self.coerce.website(raw)
-        elif key == "birthday":
-            values["birthday"] = self.date(index, raw)
+        elif key in DATE_FIELDS:
+            values[key] = self.date(index, raw)
+        elif key == "address":
+            street = normalize.clean_text(raw)
+            if len(street) > MAX_ADDRESS:
+                raise ValidationError(
+                    _("An address has at most %(limit)d characters; this one has %(length)d.")
+                    % {"limit": MAX_ADDRESS, "length": len(street)}
+                )
+            extras.address = street
         elif key in CHOICE_FIELDS:
             mapped = self._mapped_value(key, raw)
             if mapped is None:
@@ -337,7 +360,7 @@ class Planner(EarlierRows, Lookups):
                 # the account over the whole table) and no ordering; owner/account are compared by id
                 for c in self.visible.filter(pk__in=wanted)
                 .order_by()
-                .prefetch_related("tags", "phones", "emails", "social_ids")
+                .prefetch_related("tags", "phones", "emails", "social_ids", "addresses")
             }
             writable = set(
                 scoped(Customer.objects.filter(pk__in=wanted), user=self.user, mode="write").values_list(
@@ -514,6 +537,8 @@ class Planner(EarlierRows, Lookups):
             for s in customer.social_ids.all()
         ):
             extras.wechat = ""
+        if extras.address and any(a.street == extras.address for a in customer.addresses.all()):
+            extras.address = ""  # an address the customer has changes nothing
         extras.consent = {
             c: s for c, s in extras.consent.items() if (customer.consent or {}).get(c, {}).get("status") != s
         }

@@ -288,6 +288,7 @@ def _counts(job: ImportJob) -> dict:
 OWN_ROWS = {
     "customers.customerphone",
     "customers.customeremail",
+    "customers.customeraddress",
     "customers.socialidentity",
     "customers.consentevent",
     "customers.lifecyclechange",

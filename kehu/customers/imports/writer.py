@@ -31,9 +31,11 @@ from ..models import (
     ConsentEvent,
     ConsentMethod,
     Customer,
+    CustomerAddress,
     CustomerEmail,
     CustomerPhone,
     DuplicateCandidate,
+    Kind,
     LifecycleChange,
     SocialIdentity,
 )
@@ -198,6 +200,7 @@ def _insert(planner: Planner, plans: list[RowPlan]) -> None:
         customers.append(c)
     Customer.objects.bulk_create(customers)
     phones, emails, socials, consents, lifecycle, tag_links, entries = [], [], [], [], [], [], []
+    addresses = []
     for plan, c in zip(plans, customers, strict=True):
         extras = plan.extras
         if c.phone:
@@ -217,6 +220,8 @@ def _insert(planner: Planner, plans: list[RowPlan]) -> None:
         if c.email:
             emails.append(CustomerEmail(customer=c, email=c.email, is_primary=True))
         emails += [CustomerEmail(customer=c, email=e) for e in extras.emails]
+        if extras.address:
+            addresses.append(_address(c, extras.address, primary=True))
         if extras.wechat:
             socials.append(
                 SocialIdentity(customer=c, network=SocialIdentity.Network.WECHAT, handle=extras.wechat)
@@ -239,12 +244,15 @@ def _insert(planner: Planner, plans: list[RowPlan]) -> None:
             after["emails"] = list(extras.emails)
         if extras.wechat:
             after["socials"] = [f"{SocialIdentity.Network.WECHAT.label}: {extras.wechat}"]
+        if extras.address:
+            after["addresses"] = [extras.address]
         entries.append(
             (c.pk, str(c), {k: [None, v] for k, v in after.items() if v not in (None, "", [], {})}, 1)
         )
     CustomerPhone.objects.bulk_create(phones)
     CustomerEmail.objects.bulk_create(emails)
     SocialIdentity.objects.bulk_create(socials)
+    CustomerAddress.objects.bulk_create(addresses)
     ConsentEvent.objects.bulk_create(consents)
     LifecycleChange.objects.bulk_create(lifecycle)
     Customer.tags.through.objects.bulk_create(tag_links)
@@ -253,6 +261,11 @@ def _insert(planner: Planner, plans: list[RowPlan]) -> None:
     )
     for plan, c in zip(plans, customers, strict=True):
         planner.created_rows[plan.number] = c.pk
+
+
+def _address(customer: Customer, street: str, *, primary: bool) -> CustomerAddress:
+    kind = CustomerAddress.AddressKind.HOME if customer.kind == Kind.PERSON else CustomerAddress.AddressKind.OFFICE
+    return CustomerAddress(customer=customer, kind=kind, street=street, is_primary=primary)
 
 
 def _update(planner: Planner, plan: RowPlan) -> None:
@@ -295,6 +308,10 @@ def _update(planner: Planner, plan: RowPlan) -> None:
         CustomerEmail.objects.bulk_create([CustomerEmail(customer=locked, email=e) for e in new_emails])
         if new_emails:
             changes["emails"] = [None, new_emails]
+        if extras.address and not CustomerAddress.objects.filter(customer=locked, street=extras.address).exists():
+            first = not CustomerAddress.objects.filter(customer=locked).exists()
+            _address(locked, extras.address, primary=first).save()
+            changes["addresses"] = [None, [extras.address]]
         if extras.wechat:
             holder = (
                 SocialIdentity.objects.filter(network=SocialIdentity.Network.WECHAT, handle=extras.wechat)
