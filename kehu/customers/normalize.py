@@ -349,7 +349,9 @@ _MONTHS = {
     for name in names
 }
 _D_MON_Y = re.compile(r"(?P<d>\d{1,2})[\s\-/.]*(?P<mon>[a-z]{3,9})\.?[\s\-/.,]*(?P<y>\d{4})" + _TIME, re.I)
-_MON_D_Y = re.compile(r"(?P<mon>[a-z]{3,9})\.?\s*(?P<d>\d{1,2})(?:st|nd|rd|th)?\s*,?\s*(?P<y>\d{4})" + _TIME, re.I)
+_MON_D_Y = re.compile(
+    r"(?P<mon>[a-z]{3,9})\.?\s*(?P<d>\d{1,2})(?:st|nd|rd|th)?\s*,?\s*(?P<y>\d{4})" + _TIME, re.I
+)
 _SERIAL = re.compile(r"(?P<n>\d{5})(?:\.\d+)?")
 _EXCEL_EPOCH = __import__("datetime").date(1899, 12, 30)
 
@@ -364,7 +366,9 @@ def _date(value: str, y: str | int, m: str | int, d: str | int):
     try:
         return dt.date(int(y), int(m), int(d))
     except ValueError:
-        raise ValidationError(_("“%(value)s” is not a date: there is no such day.") % {"value": value}) from None
+        raise ValidationError(
+            _("“%(value)s” is not a date: there is no such day.") % {"value": value}
+        ) from None
 
 
 def date_order_of(value: str) -> str:

@@ -15,10 +15,10 @@ from django.views.decorators.http import require_POST
 from kehu.core.access import Access
 from kehu.core.models import Action, Role
 
+from . import normalize
 from .imports import mapping, reader, report, selectors, services
 from .imports.forms import FileSettingsForm, MappingForm, UploadForm, ValueMappingForm
 from .imports.models import EDITABLE, WORKING, ImportMode, ImportStatus, IssuePhase
-from . import normalize
 from .models import Customer
 
 FORMATS = {"csv", "xlsx"}

@@ -283,7 +283,10 @@ def test_two_rows_with_the_same_phone_and_email_are_refused_even_with_import_any
     assert job.preview["counts"] == {"create": 1, "error": 1}
     run(job, rep)
     assert (job.created, job.failed) == (1, 1)
-    assert "Row 2 of this file has the same phone (+8613866667777): combine the two rows" in job.issues.get(phase="run").text
+    assert (
+        "Row 2 of this file has the same phone (+8613866667777): combine the two rows"
+        in job.issues.get(phase="run").text
+    )
 
 
 def test_the_refusal_holds_across_batches_and_a_resumed_run(rep, settings):
@@ -374,7 +377,14 @@ def test_value_maps_through_the_api_and_new_custom_choices_for_administrators(re
     refused = api.put(url, {"value_maps": {"custom.level": {"钻石": "+"}}}, format="json")
     assert refused.status_code == 400 and "Only an administrator" in refused.content.decode()
     assert api.put(url, {"value_maps": {"custom.level": {"钻石": "Z"}}}, format="json").status_code == 400
-    admin = make_user("customers.customer", actions=ALL, read=Scope.ALL, write=Scope.ALL, username="admin", is_superuser=True)
+    admin = make_user(
+        "customers.customer",
+        actions=ALL,
+        read=Scope.ALL,
+        write=Scope.ALL,
+        username="admin",
+        is_superuser=True,
+    )
     job.owner = admin
     job.save(update_fields=["owner"])
     api.force_authenticate(admin)
@@ -382,7 +392,7 @@ def test_value_maps_through_the_api_and_new_custom_choices_for_administrators(re
     assert response.status_code == 200, response.content
     assert CustomField.objects.get(key="level").choices == ["A", "B", "钻石"]
     run(job, admin)
-    assert dict((c.name, c.custom["level"]) for c in Customer.objects.all()) == {"甲": "A", "乙": "钻石"}
+    assert {c.name: c.custom["level"] for c in Customer.objects.all()} == {"甲": "A", "乙": "钻石"}
 
 
 # ------------------------------------------------------------------------------------------------ targets
@@ -398,7 +408,11 @@ def test_address_contact_person_external_id_and_the_old_systems_created_date(rep
     assert (company.contact_person, company.external_id) == ("王经理", "CRM-0001")
     assert company.source_created_on == dt.date(2019, 3, 8)
     (address,) = company.addresses.all()
-    assert (address.street, address.kind, address.is_primary) == ("江苏省苏州市工业园区星湖街328号", "office", True)
+    assert (address.street, address.kind, address.is_primary) == (
+        "江苏省苏州市工业园区星湖街328号",
+        "office",
+        True,
+    )
     # updating adds a new address once; the same address again changes nothing
     from kehu.customers import services as customer_services
 

@@ -119,6 +119,8 @@ def test_the_forms_of_the_issue():
     assert normalize.parse_date("20230501")[0] == dt.date(2023, 5, 1)
     assert normalize.parse_date("19560409")[0] == dt.date(1956, 4, 9)
     assert normalize.parse_date("2023/5/1 14:30:00")[0] == dt.date(2023, 5, 1)
-    assert normalize.parse_date("1 May 2023")[0] == normalize.parse_date("May 1, 2023")[0] == dt.date(2023, 5, 1)
+    assert (
+        normalize.parse_date("1 May 2023")[0] == normalize.parse_date("May 1, 2023")[0] == dt.date(2023, 5, 1)
+    )
     with pytest.raises(ValidationError, match="“2023-02-30” is not a date"):
         normalize.parse_date("2023-02-30")

@@ -306,7 +306,9 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet):
             return Response(columns)
         data = ValueMapsInput(data=request.data)
         data.is_valid(raise_exception=True)
-        job = services.import_map_values(job=job, by=request.user, value_maps=data.validated_data["value_maps"])
+        job = services.import_map_values(
+            job=job, by=request.user, value_maps=data.validated_data["value_maps"]
+        )
         return self._reply(job)
 
     @extend_schema(request=None, responses={202: ImportJobSerializer})

@@ -82,9 +82,7 @@ class MappingForm(forms.Form):
         help_text=_("Rows with an account are always persons (contacts)."),
     )
 
-    def __init__(
-        self, *args, headers: list[str], targets: list[mapping.Target], date_orders=None, **kwargs
-    ):
+    def __init__(self, *args, headers: list[str], targets: list[mapping.Target], date_orders=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.headers = headers
         # a column of day/month dates the file does not settle (03/04/2023) asks its order once
@@ -125,7 +123,9 @@ class MappingForm(forms.Form):
     def options(self) -> dict:
         options = {k: self.cleaned_data[k] for k in ("mode", "match_on", "duplicates", "default_kind")}
         options["date_orders"] = {
-            str(i): self.cleaned_data[f"date_order_{i}"] for i in self.asked if self.cleaned_data[f"date_order_{i}"]
+            str(i): self.cleaned_data[f"date_order_{i}"]
+            for i in self.asked
+            if self.cleaned_data[f"date_order_{i}"]
         }
         return options
 
@@ -154,5 +154,7 @@ class ValueMappingForm(forms.Form):
         maps: dict[str, dict[str, str]] = {}
         for column in self.columns:
             for field, suggestion in column["rows"]:
-                maps.setdefault(column["target"].key, {})[suggestion.value] = self.cleaned_data[field.name] or ""
+                maps.setdefault(column["target"].key, {})[suggestion.value] = (
+                    self.cleaned_data[field.name] or ""
+                )
         return maps

@@ -84,7 +84,15 @@ SYNONYMS = {
     "account": ["所属客户", "所属公司", "所属单位", "account", "accountname"],
     "owner": ["负责人", "销售", "业务员", "所有人", "归属人", "owner", "salesrep"],
     "tags": ["标签", "tags", "tag"],
-    "contact_person": ["联系人", "联系人姓名", "联系人名称", "对接人", "contactperson", "contactname", "contact"],
+    "contact_person": [
+        "联系人",
+        "联系人姓名",
+        "联系人名称",
+        "对接人",
+        "contactperson",
+        "contactname",
+        "contact",
+    ],
     "external_id": [
         "外部编号",
         "外部id",
@@ -411,14 +419,47 @@ def column_name(headers: list[str], index: int) -> str:
 #: words other systems use for Kehu's choices (a value-mapping suggestion, never applied without the user)
 VALUE_SYNONYMS = {
     "source": {
-        "web": ["官网", "网站", "官方网站", "网页", "网络", "在线咨询", "网站咨询", "online", "internet", "官网注册"],
-        "campaign": ["百度推广", "搜索推广", "竞价", "sem", "广告", "推广", "市场活动", "活动", "电子邮件营销", "短信营销"],
+        "web": [
+            "官网",
+            "网站",
+            "官方网站",
+            "网页",
+            "网络",
+            "在线咨询",
+            "网站咨询",
+            "online",
+            "internet",
+            "官网注册",
+        ],
+        "campaign": [
+            "百度推广",
+            "搜索推广",
+            "竞价",
+            "sem",
+            "广告",
+            "推广",
+            "市场活动",
+            "活动",
+            "电子邮件营销",
+            "短信营销",
+        ],
         "call": ["电话营销", "电话", "电销", "来电", "去电", "外呼", "cold call", "telemarketing", "呼入"],
         "referral": ["转介绍", "介绍", "推荐", "老客户介绍", "客户介绍", "朋友介绍", "口碑"],
         "trade_show": ["展会", "展览", "会展", "博览会", "exhibition", "fair", "expo"],
         "walk_in": ["上门", "到店", "自然到访", "门店", "来访", "visit"],
         "partner": ["合作伙伴", "渠道", "代理商", "经销商", "channel", "reseller", "dealer", "agent"],
-        "social": ["微信", "抖音", "微博", "小红书", "公众号", "社交媒体", "wechat", "weibo", "douyin", "linkedin"],
+        "social": [
+            "微信",
+            "抖音",
+            "微博",
+            "小红书",
+            "公众号",
+            "社交媒体",
+            "wechat",
+            "weibo",
+            "douyin",
+            "linkedin",
+        ],
         "other": ["其他", "其它", "未知", "unknown", "misc"],
     },
 }
@@ -440,7 +481,9 @@ class ValueSuggestion:
 def choice_options(key: str, definitions: dict | None = None) -> list[tuple[str, str]] | None:
     """(code, label) of a choice target — a Customer choice field or a custom choice field — or None."""
     if key.startswith("custom."):
-        definitions = definitions if definitions is not None else {d.key: d for d in customfields.definitions(Customer)}
+        definitions = (
+            definitions if definitions is not None else {d.key: d for d in customfields.definitions(Customer)}
+        )
         definition = definitions.get(key[7:])
         if definition is None or definition.field_type != "choice":
             return None
@@ -490,10 +533,14 @@ class ValueSuggester:
         return "", ""
 
     def column(self, key: str, distinct: list, options: list[tuple[str, str]]) -> list[ValueSuggestion]:
-        return [ValueSuggestion(value, count, *self.suggest(key, value, options)) for value, count in distinct]
+        return [
+            ValueSuggestion(value, count, *self.suggest(key, value, options)) for value, count in distinct
+        ]
 
 
-def value_columns(job, targets: list[Target]) -> list[tuple[int, Target, list[tuple[str, str]], list[ValueSuggestion]]]:
+def value_columns(
+    job, targets: list[Target]
+) -> list[tuple[int, Target, list[tuple[str, str]], list[ValueSuggestion]]]:
     """The mapped choice columns of a job with their distinct values and a suggestion for each; the user's
     value map (job.options['value_maps'][target]) is applied by the caller."""
     by_key = {t.key: t for t in targets}
@@ -522,7 +569,9 @@ def needs_values(job, targets: list[Target]) -> bool:
     return False
 
 
-def clean_value_maps(value_maps, targets: list[Target], *, may_create: bool) -> tuple[dict, dict[str, list[str]]]:
+def clean_value_maps(
+    value_maps, targets: list[Target], *, may_create: bool
+) -> tuple[dict, dict[str, list[str]]]:
     """The value maps as saved ({target: {file value: code, '' or '+'}}) and, per custom choice field, the new
     options to create; ValidationError for an unknown target or choice, or '+' without the right."""
     if not isinstance(value_maps, dict):
@@ -548,11 +597,15 @@ def clean_value_maps(value_maps, targets: list[Target], *, may_create: bool) -> 
                     )
                     continue
                 if not may_create:
-                    problems.append(_("Only an administrator can create a new choice (“%(value)s”).") % {"value": value})
+                    problems.append(
+                        _("Only an administrator can create a new choice (“%(value)s”).") % {"value": value}
+                    )
                     continue
                 text = normalize.clean_text(value)
                 if not text or len(text) > 100:
-                    problems.append(_("“%(value)s” cannot be a choice (1 to 100 characters).") % {"value": value})
+                    problems.append(
+                        _("“%(value)s” cannot be a choice (1 to 100 characters).") % {"value": value}
+                    )
                     continue
                 if text not in codes:
                     created.setdefault(key[7:], []).append(text)

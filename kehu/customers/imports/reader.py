@@ -23,7 +23,6 @@ from django.utils.translation import gettext as _
 from kehu.core.exports import FORMULA_PREFIXES
 
 from .. import normalize
-
 from . import xlsx
 from .limits import (  # noqa: F401 - the limits are read through this module too
     MAX_COLUMNS,
@@ -420,7 +419,9 @@ def _scan(info: FileInfo, records: Iterable[tuple[int, Sequence]], header_row: i
         settle()
     if not info.header_row:
         if header_row:
-            raise FileProblem(_("Row %(row)d of the file is empty: it cannot name the columns.") % {"row": header_row})
+            raise FileProblem(
+                _("Row %(row)d of the file is empty: it cannot name the columns.") % {"row": header_row}
+            )
         raise FileProblem(_("The file has no rows: the first row must name the columns."))
     if not info.total_rows:
         raise FileProblem(_("The file has a header row but no data rows."))

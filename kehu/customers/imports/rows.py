@@ -188,7 +188,9 @@ class Planner(EarlierRows, Lookups):
             raw = plan.cells[column] if column is not None and column < len(plan.cells) else ""
             value = normalize.clean_text(raw) or str(error.params.get("value", ""))
             field = Customer._meta.get_field(name).verbose_name if name != "__all__" else ""
-            return _("“%(value)s” is too long for the %(field)s: %(length)d characters, at most %(limit)d.") % {
+            return _(
+                "“%(value)s” is too long for the %(field)s: %(length)d characters, at most %(limit)d."
+            ) % {
                 "value": value if len(value) <= 40 else value[:40] + "…",
                 "field": field,
                 "length": error.params.get("show_value", len(value)),
@@ -243,7 +245,8 @@ class Planner(EarlierRows, Lookups):
                     % {
                         "cells": width,
                         "columns": len(self.headers),
-                        "missing": ", ".join(f"“{m}”" for m in missing[:5]) + ("…" if len(missing) > 5 else ""),
+                        "missing": ", ".join(f"“{m}”" for m in missing[:5])
+                        + ("…" if len(missing) > 5 else ""),
                     },
                 )
             )

@@ -264,7 +264,11 @@ def _insert(planner: Planner, plans: list[RowPlan]) -> None:
 
 
 def _address(customer: Customer, street: str, *, primary: bool) -> CustomerAddress:
-    kind = CustomerAddress.AddressKind.HOME if customer.kind == Kind.PERSON else CustomerAddress.AddressKind.OFFICE
+    kind = (
+        CustomerAddress.AddressKind.HOME
+        if customer.kind == Kind.PERSON
+        else CustomerAddress.AddressKind.OFFICE
+    )
     return CustomerAddress(customer=customer, kind=kind, street=street, is_primary=primary)
 
 
@@ -308,7 +312,10 @@ def _update(planner: Planner, plan: RowPlan) -> None:
         CustomerEmail.objects.bulk_create([CustomerEmail(customer=locked, email=e) for e in new_emails])
         if new_emails:
             changes["emails"] = [None, new_emails]
-        if extras.address and not CustomerAddress.objects.filter(customer=locked, street=extras.address).exists():
+        if (
+            extras.address
+            and not CustomerAddress.objects.filter(customer=locked, street=extras.address).exists()
+        ):
             first = not CustomerAddress.objects.filter(customer=locked).exists()
             _address(locked, extras.address, primary=first).save()
             changes["addresses"] = [None, [extras.address]]

@@ -15,46 +15,67 @@ def restore_search_index(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0010_importissue_warning_level'),
+        ("customers", "0010_importissue_warning_level"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='customer',
-            name='contact_person',
-            field=models.CharField(blank=True, db_default='', default='', help_text='Whom to ask for, when not a contact record', max_length=120, verbose_name='contact person'),
+            model_name="customer",
+            name="contact_person",
+            field=models.CharField(
+                blank=True,
+                db_default="",
+                default="",
+                help_text="Whom to ask for, when not a contact record",
+                max_length=120,
+                verbose_name="contact person",
+            ),
         ),
         migrations.AddField(
-            model_name='customer',
-            name='external_id',
-            field=models.CharField(blank=True, db_default='', db_index=True, default='', help_text='The id in another system', max_length=64, verbose_name='external id'),
+            model_name="customer",
+            name="external_id",
+            field=models.CharField(
+                blank=True,
+                db_default="",
+                db_index=True,
+                default="",
+                help_text="The id in another system",
+                max_length=64,
+                verbose_name="external id",
+            ),
         ),
         migrations.AddField(
-            model_name='customer',
-            name='source_created_on',
-            field=models.DateField(blank=True, help_text='When the system it came from created it', null=True, verbose_name='created in the old system'),
+            model_name="customer",
+            name="source_created_on",
+            field=models.DateField(
+                blank=True,
+                help_text="When the system it came from created it",
+                null=True,
+                verbose_name="created in the old system",
+            ),
         ),
         migrations.AddField(
-            model_name='customerphone',
-            name='extension',
-            field=models.CharField(blank=True, db_default='', default='', max_length=10, verbose_name='extension'),
+            model_name="customerphone",
+            name="extension",
+            field=models.CharField(
+                blank=True, db_default="", default="", max_length=10, verbose_name="extension"
+            ),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='date_orders',
+            model_name="importjob",
+            name="date_orders",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='distinct_values',
+            model_name="importjob",
+            name="distinct_values",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='header_row',
-            field=models.PositiveIntegerField(default=0, verbose_name='header row'),
+            model_name="importjob",
+            name="header_row",
+            field=models.PositiveIntegerField(default=0, verbose_name="header row"),
         ),
         migrations.RunPython(restore_search_index, migrations.RunPython.noop),
     ]
