@@ -30,7 +30,7 @@ from .models import (
 class PhoneSerializer(serializers.ModelSerializer):
     class Meta:
         model = CustomerPhone
-        fields = ["id", "kind", "number", "is_primary"]
+        fields = ["id", "kind", "number", "extension", "is_primary"]
 
 
 class EmailSerializer(serializers.ModelSerializer):

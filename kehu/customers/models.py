@@ -128,6 +128,9 @@ PROFILE_FIELDS = [
     "decision_driver",
     "feedback_strictness",
     "preferred_language",
+    "contact_person",
+    "external_id",
+    "source_created_on",
     "notes",
 ]
 
@@ -194,6 +197,29 @@ class Customer(OwnedModel, CustomFieldsModel):
     )
     email = models.CharField(_("email"), max_length=254, blank=True, db_index=True)
     city = models.CharField(_("city"), max_length=80, blank=True)
+    contact_person = models.CharField(
+        _("contact person"),
+        max_length=120,
+        blank=True,
+        default="",
+        db_default="",  # rows inserted in bulk without the column (demo data, benchmarks)
+        help_text=_("Whom to ask for, when not a contact record"),
+    )
+    external_id = models.CharField(
+        _("external id"),
+        max_length=64,
+        blank=True,
+        db_index=True,
+        default="",
+        db_default="",
+        help_text=_("The id in another system"),
+    )
+    source_created_on = models.DateField(
+        _("created in the old system"),
+        null=True,
+        blank=True,
+        help_text=_("When the system it came from created it"),
+    )
     notes = models.TextField(_("notes"), blank=True)
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="customers")
     consent = models.JSONField(_("current consent"), default=dict, blank=True, editable=False)
@@ -263,12 +289,18 @@ class Customer(OwnedModel, CustomFieldsModel):
     def phone_display(self) -> str:
         return normalize.format_phone(self.phone)
 
+    @property
+    def email_display(self) -> str:
+        return normalize.display_email(self.email)
+
     def clean(self) -> None:
         errors = {}
         self.name = normalize.clean_text(self.name)
         self.alias = normalize.clean_text(self.alias)
         self.job_title = normalize.clean_text(self.job_title)
         self.city = normalize.clean_text(self.city)
+        self.contact_person = normalize.clean_text(self.contact_person)
+        self.external_id = normalize.clean_text(self.external_id)
         self.tax_id = normalize.clean_text(self.tax_id).upper()
         if not self.name:
             errors["name"] = _("Enter a name.")
@@ -319,6 +351,8 @@ class CustomerPhone(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="phones")
     kind = models.CharField(_("type"), max_length=8, choices=PhoneKind.choices, default=PhoneKind.MOBILE)
     number = models.CharField(_("number"), max_length=20, db_index=True, help_text=_("E.164"))
+    # db_default: rows inserted in bulk without the column (demo data, benchmarks) get no extension
+    extension = models.CharField(_("extension"), max_length=10, blank=True, default="", db_default="")
     is_primary = models.BooleanField(_("primary"), default=False)
 
     class Meta:
@@ -327,13 +361,14 @@ class CustomerPhone(models.Model):
         constraints = [models.UniqueConstraint(fields=["customer", "number"], name="uniq_customer_phone")]
 
     def __str__(self) -> str:
-        return normalize.format_phone(self.number)
+        return normalize.format_phone(self.number, self.extension)
 
     def clean(self) -> None:
         try:
-            self.number = normalize.normalize_phone(self.number)
+            self.number, extension = normalize.split_phone(self.number)
         except ValidationError as exc:
             raise ValidationError({"number": exc.messages}) from None
+        self.extension = normalize.clean_text(self.extension) or extension
 
 
 class CustomerEmail(models.Model):
@@ -348,7 +383,7 @@ class CustomerEmail(models.Model):
         constraints = [models.UniqueConstraint(fields=["customer", "email"], name="uniq_customer_email")]
 
     def __str__(self) -> str:
-        return self.email
+        return normalize.display_email(self.email)
 
     def clean(self) -> None:
         try:

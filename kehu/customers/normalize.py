@@ -15,6 +15,7 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 DEFAULT_REGION = "CN"
 _WS = re.compile(r"\s+")
@@ -194,17 +195,32 @@ def company_core(value: str) -> str:
     return _NON_WORD.sub("", key)
 
 
-def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
-    """E.164 form of a phone number, or ValidationError with a specific message."""
+#: an extension after the number: 0512-87800562转775, 010-12345678分机123, … ext. 123, … x123, … #123
+_EXTENSION = re.compile(
+    r"^(?P<number>.*?\d[\s().\-–/]*)\s*(?:ext(?:ension)?\.?|x|转|分机|#)\s*[:.：]?\s*(?P<ext>\d{1,10})\s*$",
+    re.IGNORECASE,
+)
+MAX_EXTENSION = 10
+
+
+def split_phone(raw: str, region: str = DEFAULT_REGION) -> tuple[str, str]:
+    """The E.164 form of a phone number and its extension ('' when none), or ValidationError with a
+    specific message quoting the value."""
     text = clean_text(raw)
     if not text:
-        return ""
-    if not re.fullmatch(r"[+\d\s().\-–/]+(?:\s*(?:ext\.?|x|转|分机)\s*\d+)?", text, flags=re.IGNORECASE):
+        return "", ""
+    extension = ""
+    match = _EXTENSION.match(text)
+    main = text
+    if match:
+        main, extension = match["number"].strip(), match["ext"]
+    if not re.fullmatch(r"[+\d\s().\-–/]+", main):
         raise ValidationError(
-            _("“%(value)s” is not a phone number: use digits, spaces, + ( ) -.") % {"value": text}
+            _("“%(value)s” is not a phone number: use digits, spaces, + ( ) - and an extension (转 123).")
+            % {"value": text}
         )
     try:
-        number = phonenumbers.parse(text, region)
+        number = phonenumbers.parse(main, region)
     except phonenumbers.NumberParseException:
         raise ValidationError(_("“%(value)s” is not a phone number.") % {"value": text}) from None
     if not phonenumbers.is_valid_number(number):
@@ -212,10 +228,17 @@ def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
             _("“%(value)s” is not a valid phone number for its country (check the number of digits).")
             % {"value": text}
         )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    extension = extension or (number.extension or "")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), extension
 
 
-def format_phone(e164: str) -> str:
+def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
+    """E.164 form of a phone number (without its extension: see split_phone), or ValidationError with a
+    specific message."""
+    return split_phone(raw, region)[0]
+
+
+def format_phone(e164: str, extension: str = "") -> str:
     if not e164:
         return ""
     try:
@@ -223,8 +246,12 @@ def format_phone(e164: str) -> str:
     except phonenumbers.NumberParseException:
         return e164
     if number.country_code == 86:
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+        text = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    else:
+        text = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    if extension:
+        return _("%(number)s ext. %(extension)s") % {"number": text, "extension": extension}
+    return text
 
 
 def phone_digits(value: str) -> str:
@@ -242,18 +269,163 @@ def national_digits(e164: str) -> str:
 
 
 def normalize_email(raw: str) -> str:
+    """The stored form of an email address: lower case, the domain in its ASCII (IDNA) form. Messages quote
+    the address as typed, never its punycode (display_email shows a stored one)."""
     text = clean_text(raw).replace(" ", "")
     if not text:
         return ""
+    typed = text
     if "@" in text:
         local, _sep, domain = text.rpartition("@")
         try:
             domain = domain.encode("idna").decode("ascii").lower()
         except UnicodeError:
-            raise ValidationError(_("“%(value)s” has an invalid domain.") % {"value": text}) from None
+            raise ValidationError(_("“%(value)s” has an invalid domain.") % {"value": typed}) from None
         text = f"{local}@{domain}"
     try:
         validate_email(text)
     except ValidationError:
-        raise ValidationError(_("“%(value)s” is not a valid email address.") % {"value": text}) from None
+        raise ValidationError(_("“%(value)s” is not a valid email address.") % {"value": typed}) from None
     return text.lower()
+
+
+def display_email(email: str) -> str:
+    """A stored email address as people write it: a Chinese domain in Chinese (info@例子.中国), not in its
+    punycode (info@xn--fsqu00a.xn--fiqs8s)."""
+    local, sep, domain = (email or "").rpartition("@")
+    if not sep or "xn--" not in domain:
+        return email or ""
+    try:
+        return f"{local}@{domain.encode('ascii').decode('idna')}"
+    except UnicodeError:
+        return email
+
+
+# ------------------------------------------------------------------------------------------------ dates
+#: the date forms parse_date recognises; the code is stored per column, the label shown in the preview
+DATE_FORMATS = {
+    "ymd": "YYYY-MM-DD",
+    "ymd_slash": "YYYY/M/D",
+    "ymd_dot": "YYYY.M.D",
+    "ymd_cn": "YYYY年M月D日",
+    "compact": "YYYYMMDD",
+    "dmy": "DD/MM/YYYY",
+    "mdy": "MM/DD/YYYY",
+    "dmy_month": "D Mon YYYY",
+    "mdy_month": "Mon D, YYYY",
+    "excel": gettext_lazy("Excel serial number"),
+}
+#: day/month orders a column can be read in
+DATE_ORDERS = ("dmy", "mdy")
+_TIME = (
+    r"(?:(?:\s*T\s*|\s+|(?=上午|下午))(?P<time>(?:上午|下午)?\s*\d{1,2}[:：]\d{1,2}(?:[:：]\d{1,2}(?:\.\d+)?)?"
+    r"(?:\s*(?:[ap]\.?m\.?|上午|下午))?(?:\s*(?:z|[+-]\d{2}:?\d{2}))?))?"
+)
+_YMD = re.compile(
+    r"(?P<y>\d{4})\s*(?P<sep>[-/.年])\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*[日号]?" + _TIME,
+    re.IGNORECASE,
+)
+_COMPACT = re.compile(r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})" + _TIME, re.IGNORECASE)
+_AB = re.compile(r"(?P<a>\d{1,2})\s*[-/.]\s*(?P<b>\d{1,2})\s*[-/.]\s*(?P<y>\d{4})" + _TIME, re.IGNORECASE)
+_MONTHS = {
+    name: index
+    for index, names in enumerate(
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_D_MON_Y = re.compile(r"(?P<d>\d{1,2})[\s\-/.]*(?P<mon>[a-z]{3,9})\.?[\s\-/.,]*(?P<y>\d{4})" + _TIME, re.I)
+_MON_D_Y = re.compile(
+    r"(?P<mon>[a-z]{3,9})\.?\s*(?P<d>\d{1,2})(?:st|nd|rd|th)?\s*,?\s*(?P<y>\d{4})" + _TIME, re.I
+)
+_SERIAL = re.compile(r"(?P<n>\d{5})(?:\.\d+)?")
+_EXCEL_EPOCH = __import__("datetime").date(1899, 12, 30)
+
+
+class AmbiguousDate(ValidationError):
+    """A day/month date whose order the column does not settle (03/04/2023: 3 April or 4 March)."""
+
+
+def _date(value: str, y: str | int, m: str | int, d: str | int):
+    import datetime as dt
+
+    try:
+        return dt.date(int(y), int(m), int(d))
+    except ValueError:
+        raise ValidationError(
+            _("“%(value)s” is not a date: there is no such day.") % {"value": value}
+        ) from None
+
+
+def date_order_of(value: str) -> str:
+    """For a day/month/year value: 'dmy' or 'mdy' when the value itself settles it, 'ask' when both are
+    possible and give different dates, '' when it is not such a value (or both orders read the same)."""
+    match = _AB.fullmatch(clean_text(value))
+    if not match:
+        return ""
+    a, b = int(match["a"]), int(match["b"])
+    if a > 12 and b <= 12:
+        return "dmy"
+    if b > 12 and a <= 12:
+        return "mdy"
+    if a == b or a > 12:
+        return ""
+    return "ask"
+
+
+def parse_date(raw: str, order: str = ""):
+    """A date typed in a common Chinese or Western form, and the code of that form (DATE_FORMATS):
+    2023-05-01, 2023/5/1, 2023.5.1, 2023年5月1日, 20230501, 03/04/2023 (day/month `order` 'dmy' or 'mdy'
+    when the value does not settle it), 1 May 2023, May 1, 2023, an Excel serial number (45047), each with
+    an optional time. ValidationError (AmbiguousDate for an unsettled day/month) quoting the value."""
+    text = clean_text(raw)
+    match = _YMD.fullmatch(text)
+    if match:
+        code = {"-": "ymd", "/": "ymd_slash", ".": "ymd_dot", "年": "ymd_cn"}[match["sep"]]
+        return _date(text, match["y"], match["m"], match["d"]), code
+    match = _COMPACT.fullmatch(text)
+    if match:
+        return _date(text, match["y"], match["m"], match["d"]), "compact"
+    match = _AB.fullmatch(text)
+    if match:
+        a, b = int(match["a"]), int(match["b"])
+        own = date_order_of(text)
+        settled = own if own in DATE_ORDERS else (order or ("" if own == "ask" else "dmy"))
+        if not settled:
+            raise AmbiguousDate(
+                _("“%(value)s” could be %(first)s or %(second)s: choose the day/month order of the column.")
+                % {
+                    "value": text,
+                    "first": _date(text, match["y"], b, a).isoformat(),
+                    "second": _date(text, match["y"], a, b).isoformat(),
+                }
+            )
+        day, month = (a, b) if settled == "dmy" else (b, a)
+        return _date(text, match["y"], month, day), settled
+    for pattern, code in ((_D_MON_Y, "dmy_month"), (_MON_D_Y, "mdy_month")):
+        match = pattern.fullmatch(text)
+        if match and match["mon"].lower() in _MONTHS:
+            return _date(text, match["y"], _MONTHS[match["mon"].lower()], match["d"]), code
+    match = _SERIAL.fullmatch(text)
+    if match:
+        import datetime as dt
+
+        return _EXCEL_EPOCH + dt.timedelta(days=int(match["n"])), "excel"
+    raise ValidationError(
+        _("“%(value)s” is not a date: use e.g. 2023-05-01, 2023/5/1, 2023年5月1日 or 20230501.")
+        % {"value": text}
+    )

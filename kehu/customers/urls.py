@@ -36,6 +36,7 @@ urlpatterns = [
     path("imports/template.<slug:fmt>", views_import.import_template, name="import_template"),
     path("imports/<int:pk>/", views_import.import_detail, name="import_detail"),
     path("imports/<int:pk>/mapping/", views_import.import_mapping, name="import_mapping"),
+    path("imports/<int:pk>/values/", views_import.import_values, name="import_values"),
     path("imports/<int:pk>/file/", views_import.import_reread, name="import_reread"),
     path("imports/<int:pk>/progress/", views_import.import_progress, name="import_progress"),
     path("imports/<int:pk>/errors.<slug:fmt>", views_import.import_errors, name="import_errors"),

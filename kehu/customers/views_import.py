@@ -13,10 +13,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from kehu.core.access import Access
-from kehu.core.models import Action
+from kehu.core.models import Action, Role
 
+from . import normalize
 from .imports import mapping, reader, report, selectors, services
-from .imports.forms import FileSettingsForm, MappingForm, UploadForm
+from .imports.forms import FileSettingsForm, MappingForm, UploadForm, ValueMappingForm
 from .imports.models import EDITABLE, WORKING, ImportMode, ImportStatus, IssuePhase
 from .models import Customer
 
@@ -91,12 +92,21 @@ def import_mapping(request, pk):
     initial = (
         {f"col_{i}": key for i, key in enumerate(job.mapping)} | dict(services.DEFAULT_OPTIONS) | job.options
     )
-    form = MappingForm(request.POST or None, headers=job.headers, targets=targets, initial=initial)
+    initial |= {f"date_order_{i}": order for i, order in (job.options.get("date_orders") or {}).items()}
+    form = MappingForm(
+        request.POST or None,
+        headers=job.headers,
+        targets=targets,
+        date_orders=job.date_orders,
+        initial=initial,
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.import_configure(
                 job=job, by=request.user, mapping_=form.mapping(), options=form.options()
             )
+            if mapping.needs_values(job, targets):
+                return redirect("customers:import_values", pk=job.pk)
             services.import_preview(job=job, by=request.user)
         except (ValidationError, PermissionDenied) as exc:
             for message in _errors(exc):
@@ -106,18 +116,48 @@ def import_mapping(request, pk):
     context = {
         "job": job,
         "form": form,
-        "columns": list(zip(form.column_fields(), _samples(job), strict=True)),
+        "columns": list(zip(form.column_fields(), _samples(job), form.date_order_fields(), strict=True)),
         "settings_form": FileSettingsForm(
             initial={
                 "encoding": "auto",
                 "delimiter": next((k for k, v in reader.DELIMITERS.items() if v == job.delimiter), "auto"),
                 "sheet": job.sheet,
+                "header_row": job.header_row or None,
             }
         ),
         "title": _("Map the columns"),
         "delimiter_name": DELIMITER_NAMES.get(job.delimiter, job.delimiter),
     }
     return render(request, "customers/imports/mapping.html", context, status=400 if form.errors else 200)
+
+
+def import_values(request, pk):
+    """The value-mapping step: for each choice column, its distinct values with the Kehu choice each is read
+    as (suggested by similarity; leave empty; administrators: create a custom field's new option)."""
+    job = _job(request, pk)
+    if job.status not in EDITABLE or job.status == ImportStatus.UPLOADED:
+        return redirect(job)
+    if not selectors.contents_visible(user=request.user, job=job):
+        messages.info(request, _("Only the user who uploaded this import can map its columns."))
+        return redirect(job)
+    access = Access.of(request.user)
+    form = ValueMappingForm(
+        request.POST or None,
+        columns=mapping.value_columns(job, mapping.targets_for(request.user)),
+        chosen=(job.options or {}).get("value_maps") or {},
+        may_create=access.is_superuser or access.can(Action.CHANGE, Role),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.import_map_values(job=job, by=request.user, value_maps=form.value_maps())
+            services.import_preview(job=job, by=request.user)
+        except (ValidationError, PermissionDenied) as exc:
+            for message in _errors(exc):
+                form.add_error(None, message)
+        else:
+            return redirect(job)
+    context = {"job": job, "form": form, "title": _("Map the values")}
+    return render(request, "customers/imports/values.html", context, status=400 if form.errors else 200)
 
 
 @require_POST
@@ -132,6 +172,7 @@ def import_reread(request, pk):
                 encoding=form.cleaned_data["encoding"] or "auto",
                 delimiter=form.cleaned_data["delimiter"] or "auto",
                 sheet=form.cleaned_data["sheet"],
+                header_row=form.cleaned_data["header_row"] or 0,
             )
             messages.success(request, _("The file was read again."))
         except (ValidationError, PermissionDenied) as exc:
@@ -189,6 +230,7 @@ def _context(request, job) -> dict:
             (job.headers[i], key) for i, key in enumerate(job.mapping) if key and i < len(job.headers)
         ],
         "preview_counts": preview.get("counts", {}),
+        "date_formats": _date_formats(job, preview),
         "sample": [
             {**row, "pairs": list(zip(row["cells"], row["errors"], strict=False))}
             for row in preview.get("sample", [])
@@ -204,6 +246,18 @@ def _context(request, job) -> dict:
         "cancellable": (job.status in (*EDITABLE, *WORKING) and job.status != ImportStatus.UNDOING)
         or (job.status == ImportStatus.FAILED and job.phase != "undo"),
     }
+
+
+def _date_formats(job, preview: dict) -> list[tuple[str, str]]:
+    """Per date column of the preview, the forms its values were written in (“YYYY/M/D (120), YYYYMMDD (3)”)."""
+    result = []
+    for index, seen in sorted((preview.get("formats") or {}).items(), key=lambda item: int(item[0])):
+        forms_seen = ", ".join(
+            f"{normalize.DATE_FORMATS.get(code, code)} ({n})"
+            for code, n in sorted(seen.items(), key=lambda item: -item[1])
+        )
+        result.append((mapping.column_name(job.headers, int(index)), forms_seen))
+    return result
 
 
 def import_detail(request, pk):

@@ -120,7 +120,7 @@ def test_row_errors_never_stop_the_file_and_every_bad_row_is_reported(rep):
     issues = list(ImportIssue.objects.filter(job=job, phase="run"))
     assert len(issues) == 12
     too_long = next(i for i in issues if i.values[0].startswith("xxx"))
-    assert "at most 200 characters (it has 300)" in too_long.text
+    assert "is too long for the name: 300 characters, at most 200." in too_long.text
     script = next(i for i in issues if i.values[0].startswith("<script>"))
     assert "URL" in script.text or "valid" in script.text
     assert Customer.objects.get(name="公司1").website == "https://www.example.com"

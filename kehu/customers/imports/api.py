@@ -13,6 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.response import Response
 
@@ -136,6 +137,9 @@ class FileSettingsInput(serializers.Serializer):
     encoding = serializers.ChoiceField(choices=list(reader.ENCODINGS), default="auto")
     delimiter = serializers.ChoiceField(choices=list(reader.DELIMITERS), default="auto")
     sheet = serializers.CharField(required=False, allow_blank=True, default="")
+    header_row = serializers.IntegerField(
+        min_value=0, default=0, help_text="the row that names the columns; 0: detected past title rows"
+    )
 
 
 class OptionsInput(serializers.Serializer):
@@ -146,6 +150,11 @@ class OptionsInput(serializers.Serializer):
     default_kind = serializers.CharField(
         default=Kind.ORGANIZATION, help_text="organization or person: the kind of rows without one"
     )
+    date_orders = serializers.DictField(
+        child=serializers.ChoiceField(choices=["dmy", "mdy"]),
+        required=False,
+        help_text="column index → dmy or mdy: how dates like 03/04/2023 of that column are read",
+    )
 
 
 class MappingInput(serializers.Serializer):
@@ -154,6 +163,29 @@ class MappingInput(serializers.Serializer):
         help_text="one target key per column, in column order ('' = do not import); see /api/imports/targets/",
     )
     options = OptionsInput(required=False)
+
+
+class ValueSerializer(serializers.Serializer):
+    value = serializers.CharField()
+    count = serializers.IntegerField(help_text="rows with this value")
+    suggested = serializers.CharField(help_text="the suggested choice code ('' = none found)")
+    how = serializers.CharField(help_text="exact, similar or '' (no suggestion)")
+    chosen = serializers.CharField(allow_null=True, help_text="the saved choice ('' = leave empty), or null")
+
+
+class ValueColumnSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    target = serializers.CharField()
+    choices = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
+    values = ValueSerializer(many=True)
+
+
+class ValueMapsInput(serializers.Serializer):
+    value_maps = serializers.DictField(
+        child=serializers.DictField(child=serializers.CharField(allow_blank=True)),
+        help_text="{target: {file value: choice code, '' to leave it empty, '+' (administrators, custom choice "
+        "fields) to create it as a new choice}}",
+    )
 
 
 class TargetSerializer(serializers.Serializer):
@@ -236,6 +268,46 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet):
         options = dict(data.validated_data.get("options") or job.options or services.DEFAULT_OPTIONS)
         job = services.import_configure(
             job=job, by=request.user, mapping_=data.validated_data["mapping"], options=options
+        )
+        return self._reply(job)
+
+    @extend_schema(methods=["get"], request=None, responses={200: ValueColumnSerializer(many=True)})
+    @extend_schema(methods=["put"], request=ValueMapsInput, responses={200: ImportJobSerializer})
+    @action(detail=True, methods=["get", "put"], url_path="values")
+    def values(self, request, pk=None):
+        """The value-mapping step: GET lists each mapped choice column's distinct values with a suggested
+        choice; PUT saves what each value is read as (kept with the mapping for the next file with the same
+        columns). Preview again afterwards."""
+        job = self.get_object()
+        if request.method == "GET":
+            if not selectors.contents_visible(user=request.user, job=job):
+                raise PermissionDenied(_("Only the user who uploaded this import can map its columns."))
+            chosen = (job.options or {}).get("value_maps") or {}
+            columns = [
+                {
+                    "index": index,
+                    "target": target.key,
+                    "choices": [list(option) for option in options],
+                    "values": [
+                        {
+                            "value": s.value,
+                            "count": s.count,
+                            "suggested": s.suggested,
+                            "how": s.how,
+                            "chosen": chosen.get(target.key, {}).get(s.value),
+                        }
+                        for s in suggestions
+                    ],
+                }
+                for index, target, options, suggestions in mapping.value_columns(
+                    job, mapping.targets_for(request.user)
+                )
+            ]
+            return Response(columns)
+        data = ValueMapsInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = services.import_map_values(
+            job=job, by=request.user, value_maps=data.validated_data["value_maps"]
         )
         return self._reply(job)
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
 
-from .. import dedup
+from .. import dedup, normalize
 from ..models import Customer, Kind
 from .lookups import Duplicate
 from .models import ImportRow, RowAction
@@ -55,6 +55,21 @@ class EarlierRows:
             else:
                 self.updated.setdefault(pk, row)
 
+    def _earlier_holders(self, plans) -> None:
+        """Creating with "import anyway": the phones and emails of the batch that customers created by earlier
+        batches of this run hold (a resumed worker knows them only through their ImportRow)."""
+        if self.job.phase != "run":
+            return
+        phones = {p.values["phone"] for p in plans if p.values.get("phone")}
+        emails = {p.values["email"] for p in plans if p.values.get("email")}
+        if not (phones or emails):
+            return
+        holders = self._holders(phones, emails)
+        self._load_earlier(pk for _key, pk in holders)
+        for key, pk in holders:
+            if pk in self.job_created:
+                self.match_keys.setdefault(key, self.job_created[pk])
+
     # ------------------------------------------------------------------------------------ checks
     def _check_earlier(self, plan: RowPlan, target: Customer | None) -> None:
         """Refuse a row that repeats an earlier row: it updates the same customer, or it has the phone or
@@ -69,9 +84,16 @@ class EarlierRows:
                     % {"row": row, "name": target.name, "id": target.pk},
                 )
             return
-        if self.mode == "create" or plan.matched:  # (a match that failed has said why)
+        if plan.matched:  # (a match that failed has said why)
             return
-        row_keys = self._match_keys(plan)
+        if self.mode == "create":
+            if self.policy != "allow":
+                return  # an earlier row it repeats is a duplicate it is skipped or flagged for
+            # "import anyway" is about the customers in Kehu: a row repeating the phone or email of an
+            # earlier row of the same file is the same customer twice, refused as in the other modes
+            row_keys = [f"{k}:{plan.values[k]}" for k in ("phone", "email") if plan.values.get(k)]
+        else:
+            row_keys = self._match_keys(plan)
         for key in row_keys:
             row = self.match_keys.get(key)
             if row is not None:
@@ -129,6 +151,51 @@ class EarlierRows:
                 found.append(Duplicate(pk, row, score, reasons, profile.name))
         found.sort(key=lambda f: (-f.score, f.row is None, f.row or 0, f.pk or 0))
         return found
+
+    def _check_cross_kind(self, plan: RowPlan, index, profiles) -> None:
+        """A new row with the phone or email of a customer (or an earlier row) of the other kind — a person
+        with an organisation's number — is no duplicate for the scorer, yet it is often the same customer
+        entered twice or a contact not linked to its account: the row is imported with a warning naming it.
+        A contact of that very organisation (its account) is what it should be and says nothing."""
+        from .rows import Problem
+
+        instance = plan.instance
+        probe = self._profile(instance, plan.extras.phones, plan.extras.emails)
+        keys = [k for k in dedup._keys(probe) if k[0] in "pe"]
+        others: list[tuple[str, int | None, int | None, dedup.Profile]] = []
+        for key in keys:
+            for pk in sorted(index.get(key, ())):
+                others.append((key, pk, self.job_created.get(pk), profiles[pk]))
+            for row, pk, profile in self.seen.get(key, ()):
+                others.append((key, pk, row, profile))
+        for key, pk, row, profile in others:
+            if profile.kind == probe.kind:
+                continue
+            if pk is not None and pk in (instance.account_id, instance.parent_id):
+                continue
+            kind, value = key.split(":", 1)
+            if row is not None:
+                who = _("row %(row)d of this file") % {"row": row}
+            else:
+                who = _("“%(name)s” (#%(id)d)") % {"name": profile.name, "id": pk}
+            shown = normalize.format_phone(value) if kind == "p" else normalize.display_email(value)
+            plan.warnings.append(
+                Problem(
+                    self.column_of("phone" if kind == "p" else "email"),
+                    "phone" if kind == "p" else "email",
+                    _(
+                        "Possibly related: %(who)s, %(kind)s, has the same %(what)s (%(value)s) — the same "
+                        "customer, or a contact not linked to its account? Check it after the import."
+                    )
+                    % {
+                        "who": who,
+                        "kind": Kind(profile.kind).label.lower(),
+                        "what": _("phone") if kind == "p" else _("email"),
+                        "value": shown,
+                    },
+                )
+            )
+            return
 
     # ------------------------------------------------------------------------------------ memory
     def _remember(self, plan: RowPlan, target: Customer | None) -> None:

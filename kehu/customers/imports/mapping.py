@@ -84,6 +84,53 @@ SYNONYMS = {
     "account": ["所属客户", "所属公司", "所属单位", "account", "accountname"],
     "owner": ["负责人", "销售", "业务员", "所有人", "归属人", "owner", "salesrep"],
     "tags": ["标签", "tags", "tag"],
+    "contact_person": [
+        "联系人",
+        "联系人姓名",
+        "联系人名称",
+        "对接人",
+        "contactperson",
+        "contactname",
+        "contact",
+    ],
+    "external_id": [
+        "外部编号",
+        "外部id",
+        "原系统编号",
+        "原系统id",
+        "原编号",
+        "旧系统编号",
+        "externalid",
+        "legacyid",
+        "sourceid",
+    ],
+    "source_created_on": [
+        "创建时间",
+        "创建日期",
+        "录入时间",
+        "录入日期",
+        "建档日期",
+        "建档时间",
+        "原创建时间",
+        "createdat",
+        "createddate",
+        "createdon",
+        "datecreated",
+        "createtime",
+    ],
+    "address": [
+        "地址",
+        "详细地址",
+        "联系地址",
+        "通讯地址",
+        "公司地址",
+        "办公地址",
+        "家庭地址",
+        "住址",
+        "address",
+        "streetaddress",
+        "street",
+    ],
     "extra_phone": [
         "其他电话",
         "备用电话",
@@ -174,15 +221,9 @@ class Coercer:
         return code
 
     @staticmethod
-    def date(raw: str) -> dt.date:
-        text = reader.cell_text(raw)
-        match = re.fullmatch(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?", text)
-        if match:
-            try:
-                return dt.date(*(int(g) for g in match.groups()))
-            except ValueError:
-                pass
-        raise ValidationError(_("“%(value)s” is not a date: use YYYY-MM-DD.") % {"value": raw})
+    def date(raw: str, order: str = "") -> dt.date:
+        """A date in a common Chinese or Western form (normalize.parse_date); `order` reads 03/04/2023."""
+        return normalize.parse_date(reader.cell_text(raw), order)[0]
 
     @staticmethod
     def website(raw: str) -> str:
@@ -212,11 +253,13 @@ class Coercer:
         return int(text)
 
     @staticmethod
-    def custom(definition, raw: str):
+    def custom(definition, raw: str, order: str = ""):
         if definition.field_type == "choice":
             for option in definition.choices:
                 if _norm(option) == _norm(raw):
                     return option
+        if definition.field_type == "date" and not isinstance(raw, dt.date):
+            raw = normalize.parse_date(raw, order)[0]
         return customfields.clean_value(definition, raw)
 
     @staticmethod
@@ -240,6 +283,7 @@ def targets_for(user) -> list[Target]:
     if access.can(Action.TRANSFER, Customer):
         add("owner", _("Owner (user name)"), "owner")
     add("tags", _("Tags"), "tags")
+    add("address", _("Address"), None)
     add("extra_phone", _("Other phone"), "phone")
     add("extra_email", _("Other email"), "email")
     add("wechat", _("WeChat id"), None)
@@ -369,3 +413,210 @@ def column_name(headers: list[str], index: int) -> str:
     header = headers[index] if index < len(headers) else ""
     letter = reader.column_letter(index)
     return f"{letter} “{header}”" if header else letter
+
+
+# ----------------------------------------------------------------------------------------- value mapping
+#: words other systems use for Kehu's choices (a value-mapping suggestion, never applied without the user)
+VALUE_SYNONYMS = {
+    "source": {
+        "web": [
+            "官网",
+            "网站",
+            "官方网站",
+            "网页",
+            "网络",
+            "在线咨询",
+            "网站咨询",
+            "online",
+            "internet",
+            "官网注册",
+        ],
+        "campaign": [
+            "百度推广",
+            "搜索推广",
+            "竞价",
+            "sem",
+            "广告",
+            "推广",
+            "市场活动",
+            "活动",
+            "电子邮件营销",
+            "短信营销",
+        ],
+        "call": ["电话营销", "电话", "电销", "来电", "去电", "外呼", "cold call", "telemarketing", "呼入"],
+        "referral": ["转介绍", "介绍", "推荐", "老客户介绍", "客户介绍", "朋友介绍", "口碑"],
+        "trade_show": ["展会", "展览", "会展", "博览会", "exhibition", "fair", "expo"],
+        "walk_in": ["上门", "到店", "自然到访", "门店", "来访", "visit"],
+        "partner": ["合作伙伴", "渠道", "代理商", "经销商", "channel", "reseller", "dealer", "agent"],
+        "social": [
+            "微信",
+            "抖音",
+            "微博",
+            "小红书",
+            "公众号",
+            "社交媒体",
+            "wechat",
+            "weibo",
+            "douyin",
+            "linkedin",
+        ],
+        "other": ["其他", "其它", "未知", "unknown", "misc"],
+    },
+}
+#: what a file value is mapped to: a Kehu choice code (or a custom field's option), or nothing
+LEAVE_EMPTY = ""
+#: (administrators, custom choice fields) add the file value as a new option of the field
+CREATE_CHOICE = "+"
+SIMILARITY = 72
+
+
+@dataclass(frozen=True)
+class ValueSuggestion:
+    value: str
+    count: int
+    suggested: str  # a choice code; '' = none found
+    how: str  # exact | similar | '' (none)
+
+
+def choice_options(key: str, definitions: dict | None = None) -> list[tuple[str, str]] | None:
+    """(code, label) of a choice target — a Customer choice field or a custom choice field — or None."""
+    if key.startswith("custom."):
+        definitions = (
+            definitions if definitions is not None else {d.key: d for d in customfields.definitions(Customer)}
+        )
+        definition = definitions.get(key[7:])
+        if definition is None or definition.field_type != "choice":
+            return None
+        return [(option, option) for option in definition.choices]
+    fields = _choice_fields()
+    if key not in fields:
+        return None
+    return [(code, str(label)) for code, label in fields[key]]
+
+
+class ValueSuggester:
+    """Suggests a Kehu choice for each value a file has: exact (code, label in any language, known words),
+    a synonym other systems use (官网 → Website), else the most similar label, code or synonym (rapidfuzz)."""
+
+    def __init__(self, coercer: Coercer | None = None) -> None:
+        self.coercer = coercer or Coercer()
+
+    def _words(self, key: str, options: list[tuple[str, str]]) -> dict[str, str]:
+        words: dict[str, str] = {}
+        for code, label in options:
+            words.setdefault(_norm(code), code)
+            words.setdefault(_norm(label), code)
+        if not key.startswith("custom."):
+            for norm, code in self.coercer.choices.get(key, {}).items():
+                words.setdefault(norm, code)
+        for code, synonyms in VALUE_SYNONYMS.get(key, {}).items():
+            for word in synonyms:
+                words.setdefault(_norm(word), code)
+        return {w: c for w, c in words.items() if w}
+
+    def suggest(self, key: str, value: str, options: list[tuple[str, str]]) -> tuple[str, str]:
+        from rapidfuzz import fuzz, process
+
+        norm = _norm(value)
+        codes = {code for code, _label in options}
+        if not key.startswith("custom.") and norm in self.coercer.choices.get(key, {}):
+            return self.coercer.choices[key][norm], "exact"
+        for code, label in options:
+            if norm in (_norm(code), _norm(label)):
+                return code, "exact"
+        words = self._words(key, options)
+        if norm in words and words[norm] in codes:
+            return words[norm], "similar"
+        found = process.extractOne(norm, list(words), scorer=fuzz.WRatio, score_cutoff=SIMILARITY)
+        if found and words[found[0]] in codes:
+            return words[found[0]], "similar"
+        return "", ""
+
+    def column(self, key: str, distinct: list, options: list[tuple[str, str]]) -> list[ValueSuggestion]:
+        return [
+            ValueSuggestion(value, count, *self.suggest(key, value, options)) for value, count in distinct
+        ]
+
+
+def value_columns(
+    job, targets: list[Target]
+) -> list[tuple[int, Target, list[tuple[str, str]], list[ValueSuggestion]]]:
+    """The mapped choice columns of a job with their distinct values and a suggestion for each; the user's
+    value map (job.options['value_maps'][target]) is applied by the caller."""
+    by_key = {t.key: t for t in targets}
+    definitions = {d.key: d for d in customfields.definitions(Customer)}
+    suggester = ValueSuggester()
+    distinct = job.distinct_values or []
+    result = []
+    for index, key in enumerate(job.mapping):
+        if not key or key not in by_key:
+            continue
+        options = choice_options(key, definitions)
+        if options is None or index >= len(distinct):
+            continue
+        result.append((index, by_key[key], options, suggester.column(key, distinct[index], options)))
+    return result
+
+
+def needs_values(job, targets: list[Target]) -> bool:
+    """Whether a choice column has a value that is not exactly a Kehu choice and that the user's value map
+    does not settle: the value-mapping step is then shown before the preview."""
+    maps = (job.options or {}).get("value_maps") or {}
+    for _index, target, _options, suggestions in value_columns(job, targets):
+        chosen = maps.get(target.key) or {}
+        if any(s.how != "exact" and s.value not in chosen for s in suggestions):
+            return True
+    return False
+
+
+def clean_value_maps(
+    value_maps, targets: list[Target], *, may_create: bool
+) -> tuple[dict, dict[str, list[str]]]:
+    """The value maps as saved ({target: {file value: code, '' or '+'}}) and, per custom choice field, the new
+    options to create; ValidationError for an unknown target or choice, or '+' without the right."""
+    if not isinstance(value_maps, dict):
+        raise ValidationError(_("The value mapping must map each target to {file value: choice}."))
+    allowed = {t.key for t in targets}
+    definitions = {d.key: d for d in customfields.definitions(Customer)}
+    cleaned: dict[str, dict[str, str]] = {}
+    created: dict[str, list[str]] = {}
+    problems = []
+    for key, values in value_maps.items():
+        options = choice_options(key, definitions) if key in allowed else None
+        if options is None or not isinstance(values, dict):
+            problems.append(_("“%(target)s” is not a choice you may import into.") % {"target": key})
+            continue
+        codes = {code for code, _label in options}
+        for value, code in values.items():
+            value, code = str(value), str(code or "")
+            if code == CREATE_CHOICE:
+                if not key.startswith("custom."):
+                    problems.append(
+                        _("New choices can be created only for custom choice fields, not for “%(target)s”.")
+                        % {"target": key}
+                    )
+                    continue
+                if not may_create:
+                    problems.append(
+                        _("Only an administrator can create a new choice (“%(value)s”).") % {"value": value}
+                    )
+                    continue
+                text = normalize.clean_text(value)
+                if not text or len(text) > 100:
+                    problems.append(
+                        _("“%(value)s” cannot be a choice (1 to 100 characters).") % {"value": value}
+                    )
+                    continue
+                if text not in codes:
+                    created.setdefault(key[7:], []).append(text)
+                code = text
+            elif code and code not in codes:
+                problems.append(
+                    _("“%(code)s” is not a choice of “%(target)s” (for the value “%(value)s”).")
+                    % {"code": code, "target": key, "value": value}
+                )
+                continue
+            cleaned.setdefault(key, {})[value] = code
+    if problems:
+        raise ValidationError(problems)
+    return cleaned, created

@@ -84,6 +84,12 @@ class ImportJob(models.Model):
     total_rows = models.PositiveIntegerField(_("rows"), default=0)
     #: kept when the file is read, so that the mapping page never reads the file again
     samples = models.JSONField(default=list, blank=True, help_text="the first values of each column")
+    #: the row that names the columns, as the spreadsheet numbers it (0: the first non-blank row, old jobs)
+    header_row = models.PositiveIntegerField(_("header row"), default=0)
+    #: per column, what its day/month dates say: dmy, mdy, ask, mixed or '' (reader._column_order)
+    date_orders = models.JSONField(default=list, blank=True)
+    #: per column, its distinct values and counts (the first reader.DISTINCT_VALUES): the value-mapping step
+    distinct_values = models.JSONField(default=list, blank=True)
     # what to do with it
     mapping = models.JSONField(default=list, blank=True, help_text="one target key (or '') per column")
     options = models.JSONField(default=dict, blank=True)

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from kehu.core.exports import FORMULA_PREFIXES
 
+from .. import normalize
 from . import xlsx
 from .limits import (  # noqa: F401 - the limits are read through this module too
     MAX_COLUMNS,
@@ -51,6 +52,12 @@ class FileInfo:
     total_rows: int = 0
     #: the first SAMPLE_ROWS values of each column, one list per header
     samples: list[list[str]] = field(default_factory=list)
+    #: the row that names the columns (as the spreadsheet numbers it); 0 = the first non-blank row
+    header_row: int = 0
+    #: per column, what its day/month dates say (_column_order)
+    date_orders: list[str] = field(default_factory=list)
+    #: per column, its distinct values with their counts, most frequent first (at most DISTINCT_VALUES)
+    distinct: list[list[list]] = field(default_factory=list)
 
 
 def column_letter(index: int) -> str:
@@ -144,10 +151,15 @@ def decode(data: bytes, encoding: str = "auto") -> tuple[str, str]:
     if data.startswith(codecs.BOM_UTF8) and encoding in ("auto", "utf-8"):
         encoding = "utf-8"
     candidates = ["utf-8", "gb18030"] if encoding == "auto" else [encoding]
+    failure = None
     for candidate in candidates:
         try:
-            text = data.decode("utf-8-sig" if candidate == "utf-8" else candidate)
+            if candidate == "utf-8":
+                text = data.decode("utf-8-sig")
+            else:
+                text = data.decode(candidate, errors=EURO_ERRORS)
         except UnicodeDecodeError as exc:
+            failure = (candidate, exc.start)
             if encoding != "auto":
                 other = "GB18030/GBK" if candidate == "utf-8" else "UTF-8"
                 raise FileProblem(
@@ -164,12 +176,29 @@ def decode(data: bytes, encoding: str = "auto") -> tuple[str, str]:
                 ) from None
             continue
         return text, candidate
+    position = failure[1] if failure else 0
     raise FileProblem(
         _(
-            "The encoding of this file could not be recognised (it is neither UTF-8 nor GB18030/GBK). Save "
-            "it from Excel as “CSV UTF-8” or choose the encoding."
+            "The encoding of this file could not be recognised (it is neither UTF-8 nor GB18030/GBK: byte "
+            "%(byte)d, line %(line)d, cannot be read as either). Save it from Excel as “CSV UTF-8” or choose "
+            "the encoding."
         )
+        % {"byte": position + 1, "line": _line_of(data, position)}
     )
+
+
+#: decoding error handler: a lone byte 0x80 is how Windows code page 936 (GBK) writes €; Python's GBK and
+#: GB18030 codecs refuse it, so it is read as € and every other undecodable byte still fails
+EURO_ERRORS = "kehu-cp936-euro"
+
+
+def _euro(exc: UnicodeDecodeError):
+    if isinstance(exc, UnicodeDecodeError) and exc.object[exc.start] == 0x80:
+        return "€", exc.start + 1
+    raise exc
+
+
+codecs.register_error(EURO_ERRORS, _euro)
 
 
 def sniff_delimiter(text: str) -> str:
@@ -243,6 +272,15 @@ def _records(data: bytes, info: FileInfo) -> Iterator[tuple[int, Sequence]]:
     return _bounded(_csv_records(text, info.delimiter or ","))
 
 
+class Cells(list):
+    """The cells of a row as text, up to its last value; `width`: how many cells a CSV line had, empty ones
+    included (None for a workbook, whose rows have no width of their own)."""
+
+    def __init__(self, values, width: int | None = None) -> None:
+        super().__init__(values)
+        self.width = width
+
+
 def _trimmed(cells: Sequence) -> list[str]:
     if cells.count(None) == len(cells):
         return []  # a blank row of a workbook (cheap: a hostile one can have many)
@@ -253,7 +291,13 @@ def _trimmed(cells: Sequence) -> list[str]:
 
 
 def inspect(
-    data: bytes, filename: str, *, encoding: str = "auto", delimiter: str = "auto", sheet: str = ""
+    data: bytes,
+    filename: str,
+    *,
+    encoding: str = "auto",
+    delimiter: str = "auto",
+    sheet: str = "",
+    header_row: int = 0,
 ) -> FileInfo:
     """Check the whole file and describe it: format, encoding, delimiter, sheets, headers, rows.
     Raises FileProblem with a specific message."""
@@ -268,7 +312,7 @@ def inspect(
         try:
             info.sheets = list(workbook.sheetnames)
             info.sheet = xlsx.choose_sheet(info.sheets, sheet)
-            _scan(info, _bounded(xlsx.records(workbook, info.sheet)))
+            _scan(info, _bounded(xlsx.records(workbook, info.sheet)), header_row)
         finally:
             workbook.close()
         return info
@@ -278,27 +322,42 @@ def inspect(
     if delimiter not in DELIMITERS:
         raise FileProblem(_("Unknown delimiter “%(delimiter)s”.") % {"delimiter": delimiter})
     info.delimiter = DELIMITERS[delimiter] or sniff_delimiter(text)
-    _scan(info, _bounded(_csv_records(text, info.delimiter)))
+    _scan(info, _bounded(_csv_records(text, info.delimiter)), header_row)
     return info
 
 
-def _scan(info: FileInfo, records: Iterable[tuple[int, Sequence]]) -> None:
-    """Headers, data rows and the first values of each column into info; every limit checked."""
-    header_found = False
+#: distinct values kept per column (for the value-mapping step of choice columns), and their longest text
+DISTINCT_VALUES = 100
+DISTINCT_CHARS = 100
+#: title rows above the header are looked for among this many first non-blank rows
+HEADER_SEARCH = 10
+
+
+def _filled(values: list[str]) -> int:
+    return sum(1 for v in values if v)
+
+
+def detect_header(rows: list[tuple[int, list[str]]]) -> int:
+    """The row number of the header among the first non-blank rows: title rows above it — a merged title cell
+    of a workbook, a "客户导出 2023-05-01" line, each one filled cell — are passed over when a later row fills
+    two or more. A file of one column starts with its header."""
+    if not rows:
+        return 0
+    for number, values in rows:
+        if _filled(values) >= 2:
+            return number
+    return rows[0][0]
+
+
+def _scan(info: FileInfo, records: Iterable[tuple[int, Sequence]], header_row: int = 0) -> None:
+    """Headers, data rows and the first values of each column into info; every limit checked. The header is
+    row `header_row` (a row number as the spreadsheet shows it), or detected (detect_header) when 0."""
     first: list[list[str]] = []
-    for number, cells in records:
-        values = _trimmed(cells)
-        if not values:
-            continue
-        if not header_found:
-            if len(values) > MAX_COLUMNS:
-                raise FileProblem(
-                    _("The file has more than %(n)d columns; at most %(n)d can be imported.")
-                    % {"n": MAX_COLUMNS}
-                )
-            info.headers = [_clean_header(v) for v in values]
-            header_found = True
-            continue
+    leading: list[tuple[int, list[str]]] = []  # the first non-blank rows, until the header is known
+    orders: list[set[str]] = []
+    distinct: list[dict[str, int]] = []
+
+    def data_row(number: int, values: list[str]) -> None:
         if len(values) > MAX_COLUMNS:
             raise FileProblem(
                 _("Row %(row)d has more than %(n)d cells; at most %(n)d columns can be imported.")
@@ -312,20 +371,90 @@ def _scan(info: FileInfo, records: Iterable[tuple[int, Sequence]]) -> None:
             )
         if len(first) < SAMPLE_ROWS:
             first.append(values)
-    if not header_found:
+        for index, value in enumerate(values[: len(orders)]):
+            if value and len(value) <= DISTINCT_CHARS:
+                counts = distinct[index]
+                if value in counts:
+                    counts[value] += 1
+                elif len(counts) < DISTINCT_VALUES:
+                    counts[value] = 1
+            if value and value[0].isdigit() and len(orders[index]) < 3:
+                order = normalize.date_order_of(value)
+                if order:
+                    orders[index].add(order)
+
+    def set_header(number: int, values: list[str]) -> None:
+        if len(values) > MAX_COLUMNS:
+            raise FileProblem(
+                _("The file has more than %(n)d columns; at most %(n)d can be imported.") % {"n": MAX_COLUMNS}
+            )
+        info.header_row = number
+        info.headers = [_clean_header(v) for v in values]
+        orders.extend(set() for _h in info.headers)
+        distinct.extend({} for _h in info.headers)
+
+    def settle() -> None:
+        number = detect_header(leading)
+        for row_number, values in leading:
+            if row_number == number:
+                set_header(row_number, values)
+            elif info.header_row:
+                data_row(row_number, values)
+        leading.clear()
+
+    for number, cells in records:
+        values = _trimmed(cells)
+        if not values:
+            continue
+        if info.header_row:
+            data_row(number, values)
+        elif header_row:
+            if number == header_row:
+                set_header(number, values)
+        else:
+            leading.append((number, values))
+            if len(leading) >= HEADER_SEARCH:
+                settle()
+    if leading:
+        settle()
+    if not info.header_row:
+        if header_row:
+            raise FileProblem(
+                _("Row %(row)d of the file is empty: it cannot name the columns.") % {"row": header_row}
+            )
         raise FileProblem(_("The file has no rows: the first row must name the columns."))
     if not info.total_rows:
         raise FileProblem(_("The file has a header row but no data rows."))
     info.samples = [
         [row[i][:SAMPLE_CHARS] if i < len(row) else "" for row in first] for i in range(len(info.headers))
     ]
+    info.date_orders = [_column_order(found) for found in orders]
+    info.distinct = [
+        [[value, n] for value, n in sorted(counts.items(), key=lambda item: -item[1])] for counts in distinct
+    ]
+
+
+def _column_order(found: set[str]) -> str:
+    """What the day/month values of a column say: dmy or mdy (settled by a value such as 25/04/2023), ask
+    (every one could be either), mixed (values settle both orders), or '' (no such values)."""
+    settled = found & {"dmy", "mdy"}
+    if len(settled) == 2:
+        return "mixed"
+    if settled:
+        return next(iter(settled))
+    return "ask" if found else ""
 
 
 def iter_rows(data: bytes, info: FileInfo, *, skip: int = 0) -> Iterator[tuple[int, list[str]]]:
-    """The data rows (not blank ones) as (row number, cells as text), after skipping `skip` of them."""
+    """The data rows (not blank ones, none above the header row) as (row number, cells as text), after
+    skipping `skip` of them. The cells stop at the last value; a CSV row also says how many cells the file
+    gave it (Cells.width), so that a short row can be reported."""
     header_found = False
     seen = 0
     for number, cells in _records(data, info):
+        if info.header_row and number <= info.header_row:
+            header_found = True
+            continue
         values = _trimmed(cells)
         if not values:
             continue
@@ -335,4 +464,4 @@ def iter_rows(data: bytes, info: FileInfo, *, skip: int = 0) -> Iterator[tuple[i
         seen += 1
         if seen <= skip:
             continue
-        yield number, values
+        yield number, Cells(values, width=len(cells) if info.fmt == "csv" else None)

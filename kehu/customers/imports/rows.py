@@ -42,7 +42,20 @@ from .earlier import EarlierRows
 from .lookups import Duplicate, Lookups, withdrawn_by_customer
 
 FK_CHECKED = ["owner", "account", "parent", "merged_into"]
-TEXT_FIELDS = {"name", "alias", "city", "job_title", "industry", "tax_id", "occupation", "notes"}
+TEXT_FIELDS = {
+    "name",
+    "alias",
+    "city",
+    "job_title",
+    "industry",
+    "tax_id",
+    "occupation",
+    "notes",
+    "contact_person",
+    "external_id",
+}
+DATE_FIELDS = {"birthday", "source_created_on"}
+MAX_ADDRESS = 255
 CHOICE_FIELDS = {"kind"} | {n for n in PROFILE_FIELDS if Customer._meta.get_field(n).choices}
 
 
@@ -60,9 +73,14 @@ class Extras:
     wechat: str = ""
     consent: dict[str, str] = field(default_factory=dict)
     tags: list[Tag] = field(default_factory=list)
+    #: E.164 number → its extension (0512-87800562转775), for the primary and the other phones of the row
+    extensions: dict[str, str] = field(default_factory=dict)
+    #: an address as one text (its street; the parts are not parsed here)
+    address: str = ""
 
     def __bool__(self) -> bool:
-        return bool(self.phones or self.emails or self.wechat or self.consent or self.tags)
+        # an extension goes with a phone the row adds: it changes nothing on its own
+        return bool(self.phones or self.emails or self.wechat or self.consent or self.tags or self.address)
 
 
 @dataclass
@@ -111,6 +129,18 @@ class Planner(EarlierRows, Lookups):
         self.visible = customer_list(user=user)
         self._owners: dict[str, User | str] = {}
         self._accounts: dict[str, Customer | str] = {}
+        # the day/month order of each column: the user's choice, else what the file's values settle
+        detected = list(getattr(job, "date_orders", None) or [])
+        chosen = self.options.get("date_orders") or {}
+        self.date_orders: dict[int, str] = {}
+        for index in range(len(self.headers)):
+            order = chosen.get(str(index)) or (detected[index] if index < len(detected) else "")
+            if order in normalize.DATE_ORDERS:
+                self.date_orders[index] = order
+        #: how the values of choice columns are read: {target: {file value: code, '' = leave empty}}
+        self.value_maps: dict[str, dict[str, str]] = self.options.get("value_maps") or {}
+        #: the date forms seen per column since the last `take_formats` (shown in the preview)
+        self.date_formats: dict[int, dict[str, int]] = {}
         self._init_earlier()  # what earlier rows of the file did (earlier.py)
         self.withdrawals: dict = {}  # (customer, channel) → the customer's own withdrawal (this batch)
 
@@ -119,11 +149,61 @@ class Planner(EarlierRows, Lookups):
         cols = self.columns.get(field_name)
         return cols[0] if cols else None
 
+    @staticmethod
+    def quoted(message: str, raw: str) -> str:
+        """A message that shows the offending value (the column is named with it: ImportIssue.text)."""
+        value = normalize.clean_text(raw)
+        if not value or value[:60] in message:
+            return message
+        shown = value if len(value) <= 60 else value[:60] + "…"
+        return _("“%(value)s”: %(message)s") % {"value": shown, "message": message}
+
+    def date(self, index: int, raw: str):
+        """A date cell read in its column's day/month order; its form is counted for the preview."""
+        value, code = normalize.parse_date(raw, self.date_orders.get(index, ""))
+        seen = self.date_formats.setdefault(index, {})
+        seen[code] = seen.get(code, 0) + 1
+        return value
+
+    def _mapped_value(self, key: str, raw: str) -> str | None:
+        """What the value-mapping step says a choice cell means: a code, '' (leave empty), None (not mapped:
+        read as a code or label)."""
+        chosen = self.value_maps.get(key)
+        if not chosen:
+            return None
+        if raw in chosen:
+            return chosen[raw]
+        text = reader.cell_text(raw)
+        return chosen.get(text)
+
+    def take_formats(self) -> dict[int, dict[str, int]]:
+        formats, self.date_formats = self.date_formats, {}
+        return formats
+
+    def _field_message(self, plan: RowPlan, name: str, column: int | None, error: ValidationError) -> str:
+        """A model's message about a field in the words of an import: what is too long names the field and
+        quotes the value (Django's own words say "this value", in Chinese "该变量")."""
+        message = " ".join(error.messages)
+        if error.code == "max_length" and error.params:
+            raw = plan.cells[column] if column is not None and column < len(plan.cells) else ""
+            value = normalize.clean_text(raw) or str(error.params.get("value", ""))
+            field = Customer._meta.get_field(name).verbose_name if name != "__all__" else ""
+            return _(
+                "“%(value)s” is too long for the %(field)s: %(length)d characters, at most %(limit)d."
+            ) % {
+                "value": value if len(value) <= 40 else value[:40] + "…",
+                "field": field,
+                "length": error.params.get("show_value", len(value)),
+                "limit": error.params["limit_value"],
+            }
+        return message
+
     def add_errors(self, plan: RowPlan, exc: ValidationError) -> None:
         if hasattr(exc, "error_dict"):
             blank = str(models.Field.default_error_messages["blank"])
-            for name, messages in exc.message_dict.items():
+            for name, errors in exc.error_dict.items():
                 column = self.column_of(name)
+                messages = [self._field_message(plan, name, column, error) for error in errors]
                 if len(messages) > 1:  # "cannot be blank" next to the model's own words says it twice
                     messages = [m for m in messages if m != blank]
                 for message in messages:
@@ -151,6 +231,25 @@ class Planner(EarlierRows, Lookups):
                         "values": ", ".join(v[:30] for v in extra[:3]),
                     },
                 )
+        width = getattr(cells, "width", None)
+        if width is not None and width < len(self.headers):
+            missing = [self.headers[i] or reader.column_letter(i) for i in range(width, len(self.headers))]
+            plan.warnings.append(
+                Problem(
+                    None,
+                    "",
+                    _(
+                        "This row is short: it has %(cells)d cells but the header names %(columns)d columns, "
+                        "so %(missing)s were read as empty."
+                    )
+                    % {
+                        "cells": width,
+                        "columns": len(self.headers),
+                        "missing": ", ".join(f"“{m}”" for m in missing[:5])
+                        + ("…" if len(missing) > 5 else ""),
+                    },
+                )
+            )
         values = plan.values
         for index, key in enumerate(self.mapping):
             raw = cells[index] if index < len(cells) else ""
@@ -160,7 +259,7 @@ class Planner(EarlierRows, Lookups):
                 self._coerce(plan, index, key, raw)
             except ValidationError as exc:
                 for message in exc.messages:
-                    plan.fail(index, key, message)
+                    plan.fail(index, key, self.quoted(message, raw))
         if "phone" in values:
             plan.extras.phones = [p for p in plan.extras.phones if p != values["phone"]]
         if "email" in values:
@@ -174,15 +273,29 @@ class Planner(EarlierRows, Lookups):
         elif key == "id":
             values["id"] = self.coerce.record_id(raw)
         elif key == "phone":
-            values["phone"] = normalize.normalize_phone(raw)
+            values["phone"], extension = normalize.split_phone(raw)
+            if extension:
+                extras.extensions[values["phone"]] = extension
         elif key == "email":
             values["email"] = normalize.normalize_email(raw)
         elif key == "website":
             values["website"] = self.coerce.website(raw)
-        elif key == "birthday":
-            values["birthday"] = self.coerce.date(raw)
+        elif key in DATE_FIELDS:
+            values[key] = self.date(index, raw)
+        elif key == "address":
+            street = normalize.clean_text(raw)
+            if len(street) > MAX_ADDRESS:
+                raise ValidationError(
+                    _("An address has at most %(limit)d characters; this one has %(length)d.")
+                    % {"limit": MAX_ADDRESS, "length": len(street)}
+                )
+            extras.address = street
         elif key in CHOICE_FIELDS:
-            values[key] = self.coerce.choice(key, raw)
+            mapped = self._mapped_value(key, raw)
+            if mapped is None:
+                values[key] = self.coerce.choice(key, raw)
+            elif mapped:
+                values[key] = mapped
         elif key in ("account", "owner"):
             values[key] = normalize.clean_text(raw)
         elif key == "tags":
@@ -199,9 +312,11 @@ class Planner(EarlierRows, Lookups):
                     extras.tags.append(tag)
         elif key == "extra_phone":
             for part in self.coerce.split(raw):
-                number = normalize.normalize_phone(part)
+                number, extension = normalize.split_phone(part)
                 if number not in extras.phones:
                     extras.phones.append(number)
+                if extension:
+                    extras.extensions.setdefault(number, extension)
         elif key == "extra_email":
             for part in self.coerce.split(raw):
                 email = normalize.normalize_email(part)
@@ -218,6 +333,13 @@ class Planner(EarlierRows, Lookups):
             definition = self.definitions.get(key[7:])
             if definition is None:
                 raise ValidationError(_("This custom field no longer exists."))
+            if definition.field_type == "date":
+                raw = self.date(index, raw)
+            elif definition.field_type == "choice":
+                mapped = self._mapped_value(key, raw)
+                if mapped == "":
+                    return  # the user chose to leave this value empty
+                raw = mapped or raw
             values.setdefault("custom", {})[definition.key] = self.coerce.custom(definition, raw)
 
     # ------------------------------------------------------------------------------------ step 3
@@ -229,6 +351,8 @@ class Planner(EarlierRows, Lookups):
         self._resolve_owners(plans)
         self._resolve_accounts(plans)
         matches = self._match_candidates(plans) if self.mode != "create" else {}
+        if self.mode == "create" and self.policy == "allow":
+            self._earlier_holders(plans)  # rows of earlier batches with the same phone or email (earlier.py)
         existing: dict[int, Customer] = {}
         writable: set[int] = set()
         if matches:
@@ -239,7 +363,7 @@ class Planner(EarlierRows, Lookups):
                 # the account over the whole table) and no ordering; owner/account are compared by id
                 for c in self.visible.filter(pk__in=wanted)
                 .order_by()
-                .prefetch_related("tags", "phones", "emails", "social_ids")
+                .prefetch_related("tags", "phones", "emails", "social_ids", "addresses")
             }
             writable = set(
                 scoped(Customer.objects.filter(pk__in=wanted), user=self.user, mode="write").values_list(
@@ -288,6 +412,8 @@ class Planner(EarlierRows, Lookups):
                     plan.action, plan.note = "skip", self.describe(found[0])
                 else:
                     plan.duplicates = found
+                if not found:
+                    self._check_cross_kind(plan, index, profiles)
             if plan.problems:
                 plan.action = "error"
             self._remember(plan, target)
@@ -414,6 +540,8 @@ class Planner(EarlierRows, Lookups):
             for s in customer.social_ids.all()
         ):
             extras.wechat = ""
+        if extras.address and any(a.street == extras.address for a in customer.addresses.all()):
+            extras.address = ""  # an address the customer has changes nothing
         extras.consent = {
             c: s for c, s in extras.consent.items() if (customer.consent or {}).get(c, {}).get("status") != s
         }
@@ -438,6 +566,10 @@ class Planner(EarlierRows, Lookups):
                     )
                 )
         extras.tags = []
+        # an extension is written with a phone the row adds; a number the customer has keeps its own
+        extras.extensions = {
+            n: x for n, x in extras.extensions.items() if n in extras.phones or n == data.get("phone")
+        }
         trial = copy.copy(customer)
         for name, value in data.items():
             if name == "custom":

@@ -16,9 +16,11 @@ from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from kehu.core import audit
 from kehu.core.access import Access
-from kehu.core.models import Action
+from kehu.core.models import Action, AuditAction, CustomField, Role
 
+from .. import normalize
 from ..models import Customer, Kind
 from . import mapping, reader
 from .models import (
@@ -98,9 +100,13 @@ def _close(job: ImportJob, status: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------- upload
-def _describe(data: bytes, file_name: str, encoding: str, delimiter: str, sheet: str) -> reader.FileInfo:
+def _describe(
+    data: bytes, file_name: str, encoding: str, delimiter: str, sheet: str, header_row: int = 0
+) -> reader.FileInfo:
     try:
-        return reader.inspect(data, file_name, encoding=encoding, delimiter=delimiter, sheet=sheet)
+        return reader.inspect(
+            data, file_name, encoding=encoding, delimiter=delimiter, sheet=sheet, header_row=header_row
+        )
     except reader.FileProblem as exc:
         raise ValidationError({"file": [str(exc)]}) from None
 
@@ -113,6 +119,7 @@ def import_upload(
     check_rights(by)
     info = _describe(data, file_name, encoding, delimiter, sheet)
     targets = mapping.targets_for(by)
+    suggested, options = _last_mapping(by, info.headers, targets)
     with transaction.atomic():
         job = ImportJob.objects.create(
             owner=by,
@@ -126,12 +133,37 @@ def import_upload(
             headers=info.headers,
             total_rows=info.total_rows,
             samples=info.samples,
-            mapping=mapping.suggest(info.headers, targets),
-            options=dict(DEFAULT_OPTIONS),
+            header_row=info.header_row,
+            date_orders=info.date_orders,
+            distinct_values=info.distinct,
+            mapping=suggested,
+            options=options,
             language=translation.get_language() or settings.LANGUAGE_CODE,
         )
         ImportFile.objects.create(job=job, content=data, sha256=hashlib.sha256(data).hexdigest())
     return job
+
+
+def _last_mapping(user, headers: list[str], targets) -> tuple[list[str], dict]:
+    """The mapping template of a file: the mapping, options and value maps of the user's last import of a file
+    with the same columns (what they may still write), else the suggestions from the header names."""
+    previous = (
+        ImportJob.objects.filter(owner=user, headers=headers)
+        .exclude(status__in=(ImportStatus.UPLOADED, ImportStatus.CANCELLED))
+        .exclude(mapping=[])
+        .order_by("-created_at", "-pk")
+        .only("mapping", "options")
+        .first()
+        if headers
+        else None
+    )
+    if previous is None or len(previous.mapping) != len(headers):
+        return mapping.suggest(headers, targets), dict(DEFAULT_OPTIONS)
+    allowed = {t.key for t in targets}
+    kept = [key if key in allowed else "" for key in previous.mapping]
+    options = {k: v for k, v in (previous.options or {}).items() if k in (*DEFAULT_OPTIONS, "value_maps")}
+    options["value_maps"] = {k: v for k, v in (options.get("value_maps") or {}).items() if k in allowed}
+    return kept, {**DEFAULT_OPTIONS, **options}
 
 
 def file_info(job: ImportJob) -> reader.FileInfo:
@@ -143,6 +175,7 @@ def file_info(job: ImportJob) -> reader.FileInfo:
         sheet=job.sheet,
         headers=job.headers,
         total_rows=job.total_rows,
+        header_row=job.header_row,
     )
 
 
@@ -151,17 +184,26 @@ def file_content(job: ImportJob) -> bytes:
 
 
 def import_reread(
-    *, job: ImportJob, by, encoding: str = "auto", delimiter: str = "auto", sheet: str = ""
+    *,
+    job: ImportJob,
+    by,
+    encoding: str = "auto",
+    delimiter: str = "auto",
+    sheet: str = "",
+    header_row: int = 0,
 ) -> ImportJob:
-    """Read the file again with another encoding, delimiter or sheet (new headers, new suggestions)."""
+    """Read the file again with another encoding, delimiter, sheet or header row (0: detect it) — new
+    headers, new suggestions."""
     _require_actor(job, by)
-    info = _describe(file_content(job), job.file_name, encoding, delimiter, sheet)
+    info = _describe(file_content(job), job.file_name, encoding, delimiter, sheet, header_row)
     with transaction.atomic():
         locked = _locked(job)
         _require_status(locked, EDITABLE, _("The file can no longer be changed: the import is %(status)s."))
         same = info.headers == locked.headers
         locked.encoding, locked.delimiter, locked.sheet = info.encoding, info.delimiter, info.sheet
         locked.headers, locked.total_rows, locked.samples = info.headers, info.total_rows, info.samples
+        locked.header_row, locked.date_orders = info.header_row, info.date_orders
+        locked.distinct_values = info.distinct
         if not same:
             locked.mapping = mapping.suggest(info.headers, mapping.targets_for(by))
         locked.status, locked.preview, locked.updated_at = ImportStatus.UPLOADED, {}, timezone.now()
@@ -179,6 +221,16 @@ def clean_options(options: dict) -> dict:
                 % {"value": value, "choices": ", ".join(choices.values)}
             ]
         result[key] = value
+    orders = options.get("date_orders") or {}
+    if not isinstance(orders, dict) or any(v not in ("", *normalize.DATE_ORDERS) for v in orders.values()):
+        errors["date_orders"] = [
+            _("The day/month order of a column is one of: %(choices)s.")
+            % {"choices": ", ".join(normalize.DATE_ORDERS)}
+        ]
+    else:
+        result["date_orders"] = {str(k): v for k, v in orders.items() if v}
+    if isinstance(options.get("value_maps"), dict):
+        result["value_maps"] = options["value_maps"]  # checked against the targets by import_configure
     if errors:
         raise ValidationError(errors)
     return result
@@ -190,15 +242,61 @@ def import_configure(*, job: ImportJob, by, mapping_: list[str], options: dict) 
     options = clean_options(options)
     check_rights(by, options)
     mapping_ = [str(m or "") for m in mapping_]
-    problems = mapping.validate(mapping_, job.headers, mapping.targets_for(by), options)
+    targets = mapping.targets_for(by)
+    problems = mapping.validate(mapping_, job.headers, targets, options)
     if problems:
         raise ValidationError({"mapping": problems})
+    if "value_maps" not in options:  # the mapping page keeps the values mapped before
+        options["value_maps"] = (job.options or {}).get("value_maps") or {}
+    try:
+        options["value_maps"], _created = mapping.clean_value_maps(
+            options["value_maps"], targets, may_create=False
+        )
+    except ValidationError as exc:
+        raise ValidationError({"value_maps": exc.messages}) from None
     with transaction.atomic():
         locked = _locked(job)
         _require_status(
             locked, EDITABLE, _("The mapping can no longer be changed: the import is %(status)s.")
         )
         locked.mapping, locked.options = mapping_, options
+        locked.status, locked.preview, locked.updated_at = ImportStatus.MAPPED, {}, timezone.now()
+        locked.save()
+    return _refresh(job, locked)
+
+
+def import_map_values(*, job: ImportJob, by, value_maps: dict) -> ImportJob:
+    """Save how the values of the choice columns are read: {target: {file value: Kehu choice, '' to leave it
+    empty, or '+' to create it as a new option of a custom choice field (administrators)}}. Merged into the
+    values mapped before; the preview has to be made again."""
+    _require_actor(job, by)
+    targets = mapping.targets_for(by)
+    access = Access.of(by)
+    may_create = access.is_superuser or access.can(Action.CHANGE, Role)
+    cleaned, created = mapping.clean_value_maps(value_maps, targets, may_create=may_create)
+    with transaction.atomic():
+        locked = _locked(job)
+        _require_status(
+            locked, EDITABLE, _("The mapping can no longer be changed: the import is %(status)s.")
+        )
+        if locked.status == ImportStatus.UPLOADED:
+            raise ValidationError(_("Save the mapping of the columns first."))
+        for key, options in created.items():
+            definition = CustomField.objects.select_for_update().get(model="customers.customer", key=key)
+            before = audit.snapshot(definition)
+            definition.choices = [*definition.choices, *(o for o in options if o not in definition.choices)]
+            definition.save(update_fields=["choices"])
+            audit.log(
+                actor=by,
+                action=AuditAction.UPDATE,
+                instance=definition,
+                changes=audit.diff(before, audit.snapshot(definition)),
+                note=locked.note,
+            )
+        maps = dict((locked.options or {}).get("value_maps") or {})
+        for key, values in cleaned.items():
+            maps[key] = {**maps.get(key, {}), **values}
+        locked.options = {**(locked.options or {}), "value_maps": maps}
         locked.status, locked.preview, locked.updated_at = ImportStatus.MAPPED, {}, timezone.now()
         locked.save()
     return _refresh(job, locked)
@@ -351,6 +449,7 @@ def changed_since_import(job: ImportJob) -> int:
 __all__ = [
     "import_upload",
     "import_reread",
+    "import_map_values",
     "import_configure",
     "import_preview",
     "import_start",

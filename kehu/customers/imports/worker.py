@@ -210,6 +210,7 @@ def _import_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
         for chunk in _chunks(done, batch_size()):
             planner.plan(chunk)
             _extend(job.pk, token, 0)
+        planner.take_formats()  # counted when those rows were previewed
     rows = reader.iter_rows(content, info, skip=cursor)
     for batches, chunk in enumerate(_chunks(rows, batch_size()), start=1):
         plans = planner.plan(chunk)
@@ -241,7 +242,12 @@ def _import_pass(job: ImportJob, token: str, max_batches: int | None) -> str:
                 room = PREVIEW_ROWS - len(sample)
                 if room > 0:
                     sample += _sample(planner, plans[:room])
-                locked.preview = {"counts": counts, "sample": sample}
+                formats = preview.get("formats", {})
+                for index, seen in planner.take_formats().items():
+                    column = formats.setdefault(str(index), {})
+                    for code, n in seen.items():
+                        column[code] = column.get(code, 0) + n
+                locked.preview = {"counts": counts, "sample": sample, "formats": formats}
             else:
                 result = writer.write(planner, plans)
                 for key, n in result.counts.items():
@@ -282,6 +288,7 @@ def _counts(job: ImportJob) -> dict:
 OWN_ROWS = {
     "customers.customerphone",
     "customers.customeremail",
+    "customers.customeraddress",
     "customers.socialidentity",
     "customers.consentevent",
     "customers.lifecyclechange",

@@ -31,9 +31,11 @@ from ..models import (
     ConsentEvent,
     ConsentMethod,
     Customer,
+    CustomerAddress,
     CustomerEmail,
     CustomerPhone,
     DuplicateCandidate,
+    Kind,
     LifecycleChange,
     SocialIdentity,
 )
@@ -198,16 +200,28 @@ def _insert(planner: Planner, plans: list[RowPlan]) -> None:
         customers.append(c)
     Customer.objects.bulk_create(customers)
     phones, emails, socials, consents, lifecycle, tag_links, entries = [], [], [], [], [], [], []
+    addresses = []
     for plan, c in zip(plans, customers, strict=True):
         extras = plan.extras
         if c.phone:
             phones.append(
-                CustomerPhone(customer=c, number=c.phone, is_primary=True, kind=_phone_kind(c.phone))
+                CustomerPhone(
+                    customer=c,
+                    number=c.phone,
+                    extension=extras.extensions.get(c.phone, ""),
+                    is_primary=True,
+                    kind=_phone_kind(c.phone),
+                )
             )
-        phones += [CustomerPhone(customer=c, number=n, kind=_phone_kind(n)) for n in extras.phones]
+        phones += [
+            CustomerPhone(customer=c, number=n, extension=extras.extensions.get(n, ""), kind=_phone_kind(n))
+            for n in extras.phones
+        ]
         if c.email:
             emails.append(CustomerEmail(customer=c, email=c.email, is_primary=True))
         emails += [CustomerEmail(customer=c, email=e) for e in extras.emails]
+        if extras.address:
+            addresses.append(_address(c, extras.address, primary=True))
         if extras.wechat:
             socials.append(
                 SocialIdentity(customer=c, network=SocialIdentity.Network.WECHAT, handle=extras.wechat)
@@ -223,17 +237,22 @@ def _insert(planner: Planner, plans: list[RowPlan]) -> None:
         if extras.tags:
             after["tags"] = sorted(t.name for t in extras.tags)
         if extras.phones:
-            after["phones"] = [normalize.format_phone(n) for n in extras.phones]
+            after["phones"] = [normalize.format_phone(n, extras.extensions.get(n, "")) for n in extras.phones]
+        if extras.extensions.get(c.phone):
+            after["phone"] = normalize.format_phone(c.phone, extras.extensions[c.phone])
         if extras.emails:
             after["emails"] = list(extras.emails)
         if extras.wechat:
             after["socials"] = [f"{SocialIdentity.Network.WECHAT.label}: {extras.wechat}"]
+        if extras.address:
+            after["addresses"] = [extras.address]
         entries.append(
             (c.pk, str(c), {k: [None, v] for k, v in after.items() if v not in (None, "", [], {})}, 1)
         )
     CustomerPhone.objects.bulk_create(phones)
     CustomerEmail.objects.bulk_create(emails)
     SocialIdentity.objects.bulk_create(socials)
+    CustomerAddress.objects.bulk_create(addresses)
     ConsentEvent.objects.bulk_create(consents)
     LifecycleChange.objects.bulk_create(lifecycle)
     Customer.tags.through.objects.bulk_create(tag_links)
@@ -244,25 +263,62 @@ def _insert(planner: Planner, plans: list[RowPlan]) -> None:
         planner.created_rows[plan.number] = c.pk
 
 
+def _address(customer: Customer, street: str, *, primary: bool) -> CustomerAddress:
+    kind = (
+        CustomerAddress.AddressKind.HOME
+        if customer.kind == Kind.PERSON
+        else CustomerAddress.AddressKind.OFFICE
+    )
+    return CustomerAddress(customer=customer, kind=kind, street=street, is_primary=primary)
+
+
 def _update(planner: Planner, plan: RowPlan) -> None:
     extras, user = plan.extras, planner.user
 
     def children(locked: Customer) -> dict:
         changes: dict = {}
+        primary = plan.data.get("phone")
+        if primary and extras.extensions.get(primary):
+            # the primary phone's row (the service syncs it after this hook) carries the extension
+            CustomerPhone.objects.update_or_create(
+                customer=locked,
+                number=primary,
+                defaults={"extension": extras.extensions[primary]},
+                create_defaults={
+                    "extension": extras.extensions[primary],
+                    "is_primary": True,
+                    "kind": _phone_kind(primary),
+                },
+            )
         if not extras:
             return changes
         have = set(CustomerPhone.objects.filter(customer=locked).values_list("number", flat=True))
         new_phones = [n for n in extras.phones if n not in have and n != locked.phone]
         CustomerPhone.objects.bulk_create(
-            [CustomerPhone(customer=locked, number=n, kind=_phone_kind(n)) for n in new_phones]
+            [
+                CustomerPhone(
+                    customer=locked, number=n, extension=extras.extensions.get(n, ""), kind=_phone_kind(n)
+                )
+                for n in new_phones
+            ]
         )
         if new_phones:
-            changes["phones"] = [None, [normalize.format_phone(n) for n in new_phones]]
+            changes["phones"] = [
+                None,
+                [normalize.format_phone(n, extras.extensions.get(n, "")) for n in new_phones],
+            ]
         have = set(CustomerEmail.objects.filter(customer=locked).values_list("email", flat=True))
         new_emails = [e for e in extras.emails if e not in have and e != locked.email]
         CustomerEmail.objects.bulk_create([CustomerEmail(customer=locked, email=e) for e in new_emails])
         if new_emails:
             changes["emails"] = [None, new_emails]
+        if (
+            extras.address
+            and not CustomerAddress.objects.filter(customer=locked, street=extras.address).exists()
+        ):
+            first = not CustomerAddress.objects.filter(customer=locked).exists()
+            _address(locked, extras.address, primary=first).save()
+            changes["addresses"] = [None, [extras.address]]
         if extras.wechat:
             holder = (
                 SocialIdentity.objects.filter(network=SocialIdentity.Network.WECHAT, handle=extras.wechat)
@@ -301,7 +357,7 @@ def _update(planner: Planner, plan: RowPlan) -> None:
                 by=user,
                 expected_version=before,
                 note=planner.job.note,
-                children=children if extras else None,
+                children=children if extras or extras.extensions else None,
             )
     except StaleRecordError as exc:
         plan.fail(None, "", exc.message)
