@@ -16,7 +16,7 @@ def restore_search_index(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("customers", "0010_importissue_warning_level"),
+        ("customers", "0011_identity_number"),
     ]
 
     operations = [
