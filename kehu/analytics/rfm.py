@@ -1,7 +1,7 @@
 """RFM scores and named segments, vectorised (no Django).
 
-Scores are quantile bins of the percentile rank (ties share a rank, so the many one-time buyers all get the
-same frequency score rather than being split arbitrarily across bins). Recency is reversed: the most recent
+Scores are quantile bins of the percentile rank (ties share the lowest rank of their group, so the many
+one-time buyers all get the lowest frequency score rather than being split arbitrarily across bins). Recency is reversed: the most recent
 buyers get the highest score. Segments are read from a 5 × 5 grid of the recency score and the mean of the
 frequency and monetary scores, rescaled to five levels whatever the number of bins.
 """
@@ -60,13 +60,16 @@ ADVICE = {
 
 
 def quantile_scores(values, bins: int, *, reverse: bool = False) -> np.ndarray:
-    """Scores 1…bins from the percentile rank of each value (ties share a score)."""
+    """Scores 1…bins from the share of customers ranked below each value. Ties take the lowest rank of their
+    group, so all one-time buyers share the lowest frequency score."""
     values = np.asarray(values, dtype=float)
     if values.size == 0:
         return np.zeros(0, dtype=np.int16)
-    ranks = stats.rankdata(-values if reverse else values, method="average")
-    pct = ranks / values.size
-    return np.clip(np.ceil(pct * bins), 1, bins).astype(np.int16)
+    ranks = stats.rankdata(values, method="min")
+    below = (ranks - 1) / values.size
+    scores = np.clip(np.floor(below * bins) + 1, 1, bins).astype(np.int16)
+    # reversed (recency: fewer days is better): the most recent buyers, ties included, get the top score
+    return (bins + 1 - scores).astype(np.int16) if reverse else scores
 
 
 def _level(scores: np.ndarray, bins: int) -> np.ndarray:
