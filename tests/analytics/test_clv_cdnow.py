@@ -119,7 +119,9 @@ def test_scoring_functions_never_return_nan_or_infinity():
     T = np.array([0, 0.0, 521, 521, 5000])
     p = clv.bgnbd_p_alive(params, x, t_x, T)
     e = clv.bgnbd_expected_purchases(params, 52 * 10, x, t_x, T)
-    purchases, value = clv.discounted_clv(params, x, t_x, T, np.full(5, 100.0), months=120, annual_discount_rate=0.1)
+    purchases, value = clv.discounted_clv(
+        params, x, t_x, T, np.full(5, 100.0), months=120, annual_discount_rate=0.1
+    )
     for arr in (p, e, purchases, value):
         assert np.all(np.isfinite(arr)) and np.all(arr >= 0)
     assert np.all(p <= 1)
