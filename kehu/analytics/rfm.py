@@ -11,22 +11,23 @@ from __future__ import annotations
 import numpy as np
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from scipy import stats
 
 
 class Segment(models.TextChoices):
     # the Chinese names follow the RFM value-customer vocabulary (重要价值/发展/保持/挽留客户) where it fits
-    CHAMPIONS = "champions", _("Champions")
-    LOYAL = "loyal", _("Loyal")
-    POTENTIAL_LOYALIST = "potential_loyalist", _("Potential loyalist")
-    NEW = "new", _("New customer")
-    PROMISING = "promising", _("Promising")
-    NEED_ATTENTION = "need_attention", _("Need attention")
-    ABOUT_TO_SLEEP = "about_to_sleep", _("About to sleep")
-    AT_RISK = "at_risk", _("At risk")
-    CANT_LOSE = "cant_lose", _("Can't lose")
-    HIBERNATING = "hibernating", _("Hibernating")
-    LOST = "lost", _("Lost")
+    CHAMPIONS = "champions", pgettext_lazy("RFM segment", "Champions")
+    LOYAL = "loyal", pgettext_lazy("RFM segment", "Loyal")
+    POTENTIAL_LOYALIST = "potential_loyalist", pgettext_lazy("RFM segment", "Potential loyalist")
+    NEW = "new", pgettext_lazy("RFM segment", "New customer")
+    PROMISING = "promising", pgettext_lazy("RFM segment", "Promising")
+    NEED_ATTENTION = "need_attention", pgettext_lazy("RFM segment", "Need attention")
+    ABOUT_TO_SLEEP = "about_to_sleep", pgettext_lazy("RFM segment", "About to sleep")
+    AT_RISK = "at_risk", pgettext_lazy("RFM segment", "At risk")
+    CANT_LOSE = "cant_lose", pgettext_lazy("RFM segment", "Can't lose")
+    HIBERNATING = "hibernating", pgettext_lazy("RFM segment", "Hibernating")
+    LOST = "lost", pgettext_lazy("RFM segment", "Lost")
 
 
 S = Segment
