@@ -58,14 +58,17 @@ def seed(ctx) -> str:
         organisation = kind == Kind.ORGANIZATION
         rate = rng.gammavariate(0.8, 1 / (12 if organisation else 20))  # purchases per day
         dropout = rng.betavariate(1.0, 3.0)
-        spend = rng.lognormvariate(8.5 if organisation else 6.0, 0.6)
+        # Gamma-Gamma's story: each customer's mean spend is gamma distributed across customers, and each
+        # order's value gamma distributed around it
+        mean_spend = rng.gammavariate(4.0, (3000 if organisation else 1000) / 4.0)
         day = start + dt.timedelta(days=rng.randrange(365 * YEARS - 7))
         while day <= today:
             order_id = next(order_ids)
             cancelled = rng.random() < 0.04
             product_id, name, price = products[rng.randrange(len(products))]
+            spend = rng.gammavariate(6.0, mean_spend / 6.0)
             quantity = max(1, round(spend / float(price or 1)))
-            unit = _cents(spend / quantity * rng.uniform(0.7, 1.3))
+            unit = max(_cents(spend / quantity), CENT)
             amount = (unit * quantity).quantize(CENT)
             tax = (amount * Decimal("0.13")).quantize(CENT, rounding=ROUND_HALF_UP)
             status = (

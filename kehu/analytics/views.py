@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from kehu.core.access import Access
 
 from . import selectors
+from .models import CustomerScore
 from .tasks import score_customers
 
 
@@ -38,6 +39,7 @@ def home(request):
             "run": run,
             "last_attempt": selectors.latest_run(finished=False),
             "can_run": selectors.can_run_scoring(request.user),
+            "hidden": Access.of(request.user).hidden_fields(CustomerScore),
             "totals": {
                 "customers": sum(r["customers"] for r in segments),
                 "revenue": sum(r["revenue"] for r in segments),

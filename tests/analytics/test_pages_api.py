@@ -98,6 +98,14 @@ def test_scores_and_segments_api_leave_out_hidden_fields(scored, org, api_for):
     assert data["results"] and all("clv" not in r and "monetary" not in r for r in data["results"])
     segments = api_for(org.rep1).get("/api/analytics/segments/").json()
     assert segments and all("clv" not in s and "revenue" not in s for s in segments)
+    from django.test import Client
+
+    client = Client()
+    client.force_login(org.rep1)
+    page = client.get("/analytics/").content.decode()
+    assert 'data-testid="segments"' in page and 'data-testid="segment-clv"' not in page
+    panel = client.get(scored["best"].get_absolute_url()).content.decode()
+    assert 'data-testid="customer-value-panel"' in panel and 'data-testid="clv"' not in panel
 
 
 def test_segments_api_and_page_count_only_visible_customers(scored, org, api_for, client_for):
