@@ -2,12 +2,14 @@
 
 manage.py analytics_score                       # run now, print the phase timings
 manage.py analytics_score --enqueue             # leave it to the task worker (for cron: nightly)
+manage.py analytics_score --enqueue --every 86400   # what `make run` starts: enqueue now, then daily
 manage.py analytics_score --bins 4 --horizon 24 --discount-rate 0.08 --as-of 2026-06-30
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -17,19 +19,23 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--enqueue", action="store_true", help="enqueue the task instead of running now")
+        parser.add_argument("--every", type=int, default=0, help="with --enqueue: repeat every N seconds")
         parser.add_argument("--bins", type=int, default=None, help="RFM quantile bins (default 5)")
         parser.add_argument("--horizon", type=int, default=None, help="CLV horizon in months (default 12)")
         parser.add_argument("--discount-rate", type=float, default=None, help="annual rate (default 0.10)")
         parser.add_argument("--currency", default=None, help="orders of this currency (default CNY)")
         parser.add_argument("--as-of", default=None, help="score as of this date (YYYY-MM-DD; default today)")
 
-    def handle(self, *args, enqueue, bins, horizon, discount_rate, currency, as_of, **options):
+    def handle(self, *args, enqueue, every, bins, horizon, discount_rate, currency, as_of, **options):
         if enqueue:
             from kehu.analytics.tasks import score_customers
 
-            result = score_customers.enqueue()
-            self.stdout.write(f"enqueued {result.id}")
-            return
+            while True:
+                result = score_customers.enqueue()
+                self.stdout.write(f"enqueued {result.id}")
+                if not every:
+                    return
+                time.sleep(every)
         from kehu.analytics.services import scoring_run
 
         try:
