@@ -16,7 +16,9 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def scored(seeded):
     from kehu.analytics import demo
+    from kehu.customers.demo import seed_customers
 
+    seed_customers(count=240, owners=seeded.owners, rng=random.Random(2))  # enough buyers to fit the models
     ids = list(Customer.objects.values_list("pk", flat=True))
     demo.seed({"rng": random.Random(3), "org": seeded, "customer_ids": ids})
     run = ScoringRun.objects.get()
