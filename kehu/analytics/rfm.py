@@ -12,7 +12,6 @@ import numpy as np
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
-from scipy import stats
 
 
 class Segment(models.TextChoices):
@@ -63,6 +62,8 @@ ADVICE = {
 def quantile_scores(values, bins: int, *, reverse: bool = False) -> np.ndarray:
     """Scores 1…bins from the share of customers ranked below each value. Ties take the lowest rank of their
     group, so all one-time buyers share the lowest frequency score."""
+    from scipy import stats  # here: the customers app imports this module for the segment names
+
     values = np.asarray(values, dtype=float)
     if values.size == 0:
         return np.zeros(0, dtype=np.int16)
