@@ -9,6 +9,7 @@ Inputs per customer, in one time unit (the scoring service uses weeks):
     x   — repeat purchases (purchase days after the first one)
     t_x — time of the last purchase, counted from the first purchase
     T   — age: time from the first purchase to the end of the calibration period
+    (a customer whose first purchase is on the last day has T = 0: no information, but valid)
     m   — average value of the repeat purchases (Gamma-Gamma only; customers with x > 0 and m > 0)
 
 Parameters are fitted by maximum likelihood on log-parameters (so they stay positive without bounds) with
@@ -97,7 +98,7 @@ def bgnbd_fit(x, t_x, T, *, weights=None, penalizer: float = 0.0) -> FitResult:
     n = int(w.sum())
     if n < MIN_CUSTOMERS:
         raise FitError(f"too little data: {n} customers (at least {MIN_CUSTOMERS} are needed)")
-    bad = ~np.isfinite(x) | ~np.isfinite(t_x) | ~np.isfinite(T) | (x < 0) | (t_x < 0) | (T <= 0) | (t_x > T)
+    bad = ~np.isfinite(x) | ~np.isfinite(t_x) | ~np.isfinite(T) | (x < 0) | (t_x < 0) | (T < 0) | (t_x > T)
     if bad.any():
         raise FitError(f"{int(bad.sum())} customers have inconsistent purchase histories")
     if not (x > 0).any():

@@ -87,6 +87,18 @@ def test_zero_and_negative_spend_are_left_out_of_the_spend_fit(cdnow):
     assert fit.n == 946
 
 
+def test_customers_who_first_bought_today_do_not_stop_the_fit(cdnow):
+    # T = 0 (first purchase on the scoring day) carries no information but is a valid history
+    x = np.concatenate([cdnow["x"], [0, 0, 0]])
+    t_x = np.concatenate([cdnow["t_x"], [0, 0, 0]])
+    T = np.concatenate([cdnow["T"], [0, 0, 0]])
+    fit = clv.bgnbd_fit(x, t_x, T)
+    assert close(fit.params["r"], 0.243) and close(fit.params["b"], 2.426)
+    p = clv.bgnbd_p_alive(list(fit.params.values()), [0], [0], [0])
+    e = clv.bgnbd_expected_purchases(list(fit.params.values()), 52, [0], [0], [0])
+    assert p[0] == 1.0 and np.isfinite(e[0]) and e[0] > 0
+
+
 def test_inconsistent_histories_are_refused():
     x = np.ones(40)
     with pytest.raises(clv.FitError, match="inconsistent"):
