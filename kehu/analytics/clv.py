@@ -28,6 +28,9 @@ from scipy import optimize, special
 MIN_CUSTOMERS = 30
 #: Gamma-Gamma needs this many repeat buyers with a positive average spend
 MIN_REPEAT_BUYERS = 10
+#: population parameters are fitted on a random sample of at most this many customers (scoring uses them all):
+#: the likelihood's cost grows with the distinct histories, the estimates' precision hardly beyond this
+MAX_FIT_CUSTOMERS = 100_000
 
 
 class FitError(Exception):
@@ -71,12 +74,18 @@ def _fit(neg_ll, x0: np.ndarray, names: tuple[str, ...], n: int) -> FitResult:
     """Minimise from x0: BFGS first (fast on these smooth surfaces), Nelder-Mead when BFGS gives up."""
     with np.errstate(all="ignore"):
         res = optimize.minimize(neg_ll, x0, method="BFGS", options={"gtol": 1e-6})
+        method = "BFGS"
+        # BFGS often stops with "precision loss" at the optimum of a flat direction (a parameter drifting to a
+        # boundary, e.g. a -> 0 when nobody drops out): a small gradient there is convergence
+        jac = getattr(res, "jac", None)
+        if not res.success and jac is not None and np.isfinite(res.fun) and np.linalg.norm(jac) < 1e-3:
+            res.success = True
         if not res.success or not np.isfinite(res.fun):
             retry = optimize.minimize(
                 neg_ll, x0, method="Nelder-Mead", options={"maxiter": 4000, "xatol": 1e-7, "fatol": 1e-10}
             )
             if retry.success or retry.fun < res.fun:
-                res = retry
+                res, method = retry, "Nelder-Mead"
     values = np.exp(res.x)
     ll = -float(res.fun)
     if not (res.success and np.isfinite(ll) and ll > -1e299 and np.all(np.isfinite(values))):
@@ -88,6 +97,7 @@ def _fit(neg_ll, x0: np.ndarray, names: tuple[str, ...], n: int) -> FitResult:
         converged=True,
         message=str(res.message),
         n=n,
+        extra={"method": method},
     )
 
 
@@ -103,6 +113,11 @@ def bgnbd_fit(x, t_x, T, *, weights=None, penalizer: float = 0.0) -> FitResult:
         raise FitError(f"{int(bad.sum())} customers have inconsistent purchase histories")
     if not (x > 0).any():
         raise FitError("no customer has bought twice: repeat-purchase behaviour cannot be estimated")
+    sampled = n > MAX_FIT_CUSTOMERS
+    if sampled:
+        keep = np.random.default_rng(0).choice(x.size, size=MAX_FIT_CUSTOMERS, replace=False)
+        x, t_x, T, w = x[keep], t_x[keep], T[keep], w[keep]
+        n = int(w.sum())
     # customers with the same (x, t_x, T) share one likelihood term: fit on the distinct rows, weighted
     rows, inverse = np.unique(np.column_stack([x, t_x, T]), axis=0, return_inverse=True)
     w = np.bincount(inverse.ravel(), weights=w, minlength=len(rows))
@@ -116,6 +131,7 @@ def bgnbd_fit(x, t_x, T, *, weights=None, penalizer: float = 0.0) -> FitResult:
 
     result = _fit(neg_ll, np.zeros(4), ("r", "alpha", "a", "b"), n)
     result.log_likelihood *= n
+    result.extra["sampled"] = sampled
     return result
 
 
@@ -228,6 +244,9 @@ def gamma_gamma_fit(x, m, *, penalizer: float = 0.0) -> FitResult:
     x, m = _as_arrays(x, m)
     keep = (x > 0) & np.isfinite(m) & (m > 0)
     x, m = x[keep], m[keep]
+    if x.size > MAX_FIT_CUSTOMERS:
+        pick = np.random.default_rng(0).choice(x.size, size=MAX_FIT_CUSTOMERS, replace=False)
+        x, m = x[pick], m[pick]
     n = int(x.size)
     if n < MIN_REPEAT_BUYERS:
         raise FitError(

@@ -175,6 +175,7 @@ def score_history(history: History, *, as_of: dt.date, config: Config, run: Scor
             "iterations": fit.iterations,
             "message": fit.message,
             "n": fit.n,
+            "sampled": fit.extra.get("sampled", False),
         }
         run.frequency_table = clv.bgnbd_frequency_table(params, x, T)
     except clv.FitError as exc:

@@ -148,3 +148,26 @@ def test_discounting_lowers_clv_and_a_longer_horizon_raises_it(cdnow):
     assert np.all(discounted < undiscounted) and np.all(longer > discounted)
     purchases, _ = clv.discounted_clv(*args, months=12, annual_discount_rate=0.0)
     assert np.allclose(undiscounted, purchases * 35.0)
+
+
+def test_a_large_base_is_fitted_on_a_sample(cdnow):
+    # 50 copies of the cohort: the parameters are those of the cohort, estimated on a random 100,000
+    x, t_x, T = (np.tile(cdnow[k], 50) for k in ("x", "t_x", "T"))
+    fit = clv.bgnbd_fit(x, t_x, T)
+    assert fit.extra["sampled"] and fit.n == clv.MAX_FIT_CUSTOMERS
+    for name, expected in {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}.items():
+        assert close(fit.params[name], expected, 0.05), (name, fit.params[name])
+
+
+def test_nobody_dropping_out_converges_without_the_slow_fallback():
+    # a Poisson world without dropout drives a -> 0; BFGS ends with "precision loss" at a tiny gradient there,
+    # which is convergence (the Nelder-Mead retry took 20 s on 25k customers)
+    rng = np.random.default_rng(4)
+    n = 3000
+    T = rng.uniform(1, 150, n)
+    rate = rng.gamma(0.8, 0.3, n)
+    x = rng.poisson(rate * T)
+    t_x = np.where(x > 0, T * rng.beta(np.maximum(x, 1), 1), 0.0)
+    fit = clv.bgnbd_fit(x, t_x, T)
+    assert fit.extra["method"] == "BFGS"
+    assert fit.params["a"] < 0.01 or fit.params["b"] > 100 * fit.params["a"]
