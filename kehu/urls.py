@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from kehu.analytics import api as analytics_api
 from kehu.core import api_views as core_api
 from kehu.customers import api as customers_api
 from kehu.interactions import api as interactions_api
@@ -23,7 +24,15 @@ def healthz(request):
 
 
 router = DefaultRouter()
-for api_module in (core_api, customers_api, products_api, interactions_api, sales_api, service_api):
+for api_module in (
+    core_api,
+    customers_api,
+    products_api,
+    interactions_api,
+    sales_api,
+    service_api,
+    analytics_api,
+):
     api_module.register(router)
 
 urlpatterns = [
@@ -50,5 +59,6 @@ urlpatterns = [
     path("sales/", include("kehu.sales.urls")),
     path("public/", include("kehu.sales.urls_public")),
     path("service/", include("kehu.service.urls")),
+    path("analytics/", include("kehu.analytics.urls")),
     path("", include("kehu.ui.urls")),
 ]

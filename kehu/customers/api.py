@@ -8,6 +8,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from kehu.analytics.rfm import Segment as RFMSegment
 from kehu.core.api import AccessAwareSerializer, CustomValuesField, ScopedModelViewSet
 
 from . import search, selectors, services
@@ -96,6 +97,9 @@ class CustomerSerializer(AccessAwareSerializer):
 class CustomerFilterSet(filters.FilterSet):
     q = filters.CharFilter(method="filter_q", label="search")
     import_job = filters.NumberFilter(method="filter_import_job", label="customers written by this import")
+    rfm_segment = filters.ChoiceFilter(
+        choices=RFMSegment.choices, method="filter_rfm_segment", label="RFM segment (kehu.analytics)"
+    )
 
     class Meta:
         model = Customer
@@ -119,6 +123,9 @@ class CustomerFilterSet(filters.FilterSet):
 
         user = getattr(self.request, "user", None)
         return queryset.filter(pk__in=written_customer_ids(user=user, job_id=value))
+
+    def filter_rfm_segment(self, queryset, name, value):
+        return queryset.filter(analytics_score__segment=value)
 
 
 class ContactPointInput(serializers.Serializer):

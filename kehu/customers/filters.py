@@ -2,9 +2,12 @@ import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from kehu.analytics.rfm import Segment as RFMSegment
 from kehu.core.models import Tag, User
 
 from .models import Customer, CustomerType, Kind, Source, Stage
+
+RFM_SEGMENTS = RFMSegment.choices
 
 
 class CustomerFilter(django_filters.FilterSet):
@@ -31,6 +34,10 @@ class CustomerFilter(django_filters.FilterSet):
     )
     # the customers one import created or updated, for whoever may see its contents (the list is scoped too)
     import_job = django_filters.NumberFilter(method="filter_import_job", label=_("Import #"))
+    # the RFM segment of the latest scoring run (kehu.analytics)
+    rfm_segment = django_filters.ChoiceFilter(
+        choices=RFM_SEGMENTS, method="filter_rfm_segment", label=_("RFM segment")
+    )
 
     class Meta:
         model = Customer
@@ -48,3 +55,6 @@ class CustomerFilter(django_filters.FilterSet):
 
         user = getattr(self.request, "user", None)
         return queryset.filter(pk__in=written_customer_ids(user=user, job_id=value))
+
+    def filter_rfm_segment(self, queryset, name, value):
+        return queryset.filter(analytics_score__segment=value)

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "kehu.interactions",
     "kehu.sales",
     "kehu.service",
+    "kehu.analytics",
 ]
 
 MIDDLEWARE = [
@@ -290,3 +291,11 @@ LOGGING = {
 # Navigation of the UI shell: (app label, url name, icon, label). Apps whose issues have not landed
 # yet point at an "arriving" page so the shell already shows the whole front-office loop.
 KEHU_NAV_PLACEHOLDERS = True
+
+# Analytics (kehu/analytics, ADR 0011): RFM bins, CLV horizon and discount rate, the currency scored
+KEHU_ANALYTICS = {
+    "CURRENCY": os.environ.get("KEHU_ANALYTICS_CURRENCY", "CNY"),
+    "RFM_BINS": int(os.environ.get("KEHU_RFM_BINS", "5")),
+    "CLV_HORIZON_MONTHS": int(os.environ.get("KEHU_CLV_HORIZON_MONTHS", "12")),
+    "CLV_ANNUAL_DISCOUNT_RATE": float(os.environ.get("KEHU_CLV_DISCOUNT_RATE", "0.10")),
+}

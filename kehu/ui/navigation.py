@@ -82,6 +82,13 @@ SECTIONS = [
         _("Analytics"),
         [
             ("reports", _("Reports"), None, "chart", None),
+            (
+                "customer_value",
+                _("Customer value"),
+                "analytics:home",
+                "trend",
+                ("view", "customers.customer"),
+            ),
             ("scorecard", _("Balanced scorecard"), None, "gauge", None),
         ],
     ),

@@ -17,7 +17,13 @@ from kehu.core.demo import seed_org
 from kehu.core.models import User
 
 # Apps contribute `kehu.<app>.demo.seed(ctx)`; called in this order when the module exists.
-APP_SEEDERS = ["kehu.products.demo", "kehu.interactions.demo", "kehu.sales.demo", "kehu.service.demo"]
+APP_SEEDERS = [
+    "kehu.products.demo",
+    "kehu.interactions.demo",
+    "kehu.sales.demo",
+    "kehu.service.demo",
+    "kehu.analytics.demo",
+]
 
 
 class Command(BaseCommand):

@@ -1,0 +1,26 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AnalyticsConfig(AppConfig):
+    name = "kehu.analytics"
+    label = "analytics"
+    verbose_name = _("Analytics")
+
+    def ready(self) -> None:
+        from kehu.core import registry
+        from kehu.customers import panels
+
+        from . import models, widgets
+
+        # a score is seen by whoever may see its customer (the customer's read scope); it is derived data,
+        # written only by scoring runs, never through the record service
+        registry.register(models.CustomerScore, owner_field=None, via="customer", transfer=False, nav=False)
+        panels.register_panel(
+            "customer_value",
+            template="analytics/panel_score.html",
+            render=widgets.score_panel,
+            order=15,
+            column="side",
+        )
+        panels.FIGURES.append(widgets.figures)

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "analytics"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("run/", views.run_now, name="run"),
+    path("diagnostics/", views.diagnostics, name="diagnostics"),
+]
