@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -62,10 +64,13 @@ class QuoteLineForm(forms.ModelForm):
         self.fields["unit_price"].help_text = _("Empty: the price list's price")
 
 
-class QuoteLineEditForm(forms.ModelForm):
-    class Meta:
-        model = QuoteLine
-        fields = ["quantity", "unit_price", "discount_percent", "tax_rate"]
+class QuoteLineEditForm(forms.Form):
+    quantity = forms.DecimalField(label=_("quantity"), max_digits=12, decimal_places=3)
+    unit_price = forms.DecimalField(label=_("unit price"), max_digits=16, decimal_places=2, required=False)
+    discount_percent = forms.DecimalField(label=_("discount (%)"), max_digits=5, decimal_places=2)
+    tax_rate = forms.TypedChoiceField(
+        label=_("VAT rate (%)"), choices=QuoteLine._meta.get_field("tax_rate").choices, coerce=Decimal
+    )
 
 
 class DecisionForm(forms.Form):

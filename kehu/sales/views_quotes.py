@@ -166,7 +166,7 @@ class QuoteLineEdit(View):
             except FAILURES as exc:
                 messages.error(request, error_text(exc))
             return redirect(line.quote.get_absolute_url())
-        form = QuoteLineEditForm(request.POST, instance=QuoteLine(quote=line.quote, unit_price=0))
+        form = QuoteLineEditForm(request.POST)
         if form.is_valid():
             data = {name: form.cleaned_data[name] for name in form.fields if name in form.cleaned_data}
             if str(data.get("unit_price")) == str(line.unit_price) and "quantity" in data and data["quantity"] != line.quantity:

@@ -471,14 +471,14 @@ def quote_revise(*, quote: Quote, by, expected_version: int | None = None) -> Qu
                 **{f: getattr(locked, f) for f in fields},
                 "owner": locked.owner,
                 "number": locked.number,
+                "revision": locked.revision + 1,
+                "previous": locked,
                 "issue_date": today,
                 "valid_until": max(locked.valid_until, today + dt.timedelta(days=DEFAULT_VALIDITY_DAYS)),
             },
             by=by,
             note=_("revision of %(quote)s") % {"quote": locked},
         )
-        Quote.objects.filter(pk=new.pk).update(revision=locked.revision + 1, previous=locked)
-        new.refresh_from_db()
         for line in QuoteLine.objects.filter(quote=locked).order_by("position", "id"):
             QuoteLine.objects.create(
                 quote=new,
