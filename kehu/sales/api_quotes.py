@@ -13,7 +13,13 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from kehu.core.api import AccessAwareSerializer, CustomValuesField, ScopedModelViewSet, etag_for, version_from_if_match
+from kehu.core.api import (
+    AccessAwareSerializer,
+    CustomValuesField,
+    ScopedModelViewSet,
+    etag_for,
+    version_from_if_match,
+)
 from kehu.core.selectors import get_visible, scoped
 
 from .models import (
@@ -51,7 +57,15 @@ class QuoteLineSerializer(AccessAwareSerializer):
             "id", "quote", "position", "product", "description", "quantity", "unit", "unit_price", "list_price",
             "discount_percent", "tax_rate", "gross_amount", "net_amount", "tax_amount", "total", "version",
         ]  # fmt: skip
-        read_only_fields = ["position", "list_price", "gross_amount", "net_amount", "tax_amount", "total", "version"]
+        read_only_fields = [
+            "position",
+            "list_price",
+            "gross_amount",
+            "net_amount",
+            "tax_amount",
+            "total",
+            "version",
+        ]
         extra_kwargs = {"unit_price": {"required": False, "allow_null": True}}
 
 
@@ -115,7 +129,9 @@ class QuoteViewSet(ScopedModelViewSet):
         )
 
     def save_existing(self, instance, data, expected_version):
-        return quotes.quote_update(quote=instance, data=data, by=self.request.user, expected_version=expected_version)
+        return quotes.quote_update(
+            quote=instance, data=data, by=self.request.user, expected_version=expected_version
+        )
 
     def _done(self, quote):
         return _respond(self, QuoteSerializer, quote)
@@ -128,7 +144,10 @@ class QuoteViewSet(ScopedModelViewSet):
         data = SubmitSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         quotes.quote_submit(
-            quote=quote, by=request.user, reason=data.validated_data.get("reason", ""), expected_version=_if_match(request, quote.pk)
+            quote=quote,
+            by=request.user,
+            reason=data.validated_data.get("reason", ""),
+            expected_version=_if_match(request, quote.pk),
         )
         return self._done(quote)
 
@@ -159,14 +178,18 @@ class QuoteViewSet(ScopedModelViewSet):
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
         quote = self.get_object()
-        quotes.quote_respond(quote=quote, accepted=True, by=request.user, expected_version=_if_match(request, quote.pk))
+        quotes.quote_respond(
+            quote=quote, accepted=True, by=request.user, expected_version=_if_match(request, quote.pk)
+        )
         return self._done(quote)
 
     @extend_schema(request=None, responses=QuoteSerializer)
     @action(detail=True, methods=["post"])
     def decline(self, request, pk=None):
         quote = self.get_object()
-        quotes.quote_respond(quote=quote, accepted=False, by=request.user, expected_version=_if_match(request, quote.pk))
+        quotes.quote_respond(
+            quote=quote, accepted=False, by=request.user, expected_version=_if_match(request, quote.pk)
+        )
         return self._done(quote)
 
     @extend_schema(request=None, responses=QuoteSerializer)
@@ -204,7 +227,9 @@ class QuoteViewSet(ScopedModelViewSet):
         language = request.query_params.get("lang") or quote.language
         if language not in ("zh-hans", "en"):
             language = quote.language
-        response = HttpResponse(quote_pdf(quote=quote, user=request.user, language=language), content_type="application/pdf")
+        response = HttpResponse(
+            quote_pdf(quote=quote, user=request.user, language=language), content_type="application/pdf"
+        )
         response["Content-Disposition"] = f'inline; filename="{quote.number}-v{quote.revision}.pdf"'
         return response
 
@@ -224,7 +249,9 @@ class QuoteLineViewSet(ScopedModelViewSet):
 
     def save_existing(self, instance, data, expected_version):
         data.pop("quote", None)
-        return quotes.quote_line_update(line=instance, data=data, by=self.request.user, expected_version=expected_version)
+        return quotes.quote_line_update(
+            line=instance, data=data, by=self.request.user, expected_version=expected_version
+        )
 
     def destroy(self, request, *args, **kwargs):
         quotes.quote_line_remove(line=self.get_object(), by=request.user)
@@ -275,7 +302,9 @@ class ErpStatusSerializer(OrderStatusSerializer):
 
 class ReturnSerializer(serializers.Serializer):
     quantities = serializers.DictField(
-        child=serializers.DecimalField(max_digits=12, decimal_places=3), required=False, help_text="{line id: quantity}"
+        child=serializers.DecimalField(max_digits=12, decimal_places=3),
+        required=False,
+        help_text="{line id: quantity}",
     )
     note = serializers.CharField(required=False, allow_blank=True, max_length=300)
 
@@ -289,7 +318,16 @@ class StatusChangeSerializer(serializers.ModelSerializer):
 class OrderViewSet(ScopedModelViewSet):
     model = Order
     serializer_class = OrderSerializer
-    filterset_fields = ["status", "kind", "customer", "owner", "quote", "contract", "external_ref", "currency"]
+    filterset_fields = [
+        "status",
+        "kind",
+        "customer",
+        "owner",
+        "quote",
+        "contract",
+        "external_ref",
+        "currency",
+    ]
     select_related = ("customer", "owner")
     prefetch_related = ("lines",)
     ordering_fields = ["order_date", "total", "id"]
@@ -307,7 +345,9 @@ class OrderViewSet(ScopedModelViewSet):
         from kehu.core import records
 
         data.pop("lines", None)
-        return records.record_update(instance=instance, data=data, by=self.request.user, expected_version=expected_version)
+        return records.record_update(
+            instance=instance, data=data, by=self.request.user, expected_version=expected_version
+        )
 
     @extend_schema(request=OrderStatusSerializer, responses=OrderSerializer)
     @action(detail=True, methods=["post"])
@@ -342,7 +382,9 @@ class OrderViewSet(ScopedModelViewSet):
         data = ReturnSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         quantities = {int(k): v for k, v in (data.validated_data.get("quantities") or {}).items()} or None
-        ret = orders.order_return(order=order, quantities=quantities, by=request.user, note=data.validated_data.get("note", ""))
+        ret = orders.order_return(
+            order=order, quantities=quantities, by=request.user, note=data.validated_data.get("note", "")
+        )
         return _respond(self, OrderSerializer, ret, status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=StatusChangeSerializer(many=True))
@@ -370,7 +412,7 @@ class ContractSerializer(AccessAwareSerializer):
 
 
 class ContractStatusSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=[c for c in Contract._meta.get_field("status").choices])
+    status = serializers.ChoiceField(choices=Contract._meta.get_field("status").choices)
     comment = serializers.CharField(required=False, allow_blank=True)
     signed_date = serializers.DateField(required=False, allow_null=True)
 
@@ -384,7 +426,18 @@ class PlanRowSerializer(serializers.Serializer):
 class InstalmentSerializer(AccessAwareSerializer):
     class Meta:
         model = Instalment
-        fields = ["id", "contract", "sequence", "due_date", "amount", "currency", "paid_amount", "status", "notes", "version"]
+        fields = [
+            "id",
+            "contract",
+            "sequence",
+            "due_date",
+            "amount",
+            "currency",
+            "paid_amount",
+            "status",
+            "notes",
+            "version",
+        ]
         read_only_fields = fields
 
 
@@ -399,7 +452,9 @@ class ContractViewSet(ScopedModelViewSet):
         return contracts.contract_create(data=data, by=self.request.user)
 
     def save_existing(self, instance, data, expected_version):
-        return contracts.contract_update(contract=instance, data=data, by=self.request.user, expected_version=expected_version)
+        return contracts.contract_update(
+            contract=instance, data=data, by=self.request.user, expected_version=expected_version
+        )
 
     @extend_schema(request=ContractStatusSerializer, responses=ContractSerializer)
     @action(detail=True, methods=["post"])
@@ -427,7 +482,9 @@ class ContractViewSet(ScopedModelViewSet):
         if request.method == "PUT":
             rows = PlanRowSerializer(data=request.data, many=True)
             rows.is_valid(raise_exception=True)
-            receivables.instalment_plan_set(contract=contract, rows=list(rows.validated_data), by=request.user)
+            receivables.instalment_plan_set(
+                contract=contract, rows=list(rows.validated_data), by=request.user
+            )
         qs = scoped(Instalment, user=request.user).filter(contract=contract).order_by("sequence")
         return Response(InstalmentSerializer(qs, many=True, context={"request": request}).data)
 
@@ -470,7 +527,9 @@ class PaymentViewSet(ScopedModelViewSet):
     def save_new(self, data):
         contract = data.pop("contract")
         allocations = {int(k): v for k, v in (data.pop("allocations", None) or {}).items()} or None
-        return receivables.payment_record(contract=contract, data=data, allocations=allocations, by=self.request.user)
+        return receivables.payment_record(
+            contract=contract, data=data, allocations=allocations, by=self.request.user
+        )
 
 
 class InvoiceRequestSerializer(AccessAwareSerializer):
@@ -481,7 +540,15 @@ class InvoiceRequestSerializer(AccessAwareSerializer):
             "currency", "status", "invoice_number", "issued_on", "external_ref", "requested_by", "notes",
             "created_at", "version",
         ]  # fmt: skip
-        read_only_fields = ["currency", "status", "invoice_number", "issued_on", "requested_by", "created_at", "version"]
+        read_only_fields = [
+            "currency",
+            "status",
+            "invoice_number",
+            "issued_on",
+            "requested_by",
+            "created_at",
+            "version",
+        ]
         extra_kwargs = {"external_ref": {"validators": []}}
 
 

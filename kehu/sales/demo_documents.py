@@ -29,7 +29,9 @@ from .models import (
 )
 from .money import cents, line_figures, totals
 
-TERMS = "付款方式：签约后预付30%，验收后付清余款。交货期：30天。Payment: 30% on signing, the rest on acceptance."
+TERMS = (
+    "付款方式：签约后预付30%，验收后付清余款。交货期：30天。Payment: 30% on signing, the rest on acceptance."
+)
 
 
 class _Numbers:
@@ -56,7 +58,10 @@ def seed(ctx, *, now: dt.datetime | None = None) -> str:
         [PriceListItem(price_list=price_list, product=p, unit_price=p.list_price) for p in products]
         + [
             PriceListItem(
-                price_list=price_list, product=p, min_quantity=Decimal(10), unit_price=cents(p.list_price * Decimal("0.95"))
+                price_list=price_list,
+                product=p,
+                min_quantity=Decimal(10),
+                unit_price=cents(p.list_price * Decimal("0.95")),
             )
             for p in products
         ]
@@ -132,7 +137,9 @@ def seed(ctx, *, now: dt.datetime | None = None) -> str:
         )  # fmt: skip
         changes.append((oid, "", "confirmed", when, owner_id, None, ""))
         if status != "confirmed":
-            changes.append((oid, "confirmed", status, when + dt.timedelta(days=min(age, 20)), owner_id, None, ""))
+            changes.append(
+                (oid, "confirmed", status, when + dt.timedelta(days=min(age, 20)), owner_id, None, "")
+            )
         return oid, t
 
     won = list(
@@ -171,16 +178,28 @@ def seed(ctx, *, now: dt.datetime | None = None) -> str:
                     allocation_rows.append((pid, iid, paid))
                     paid_total += paid
                 status = "paid" if paid == amount else ("partly" if paid else "open")
-                instalment_rows.append((iid, contract_id, seq, due, amount, "CNY", paid, status, "", None, now, now, 1))
+                instalment_rows.append(
+                    (iid, contract_id, seq, due, amount, "CNY", paid, status, "", None, now, now, 1)
+                )
             contract_rows.append(
                 (contract_id, contract_no(closed), opp["name"][:200], opp["customer_id"], None, opp["owner_id"], opp["pk"], qid,
                  t.total, "CNY", closed, end, closed, "expired" if end < today else "active", TERMS, 30, None, None, None,
                  paid_total, Decimal(0), opp["owner_id"], "{}", accepted, accepted, 1)
             )  # fmt: skip
-        add_order(opp["customer_id"], opp["owner_id"], closed, lines, quote_id=qid, opp_id=opp["pk"], contract_id=contract_id)
+        add_order(
+            opp["customer_id"],
+            opp["owner_id"],
+            closed,
+            lines,
+            quote_id=qid,
+            opp_id=opp["pk"],
+            contract_id=contract_id,
+        )
     # quotes of the deals in the quotation stage: drafts and sent ones
-    quoting = Opportunity.objects.filter(status="open", probability__gte=70).order_by("pk").values(
-        "pk", "customer_id", "owner_id", "name", "closed_at"
+    quoting = (
+        Opportunity.objects.filter(status="open", probability__gte=70)
+        .order_by("pk")
+        .values("pk", "customer_id", "owner_id", "name", "closed_at")
     )
     for opp in quoting:
         issued = today - dt.timedelta(days=rng.randrange(0, 25))
@@ -245,7 +264,9 @@ def seed(ctx, *, now: dt.datetime | None = None) -> str:
         order_lines,
     )  # fmt: skip
     bulk.insert_rows(
-        OrderStatusChange, ["order", "from_status", "to_status", "at", "by", "idempotency_key", "note"], changes
+        OrderStatusChange,
+        ["order", "from_status", "to_status", "at", "by", "idempotency_key", "note"],
+        changes,
     )
     bulk.reset_sequences(Quote, QuoteLine, Order, OrderLine, OrderStatusChange, Contract, Instalment, Payment)
     return (

@@ -51,6 +51,10 @@ class QuoteForm(forms.ModelForm):
             for name in ("customer", "opportunity", "price_list", "currency"):
                 self.fields[name].disabled = True
 
+    def _post_clean(self):
+        """The model's rules run in the service (which also assigns the number); its errors come back on
+        the form's fields (kehu.ui.generic._apply_errors)."""
+
 
 class QuoteLineForm(forms.ModelForm):
     class Meta:
@@ -97,14 +101,22 @@ class OrderForm(forms.ModelForm):
             for name in ("customer", "currency"):
                 self.fields[name].disabled = True
 
+    def _post_clean(self):
+        """The model's rules run in the service (which also assigns the number); its errors come back on
+        the form's fields (kehu.ui.generic._apply_errors)."""
+
 
 class OrderLineForm(forms.Form):
-    product = forms.ModelChoiceField(label=_("product"), queryset=Product.objects.filter(active=True), required=False)
+    product = forms.ModelChoiceField(
+        label=_("product"), queryset=Product.objects.filter(active=True), required=False
+    )
     description = forms.CharField(label=_("description"), max_length=300, required=False)
     quantity = forms.DecimalField(label=_("quantity"), max_digits=12, decimal_places=3)
     unit_price = forms.DecimalField(label=_("unit price"), max_digits=16, decimal_places=2, required=False)
     discount_percent = forms.DecimalField(label=_("discount (%)"), max_digits=5, decimal_places=2, initial=0)
-    tax_rate = forms.ChoiceField(label=_("VAT rate (%)"), choices=QuoteLine._meta.get_field("tax_rate").choices)
+    tax_rate = forms.ChoiceField(
+        label=_("VAT rate (%)"), choices=QuoteLine._meta.get_field("tax_rate").choices
+    )
 
 
 class OrderStatusForm(forms.Form):
@@ -119,7 +131,12 @@ class ContractForm(forms.ModelForm):
             "title", "customer", "customer_signatory", "our_signatory", "opportunity", "amount", "currency",
             "start_date", "end_date", "signed_date", "terms", "renewal_notice_days", "owner",
         ]  # fmt: skip
-        widgets = {"start_date": DATE, "end_date": DATE, "signed_date": DATE, "terms": forms.Textarea(attrs={"rows": 3})}
+        widgets = {
+            "start_date": DATE,
+            "end_date": DATE,
+            "signed_date": DATE,
+            "terms": forms.Textarea(attrs={"rows": 3}),
+        }
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -132,6 +149,10 @@ class ContractForm(forms.ModelForm):
         self.fields["our_signatory"].queryset = User.objects.filter(is_active=True)
         if "owner" in self.fields:
             self.fields["owner"].queryset = User.objects.filter(is_active=True)
+
+    def _post_clean(self):
+        """The model's rules run in the service (which also assigns the number); its errors come back on
+        the form's fields (kehu.ui.generic._apply_errors)."""
 
 
 class InstalmentPlanForm(forms.Form):

@@ -13,7 +13,16 @@ from .models import Quote, QuoteLine
 
 HEADER_FIELDS = ["number", "revision", "title", "issue_date", "valid_until", "currency", "terms", "owner"]
 TOTAL_FIELDS = ["gross_amount", "discount_amount", "net_amount", "tax_amount", "total"]
-LINE_FIELDS = ["description", "quantity", "unit", "unit_price", "discount_percent", "tax_rate", "net_amount", "total"]
+LINE_FIELDS = [
+    "description",
+    "quantity",
+    "unit",
+    "unit_price",
+    "discount_percent",
+    "tax_rate",
+    "net_amount",
+    "total",
+]
 CUSTOMER_FIELDS = ["name", "tax_id"]
 
 

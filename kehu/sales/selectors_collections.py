@@ -20,7 +20,9 @@ def contract_list(*, user) -> QuerySet[Contract]:
 
 def unpaid_instalments(*, user, owner_ids: list[int] | None = None) -> QuerySet[Instalment]:
     """Unpaid instalments of the contracts the user may see (ix_instalment_unpaid)."""
-    qs = Instalment.objects.filter(status__in=UNPAID_STATUSES, contract__in=contract_list(user=user).values("pk"))
+    qs = Instalment.objects.filter(
+        status__in=UNPAID_STATUSES, contract__in=contract_list(user=user).values("pk")
+    )
     if owner_ids is not None:
         qs = qs.filter(contract__owner_id__in=owner_ids)
     return qs

@@ -62,6 +62,10 @@ urlpatterns = [
     path("contracts/<int:pk>/plan/", views_contracts.InstalmentPlan.as_view(), name="contract_plan"),
     path("contracts/<int:pk>/payments/", views_contracts.PaymentCreate.as_view(), name="contract_payment"),
     path("contracts/<int:pk>/invoices/", views_contracts.InvoiceCreate.as_view(), name="contract_invoice"),
-    path("contracts/from-quote/<int:pk>/", views_contracts.ContractFromQuote.as_view(), name="contract_from_quote"),
+    path(
+        "contracts/from-quote/<int:pk>/",
+        views_contracts.ContractFromQuote.as_view(),
+        name="contract_from_quote",
+    ),
     path("receivables/", views_contracts.Receivables.as_view(), name="receivables"),
 ]

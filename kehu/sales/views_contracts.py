@@ -43,7 +43,18 @@ class ContractList(RecordListView):
     select_related = ("customer", "owner")
     create_url_name = "sales:contract_create"
     detail_url_name = "sales:contract"
-    export_fields = ["number", "title", "status", "amount", "paid_amount", "invoiced_amount", "currency", "start_date", "end_date", "signed_date"]
+    export_fields = [
+        "number",
+        "title",
+        "status",
+        "amount",
+        "paid_amount",
+        "invoiced_amount",
+        "currency",
+        "start_date",
+        "end_date",
+        "signed_date",
+    ]
 
 
 class ContractDetail(RecordDetailView):
@@ -54,7 +65,15 @@ class ContractDetail(RecordDetailView):
         "currency", "paid_amount", "invoiced_amount", "start_date", "end_date", "signed_date", "status", "terms",
         "renewal_notice_days", "approved_by", "approved_at", "owner",
     ]  # fmt: skip
-    select_related = ("customer", "customer_signatory", "our_signatory", "opportunity", "quote", "owner", "approved_by")
+    select_related = (
+        "customer",
+        "customer_signatory",
+        "our_signatory",
+        "opportunity",
+        "quote",
+        "owner",
+        "approved_by",
+    )
     edit_url_name = "sales:contract_edit"
 
     def get_context_data(self, **kwargs):
@@ -63,10 +82,14 @@ class ContractDetail(RecordDetailView):
         user = self.request.user
         access = Access.of(user)
         today = timezone.localdate()
-        ctx["instalments"] = list(scoped(Instalment, user=user).filter(contract=contract).order_by("sequence"))
+        ctx["instalments"] = list(
+            scoped(Instalment, user=user).filter(contract=contract).order_by("sequence")
+        )
         for inst in ctx["instalments"]:
             inst.overdue = inst.status in ("open", "partly") and inst.due_date < today
-        ctx["payments"] = list(scoped(Payment, user=user).filter(contract=contract).prefetch_related("allocations__instalment"))
+        ctx["payments"] = list(
+            scoped(Payment, user=user).filter(contract=contract).prefetch_related("allocations__instalment")
+        )
         ctx["invoices"] = list(scoped(InvoiceRequest, user=user).filter(contract=contract))
         ctx["next_statuses"] = [
             (s, ContractStatus(s).label) for s in sorted(CONTRACT_TRANSITIONS.get(contract.status, set()))
@@ -75,10 +98,16 @@ class ContractDetail(RecordDetailView):
         ctx["can_pay"] = access.can("add", Payment)
         ctx["can_invoice"] = access.can("add", InvoiceRequest)
         ctx["plan_form"] = InstalmentPlanForm(
-            initial={"plan": "\n".join(f"{i.due_date.isoformat()} {i.amount} {i.notes}".strip() for i in ctx["instalments"])}
+            initial={
+                "plan": "\n".join(
+                    f"{i.due_date.isoformat()} {i.amount} {i.notes}".strip() for i in ctx["instalments"]
+                )
+            }
         )
         ctx["payment_form"] = PaymentForm(initial={"received_on": today})
-        ctx["invoice_form"] = InvoiceRequestForm(initial={"title": contract.customer.name, "tax_number": contract.customer.tax_id})
+        ctx["invoice_form"] = InvoiceRequestForm(
+            initial={"title": contract.customer.name, "tax_number": contract.customer.tax_id}
+        )
         ctx["outstanding"] = contract.amount - contract.paid_amount
         return ctx
 
@@ -210,7 +239,11 @@ class Receivables(View):
             "sales/contract_receivables.html",
             {
                 "title": _("Receivables"),
-                "by_customer": selectors_collections.receivables_by(user=request.user, by="customer", owner_ids=owner_ids),
-                "by_owner": selectors_collections.receivables_by(user=request.user, by="owner", owner_ids=owner_ids),
+                "by_customer": selectors_collections.receivables_by(
+                    user=request.user, by="customer", owner_ids=owner_ids
+                ),
+                "by_owner": selectors_collections.receivables_by(
+                    user=request.user, by="owner", owner_ids=owner_ids
+                ),
             },
         )

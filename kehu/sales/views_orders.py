@@ -39,7 +39,17 @@ class OrderList(RecordListView):
     select_related = ("customer", "owner")
     create_url_name = "sales:order_create"
     detail_url_name = "sales:order"
-    export_fields = ["number", "kind", "order_date", "status", "currency", "net_amount", "tax_amount", "total", "external_ref"]
+    export_fields = [
+        "number",
+        "kind",
+        "order_date",
+        "status",
+        "currency",
+        "net_amount",
+        "tax_amount",
+        "total",
+        "external_ref",
+    ]
 
 
 class OrderDetail(RecordDetailView):
@@ -55,7 +65,9 @@ class OrderDetail(RecordDetailView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         order = ctx["object"]
-        ctx["lines"] = list(OrderLine.objects.filter(order=order).select_related("product").order_by("line_no"))
+        ctx["lines"] = list(
+            OrderLine.objects.filter(order=order).select_related("product").order_by("line_no")
+        )
         ctx["history"] = ctx["history"]
         ctx["changes"] = list(order.status_changes.select_related("by").order_by("at", "id"))
         allowed = ORDER_TRANSITIONS.get(order.status, set())
@@ -63,7 +75,9 @@ class OrderDetail(RecordDetailView):
         form.fields["status"].choices = [c for c in OrderStatus.choices if c[0] in allowed]
         ctx["status_form"] = form if allowed else None
         ctx["returns"] = list(scoped(Order, user=self.request.user).filter(original=order))
-        ctx["can_return"] = ctx["can_write"] and order.kind == "sale" and order.status in ("delivered", "invoiced", "paid")
+        ctx["can_return"] = (
+            ctx["can_write"] and order.kind == "sale" and order.status in ("delivered", "invoiced", "paid")
+        )
         return ctx
 
 
@@ -124,7 +138,10 @@ class OrderStatusView(RecordDetailView):
         if form.is_valid():
             try:
                 orders.order_set_status(
-                    order=order, status=form.cleaned_data["status"], note=form.cleaned_data["note"], by=request.user
+                    order=order,
+                    status=form.cleaned_data["status"],
+                    note=form.cleaned_data["note"],
+                    by=request.user,
                 )
                 messages.success(request, _("Status changed."))
             except FAILURES as exc:
@@ -153,7 +170,9 @@ class OrderReturn(RecordDetailView):
             messages.error(request, _("You do not have access to this page."))
             return redirect(order.get_absolute_url())
         try:
-            ret = orders.order_return(order=order, quantities=quantities or None, by=request.user, note=request.POST.get("note", ""))
+            ret = orders.order_return(
+                order=order, quantities=quantities or None, by=request.user, note=request.POST.get("note", "")
+            )
             messages.success(request, _("Return %(o)s created.") % {"o": ret})
             return redirect(ret.get_absolute_url())
         except FAILURES as exc:

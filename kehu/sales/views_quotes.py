@@ -59,7 +59,18 @@ class QuoteList(RecordListView):
     select_related = ("customer", "owner")
     create_url_name = "sales:quote_create"
     detail_url_name = "sales:quote"
-    export_fields = ["number", "revision", "title", "status", "issue_date", "valid_until", "currency", "net_amount", "tax_amount", "total"]
+    export_fields = [
+        "number",
+        "revision",
+        "title",
+        "status",
+        "issue_date",
+        "valid_until",
+        "currency",
+        "net_amount",
+        "tax_amount",
+        "total",
+    ]
 
 
 class QuoteDetail(RecordDetailView):
@@ -78,7 +89,9 @@ class QuoteDetail(RecordDetailView):
         quote = ctx["object"]
         user = self.request.user
         hidden_lines = self.access.hidden_fields(QuoteLine)
-        ctx["lines"] = list(QuoteLine.objects.filter(quote=quote).select_related("product").order_by("position", "id"))
+        ctx["lines"] = list(
+            QuoteLine.objects.filter(quote=quote).select_related("product").order_by("position", "id")
+        )
         ctx["line_hidden"] = hidden_lines
         ctx["line_form"] = QuoteLineForm()
         ctx["approvals"] = list(quote.approvals.select_related("requested_by", "decided_by"))
@@ -92,7 +105,9 @@ class QuoteDetail(RecordDetailView):
         )
         ctx["order"] = getattr(quote, "order", None) if hasattr(quote, "order") else None
         ctx["can_order"] = (
-            quote.status == QuoteStatus.ACCEPTED and ctx["order"] is None and Access.of(user).can("add", "sales.order")
+            quote.status == QuoteStatus.ACCEPTED
+            and ctx["order"] is None
+            and Access.of(user).can("add", "sales.order")
         )
         ctx["status"] = quote.status
         return ctx
@@ -116,7 +131,11 @@ class QuoteEdit(RecordFormView):
             if not data.get("currency"):
                 data.pop("currency", None)
             return quotes.quote_create(
-                customer=customer, opportunity=opportunity, price_list=price_list, data=data, by=self.request.user
+                customer=customer,
+                opportunity=opportunity,
+                price_list=price_list,
+                data=data,
+                by=self.request.user,
             )
         return quotes.quote_update(
             quote=obj, data=data, by=self.request.user, expected_version=form.cleaned_data.get("version")
@@ -124,7 +143,9 @@ class QuoteEdit(RecordFormView):
 
 
 def _quote(request, pk) -> Quote:
-    return get_visible(scoped(Quote, user=request.user).select_related("customer", "owner"), user=request.user, pk=pk)
+    return get_visible(
+        scoped(Quote, user=request.user).select_related("customer", "owner"), user=request.user, pk=pk
+    )
 
 
 class QuoteFromOpportunity(View):
@@ -132,7 +153,9 @@ class QuoteFromOpportunity(View):
         opportunity = get_visible(scoped(Opportunity, user=request.user), user=request.user, pk=pk)
         try:
             with transaction.atomic():
-                quote = quotes.quote_create(customer=opportunity.customer, opportunity=opportunity, by=request.user)
+                quote = quotes.quote_create(
+                    customer=opportunity.customer, opportunity=opportunity, by=request.user
+                )
         except FAILURES as exc:
             messages.error(request, error_text(exc))
             return redirect(opportunity.get_absolute_url())
@@ -158,7 +181,9 @@ class QuoteLineAdd(View):
 
 class QuoteLineEdit(View):
     def post(self, request, pk):
-        line = get_visible(scoped(QuoteLine, user=request.user).select_related("quote"), user=request.user, pk=pk)
+        line = get_visible(
+            scoped(QuoteLine, user=request.user).select_related("quote"), user=request.user, pk=pk
+        )
         if request.POST.get("remove") == "1":
             try:
                 quotes.quote_line_remove(line=line, by=request.user)
@@ -169,7 +194,11 @@ class QuoteLineEdit(View):
         form = QuoteLineEditForm(request.POST)
         if form.is_valid():
             data = {name: form.cleaned_data[name] for name in form.fields if name in form.cleaned_data}
-            if str(data.get("unit_price")) == str(line.unit_price) and "quantity" in data and data["quantity"] != line.quantity:
+            if (
+                str(data.get("unit_price")) == str(line.unit_price)
+                and "quantity" in data
+                and data["quantity"] != line.quantity
+            ):
                 data.pop("unit_price")  # re-price by tier unless the price itself was changed
             try:
                 quotes.quote_line_update(line=line, data=data, by=request.user)
@@ -191,13 +220,20 @@ class QuoteAction(View):
         try:
             with transaction.atomic():
                 if action == "submit":
-                    quotes.quote_submit(quote=quote, by=request.user, reason=request.POST.get("reason", ""), expected_version=version)
+                    quotes.quote_submit(
+                        quote=quote,
+                        by=request.user,
+                        reason=request.POST.get("reason", ""),
+                        expected_version=version,
+                    )
                     messages.success(request, _("Submitted for approval."))
                 elif action == "send":
                     quotes.quote_send(quote=quote, by=request.user, expected_version=version)
                     messages.success(request, _("Marked as sent."))
                 elif action in ("accept", "decline"):
-                    quotes.quote_respond(quote=quote, accepted=action == "accept", by=request.user, expected_version=version)
+                    quotes.quote_respond(
+                        quote=quote, accepted=action == "accept", by=request.user, expected_version=version
+                    )
                     messages.success(request, _("Saved."))
                 elif action == "revise":
                     target = quotes.quote_revise(quote=quote, by=request.user, expected_version=version)
@@ -245,5 +281,7 @@ class QuotePdf(View):
             language = quote.language
         pdf = quote_pdf(quote=quote, user=request.user, language=language)
         response = HttpResponse(pdf, content_type="application/pdf")
-        response["Content-Disposition"] = f'inline; filename="{quote.number}-v{quote.revision}-{language}.pdf"'
+        response["Content-Disposition"] = (
+            f'inline; filename="{quote.number}-v{quote.revision}-{language}.pdf"'
+        )
         return response

@@ -27,10 +27,14 @@ def deal(seeded):
         name="标准价", currency="CNY", valid_from=timezone.localdate() - dt.timedelta(days=10)
     )
     PriceListItem.objects.create(price_list=plist, product=product, unit_price=Decimal("4800"))
-    DiscountLimit.objects.create(role=demo_role("sales_rep"), max_line_discount=Decimal("10"), max_total_discount=Decimal("5"))
+    DiscountLimit.objects.create(
+        role=demo_role("sales_rep"), max_line_discount=Decimal("10"), max_total_discount=Decimal("5")
+    )
     customer = Customer.objects.filter(owner=rep, kind="organization").first()
     opp = opportunities.opportunity_create(data={"name": "空压机替换", "customer": customer}, by=rep)
-    opportunities.opportunity_line_add(opportunity=opp, data={"product": product, "quantity": Decimal("2")}, by=rep)
+    opportunities.opportunity_line_add(
+        opportunity=opp, data={"product": product, "quantity": Decimal("2")}, by=rep
+    )
     return opp
 
 
@@ -59,7 +63,9 @@ def test_quote_approval_pdf_order(seeded, deal, context_factory, login, live_ser
     assert quote.status == "approved"
 
     pdf = rep_page.request.get(f"{live_server.url}/sales/quotes/{quote.pk}/pdf/?lang=zh-hans")
-    assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.body()[:4] == b"%PDF"
+    assert (
+        pdf.status == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.body()[:4] == b"%PDF"
+    )
 
     rep_page.reload()
     rep_page.click("[data-testid=send]")

@@ -13,8 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from kehu.core.exceptions import BusinessRuleError
-from kehu.core.models import FieldGrant
-from kehu.core.models import Notification
+from kehu.core.models import FieldGrant, Notification
 from kehu.interactions.models import Interaction
 from kehu.products.models import PriceList, PriceListItem, Product
 from kehu.sales.models import DiscountLimit, QuoteApproval, QuoteLine, QuoteStatus
@@ -28,7 +27,9 @@ def catalogue(db, now):
     day = now.date() - dt.timedelta(days=30)
     general = PriceList.objects.create(name="标准价 Standard", currency="CNY", valid_from=day)
     PriceListItem.objects.create(price_list=general, product=product, unit_price=D("1000"))
-    PriceListItem.objects.create(price_list=general, product=product, min_quantity=D("10"), unit_price=D("900"))
+    PriceListItem.objects.create(
+        price_list=general, product=product, min_quantity=D("10"), unit_price=D("900")
+    )
     usd = PriceList.objects.create(name="Export", currency="USD", valid_from=day)
     PriceListItem.objects.create(price_list=usd, product=product, unit_price=D("150"))
     return {"product": product, "cny": general, "usd": usd}
@@ -36,7 +37,9 @@ def catalogue(db, now):
 
 @pytest.fixture
 def limits(org):
-    DiscountLimit.objects.create(role=demo_role("sales_rep"), max_line_discount=D("10"), max_total_discount=D("5"))
+    DiscountLimit.objects.create(
+        role=demo_role("sales_rep"), max_line_discount=D("10"), max_total_discount=D("5")
+    )
     DiscountLimit.objects.create(
         role=demo_role("sales_manager"), max_line_discount=D("25"), max_total_discount=D("15")
     )
@@ -66,7 +69,9 @@ def test_quote_from_opportunity_takes_lines_and_tier_prices(org, account, deal, 
 
 def test_price_list_in_another_currency_is_refused_and_nothing_saved(org, account, catalogue):
     with pytest.raises(ValidationError) as exc:
-        quotes.quote_create(customer=account, by=org.rep1, price_list=catalogue["usd"], data={"currency": "CNY"})
+        quotes.quote_create(
+            customer=account, by=org.rep1, price_list=catalogue["usd"], data={"currency": "CNY"}
+        )
     assert "currency" in exc.value.message_dict
     assert not account.quotes.exists()
 
@@ -77,7 +82,10 @@ def test_bad_lines_are_refused_per_field(org, account, catalogue):
         ({"product": catalogue["product"], "quantity": D("0")}, "quantity"),
         ({"product": catalogue["product"], "quantity": D("-1")}, "quantity"),
         ({"description": "Installation", "quantity": D("1")}, "unit_price"),
-        ({"product": catalogue["product"], "quantity": D("1"), "discount_percent": D("120")}, "discount_percent"),
+        (
+            {"product": catalogue["product"], "quantity": D("1"), "discount_percent": D("120")},
+            "discount_percent",
+        ),
     ):
         with pytest.raises(ValidationError) as exc:
             quotes.quote_line_add(quote=quote, data=data, by=org.rep1)
@@ -192,7 +200,9 @@ def _pdf_fonts(pdf: bytes) -> str:
 def test_pdf_in_chinese_embeds_a_cjk_font_and_hides_hidden_fields(org, account, deal):
     from kehu.sales.pdf import quote_pdf
 
-    quote = quotes.quote_create(customer=account, opportunity=deal, by=org.rep1, data={"terms": "货到付款 SECRET-TERMS"})
+    quote = quotes.quote_create(
+        customer=account, opportunity=deal, by=org.rep1, data={"terms": "货到付款 SECRET-TERMS"}
+    )
     pdf = quote_pdf(quote=quote, user=org.rep1, language="zh-hans")
     assert pdf.startswith(b"%PDF")
     content = _pdf_fonts(pdf)
@@ -201,10 +211,11 @@ def test_pdf_in_chinese_embeds_a_cjk_font_and_hides_hidden_fields(org, account, 
     en = quote_pdf(quote=quote, user=org.rep1, language="en")
     assert en.startswith(b"%PDF") and en != pdf
     # a role for which the terms are hidden never gets them printed: compare the text layer sizes
-    FieldGrant.objects.create(role=demo_role("sales_rep"), model="sales.quote", field="terms", access="hidden")
-    from kehu.sales.pdf import quote_context
-
+    FieldGrant.objects.create(
+        role=demo_role("sales_rep"), model="sales.quote", field="terms", access="hidden"
+    )
     from kehu.core.models import User
+    from kehu.sales.pdf import quote_context
 
     rep = User.objects.get(pk=org.rep1.pk)  # a fresh user: rights are cached per user object
     assert "terms" not in quote_context(quote=quote, user=rep)["fields"]
@@ -245,20 +256,29 @@ def test_pages_list_detail_and_actions(client, org, account, deal, limits):
 
 def test_api_create_lines_submit_decide_send(client, org, account, deal, limits):
     client.force_login(org.rep1)
-    created = client.post("/api/quotes/", {"customer": account.pk, "opportunity": deal.pk}, content_type="application/json")
+    created = client.post(
+        "/api/quotes/", {"customer": account.pk, "opportunity": deal.pk}, content_type="application/json"
+    )
     assert created.status_code == 201, created.content
     body = created.json()
     assert body["total"] == "12204.00" and len(body["lines"]) == 1
     qid = body["id"]
     line_id = body["lines"][0]["id"]
     changed = client.patch(
-        f"/api/quote-lines/{line_id}/", {"discount_percent": "20"}, content_type="application/json",
+        f"/api/quote-lines/{line_id}/",
+        {"discount_percent": "20"},
+        content_type="application/json",
         HTTP_IF_MATCH=f'"{line_id}-1"',
     )
     assert changed.status_code == 200, changed.content
     refused = client.post(f"/api/quotes/{qid}/send/", content_type="application/json")
     assert refused.status_code == 400 and "status" in refused.json()
-    assert client.post(f"/api/quotes/{qid}/submit/", {"reason": "大单"}, content_type="application/json").status_code == 200
+    assert (
+        client.post(
+            f"/api/quotes/{qid}/submit/", {"reason": "大单"}, content_type="application/json"
+        ).status_code
+        == 200
+    )
     client.force_login(org.manager)
     approval = QuoteApproval.objects.get(quote_id=qid)
     decided = client.post(
@@ -271,9 +291,27 @@ def test_api_create_lines_submit_decide_send(client, org, account, deal, limits)
     client.force_login(org.rep1)
     sent = client.post(f"/api/quotes/{qid}/send/", content_type="application/json")
     assert sent.status_code == 200 and sent.json()["status"] == "sent"
-    assert client.post(f"/api/quotes/{qid}/accept/", content_type="application/json").json()["status"] == "accepted"
+    assert (
+        client.post(f"/api/quotes/{qid}/accept/", content_type="application/json").json()["status"]
+        == "accepted"
+    )
     pdf = client.get(f"/api/quotes/{qid}/pdf/")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     client.force_login(org.rep3)
     assert client.get(f"/api/quotes/{qid}/").status_code == 404
     assert QuoteLine.objects.filter(quote_id=qid).count() == 1
+
+
+def test_quote_form_creates_a_numbered_quote_priced_from_the_list(client, org, account, catalogue):
+    client.force_login(org.rep1)
+    response = client.post(
+        reverse("sales:quote_create"), {"customer": account.pk, "title": "年度采购", "language": "en"}
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    quote = account.quotes.get()
+    assert quote.number.startswith("Q") and quote.price_list == catalogue["cny"] and quote.language == "en"
+    client.post(
+        reverse("sales:quote_line_add", args=[quote.pk]),
+        {"product": catalogue["product"].pk, "quantity": "10", "discount_percent": "0", "tax_rate": "13.00"},
+    )
+    assert quote.lines.get().unit_price == D("900")  # the 10+ tier

@@ -91,7 +91,13 @@ def _approvers(contract: Contract):
 
 
 def contract_set_status(
-    *, contract: Contract, status: str, by, comment: str = "", signed_date=None, expected_version: int | None = None
+    *,
+    contract: Contract,
+    status: str,
+    by,
+    comment: str = "",
+    signed_date=None,
+    expected_version: int | None = None,
 ) -> Contract:
     """Move the contract along CONTRACT_TRANSITIONS. Approve/reject only by an approver of the owner (not the
     owner), a rejection needs a comment; activation (signing) needs the signed date (not in the future)."""
@@ -103,7 +109,9 @@ def contract_set_status(
             from kehu.core import audit
             from kehu.core.exceptions import StaleRecordError
 
-            raise StaleRecordError(locked, expected_version, audit.changes_since("sales.contract", locked.pk, expected_version))
+            raise StaleRecordError(
+                locked, expected_version, audit.changes_since("sales.contract", locked.pk, expected_version)
+            )
         if status not in CONTRACT_TRANSITIONS.get(locked.status, set()):
             raise BusinessRuleError(
                 _("A contract that is %(old)s cannot become %(new)s.")

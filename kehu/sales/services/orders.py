@@ -35,19 +35,32 @@ from ..models import (
 from ..money import ZERO, line_figures, totals
 from .documents import ensure_customer_visible, next_number, timeline, with_number_retry, write_locked
 
-LINE_FIELDS = ("product", "description", "quantity", "unit_price", "discount_percent", "tax_rate", "serial_numbers")
+LINE_FIELDS = (
+    "product",
+    "description",
+    "quantity",
+    "unit_price",
+    "discount_percent",
+    "tax_rate",
+    "serial_numbers",
+)
 
 
 def _store_totals(order: Order) -> None:
     figures = totals(
         [
             line_figures(
-                quantity=x.quantity, unit_price=x.unit_price, discount_percent=x.discount_percent, tax_rate=x.tax_rate
+                quantity=x.quantity,
+                unit_price=x.unit_price,
+                discount_percent=x.discount_percent,
+                tax_rate=x.tax_rate,
             )
             for x in OrderLine.objects.filter(order=order)
         ]
     )
-    Order.objects.filter(pk=order.pk).update(net_amount=figures.net, tax_amount=figures.tax, total=figures.total)
+    Order.objects.filter(pk=order.pk).update(
+        net_amount=figures.net, tax_amount=figures.tax, total=figures.total
+    )
     order.net_amount, order.tax_amount, order.total = figures.net, figures.tax, figures.total
 
 
@@ -115,8 +128,13 @@ def order_from_quote(*, quote: Quote, by) -> Order:
         if Order.objects.filter(quote=locked).exists():
             raise BusinessRuleError(_("This quote already has an order."), field="quote")
         lines = [
-            {f: getattr(x, f) for f in ("product", "description", "quantity", "unit_price", "discount_percent", "tax_rate")}
-            for x in QuoteLine.objects.filter(quote=locked).select_related("product").order_by("position", "id")
+            {
+                f: getattr(x, f)
+                for f in ("product", "description", "quantity", "unit_price", "discount_percent", "tax_rate")
+            }
+            for x in QuoteLine.objects.filter(quote=locked)
+            .select_related("product")
+            .order_by("position", "id")
         ]
         try:
             order = order_create(
@@ -124,12 +142,13 @@ def order_from_quote(*, quote: Quote, by) -> Order:
                     "customer": locked.customer,
                     "currency": locked.currency,
                     "opportunity": locked.opportunity,
-                    "owner": locked.owner if locked.owner_id == by.pk else None,
                 },
                 lines=lines,
                 by=by,
             )
-            Order.objects.filter(pk=order.pk).update(quote=locked)
+            # the order belongs to the quote's owner (the rep's deal), whoever clicked: scope follows the rep
+            Order.objects.filter(pk=order.pk).update(quote=locked, owner_id=locked.owner_id)
+            order.owner_id = locked.owner_id
         except IntegrityError:
             raise BusinessRuleError(_("This quote already has an order."), field="quote") from None
         order.quote = locked
@@ -138,7 +157,12 @@ def order_from_quote(*, quote: Quote, by) -> Order:
 
 def _status_row(order: Order, old: str, new: str, by, key: str | None, note: str) -> OrderStatusChange:
     return OrderStatusChange.objects.create(
-        order=order, from_status=old, to_status=new, by=by, idempotency_key=key or None, note=(note or "")[:300]
+        order=order,
+        from_status=old,
+        to_status=new,
+        by=by,
+        idempotency_key=key or None,
+        note=(note or "")[:300],
     )
 
 
@@ -162,7 +186,11 @@ def _deliver(order: Order, by) -> int:
         if line.product_id is None or line.quantity <= 0:
             continue
         product = line.product
-        warranty = warranty_from + dt.timedelta(days=30 * product.warranty_months) if product.warranty_months else None
+        warranty = (
+            warranty_from + dt.timedelta(days=30 * product.warranty_months)
+            if product.warranty_months
+            else None
+        )
         serials = [s.strip() for s in (line.serial_numbers or "").splitlines() if s.strip()]
         units = (
             [(s, 1) for s in serials]
@@ -181,7 +209,12 @@ def _deliver(order: Order, by) -> int:
                 order_reference=order.number,
                 warranty_end=warranty,
             )
-            audit.log(actor=by, action=AuditAction.CREATE, instance=unit, note=_("delivered with %(o)s") % {"o": order})
+            audit.log(
+                actor=by,
+                action=AuditAction.CREATE,
+                instance=unit,
+                note=_("delivered with %(o)s") % {"o": order},
+            )
             made += 1
     return made
 
@@ -280,7 +313,6 @@ def _create_return(original: Order, quantities: dict[int, Decimal] | None, by, n
                 "original": original,
                 "customer": original.customer,
                 "currency": original.currency,
-                "owner": original.owner,
                 "opportunity": original.opportunity,
                 "notes": note,
             },
@@ -288,6 +320,9 @@ def _create_return(original: Order, quantities: dict[int, Decimal] | None, by, n
         )
 
     ret = with_number_retry(create)
+    # a return belongs to the original order's owner (no transfer right needed: it follows the sale)
+    Order.objects.filter(pk=ret.pk).update(owner_id=original.owner_id)
+    ret.owner_id = original.owner_id
     _add_lines(ret, lines)
     _status_row(ret, "", OrderStatus.CONFIRMED, by, None, note)
     _timeline(ret, OrderStatus.CONFIRMED)
@@ -310,12 +345,18 @@ def order_return(*, order: Order, quantities: dict[int, Decimal] | None, by, not
         ):
             raise BusinessRuleError(_("Only a delivered sale can be returned."), field="status")
         ret = _create_return(locked, quantities, by, note)
-        remaining = sum(
-            (x.quantity for x in OrderLine.objects.filter(order=locked)), ZERO
-        ) + sum((x.quantity for x in OrderLine.objects.filter(returned_line__order=locked, order__status__in=_LIVE)), ZERO)
+        remaining = sum((x.quantity for x in OrderLine.objects.filter(order=locked)), ZERO) + sum(
+            (
+                x.quantity
+                for x in OrderLine.objects.filter(returned_line__order=locked, order__status__in=_LIVE)
+            ),
+            ZERO,
+        )
         if remaining <= 0:
             old = locked.status
-            write_locked(locked, by, {"status": OrderStatus.RETURNED, "status_changed_at": timezone.now()}, note=note)
+            write_locked(
+                locked, by, {"status": OrderStatus.RETURNED, "status_changed_at": timezone.now()}, note=note
+            )
             _status_row(locked, old, OrderStatus.RETURNED, by, None, note)
             _timeline(locked, OrderStatus.RETURNED)
     return ret

@@ -145,13 +145,19 @@ def _line_data(quote: Quote, data: dict) -> dict:
     if data.get("unit_price") in (None, ""):
         if listed is not None:
             data["unit_price"] = listed
-        elif product is not None and getattr(product, "list_price", None) is not None and (
-            product.currency == quote.currency
+        elif (
+            product is not None
+            and getattr(product, "list_price", None) is not None
+            and (product.currency == quote.currency)
         ):
             data["unit_price"] = product.list_price
         else:
             raise ValidationError(
-                {"unit_price": [_("Give the unit price in the quote's currency (%(c)s).") % {"c": quote.currency}]}
+                {
+                    "unit_price": [
+                        _("Give the unit price in the quote's currency (%(c)s).") % {"c": quote.currency}
+                    ]
+                }
             )
     if product is not None and not data.get("unit"):
         data["unit"] = getattr(product, "unit", "") or ""
@@ -164,7 +170,8 @@ def _lock_editable(quote: Quote, by) -> Quote:
     locked, _access = records.lock_for_write(quote, by)
     if locked.status not in QUOTE_EDITABLE:
         raise BusinessRuleError(
-            _("The quote is %(status)s: revise it to change its lines.") % {"status": locked.get_status_display()},
+            _("The quote is %(status)s: revise it to change its lines.")
+            % {"status": locked.get_status_display()},
             field="status",
         )
     return locked
@@ -172,7 +179,9 @@ def _lock_editable(quote: Quote, by) -> Quote:
 
 def _check_version(locked: Quote, expected_version: int | None) -> None:
     if expected_version is not None and locked.version != expected_version:
-        raise StaleRecordError(locked, expected_version, audit.changes_since("sales.quote", locked.pk, expected_version))
+        raise StaleRecordError(
+            locked, expected_version, audit.changes_since("sales.quote", locked.pk, expected_version)
+        )
 
 
 # ------------------------------------------------------------------------------------------ create and edit
@@ -214,12 +223,16 @@ def quote_create(
         payload["contact"] = opportunity.contact
 
     def create() -> Quote:
-        return records.record_create(model=Quote, data={**payload, "number": next_number(Quote, "Q", issue)}, by=by)
+        return records.record_create(
+            model=Quote, data={**payload, "number": next_number(Quote, "Q", issue)}, by=by
+        )
 
     with transaction.atomic():
         quote = with_number_retry(create)
         if opportunity is not None and copy_lines:
-            for position, oline in enumerate(opportunity.lines.select_related("product").order_by("position", "id"), 1):
+            for position, oline in enumerate(
+                opportunity.lines.select_related("product").order_by("position", "id"), 1
+            ):
                 line = _line_data(
                     quote,
                     {
@@ -231,7 +244,9 @@ def quote_create(
                 )
                 if line.get("list_price") is None and oline.unit_price is not None:
                     line["unit_price"] = oline.unit_price
-                records.record_create(model=QuoteLine, data={**line, "quote": quote, "position": position}, by=by)
+                records.record_create(
+                    model=QuoteLine, data={**line, "quote": quote, "position": position}, by=by
+                )
         _recalculate(quote)
     return quote
 
@@ -239,7 +254,9 @@ def quote_create(
 def quote_update(*, quote: Quote, data: dict, by, expected_version: int | None) -> Quote:
     """Edit the header (title, dates, terms, language, contact) of an editable quote."""
     for name in ("customer", "price_list", "currency", "number", "revision"):
-        current = getattr(quote, f"{name}_id", None) if name in ("customer", "price_list") else getattr(quote, name)
+        current = (
+            getattr(quote, f"{name}_id", None) if name in ("customer", "price_list") else getattr(quote, name)
+        )
         if name in data and getattr(data[name], "pk", data[name]) != current:
             raise ValidationError({name: [_("This cannot change on an existing quote: create a new one.")]})
         data.pop(name, None)
@@ -254,7 +271,9 @@ def quote_line_add(*, quote: Quote, data: dict, by) -> QuoteLine:
         locked = _lock_editable(quote, by)
         payload = _line_data(locked, data)
         position = (QuoteLine.objects.filter(quote=locked).aggregate(m=Max("position"))["m"] or 0) + 1
-        line = records.record_create(model=QuoteLine, data={**payload, "quote": locked, "position": position}, by=by)
+        line = records.record_create(
+            model=QuoteLine, data={**payload, "quote": locked, "position": position}, by=by
+        )
         _recalculate(locked)
     quote.refresh_from_db()
     return line
@@ -330,7 +349,9 @@ def quote_submit(*, quote: Quote, by, reason: str = "", expected_version: int | 
             raise BusinessRuleError(_("Add at least one line first."), field="lines")
         required, max_line, total_pct = _needs_approval(locked, lines)
         if not required:
-            raise BusinessRuleError(_("The discounts are within your limit: no approval is needed."), field="status")
+            raise BusinessRuleError(
+                _("The discounts are within your limit: no approval is needed."), field="status"
+            )
         approval = QuoteApproval.objects.create(
             quote=locked,
             requested_by=by,
@@ -343,8 +364,10 @@ def quote_submit(*, quote: Quote, by, reason: str = "", expected_version: int | 
         who = str(by)
         tell(
             approvers_of(locked),
-            lambda: _("Approve the quote %(quote)s of %(rep)s (discount %(pct)s%%)")
-            % {"quote": number, "rep": who, "pct": max(max_line, total_pct)},
+            lambda: (
+                _("Approve the quote %(quote)s of %(rep)s (discount %(pct)s%%)")
+                % {"quote": number, "rep": who, "pct": max(max_line, total_pct)}
+            ),
             locked.get_absolute_url(),
             dedup_key=f"quote-approval:{approval.pk}",
         )
@@ -371,7 +394,9 @@ def quote_decide(*, approval: QuoteApproval, approve: bool, comment: str, by) ->
         changes: dict = {"status": QuoteStatus.APPROVED if approve else QuoteStatus.REJECTED}
         if approve:
             changes.update(approved_by=by, approved_at=current.decided_at)
-        write_locked(quote, by, changes, note=(_("approved") if approve else _("rejected")) + f": {current.comment}")
+        write_locked(
+            quote, by, changes, note=(_("approved") if approve else _("rejected")) + f": {current.comment}"
+        )
         number, decision = str(quote), current.get_decision_display
         tell(
             [quote.owner],
@@ -426,12 +451,19 @@ def quote_respond(*, quote: Quote, accepted: bool, by, expected_version: int | N
             raise BusinessRuleError(_("The quote's validity has passed: revise it."), field="valid_until")
         if accepted:
             write_locked(
-                locked, by, {"status": QuoteStatus.ACCEPTED, "accepted_at": timezone.now()}, note=_("accepted")
+                locked,
+                by,
+                {"status": QuoteStatus.ACCEPTED, "accepted_at": timezone.now()},
+                note=_("accepted"),
             )
-            timeline(locked, "sales.quote.accepted", _("Quote %(quote)s accepted") % {"quote": locked}, user=by)
+            timeline(
+                locked, "sales.quote.accepted", _("Quote %(quote)s accepted") % {"quote": locked}, user=by
+            )
         else:
             write_locked(locked, by, {"status": QuoteStatus.DECLINED}, note=_("declined"))
-            timeline(locked, "sales.quote.declined", _("Quote %(quote)s declined") % {"quote": locked}, user=by)
+            timeline(
+                locked, "sales.quote.declined", _("Quote %(quote)s declined") % {"quote": locked}, user=by
+            )
     quote.refresh_from_db()
     return locked
 
@@ -464,7 +496,16 @@ def quote_revise(*, quote: Quote, by, expected_version: int | None = None) -> Qu
         )
         today = timezone.localdate()
         write_locked(locked, by, {"status": QuoteStatus.SUPERSEDED}, note=_("superseded by a revision"))
-        fields = ("title", "customer", "contact", "opportunity", "price_list", "currency", "terms", "language")
+        fields = (
+            "title",
+            "customer",
+            "contact",
+            "opportunity",
+            "price_list",
+            "currency",
+            "terms",
+            "language",
+        )
         new = records.record_create(
             model=Quote,
             data={
@@ -525,6 +566,7 @@ def quotes_expire(*, now: dt.datetime | None = None, limit: int = 1000) -> int:
                 action=AuditAction.UPDATE,
                 model="sales.quote",
                 object_id=pk,
+                object_repr=number,
                 changes={"status": [status, QuoteStatus.EXPIRED]},
                 note=str(EXPIRED_NOTE),
             )

@@ -37,7 +37,12 @@ from ..models import (
 from ..money import ZERO, cents
 from .documents import tell, timeline, write_locked
 
-LIVE_CONTRACT = (ContractStatus.DRAFT, ContractStatus.PENDING_APPROVAL, ContractStatus.APPROVED, ContractStatus.ACTIVE)
+LIVE_CONTRACT = (
+    ContractStatus.DRAFT,
+    ContractStatus.PENDING_APPROVAL,
+    ContractStatus.APPROVED,
+    ContractStatus.ACTIVE,
+)
 
 
 def _lock_contract(contract: Contract, by, model) -> Contract:
@@ -139,7 +144,13 @@ def payment_record(
                 )
             payment = records.record_create(
                 model=Payment,
-                data={"currency": locked.currency, **data, "contract": locked, "external_ref": ref, "recorded_by": by},
+                data={
+                    "currency": locked.currency,
+                    **data,
+                    "contract": locked,
+                    "external_ref": ref,
+                    "recorded_by": by,
+                },
                 by=by,
             )
             _allocate(locked, payment, allocations)
@@ -162,7 +173,9 @@ def payment_record(
 
 def _allocate(contract: Contract, payment: Payment, allocations: dict[int, Decimal] | None) -> None:
     open_ = list(
-        Instalment.objects.filter(contract=contract, status__in=UNPAID_STATUSES).order_by("due_date", "sequence")
+        Instalment.objects.filter(contract=contract, status__in=UNPAID_STATUSES).order_by(
+            "due_date", "sequence"
+        )
     )
     by_id = {i.pk: i for i in open_}
     plan: list[tuple[Instalment, Decimal]] = []
@@ -172,10 +185,17 @@ def _allocate(contract: Contract, payment: Payment, allocations: dict[int, Decim
             inst = by_id.get(int(inst_id))
             amount = cents(Decimal(str(amount)))
             if inst is None:
-                raise ValidationError({"allocations": [_("Allocate only to open instalments of this contract.")]})
+                raise ValidationError(
+                    {"allocations": [_("Allocate only to open instalments of this contract.")]}
+                )
             if amount <= 0 or amount > inst.outstanding:
                 raise ValidationError(
-                    {"allocations": [_("Instalment %(n)s has %(left)s outstanding.") % {"n": inst.sequence, "left": inst.outstanding}]}
+                    {
+                        "allocations": [
+                            _("Instalment %(n)s has %(left)s outstanding.")
+                            % {"n": inst.sequence, "left": inst.outstanding}
+                        ]
+                    }
                 )
             plan.append((inst, amount))
             total += amount
@@ -200,9 +220,12 @@ def invoice_request_create(*, contract: Contract, data: dict, by) -> InvoiceRequ
     """Ask finance for a VAT invoice. Refused on `amount` above the contract amount minus the live requests."""
     with transaction.atomic():
         locked = _lock_contract(contract, by, InvoiceRequest)
-        live = InvoiceRequest.objects.filter(contract=locked, status__in=INVOICE_COUNTED).aggregate(s=Sum("amount"))[
-            "s"
-        ] or ZERO
+        live = (
+            InvoiceRequest.objects.filter(contract=locked, status__in=INVOICE_COUNTED).aggregate(
+                s=Sum("amount")
+            )["s"]
+            or ZERO
+        )
         amount = data.get("amount")
         if amount is not None and amount > locked.amount - live:
             raise ValidationError(
@@ -223,7 +246,12 @@ def invoice_request_create(*, contract: Contract, data: dict, by) -> InvoiceRequ
 
 
 INVOICE_TRANSITIONS = {
-    InvoiceStatus.REQUESTED: {InvoiceStatus.APPROVED, InvoiceStatus.REJECTED, InvoiceStatus.CANCELLED, InvoiceStatus.ISSUED},
+    InvoiceStatus.REQUESTED: {
+        InvoiceStatus.APPROVED,
+        InvoiceStatus.REJECTED,
+        InvoiceStatus.CANCELLED,
+        InvoiceStatus.ISSUED,
+    },
     InvoiceStatus.APPROVED: {InvoiceStatus.ISSUED, InvoiceStatus.CANCELLED},
     InvoiceStatus.ISSUED: {InvoiceStatus.CANCELLED},
     InvoiceStatus.REJECTED: set(),
@@ -232,7 +260,13 @@ INVOICE_TRANSITIONS = {
 
 
 def invoice_set_status(
-    *, invoice: InvoiceRequest, status: str, by, invoice_number: str = "", issued_on=None, external_ref: str = ""
+    *,
+    invoice: InvoiceRequest,
+    status: str,
+    by,
+    invoice_number: str = "",
+    issued_on=None,
+    external_ref: str = "",
 ) -> InvoiceRequest:
     """Finance's answer (UI or API): approved, issued (invoice number, date), rejected, cancelled. The contract's
     invoiced amount follows."""
@@ -254,9 +288,12 @@ def invoice_set_status(
             setattr(locked, name, value)
         locked.full_clean(validate_unique=False, validate_constraints=False)
         write_locked(locked, by, changes)
-        live = InvoiceRequest.objects.filter(contract=contract, status__in=INVOICE_COUNTED).aggregate(s=Sum("amount"))[
-            "s"
-        ] or ZERO
+        live = (
+            InvoiceRequest.objects.filter(contract=contract, status__in=INVOICE_COUNTED).aggregate(
+                s=Sum("amount")
+            )["s"]
+            or ZERO
+        )
         Contract.objects.filter(pk=contract.pk).update(invoiced_amount=live)
     return locked
 
@@ -280,11 +317,17 @@ def instalments_overdue_remind(*, now: dt.datetime | None = None, limit: int = 5
             ):
                 continue
             contract = inst.contract
-            left, currency, number, day = inst.outstanding, contract.currency, contract.number, inst.due_date
+            values = {
+                "left": inst.outstanding,
+                "currency": contract.currency,
+                "c": contract.number,
+                "day": inst.due_date.isoformat(),
+            }
             tell(
                 [contract.owner],
-                lambda: _("Overdue: %(left)s %(currency)s of contract %(c)s were due on %(day)s")
-                % {"left": left, "currency": currency, "c": number, "day": day.isoformat()},
+                lambda values=values: (
+                    _("Overdue: %(left)s %(currency)s of contract %(c)s were due on %(day)s") % values
+                ),
                 contract.get_absolute_url(),
                 dedup_key=f"instalment-overdue:{inst.pk}",
             )
