@@ -67,6 +67,9 @@ class QuoteLineForm(forms.ModelForm):
         self.fields["unit_price"].required = False
         self.fields["unit_price"].help_text = _("Empty: the price list's price")
 
+    def _post_clean(self):
+        """The line's rules run in the service once the price is known."""
+
 
 class QuoteLineEditForm(forms.Form):
     quantity = forms.DecimalField(label=_("quantity"), max_digits=12, decimal_places=3)
@@ -97,6 +100,8 @@ class OrderForm(forms.ModelForm):
         self.fields["opportunity"].queryset = scoped(Opportunity, user=user)
         if "owner" in self.fields:
             self.fields["owner"].queryset = User.objects.filter(is_active=True)
+        self.fields["order_date"].required = False
+        self.fields["currency"].required = False
         if self.instance.pk:
             for name in ("customer", "currency"):
                 self.fields[name].disabled = True
@@ -114,8 +119,11 @@ class OrderLineForm(forms.Form):
     quantity = forms.DecimalField(label=_("quantity"), max_digits=12, decimal_places=3)
     unit_price = forms.DecimalField(label=_("unit price"), max_digits=16, decimal_places=2, required=False)
     discount_percent = forms.DecimalField(label=_("discount (%)"), max_digits=5, decimal_places=2, initial=0)
-    tax_rate = forms.ChoiceField(
-        label=_("VAT rate (%)"), choices=QuoteLine._meta.get_field("tax_rate").choices
+    tax_rate = forms.TypedChoiceField(
+        label=_("VAT rate (%)"),
+        choices=QuoteLine._meta.get_field("tax_rate").choices,
+        coerce=Decimal,
+        initial=Decimal("13.00"),
     )
 
 

@@ -16,13 +16,13 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from kehu.core import audit
-from kehu.core.models import AuditAction, User
+from kehu.core.models import AuditAction, User, VersionedModel
 from kehu.core.services import notify
 from kehu.interactions.services import timeline_event_record
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-D = TypeVar("D", bound=models.Model)
+D = TypeVar("D", bound=VersionedModel)
 
 
 def next_number(model: type[models.Model], prefix: str, day=None) -> str:
@@ -64,7 +64,7 @@ def write_locked(locked: D, by, changes: dict, note: str = "") -> D:
     before = audit.snapshot(locked)
     for name, value in changes.items():
         setattr(locked, name, value)
-    locked.version = getattr(locked, "version", 0) + 1
+    locked.version += 1
     locked.updated_at = timezone.now()
     locked.save()
     audit.log(

@@ -79,7 +79,7 @@ def _add_lines(order: Order, lines: list[dict]) -> None:
             counted=True,
             **{k: v for k, v in data.items() if k in LINE_FIELDS + ("returned_line",)},
         )
-        if line.product_id and not line.description:
+        if line.product is not None and not line.description:
             line.description = line.product.name
         try:
             line.full_clean(exclude=["order", "customer"], validate_unique=False, validate_constraints=False)
@@ -97,11 +97,13 @@ def _add_lines(order: Order, lines: list[dict]) -> None:
 def order_create(*, data: dict, lines: list[dict], by) -> Order:
     """An order entered directly (no quote): header through the record service, lines validated one by one
     (each refusal names its line and field; nothing is saved when one is refused)."""
-    data = dict(data)
+    data = {k: v for k, v in data.items() if v is not None or k not in ("order_date", "currency", "number")}
     customer = data.get("customer")
     if customer is None:
         raise ValidationError({"customer": [_("Choose the customer.")]})
     ensure_customer_visible(customer, by)
+    if not data.get("currency"):
+        data.pop("currency", None)
     data.pop("kind", None)
     data.pop("original", None)
     day = data.get("order_date") or timezone.localdate()
@@ -183,9 +185,9 @@ def _deliver(order: Order, by) -> int:
     warranty_from = timezone.localdate()
     for line in OrderLine.objects.filter(order=order).select_related("product"):
         OrderLine.objects.filter(pk=line.pk).update(delivered_quantity=line.quantity)
-        if line.product_id is None or line.quantity <= 0:
-            continue
         product = line.product
+        if product is None or line.quantity <= 0:
+            continue
         warranty = (
             warranty_from + dt.timedelta(days=30 * product.warranty_months)
             if product.warranty_months

@@ -27,6 +27,7 @@ from kehu.products.selectors import list_price, price_list_for
 from ..models import (
     QUOTE_EDITABLE,
     ApprovalDecision,
+    Contract,
     DiscountLimit,
     Opportunity,
     Quote,
@@ -312,7 +313,7 @@ def quote_line_remove(*, line: QuoteLine, by) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ approval
-def approvers_of(quote: Quote) -> list[User]:
+def approvers_of(quote: Quote | Contract) -> list[User]:
     """Who may decide: the users of the approver role of the owner's limit, else the manager of the owner's
     department (walking up), else the superusers."""
     from .sla import manager_of
@@ -330,7 +331,7 @@ def approvers_of(quote: Quote) -> list[User]:
     return list(User.objects.filter(is_superuser=True, is_active=True))
 
 
-def can_decide(user: User, quote: Quote) -> bool:
+def can_decide(user: User, quote: Quote | Contract) -> bool:
     if user.is_superuser:
         return True
     if quote.owner_id == user.pk:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -93,7 +94,7 @@ def instalment_plan_set(*, contract: Contract, rows: list[dict], by) -> list[Ins
             records.record_delete(instance=inst, by=by)
         sequence = max((i.sequence for i in kept), default=0)
         made = []
-        for due, amount, notes in sorted(clean_rows, key=lambda r: r[0]):
+        for due, amount, notes in sorted(clean_rows, key=lambda r: str(r[0])):
             sequence += 1
             made.append(
                 records.record_create(
@@ -245,7 +246,7 @@ def invoice_request_create(*, contract: Contract, data: dict, by) -> InvoiceRequ
     return invoice
 
 
-INVOICE_TRANSITIONS = {
+INVOICE_TRANSITIONS: dict[str, set[str]] = {
     InvoiceStatus.REQUESTED: {
         InvoiceStatus.APPROVED,
         InvoiceStatus.REJECTED,
@@ -298,6 +299,10 @@ def invoice_set_status(
     return locked
 
 
+def _overdue_title(values: dict) -> str:
+    return _("Overdue: %(left)s %(currency)s of contract %(c)s were due on %(day)s") % values
+
+
 def instalments_overdue_remind(*, now: dt.datetime | None = None, limit: int = 500) -> int:
     """Remind the contract owner once of each instalment that is unpaid past its due date (sales scheduler).
     Claimed with a conditional UPDATE, so any number of workers remind once."""
@@ -325,9 +330,7 @@ def instalments_overdue_remind(*, now: dt.datetime | None = None, limit: int = 5
             }
             tell(
                 [contract.owner],
-                lambda values=values: (
-                    _("Overdue: %(left)s %(currency)s of contract %(c)s were due on %(day)s") % values
-                ),
+                partial(_overdue_title, values),
                 contract.get_absolute_url(),
                 dedup_key=f"instalment-overdue:{inst.pk}",
             )
