@@ -315,3 +315,11 @@ def test_quote_form_creates_a_numbered_quote_priced_from_the_list(client, org, a
         {"product": catalogue["product"].pk, "quantity": "10", "discount_percent": "0", "tax_rate": "13.00"},
     )
     assert quote.lines.get().unit_price == D("900")  # the 10+ tier
+
+
+def test_navigation_lists_the_quote_to_cash_pages_by_right(org):
+    from kehu.ui.navigation import build
+
+    keys = {item["key"]: item for section in build(org.rep1) for item in section["items"]}
+    assert {"quotes", "orders", "contracts", "receivables"} <= set(keys)
+    assert keys["quotes"]["url"] == reverse("sales:quotes") and not keys["quotes"]["soon"]

@@ -380,7 +380,7 @@ def quote_decide(*, approval: QuoteApproval, approve: bool, comment: str, by) ->
     """Approve or reject (a comment is required to reject). Under the quote's row lock: a second decision on
     the same request — two managers at once — is refused. The owner is notified."""
     with transaction.atomic():
-        quote = Quote.objects.select_for_update().select_related("owner").get(pk=approval.quote_id)
+        quote = Quote.objects.select_for_update(of=("self",)).select_related("owner").get(pk=approval.quote_id)
         current = QuoteApproval.objects.select_for_update().get(pk=approval.pk)
         if current.decision != ApprovalDecision.PENDING:
             raise BusinessRuleError(_("This approval request was already decided."), field="decision")
