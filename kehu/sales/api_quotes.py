@@ -107,6 +107,13 @@ class SubmitSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
 
 
+class SendSerializer(serializers.Serializer):
+    email_to = serializers.EmailField(
+        required=False, allow_blank=True, help_text="email the PDF to this address"
+    )
+    message = serializers.CharField(required=False, allow_blank=True)
+
+
 class DecideSerializer(serializers.Serializer):
     approve = serializers.BooleanField()
     comment = serializers.CharField(required=False, allow_blank=True)
@@ -167,11 +174,20 @@ class QuoteViewSet(ScopedModelViewSet):
         )
         return self._done(quote)
 
-    @extend_schema(request=None, responses=QuoteSerializer)
+    @extend_schema(request=SendSerializer, responses=QuoteSerializer)
     @action(detail=True, methods=["post"])
     def send(self, request, pk=None):
+        """Mark sent (timeline `sales.quote.sent`); with `email_to` the PDF is emailed and the email logged."""
         quote = self.get_object()
-        quotes.quote_send(quote=quote, by=request.user, expected_version=_if_match(request, quote.pk))
+        data = SendSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        quotes.quote_send(
+            quote=quote,
+            by=request.user,
+            expected_version=_if_match(request, quote.pk),
+            email_to=data.validated_data.get("email_to", ""),
+            message=data.validated_data.get("message", ""),
+        )
         return self._done(quote)
 
     @extend_schema(request=None, responses=QuoteSerializer)

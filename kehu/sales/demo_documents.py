@@ -7,6 +7,7 @@ kehu.sales.money so every amount adds up to the cent."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import defaultdict
 from decimal import Decimal
 
@@ -69,11 +70,11 @@ def seed(ctx, *, now: dt.datetime | None = None) -> str:
     quote_no, order_no, contract_no = _Numbers("Q"), _Numbers("SO"), _Numbers("HT")
     quote_rows, quote_lines, order_rows, order_lines, changes = [], [], [], [], []
     contract_rows, instalment_rows, payment_rows, allocation_rows = [], [], [], []
-    quote_ids = iter(bulk.next_ids(Quote, 100_000))
-    order_ids = iter(bulk.next_ids(Order, 100_000))
-    contract_ids = iter(bulk.next_ids(Contract, 100_000))
-    instalment_ids = iter(bulk.next_ids(Instalment, 100_000))
-    payment_ids = iter(bulk.next_ids(Payment, 100_000))
+    quote_ids = itertools.count(bulk.next_ids(Quote, 1).start)
+    order_ids = itertools.count(bulk.next_ids(Order, 1).start)
+    contract_ids = itertools.count(bulk.next_ids(Contract, 1).start)
+    instalment_ids = itertools.count(bulk.next_ids(Instalment, 1).start)
+    payment_ids = itertools.count(bulk.next_ids(Payment, 1).start)
 
     def lines_for(day):
         chosen = rng.sample(products, k=min(len(products), rng.choice((1, 1, 2, 3))))

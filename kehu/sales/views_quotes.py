@@ -228,7 +228,13 @@ class QuoteAction(View):
                     )
                     messages.success(request, _("Submitted for approval."))
                 elif action == "send":
-                    quotes.quote_send(quote=quote, by=request.user, expected_version=version)
+                    quotes.quote_send(
+                        quote=quote,
+                        by=request.user,
+                        expected_version=version,
+                        email_to=request.POST.get("email_to", ""),
+                        message=request.POST.get("message", ""),
+                    )
                     messages.success(request, _("Marked as sent."))
                 elif action in ("accept", "decline"):
                     quotes.quote_respond(

@@ -323,3 +323,20 @@ def test_navigation_lists_the_quote_to_cash_pages_by_right(org):
     keys = {item["key"]: item for section in build(org.rep1) for item in section["items"]}
     assert {"quotes", "orders", "contracts", "receivables"} <= set(keys)
     assert keys["quotes"]["url"] == reverse("sales:quotes") and not keys["quotes"]["soon"]
+
+
+def test_send_by_email_attaches_the_pdf_and_logs_the_email(
+    org, account, deal, mailoutbox, django_capture_on_commit_callbacks
+):
+    quote = quotes.quote_create(customer=account, opportunity=deal, by=org.rep1)
+    with pytest.raises(ValidationError):
+        quotes.quote_send(quote=quote, by=org.rep1, email_to="not-an-address")
+    quote.refresh_from_db()
+    assert quote.status == QuoteStatus.DRAFT  # nothing half-saved
+    with django_capture_on_commit_callbacks(execute=True):
+        quotes.quote_send(quote=quote, by=org.rep1, email_to="buyer@example.com", message="请查收报价。")
+    (mail,) = mailoutbox
+    assert mail.to == ["buyer@example.com"] and mail.attachments[0][0].endswith(".pdf")
+    assert mail.attachments[0][1][:4] == b"%PDF"
+    logged = Interaction.objects.get(customer=account, channel="email")
+    assert logged.direction == "outbound" and quote.number in logged.subject

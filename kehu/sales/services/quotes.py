@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Max
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -380,7 +381,9 @@ def quote_decide(*, approval: QuoteApproval, approve: bool, comment: str, by) ->
     """Approve or reject (a comment is required to reject). Under the quote's row lock: a second decision on
     the same request — two managers at once — is refused. The owner is notified."""
     with transaction.atomic():
-        quote = Quote.objects.select_for_update(of=("self",)).select_related("owner").get(pk=approval.quote_id)
+        quote = (
+            Quote.objects.select_for_update(of=("self",)).select_related("owner").get(pk=approval.quote_id)
+        )
         current = QuoteApproval.objects.select_for_update().get(pk=approval.pk)
         if current.decision != ApprovalDecision.PENDING:
             raise BusinessRuleError(_("This approval request was already decided."), field="decision")
@@ -410,9 +413,13 @@ def quote_decide(*, approval: QuoteApproval, approve: bool, comment: str, by) ->
 
 
 # ------------------------------------------------------------------------------------ send, accept, revise
-def quote_send(*, quote: Quote, by, expected_version: int | None = None) -> Quote:
+def quote_send(
+    *, quote: Quote, by, expected_version: int | None = None, email_to: str = "", message: str = ""
+) -> Quote:
     """Mark the quote sent to the customer (timeline event `sales.quote.sent`). Refused while its discount
-    needs an approval it does not have, and without lines."""
+    needs an approval it does not have, and without lines. With `email_to`, the PDF (in the quote's language,
+    with the fields the sender may see) is emailed after the commit and the email is logged on the customer's
+    timeline (an outbound email interaction)."""
     with transaction.atomic():
         locked, _access = records.lock_for_write(quote, by)
         _check_version(locked, expected_version)
@@ -437,8 +444,43 @@ def quote_send(*, quote: Quote, by, expected_version: int | None = None) -> Quot
             % {"quote": locked, "total": locked.total, "currency": locked.currency},
             user=by,
         )
+        if (email_to or "").strip():
+            _email_quote(locked, by, email_to.strip(), message)
     quote.refresh_from_db()
     return locked
+
+
+def _email_quote(quote: Quote, by, to: str, message: str) -> None:
+    from django.core.validators import validate_email
+
+    from kehu.interactions.services import interaction_log
+
+    from ..pdf import quote_pdf
+
+    try:
+        validate_email(to)
+    except ValidationError:
+        raise ValidationError({"email_to": [_("Enter a valid email address.")]}) from None
+    pdf = quote_pdf(quote=quote, user=by, language=quote.language)
+    with translation.override(quote.language):
+        subject = _("Quote %(quote)s") % {"quote": quote}
+    interaction_log(
+        customer=quote.customer,
+        data={"channel": "email", "direction": "outbound", "subject": subject[:200], "body": message},
+        by=by,
+    )
+    filename = f"{quote.number}-v{quote.revision}.pdf"
+    transaction.on_commit(
+        partial(_mail_quote, to, subject, message, filename, pdf, getattr(by, "email", "") or None)
+    )
+
+
+def _mail_quote(to: str, subject: str, body: str, filename: str, pdf: bytes, reply_to: str | None) -> None:
+    from django.core.mail import EmailMessage
+
+    email = EmailMessage(subject=subject, body=body, to=[to], reply_to=[reply_to] if reply_to else None)
+    email.attach(filename, pdf, "application/pdf")
+    email.send()
 
 
 def quote_respond(*, quote: Quote, accepted: bool, by, expected_version: int | None = None) -> Quote:
