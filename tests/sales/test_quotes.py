@@ -339,4 +339,4 @@ def test_send_by_email_attaches_the_pdf_and_logs_the_email(
     assert mail.to == ["buyer@example.com"] and mail.attachments[0][0].endswith(".pdf")
     assert mail.attachments[0][1][:4] == b"%PDF"
     logged = Interaction.objects.get(customer=account, channel="email")
-    assert logged.direction == "outbound" and quote.number in logged.subject
+    assert logged.direction == "out" and quote.number in logged.subject

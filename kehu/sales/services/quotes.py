@@ -466,7 +466,7 @@ def _email_quote(quote: Quote, by, to: str, message: str) -> None:
         subject = _("Quote %(quote)s") % {"quote": quote}
     interaction_log(
         customer=quote.customer,
-        data={"channel": "email", "direction": "outbound", "subject": subject[:200], "body": message},
+        data={"channel": "email", "direction": "out", "subject": subject[:200], "body": message},
         by=by,
     )
     filename = f"{quote.number}-v{quote.revision}.pdf"
