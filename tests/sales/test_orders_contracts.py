@@ -289,3 +289,45 @@ def test_contract_pages_and_api(client, org, account, contract, now):
     client.force_login(org.rep3)
     assert client.get(f"/api/contracts/{contract.pk}/").status_code == 404
     assert client.get(contract.get_absolute_url()).status_code == 404
+
+
+def test_quote_order_contract_lists_have_a_constant_query_count(org, account, deal, api_for, client_for):  # noqa: F811
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from kehu.core.access import Access
+
+    api, client = api_for(org.manager), client_for(org.manager)
+
+    def add(n):
+        for _ in range(n):
+            quote = quotes.quote_create(customer=account, opportunity=deal, by=org.rep1)
+            quotes.quote_send(quote=quote, by=org.rep1)
+            quotes.quote_respond(quote=quote, accepted=True, by=org.rep1)
+            orders.order_from_quote(quote=quote, by=org.rep1)
+            contracts.contract_create(data={}, quote=quote, by=org.rep1)
+
+    def count(fn) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            fn()
+        return len(ctx.captured_queries)
+
+    def measure():
+        Access.forget(org.manager)
+        return tuple(
+            count(fn)
+            for fn in (
+                lambda: api.get("/api/quotes/").json(),
+                lambda: api.get("/api/orders/").json(),
+                lambda: api.get("/api/contracts/").json(),
+                lambda: client.get(reverse("sales:quotes")),
+                lambda: client.get(reverse("sales:orders")),
+                lambda: client.get(reverse("sales:contracts")),
+                lambda: client.get(reverse("sales:receivables")),
+            )
+        )
+
+    add(1)
+    few = measure()
+    add(4)
+    assert measure() == few
