@@ -63,6 +63,7 @@ SECTIONS = [
             ("orders", _("Orders"), "sales:orders", "file", ("view", "sales.order")),
             ("contracts", _("Contracts"), "sales:contracts", "file", ("view", "sales.contract")),
             ("receivables", _("Receivables"), "sales:receivables", "file", ("view", "sales.contract")),
+            ("pricelists", _("Price lists"), "products:pricelists", "file", ("view", "products.pricelist")),
             (
                 "assignment",
                 _("Lead assignment"),

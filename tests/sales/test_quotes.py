@@ -340,3 +340,25 @@ def test_send_by_email_attaches_the_pdf_and_logs_the_email(
     assert mail.attachments[0][1][:4] == b"%PDF"
     logged = Interaction.objects.get(customer=account, channel="email")
     assert logged.direction == "out" and quote.number in logged.subject
+
+
+def test_price_list_pages_and_api(org, catalogue, client_for, api_for):
+    client = client_for(org.manager)
+    listing = client.get(reverse("products:pricelists"))
+    assert listing.status_code == 200 and "标准价 Standard" in listing.content.decode()
+    detail = client.get(catalogue["cny"].get_absolute_url())
+    assert detail.status_code == 200 and "900" in detail.content.decode()
+    client.post(
+        reverse("products:pricelist_item_add", args=[catalogue["cny"].pk]),
+        {"product": catalogue["product"].pk, "min_quantity": "50", "unit_price": "850"},
+    )
+    assert PriceListItem.objects.filter(price_list=catalogue["cny"], min_quantity=D("50")).exists()
+    client.post(  # the same tier again is refused, not a server error
+        reverse("products:pricelist_item_add", args=[catalogue["cny"].pk]),
+        {"product": catalogue["product"].pk, "min_quantity": "50", "unit_price": "800"},
+    )
+    assert PriceListItem.objects.filter(price_list=catalogue["cny"], min_quantity=D("50")).count() == 1
+    body = api_for(org.rep1).get(f"/api/price-lists/{catalogue['cny'].pk}/").json()
+    assert body["currency"] == "CNY" and len(body["items"]) == 3
+    rep = client_for(org.rep1)
+    assert rep.post(reverse("products:pricelist_create"), {"name": "x"}).status_code == 403
