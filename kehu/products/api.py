@@ -6,7 +6,7 @@ import django_filters
 
 from kehu.core.api import AccessAwareSerializer, CustomValuesField, ScopedModelViewSet
 
-from .models import InstalledProduct, Product, ProductCategory
+from .models import InstalledProduct, PriceList, PriceListItem, Product, ProductCategory
 
 
 class CategorySerializer(AccessAwareSerializer):
@@ -89,7 +89,44 @@ class UnitViewSet(ScopedModelViewSet):
     ordering_fields = ["purchase_date", "warranty_end", "id"]
 
 
+class PriceListItemSerializer(AccessAwareSerializer):
+    class Meta:
+        model = PriceListItem
+        fields = ["id", "price_list", "product", "min_quantity", "unit_price", "version"]
+        read_only_fields = ["version"]
+
+
+class PriceListSerializer(AccessAwareSerializer):
+    items = PriceListItemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = PriceList
+        fields = [
+            "id", "name", "currency", "customer_type", "valid_from", "valid_to", "active", "notes", "items", "version",
+        ]  # fmt: skip
+        read_only_fields = ["version"]
+
+
+class PriceListViewSet(ScopedModelViewSet):
+    """Price lists per customer class and currency with validity; `items` are the prices (tiers by quantity)."""
+
+    model = PriceList
+    serializer_class = PriceListSerializer
+    filterset_fields = ["currency", "customer_type", "active"]
+    prefetch_related = ("items",)
+    ordering_fields = ["name", "valid_from"]
+
+
+class PriceListItemViewSet(ScopedModelViewSet):
+    model = PriceListItem
+    serializer_class = PriceListItemSerializer
+    filterset_fields = ["price_list", "product"]
+    ordering_fields = ["min_quantity"]
+
+
 def register(router) -> None:
+    router.register("price-lists", PriceListViewSet, basename="pricelist")
+    router.register("price-list-items", PriceListItemViewSet, basename="pricelistitem")
     router.register("product-categories", CategoryViewSet, basename="productcategory")
     router.register("products", ProductViewSet, basename="product")
     router.register("installed-products", UnitViewSet, basename="installedproduct")

@@ -221,6 +221,9 @@ class PriceList(VersionedModel):
         if errors:
             raise ValidationError(errors)
 
+    def get_absolute_url(self) -> str:
+        return reverse("products:pricelist", args=[self.pk])
+
     def covers(self, day) -> bool:
         return self.active and self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 

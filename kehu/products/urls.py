@@ -2,7 +2,7 @@ from django.urls import path
 
 from kehu.ui.generic import BulkActionView, RecordDeleteView
 
-from . import views
+from . import views, views_prices
 from .models import InstalledProduct, Product
 
 app_name = "products"
@@ -22,4 +22,9 @@ urlpatterns = [
         RecordDeleteView.as_view(model=InstalledProduct, success_url_name="products:units"),
         name="unit_delete",
     ),
+    path("price-lists/", views_prices.PriceListList.as_view(), name="pricelists"),
+    path("price-lists/new/", views_prices.PriceListEdit.as_view(), name="pricelist_create"),
+    path("price-lists/<int:pk>/", views_prices.PriceListDetail.as_view(), name="pricelist"),
+    path("price-lists/<int:pk>/edit/", views_prices.PriceListEdit.as_view(), name="pricelist_edit"),
+    path("price-lists/<int:pk>/items/", views_prices.PriceListItemAdd.as_view(), name="pricelist_item_add"),
 ]

@@ -711,6 +711,9 @@ def register(router) -> None:
     router.register("competitors", CompetitorViewSet, basename="competitor")
     router.register("assignment-rules", AssignmentRuleViewSet, basename="assignment-rule")
     router.register("lead-forms", LeadWebFormViewSet, basename="lead-form")
+    from . import api_quotes
+
+    api_quotes.register(router)
 
 
 __all__ = ["register", "scoped"]

@@ -264,4 +264,7 @@ def seed(ctx) -> str:
         history,
     )
     bulk.reset_sequences(Lead, Opportunity, StageChange)
-    return f"{made_leads} leads, {made_opps} opportunities ({len(history)} stage changes)"
+    from .demo_documents import seed as seed_documents
+
+    documents = seed_documents(ctx, now=now)
+    return f"{made_leads} leads, {made_opps} opportunities ({len(history)} stage changes); {documents}"

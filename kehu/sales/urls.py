@@ -2,7 +2,7 @@ from django.urls import path
 
 from kehu.ui.generic import BulkActionView, RecordDeleteView
 
-from . import views
+from . import views, views_contracts, views_orders, views_quotes
 from .models import AssignmentRule, Lead, Opportunity
 
 app_name = "sales"
@@ -33,4 +33,39 @@ urlpatterns = [
     path("webforms/new/", views.WebFormEdit.as_view(), name="webform_create"),
     path("webforms/<int:pk>/", views.WebFormDetail.as_view(), name="webform"),
     path("webforms/<int:pk>/edit/", views.WebFormEdit.as_view(), name="webform_edit"),
+    # quotes, orders, contracts and collections (phase 2, part b)
+    path("quotes/", views_quotes.QuoteList.as_view(), name="quotes"),
+    path("quotes/new/", views_quotes.QuoteEdit.as_view(), name="quote_create"),
+    path("quotes/<int:pk>/", views_quotes.QuoteDetail.as_view(), name="quote"),
+    path("quotes/<int:pk>/edit/", views_quotes.QuoteEdit.as_view(), name="quote_edit"),
+    path("quotes/<int:pk>/lines/", views_quotes.QuoteLineAdd.as_view(), name="quote_line_add"),
+    path("quotes/<int:pk>/pdf/", views_quotes.QuotePdf.as_view(), name="quote_pdf"),
+    path("quotes/<int:pk>/<str:action>/", views_quotes.QuoteAction.as_view(), name="quote_action"),
+    path("quote-lines/<int:pk>/", views_quotes.QuoteLineEdit.as_view(), name="quote_line_edit"),
+    path("quote-approvals/<int:pk>/", views_quotes.QuoteDecide.as_view(), name="quote_decide"),
+    path(
+        "opportunities/<int:pk>/quote/",
+        views_quotes.QuoteFromOpportunity.as_view(),
+        name="quote_from_opportunity",
+    ),
+    path("orders/", views_orders.OrderList.as_view(), name="orders"),
+    path("orders/new/", views_orders.OrderCreate.as_view(), name="order_create"),
+    path("orders/<int:pk>/", views_orders.OrderDetail.as_view(), name="order"),
+    path("orders/<int:pk>/edit/", views_orders.OrderEdit.as_view(), name="order_edit"),
+    path("orders/<int:pk>/status/", views_orders.OrderStatusView.as_view(), name="order_status"),
+    path("orders/<int:pk>/return/", views_orders.OrderReturn.as_view(), name="order_return"),
+    path("contracts/", views_contracts.ContractList.as_view(), name="contracts"),
+    path("contracts/new/", views_contracts.ContractEdit.as_view(), name="contract_create"),
+    path("contracts/<int:pk>/", views_contracts.ContractDetail.as_view(), name="contract"),
+    path("contracts/<int:pk>/edit/", views_contracts.ContractEdit.as_view(), name="contract_edit"),
+    path("contracts/<int:pk>/status/", views_contracts.ContractStatusView.as_view(), name="contract_status"),
+    path("contracts/<int:pk>/plan/", views_contracts.InstalmentPlan.as_view(), name="contract_plan"),
+    path("contracts/<int:pk>/payments/", views_contracts.PaymentCreate.as_view(), name="contract_payment"),
+    path("contracts/<int:pk>/invoices/", views_contracts.InvoiceCreate.as_view(), name="contract_invoice"),
+    path(
+        "contracts/from-quote/<int:pk>/",
+        views_contracts.ContractFromQuote.as_view(),
+        name="contract_from_quote",
+    ),
+    path("receivables/", views_contracts.Receivables.as_view(), name="receivables"),
 ]

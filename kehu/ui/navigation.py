@@ -59,7 +59,11 @@ SECTIONS = [
                 "trend",
                 ("view", "sales.opportunity"),
             ),
-            ("quotes", _("Quotes & orders"), None, "file", None),
+            ("quotes", _("Quotes"), "sales:quotes", "file", ("view", "sales.quote")),
+            ("orders", _("Orders"), "sales:orders", "file", ("view", "sales.order")),
+            ("contracts", _("Contracts"), "sales:contracts", "file", ("view", "sales.contract")),
+            ("receivables", _("Receivables"), "sales:receivables", "file", ("view", "sales.contract")),
+            ("pricelists", _("Price lists"), "products:pricelists", "file", ("view", "products.pricelist")),
             (
                 "assignment",
                 _("Lead assignment"),

@@ -1,0 +1,67 @@
+"""Scoped reads of collections: contracts, instalments, outstanding and overdue receivables per customer, rep
+and team (the contract's scope decides what a user sees)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import F, QuerySet, Sum
+from django.utils import timezone
+
+from kehu.core.selectors import scoped
+
+from .models import UNPAID_STATUSES, Contract, Instalment
+
+
+def contract_list(*, user) -> QuerySet[Contract]:
+    return scoped(Contract, user=user).select_related("customer", "owner")
+
+
+def unpaid_instalments(*, user, owner_ids: list[int] | None = None) -> QuerySet[Instalment]:
+    """Unpaid instalments of the contracts the user may see (ix_instalment_unpaid)."""
+    qs = Instalment.objects.filter(
+        status__in=UNPAID_STATUSES, contract__in=contract_list(user=user).values("pk")
+    )
+    if owner_ids is not None:
+        qs = qs.filter(contract__owner_id__in=owner_ids)
+    return qs
+
+
+@dataclass
+class Receivable:
+    key: int | None
+    label: str
+    currency: str
+    outstanding: Decimal
+    overdue: Decimal
+
+
+def receivables_by(*, user, by: str, owner_ids: list[int] | None = None) -> list[Receivable]:
+    """Outstanding and overdue amounts grouped by `customer` or `owner` (rep) and currency, largest first."""
+    today = timezone.localdate()
+    field = {"customer": "contract__customer", "owner": "contract__owner"}[by]
+    label = {"customer": "contract__customer__name", "owner": "contract__owner__display_name"}[by]
+    base = unpaid_instalments(user=user, owner_ids=owner_ids)
+    rows = (
+        base.values(field, label, "currency")
+        .annotate(outstanding=Sum(F("amount") - F("paid_amount")))
+        .order_by("-outstanding")[:200]
+    )
+    overdue = {
+        (r[field], r["currency"]): r["overdue"]
+        for r in base.filter(due_date__lt=today)
+        .values(field, "currency")
+        .annotate(overdue=Sum(F("amount") - F("paid_amount")))
+        .order_by()
+    }
+    return [
+        Receivable(
+            key=r[field],
+            label=r[label] or "—",
+            currency=r["currency"],
+            outstanding=r["outstanding"],
+            overdue=overdue.get((r[field], r["currency"]), Decimal(0)),
+        )
+        for r in rows
+    ]

@@ -1,0 +1,156 @@
+"""Contracts: from an accepted quote, a won opportunity or by hand; number sequence; approval by the owner's
+approver (the quote approval's rule: the approver role of the owner's discount limit, else the department
+manager); signing; termination.
+
+Status flow: draft → pending (submit) → approved / rejected (decide) → active (sign, signed date) →
+expired / terminated; a rejected contract goes back to draft when edited or resubmitted."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kehu.core import records
+from kehu.core.exceptions import BusinessRuleError
+
+from ..models import Contract, ContractStatus, Opportunity, OpportunityStatus, Quote, QuoteStatus
+from .documents import ensure_customer_visible, next_number, tell, timeline, with_number_retry, write_locked
+
+CONTRACT_TRANSITIONS: dict[str, set[str]] = {
+    ContractStatus.DRAFT: {ContractStatus.PENDING_APPROVAL},
+    ContractStatus.PENDING_APPROVAL: {ContractStatus.APPROVED, ContractStatus.REJECTED},
+    ContractStatus.REJECTED: {ContractStatus.DRAFT, ContractStatus.PENDING_APPROVAL},
+    ContractStatus.APPROVED: {ContractStatus.ACTIVE, ContractStatus.TERMINATED},
+    ContractStatus.ACTIVE: {ContractStatus.EXPIRED, ContractStatus.TERMINATED},
+    ContractStatus.EXPIRED: set(),
+    ContractStatus.TERMINATED: set(),
+}
+
+
+def contract_create(
+    *, data: dict, by, quote: Quote | None = None, opportunity: Opportunity | None = None
+) -> Contract:
+    """A draft contract. From an accepted quote: customer, currency, amount (the quote's total) and terms are
+    taken from it; from a won opportunity: customer, currency and amount. Given data wins over both."""
+    data = dict(data)
+    if quote is not None:
+        if quote.status != QuoteStatus.ACCEPTED:
+            raise BusinessRuleError(_("A contract is made from an accepted quote."), field="quote")
+        data = {
+            "title": quote.title or str(quote),
+            "customer": quote.customer,
+            "currency": quote.currency,
+            "amount": quote.total,
+            "terms": quote.terms,
+            "opportunity": quote.opportunity,
+            **data,
+            "quote": quote,
+        }
+    elif opportunity is not None:
+        if opportunity.status != OpportunityStatus.WON:
+            raise BusinessRuleError(_("A contract is made from a won opportunity."), field="opportunity")
+        data = {
+            "title": opportunity.name,
+            "customer": opportunity.customer,
+            "currency": opportunity.currency,
+            "amount": opportunity.amount,
+            **data,
+            "opportunity": opportunity,
+        }
+    customer = data.get("customer")
+    if customer is None:
+        raise ValidationError({"customer": [_("Choose the customer.")]})
+    ensure_customer_visible(customer, by)
+    data.setdefault("start_date", timezone.localdate())
+
+    def create() -> Contract:
+        number = data.get("number") or next_number(Contract, "HT", data["start_date"])
+        return records.record_create(model=Contract, data={**data, "number": number}, by=by)
+
+    with transaction.atomic():
+        contract = with_number_retry(create)
+        timeline(contract, "sales.contract.created", _("Contract %(c)s created") % {"c": contract.number})
+    return contract
+
+
+def contract_update(*, contract: Contract, data: dict, by, expected_version: int | None) -> Contract:
+    """Edit a contract that is not yet in force (draft or rejected); the amount never drops below what was
+    received or invoiced (the model's rule)."""
+    if contract.status not in (ContractStatus.DRAFT, ContractStatus.REJECTED):
+        raise BusinessRuleError(_("A contract under approval or in force cannot be edited."), field="status")
+    with transaction.atomic():
+        return records.record_update(instance=contract, data=data, by=by, expected_version=expected_version)
+
+
+def _approvers(contract: Contract):
+    from .quotes import approvers_of
+
+    return approvers_of(contract)  # same rule: the owner's approver role, else the department manager
+
+
+def contract_set_status(
+    *,
+    contract: Contract,
+    status: str,
+    by,
+    comment: str = "",
+    signed_date=None,
+    expected_version: int | None = None,
+) -> Contract:
+    """Move the contract along CONTRACT_TRANSITIONS. Approve/reject only by an approver of the owner (not the
+    owner), a rejection needs a comment; activation (signing) needs the signed date (not in the future)."""
+    from .quotes import can_decide
+
+    with transaction.atomic():
+        locked, _access = records.lock_for_write(contract, by)
+        if expected_version is not None and locked.version != expected_version:
+            from kehu.core import audit
+            from kehu.core.exceptions import StaleRecordError
+
+            raise StaleRecordError(
+                locked, expected_version, audit.changes_since("sales.contract", locked.pk, expected_version)
+            )
+        if status not in CONTRACT_TRANSITIONS.get(locked.status, set()):
+            raise BusinessRuleError(
+                _("A contract that is %(old)s cannot become %(new)s.")
+                % {"old": locked.get_status_display(), "new": ContractStatus(status).label},
+                field="status",
+            )
+        changes: dict = {"status": status}
+        if status in (ContractStatus.APPROVED, ContractStatus.REJECTED):
+            if not can_decide(by, locked):
+                raise PermissionDenied(_("You are not an approver of this contract."))
+            if status == ContractStatus.REJECTED and not comment.strip():
+                raise ValidationError({"comment": [_("Say why the contract is rejected.")]})
+            if status == ContractStatus.APPROVED:
+                changes.update(approved_by=by, approved_at=timezone.now())
+        if status == ContractStatus.ACTIVE:
+            signed = signed_date or locked.signed_date
+            if signed is None:
+                raise ValidationError({"signed_date": [_("Enter the date the contract was signed.")]})
+            if signed > timezone.localdate():
+                raise ValidationError({"signed_date": [_("The signing date cannot be in the future.")]})
+            changes["signed_date"] = signed
+        write_locked(locked, by, changes, note=comment.strip()[:300])
+        number = locked.number
+        if status == ContractStatus.PENDING_APPROVAL:
+            tell(
+                _approvers(locked),
+                lambda: _("Approve the contract %(c)s") % {"c": number},
+                locked.get_absolute_url(),
+                dedup_key=f"contract-approval:{locked.pk}:{locked.version}",
+            )
+        elif status in (ContractStatus.APPROVED, ContractStatus.REJECTED):
+            label = ContractStatus(status).label
+            tell(
+                [locked.owner],
+                lambda: _("Contract %(c)s: %(s)s") % {"c": number, "s": label},
+                locked.get_absolute_url(),
+                dedup_key=f"contract-decision:{locked.pk}:{locked.version}",
+            )
+        elif status == ContractStatus.ACTIVE:
+            timeline(locked, "sales.contract.signed", _("Contract %(c)s signed") % {"c": number})
+    contract.refresh_from_db()
+    return locked
