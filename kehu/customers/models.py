@@ -174,7 +174,9 @@ class Customer(OwnedModel, CustomFieldsModel):
     birthday = models.DateField(_("birthday"), null=True, blank=True)
     # the resident ID number is kept only as a keyed hash (for matching) and its masked form (identity.py)
     # db_default: rows inserted in bulk without the column (demo data, benchmarks)
-    id_number_masked = models.CharField(_("ID number"), max_length=18, blank=True, editable=False, db_default="")
+    id_number_masked = models.CharField(
+        _("ID number"), max_length=18, blank=True, editable=False, db_default=""
+    )
     id_number_hash = models.CharField(max_length=64, blank=True, editable=False, db_index=True, db_default="")
     age_band = models.CharField(_("age band"), max_length=8, choices=AgeBand.choices, blank=True)
     occupation = models.CharField(_("occupation"), max_length=120, blank=True)
