@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -212,7 +213,8 @@ def import_reread(
 
 
 def clean_options(options: dict) -> dict:
-    result, errors = dict(DEFAULT_OPTIONS), {}
+    result: dict[str, Any] = dict(DEFAULT_OPTIONS)
+    errors: dict[str, list] = {}
     for key, choices in OPTION_CHOICES.items():
         value = options.get(key, result[key])
         if value not in choices.values:
