@@ -22,7 +22,7 @@ MAX_OFFSET = dt.timedelta(hours=15, minutes=59)
 
 
 def nul_message() -> str:
-    return _("NUL characters (\\u0000) are not allowed in input.")
+    return _("NUL characters are not allowed in input.")
 
 
 def has_nul(data) -> bool:
