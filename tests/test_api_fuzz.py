@@ -69,7 +69,7 @@ def fuzz(app, user) -> list[str]:
 
         try:
             check()
-        except Exception as exc:  # noqa: BLE001 - collect every operation's failure, report them together
+        except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - collect every failure, report them together
             problems.append(f"{operation.verbose_name}: {str(exc)[:1500]}")
     return problems
 

@@ -84,7 +84,7 @@ ERROR_RESPONSES = {
     "400": "Invalid input: the body names each problem (per field, or `detail`).",
     "401": "Not signed in (no session, no valid token).",
     "403": "Not allowed: your roles lack the right, or a field you changed is read-only (`fields`).",
-    "404": "No such record, or not in your record scope.",
+    "404": "No such record, or not in your record scope (or no such page of a list).",
     "409": "Someone changed the record since the version you sent (`current_version`), or it conflicts.",
     "428": "Send the record's ETag in If-Match (or `version` in the body) to change or delete it.",
     "429": "Too many requests (sign-in protection).",
@@ -93,7 +93,7 @@ ERROR_RESPONSES = {
 
 def schema_error_responses(result, generator, request, public):
     """drf-spectacular postprocessing hook: document the error answers every operation can give — 400 with
-    input, 401/403/429 everywhere, 404 with a path id, 409/428 where If-Match applies."""
+    input, 401/403/429 everywhere, 404 with a path id or a page number, 409/428 where If-Match applies."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path, operations in result.get("paths", {}).items():
@@ -104,8 +104,8 @@ def schema_error_responses(result, generator, request, public):
             params = operation.get("parameters", [])
             if "requestBody" in operation or any(p.get("in") == "query" for p in params):
                 codes.append("400")
-            if "{" in path:
-                codes.append("404")
+            if "{" in path or any(p.get("name") in ("page", "cursor") for p in params):
+                codes.append("404")  # no such record, or no such page
             if_match = [p for p in params if p.get("in") == "header" and p.get("name") == "If-Match"]
             if if_match:
                 codes += ["400", "409"] + (["428"] if if_match[0].get("required") else [])
