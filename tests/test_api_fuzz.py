@@ -70,7 +70,7 @@ def fuzz(app, user) -> list[str]:
         try:
             check()
         except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - collect every failure, report them together
-            problems.append(f"{operation.verbose_name}: {str(exc)[:1500]}")
+            problems.append(f"{operation.label}: {str(exc)[:1500]}")
     return problems
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, pagination, permissions, status
@@ -12,6 +13,8 @@ from rest_framework import exceptions, pagination, permissions, status
 from . import registry
 from .access import Access
 from .exceptions import BusinessRuleError, FieldNotWritable, StaleRecordError
+
+OUT_OF_RANGE = _("A number in the request is out of range.")
 
 METHOD_ACTION = {
     "GET": "view",
@@ -69,6 +72,9 @@ def exception_handler(exc, context):
         exc = exceptions.PermissionDenied(detail=str(exc) or None)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    elif isinstance(exc, OverflowError | DataError):
+        # an id or number beyond what the database stores (SQLite: OverflowError; PostgreSQL: DataError)
+        exc = exceptions.ValidationError(detail={"non_field_errors": [str(OUT_OF_RANGE)]})
     from rest_framework.views import exception_handler as drf_exception_handler
 
     return drf_exception_handler(exc, context)
