@@ -140,8 +140,8 @@ def test_a_sku_differing_only_in_case_is_400(admin_api):
 def test_numbers_beyond_64_bits_are_400_or_404(admin_api, customer):
     huge = "499077014161712870326272"
     response = admin_api.get("/api/customers/", {"tags": huge})
-    assert response.status_code == 400
-    assert "out of range" in response.content.decode()
+    assert response.status_code == 400  # SQLite: out of range; PostgreSQL: not one of the choices
+    assert "tags" in response.json() or "out of range" in response.content.decode()
     assert admin_api.get(f"/api/customers/{huge}/").status_code == 404
     assert (
         admin_api.post(
