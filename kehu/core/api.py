@@ -109,7 +109,7 @@ class ScopedModelViewSet(viewsets.ModelViewSet):
     through the record service (rights, field restrictions, locking, audit)."""
 
     model = None
-    lookup_value_regex = r"[0-9]+"
+    lookup_value_regex = r"[0-9]{1,18}"  # longer ids do not exist (64-bit)
     select_related: tuple[str, ...] = ()
     prefetch_related: tuple[str, ...] = ()
 

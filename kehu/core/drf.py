@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, pagination, permissions, status
@@ -12,6 +13,8 @@ from rest_framework import exceptions, pagination, permissions, status
 from . import registry
 from .access import Access
 from .exceptions import BusinessRuleError, ConflictError, FieldNotWritable, StaleRecordError
+
+OUT_OF_RANGE = _("A number in the request is out of range.")
 
 METHOD_ACTION = {
     "GET": "view",
@@ -71,6 +74,9 @@ def exception_handler(exc, context):
         exc = exceptions.PermissionDenied(detail=str(exc) or None)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    elif isinstance(exc, OverflowError | DataError):
+        # an id or number beyond what the database stores (SQLite: OverflowError; PostgreSQL: DataError)
+        exc = exceptions.ValidationError(detail={"non_field_errors": [str(OUT_OF_RANGE)]})
     from rest_framework.views import exception_handler as drf_exception_handler
 
     return drf_exception_handler(exc, context)
@@ -86,7 +92,7 @@ ERROR_RESPONSES = {
     "400": "Invalid input: the body names each problem (per field, or `detail`).",
     "401": "Not signed in (no session, no valid token).",
     "403": "Not allowed: your roles lack the right, or a field you changed is read-only (`fields`).",
-    "404": "No such record, or not in your record scope.",
+    "404": "No such record, or not in your record scope (or no such page of a list).",
     "409": "Someone changed the record since the version you sent (`current_version`), or it conflicts.",
     "428": "Send the record's ETag in If-Match (or `version` in the body) to change or delete it.",
     "429": "Too many requests (sign-in protection).",
@@ -95,7 +101,7 @@ ERROR_RESPONSES = {
 
 def schema_error_responses(result, generator, request, public):
     """drf-spectacular postprocessing hook: document the error answers every operation can give — 400 with
-    input, 401/403/429 everywhere, 404 with a path id, 409/428 where If-Match applies."""
+    input, 401/403/429 everywhere, 404 with a path id or a page number, 409/428 where If-Match applies."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path, operations in result.get("paths", {}).items():
@@ -106,8 +112,8 @@ def schema_error_responses(result, generator, request, public):
             params = operation.get("parameters", [])
             if "requestBody" in operation or any(p.get("in") == "query" for p in params):
                 codes.append("400")
-            if "{" in path:
-                codes.append("404")
+            if "{" in path or any(p.get("name") in ("page", "cursor") for p in params):
+                codes.append("404")  # no such record, or no such page
             if_match = [p for p in params if p.get("in") == "header" and p.get("name") == "If-Match"]
             if if_match:
                 codes += ["400", "409"] + (["428"] if if_match[0].get("required") else [])

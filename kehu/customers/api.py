@@ -280,7 +280,7 @@ class DuplicateViewSet(viewsets.ReadOnlyModelViewSet):
 
 class MergeViewSet(viewsets.GenericViewSet):
     queryset = MergeRecord.objects.none()
-    lookup_value_regex = r"[0-9]+"  # /api/merges/abc/undo/ is a 404, not a ValueError
+    lookup_value_regex = r"[0-9]{1,18}"  # /api/merges/abc/undo/ is a 404, not a ValueError
     serializer_class = MergeResult
 
     @extend_schema(request=None, responses={200: MergeResult})

@@ -135,3 +135,17 @@ def test_a_sku_differing_only_in_case_is_400(admin_api):
     )
     assert response.status_code == 400
     assert "sku" in response.json()
+
+
+def test_numbers_beyond_64_bits_are_400_or_404(admin_api, customer):
+    huge = "499077014161712870326272"
+    response = admin_api.get("/api/customers/", {"tags": huge})
+    assert response.status_code == 400  # SQLite: out of range; PostgreSQL: not one of the choices
+    assert "tags" in response.json() or "out of range" in response.content.decode()
+    assert admin_api.get(f"/api/customers/{huge}/").status_code == 404
+    assert (
+        admin_api.post(
+            "/api/interactions/", {"customer": int(huge), "channel": "call", "subject": "x"}, format="json"
+        ).status_code
+        == 400
+    )
