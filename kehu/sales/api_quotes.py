@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -375,7 +375,13 @@ class OrderViewSet(ScopedModelViewSet):
         orders.order_set_status(order=order, by=request.user, **data.validated_data)
         return _respond(self, OrderSerializer, order)
 
-    @extend_schema(request=ErpStatusSerializer, responses=OrderSerializer)
+    @extend_schema(
+        request=ErpStatusSerializer,
+        responses={
+            200: OrderSerializer,
+            404: OpenApiResponse(description="No order with this external reference in your record scope."),
+        },
+    )
     @action(detail=False, methods=["post"], url_path="status-by-ref")
     def status_by_ref(self, request):
         """The ERP's status update, addressed by the order's `external_ref` (idempotent per key)."""
