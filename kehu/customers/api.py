@@ -8,6 +8,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from kehu.core.access import Access
 from kehu.core.api import AccessAwareSerializer, CustomValuesField, ScopedModelViewSet
 
 from . import search, selectors, services
@@ -112,7 +113,7 @@ class CustomerFilterSet(filters.FilterSet):
         ]
 
     def filter_q(self, queryset, name, value):
-        return search.match_customers(queryset, value)
+        return search.match_customers(queryset, value, user=getattr(self.request, "user", None))
 
     def filter_import_job(self, queryset, name, value):
         from .imports.selectors import written_customer_ids
@@ -230,8 +231,22 @@ class CustomerViewSet(ScopedModelViewSet):
     def search_action(self, request):
         """Ranked search as you type (?q=): names, pinyin, initials, phones in any format, emails."""
         found = search.customer_search(user=request.user, q=request.query_params.get("q", ""), limit=20)
+        hidden = Access.of(request.user).hidden_fields(Customer)
         return Response(
-            [{"id": c.pk, "name": c.name, "kind": c.kind, "phone": c.phone, "email": c.email} for c in found]
+            [
+                {
+                    k: v
+                    for k, v in {
+                        "id": c.pk,
+                        "name": c.name,
+                        "kind": c.kind,
+                        "phone": c.phone,
+                        "email": c.email,
+                    }.items()
+                    if k not in hidden
+                }
+                for c in found
+            ]
         )
 
 

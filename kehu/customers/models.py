@@ -207,6 +207,8 @@ class Customer(OwnedModel, CustomFieldsModel):
     name_pinyin = models.CharField(max_length=400, blank=True, editable=False)
     name_initials = models.CharField(max_length=100, blank=True, editable=False)
     search_text = models.TextField(blank=True, editable=False)
+    #: tokens of the fields a role may be denied, tagged per field (keys.py; searched per the user's rights)
+    search_restricted = models.TextField(blank=True, editable=False)
 
     class Meta:
         verbose_name = _("customer")

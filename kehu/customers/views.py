@@ -50,7 +50,7 @@ class CustomerList(RecordListView):
         return selectors.customer_list(user=self.request.user)
 
     def search(self, qs, term):
-        return search.match_customers(qs, term)
+        return search.match_customers(qs, term, user=self.request.user)
 
     def order(self, qs, fields, *, searching):
         if not searching:
