@@ -254,16 +254,17 @@ __all__ = ["selectors", "register"]
 
 
 class DuplicateSerializer(serializers.ModelSerializer):
-    reasons = serializers.ListField(
-        source="reason_texts",
-        child=serializers.CharField(),
-        read_only=True,
-        help_text="In the caller's language",
-    )
+    reasons = serializers.SerializerMethodField(help_text="In the caller's language")
 
     class Meta:
         model = DuplicateCandidate
         fields = ["id", "first", "second", "score", "reasons", "status", "found_at"]
+
+    def get_reasons(self, pair) -> list[str]:
+        """Without the values of fields the caller may not see (e.g. "same phone", not the number)."""
+        request = self.context.get("request")
+        hidden = Access.of(request.user).hidden_fields(Customer) if request is not None else set()
+        return pair.reason_texts_for(hidden)
 
 
 class DuplicateViewSet(viewsets.ReadOnlyModelViewSet):

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core import audit, records
+from kehu.core.exceptions import FieldNotWritable
 from kehu.core.models import Action, AuditAction, RecordShare
 
 from .models import PROFILE_FIELDS, ConsentEvent, Customer, DuplicateCandidate, MergeRecord
@@ -152,9 +153,13 @@ def customer_merge(
         moved["_shares"] = {"object_id": {str(o): [s for s, oo in shares if oo == o] for _s, o in shares}}
         # chosen field values
         changes = {}
+        hidden = records.Access.of(by).hidden_fields(Customer)
         for fname, source_id in field_choices.items():
             if fname not in MERGEABLE_FIELDS:
                 raise ValidationError(_("%(f)s cannot be chosen in a merge.") % {"f": fname})
+            if fname in hidden:
+                # choosing between values one may not see would reveal them (and is blind besides)
+                raise FieldNotWritable([fname])
             source = locked.get(int(source_id))
             if source is None:
                 raise ValidationError(_("The chosen record is not part of this merge."))

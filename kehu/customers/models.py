@@ -528,11 +528,18 @@ DUPLICATE_REASONS = {
 }
 
 
-def reason_text(reason) -> str:
-    """One duplicate reason in the active language; rows stored as plain text are shown as they are."""
+#: reasons that quote a field's value, and how they read to a reader who may not see the field
+REASON_FIELDS = {"same_phone": ("phone", _("same phone")), "same_email": ("email", _("same email"))}
+
+
+def reason_text(reason, hidden=frozenset()) -> str:
+    """One duplicate reason in the active language; rows stored as plain text are shown as they are. A reason
+    quoting a field in `hidden` (the reader's hidden fields) leaves the value out."""
     if isinstance(reason, str):
         return reason
     code, params = reason
+    if code in REASON_FIELDS and REASON_FIELDS[code][0] in hidden:
+        return str(REASON_FIELDS[code][1])
     template = DUPLICATE_REASONS.get(code)
     return str(template) % params if template is not None else code
 
@@ -563,6 +570,10 @@ class DuplicateCandidate(models.Model):
     @property
     def reason_texts(self) -> list[str]:
         return [reason_text(r) for r in self.reasons]
+
+    def reason_texts_for(self, hidden) -> list[str]:
+        """The reasons as a reader with these hidden fields may read them."""
+        return [reason_text(r, hidden) for r in self.reasons]
 
 
 # the import models live with their use cases (kehu/customers/imports/); imported here so Django finds them

@@ -27,6 +27,7 @@ from django.views.generic import TemplateView
 from kehu.core import customfields, exports, records, registry
 from kehu.core.access import Access
 from kehu.core.exceptions import BusinessRuleError, FieldNotWritable, StaleRecordError
+from kehu.core.history import present as present_history
 from kehu.core.models import Action, CustomFieldType, SavedView, Tag, User
 from kehu.core.selectors import get_visible, record_history, saved_views, scoped
 
@@ -365,17 +366,8 @@ class RecordDetailView(AccessMixin, TemplateView):
         return []
 
     def history(self, obj):
-        hidden = self.access.hidden_fields(self.model)
-        entries = list(
-            record_history(obj, user=self.request.user, extra_ids=self.history_extra_ids(obj))[:50]
-        )
-        for e in entries:
-            e.visible_changes = {
-                k: v
-                for k, v in (e.changes or {}).items()
-                if k.split(".")[0] not in hidden and not (k.startswith("custom.") and "custom" in hidden)
-            }
-        return entries
+        entries = record_history(obj, user=self.request.user, extra_ids=self.history_extra_ids(obj))[:50]
+        return present_history(entries, model=self.model, user=self.request.user)
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
