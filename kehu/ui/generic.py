@@ -42,6 +42,7 @@ class Column:
     sort: str | None = None  # order_by expression; None = not sortable
     template: str | None = None  # a template rendering the cell with `obj`
     link: bool = False
+    field: str | None = None  # the model field the column shows, when its name is not one (field rights)
 
 
 class CappedPaginator(Paginator):
@@ -103,9 +104,12 @@ class RecordListView(AccessMixin, TemplateView):
     def search(self, qs, term: str):
         from django.db.models import Q
 
-        cond = Q()
+        # a field the user may not see is not searched: a match would reveal its value (ADR 0009)
+        hidden = self.access.hidden_fields(self.model)
+        cond = Q(pk__in=[])
         for f in self.search_fields:
-            cond |= Q(**{f"{f}__icontains": term})
+            if f.split("__")[0] not in hidden:
+                cond |= Q(**{f"{f}__icontains": term})
         return qs.filter(cond)
 
     def sort_options(self) -> dict[str, str]:
@@ -185,7 +189,8 @@ class RecordListView(AccessMixin, TemplateView):
 
     def visible_columns(self) -> list[Column]:
         hidden = self.access.hidden_fields(self.model)
-        cols = [c for c in self.columns if c.name not in hidden]
+        # a computed column ("phone_display") follows the field it shows
+        cols = [c for c in self.columns if (c.field or c.name.removesuffix("_display")) not in hidden]
         for d in self.custom_definitions:
             if d.show_in_list:
                 cols.append(Column(f"custom.{d.key}", d.label))
