@@ -72,7 +72,7 @@ def test_a_row_becomes_the_same_customer_customer_create_makes_with_one_audit_en
     assert list(LifecycleChange.objects.filter(customer=imported).values_list("from_stage", "to_stage")) == [
         ("", "customer")
     ]
-    assert "huaxin2" in imported.search_text and "phone+5678" in imported.search_restricted
+    assert "email+huaxin2" in imported.search_restricted and "phone+5678" in imported.search_restricted
     # one audit entry per record, the record service's shape, with the import's note
     (made_entry,) = audit_of(made)
     (entry,) = audit_of(imported)
