@@ -262,8 +262,8 @@ def _search_index_rebuilt_once():
     if connection.vendor != "sqlite":
         yield
         return
-    fts = importlib.import_module("kehu.customers.migrations.0002_search_index")
-    trigger = next(sql for sql in fts.SQLITE if "customers_customer_fts_ai" in sql)
+    fts = importlib.import_module("kehu.customers.migrations.0011_search_restricted")
+    trigger = next(sql for sql in fts.SQLITE if "CREATE TRIGGER customers_customer_fts_ai" in sql)
     with connection.cursor() as cursor:
         cursor.execute("DROP TRIGGER IF EXISTS customers_customer_fts_ai")
     yield
