@@ -250,7 +250,14 @@ class Access:
         return dict(self._field_grants.get(governing, {}))
 
     def hidden_fields(self, model_or_label) -> set[str]:
-        return {f for f, a in self.field_access(model_or_label).items() if a == FieldAccess.HIDDEN}
+        """Hidden fields, plus what a model declares as belonging to a field (registry `extra["governed"]`,
+        e.g. a customer's other phone numbers belong to "phone"): hidden with it everywhere."""
+        hidden = {f for f, a in self.field_access(model_or_label).items() if a == FieldAccess.HIDDEN}
+        entry = registry.get(_label(model_or_label)) if hidden else None
+        if entry is not None:
+            governed = entry.extra.get("governed", {})
+            hidden |= {name for name, owner in governed.items() if owner in hidden}
+        return hidden
 
     def readonly_fields(self, model_or_label) -> set[str]:
         """Fields the user may see but not change, including owner fields without the transfer right."""

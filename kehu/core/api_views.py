@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from . import history
 from .access import Access
 from .api import AccessAwareSerializer, DateTimeField, ScopedModelViewSet
 from .models import AuditEntry, CustomField, Department, Notification, Role, Tag, Team, User
@@ -83,6 +84,8 @@ class RoleViewSet(ScopedModelViewSet):
 
 
 class AuditEntrySerializer(serializers.ModelSerializer):
+    changes = serializers.SerializerMethodField()
+
     class Meta:
         model = AuditEntry
         fields = [
@@ -100,6 +103,16 @@ class AuditEntrySerializer(serializers.ModelSerializer):
             "request_id",
             "ip_address",
         ]
+
+    def get_changes(self, entry) -> dict:
+        """The changes the reader may see: hidden fields and internal fields (search keys, ids) left out
+        (kehu.core.history, the same rules as every history view)."""
+        presenters = self.context.setdefault("_presenters", {})
+        if entry.model not in presenters:
+            request = self.context.get("request")
+            presenters[entry.model] = history.Presenter(entry.model, getattr(request, "user", None))
+        shown = presenters[entry.model].shown
+        return {k: v for k, v in (entry.changes or {}).items() if shown(k)}
 
 
 class AuditFilterSerializer(serializers.Serializer):

@@ -70,8 +70,13 @@ def snapshot(instance: models.Model) -> dict:
 
 
 def _fk_text(instance, f, raw) -> str:
+    """Always "<name> (#id)", whether or not the related record was loaded: a snapshot taken before a save
+    (FK not loaded) and one taken after (FK set from an object) must read the same when the FK did not
+    change — otherwise every save recorded a phantom change "owner: #3 → 张伟 (#3)"."""
     cached = f.get_cached_value(instance, default=None) if f.is_cached(instance) else None
-    if cached is not None and cached.pk == raw:
+    if cached is None or cached.pk != raw:
+        cached = f.related_model._base_manager.filter(**{f.target_field.name: raw}).first()
+    if cached is not None:
         return f"{cached} (#{raw})"
     return f"#{raw}"
 

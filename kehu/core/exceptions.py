@@ -10,17 +10,24 @@ from django.utils.translation import gettext as _
 class StaleRecordError(Exception):
     """A save carried an older version than the stored record (optimistic locking)."""
 
-    def __init__(self, instance, expected_version: int, entries: list) -> None:
+    def __init__(self, instance, expected_version: int, entries: list, *, user=None) -> None:
         self.instance = instance
         self.expected_version = expected_version
         self.entries = entries
+        self.user = user
         super().__init__(self.message)
 
     @property
     def message(self) -> str:
+        from .history import Presenter
+
         parts = []
+        presenter = Presenter(type(self.instance), self.user)
         for e in self.entries:
-            fields = ", ".join(sorted(e.changes)) if e.changes else e.get_action_display()
+            # the fields a person changed, as the reader knows them: labels, no internal or hidden fields,
+            # no phantom changes
+            labels = list(dict.fromkeys(presenter.changed_labels(e)))
+            fields = ", ".join(labels) if labels else e.get_action_display()
             parts.append(
                 _("%(who)s changed %(fields)s at %(when)s")
                 % {

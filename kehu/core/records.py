@@ -163,6 +163,7 @@ def record_update(
                 locked,
                 expected_version,
                 audit.changes_since(model._meta.label_lower, locked.pk, expected_version),
+                user=by,
             )
         before = audit.snapshot(locked)
         before_plain = dict(before)
@@ -236,6 +237,7 @@ def record_delete(*, instance: models.Model, by, expected_version: int | None = 
                 locked,
                 expected_version,
                 audit.changes_since(model._meta.label_lower, locked.pk, expected_version),
+                user=by,
             )
         before = audit.snapshot(locked)
         pk, text = locked.pk, str(locked)

@@ -38,6 +38,23 @@ def get_visible(queryset_or_model: QuerySet[M] | type[M], *, user, **lookup) -> 
         raise Http404 from None
 
 
+def mask_hidden(objs: list[M], *, user) -> list[M]:
+    """Blank the fields `user` may not see on records loaded for display (panels and partials that render
+    model instances directly): hidden values never reach a template. Relations are left alone (their display
+    is the related record's title); the instances must not be saved afterwards."""
+    if not objs:
+        return objs
+    model = type(objs[0])
+    hidden = Access.of(user).hidden_fields(model)
+    fields = [
+        f for f in model._meta.concrete_fields if f.name in hidden and not f.is_relation and not f.primary_key
+    ]
+    for obj in objs:
+        for f in fields:
+            setattr(obj, f.attname, "" if f.empty_strings_allowed and not f.null else None)
+    return objs
+
+
 def record_history(instance: Model, *, user, extra_ids=()) -> QuerySet:
     """Audit entries of one record, for a user who can see the record; hidden fields are removed by the
     caller (ui/templatetags) using Access.hidden_fields."""

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from kehu.ui.generic import Column, RecordFormView, RecordListView
 
-from . import audit, registry, services
+from . import audit, history, registry, services
 from .access import Access
 from .models import (
     Action,
@@ -503,5 +503,11 @@ def audit_trail(request):
     return render(
         request,
         "core/audit.html",
-        {"form": form, "page_obj": page, "title": _("Audit trail"), "querystring": params.urlencode()},
+        {
+            "form": form,
+            "page_obj": page,
+            "items": history.present_mixed(page.object_list, user=request.user),
+            "title": _("Audit trail"),
+            "querystring": params.urlencode(),
+        },
     )

@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from kehu.analytics.rfm import Segment as RFMSegment
+from kehu.core.access import Access
 from kehu.core.api import AccessAwareSerializer, CustomValuesField, ScopedModelViewSet
 
 from . import search, selectors, services
@@ -116,7 +117,7 @@ class CustomerFilterSet(filters.FilterSet):
         ]
 
     def filter_q(self, queryset, name, value):
-        return search.match_customers(queryset, value)
+        return search.match_customers(queryset, value, user=getattr(self.request, "user", None))
 
     def filter_import_job(self, queryset, name, value):
         from .imports.selectors import written_customer_ids
@@ -243,8 +244,22 @@ class CustomerViewSet(ScopedModelViewSet):
     def search_action(self, request):
         """Ranked search as you type (?q=): names, pinyin, initials, phones in any format, emails."""
         found = search.customer_search(user=request.user, q=request.query_params.get("q", ""), limit=20)
+        hidden = Access.of(request.user).hidden_fields(Customer)
         return Response(
-            [{"id": c.pk, "name": c.name, "kind": c.kind, "phone": c.phone, "email": c.email} for c in found]
+            [
+                {
+                    k: v
+                    for k, v in {
+                        "id": c.pk,
+                        "name": c.name,
+                        "kind": c.kind,
+                        "phone": c.phone,
+                        "email": c.email,
+                    }.items()
+                    if k not in hidden
+                }
+                for c in found
+            ]
         )
 
 
@@ -252,16 +267,17 @@ __all__ = ["selectors", "register"]
 
 
 class DuplicateSerializer(serializers.ModelSerializer):
-    reasons = serializers.ListField(
-        source="reason_texts",
-        child=serializers.CharField(),
-        read_only=True,
-        help_text="In the caller's language",
-    )
+    reasons = serializers.SerializerMethodField(help_text="In the caller's language")
 
     class Meta:
         model = DuplicateCandidate
         fields = ["id", "first", "second", "score", "reasons", "status", "found_at"]
+
+    def get_reasons(self, pair) -> list[str]:
+        """Without the values of fields the caller may not see (e.g. "same phone", not the number)."""
+        request = self.context.get("request")
+        hidden = Access.of(request.user).hidden_fields(Customer) if request is not None else set()
+        return pair.reason_texts_for(hidden)
 
 
 class DuplicateViewSet(viewsets.ReadOnlyModelViewSet):

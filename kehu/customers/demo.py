@@ -262,8 +262,8 @@ def _search_index_rebuilt_once():
     if connection.vendor != "sqlite":
         yield
         return
-    fts = importlib.import_module("kehu.customers.migrations.0002_search_index")
-    trigger = next(sql for sql in fts.SQLITE if "customers_customer_fts_ai" in sql)
+    fts = importlib.import_module("kehu.customers.migrations.0013_search_restricted")
+    trigger = next(sql for sql in fts.SQLITE if "CREATE TRIGGER customers_customer_fts_ai" in sql)
     with connection.cursor() as cursor:
         cursor.execute("DROP TRIGGER IF EXISTS customers_customer_fts_ai")
     yield
@@ -316,12 +316,13 @@ def _insert_customers(*, count: int, owners: list, rng: random.Random, batch: in
         c.name_key = normalize.name_key(c.name)
         c.name_pinyin = normalize.pinyin_full(c.name)[:400]
         c.name_initials = normalize.pinyin_initials(c.name)[:100]
-        c.search_text = keys.build_search_text(
+        c.search_text, c.search_restricted = keys.build_bags(
             name=c.name,
             alias=c.alias,
             phones=[c.phone] if c.phone else [],
             emails=[c.email] if c.email else [],
-            extra=[c.tax_id, c.wechat],
+            tax_id=c.tax_id,
+            handles=[c.wechat],
         )
 
     def segment(c: Customer) -> None:
@@ -424,6 +425,7 @@ def _insert_customers(*, count: int, owners: list, rng: random.Random, batch: in
         "name_pinyin",
         "name_initials",
         "search_text",
+        "search_restricted",
         "owner",
         "custom",
         "created_at",
@@ -471,6 +473,7 @@ def _insert_customers(*, count: int, owners: list, rng: random.Random, batch: in
                     c.name_pinyin,
                     c.name_initials,
                     c.search_text,
+                    c.search_restricted,
                     c.owner_id,
                     {},
                     c.created_at,

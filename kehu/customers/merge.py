@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core import audit, records
-from kehu.core.exceptions import ConflictError
+from kehu.core.exceptions import ConflictError, FieldNotWritable
 from kehu.core.fieldvalues import from_json, to_json
 from kehu.core.models import Action, AuditAction, RecordShare
 
@@ -185,6 +185,7 @@ def customer_merge(
         # chosen field values
         changes = {}
         custom = dict(target.custom or {})
+        hidden = records.Access.of(by).hidden_fields(Customer)
         for fname, source_id in field_choices.items():
             source = locked.get(int(source_id))
             if fname.startswith(CUSTOM_PREFIX):
@@ -201,6 +202,9 @@ def customer_merge(
                 continue
             if fname not in MERGEABLE_FIELDS:
                 raise ValidationError(_("%(f)s cannot be chosen in a merge.") % {"f": fname})
+            if fname in hidden:
+                # choosing between values one may not see would reveal them (and is blind besides)
+                raise FieldNotWritable([fname])
             if source is None:
                 raise ValidationError(_("The chosen record is not part of this merge."))
             value = _raw(source, fname)

@@ -239,6 +239,8 @@ class Customer(OwnedModel, CustomFieldsModel):
     name_pinyin = models.CharField(max_length=400, blank=True, editable=False)
     name_initials = models.CharField(max_length=100, blank=True, editable=False)
     search_text = models.TextField(blank=True, editable=False)
+    #: tokens of the fields a role may be denied, tagged per field (keys.py; searched per the user's rights)
+    search_restricted = models.TextField(blank=True, editable=False)
 
     class Meta:
         verbose_name = _("customer")
@@ -589,11 +591,18 @@ DUPLICATE_REASONS = {
 }
 
 
-def reason_text(reason) -> str:
-    """One duplicate reason in the active language; rows stored as plain text are shown as they are."""
+#: reasons that quote a field's value, and how they read to a reader who may not see the field
+REASON_FIELDS = {"same_phone": ("phone", _("same phone")), "same_email": ("email", _("same email"))}
+
+
+def reason_text(reason, hidden=frozenset()) -> str:
+    """One duplicate reason in the active language; rows stored as plain text are shown as they are. A reason
+    quoting a field in `hidden` (the reader's hidden fields) leaves the value out."""
     if isinstance(reason, str):
         return reason
     code, params = reason[0], reason[1]
+    if code in REASON_FIELDS and REASON_FIELDS[code][0] in hidden:
+        return str(REASON_FIELDS[code][1])
     template = DUPLICATE_REASONS.get(code)
     return str(template) % params if template is not None else code
 
@@ -625,13 +634,20 @@ class DuplicateCandidate(models.Model):
     def reason_texts(self) -> list[str]:
         return [reason_text(r) for r in self.reasons]
 
-    @property
-    def reason_rows(self) -> list[dict]:
-        """Each reason with its match weight in bits (positive: evidence for, negative: against)."""
+    def reason_rows_for(self, hidden) -> list[dict]:
+        """Each reason as a reader with these hidden fields may read it, with its match weight in bits
+        (positive: evidence for, negative: against)."""
         return [
-            {"text": reason_text(r), "weight": r[2] if not isinstance(r, str) and len(r) > 2 else None}
+            {
+                "text": reason_text(r, hidden),
+                "weight": r[2] if not isinstance(r, str) and len(r) > 2 else None,
+            }
             for r in self.reasons
         ]
+
+    def reason_texts_for(self, hidden) -> list[str]:
+        """The reasons as a reader with these hidden fields may read them."""
+        return [reason_text(r, hidden) for r in self.reasons]
 
 
 # the import models live with their use cases (kehu/customers/imports/); imported here so Django finds them

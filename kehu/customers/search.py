@@ -139,23 +139,70 @@ def query_tokens(q: str) -> list[str]:
     return [t for group in parse(q).groups for t, _prefix in group[0]]
 
 
-# ------------------------------------------------------------------------------------------- backends
-def _postgres_match(qs: QuerySet, groups: list[Group]) -> QuerySet:
-    def term(t: Term) -> str:
-        return f"'{t[0]}':*" if t[1] else f"'{t[0]}'"
+# ------------------------------------------------------------------------------------------- field security
+@dataclass(frozen=True)
+class Reach:
+    """Which token bags a search may match for a user (ADR 0009): the shared bag only if the user may see
+    the name, the restricted bag only with the tags of the fields the user may see."""
 
-    query = " & ".join(
-        "(" + " | ".join("(" + " & ".join(term(t) for t in alt) + ")" for alt in group) + ")"
+    shared: bool = True
+    fields: tuple[str, ...] = ()
+
+
+#: internal callers without a user (duplicate detection by name): the shared bag only
+SHARED_ONLY = Reach()
+
+
+def reach_for(user) -> Reach:
+    """What `user` may search by: Access decides which of the customer's indexed fields are hidden."""
+    from kehu.core.access import Access
+
+    hidden = Access.of(user).hidden_fields(Customer)
+    return Reach(
+        shared=keys.SHARED_FIELD not in hidden,
+        fields=tuple(f for f in keys.RESTRICTED_FIELDS if f not in hidden),
+    )
+
+
+# ------------------------------------------------------------------------------------------- backends
+def _postgres_match(qs: QuerySet, groups: list[Group], reach: Reach) -> QuerySet:
+    def tsquery(token: str, prefix: bool) -> str:
+        return f"'{token}':*" if prefix else f"'{token}'"
+
+    table = qs.model._meta.db_table  # a constant; qualified because the account join has the columns too
+    params: list[str] = []
+
+    def term(t: Term) -> str:
+        token, prefix = t
+        parts = []
+        if reach.shared:
+            parts.append(f'"{table}"."search_vector" @@ %s::tsquery')
+            params.append(tsquery(token, prefix))
+        if reach.fields:
+            parts.append(f'"{table}"."search_restricted_vector" @@ %s::tsquery')
+            params.append(" | ".join(tsquery(keys.tag(f, token), prefix) for f in reach.fields))
+        return "(" + " OR ".join(parts) + ")"
+
+    sql = " AND ".join(
+        "(" + " OR ".join("(" + " AND ".join(term(t) for t in alt) + ")" for alt in group) + ")"
         for group in groups
     )
-    # qualified: the account join (select_related) has a search_vector column too; the table name is a constant
-    sql = f'"{qs.model._meta.db_table}"."search_vector" @@ %s::tsquery'
-    return qs.alias(_match=RawSQL(sql, [query], output_field=BooleanField())).filter(_match=True)  # noqa: S611
+    return qs.alias(_match=RawSQL(sql, params, output_field=BooleanField())).filter(_match=True)  # noqa: S611
 
 
-def _sqlite_match(qs: QuerySet, groups: list[Group]) -> QuerySet:
+def _sqlite_match(qs: QuerySet, groups: list[Group], reach: Reach) -> QuerySet:
+    def fts(token: str, prefix: bool) -> str:
+        return f'"{token}"*' if prefix else f'"{token}"'
+
     def term(t: Term) -> str:
-        return f'"{t[0]}"*' if t[1] else f'"{t[0]}"'
+        token, prefix = t
+        parts = []
+        if reach.shared:
+            parts.append(f"search_text : {fts(token, prefix)}")
+        if reach.fields:
+            tagged = " OR ".join(fts(keys.tag(f, token), prefix) for f in reach.fields)
+            parts.append(f"search_restricted : ({tagged})")
+        return "(" + " OR ".join(parts) + ")"
 
     match = " AND ".join(
         "(" + " OR ".join("(" + " AND ".join(term(t) for t in alt) + ")" for alt in group) + ")"
@@ -168,17 +215,25 @@ def _sqlite_match(qs: QuerySet, groups: list[Group]) -> QuerySet:
     )
 
 
-def _portable_match(qs: QuerySet, groups: list[Group]) -> QuerySet:
+def _portable_match(qs: QuerySet, groups: list[Group], reach: Reach) -> QuerySet:
+    def in_bag(column: str, token: str, prefix: bool) -> Q:
+        if prefix:
+            return Q(**{f"{column}__startswith": token}) | Q(**{f"{column}__contains": f" {token}"})
+        return (
+            Q(**{column: token})
+            | Q(**{f"{column}__startswith": f"{token} "})
+            | Q(**{f"{column}__contains": f" {token} "})
+            | Q(**{f"{column}__endswith": f" {token}"})
+        )
+
     def term(t: Term) -> Q:
         token, prefix = t
-        if prefix:
-            return Q(search_text__startswith=token) | Q(search_text__contains=f" {token}")
-        return (
-            Q(search_text=token)
-            | Q(search_text__startswith=f"{token} ")
-            | Q(search_text__contains=f" {token} ")
-            | Q(search_text__endswith=f" {token}")
-        )
+        condition = Q(pk__in=[])
+        if reach.shared:
+            condition |= in_bag("search_text", token, prefix)
+        for f in reach.fields:
+            condition |= in_bag("search_restricted", keys.tag(f, token), prefix)
+        return condition
 
     for group in groups:
         condition = Q(pk__in=[])
@@ -191,14 +246,16 @@ def _portable_match(qs: QuerySet, groups: list[Group]) -> QuerySet:
     return qs
 
 
-def match_tokens(qs: QuerySet, parsed: ParsedQuery) -> QuerySet:
-    """Rows of `qs` whose token bag matches every group (unordered, unbounded)."""
+def match_tokens(qs: QuerySet, parsed: ParsedQuery, reach: Reach = SHARED_ONLY) -> QuerySet:
+    """Rows of `qs` whose token bags, as far as `reach` allows, match every group (unordered, unbounded)."""
+    if not (reach.shared or reach.fields):
+        return qs.none()
     vendor = connection.vendor
     if vendor == "postgresql":
-        return _postgres_match(qs, parsed.groups)
+        return _postgres_match(qs, parsed.groups, reach)
     if vendor == "sqlite":
-        return _sqlite_match(qs, parsed.groups)
-    return _portable_match(qs, parsed.groups)
+        return _sqlite_match(qs, parsed.groups, reach)
+    return _portable_match(qs, parsed.groups, reach)
 
 
 def _name_prefix(qs: QuerySet, key: str) -> QuerySet:
@@ -211,27 +268,33 @@ def _name_prefix(qs: QuerySet, key: str) -> QuerySet:
 
 
 def candidate_ids(
-    qs: QuerySet, parsed: ParsedQuery, limit: int | None = None, *, phrase_ids: set[int] | None = None
+    qs: QuerySet,
+    parsed: ParsedQuery,
+    limit: int | None = None,
+    *,
+    phrase_ids: set[int] | None = None,
+    reach: Reach = SHARED_ONLY,
 ) -> list[int]:
     """Ids of at most `limit` (default MAX_CANDIDATES) matches per tier: exact name, name prefix, phrase,
-    independent tokens. `phrase_ids`, when given, receives the ids that matched the phrase tier."""
+    independent tokens. `phrase_ids`, when given, receives the ids that matched the phrase tier. `reach` says
+    which restricted fields' tokens may match (the reader's visible fields)."""
     limit = limit or MAX_CANDIDATES
     base = qs.order_by()
     ids: dict[int, None] = {}
-    if parsed.key:
+    if parsed.key and reach.shared:
         ids.update(dict.fromkeys(base.filter(name_key=parsed.key).values_list("pk", flat=True)[:limit]))
         if len(ids) < limit:
             prefix = _name_prefix(base, parsed.key).exclude(name_key=parsed.key)
             ids.update(dict.fromkeys(prefix.values_list("pk", flat=True)[: limit - len(ids)]))
     if parsed.phrase:
         found = list(
-            match_tokens(base, ParsedQuery(groups=parsed.phrase)).values_list("pk", flat=True)[:limit]
+            match_tokens(base, ParsedQuery(groups=parsed.phrase), reach).values_list("pk", flat=True)[:limit]
         )
         ids.update(dict.fromkeys(found))
         if phrase_ids is not None:
             phrase_ids.update(found)
     if parsed.groups:
-        ids.update(dict.fromkeys(match_tokens(base, parsed).values_list("pk", flat=True)[:limit]))
+        ids.update(dict.fromkeys(match_tokens(base, parsed, reach).values_list("pk", flat=True)[:limit]))
     return list(ids)
 
 
@@ -251,32 +314,40 @@ def rank_expression(parsed: ParsedQuery, phrase_ids=()):
     )
 
 
-def match_customers(qs: QuerySet, q: str) -> QuerySet:
+def match_customers(qs: QuerySet, q: str, *, user=None) -> QuerySet:
     """Every customer of `qs` matching `q`, unranked and unbounded: what a list filter, an export or the API's
-    `?q=` needs (all matches, in the list's own order). The search box uses `filter_customers` instead."""
+    `?q=` needs (all matches, in the list's own order). The search box uses `filter_customers` instead.
+    Matches only by what `user` may see (without a user: by name and social ids)."""
     if not (q or "").strip():
         return qs
     parsed = parse(q)
+    reach = reach_for(user) if user is not None else SHARED_ONLY
     if parsed.groups:
-        return match_tokens(qs, parsed)
-    if parsed.key:
+        return match_tokens(qs, parsed, reach)
+    if parsed.key and reach.shared:
         return _name_prefix(qs, parsed.key)  # too short for the token index (e.g. "12"): names starting so
     return qs.none()
 
 
-def filter_customers(qs: QuerySet, q: str, *, limit: int | None = None) -> QuerySet:
+def filter_customers(qs: QuerySet, q: str, *, limit: int | None = None, user=None) -> QuerySet:
     """The customers of `qs` matching `q`, best first (annotated `search_rank`); at most about 2 × `limit`
-    candidates. An empty query returns `qs` unchanged; a query with nothing searchable returns none."""
+    candidates. An empty query returns `qs` unchanged; a query with nothing searchable returns none.
+    Matches only by what `user` may see (without a user: by name and social ids)."""
     if not (q or "").strip():
         return qs
     parsed = parse(q)
     if not parsed:
         return qs.none()
+    reach = reach_for(user) if user is not None else SHARED_ONLY
     phrase_ids: set[int] = set()
-    ids = candidate_ids(qs, parsed, limit, phrase_ids=phrase_ids)
+    ids = candidate_ids(qs, parsed, limit, phrase_ids=phrase_ids, reach=reach)
     return (
         qs.filter(pk__in=ids)
-        .annotate(search_rank=rank_expression(parsed, phrase_ids))
+        .annotate(
+            search_rank=rank_expression(parsed, phrase_ids)
+            if reach.shared
+            else Value(40, output_field=IntegerField())
+        )
         .order_by("-search_rank", Length("name"), "name", "pk")
     )
 
@@ -304,7 +375,7 @@ def customer_search(*, user, q: str, limit: int = 20) -> list[Customer]:
     stays bounded however common the query."""
     if not (q or "").strip():
         return []
-    qs = filter_customers(scoped(Customer, user=user).filter(merged_into__isnull=True), q)
+    qs = filter_customers(scoped(Customer, user=user).filter(merged_into__isnull=True), q, user=user)
     return list(
         qs.select_related("account").only(
             "id",
@@ -323,11 +394,18 @@ def customer_search(*, user, q: str, limit: int = 20) -> list[Customer]:
 
 @core_search.register
 def provider(*, user, q: str, limit: int) -> list[core_search.SearchResult]:
+    from kehu.core.access import Access
+
+    hidden = Access.of(user).hidden_fields(Customer)
     results = []
     for c in customer_search(user=user, q=q, limit=limit):
-        subtitle = " · ".join(
-            x for x in (c.account.name if c.account_id else "", c.phone_display, c.email, c.city) if x
-        )
+        shown = {
+            "account": c.account.name if c.account_id else "",
+            "phone": c.phone_display,
+            "email": c.email,
+            "city": c.city,
+        }
+        subtitle = " · ".join(x for f, x in shown.items() if x and f not in hidden)
         kind = str(Kind(c.kind).label)
         results.append(
             core_search.SearchResult(

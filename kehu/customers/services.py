@@ -95,6 +95,7 @@ def refresh_search_keys(customer: Customer) -> None:
         name_pinyin=customer.name_pinyin,
         name_initials=customer.name_initials,
         search_text=customer.search_text,
+        search_restricted=customer.search_restricted,
     )
 
 

@@ -50,7 +50,7 @@ class CustomerList(RecordListView):
         return selectors.customer_list(user=self.request.user)
 
     def search(self, qs, term):
-        return search.match_customers(qs, term)
+        return search.match_customers(qs, term, user=self.request.user)
 
     def order(self, qs, fields, *, searching):
         if not searching:
@@ -114,6 +114,9 @@ class CustomerDetail(RecordDetailView):
         customer = ctx["object"]
         hidden = self.access.hidden_fields(Customer)
         ctx.update(selectors.customer_profile(customer=customer, user=self.request.user))
+        for points in ("phones", "emails"):
+            if points in hidden:  # the other numbers and emails are hidden with the phone / email field
+                ctx[points] = []
         ctx["hidden"] = hidden
         ctx["panels"] = panels.render_panels(self.request, customer)
         figures = []

@@ -38,8 +38,13 @@ def duplicates(request):
     _require(request)
     page = Paginator(visible_candidates(request.user), 25).get_page(request.GET.get("page"))
     last = DuplicateCandidate.objects.order_by("-found_at").values_list("found_at", flat=True).first()
+    hidden = Access.of(request.user).hidden_fields(Customer)
+    for pair in page:
+        pair.shown_reasons = pair.reason_texts_for(hidden)
     return render(
-        request, "customers/duplicates.html", {"page_obj": page, "title": _("Duplicates"), "last_scan": last}
+        request,
+        "customers/duplicates.html",
+        {"page_obj": page, "title": _("Duplicates"), "last_scan": last, "hidden": hidden},
     )
 
 
@@ -66,8 +71,13 @@ def compare(request, pk):
     _require(request)
     pair = _pair(request, pk)
     a, b = pair.first, pair.second
+    hidden = Access.of(request.user).hidden_fields(Customer)
+    pair.shown_reasons = pair.reason_texts_for(hidden)
+    pair.shown_rows = pair.reason_rows_for(hidden)
     rows = []
     for fname in merge_service.MERGEABLE_FIELDS:
+        if fname in hidden:
+            continue  # field rights hold on the compare page too: a hidden field is neither shown nor chosen
         field = Customer._meta.get_field(fname)
         va, vb = getattr(a, fname), getattr(b, fname)
         rows.append(
@@ -107,7 +117,10 @@ def merge_pair(request, pk):
     survivor = pair.first if survivor_id == pair.first_id else pair.second
     other = pair.second if survivor is pair.first else pair.first
     choices = {}
+    hidden = Access.of(request.user).hidden_fields(Customer)
     for fname in merge_service.MERGEABLE_FIELDS:
+        if fname in hidden:
+            continue
         value = request.POST.get(f"field_{fname}")
         if value and value.isdigit() and int(value) == other.pk:
             choices[fname] = other.pk

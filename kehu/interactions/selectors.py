@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from kehu.core.selectors import scoped
+from kehu.core.selectors import mask_hidden, scoped
 
 from .models import Interaction, Task, TaskStatus
 
@@ -53,7 +53,7 @@ def timeline(*, user, customer, cursor: str | None = None, size: int = PAGE) -> 
         qs = qs.filter(Q(occurred_at__lt=when) | Q(occurred_at=when, pk__lt=pk))
     items = list(qs.order_by("-occurred_at", "-id")[: size + 1])
     next_cursor = encode_cursor(items[size - 1]) if len(items) > size else None
-    return TimelinePage(items=items[:size], next_cursor=next_cursor)
+    return TimelinePage(items=mask_hidden(items[:size], user=user), next_cursor=next_cursor)
 
 
 def due_tasks(*, user, view: str = "open", owner=None) -> QuerySet:

@@ -143,12 +143,10 @@ def ticket_detail(request, pk):
 
 
 def _history(ticket: Ticket, user, hidden: set[str]) -> list:
+    from kehu.core.history import present
     from kehu.core.selectors import record_history
 
-    entries = list(record_history(ticket, user=user)[:30])
-    for e in entries:
-        e.visible_changes = {k: v for k, v in (e.changes or {}).items() if k.split(".")[0] not in hidden}
-    return entries
+    return present(record_history(ticket, user=user)[:30], model=Ticket, user=user, hidden=hidden)
 
 
 def _ticket(request, pk) -> Ticket:

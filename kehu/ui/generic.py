@@ -27,6 +27,7 @@ from django.views.generic import TemplateView
 from kehu.core import customfields, exports, records, registry
 from kehu.core.access import Access
 from kehu.core.exceptions import BusinessRuleError, FieldNotWritable, StaleRecordError
+from kehu.core.history import present as present_history
 from kehu.core.inputs import normalise_datetimes, safe_next
 from kehu.core.models import Action, CustomFieldType, SavedView, Tag, User
 from kehu.core.selectors import get_visible, record_history, saved_views, scoped
@@ -42,6 +43,7 @@ class Column:
     sort: str | None = None  # order_by expression; None = not sortable
     template: str | None = None  # a template rendering the cell with `obj`
     link: bool = False
+    field: str | None = None  # the model field the column shows, when its name is not one (field rights)
 
 
 class CappedPaginator(Paginator):
@@ -103,9 +105,12 @@ class RecordListView(AccessMixin, TemplateView):
     def search(self, qs, term: str):
         from django.db.models import Q
 
-        cond = Q()
+        # a field the user may not see is not searched: a match would reveal its value (ADR 0009)
+        hidden = self.access.hidden_fields(self.model)
+        cond = Q(pk__in=[])
         for f in self.search_fields:
-            cond |= Q(**{f"{f}__icontains": term})
+            if f.split("__")[0] not in hidden:
+                cond |= Q(**{f"{f}__icontains": term})
         return qs.filter(cond)
 
     def sort_options(self) -> dict[str, str]:
@@ -189,7 +194,8 @@ class RecordListView(AccessMixin, TemplateView):
 
     def visible_columns(self) -> list[Column]:
         hidden = self.access.hidden_fields(self.model)
-        cols = [c for c in self.columns if c.name not in hidden]
+        # a computed column ("phone_display") follows the field it shows
+        cols = [c for c in self.columns if (c.field or c.name.removesuffix("_display")) not in hidden]
         for d in self.custom_definitions:
             if d.show_in_list:
                 cols.append(Column(f"custom.{d.key}", d.label))
@@ -377,17 +383,8 @@ class RecordDetailView(AccessMixin, TemplateView):
         return []
 
     def history(self, obj):
-        hidden = self.access.hidden_fields(self.model)
-        entries = list(
-            record_history(obj, user=self.request.user, extra_ids=self.history_extra_ids(obj))[:50]
-        )
-        for e in entries:
-            e.visible_changes = {
-                k: v
-                for k, v in (e.changes or {}).items()
-                if k.split(".")[0] not in hidden and not (k.startswith("custom.") and "custom" in hidden)
-            }
-        return entries
+        entries = record_history(obj, user=self.request.user, extra_ids=self.history_extra_ids(obj))[:50]
+        return present_history(entries, model=self.model, user=self.request.user)
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)

@@ -141,7 +141,7 @@ def test_merge_moves_everything_and_undo_restores_exactly(manager, make_user):
     assert RecordShare.objects.get().object_id == survivor.pk
     assert not Customer.objects.filter(merged_into__isnull=True, pk=loser.pk).exists()
     assert AuditEntry.objects.filter(action="merge", object_id=str(loser.pk)).exists()
-    assert "13700002222" in survivor.search_text
+    assert "phone+13700002222" in survivor.search_restricted
 
     customer_merge_undo(merge=merge, by=manager)
     after = _snapshot()

@@ -72,7 +72,7 @@ def test_a_row_becomes_the_same_customer_customer_create_makes_with_one_audit_en
     assert list(LifecycleChange.objects.filter(customer=imported).values_list("from_stage", "to_stage")) == [
         ("", "customer")
     ]
-    assert "huaxin2" in imported.search_text and "5678" in imported.search_text
+    assert "email+huaxin2" in imported.search_restricted and "phone+5678" in imported.search_restricted
     # one audit entry per record, the record service's shape, with the import's note
     (made_entry,) = audit_of(made)
     (entry,) = audit_of(imported)
@@ -438,7 +438,9 @@ def test_extra_phones_emails_and_consent_on_new_customers(rep):
         "sms": "granted",
     }
     assert c.consent["sms"]["status"] == "granted"
-    assert "62345678" in c.search_text and "c@x.com" in c.search_text  # search finds every number and email
+    assert (
+        "phone+62345678" in c.search_restricted and "email+c@x.com" in c.search_restricted
+    )  # search finds every number and email
     (entry,) = audit_of(c)
     assert (
         entry.changes["phones"][1] == ["010 6234 5678", "138 8888 0000"] and entry.note == f"import #{job.pk}"

@@ -129,7 +129,7 @@ def test_merge_moves_everything_and_undo_restores_exactly(manager, world):
     assert Customer.objects.get(pk=world["contact"].pk).account == survivor
     assert Customer.objects.get(pk=world["branch"].pk).parent == survivor
     assert RecordShare.objects.get().object_id == survivor.pk
-    assert "13700002222" in survivor.search_text
+    assert "phone+13700002222" in survivor.search_restricted
     assert set(MergeRecord.objects.get().merged.values_list("pk", flat=True)) == {loser.pk, third.pk}
     assert AuditEntry.objects.filter(action="merge").count() == 3
     # lists and search no longer show the merged records; the survivor's history shows theirs

@@ -66,11 +66,6 @@ def get_item(mapping, key):
     return (mapping or {}).get(key)
 
 
-@register.filter
-def field_label(change_key: str):
-    return change_key.replace("custom.", "").replace("_", " ")
-
-
 @register.inclusion_tag("ui/components/field.html")
 def field(bound_field, full=False):
     return {"field": bound_field, "full": full}
