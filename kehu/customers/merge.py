@@ -52,6 +52,7 @@ NOT_CHOSEN = {
     "name_pinyin": "derived",
     "name_initials": "derived",
     "search_text": "derived",
+    "search_restricted": "derived",
     "id_number_masked": "derived from the ID number, which is entered on the customer's own page",
     "id_number_hash": "derived from the ID number, which is entered on the customer's own page",
 }

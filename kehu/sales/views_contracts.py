@@ -13,6 +13,7 @@ from django.views import View
 
 from kehu.core.access import Access
 from kehu.core.selectors import get_visible, scoped
+from kehu.customers.models import Customer
 from kehu.ui.generic import Column, RecordDetailView, RecordFormView, RecordListView
 
 from . import selectors, selectors_collections
@@ -97,16 +98,24 @@ class ContractDetail(RecordDetailView):
         ctx["can_plan"] = access.can("add", Instalment)
         ctx["can_pay"] = access.can("add", Payment)
         ctx["can_invoice"] = access.can("add", InvoiceRequest)
+        # what a role may not see of instalments, payments, invoice requests and the customer stays out
+        ctx["instalment_hidden"] = hidden_instalment = access.hidden_fields(Instalment)
+        ctx["payment_hidden"] = access.hidden_fields(Payment)
+        ctx["invoice_hidden"] = access.hidden_fields(InvoiceRequest)
         ctx["plan_form"] = InstalmentPlanForm(
             initial={
                 "plan": "\n".join(
-                    f"{i.due_date.isoformat()} {i.amount} {i.notes}".strip() for i in ctx["instalments"]
+                    f"{i.due_date.isoformat()} {i.amount} {'' if 'notes' in hidden_instalment else i.notes}".strip()
+                    for i in ctx["instalments"]
                 )
             }
         )
         ctx["payment_form"] = PaymentForm(initial={"received_on": today})
         ctx["invoice_form"] = InvoiceRequestForm(
-            initial={"title": contract.customer.name, "tax_number": contract.customer.tax_id}
+            initial={
+                "title": contract.customer.name,
+                "tax_number": "" if "tax_id" in access.hidden_fields(Customer) else contract.customer.tax_id,
+            }
         )
         ctx["outstanding"] = contract.amount - contract.paid_amount
         return ctx

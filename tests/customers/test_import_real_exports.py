@@ -128,7 +128,7 @@ def test_phone_extensions_are_kept_shown_and_the_number_still_found(rep):
     with translation.override("zh-hans"):
         html = page.get(first.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "0512 8780 0562 转 775" in html
-    found = match_customers(customer_list(user=rep), "0512-87800562")
+    found = match_customers(customer_list(user=rep), "0512-87800562", user=rep)
     assert list(found.values_list("name", flat=True)) == ["苏州甲公司"]
 
 
