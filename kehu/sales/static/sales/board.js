@@ -160,22 +160,20 @@
       card.classList.remove("stalled");
       const stalled = card.querySelector("[data-testid=stalled]");
       if (stalled) stalled.remove();
-      if (kind !== "open") {
-        card.remove();
-        say(format(root.dataset.msgClosed, target.dataset.stageName));
-      } else if (String(fromStage) !== String(stageId)) {
-        say(format(root.dataset.msgMoved, target.dataset.stageName));
-      }
+      if (kind !== "open") card.remove();
       await refreshHeads();
+      // the message comes last: once it shows, the heads are up to date
+      if (kind !== "open") say(format(root.dataset.msgClosed, target.dataset.stageName));
+      else if (String(fromStage) !== String(stageId)) say(format(root.dataset.msgMoved, target.dataset.stageName));
       return;
     }
     if (kind !== "open") putBack();
-    const detail = errorText(result.data);
-    const lead = result.status === 409 ? root.dataset.msgStale : root.dataset.msgFailed;
-    say(lead + (detail ? " " + detail : ""), "error");
     const stages = new Set([String(fromStage), String(stageId)]);
     for (const s of stages) await reloadColumn(s);
     await refreshHeads();
+    const detail = errorText(result.data);
+    const lead = result.status === 409 ? root.dataset.msgStale : root.dataset.msgFailed;
+    say(lead + (detail ? " " + detail : ""), "error");
   }
 
   async function guarded(work) {
@@ -192,7 +190,7 @@
       fallbackOnBody: true,
       delay: 200,
       delayOnTouchOnly: true, // a phone scrolls unless the finger rests on the card
-      filter: "[data-move-menu], a",
+      filter: "[data-move-menu]",
       preventOnFilter: false,
       draggable: "[data-card]",
       ghostClass: "board-card-ghost",
