@@ -25,7 +25,7 @@
   function moveUrl(cardId) { return root.dataset.moveUrl.replace(/\/0\/move\/$/, "/" + cardId + "/move/"); }
   function column(stageId) { return root.querySelector("[data-column][data-stage='" + stageId + "']"); }
   function listOf(col) { return col.querySelector("[data-cards]"); }
-  function format(template, stage) { return template.replace("%(stage)s", stage); }
+  function format(template, stage) { return template.replace("{stage}", stage); }
 
   function say(text, kind) {
     message.textContent = text;
