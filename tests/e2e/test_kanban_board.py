@@ -112,11 +112,12 @@ def test_drag_close_refuse_and_stale_move_on_desktop(board, context_factory, log
     c.refresh_from_db()
     assert c.stage_id == discovery and c.status == "open"
 
-    # someone else moves D meanwhile: the drag is refused with a clear message and the columns reload
+    # someone else moves D meanwhile: the drag is refused with a clear message, the columns reload (D shows
+    # where it is now)
     opportunities.opportunity_move(opportunity=d, stage=stages[50], by=rep)
     _drag(page, f"[data-testid=card-{d.pk}]", f"[data-testid=column-{qualification}] [data-cards]")
     page.wait_for_selector("[data-testid=board-message]:has-text('Someone else changed this deal')")
-    page.wait_for_selector(f"[data-testid=column-{stages[50].pk}] >> text=1")
+    page.wait_for_selector(f"[data-testid=column-{stages[50].pk}] [data-testid=card-{d.pk}]")
     assert page.locator(f"[data-testid=column-{qualification}] [data-testid=card-{d.pk}]").count() == 0
     assert page.locator(f"[data-testid=column-{discovery}] [data-testid=card-{d.pk}]").count() == 0
     d.refresh_from_db()

@@ -168,7 +168,10 @@
       return;
     }
     if (kind !== "open") putBack();
-    const stages = new Set([String(fromStage), String(stageId)]);
+    // stale (409): the deal may now be in any column, so every column is re-read; otherwise the two involved
+    const stages = result.status === 409
+      ? Array.from(root.querySelectorAll("[data-column]")).map(function (c) { return c.dataset.stage; })
+      : Array.from(new Set([String(fromStage), String(stageId)]));
     for (const s of stages) await reloadColumn(s);
     await refreshHeads();
     const detail = errorText(result.data);
