@@ -23,7 +23,7 @@ from kehu.core.models import Team
 from kehu.core.selectors import get_visible
 
 from . import selectors
-from .models import CloseReason, Opportunity, Pipeline, Stage
+from .models import CloseReason, Competitor, Opportunity, Pipeline, Stage
 
 PERIODS = [
     ("this_month", gettext_lazy("This month")),
@@ -165,6 +165,7 @@ class BoardView(View):
                 board=board,
                 won_reasons=[r for r in reasons if r.kind == "won"],
                 lost_reasons=[r for r in reasons if r.kind == "lost"],
+                competitors=list(Competitor.objects.filter(active=True).order_by("name")),
                 can_move=Access.of(user).can("change", Opportunity),
             )
         return render(request, "sales/board.html", ctx)

@@ -1,5 +1,5 @@
 """The kanban board in a real browser: a rep drags a deal to the next stage (the database and the column totals
-follow), closes one as lost with a reason, refuses a close (the card goes back), meets a stale move (someone
+follow), closes one as lost with a reason (and the competitor), refuses a close (the card goes back), meets a stale move (someone
 else moved the deal: a clear message, the columns reload); on a phone viewport one column shows at a time and
 a deal moves through the "Move to…" menu. Any Content-Security-Policy violation fails the test."""
 
@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from kehu.customers.models import Customer
-from kehu.sales.models import CloseReason
+from kehu.sales.models import CloseReason, Competitor
 from kehu.sales.services import opportunities
 
 pytestmark = pytest.mark.e2e
@@ -46,6 +46,7 @@ class CspWatch:
 def board(seeded):
     rep = seeded.users["rep1"]
     pipeline = opportunities.pipeline_default()
+    Competitor.objects.create(name="阿特拉斯 Atlas")
     stages = {s.probability if s.kind == "open" else s.kind: s for s in pipeline.stages.all()}
     customers = list(Customer.objects.filter(owner=rep).order_by("id")[:4])
     deals = {}
@@ -95,11 +96,14 @@ def test_drag_close_refuse_and_stale_move_on_desktop(board, context_factory, log
     _drag(page, f"[data-testid=card-{b.pk}]", f"[data-testid=column-{lost}] [data-cards]")
     page.wait_for_selector("[data-testid=close-dialog][open]")
     page.select_option("[data-testid=lost-reason]", str(reason.pk))
+    competitor = Competitor.objects.get()
+    page.select_option("[data-testid=lost-to]", str(competitor.pk))
     page.fill("[data-testid=close-note]", "预算取消")
     page.click("[data-testid=close-confirm]")
     page.wait_for_selector("[data-testid=board-message]:has-text('Deal closed')")
     b.refresh_from_db()
     assert b.status == "lost" and b.close_reason_id == reason.pk and b.close_note == "预算取消"
+    assert b.lost_to_id == competitor.pk
     assert page.locator(f"[data-testid=card-{b.pk}]").count() == 0
     assert page.inner_text(f"[data-testid=count-{lost}]") == "1"
 

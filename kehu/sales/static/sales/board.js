@@ -106,10 +106,14 @@
       closeDialog.addEventListener("close", function onClose() {
         closeDialog.removeEventListener("close", onClose);
         if (closeDialog.returnValue !== "ok") { resolve(null); return; }
-        resolve({
+        const answer = {
           close_reason: form.elements[kind + "_reason"].value,
           close_note: form.elements.close_note.value,
-        });
+        };
+        if (kind === "lost" && form.elements.lost_to && form.elements.lost_to.value) {
+          answer.lost_to = form.elements.lost_to.value;
+        }
+        resolve(answer);
       });
       closeDialog.showModal();
     });
