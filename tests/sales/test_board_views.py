@@ -16,6 +16,7 @@ from kehu.customers import services as customer_services
 from kehu.sales import selectors
 from kehu.sales.services import opportunities as svc
 from kehu.sales.views_board import period_dates
+from tests.factories import UserFactory
 
 
 def _deal(by, customer, name, **extra):
@@ -72,6 +73,21 @@ def test_a_rep_sees_only_their_deals_a_manager_their_department(client, org, pip
     assert "USD" not in html
     client.force_login(org.exec)
     assert "r3" in _cards(client.get(reverse("sales:board")).content.decode())
+    nobody = UserFactory(username="nobody")  # no role: no right to see deals
+    client.force_login(nobody)
+    assert client.get(reverse("sales:board")).status_code == 403
+    assert client.get(reverse("sales:board_totals", args=[pipeline.pk])).status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_board_is_in_the_navigation_of_whoever_sees_deals(org):
+    from kehu.ui.navigation import build
+
+    def urls(user):
+        return [item["url"] for section in build(user) for item in section["items"]]
+
+    assert reverse("sales:board") in urls(org.rep1)
+    assert reverse("sales:board") not in urls(UserFactory(username="nobody"))
 
 
 @pytest.mark.django_db
