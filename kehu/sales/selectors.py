@@ -84,32 +84,16 @@ def board(
     `per_column` cards of every column (a window function numbering cards per stage in position order), and
     those cards with their customer and owner."""
     stages = list(pipeline.stages.filter(active=True).order_by("position", "id"))
-    qs = scoped(Opportunity, user=user).filter(pipeline=pipeline)
-    if owner_ids is not None:
-        qs = qs.filter(owner_id__in=owner_ids)
-    if close_from:
-        qs = qs.filter(expected_close_date__gte=close_from)
-    if close_to:
-        qs = qs.filter(expected_close_date__lte=close_to)
-    if not include_closed:
-        # closed columns show the deals closed in the last 30 days only (closed_at is NULL exactly while a deal
-        # is open, and it is in the board index: counts and ranks are index-only scans on PostgreSQL)
-        recent = timezone.now() - dt.timedelta(days=30)
-        qs = qs.filter(Q(closed_at__isnull=True) | Q(closed_at__gte=recent))
+    qs = _board_queryset(
+        user=user,
+        pipeline=pipeline,
+        owner_ids=owner_ids,
+        close_from=close_from,
+        close_to=close_to,
+        include_closed=include_closed,
+    )
     columns = {s.pk: Column(stage=s) for s in stages}
-    totals = qs.order_by().values("stage_id", "currency")
-    for row in totals.annotate(
-        n=Count("pk"), total=Sum("amount"), weighted=Sum(F("amount") * F("probability"))
-    ):
-        column = columns.get(row["stage_id"])
-        if column is None:
-            continue
-        column.count += row["n"]
-        currency = row["currency"]
-        column.amounts[currency] = column.amounts.get(currency, Decimal(0)) + (row["total"] or Decimal(0))
-        column.weighted[currency] = column.weighted.get(currency, Decimal(0)) + cents(
-            Decimal(row["weighted"] or 0) / 100
-        )
+    _column_totals(qs, columns)
     # the first cards of every column: rank the narrow rows first, then load only those cards with their joins
     # (won and lost columns are drop zones with counts and totals: their cards are not listed unless asked for)
     listed = [st.pk for st in stages if include_closed or st.kind == "open"]
@@ -128,6 +112,98 @@ def board(
         columns=[columns[s.pk] for s in stages],
         stalled_before=timezone.now() - dt.timedelta(days=pipeline.stalled_days),
     )
+
+
+def _board_queryset(
+    *,
+    user,
+    pipeline: Pipeline,
+    owner_ids: list[int] | None,
+    close_from: dt.date | None,
+    close_to: dt.date | None,
+    include_closed: bool,
+) -> QuerySet[Opportunity]:
+    """The deals of a board (scope and filters applied), shared by the board, its totals and its columns."""
+    qs = scoped(Opportunity, user=user).filter(pipeline=pipeline)
+    if owner_ids is not None:
+        qs = qs.filter(owner_id__in=owner_ids)
+    if close_from:
+        qs = qs.filter(expected_close_date__gte=close_from)
+    if close_to:
+        qs = qs.filter(expected_close_date__lte=close_to)
+    if not include_closed:
+        # closed columns show the deals closed in the last 30 days only (closed_at is NULL exactly while a deal
+        # is open, and it is in the board index: counts and ranks are index-only scans on PostgreSQL)
+        recent = timezone.now() - dt.timedelta(days=30)
+        qs = qs.filter(Q(closed_at__isnull=True) | Q(closed_at__gte=recent))
+    return qs
+
+
+def _column_totals(qs: QuerySet[Opportunity], columns: dict[int, Column]) -> None:
+    """Counts and totals per stage (and currency) into `columns`, in one grouped query."""
+    totals = qs.order_by().values("stage_id", "currency")
+    for row in totals.annotate(
+        n=Count("pk"), total=Sum("amount"), weighted=Sum(F("amount") * F("probability"))
+    ):
+        column = columns.get(row["stage_id"])
+        if column is None:
+            continue
+        column.count += row["n"]
+        currency = row["currency"]
+        column.amounts[currency] = column.amounts.get(currency, Decimal(0)) + (row["total"] or Decimal(0))
+        column.weighted[currency] = column.weighted.get(currency, Decimal(0)) + cents(
+            Decimal(row["weighted"] or 0) / 100
+        )
+
+
+def board_totals(
+    *,
+    user,
+    pipeline: Pipeline,
+    owner_ids: list[int] | None = None,
+    close_from: dt.date | None = None,
+    close_to: dt.date | None = None,
+) -> list[Column]:
+    """The column heads of the board (count and totals per stage, no cards) in two queries: what the board
+    page refreshes after a move."""
+    stages = list(pipeline.stages.filter(active=True).order_by("position", "id"))
+    columns = {s.pk: Column(stage=s) for s in stages}
+    qs = _board_queryset(
+        user=user,
+        pipeline=pipeline,
+        owner_ids=owner_ids,
+        close_from=close_from,
+        close_to=close_to,
+        include_closed=False,
+    )
+    _column_totals(qs, columns)
+    return [columns[s.pk] for s in stages]
+
+
+def board_column_cards(
+    *,
+    user,
+    pipeline: Pipeline,
+    stage: Stage,
+    owner_ids: list[int] | None = None,
+    close_from: dt.date | None = None,
+    close_to: dt.date | None = None,
+    after: Opportunity | None = None,
+    limit: int = CARDS_PER_COLUMN,
+) -> list[Opportunity]:
+    """The next `limit` cards of one column in position order, after the card `after` (keyset: "load more"
+    and the reload of a column after a conflicting move), with the same scope and filters as the board."""
+    qs = _board_queryset(
+        user=user,
+        pipeline=pipeline,
+        owner_ids=owner_ids,
+        close_from=close_from,
+        close_to=close_to,
+        include_closed=False,
+    ).filter(stage=stage)
+    if after is not None:
+        qs = qs.filter(Q(position__gt=after.position) | Q(position=after.position, pk__gt=after.pk))
+    return list(qs.select_related("customer", "owner").order_by("position", "id")[:limit])
 
 
 def _first_cards(
@@ -206,3 +282,16 @@ def stage_history(*, opportunity: Opportunity, now: dt.datetime | None = None) -
             )
         )
     return spells
+
+
+def board_owner_choices(*, user) -> QuerySet:
+    """The people a board can be filtered to: the active users whose deals `user` may read."""
+    from kehu.core.access import Access
+    from kehu.core.selectors import active_users
+
+    access = Access.of(user)
+    owners = access.owner_ids(access.grant(Opportunity).read_scope)
+    users = active_users()
+    if owners is not None:
+        users = users.filter(pk__in=sorted(owners))
+    return users.order_by("display_name", "username")

@@ -2,7 +2,7 @@ from django.urls import path
 
 from kehu.ui.generic import BulkActionView, RecordDeleteView
 
-from . import views, views_contracts, views_orders, views_quotes
+from . import views, views_board, views_contracts, views_orders, views_quotes
 from .models import AssignmentRule, Lead, Opportunity
 
 app_name = "sales"
@@ -68,4 +68,9 @@ urlpatterns = [
         name="contract_from_quote",
     ),
     path("receivables/", views_contracts.Receivables.as_view(), name="receivables"),
+    # the kanban board (phase 2, part a)
+    path("board/", views_board.BoardView.as_view(), name="board"),
+    path("board/<int:pk>/", views_board.BoardView.as_view(), name="board_pipeline"),
+    path("board/<int:pk>/totals/", views_board.BoardTotals.as_view(), name="board_totals"),
+    path("board/<int:pk>/stages/<int:stage_pk>/cards/", views_board.BoardCards.as_view(), name="board_cards"),
 ]

@@ -72,6 +72,7 @@ SECTIONS = [
                 ("change", "sales.assignmentrule"),
             ),
             ("webforms", _("Lead web forms"), "sales:webforms", "globe", ("change", "sales.leadwebform")),
+            ("board", _("Pipeline board"), "sales:board", "trend", ("view", "sales.opportunity")),
         ],
     ),
     (
