@@ -38,6 +38,7 @@ MAX_BLOCK = 60
 THRESHOLD = 0.6
 RATE = 0.2  # prior: expected duplicates per record
 TF_STRENGTH = 1000.0  # pseudo-records behind the prior u of an exact-value level
+NAME_STRENGTH = 100.0  # pseudo-records behind the prior u of the name levels estimated from name frequencies
 
 COMPOUND_SURNAMES = frozenset(
     [
@@ -745,7 +746,9 @@ def term_frequency_u(rec: Records, left: np.ndarray, right: np.ndarray, gamma: n
         # or, when that says "never", the chance of its parts coming together: P(surname) × P(given name)
         own = np.maximum(counts_of[column][shared] / (1 + model.rate) - 2, 0) / n
         estimate = np.where(parts_u > 0, np.maximum(own, parts_u), out.get((k, level), own))
-        out[(k, level)] = np.maximum(estimate, 0.1 / n)
+        # shrunk towards the prior u with NAME_STRENGTH pseudo-records: part frequencies of a tiny book mean little
+        prior_u = COMPARISONS[k].u[level - 1]
+        out[(k, level)] = (n * np.maximum(estimate, 0.1 / n) + NAME_STRENGTH * prior_u) / (n + NAME_STRENGTH)
     # one part the same, the other not: u = the share of people carrying the rarest shared part (王 says
     # little, 琳坤 a lot)
     level = COMPARISONS[k].levels.index("one_part_same") + 1
@@ -757,7 +760,7 @@ def term_frequency_u(rec: Records, left: np.ndarray, right: np.ndarray, gamma: n
         eq = (pa[:, :, None] == pb[:, None, :]) & (pa[:, :, None] != 0)
         c = np.where(eq.any(axis=2), counts[pa], np.iinfo(np.int64).max).min(axis=1)
         people = max(int((~rec.org).sum()), 1)
-        u[hit] = np.maximum(c / (1 + model.rate), 1) / people
+        u[hit] = (np.maximum(c / (1 + model.rate), 1) + NAME_STRENGTH * u[hit]) / (people + NAME_STRENGTH)
     out[(k, level)] = u
     return out
 
