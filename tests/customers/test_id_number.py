@@ -54,3 +54,21 @@ def test_hidden_id_number_is_neither_shown_nor_entered(manager, client):
     assert client.post("/customers/new/", {**PERSON, "id_number": NUMBER}).status_code == 302
     customer = Customer.objects.get()
     assert customer.id_number_hash == "" and customer.id_number_masked == ""
+
+
+def test_search_by_full_id_number_respects_the_field_grant(manager):
+    from kehu.customers import services
+    from kehu.customers.search import customer_search
+
+    found = services.customer_create(
+        data={**PERSON, "id_number_hash": identity.digest(NUMBER), "id_number_masked": identity.mask(NUMBER)},
+        by=manager,
+    )
+    services.customer_create(data={**PERSON, "name": "李四"}, by=manager)
+    assert [c.pk for c in customer_search(user=manager, q="11010519491231002x")] == [found.pk]
+    assert customer_search(user=manager, q="110105194912310021") == []  # wrong check digit: plain text
+    FieldGrant.objects.create(
+        role=manager.roles.get(), model="customers.customer", field="id_number_masked", access="hidden"
+    )
+    Access.forget(manager)
+    assert customer_search(user=manager, q=NUMBER) == []
