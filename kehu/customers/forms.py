@@ -17,12 +17,29 @@ from .models import (
 )
 
 # Fields that only mean something for one kind of customer; the form shows them for that kind only.
-PERSON_ONLY = ("account", "job_title", "gender", "birthday", "age_band", "occupation", "income_band")
+PERSON_ONLY = (
+    "account",
+    "job_title",
+    "gender",
+    "birthday",
+    "id_number",
+    "age_band",
+    "occupation",
+    "income_band",
+)
 ORGANIZATION_ONLY = ("parent", "industry", "website", "tax_id")
 
 
 class CustomerForm(forms.ModelForm):
     website = forms.URLField(label=_("Website"), required=False, assume_scheme="https")
+    # the resident ID number: validated (GB 11643 check digit), then stored only as a keyed hash and its
+    # masked form (identity.py); left empty, the stored one is kept
+    id_number = forms.CharField(
+        label=_("ID number"),
+        required=False,
+        max_length=30,
+        help_text=_("18 characters; stored only masked and as a hash for finding duplicates."),
+    )
 
     class Meta:
         model = Customer
@@ -54,6 +71,23 @@ class CustomerForm(forms.ModelForm):
         # phones/emails are normalised by the model; let people type them as they like
         self.fields["phone"].max_length = None
         self.fields["phone"].widget.attrs.pop("maxlength", None)
+        if self.instance and self.instance.id_number_masked:
+            self.fields["id_number"].widget.attrs["placeholder"] = self.instance.id_number_masked
+
+    def clean_id_number(self):
+        from .identity import clean_id_number
+
+        raw = self.cleaned_data.get("id_number", "")
+        return clean_id_number(raw) if raw.strip() else ""
+
+    def id_number_data(self) -> dict:
+        """The stored columns for a newly entered ID number ({} when none was entered)."""
+        from . import identity
+
+        number = self.cleaned_data.get("id_number") if "id_number" in self.fields else ""
+        if not number or self.fields["id_number"].disabled:
+            return {}
+        return {"id_number_hash": identity.digest(number), "id_number_masked": identity.mask(number)}
 
 
 def scoped_customer_field(field, user, kind: str = "any") -> None:

@@ -38,6 +38,7 @@ MAX_BLOCK = 60
 THRESHOLD = 0.6
 RATE = 0.2  # prior: expected duplicates per record
 TF_STRENGTH = 1000.0  # pseudo-records behind the prior u of an exact-value level
+NAME_STRENGTH = 100.0  # pseudo-records behind the prior u of the name levels estimated from name frequencies
 
 COMPOUND_SURNAMES = frozenset(
     [
@@ -278,6 +279,8 @@ def build(rows: Sequence[dict]) -> Records:
         "pinyin": codes.many("y:" + k if k else "" for k in pinyin),
         "initials": codes.many("i:" + "".join(x[0] for x in p) if len(p) >= 2 else "" for p in parts),
         "sorted_parts": codes.many(_order_free(k, p) for k, p in zip(name_key, parts, strict=True)),
+        "sorted_pinyin": codes.many("sp:" + "|".join(sorted(p)) if len(p) >= 2 else "" for p in parts),
+        "deletions": _padded([_deletions(k, p) for k, p in zip(name_key, parts, strict=True)], codes, 20),
         "parts": padded_parts,
         "nparts": (padded_parts > 0).sum(axis=1),
         "core": codes.many("c:" + c if c else "" for c in core),
@@ -303,6 +306,7 @@ def build(rows: Sequence[dict]) -> Records:
         "city": codes.many("ci:" + a["city"] if a["city"] else "" for a in addresses),
         "district": codes.many("d:" + a["city"] + a["district"] if a["district"] else "" for a in addresses),
         "postcode": codes.many("pc:" + (r.get("postcode") or "") if r.get("postcode") else "" for r in rows),
+        "street": codes.many("st:" + s if len(s) >= 4 else "" for s in street),
         "account": np.fromiter((r.get("account_id") or 0 for r in rows), dtype=np.int64, count=n),
     }
     return Records(
@@ -316,6 +320,14 @@ def build(rows: Sequence[dict]) -> Records:
         cols=cols,
         texts={v: k for k, v in codes.table.items()},
     )
+
+
+def _deletions(key: str, parts: tuple[str, ...]) -> list[str]:
+    """The name key with one character left out (林斌彬 → 斌彬, 林彬, 林斌), for blocking: two names one typo
+    apart share one of them. Names of fewer than three characters would give single characters."""
+    if len(parts) < 2 or len(key) < 3 or len(key) > 20:
+        return []
+    return ["del:" + key[:i] + key[i + 1 :] for i in range(len(key))]
 
 
 def _order_free(key: str, parts: tuple[str, ...]) -> str:
@@ -383,12 +395,16 @@ def blocking_keys(rec: Records) -> dict[str, list[np.ndarray]]:
         "name": [c["name"]],
         "pinyin": [np.where(np.array([len(p) >= 4 for p in rec.pinyin], dtype=bool), c["pinyin"], 0)],
         "sorted_parts": [c["sorted_parts"]],
+        "sorted_pinyin": [c["sorted_pinyin"]],
+        "deletions": [c["deletions"][:, k] for k in range(c["deletions"].shape[1])],
         "part_dob": [_combine(p, dob_unordered) for p in parts],
         "pinyin_year": [_combine(c["pinyin"], year)],
         "part_year_month": [_combine(p, dob // 100) for p in parts],
         "initials_dob": [_combine(c["initials"], dob)],
         "part_district": [_combine(p, c["district"]) for p in parts],
         "part_postcode": [_combine(p, c["postcode"]) for p in parts],
+        "street": [_combine(c["street"], c["city"])],
+        "dob_district": [_combine(dob, c["district"])],
         "core": [c["core"]],
         "core_pinyin": [c["core_pinyin"]],
     }
@@ -431,9 +447,19 @@ COMPARISONS = (
     Comparison("kind", ("same", "differs"), (0.999, 0.001), (0.75, 0.25)),
     Comparison(
         "person_name",
-        ("exact", "swapped", "sounds_same", "jw_high", "part_missing", "initials", "jw_mid", "differs"),
-        (0.66, 0.05, 0.06, 0.1, 0.05, 0.02, 0.03, 0.03),
-        _rest(1e-4, 1e-6, 1e-4, 1e-3, 1e-3, 5e-3, 0.05),
+        (
+            "exact",
+            "swapped",
+            "sounds_same",
+            "jw_high",
+            "part_missing",
+            "initials",
+            "jw_mid",
+            "one_part_same",
+            "differs",
+        ),
+        (0.66, 0.05, 0.06, 0.1, 0.05, 0.02, 0.03, 0.02, 0.01),
+        _rest(1e-4, 1e-6, 1e-4, 1e-3, 1e-3, 5e-3, 0.05, 0.02),
         tf=((1, "name", 0.5),),
     ),
     Comparison(
@@ -527,7 +553,9 @@ def _compare_chunk(rec: Records, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
     sim = np.maximum(sim, process.cpdist(ya, yb, scorer=JaroWinkler.normalized_similarity, workers=1))
     has_name = (c["name"][a] != 0) & (c["name"][b] != 0)
     exact = has_name & (c["name"][a] == c["name"][b])
-    sounds = (c["pinyin"][a] == c["pinyin"][b]) & (c["pinyin"][a] != 0)
+    sounds = ((c["pinyin"][a] == c["pinyin"][b]) & (c["pinyin"][a] != 0)) | (
+        (c["sorted_pinyin"][a] == c["sorted_pinyin"][b]) & (c["sorted_pinyin"][a] != 0)
+    )
     swapped = (c["sorted_parts"][a] == c["sorted_parts"][b]) & (c["sorted_parts"][a] != 0)
     pa, pb = c["parts"][a], c["parts"][b]
     na, nb = c["nparts"][a], c["nparts"][b]
@@ -536,9 +564,9 @@ def _compare_chunk(rec: Records, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
     missing = ((in_b == na) & (na >= 1) & (na < nb)) | ((in_a == nb) & (nb >= 1) & (nb < na))
     initials = (c["initials"][a] == c["initials"][b]) & (c["initials"][a] != 0)
     person = np.select(
-        [~has_name, exact, swapped, sounds, sim >= 0.92, missing, initials, sim >= 0.8],
-        [0, 1, 2, 3, 4, 5, 6, 7],
-        8,
+        [~has_name, exact, swapped, sounds, sim >= 0.92, missing, initials, sim >= 0.8, in_b >= 1],
+        [0, 1, 2, 3, 4, 5, 6, 7, 8],
+        9,
     )
     g[:, BY_NAME["person_name"]] = np.where(orgs, 0, person)
     core_same = (c["core"][a] == c["core"][b]) & (c["core"][a] != 0)
@@ -705,6 +733,60 @@ def term_frequency_u(rec: Records, left: np.ndarray, right: np.ndarray, gamma: n
             raw = np.maximum(cnt - 2, 0) + eps
             prior_u = COMPARISONS[k].u[level - 1]
             out[(k, level)] = (raw + TF_STRENGTH * prior_u) / (n + TF_STRENGTH)
+    k = BY_NAME["person_name"]
+    name_u = name_frequency(rec)
+    parts_u = np.maximum(name_u[left], name_u[right])
+    for level, column in ((1, "name"), (2, "sorted_parts"), (3, "pinyin")):
+        values = rec.cols[column]
+        if column not in counts_of:
+            counts_of[column] = np.bincount(values.ravel())
+        shared = np.where(values[left] == values[right], values[left], 0)
+        # the name's own frequency among the other people — records counted as people by dividing by
+        # 1 + duplicates per record, so the third record of the same person does not make the name common —
+        # or, when that says "never", the chance of its parts coming together: P(surname) × P(given name)
+        own = np.maximum(counts_of[column][shared] / (1 + model.rate) - 2, 0) / n
+        estimate = np.where(parts_u > 0, np.maximum(own, parts_u), out.get((k, level), own))
+        # shrunk towards the prior u with NAME_STRENGTH pseudo-records: part frequencies of a tiny book mean little
+        prior_u = COMPARISONS[k].u[level - 1]
+        out[(k, level)] = (n * np.maximum(estimate, 0.1 / n) + NAME_STRENGTH * prior_u) / (n + NAME_STRENGTH)
+    # one part the same, the other not: u = the share of people carrying the rarest shared part (王 says
+    # little, 琳坤 a lot)
+    level = COMPARISONS[k].levels.index("one_part_same") + 1
+    hit = gamma[:, k] == level
+    u = np.full(len(left), COMPARISONS[k].u[level - 1])
+    if hit.any():
+        pa, pb = rec.cols["parts"][left[hit]], rec.cols["parts"][right[hit]]
+        counts = part_counts(rec)
+        eq = (pa[:, :, None] == pb[:, None, :]) & (pa[:, :, None] != 0)
+        c = np.where(eq.any(axis=2), counts[pa], np.iinfo(np.int64).max).min(axis=1)
+        people = max(int((~rec.org).sum()), 1)
+        u[hit] = (np.maximum(c / (1 + model.rate), 1) + NAME_STRENGTH * u[hit]) / (people + NAME_STRENGTH)
+    out[(k, level)] = u
+    return out
+
+
+def part_counts(rec: Records) -> np.ndarray:
+    """How many people carry each name-part code (at any position)."""
+    if "part_counts" not in rec.cols:
+        parts = rec.cols["parts"][~rec.org]
+        rec.cols["part_counts"] = np.bincount(parts.ravel(), minlength=len(rec.texts) + 1)
+    return rec.cols["part_counts"]
+
+
+def name_frequency(rec: Records) -> np.ndarray:
+    """Per record, the chance that a random other person carries the same name parts: the product of the
+    frequencies (among people) of the first and the last part — surname × given name for a Chinese name,
+    first × family name for a Western one. 0 for a name of one part."""
+    if "name_u" in rec.cols:
+        return rec.cols["name_u"]
+    parts, nparts = rec.cols["parts"], rec.cols["nparts"]
+    person = ~rec.org & (nparts >= 2)
+    people = max(int((~rec.org).sum()), 1)
+    first = parts[:, 0]
+    last = parts[np.arange(len(parts)), np.maximum(nparts - 1, 0)]
+    counts = np.bincount(np.concatenate([first[person], last[person]]), minlength=len(rec.texts) + 1)
+    out = np.where(person, counts[first] / people * (counts[last] / people), 0.0)
+    rec.cols["name_u"] = out
     return out
 
 
@@ -746,6 +828,7 @@ def estimate(
         new_rate = (2 * p.sum() + rate_strength * rate) / (n + rate_strength)
         change = abs(new_rate - model.rate) / max(model.rate, 1e-9)
         model = Model(new_m, model.u, float(new_rate), n, it + 1)
+        tf_u = term_frequency_u(rec, left, right, gamma, model)
         if change < tol:
             break
     return model, tf_u
@@ -763,6 +846,7 @@ REASON_CODES = {
     ("person_name", "part_missing"): "name_part_missing",
     ("person_name", "initials"): "same_initials",
     ("person_name", "jw_mid"): "similar_name",
+    ("person_name", "one_part_same"): "same_name_part",
     ("person_name", "differs"): "name_differs",
     ("org_name", "exact"): "same_name",
     ("org_name", "core_same"): "same_core",

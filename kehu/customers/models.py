@@ -569,6 +569,7 @@ DUPLICATE_REASONS = {
     "name_swapped": _("same name with family and given name swapped"),
     "name_part_missing": _("same name with one part missing"),
     "same_initials": _("same initials"),
+    "same_name_part": _("one name part the same, the other different"),
     "name_differs": _("different names"),
     "same_core_other_region": _("same company name in another region (%(c)s)"),
     "same_birth_date": _("same date of birth"),

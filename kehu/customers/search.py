@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import BooleanField, Case, IntegerField, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
@@ -370,11 +371,36 @@ def rank(customer: Customer, q: str) -> float:
     return 40.0
 
 
+def id_number_matches(*, user, q: str) -> QuerySet | None:
+    """The customers in scope whose resident ID number is exactly `q` (found by its keyed hash), or None when
+    `q` is not a valid ID number or the user's role may not see the field (then it is searched as text and,
+    since the number is never stored, finds nothing)."""
+    from kehu.core.access import Access
+
+    from . import identity
+
+    text = q.strip()
+    if len(text) < 18 or len(text) > 24:
+        return None
+    try:
+        number = identity.clean_id_number(text)
+    except ValidationError:
+        return None
+    if "id_number_masked" in Access.of(user).hidden_fields(Customer):
+        return None
+    return scoped(Customer, user=user).filter(
+        merged_into__isnull=True, id_number_hash=identity.digest(number)
+    )
+
+
 def customer_search(*, user, q: str, limit: int = 20) -> list[Customer]:
     """Ranked search results as you type: at most MAX_CANDIDATES matches per tier are ranked, so the cost
     stays bounded however common the query."""
     if not (q or "").strip():
         return []
+    by_id = id_number_matches(user=user, q=q)
+    if by_id is not None:
+        return list(by_id.select_related("account")[:limit])
     qs = filter_customers(scoped(Customer, user=user).filter(merged_into__isnull=True), q, user=user)
     return list(
         qs.select_related("account").only(

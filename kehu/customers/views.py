@@ -148,6 +148,12 @@ class CustomerEdit(RecordFormView):
 
     def build_form(self, obj, data=None):
         form = super().build_form(obj, data)
+        # the ID number input follows the field grant of the stored (masked) ID number
+        if "id_number" in form.fields:
+            if "id_number_masked" in self.access.hidden_fields(Customer):
+                del form.fields["id_number"]
+            elif "id_number_masked" in self.access.readonly_fields(Customer):
+                form.fields["id_number"].disabled = True
         if obj is None and data is None:
             kind = self.request.GET.get("kind")
             if kind in Kind.values:
@@ -160,6 +166,7 @@ class CustomerEdit(RecordFormView):
 
     def save(self, form, obj):
         data = self.form_data(form)
+        data.update(form.id_number_data())
         if obj is None:
             if not self.request.POST.get("confirm_duplicates"):
                 from .dedup import similar_customers

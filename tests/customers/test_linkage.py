@@ -107,3 +107,45 @@ def test_resident_id_numbers():
         identity.clean_id_number("110105194912310021")  # wrong check digit
     with pytest.raises(ValidationError):
         identity.clean_id_number("110105194913310028")  # month 13
+
+
+def _filler(n: int) -> list[dict]:
+    surnames, given = "王李张刘陈杨黄赵吴周", "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚"[:20]
+    return [
+        {
+            "kind": "person",
+            "id": 1000 + k,
+            "name": surnames[k % 10] + given[k % 20] + given[(k // 20) % 20],
+            "birthday": dt.date(1950 + k % 50, 1 + k % 12, 1 + k % 28),
+        }
+        for k in range(n)
+    ]
+
+
+def test_a_rare_name_weighs_more_than_a_common_one():
+    # three records of one person named 苏霞波 (the third must not make the name look common), and 王伟强, a
+    # combination of frequent parts held by several people
+    rows = _filler(3000)
+    rows += [{"kind": "person", "id": k, "name": "苏霞波"} for k in (1, 2, 3)]
+    rows += [{"kind": "person", "id": k, "name": "王伟强"} for k in (4, 5)]
+    rec = linkage.build(rows)
+    left, right, _rules = linkage.candidate_pairs(rec)
+    gamma, _sim = linkage.compare(rec, left, right)
+    model, tf_u = linkage.estimate(rec, left, right, gamma, u=linkage.estimate_u(rec))
+    weights = model.pair_weights(gamma, tf_u)[:, linkage.BY_NAME["person_name"]]
+    pair = {(int(rec.ids[a]), int(rec.ids[b])): w for a, b, w in zip(left, right, weights, strict=True)}
+    rare = pair.get((1, 2), pair.get((2, 1)))
+    common = pair.get((4, 5), pair.get((5, 4)))
+    assert rare >= 13.5 and rare - common >= 3, (rare, common)
+
+
+def test_one_name_part_the_same_with_the_same_birth_date():
+    rows = _filler(400)
+    rows += [
+        {"kind": "person", "id": 1, "name": "鄢琳坤", "birthday": dt.date(1961, 2, 22)},
+        {"kind": "person", "id": 2, "name": "利琳坤", "birthday": dt.date(1961, 2, 22)},
+        {"kind": "person", "id": 3, "name": "谢彬", "birthday": dt.date(1995, 12, 19)},
+        {"kind": "person", "id": 4, "name": "Bin Xie", "birthday": dt.date(1995, 12, 19)},
+    ]
+    found = _found(rows)
+    assert (1, 2) in found and (3, 4) in found
