@@ -177,7 +177,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_FILTER_BACKENDS": [
         "kehu.core.filters.FilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "kehu.core.filters.HiddenAwareOrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "kehu.core.drf.exception_handler",

@@ -27,6 +27,7 @@ from django.views.generic import TemplateView
 from kehu.core import customfields, exports, records, registry
 from kehu.core.access import Access
 from kehu.core.exceptions import BusinessRuleError, FieldNotWritable, StaleRecordError
+from kehu.core.filters import drop_hidden_filters, visible_ordering
 from kehu.core.history import present as present_history
 from kehu.core.inputs import normalise_datetimes, safe_next
 from kehu.core.models import Action, CustomFieldType, SavedView, Tag, User
@@ -125,6 +126,7 @@ class RecordListView(AccessMixin, TemplateView):
         self.filterset = None
         if self.filterset_class is not None:
             self.filterset = self.filterset_class(self.request.GET or None, queryset=qs, request=self.request)
+            drop_hidden_filters(self.filterset, self.access.hidden_fields(self.model))
             if (
                 self.filterset.is_bound
                 and self.filterset.is_valid()
@@ -138,7 +140,7 @@ class RecordListView(AccessMixin, TemplateView):
         sort = self.request.GET.get("sort", "")
         key = sort.lstrip("-")
         options = self.sort_options()
-        if key in options:
+        if key in options and visible_ordering([options[key]], self.access.hidden_fields(self.model)):
             # ties broken by the list's default order (by name within a stage, a city...) in the chosen
             # direction, so that a (column, name) index serves the sort on large tables, forwards or backwards
             descending = sort.startswith("-")
