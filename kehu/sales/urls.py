@@ -69,3 +69,14 @@ urlpatterns = [
     ),
     path("receivables/", views_contracts.Receivables.as_view(), name="receivables"),
 ]
+
+# public and private pools (公海 / 私海)
+from . import views_pools  # noqa: E402
+
+urlpatterns += [
+    path("pools/", views_pools.PoolIndex.as_view(), name="pools"),
+    path("pools/<int:pk>/", views_pools.PoolDetail.as_view(), name="pool"),
+    path("pools/<int:pk>/claim/<int:customer_pk>/", views_pools.PoolClaim.as_view(), name="pool_claim"),
+    path("pools/<int:pk>/assign/<int:customer_pk>/", views_pools.PoolAssign.as_view(), name="pool_assign"),
+    path("pools/release/<int:customer_pk>/", views_pools.PoolRelease.as_view(), name="pool_release"),
+]

@@ -72,6 +72,7 @@ SECTIONS = [
                 ("change", "sales.assignmentrule"),
             ),
             ("webforms", _("Lead web forms"), "sales:webforms", "globe", ("change", "sales.leadwebform")),
+            ("pools", _("Customer pools"), "sales:pools", "users", ("view", "sales.customerpool")),
         ],
     ),
     (
