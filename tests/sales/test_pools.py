@@ -362,3 +362,55 @@ def test_assign_from_the_page_only_for_administrators(org, admin, north_pool, cl
         reverse("sales:pool_assign", args=[north_pool.pk, customer.pk]), {"to_user": org.rep2.pk}
     )
     assert Customer.objects.get(pk=customer.pk).owner_id == org.rep2.pk
+
+
+# ------------------------------------------------------------------------------------------------ API
+def test_api_lists_pools_open_to_the_caller_and_their_customers(org, admin, north_pool, east_pool, api_for):
+    customer = pooled("北京远航贸易", north_pool, admin)
+    api = api_for(org.rep1)
+    listed = api.get("/api/pools/").json()
+    rows = listed["results"] if isinstance(listed, dict) else listed
+    assert [p["id"] for p in rows] == [north_pool.pk]
+    assert api.get(f"/api/pools/{east_pool.pk}/customers/").status_code == 404
+    body = api.get(f"/api/pools/{north_pool.pk}/customers/").json()
+    rows = body["results"] if isinstance(body, dict) else body
+    assert rows[0]["customer"]["id"] == customer.pk
+    assert "phone" not in rows[0]["customer"] and "email" not in rows[0]["customer"]
+    assert rows[0]["reason"] == "seed"
+
+
+def test_api_claim_release_with_etags(org, admin, north_pool, api_for):
+    customer = pooled("北京远航贸易", north_pool, admin)
+    api = api_for(org.rep1)
+    claimed = api.post(f"/api/pools/{north_pool.pk}/claim/", {"customer": customer.pk}, format="json")
+    assert claimed.status_code == 200, claimed.content
+    assert claimed.json()["owner"] == org.rep1.pk
+    etag = claimed["ETag"]
+    assert etag == f'"{customer.pk}-2"'
+    again = api_for(org.rep2).post(
+        f"/api/pools/{north_pool.pk}/claim/", {"customer": customer.pk}, format="json"
+    )
+    assert again.status_code == 404  # no longer in the pool
+    url = f"/api/pools/{north_pool.pk}/release/"
+    assert api.post(url, {"customer": customer.pk, "reason": "换人跟进"}, format="json").status_code == 428
+    stale = api.post(
+        url, {"customer": customer.pk, "reason": "x"}, format="json", HTTP_IF_MATCH=f'"{customer.pk}-1"'
+    )
+    assert stale.status_code == 409
+    assert api.post(url, {"customer": customer.pk}, format="json", HTTP_IF_MATCH=etag).status_code == 400
+    released = api.post(
+        url, {"customer": customer.pk, "reason": "换人跟进"}, format="json", HTTP_IF_MATCH=etag
+    )
+    assert released.status_code == 200 and released.json()["owner"] is None
+    assert PoolEntry.objects.get(customer=customer).reason == "换人跟进"
+    # the cooldown refuses the reclaim with a message
+    refused = api.post(f"/api/pools/{north_pool.pk}/claim/", {"customer": customer.pk}, format="json")
+    assert refused.status_code == 400 and "recently" in str(refused.json())
+
+
+def test_api_assign_needs_the_transfer_right(org, admin, north_pool, api_for):
+    customer = pooled("北京远航贸易", north_pool, admin)
+    url = f"/api/pools/{north_pool.pk}/assign/"
+    body = {"customer": customer.pk, "to_user": org.rep2.pk}
+    assert api_for(org.rep1).post(url, body, format="json").status_code == 403
+    assert api_for(admin).post(url, body, format="json").json()["owner"] == org.rep2.pk

@@ -30,8 +30,9 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from kehu.core import records
+from kehu.core import audit, records
 from kehu.core.access import Access, department_subtree_ids
+from kehu.core.exceptions import StaleRecordError
 from kehu.core.models import Action, User
 from kehu.core.services import notify
 from kehu.customers.models import Customer
@@ -181,8 +182,21 @@ def _timeline(event: PoolEvent, customer: Customer) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ writes
+def _check_version(locked: Customer, expected_version: int | None) -> None:
+    """Optimistic locking as the record service does it (an API caller's If-Match)."""
+    if expected_version is not None and locked.version != expected_version:
+        raise StaleRecordError(
+            locked, expected_version, audit.changes_since("customers.customer", locked.pk, expected_version)
+        )
+
+
 def pool_claim(
-    *, customer: Customer, by: User, pool: CustomerPool | None = None, now: dt.datetime | None = None
+    *,
+    customer: Customer,
+    by: User,
+    pool: CustomerPool | None = None,
+    now: dt.datetime | None = None,
+    expected_version: int | None = None,
 ) -> Customer:
     """`by` claims a customer from a pool: needs the claim right and a pool open to them; refused when the
     customer was taken meanwhile, when `by` released or lost it less than the pool's cooldown ago, or above
@@ -193,6 +207,7 @@ def pool_claim(
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=by.pk).values_list("pk", flat=True).first()
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        _check_version(locked, expected_version)
         if locked.owner_id is not None:
             raise ClaimRefused(_("%(customer)s has already been claimed.") % {"customer": locked})
         entries = list(PoolEntry.objects.filter(customer=locked).select_related("pool"))
@@ -255,7 +270,13 @@ def _take(
 
 
 def pool_assign(
-    *, customer: Customer, to_user: User, by: User, reason: str = "", now: dt.datetime | None = None
+    *,
+    customer: Customer,
+    to_user: User,
+    by: User,
+    reason: str = "",
+    now: dt.datetime | None = None,
+    expected_version: int | None = None,
 ) -> Customer:
     """An administrator gives a pool customer to `to_user` (needs the transfer right on customers; claim
     limits and cooldowns are the administrator's call and do not apply)."""
@@ -267,6 +288,7 @@ def pool_assign(
         raise ValidationError({"to_user": _("The receiving user is inactive.")})
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        _check_version(locked, expected_version)
         if locked.owner_id is not None:
             raise ClaimRefused(_("%(customer)s has already been claimed.") % {"customer": locked})
         entry = PoolEntry.objects.filter(customer=locked).select_related("pool").first()
@@ -284,6 +306,7 @@ def pool_release(
     reason: str,
     pool: CustomerPool | None = None,
     now: dt.datetime | None = None,
+    expected_version: int | None = None,
 ) -> PoolEntry:
     """Return a customer to a pool with a reason: by its owner (or whoever may write it). The pool defaults to
     the one of the owner's department."""
@@ -293,6 +316,7 @@ def pool_release(
         raise ValidationError({"reason": _("Say why the customer goes back to the pool.")})
     with transaction.atomic():
         locked, _access = records.lock_for_write(customer, by)
+        _check_version(locked, expected_version)
         owner = locked.owner
         if owner is None:
             raise ValidationError(_("%(customer)s has no owner.") % {"customer": locked})
