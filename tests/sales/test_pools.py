@@ -414,3 +414,30 @@ def test_api_assign_needs_the_transfer_right(org, admin, north_pool, api_for):
     body = {"customer": customer.pk, "to_user": org.rep2.pk}
     assert api_for(org.rep1).post(url, body, format="json").status_code == 403
     assert api_for(admin).post(url, body, format="json").json()["owner"] == org.rep2.pk
+
+
+# ------------------------------------------------------------------------------------------------ demo
+def test_demo_pools_have_customers_history_and_a_rule(org, admin):
+    import random
+
+    from kehu.sales.demo import seed_pools
+
+    ids = [customer_services.customer_create(data={"name": f"演示客户{i}"}, by=org.rep1).pk for i in range(9)]
+    summary = seed_pools({"rng": random.Random(3), "customer_ids": ids}, now=now_())
+    assert "9 customers" in summary
+    assert CustomerPool.objects.count() == 2 and RecycleRule.objects.count() == 1
+    assert Customer.objects.filter(pk__in=ids, owner__isnull=True).count() == 9
+    assert (
+        PoolEvent.objects.filter(kind="recycled").exists()
+        and PoolEvent.objects.filter(kind="released").exists()
+    )
+    # the North rep sees the North pool with the history of who held each customer
+    north = CustomerPool.objects.get(department=org.north)
+    entries = list(pools.pool_entries(pool=north, user=org.rep1))
+    assert entries and all(e.previous_owner_id == org.rep1.pk for e in entries)
+
+
+def now_():
+    from django.utils import timezone
+
+    return timezone.now()
