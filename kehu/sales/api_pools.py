@@ -7,6 +7,7 @@ optional If-Match (the customer's ETag from the pool list). Responses carry the 
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -102,7 +103,7 @@ class CustomerPoolViewSet(ScopedModelViewSet):
     def _customer(self, pool) -> Customer:
         pk = self.request.data.get("customer")
         if not str(pk or "").isdigit():
-            raise ValidationError({"customer": ["Give the customer's id."]})
+            raise ValidationError({"customer": [_("Give the customer's id.")]})
         entry = get_object_or_404(PoolEntry.objects.select_related("customer"), pool=pool, customer_id=pk)
         return entry.customer
 
@@ -175,7 +176,7 @@ class CustomerPoolViewSet(ScopedModelViewSet):
         pool = self.get_object()
         pk_ = request.data.get("customer")
         if not str(pk_ or "").isdigit():
-            raise ValidationError({"customer": ["Give the customer's id."]})
+            raise ValidationError({"customer": [_("Give the customer's id.")]})
         customer = get_object_or_404(scoped(Customer, user=request.user), pk=pk_)
         expected = version_from_if_match(request.headers.get("If-Match"), customer.pk)
         if expected is None:

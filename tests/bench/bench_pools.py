@@ -91,26 +91,26 @@ def pool_dataset(django_db_setup, django_db_blocker):
                 {
                     "id": "g",
                     "name": "'基准客户 ' || g",
-                    "owner": f"({reps_array})[1 + g % {len(reps)}]",
-                    "created_at": "now() - interval '400 days' - (g % 300) * interval '1 day'",
+                    "owner": f"({reps_array})[1 + mod(g, {len(reps)})]",
+                    "created_at": "now() - interval '400 days' - mod(g, 300) * interval '1 day'",
                     "updated_at": "now()",
-                    "lifecycle_stage": "CASE WHEN g % 10 = 0 THEN 'loyal' ELSE 'customer' END",
+                    "lifecycle_stage": "CASE WHEN mod(g, 10) = 0 THEN 'loyal' ELSE 'customer' END",
                 },
             )
             # the followed-up customers: one interaction in the last 20 days; every customer: one old one
             first_i = bulk.next_ids(Interaction, 1).start
             stale_mod = max(1, round(1 / STALE)) if STALE else 0
-            recent = f"g % {stale_mod} <> 0" if stale_mod else "true"
+            recent = f"mod(g, {stale_mod}) <> 0" if stale_mod else "true"
             with connection.cursor() as cursor:
                 cursor.execute(
                     f"""INSERT INTO interactions_interaction (id, created_at, updated_at, version, customer_id,
                     account_id, channel, direction, subject, body, occurred_at, related_model, related_id, url)
                     SELECT {first_i} + (g - {start}) * 2, now(), now(), 1, g, g, 'call', 'out', 'bench', '',
-                           now() - interval '200 days' - (g % 100) * interval '1 day', '', '', ''
+                           now() - interval '200 days' - mod(g, 100) * interval '1 day', '', '', ''
                     FROM generate_series({start}, {start + n - 1}) AS g
                     UNION ALL
                     SELECT {first_i} + (g - {start}) * 2 + 1, now(), now(), 1, g, g, 'call', 'out', 'bench', '',
-                           now() - (g % 20) * interval '1 day', '', '', ''
+                           now() - mod(g, 20) * interval '1 day', '', '', ''
                     FROM generate_series({start}, {start + n - 1}) AS g WHERE {recent}"""  # noqa: S608
                 )
             # the customers that bought: an order in the last 200 days (the rest had no deal for a year)
@@ -123,8 +123,8 @@ def pool_dataset(django_db_setup, django_db_blocker):
                     "id": f"{first_o} + g - {start}",
                     "number": "'BENCH-' || g",
                     "customer": "g",
-                    "owner": f"({reps_array})[1 + g % {len(reps)}]",
-                    "order_date": "current_date - (g % 200)",
+                    "owner": f"({reps_array})[1 + mod(g, {len(reps)})]",
+                    "order_date": "current_date - mod(g, 200)",
                 },
                 where=recent,
             )

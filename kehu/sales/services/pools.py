@@ -410,7 +410,7 @@ def _reason(rule: RecycleRule) -> str:
         parts.append(_("no follow-up for %(n)d days") % {"n": rule.no_followup_days})
     if rule.no_deal_days:
         parts.append(_("no deal for %(n)d days") % {"n": rule.no_deal_days})
-    return _(" or ").join(parts)
+    return "; ".join(parts)
 
 
 def _notify_owner(owner: User, *, title: str, body: str, key: str) -> None:
@@ -433,7 +433,7 @@ def _recycle_reason(rule: RecycleRule, now: dt.datetime, ids: list[int]) -> dict
         cutoff = now - dt.timedelta(days=rule.no_deal_days)
         for pk in base.filter(_stale_deal(cutoff)).values_list("pk", flat=True):
             reasons[pk].append(_("no deal for %(n)d days") % {"n": rule.no_deal_days})
-    return {pk: _(" and ").join(r) for pk, r in reasons.items()}
+    return {pk: "; ".join(r) for pk, r in reasons.items()}
 
 
 def rule_warn(*, rule: RecycleRule, now: dt.datetime) -> int:
