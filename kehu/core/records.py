@@ -295,6 +295,8 @@ def records_owner_clear(*, model: type[models.Model], rows: list[tuple], by, not
     rows, skips those whose owner changed meanwhile, clears the owner with one UPDATE (version bumped) and
     writes one TRANSFER audit entry per record in one INSERT. Returns the pks changed."""
     owner_field = registry.require(model).owner_field
+    if not owner_field:
+        raise ValueError(f"{model._meta.label} has no owner")
     expected = {pk: (owner_id, text) for pk, owner_id, text in rows}
     with transaction.atomic():
         current = dict(
@@ -311,7 +313,7 @@ def records_owner_clear(*, model: type[models.Model], rows: list[tuple], by, not
         if hasattr(model, "updated_at"):
             update["updated_at"] = timezone.now()
         model._default_manager.filter(pk__in=pks).update(**update)
-        owner_model = model._meta.get_field(owner_field).related_model
+        owner_model = cast("type[models.Model]", model._meta.get_field(owner_field).related_model)
         names = {
             u.pk: str(u) for u in owner_model._default_manager.filter(pk__in={expected[pk][0] for pk in pks})
         }

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from typing import cast
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -153,7 +153,7 @@ def default_pool_for(user) -> CustomerPool | None:
     pools = [p for p in CustomerPool.objects.filter(active=True) if pool_open_to(p, user)]
     with_dept = [p for p in pools if p.department_id is not None]
     if with_dept and user.department_id:
-        return min(with_dept, key=lambda p: len(department_subtree_ids(p.department_id)))
+        return min(with_dept, key=lambda p: len(department_subtree_ids(p.department_id or 0)))
     return next((p for p in pools if p.department_id is None), pools[0] if pools else None)
 
 
@@ -358,19 +358,13 @@ def pool_place(
 
 
 # ------------------------------------------------------------------------------------------------ recycling
-@dataclass
-class RecycleResult:
-    warned: int = 0
-    recycled: int = 0
-
-
 def _stale_followup(cutoff: dt.datetime) -> Q:
     """No interaction (system events do not count) and no claim since `cutoff`, and older than it."""
     touched = Interaction.objects.filter(customer=OuterRef("pk"), occurred_at__gte=cutoff).exclude(
         channel=InteractionChannel.EVENT
     )
     held = PoolEvent.objects.filter(customer=OuterRef("pk"), kind__in=HOLD_KINDS, at__gte=cutoff)
-    return Q(created_at__lt=cutoff) & ~Exists(touched) & ~Exists(held)
+    return cast(Q, Q(created_at__lt=cutoff) & ~Exists(touched) & ~Exists(held))
 
 
 def _stale_deal(cutoff: dt.datetime) -> Q:
@@ -382,7 +376,7 @@ def _stale_deal(cutoff: dt.datetime) -> Q:
         customer=OuterRef("pk"), kind=OrderKind.SALE, order_date__gte=timezone.localdate(cutoff)
     ).exclude(status=OrderStatus.CANCELLED)
     held = PoolEvent.objects.filter(customer=OuterRef("pk"), kind__in=HOLD_KINDS, at__gte=cutoff)
-    return Q(created_at__lt=cutoff) & ~Exists(won) & ~Exists(ordered) & ~Exists(held)
+    return cast(Q, Q(created_at__lt=cutoff) & ~Exists(won) & ~Exists(ordered) & ~Exists(held))
 
 
 def _stale(rule: RecycleRule, now: dt.datetime, ahead: int = 0) -> Q:
