@@ -9,7 +9,7 @@ The data set is made with INSERT … SELECT generate_series (seconds, not minute
 of one department, one recent interaction for the followed-up ones plus older history, won deals for some.
 Measured: the candidate query alone, the warning run (every stale customer warned) and, warn_days later, the
 recycling run (every stale customer returned to the pool: owner cleared with audit, pool entry, event,
-timeline). Figures are printed and appended to var/bench.log; nothing asserts wall-clock times.
+timeline); the test's transaction is rolled back, so every run starts from the same data. Figures are printed and appended to var/bench.log; nothing asserts wall-clock times.
 """
 
 from __future__ import annotations
@@ -134,17 +134,6 @@ def pool_dataset(django_db_setup, django_db_blocker):
                 )
             bulk.reset_sequences(Customer, Interaction, Order)
             print(f"BENCH pools: generated {n} customers in {time.perf_counter() - t0:.0f}s")
-        # a previous run recycled the stale customers: give them back to their reps and forget the history
-        from kehu.sales.models import PoolEntry, PoolEvent
-
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE customers_customer c SET owner_id = e.from_owner_id FROM sales_poolevent e "
-                "WHERE e.customer_id = c.id AND e.kind = 'recycled' AND c.owner_id IS NULL"
-            )
-            cursor.execute("DELETE FROM interactions_interaction WHERE related_model LIKE 'sales.pool.%%'")
-        PoolEntry.objects.all().delete()
-        PoolEvent.objects.all().delete()
     return rule
 
 
