@@ -257,3 +257,73 @@ def record_delete(*, instance: models.Model, by, expected_version: int | None = 
             changes={k: [v, None] for k, v in before.items() if v not in (None, "", [], {})},
             note=note,
         )
+
+
+def record_owner_set(*, instance: M, owner, by, note: str = "") -> M:
+    """Give a record a new owner (or none) as a decision of a use case that checked its own rules (pool
+    claims, releases, recycling): the row is locked, its version bumped and the change audited as a TRANSFER
+    by `by` (None = the system). Scope follows the owner at once, since scope is computed from it."""
+    model = type(instance)
+    owner_field = registry.require(model).owner_field
+    if not owner_field:
+        raise ValueError(f"{model._meta.label} has no owner")
+    with transaction.atomic():
+        locked = model._default_manager.select_for_update().get(pk=instance.pk)
+        previous = getattr(locked, owner_field)
+        if getattr(previous, "pk", None) == getattr(owner, "pk", None):
+            return locked
+        setattr(locked, owner_field, owner)
+        update = [owner_field]
+        if hasattr(locked, "version"):
+            locked.version += 1
+            update.append("version")
+        if hasattr(locked, "updated_at"):
+            locked.updated_at = timezone.now()
+            update.append("updated_at")
+        locked.save(update_fields=update)
+        audit.log(
+            actor=by,
+            action=AuditAction.TRANSFER,
+            instance=locked,
+            changes={owner_field: [str(previous) if previous else None, str(owner) if owner else None]},
+            note=note,
+        )
+    instance.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
+    return locked
+
+
+def records_owner_clear(*, model: type[models.Model], rows: list[tuple], by, note: str = "") -> list[int]:
+    """Set-based owner removal for a batch (recycling): `rows` are (pk, expected owner id, repr). Locks the
+    rows, skips those whose owner changed meanwhile, clears the owner with one UPDATE (version bumped) and
+    writes one TRANSFER audit entry per record in one INSERT. Returns the pks changed."""
+    owner_field = registry.require(model).owner_field
+    if not owner_field:
+        raise ValueError(f"{model._meta.label} has no owner")
+    expected = {pk: (owner_id, text) for pk, owner_id, text in rows}
+    with transaction.atomic():
+        current = dict(
+            model._default_manager.select_for_update()
+            .filter(pk__in=list(expected))
+            .values_list("pk", f"{owner_field}_id")
+        )
+        pks = [pk for pk, (owner_id, _t) in expected.items() if current.get(pk) == owner_id]
+        if not pks:
+            return []
+        update: dict = {owner_field: None}
+        if hasattr(model, "version"):
+            update["version"] = models.F("version") + 1
+        if hasattr(model, "updated_at"):
+            update["updated_at"] = timezone.now()
+        model._default_manager.filter(pk__in=pks).update(**update)
+        owner_model = cast("type[models.Model]", model._meta.get_field(owner_field).related_model)
+        names = {
+            u.pk: str(u) for u in owner_model._default_manager.filter(pk__in={expected[pk][0] for pk in pks})
+        }
+        audit.log_many(
+            actor=by,
+            action=AuditAction.TRANSFER,
+            model=model._meta.label_lower,
+            rows=[(pk, expected[pk][1], {owner_field: [names.get(expected[pk][0]), None]}) for pk in pks],
+            note=note,
+        )
+    return pks

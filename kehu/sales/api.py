@@ -714,6 +714,9 @@ def register(router) -> None:
     from . import api_quotes
 
     api_quotes.register(router)
+    from . import api_pools
+
+    api_pools.register(router)
 
 
 __all__ = ["register", "scoped"]

@@ -267,4 +267,77 @@ def seed(ctx) -> str:
     from .demo_documents import seed as seed_documents
 
     documents = seed_documents(ctx, now=now)
-    return f"{made_leads} leads, {made_opps} opportunities ({len(history)} stage changes); {documents}"
+    pooled = seed_pools(ctx, now=now)
+    return (
+        f"{made_leads} leads, {made_opps} opportunities ({len(history)} stage changes); {documents}; {pooled}"
+    )
+
+
+def seed_pools(ctx, *, now: dt.datetime) -> str:
+    """Two public pools (the North region's, and the water-treatment product line's) with customers that
+    left a rep — released with a reason or recycled by the rule — and their history, plus the North recycle
+    rule (30 days without follow-up or 180 without a deal, warned 3 days before; loyal customers kept)."""
+    from .models import CustomerPool, PoolEntry, PoolEvent, RecycleRule
+
+    rng = ctx["rng"]
+    north = Department.objects.filter(name__startswith="华北").first()
+    water = ProductCategory.objects.filter(parent__isnull=True, name__startswith="净水").first()
+    north_pool = CustomerPool.objects.create(
+        name="华北公海 North pool", department=north, reclaim_cooldown_days=7
+    )
+    line_pool = CustomerPool.objects.create(
+        name="净水产品线公海 Water treatment pool", product_line=water, hide_contact_details=True
+    )
+    rule = RecycleRule.objects.create(
+        name="华北 30 天未跟进 North: 30 days without follow-up",
+        pool=north_pool,
+        department=north,
+        no_followup_days=30,
+        no_deal_days=180,
+        warn_days=3,
+        exclude_lifecycle="loyal",
+    )
+    candidates = list(
+        Customer.objects.filter(pk__in=ctx["customer_ids"], kind="organization", owner__isnull=False)
+        .exclude(lifecycle_stage="loyal")
+        .order_by("pk")
+        .values_list("pk", "owner_id")[:40]
+    )
+    reasons = ["客户暂无需求 No need for now", "联系不上 Cannot reach them", "预算冻结 Budget frozen"]
+    entries, events = [], []
+    for i, (pk, owner_id) in enumerate(candidates):
+        pool = north_pool if i % 3 else line_pool
+        held_from = now - dt.timedelta(days=rng.randrange(60, 400))
+        left = held_from + dt.timedelta(days=rng.randrange(31, 50))
+        recycled = pool == north_pool and i % 2 == 0
+        reason = "no follow-up for 30 days" if recycled else rng.choice(reasons)
+        events.append(
+            PoolEvent(
+                customer_id=pk, pool=pool, kind="claimed", at=held_from, to_owner_id=owner_id, by_id=owner_id
+            )
+        )
+        if recycled:
+            events.append(
+                PoolEvent(
+                    customer_id=pk,
+                    pool=pool,
+                    kind="warned",
+                    at=left - dt.timedelta(days=3),
+                    from_owner_id=owner_id,
+                    rule=rule,
+                    reason=reason,
+                )
+            )
+        events.append(
+            PoolEvent(
+                customer_id=pk, pool=pool, kind="recycled" if recycled else "released", at=left,
+                from_owner_id=owner_id, by_id=None if recycled else owner_id, rule=rule if recycled else None, reason=reason,
+            )
+        )  # fmt: skip
+        entries.append(
+            PoolEntry(pool=pool, customer_id=pk, entered_at=left, previous_owner_id=owner_id, reason=reason)
+        )
+    Customer.objects.filter(pk__in=[pk for pk, _o in candidates]).update(owner=None)
+    PoolEntry.objects.bulk_create(entries)
+    PoolEvent.objects.bulk_create(events)
+    return f"{len(entries)} customers in 2 pools"

@@ -8,7 +8,7 @@ from django_tasks import task
 @task()
 def run_sales_schedule() -> dict:
     """The periodic sales work: lead first-contact SLA reminders and escalations, quote expiry, overdue
-    instalment reminders. (Contract renewals and pool recycling join here.)"""
+    instalment reminders, pool recycling (warnings, then returns). (Contract renewals join here.)"""
     from .services.quotes import quotes_expire
     from .services.receivables import instalments_overdue_remind
     from .services.sla import lead_sla_scan
@@ -17,4 +17,20 @@ def run_sales_schedule() -> dict:
         "lead_sla": lead_sla_scan(),
         "quotes_expired": quotes_expire(),
         "instalments_reminded": instalments_overdue_remind(),
+        "pools": _pools_recycle(),
     }
+
+
+def _pools_recycle() -> dict:
+    """Recycle rules of the public pools: warn owners, then return customers to the pool. A scan over every
+    owned customer takes seconds at scale, so it runs once an hour, not with every minute's schedule (the
+    claim in the cache is per hour; a second run in the same hour would change nothing anyway)."""
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from .services.pools import pools_recycle
+
+    hour = timezone.now().strftime("%Y%m%d%H")
+    if not cache.add(f"kehu:sales:pools_recycle:{hour}", True, 2 * 3600):
+        return {"skipped": 1}
+    return pools_recycle()

@@ -74,3 +74,14 @@ urlpatterns = [
     path("board/<int:pk>/totals/", views_board.BoardTotals.as_view(), name="board_totals"),
     path("board/<int:pk>/stages/<int:stage_pk>/cards/", views_board.BoardCards.as_view(), name="board_cards"),
 ]
+
+# public and private pools (公海 / 私海)
+from . import views_pools  # noqa: E402
+
+urlpatterns += [
+    path("pools/", views_pools.PoolIndex.as_view(), name="pools"),
+    path("pools/<int:pk>/", views_pools.PoolDetail.as_view(), name="pool"),
+    path("pools/<int:pk>/claim/<int:customer_pk>/", views_pools.PoolClaim.as_view(), name="pool_claim"),
+    path("pools/<int:pk>/assign/<int:customer_pk>/", views_pools.PoolAssign.as_view(), name="pool_assign"),
+    path("pools/release/<int:customer_pk>/", views_pools.PoolRelease.as_view(), name="pool_release"),
+]

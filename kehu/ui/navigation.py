@@ -73,6 +73,7 @@ SECTIONS = [
             ),
             ("webforms", _("Lead web forms"), "sales:webforms", "globe", ("change", "sales.leadwebform")),
             ("board", _("Pipeline board"), "sales:board", "trend", ("view", "sales.opportunity")),
+            ("pools", _("Customer pools"), "sales:pools", "users", ("view", "sales.customerpool")),
         ],
     ),
     (
