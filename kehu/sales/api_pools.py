@@ -114,10 +114,9 @@ class CustomerPoolViewSet(ScopedModelViewSet):
         qs = pools.pool_entries(pool=pool, user=request.user)
         page = self.paginate_queryset(qs)
         entries = list(page if page is not None else qs)
-        context = {
-            "hidden": pools.hidden_customer_fields(pool=pool, user=request.user),
-            "history": pools.pool_history(customer_ids=[e.customer_id for e in entries]),
-        }
+        history = pools.pool_history(customer_ids=[e.customer_id for e in entries])
+        pools.mask_hidden_entry_fields(entries=entries, history=history, user=request.user)
+        context = {"hidden": pools.hidden_customer_fields(pool=pool, user=request.user), "history": history}
         data = PoolCustomerSerializer(entries, many=True, context=context).data
         return self.get_paginated_response(data) if page is not None else Response(data)
 

@@ -60,6 +60,7 @@ class PoolDetail(View):
         page = _page(request, pools.pool_entries(pool=pool, user=user))
         entries = list(page.object_list)
         history = pools.pool_history(customer_ids=[e.customer_id for e in entries])
+        pools.mask_hidden_entry_fields(entries=entries, history=history, user=user)
         for entry in entries:
             entry.history = history.get(entry.customer_id, [])
         access = Access.of(user)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from kehu.customers.imports import worker
 from kehu.customers.imports.models import ImportJob
@@ -51,9 +52,7 @@ def test_upload_map_preview_run_and_watch_the_progress(seeded, page, login, live
     page.click("[data-testid=start-import]")
     page.wait_for_selector("[data-testid=import-progress][data-status=queued]")
     assert worker.import_job_work(job.pk, max_batches=1) == "paused"
-    page.wait_for_function(
-        "() => document.querySelector('[data-testid=import-count]').textContent.includes('20 of 60 rows')"
-    )
+    expect(page.locator("[data-testid=import-count]")).to_contain_text("20 of 60 rows")  # no eval (CSP)
     assert "created: 19" in page.inner_text("[data-testid=import-counts]")  # and the bad row 5
     assert worker.import_job_work(job.pk) == "done"
     page.wait_for_selector("[data-testid=import-progress][data-status=done]")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from kehu.customers.models import Customer
 from kehu.interactions import services
@@ -12,9 +13,8 @@ pytestmark = pytest.mark.e2e
 
 
 def first_item_is(page, text: str) -> None:
-    page.wait_for_function(
-        "t => (document.querySelector('#timeline-list li') || {}).textContent.includes(t)", arg=text
-    )
+    # Playwright's expect polls from outside the page: wait_for_function would eval in it, which the CSP forbids
+    expect(page.locator("#timeline-list li").first).to_contain_text(text)
 
 
 def test_log_in_two_clicks_check_in_and_load_more(seeded, context_factory, login, live_server):  # noqa: F811
@@ -31,7 +31,9 @@ def test_log_in_two_clicks_check_in_and_load_more(seeded, context_factory, login
     page.evaluate("window.__marker = 'same page'")  # gone if the page reloads
 
     page.click("[data-testid=timeline] [data-channel=wechat]")  # click 1: the channel (focuses the subject)
-    page.wait_for_function("document.activeElement && document.activeElement.name === 'subject'")
+    expect(
+        page.locator("[data-testid=log-subject]")
+    ).to_be_focused()  # no wait_for_function: the CSP forbids eval
     page.keyboard.type("微信发送报价单")
     page.click("[data-testid=log-save]")  # click 2
     first_item_is(page, "微信发送报价单")

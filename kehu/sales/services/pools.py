@@ -120,6 +120,23 @@ def pool_entries(*, pool: CustomerPool, user) -> QuerySet[PoolEntry]:
     )
 
 
+def mask_hidden_entry_fields(*, entries, history: dict[int, list[PoolEvent]], user) -> None:
+    """Blank, in memory, what the reader may not see of pool entries: a hidden `reason` also hides the reasons
+    in the entries' history (the same words), a hidden `previous_owner` who held it (ADR 0009)."""
+    hidden = Access.of(user).hidden_fields(PoolEntry)
+    for entry in entries:
+        if "reason" in hidden:
+            entry.reason = ""
+        if "previous_owner" in hidden:
+            entry.previous_owner = None
+    for events in history.values():
+        for event in events:
+            if "reason" in hidden:
+                event.reason = ""
+            if "previous_owner" in hidden:
+                event.from_owner = None
+
+
 def pool_history(*, customer_ids: list[int], limit: int = 5) -> dict[int, list[PoolEvent]]:
     """The last pool events of each customer (who held it, why it returned), one query."""
     result: dict[int, list[PoolEvent]] = defaultdict(list)
