@@ -6,11 +6,18 @@ import os
 
 import pytest
 import time_machine
+from hypothesis import settings as hypothesis_settings
 
 from kehu.core.models import Scope
 
 from . import clock as suite_clock
 from .factories import UserFactory, user_with
+
+# Property tests draw the same examples on every run (a failure in CI reproduces on a laptop, and no run fails
+# by the luck of the draw) and never time an example (the machine's load is not the code's fault). To explore
+# new examples locally: `pytest --hypothesis-profile=default` (docs/testing.md).
+hypothesis_settings.register_profile("kehu", derandomize=True, deadline=None)
+hypothesis_settings.load_profile("kehu")
 
 ALL_ACTIONS = ("view", "add", "change", "delete", "import", "export", "transfer")
 
