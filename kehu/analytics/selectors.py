@@ -16,6 +16,14 @@ def score_list(*, user) -> QuerySet[CustomerScore]:
     return scoped(CustomerScore, user=user).filter(customer__merged_into__isnull=True)
 
 
+def customers_in_segment(queryset: QuerySet, *, user, segment: str) -> QuerySet:
+    """The customers of `queryset` in an RFM segment (the `?rfm_segment=` filter of customer lists and the API).
+    Ignored for a reader who may not see the score's segment: a filter by a hidden field reveals it (ADR 0009)."""
+    if user is None or "segment" in Access.of(user).hidden_fields(CustomerScore):
+        return queryset
+    return queryset.filter(analytics_score__segment=segment)
+
+
 def score_for(*, user, customer) -> CustomerScore | None:
     """The score of one customer (None when not scored or not visible); memoised per request user object."""
     cache = getattr(user, "_kehu_scores", None)

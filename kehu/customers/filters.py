@@ -57,4 +57,6 @@ class CustomerFilter(django_filters.FilterSet):
         return queryset.filter(pk__in=written_customer_ids(user=user, job_id=value))
 
     def filter_rfm_segment(self, queryset, name, value):
-        return queryset.filter(analytics_score__segment=value)
+        from kehu.analytics.selectors import customers_in_segment
+
+        return customers_in_segment(queryset, user=getattr(self.request, "user", None), segment=value)

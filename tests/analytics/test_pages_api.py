@@ -74,6 +74,22 @@ def test_customer_list_and_api_filter_by_rfm_segment_within_scope(scored, org, c
     assert api_for(org.rep1).get("/api/customers/?rfm_segment=nonsense").status_code == 400
 
 
+def test_the_segment_filter_is_ignored_for_a_role_that_may_not_see_the_segment(
+    scored, org, client_for, api_for
+):
+    role = org.rep1.roles.get()
+    ModelGrant.objects.create(role=role, model="analytics.customerscore", can_view=True, read_scope=Scope.OWN)
+    FieldGrant.objects.create(role=role, model="analytics.customerscore", field="segment", access="hidden")
+    Access.forget(org.rep1)
+    lost = CustomerScore.objects.get(customer=scored["lost"]).segment
+    ids = {
+        row["id"] for row in api_for(org.rep1).get(f"/api/customers/?rfm_segment={lost}").json()["results"]
+    }
+    assert {scored["lost"].pk, scored["best"].pk} <= ids  # not narrowed: the answer says nothing of segments
+    html = client_for(org.rep1).get(f"/customers/?rfm_segment={lost}").content.decode()
+    assert scored["lost"].name in html and scored["best"].name in html
+
+
 def test_scores_api_is_scoped(scored, org, api_for):
     data = api_for(org.rep1).get("/api/analytics/scores/").json()
     ids = {row["customer"] for row in data["results"]}
