@@ -85,3 +85,24 @@ urlpatterns += [
     path("pools/<int:pk>/assign/<int:customer_pk>/", views_pools.PoolAssign.as_view(), name="pool_assign"),
     path("pools/release/<int:customer_pk>/", views_pools.PoolRelease.as_view(), name="pool_release"),
 ]
+
+# contract attachments
+from . import views_attachments  # noqa: E402
+
+urlpatterns += [
+    path(
+        "contracts/<int:pk>/attachments/",
+        views_attachments.ContractAttachmentUpload.as_view(),
+        name="contract_attachment_add",
+    ),
+    path(
+        "contract-attachments/<int:pk>/",
+        views_attachments.ContractAttachmentDownload.as_view(),
+        name="contract_attachment",
+    ),
+    path(
+        "contract-attachments/<int:pk>/delete/",
+        views_attachments.ContractAttachmentDelete.as_view(),
+        name="contract_attachment_delete",
+    ),
+]

@@ -76,10 +76,14 @@ class ContractDetail(RecordDetailView):
         "approved_by",
     )
     edit_url_name = "sales:contract_edit"
+    attachment_form = None  # a refused upload's bound form (views_attachments)
 
     def get_context_data(self, **kwargs):
+        from .views_attachments import attachment_context
+
         ctx = super().get_context_data(**kwargs)
         contract = ctx["object"]
+        ctx.update(attachment_context(self.request, contract, self.attachment_form))
         user = self.request.user
         access = Access.of(user)
         today = timezone.localdate()
