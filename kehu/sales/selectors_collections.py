@@ -77,3 +77,18 @@ def contract_attachment_visible(*, user, pk: int) -> ContractAttachment:
     from kehu.core.selectors import get_visible
 
     return get_visible(scoped(ContractAttachment, user=user).select_related("contract"), user=user, pk=pk)
+
+
+def overdue_instalments(*, user, owner_ids: list[int] | None = None, limit: int = 100) -> list[Instalment]:
+    """Unpaid instalments due before today of the contracts the user may see, oldest first (the receivables
+    page's overdue list; ix_instalment_due / ix_instalment_unpaid)."""
+    today = timezone.localdate()
+    rows = list(
+        unpaid_instalments(user=user, owner_ids=owner_ids)
+        .filter(due_date__lt=today)
+        .select_related("contract", "contract__customer", "contract__owner")
+        .order_by("due_date", "pk")[:limit]
+    )
+    for row in rows:
+        row.days_overdue = (today - row.due_date).days
+    return rows

@@ -258,5 +258,6 @@ class Receivables(View):
                 "by_owner": selectors_collections.receivables_by(
                     user=request.user, by="owner", owner_ids=owner_ids
                 ),
+                "overdue": selectors_collections.overdue_instalments(user=request.user, owner_ids=owner_ids),
             },
         )
