@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the contract fixtures are imported from the other sales tests
 """Contract attachments: upload/download/delete on the contract page and through the API, the service tickets'
 type and size limits (field errors, nothing stored), hostile file names, scope (404 outside the contract's
 scope, read-only roles cannot upload), audit entries and timeline events."""
@@ -26,14 +27,14 @@ def media(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
-def _upload(client, contract, name, content):  # noqa: F811
+def _upload(client, contract, name, content):
     return client.post(
         reverse("sales:contract_attachment_add", args=[contract.pk]),
         {"file": SimpleUploadedFile(name, content, content_type="application/pdf")},
     )
 
 
-def test_page_upload_with_a_hostile_name_download_and_scope(client, org, contract, media):  # noqa: F811
+def test_page_upload_with_a_hostile_name_download_and_scope(client, org, contract, media):
     client.force_login(org.rep1)
     response = _upload(client, contract, HOSTILE, PDF)
     assert response.status_code == 302
@@ -85,7 +86,7 @@ def test_forbidden_or_oversized_files_get_a_field_error_and_nothing_is_stored(
     media,
     name,
     size,
-    words,  # noqa: F811
+    words,
 ):
     settings.KEHU_ATTACHMENT_MAX_BYTES = 1024
     client.force_login(org.rep1)
@@ -100,7 +101,7 @@ def test_forbidden_or_oversized_files_get_a_field_error_and_nothing_is_stored(
     assert list(exc.value.message_dict) == ["file"]
 
 
-def test_api_upload_list_download_delete(org, contract, api_for, settings, media):  # noqa: F811
+def test_api_upload_list_download_delete(org, contract, api_for, settings, media):
     api = api_for(org.rep1)
     created = api.post(
         "/api/contract-attachments/",
@@ -152,7 +153,7 @@ def test_api_upload_list_download_delete(org, contract, api_for, settings, media
 
 def test_files_of_a_signed_contract_are_kept_from_reps(
     org, contract, media, django_capture_on_commit_callbacks
-):  # noqa: F811
+):
     kept = attachments.contract_attachment_add(contract=contract, name="scan.pdf", content=PDF, by=org.rep1)
     gone = attachments.contract_attachment_add(contract=contract, name="draft.pdf", content=PDF, by=org.rep1)
     with django_capture_on_commit_callbacks(execute=True):

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the contract fixtures are imported from the other sales tests
 """Contract renewal reminders and expiry, overdue instalments (flag, reminder, receivables page): the sales
 scheduler on the frozen clock, mail through the real SMTP server, one reminder with several workers."""
 
@@ -20,7 +21,7 @@ from tests.sales.test_orders_contracts import accepted, contract  # noqa: F401 -
 from tests.sales.test_quotes import catalogue, deal  # noqa: F401 - fixtures
 
 
-def _in_force(contract, org, *, ends: dt.date, notice: int = 30) -> Contract:  # noqa: F811
+def _in_force(contract, org, *, ends: dt.date, notice: int = 30) -> Contract:
     Contract.objects.filter(pk=contract.pk).update(end_date=ends, renewal_notice_days=notice)
     contract.refresh_from_db()
     contracts.contract_set_status(contract=contract, status="pending", by=org.rep1)
@@ -38,7 +39,7 @@ def test_owner_reminded_once_before_the_end_then_the_contract_expires(
     now,
     frozen_clock,
     smtp_settings,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     today = now.date()
     signed = _in_force(contract, org, ends=today + dt.timedelta(days=40))
@@ -67,7 +68,7 @@ def test_owner_reminded_once_before_the_end_then_the_contract_expires(
     assert contracts_renewal_remind() == 0  # expired contracts are not reminded again
 
 
-def test_drafts_and_contracts_without_notice_are_not_reminded(org, contract, account, now, frozen_clock):  # noqa: F811
+def test_drafts_and_contracts_without_notice_are_not_reminded(org, contract, account, now, frozen_clock):
     today = now.date()
     Contract.objects.filter(pk=contract.pk).update(end_date=today + dt.timedelta(days=5))  # a draft
     silent = contracts.contract_create(
@@ -96,7 +97,7 @@ def test_overdue_instalment_flagged_on_pages_and_api_and_mailed_once(
     now,
     frozen_clock,
     smtp_settings,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     today = now.date()
     half = contract.amount / 2

@@ -46,7 +46,7 @@ def contracts_renewal_remind(*, now: dt.datetime | None = None, limit: int = 500
         for c in pending.filter(end_date__lte=today + dt.timedelta(days=longest))
         .select_related("owner", "customer")
         .order_by("end_date", "pk")[:limit]
-        if c.end_date - dt.timedelta(days=c.renewal_notice_days) <= today
+        if c.end_date is not None and c.end_date - dt.timedelta(days=c.renewal_notice_days) <= today
     ]
     sent = 0
     for contract in due:
@@ -58,7 +58,7 @@ def contracts_renewal_remind(*, now: dt.datetime | None = None, limit: int = 500
             values = {
                 "c": contract.number,
                 "customer": contract.customer.name,
-                "day": contract.end_date.isoformat(),
+                "day": contract.end_date.isoformat() if contract.end_date else "",
             }
             tell(
                 [contract.owner],
@@ -95,7 +95,7 @@ def contracts_expire(*, now: dt.datetime | None = None, limit: int = 500) -> int
                 locked,
                 "sales.contract.expired",
                 _("Contract %(c)s expired on %(day)s")
-                % {"c": locked.number, "day": locked.end_date.isoformat()},
+                % {"c": locked.number, "day": locked.end_date.isoformat() if locked.end_date else ""},
             )
             expired += 1
     return expired
