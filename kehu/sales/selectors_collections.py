@@ -90,5 +90,5 @@ def overdue_instalments(*, user, owner_ids: list[int] | None = None, limit: int 
         .order_by("due_date", "pk")[:limit]
     )
     for row in rows:
-        setattr(row, "days_overdue", (today - row.due_date).days)  # for the page
+        row.days_overdue = (today - row.due_date).days  # type: ignore[attr-defined]  # for the page
     return rows
