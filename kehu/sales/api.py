@@ -717,6 +717,9 @@ def register(router) -> None:
     from . import api_pools
 
     api_pools.register(router)
+    from . import api_attachments
+
+    api_attachments.register(router)
 
 
 __all__ = ["register", "scoped"]

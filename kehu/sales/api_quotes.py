@@ -457,6 +457,7 @@ class InstalmentSerializer(AccessAwareSerializer):
             "currency",
             "paid_amount",
             "status",
+            "is_overdue",
             "notes",
             "version",
         ]

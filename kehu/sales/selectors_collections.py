@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from kehu.core.selectors import scoped
 
-from .models import UNPAID_STATUSES, Contract, Instalment
+from .models import UNPAID_STATUSES, Contract, ContractAttachment, Instalment
 
 
 def contract_list(*, user) -> QuerySet[Contract]:
@@ -65,3 +65,30 @@ def receivables_by(*, user, by: str, owner_ids: list[int] | None = None) -> list
         )
         for r in rows
     ]
+
+
+def contract_attachments(*, user, contract: Contract) -> QuerySet[ContractAttachment]:
+    """The attachments of a contract, for who may see the contract (the attachment inherits its scope)."""
+    return scoped(ContractAttachment, user=user).filter(contract=contract).select_related("uploaded_by")
+
+
+def contract_attachment_visible(*, user, pk: int) -> ContractAttachment:
+    """One attachment, 404 when its contract is outside the user's scope."""
+    from kehu.core.selectors import get_visible
+
+    return get_visible(scoped(ContractAttachment, user=user).select_related("contract"), user=user, pk=pk)
+
+
+def overdue_instalments(*, user, owner_ids: list[int] | None = None, limit: int = 100) -> list[Instalment]:
+    """Unpaid instalments due before today of the contracts the user may see, oldest first (the receivables
+    page's overdue list; ix_instalment_due / ix_instalment_unpaid)."""
+    today = timezone.localdate()
+    rows = list(
+        unpaid_instalments(user=user, owner_ids=owner_ids)
+        .filter(due_date__lt=today)
+        .select_related("contract", "contract__customer", "contract__owner")
+        .order_by("due_date", "pk")[:limit]
+    )
+    for row in rows:
+        row.days_overdue = (today - row.due_date).days  # type: ignore[attr-defined]  # for the page
+    return rows

@@ -8,15 +8,18 @@ from django_tasks import task
 @task()
 def run_sales_schedule() -> dict:
     """The periodic sales work: lead first-contact SLA reminders and escalations, quote expiry, overdue
-    instalment reminders, pool recycling (warnings, then returns). (Contract renewals join here.)"""
+    instalment reminders, contract renewal reminders and expiry, pool recycling (warnings, then returns)."""
     from .services.quotes import quotes_expire
     from .services.receivables import instalments_overdue_remind
+    from .services.renewals import contracts_expire, contracts_renewal_remind
     from .services.sla import lead_sla_scan
 
     return {
         "lead_sla": lead_sla_scan(),
         "quotes_expired": quotes_expire(),
         "instalments_reminded": instalments_overdue_remind(),
+        "contracts_renewal_reminded": contracts_renewal_remind(),
+        "contracts_expired": contracts_expire(),
         "pools": _pools_recycle(),
     }
 

@@ -85,3 +85,53 @@ urlpatterns += [
     path("pools/<int:pk>/assign/<int:customer_pk>/", views_pools.PoolAssign.as_view(), name="pool_assign"),
     path("pools/release/<int:customer_pk>/", views_pools.PoolRelease.as_view(), name="pool_release"),
 ]
+
+# contract attachments
+from . import views_attachments  # noqa: E402
+
+urlpatterns += [
+    path(
+        "contracts/<int:pk>/attachments/",
+        views_attachments.ContractAttachmentUpload.as_view(),
+        name="contract_attachment_add",
+    ),
+    path(
+        "contract-attachments/<int:pk>/",
+        views_attachments.ContractAttachmentDownload.as_view(),
+        name="contract_attachment",
+    ),
+    path(
+        "contract-attachments/<int:pk>/delete/",
+        views_attachments.ContractAttachmentDelete.as_view(),
+        name="contract_attachment_delete",
+    ),
+]
+
+# configuration of the public pools (admins)
+from . import views_pool_config as pool_config  # noqa: E402
+from .models import ClaimLimit, RecycleRule  # noqa: E402
+
+urlpatterns += [
+    path("pool-settings/", pool_config.PoolConfigList.as_view(), name="pool_settings"),
+    path("pool-settings/new/", pool_config.PoolConfigEdit.as_view(), name="pool_setting_create"),
+    path("pool-settings/<int:pk>/", pool_config.PoolConfigDetail.as_view(), name="pool_setting"),
+    path("pool-settings/<int:pk>/edit/", pool_config.PoolConfigEdit.as_view(), name="pool_setting_edit"),
+    path("recycle-rules/", pool_config.RecycleRuleList.as_view(), name="recycle_rules"),
+    path("recycle-rules/new/", pool_config.RecycleRuleEdit.as_view(), name="recycle_rule_create"),
+    path("recycle-rules/<int:pk>/", pool_config.RecycleRuleDetail.as_view(), name="recycle_rule"),
+    path("recycle-rules/<int:pk>/edit/", pool_config.RecycleRuleEdit.as_view(), name="recycle_rule_edit"),
+    path(
+        "recycle-rules/<int:pk>/delete/",
+        RecordDeleteView.as_view(model=RecycleRule, success_url_name="sales:recycle_rules"),
+        name="recycle_rule_delete",
+    ),
+    path("claim-limits/", pool_config.ClaimLimitList.as_view(), name="claim_limits"),
+    path("claim-limits/new/", pool_config.ClaimLimitEdit.as_view(), name="claim_limit_create"),
+    path("claim-limits/<int:pk>/", pool_config.ClaimLimitDetail.as_view(), name="claim_limit"),
+    path("claim-limits/<int:pk>/edit/", pool_config.ClaimLimitEdit.as_view(), name="claim_limit_edit"),
+    path(
+        "claim-limits/<int:pk>/delete/",
+        RecordDeleteView.as_view(model=ClaimLimit, success_url_name="sales:claim_limits"),
+        name="claim_limit_delete",
+    ),
+]

@@ -76,10 +76,14 @@ class ContractDetail(RecordDetailView):
         "approved_by",
     )
     edit_url_name = "sales:contract_edit"
+    attachment_form = None  # a refused upload's bound form (views_attachments)
 
     def get_context_data(self, **kwargs):
+        from .views_attachments import attachment_context
+
         ctx = super().get_context_data(**kwargs)
         contract = ctx["object"]
+        ctx.update(attachment_context(self.request, contract, self.attachment_form))
         user = self.request.user
         access = Access.of(user)
         today = timezone.localdate()
@@ -254,5 +258,6 @@ class Receivables(View):
                 "by_owner": selectors_collections.receivables_by(
                     user=request.user, by="owner", owner_ids=owner_ids
                 ),
+                "overdue": selectors_collections.overdue_instalments(user=request.user, owner_ids=owner_ids),
             },
         )

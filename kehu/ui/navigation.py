@@ -74,6 +74,27 @@ SECTIONS = [
             ("webforms", _("Lead web forms"), "sales:webforms", "globe", ("change", "sales.leadwebform")),
             ("board", _("Pipeline board"), "sales:board", "trend", ("view", "sales.opportunity")),
             ("pools", _("Customer pools"), "sales:pools", "users", ("view", "sales.customerpool")),
+            (
+                "poolsettings",
+                _("Pool settings"),
+                "sales:pool_settings",
+                "sliders",
+                ("change", "sales.customerpool"),
+            ),
+            (
+                "recyclerules",
+                _("Recycle rules"),
+                "sales:recycle_rules",
+                "sliders",
+                ("change", "sales.recyclerule"),
+            ),
+            (
+                "claimlimits",
+                _("Claim limits"),
+                "sales:claim_limits",
+                "sliders",
+                ("change", "sales.claimlimit"),
+            ),
         ],
     ),
     (

@@ -114,6 +114,10 @@ class PoolEvent(models.Model):
         indexes = [
             models.Index(fields=["customer", "-at"], name="ix_poolevent_customer"),
             models.Index(fields=["from_owner", "kind", "at"], name="ix_poolevent_owner"),
+            # the pool settings page lists a pool's latest moves
+            models.Index(fields=["pool", "-at"], name="ix_poolevent_pool"),
+            # a rep's claims today (the claim limit per day)
+            models.Index(fields=["to_owner", "kind", "at"], name="ix_poolevent_claims"),
         ]
 
     def __str__(self) -> str:
