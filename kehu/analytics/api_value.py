@@ -68,7 +68,9 @@ class ValueFilter(django_filters.FilterSet):
 
     def filter_at_risk(self, queryset, name, value):
         threshold = ValueSettings.current().at_risk_threshold
-        return queryset.filter(churn_risk__gte=threshold) if value else queryset.filter(churn_risk__lt=threshold)
+        return (
+            queryset.filter(churn_risk__gte=threshold) if value else queryset.filter(churn_risk__lt=threshold)
+        )
 
 
 class ValueViewSet(viewsets.ReadOnlyModelViewSet):
@@ -88,7 +90,10 @@ class ValueViewSet(viewsets.ReadOnlyModelViewSet):
         qs = selectors_value.value_list(user=self.request.user).select_related("customer")
         hidden = selectors_value.hidden(self.request.user)
         # a filter or ordering by a hidden field would reveal it
-        if "churn_risk" in hidden and {"min_churn_risk", "at_risk"} & set(self.request.query_params):
+        ordering = self.request.query_params.get("ordering", "")
+        if "churn_risk" in hidden and (
+            {"min_churn_risk", "at_risk"} & set(self.request.query_params) or "churn_risk" in ordering
+        ):
             return qs.none()
         if "segment" in hidden and "segment" in self.request.query_params:
             return qs.none()

@@ -200,9 +200,7 @@ def churn_scores(*, history_now, history_cut, as_of: dt.date, cut: dt.date, bgnb
         report["messages"] = messages
         return fallback
     # label: bought nothing after the cut (last purchase now is still on or before the cut)
-    last_now = dict(zip(history_now.customer_id.tolist(), history_now.last.tolist(), strict=True))
-    cut_day = np.datetime64(cut, "D")
-    y = np.array([1 if last_now.get(c, cut_day) <= cut_day else 0 for c in history_cut.customer_id.tolist()])
+    y = _churned_after(history_now, history_cut, cut)
     positives, negatives = int(y.sum()), int(len(y) - y.sum())
     report.update({"train": int(len(y)), "churned": positives, "stayed": negatives})
     if min(positives, negatives) < MIN_CLASS:
@@ -239,6 +237,22 @@ def churn_scores(*, history_now, history_cut, as_of: dt.date, cut: dt.date, bgnb
         model="logistic",
         report=report,
     )
+
+
+def _churned_after(history_now, history_cut, cut: dt.date) -> np.ndarray:
+    """1 for each customer of `history_cut` whose last purchase (as known now) is still on or before the cut."""
+    order = np.argsort(history_now.customer_id)
+    ids_now = history_now.customer_id[order]
+    last_now = history_now.last[order]
+    pos = np.clip(np.searchsorted(ids_now, history_cut.customer_id), 0, max(len(ids_now) - 1, 0))
+    found = (
+        (ids_now[pos] == history_cut.customer_id)
+        if len(ids_now)
+        else np.zeros(len(history_cut.customer_id), bool)
+    )
+    cut_day = np.datetime64(cut, "D")
+    bought_after = found & (last_now[pos] > cut_day) if len(ids_now) else found
+    return (~bought_after).astype(int)
 
 
 def _fit(X: np.ndarray, y: np.ndarray):

@@ -14,7 +14,7 @@ For people (scoped like the customers they may see):
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Avg, Count, Q, QuerySet, Sum
+from django.db.models import Avg, Count, Q, QuerySet, Subquery, Sum
 
 from kehu.core.access import Access
 from kehu.core.selectors import scoped
@@ -129,7 +129,15 @@ def value_for(*, user, customer) -> CustomerValue | None:
         except AttributeError:
             pass
     if customer.pk not in cache:
-        cache[customer.pk] = value_list(user=user).filter(customer_id=customer.pk).first()
+        # the at-risk threshold comes along in the same query (the 360° panel costs one query more)
+        cache[customer.pk] = (
+            value_list(user=user)
+            .filter(customer_id=customer.pk)
+            .annotate(
+                at_risk_threshold=Subquery(ValueSettings.objects.filter(pk=1).values("at_risk_threshold")[:1])
+            )
+            .first()
+        )
     return cache[customer.pk]
 
 

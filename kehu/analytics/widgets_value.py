@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from . import selectors_value
+from .models_value import ValueSettings
 
 
 def value_panel(request, customer) -> dict | None:
@@ -16,7 +17,7 @@ def value_panel(request, customer) -> dict | None:
         "hidden": selectors_value.hidden(request.user),
         "strategy": selectors_value.strategies()[value.segment],
         "reasons": selectors_value.churn_reason_labels(value.churn_reasons),
-        "at_risk": value.churn_risk >= selectors_value.ValueSettings.current().at_risk_threshold,
+        "at_risk": value.churn_risk >= (value.at_risk_threshold or ValueSettings().at_risk_threshold),
     }
 
 
