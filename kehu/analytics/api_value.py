@@ -22,13 +22,13 @@ from .models import CustomerScore
 from .models_value import CustomerValue, RelationshipStrategy, ValueSegment, ValueSettings
 
 
-class ReasonSerializer(serializers.Serializer):
+class ChurnReasonSerializer(serializers.Serializer):
     code = serializers.ChoiceField(choices=list(REASONS))
     label = serializers.CharField()
     weight = serializers.FloatField()
 
 
-class ValueSerializer(AccessAwareSerializer):
+class CustomerValueSerializer(AccessAwareSerializer):
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     segment_label = serializers.CharField(source="get_segment_display", read_only=True)
     churn_reasons = serializers.SerializerMethodField()
@@ -39,7 +39,7 @@ class ValueSerializer(AccessAwareSerializer):
                   "churn_model", "churn_reasons", "computed_at"]  # fmt: skip
         read_only_fields = fields
 
-    @extend_schema_field(ReasonSerializer(many=True))
+    @extend_schema_field(ChurnReasonSerializer(many=True))
     def get_churn_reasons(self, obj) -> list[dict]:
         return [
             {"code": r["code"], "label": str(r["label"]), "weight": r["weight"]}
@@ -74,7 +74,7 @@ class ValueFilter(django_filters.FilterSet):
 
 
 class ValueViewSet(viewsets.ReadOnlyModelViewSet):
-    serializer_class = ValueSerializer
+    serializer_class = CustomerValueSerializer
     filterset_class = ValueFilter
     ordering_fields = ["clv_rank", "churn_risk", "customer"]
     lookup_field = "customer"
