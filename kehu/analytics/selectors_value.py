@@ -14,7 +14,7 @@ For people (scoped like the customers they may see):
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Avg, Count, Q, QuerySet, Subquery, Sum
+from django.db.models import Avg, Count, QuerySet, Subquery, Sum
 
 from kehu.core.access import Access
 from kehu.core.selectors import scoped
@@ -277,14 +277,3 @@ def churn_reason_labels(reasons) -> list[dict]:
     return [
         {"code": code, "label": REASONS.get(code, code), "weight": weight} for code, weight in reasons or []
     ]
-
-
-def at_risk_count(*, user) -> int:
-    return at_risk_customers(user).count()
-
-
-def segment_filter(queryset: QuerySet, *, user, segment: str) -> QuerySet:
-    """`?value_segment=` for customer querysets; ignored for a role that may not see the value segment."""
-    if "segment" in hidden(user):
-        return queryset
-    return queryset.filter(Q(analytics_value__segment=segment))
