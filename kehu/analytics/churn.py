@@ -152,12 +152,18 @@ def features(history, *, as_of: dt.date, bgnbd_params) -> tuple[np.ndarray, dict
 
 
 def _top_reasons(contrib: np.ndarray, k: int = 3) -> list[list]:
-    """Per row the k features with the largest positive contribution: [[code, value], …]."""
+    """Per row the k features with the largest positive contribution: [[code, value], …] (vectorised; one
+    Python pass over plain lists at the end)."""
+    if not len(contrib):
+        return []
     order = np.argsort(-contrib, axis=1)[:, :k]
-    out = []
-    for row, idx in zip(contrib, order, strict=True):
-        out.append([[FEATURES[j], round(float(row[j]), 4)] for j in idx if row[j] > 1e-9])
-    return out
+    values = np.round(np.take_along_axis(contrib, order, axis=1), 4)
+    codes = np.array(FEATURES, dtype=object)[order]
+    keep = values > 1e-9
+    return [
+        [[c, v] for c, v, ok in zip(cs, vs, ks, strict=True) if ok]
+        for cs, vs, ks in zip(codes.tolist(), values.tolist(), keep.tolist(), strict=True)
+    ]
 
 
 def _fallback_reasons(X: np.ndarray) -> list[list]:
@@ -184,13 +190,16 @@ def churn_scores(*, history_now, history_cut, as_of: dt.date, cut: dt.date, bgnb
     messages = []
     if not info["service_data"]:
         messages.append("No service tickets yet: the tickets and complaints features are zero for everyone.")
-    fallback = ChurnResult(
-        customer_id=history_now.customer_id,
-        risk=_finite(1.0 - info["p_alive"], 0.0, 1.0),
-        reasons=_fallback_reasons(X_now),
-        model="p_alive",
-        report=report,
-    )
+
+    def fallback() -> ChurnResult:
+        return ChurnResult(
+            customer_id=history_now.customer_id,
+            risk=_finite(1.0 - info["p_alive"], 0.0, 1.0),
+            reasons=_fallback_reasons(X_now),
+            model="p_alive",
+            report=report,
+        )
+
     n = len(history_cut.customer_id)
     if n < MIN_TRAIN:
         messages.append(
@@ -198,7 +207,7 @@ def churn_scores(*, history_now, history_cut, as_of: dt.date, cut: dt.date, bgnb
             "needed). Churn risk is 1 − P(alive)."
         )
         report["messages"] = messages
-        return fallback
+        return fallback()
     # label: bought nothing after the cut (last purchase now is still on or before the cut)
     y = _churned_after(history_now, history_cut, cut)
     positives, negatives = int(y.sum()), int(len(y) - y.sum())
@@ -209,14 +218,14 @@ def churn_scores(*, history_now, history_cut, as_of: dt.date, cut: dt.date, bgnb
             f"{cut}; each class needs at least {MIN_CLASS}. Churn risk is 1 − P(alive)."
         )
         report["messages"] = messages
-        return fallback
+        return fallback()
     X_cut, _info = features(history_cut, as_of=cut, bgnbd_params=bgnbd_params)
     try:
         model, scaler, auc = _fit(X_cut, y)
     except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
         messages.append(f"Churn model could not be fitted ({exc}). Churn risk is 1 − P(alive).")
         report["messages"] = messages
-        return fallback
+        return fallback()
     Z = _finite(scaler.transform(X_now))
     risk = _finite(model.predict_proba(Z)[:, 1], 0.0, 1.0)
     contrib = _finite(Z * model.coef_[0])
