@@ -37,13 +37,13 @@ class ValueSettings(VersionedModel):
         _("most valuable: top share of customers"),
         default=0.20,
         validators=[MinValueValidator(0.01), MaxValueValidator(0.99)],
-        help_text=_("E.g. 0.2: the 20 % of customers with the highest CLV."),
+        help_text=_("E.g. 0.2: the fifth of customers with the highest CLV."),
     )
     core_share = models.FloatField(
         _("core: the next share of customers"),
         default=0.30,
         validators=[MinValueValidator(0.0), MaxValueValidator(0.99)],
-        help_text=_("E.g. 0.3: the next 30 % by CLV. The rest are standard customers."),
+        help_text=_("E.g. 0.3: the next 30 percent by CLV. The rest are standard customers."),
     )
     margin_rate = models.FloatField(
         _("gross margin rate"),
