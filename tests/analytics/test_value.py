@@ -385,3 +385,37 @@ def test_api_lists_values_scoped_with_reasons_and_hides_restricted_fields(histor
     assert rows and "churn_risk" not in rows[0] and "churn_reasons" not in rows[0]
     assert api_for(fresh).get("/api/analytics/values/?at_risk=true").json()["results"] == []
     assert list(selectors_value.at_risk_customers(fresh)) == []
+
+
+def test_a_failing_value_step_keeps_the_scores_and_says_so(org, make_customer, monkeypatch):
+    c = make_customer("客户甲", owner=org.rep1)
+    buy(c, days_ago(10), 100)
+
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(value, "value_step", broken)
+    run = scoring_run()
+    assert run.status == "done" and CustomerScore.objects.filter(customer=c).exists()
+    assert any("Value segments and churn risk were not updated: boom" in m for m in run.messages)
+    assert not CustomerValue.objects.exists()
+
+
+def test_degenerate_histories_give_finite_values_in_the_api(org, make_customer, api_for):
+    zero = make_customer("零消费客户", owner=org.rep1)
+    buy(zero, days_ago(5), 0.01)
+    same_day = make_customer("同日多单客户", owner=org.rep1)
+    buy(same_day, days_ago(1), 50)
+    buy(same_day, days_ago(1), 70)
+    refunded = make_customer("全额退款客户", owner=org.rep1)
+    o = buy(refunded, days_ago(3), 100)
+    buy(refunded, days_ago(2), 100, returns=o)
+    scoring_run()
+    rows = api_for(org.rep1).get("/api/analytics/values/").json()["results"]
+    assert rows
+    for row in rows:
+        assert math.isfinite(row["churn_risk"]) and 0 <= row["churn_risk"] <= 1
+        assert math.isfinite(float(row["margin"]))
+        assert all(math.isfinite(r["weight"]) for r in row["churn_reasons"])
+    segs = api_for(org.rep1).get("/api/analytics/value-segments/").json()
+    assert all(math.isfinite(s["churn_risk"]) for s in segs)
