@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from kehu.analytics import api as analytics_api
+from kehu.analytics import api_value as analytics_value_api
 from kehu.core import api_views as core_api
 from kehu.customers import api as customers_api
 from kehu.interactions import api as interactions_api
@@ -32,6 +33,7 @@ for api_module in (
     sales_api,
     service_api,
     analytics_api,
+    analytics_value_api,
 ):
     api_module.register(router)
 

@@ -24,3 +24,20 @@ class AnalyticsConfig(AppConfig):
             column="side",
         )
         panels.FIGURES.append(widgets.figures)
+
+        # value segments, strategies and churn risk (issue #11 items 3 and 4)
+        from kehu.service.services import sla as service_sla
+
+        from . import selectors_value, widgets_value
+
+        registry.register(models.CustomerValue, owner_field=None, via="customer", transfer=False, nav=False)
+        panels.register_panel(
+            "customer_value_strategy",
+            template="analytics/value/panel.html",
+            render=widgets_value.value_panel,
+            order=16,
+            column="side",
+        )
+        panels.FIGURES.append(widgets_value.figures)
+        # a ticket without a covering contract takes the SLA policy of its customer's value strategy
+        service_sla.POLICY_SOURCES.append(selectors_value.sla_policy_for)

@@ -107,7 +107,47 @@ def seed(ctx) -> str:
     bulk.insert_rows(OrderLine, LINE_FIELDS, lines)
     bulk.reset_sequences(Order, OrderLine)
 
+    _seed_strategies()
     from .services import scoring_run
 
     run = scoring_run(as_of=today)
     return f"{len(orders)} orders, {len(lines)} order lines; {run.customers} customers scored"
+
+
+def _seed_strategies() -> None:
+    """A relationship strategy per value segment (the practice loop's starting point); the most valuable get
+    the VIP SLA policy of the service demo where it exists."""
+    from kehu.service.models import SlaPolicy
+
+    from .models_value import RelationshipStrategy
+
+    vip = SlaPolicy.objects.filter(name__startswith="VIP").first()
+    plans = {
+        "top": (
+            "专属客户经理，每两周联系，每月拜访 Named account manager, contact every 2 weeks, visit monthly",
+            vip,
+            14,
+            30,
+            True,
+        ),
+        "core": (
+            "每月联系，每季度拜访，交叉销售 Monthly contact, quarterly visit, cross-sell",
+            None,
+            30,
+            90,
+            True,
+        ),
+        "standard": ("营销活动与自助服务 Campaigns and self-service", None, 90, None, True),
+        "below_zero": ("不做营销，标准服务 No campaigns, standard service", None, None, None, False),
+    }
+    for segment, (text, policy, contact, visit, campaigns) in plans.items():
+        RelationshipStrategy.objects.get_or_create(
+            segment=segment,
+            defaults={
+                "description": text,
+                "sla_policy": policy,
+                "contact_every_days": contact,
+                "visit_every_days": visit,
+                "campaign_eligible": campaigns,
+            },
+        )

@@ -85,3 +85,15 @@ class CustomerScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.segment}"
+
+
+# value segments, strategies and churn risk (issue #11 items 3 and 4)
+from .models_value import (  # noqa: E402, F401
+    ChurnModel,
+    CustomerValue,
+    RelationshipStrategy,
+    ValueCycle,
+    ValueSegment,
+    ValueSettings,
+    ValueSnapshot,
+)

@@ -323,8 +323,11 @@ def scoring_run(
         scores = score_history(history, as_of=as_of, config=config, run=run)
         t0 = time.perf_counter()
         with transaction.atomic():
-            run.customers = write_scores(history=history, scores=scores, run=run, computed_at=timezone.now())
+            computed_at = timezone.now()
+            run.customers = write_scores(history=history, scores=scores, run=run, computed_at=computed_at)
             run.timings["write"] = time.perf_counter() - t0
+            for step in AFTER_SCORING:  # value segments and churn (value.py), …
+                step(run=run, history=history, scores=scores, computed_at=computed_at)
             run.status = RunStatus.DONE
             run.finished_at = timezone.now()
             run.save()
@@ -345,3 +348,19 @@ def scoring_run(
         run.save()
         raise
     return run
+
+
+def _value_step(*, run, **kwargs) -> None:
+    """Value segments and churn risk; a failure there leaves the scores written and says so on the run."""
+    from .value import value_step
+
+    try:
+        with transaction.atomic():
+            value_step(run=run, **kwargs)
+    except Exception as exc:
+        log.exception("value segments of run %s failed", run.pk)
+        run.messages.append(f"Value segments and churn risk were not updated: {exc}")
+
+
+#: steps run after the scores are written, in the run's transaction: step(run=, history=, scores=, computed_at=)
+AFTER_SCORING = [_value_step]

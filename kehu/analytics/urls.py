@@ -8,3 +8,7 @@ urlpatterns = [
     path("run/", views.run_now, name="run"),
     path("diagnostics/", views.diagnostics, name="diagnostics"),
 ]
+
+from .urls_value import urlpatterns as value_urlpatterns  # noqa: E402 - value segments, loop, churn
+
+urlpatterns += value_urlpatterns

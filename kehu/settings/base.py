@@ -191,6 +191,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "LanguageEnum": "kehu.settings.base.LANGUAGES",
+        "ValueSegmentEnum": "kehu.analytics.models_value.ValueSegment",
+        "RfmSegmentEnum": "kehu.analytics.rfm.Segment",
         "ConsentChannelEnum": "kehu.customers.models.Channel",
         "ConsentStatusEnum": "kehu.customers.models.ConsentStatus",
         "InteractionChannelEnum": "kehu.interactions.models.InteractionChannel",

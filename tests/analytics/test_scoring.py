@@ -99,7 +99,7 @@ def test_enough_history_fits_both_models_and_scores_every_buyer(org):
     assert run.spend_model == "gamma_gamma", run.messages
     assert set(run.bgnbd["params"]) == {"r", "alpha", "a", "b"}
     assert sum(row["actual"] for row in run.frequency_table) == run.customers == 150
-    assert set(run.timings) == {"aggregate", "fit", "score", "write"}
+    assert {"aggregate", "fit", "score", "write"} <= set(run.timings)  # + value segments and churn
     rows = list(CustomerScore.objects.all())
     assert len(rows) == 150
     assert {r.r_score for r in rows} <= {1, 2, 3, 4} and max(r.r_score for r in rows) == 4

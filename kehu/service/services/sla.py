@@ -80,8 +80,14 @@ def _matches(policy: SlaPolicy, ticket: Ticket, tag_ids: set[int]) -> bool:
     return not (policy.kinds and ticket.kind not in policy.kinds)
 
 
+#: functions customer -> SlaPolicy | None asked after the service contract and before the matching rules;
+#: other apps append to it at start-up (analytics: the SLA policy of the customer's value strategy)
+POLICY_SOURCES: list = []
+
+
 def policy_for(ticket: Ticket) -> tuple[SlaPolicy | None, SlaTarget | None]:
-    """The policy and target of a ticket: its service contract's policy while the contract covers it, else the
+    """The policy and target of a ticket: its service contract's policy while the contract covers it, else a
+    policy from POLICY_SOURCES (the customer's value strategy) that has a target for the priority, else the
     first active policy (by position) whose conditions match and that has a target for the priority."""
     contract = ticket.service_contract if ticket.service_contract_id else None
     if contract is not None and contract.sla_policy_id and contract.covers_on(timezone.localdate()):
@@ -89,6 +95,12 @@ def policy_for(ticket: Ticket) -> tuple[SlaPolicy | None, SlaTarget | None]:
         if target is not None:
             return contract.sla_policy, target
     customer = ticket.customer if ticket.customer_id else None
+    for source in POLICY_SOURCES:  # e.g. the service level of the customer's value strategy (analytics)
+        policy = source(customer) if customer is not None else None
+        if policy is not None and policy.active:
+            target = SlaTarget.objects.filter(policy_id=policy.pk, priority=ticket.priority).first()
+            if target is not None:
+                return policy, target
     tag_ids = set(customer.tags.values_list("pk", flat=True)) if customer is not None else set()
     policies = SlaPolicy.objects.filter(active=True).prefetch_related(
         "customer_tags", "categories", "targets"

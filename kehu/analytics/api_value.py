@@ -1,0 +1,178 @@
+"""API of value segments, strategies and churn risk (read-only; written by scoring runs and the strategy pages):
+
+- /api/analytics/values/ — one row per visible customer with purchases: value segment, CLV rank, margin, churn
+  risk, model and reasons; filters `segment`, `min_churn_risk`, `at_risk=true` (the at-risk threshold);
+- /api/analytics/value-segments/ — per value segment over the caller's customers, with the strategy;
+- /api/analytics/strategies/ — the relationship strategy of each value segment.
+Fields a role may not see (field restrictions on analytics.customervalue) are left out."""
+
+from __future__ import annotations
+
+import django_filters
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers, viewsets
+from rest_framework.response import Response
+
+from kehu.core.access import Access
+from kehu.core.api import AccessAwareSerializer
+
+from . import selectors_value
+from .churn import REASONS
+from .models import CustomerScore
+from .models_value import CustomerValue, RelationshipStrategy, ValueSegment, ValueSettings
+
+
+class ChurnReasonSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=list(REASONS))
+    label = serializers.CharField()
+    weight = serializers.FloatField()
+
+
+class CustomerValueSerializer(AccessAwareSerializer):
+    customer_name = serializers.CharField(source="customer.name", read_only=True)
+    segment_label = serializers.CharField(source="get_segment_display", read_only=True)
+    churn_reasons = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CustomerValue
+        fields = ["customer", "customer_name", "segment", "segment_label", "clv_rank", "margin", "churn_risk",
+                  "churn_model", "churn_reasons", "computed_at"]  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(ChurnReasonSerializer(many=True))
+    def get_churn_reasons(self, obj) -> list[dict]:
+        return [
+            {"code": r["code"], "label": str(r["label"]), "weight": r["weight"]}
+            for r in selectors_value.churn_reason_labels(obj.churn_reasons)
+        ]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is not None and request.user.is_authenticated:
+            if "segment" not in fields:
+                fields.pop("segment_label", None)
+            if "churn_risk" not in fields:
+                fields.pop("churn_reasons", None)
+        return fields
+
+
+class ValueFilter(django_filters.FilterSet):
+    segment = django_filters.ChoiceFilter(choices=ValueSegment.choices)
+    min_churn_risk = django_filters.NumberFilter(field_name="churn_risk", lookup_expr="gte")
+    at_risk = django_filters.BooleanFilter(method="filter_at_risk")
+
+    class Meta:
+        model = CustomerValue
+        fields = ["segment", "customer"]
+
+    def filter_at_risk(self, queryset, name, value):
+        threshold = ValueSettings.current().at_risk_threshold
+        return (
+            queryset.filter(churn_risk__gte=threshold) if value else queryset.filter(churn_risk__lt=threshold)
+        )
+
+
+class ValueViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = CustomerValueSerializer
+    filterset_class = ValueFilter
+    ordering_fields = ["clv_rank", "churn_risk", "customer"]
+    lookup_field = "customer"
+    model = CustomerValue
+
+    @property
+    def queryset(self):
+        return CustomerValue.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return CustomerValue.objects.none()
+        qs = selectors_value.value_list(user=self.request.user).select_related("customer")
+        hidden = selectors_value.hidden(self.request.user)
+        # a filter or ordering by a hidden field would reveal it
+        ordering = self.request.query_params.get("ordering", "")
+        if "churn_risk" in hidden and (
+            {"min_churn_risk", "at_risk"} & set(self.request.query_params) or "churn_risk" in ordering
+        ):
+            return qs.none()
+        if "segment" in hidden and "segment" in self.request.query_params:
+            return qs.none()
+        return qs.order_by("clv_rank", "customer_id")
+
+
+class StrategySerializer(serializers.ModelSerializer):
+    segment_label = serializers.CharField(source="get_segment_display", read_only=True)
+    sla_policy_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RelationshipStrategy
+        fields = ["segment", "segment_label", "description", "sla_policy", "sla_policy_name",
+                  "contact_every_days", "visit_every_days", "campaign_eligible"]  # fmt: skip
+        read_only_fields = fields
+
+    def get_sla_policy_name(self, obj) -> str:
+        return obj.sla_policy.name if obj.sla_policy_id else ""
+
+
+class StrategyViewSet(viewsets.GenericViewSet):
+    serializer_class = StrategySerializer
+    model = RelationshipStrategy
+    pagination_class = None
+
+    @property
+    def queryset(self):
+        return RelationshipStrategy.objects.none()
+
+    def list(self, request):
+        if not Access.of(request.user).can("view", "customers.customer"):
+            return Response([])
+        return Response(StrategySerializer(list(selectors_value.strategies().values()), many=True).data)
+
+
+class ValueSegmentSerializer(serializers.Serializer):
+    segment = serializers.ChoiceField(choices=ValueSegment.choices)
+    label = serializers.CharField()
+    customers = serializers.IntegerField()
+    customer_share = serializers.FloatField()
+    revenue = serializers.DecimalField(max_digits=20, decimal_places=2, required=False)
+    revenue_share = serializers.FloatField(required=False)
+    clv = serializers.DecimalField(max_digits=20, decimal_places=2, required=False)
+    clv_share = serializers.FloatField(required=False)
+    churn_risk = serializers.FloatField(required=False)
+    strategy = StrategySerializer()
+
+
+class ValueSegmentViewSet(viewsets.GenericViewSet):
+    serializer_class = ValueSegmentSerializer
+    model = CustomerValue
+    pagination_class = None
+
+    @property
+    def queryset(self):
+        return CustomerValue.objects.none()
+
+    @extend_schema(responses={200: ValueSegmentSerializer(many=True)})
+    def list(self, request):
+        hidden = selectors_value.hidden(request.user)
+        score_hidden = Access.of(request.user).hidden_fields(CustomerScore)
+        if "segment" in hidden:
+            return Response([])
+        drop = set()
+        if "monetary" in score_hidden:
+            drop |= {"revenue", "revenue_share"}
+        if "clv" in score_hidden:
+            drop |= {"clv", "clv_share"}
+        if "churn_risk" in hidden:
+            drop.add("churn_risk")
+        rows = []
+        for row in selectors_value.value_segment_summary(user=request.user):
+            row = {k: v for k, v in row.items() if k not in drop}
+            row["label"] = str(row["label"])
+            rows.append(row)
+        return Response(ValueSegmentSerializer(rows, many=True).data)
+
+
+def register(router) -> None:
+    router.register("analytics/values", ValueViewSet, basename="analytics-value")
+    router.register("analytics/value-segments", ValueSegmentViewSet, basename="analytics-value-segment")
+    router.register("analytics/strategies", StrategyViewSet, basename="analytics-strategy")

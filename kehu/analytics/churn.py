@@ -1,0 +1,286 @@
+"""Churn risk per customer: P(alive) plus behaviour, a scikit-learn logistic regression where history allows.
+
+Training uses a calibration/holdout cut one churn period before the as-of date: features are computed from
+what was known at the cut, the label is "bought nothing in the period after the cut". The fitted model then
+scores every customer on the features as of today. A model needs at least MIN_TRAIN customers and
+MIN_CLASS of each class; otherwise (tiny data sets, one class only, a failing fit) the risk is
+1 − P(alive) from the BG/NBD model (or its heuristic) and the reasons are read from simple rules.
+
+Reasons are per-feature contributions of the logistic regression: coefficient × standardised value, the
+strongest positive ones first. Everything returned is finite and clipped (risk in [0, 1]).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.db.models import Count, Max, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from . import clv
+
+MIN_TRAIN = 40
+MIN_CLASS = 8
+HOLDOUT_MIN = 100  # from this many training customers a holdout AUC is reported
+SERVICE_WINDOW_DAYS = 180  # tickets and complaints counted over this window before the reference date
+CONTACT_GAP_CAP = 730.0
+DAYS_PER_WEEK = 7.0
+
+#: feature code → label (the same codes are the reasons shown to users)
+REASONS = {
+    "p_dead": _("Low probability of still being active"),
+    "recency": _("Long since the last purchase"),
+    "recency_trend": _("Silent for longer than their usual purchase rhythm"),
+    "frequency": _("Few purchases"),
+    "monetary": _("Low spend"),
+    "tickets": _("Many service tickets lately"),
+    "complaints": _("Recent complaints"),
+    "contact_gap": _("No contact for a long time"),
+}
+FEATURES = list(REASONS)
+#: features where a high value lowers the risk: their contribution sign is as the model fits it, but the
+#: fallback rules read them inverted
+_DESCENDING = {"frequency", "monetary"}
+
+
+@dataclass
+class ChurnResult:
+    customer_id: np.ndarray
+    risk: np.ndarray
+    reasons: list[list]  # per customer: [[code, contribution], …]
+    model: str  # "logistic" or "p_alive"
+    report: dict = field(default_factory=dict)
+
+
+def _finite(values, low=None, high=None) -> np.ndarray:
+    out = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0, posinf=0.0, neginf=0.0)
+    if low is not None or high is not None:
+        out = np.clip(out, low, high)
+    return out
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def _service_counts(ids: np.ndarray, *, as_of: dt.date) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(tickets, complaints) in the window before `as_of`, and whether any ticket exists at all."""
+    from kehu.service.models import Ticket, TicketKind
+
+    rows = (
+        Ticket.objects.filter(
+            customer__isnull=False,
+            created_at__gte=_day_start(as_of - dt.timedelta(days=SERVICE_WINDOW_DAYS)),
+            created_at__lt=_day_start(as_of + dt.timedelta(days=1)),
+        )
+        .order_by()
+        .values("customer_id")
+        .annotate(n=Count("id"), c=Count("id", filter=Q(kind=TicketKind.COMPLAINT)))
+        .values_list("customer_id", "n", "c")
+    )
+    tickets = np.zeros(len(ids))
+    complaints = np.zeros(len(ids))
+    index = {int(c): i for i, c in enumerate(ids.tolist())}
+    for cid, n, c in rows:
+        i = index.get(int(cid))
+        if i is not None:
+            tickets[i], complaints[i] = float(n or 0), float(c or 0)
+    return tickets, complaints, Ticket.objects.exists()
+
+
+def _contact_gap(ids: np.ndarray, *, as_of: dt.date, fallback: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Days since the last contact with the customer (events from other apps left out); customers never
+    contacted get `fallback` (their tenure), capped."""
+    from kehu.interactions.models import Interaction, InteractionChannel
+
+    rows = list(
+        Interaction.objects.filter(occurred_at__lt=_day_start(as_of + dt.timedelta(days=1)))
+        .exclude(channel=InteractionChannel.EVENT)
+        .order_by()
+        .values("account_id")
+        .annotate(last=Max("occurred_at"))
+        .values_list("account_id", "last")
+    )
+    gap = np.array(fallback, dtype=float, copy=True)
+    index = {int(c): i for i, c in enumerate(ids.tolist())}
+    for cid, last in rows:
+        i = index.get(int(cid))
+        if i is None or last is None:
+            continue
+        day = timezone.localtime(last).date()
+        gap[i] = max((as_of - day).days, 0)
+    return np.clip(gap, 0, CONTACT_GAP_CAP), bool(rows)
+
+
+def features(history, *, as_of: dt.date, bgnbd_params) -> tuple[np.ndarray, dict]:
+    """The feature matrix (rows = history.customer_id, columns = FEATURES) as known on `as_of`."""
+    today = np.datetime64(as_of, "D")
+    recency = (today - history.last).astype(float)
+    age = (today - history.first).astype(float)
+    span = (history.last - history.first).astype(float)
+    x = np.maximum(history.days - 1, 0)
+    T, t_x = age / DAYS_PER_WEEK, span / DAYS_PER_WEEK
+    if bgnbd_params is not None:
+        p_alive = clv.bgnbd_p_alive(bgnbd_params, x, t_x, T)
+    else:
+        rate = (x + 1) / (T + 1)
+        p_alive = np.exp(-rate * (T - t_x))
+    p_alive = _finite(p_alive, 0.0, 1.0)
+    # the usual gap between purchases (the whole tenure for one-time buyers, at least a week)
+    usual_gap = np.where(x > 0, span / np.maximum(x, 1), np.maximum(age, 7.0))
+    trend = _finite(recency / np.maximum(usual_gap, 7.0), 0.0, 50.0)
+    tickets, complaints, any_ticket = _service_counts(history.customer_id, as_of=as_of)
+    gap, any_contact = _contact_gap(
+        history.customer_id, as_of=as_of, fallback=np.minimum(age, CONTACT_GAP_CAP)
+    )
+    matrix = np.column_stack(
+        [
+            1.0 - p_alive,
+            _finite(recency, 0.0),
+            trend,
+            np.log1p(_finite(history.days, 0.0)),
+            np.log1p(_finite(history.monetary, 0.0)),
+            tickets,
+            complaints,
+            gap,
+        ]
+    )
+    return _finite(matrix), {"p_alive": p_alive, "service_data": any_ticket, "contact_data": any_contact}
+
+
+def _top_reasons(contrib: np.ndarray, k: int = 3) -> list[list]:
+    """Per row the k features with the largest positive contribution: [[code, value], …] (vectorised; one
+    Python pass over plain lists at the end)."""
+    if not len(contrib):
+        return []
+    order = np.argsort(-contrib, axis=1)[:, :k]
+    values = np.round(np.take_along_axis(contrib, order, axis=1), 4)
+    codes = np.array(FEATURES, dtype=object)[order]
+    keep = values > 1e-9
+    return [
+        [[c, v] for c, v, ok in zip(cs, vs, ks, strict=True) if ok]
+        for cs, vs, ks in zip(codes.tolist(), values.tolist(), keep.tolist(), strict=True)
+    ]
+
+
+def _fallback_reasons(X: np.ndarray) -> list[list]:
+    """Reasons without a model: each feature's standing against the population (z-score, sign-corrected)."""
+    if not len(X):
+        return []
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    z = (X - mean) / np.where(std > 0, std, 1.0)
+    for j, code in enumerate(FEATURES):
+        if code in _DESCENDING:
+            z[:, j] = -z[:, j]
+    return _top_reasons(_finite(z))
+
+
+def churn_scores(*, history_now, history_cut, as_of: dt.date, cut: dt.date, bgnbd_params) -> ChurnResult:
+    """Churn risk of every customer in `history_now` (see the module docstring)."""
+    X_now, info = features(history_now, as_of=as_of, bgnbd_params=bgnbd_params)
+    report: dict = {
+        "cut": cut.isoformat(),
+        "features": FEATURES,
+        "service_data": info["service_data"],
+        "contact_data": info["contact_data"],
+    }
+    messages = []
+    if not info["service_data"]:
+        messages.append("No service tickets yet: the tickets and complaints features are zero for everyone.")
+
+    def fallback() -> ChurnResult:
+        return ChurnResult(
+            customer_id=history_now.customer_id,
+            risk=_finite(1.0 - info["p_alive"], 0.0, 1.0),
+            reasons=_fallback_reasons(X_now),
+            model="p_alive",
+            report=report,
+        )
+
+    n = len(history_cut.customer_id)
+    if n < MIN_TRAIN:
+        messages.append(
+            f"Churn model not trained: {n} customers had purchased before {cut} (at least {MIN_TRAIN} are "
+            "needed). Churn risk is 1 − P(alive)."
+        )
+        report["messages"] = messages
+        return fallback()
+    # label: bought nothing after the cut (last purchase now is still on or before the cut)
+    y = _churned_after(history_now, history_cut, cut)
+    positives, negatives = int(y.sum()), int(len(y) - y.sum())
+    report.update({"train": int(len(y)), "churned": positives, "stayed": negatives})
+    if min(positives, negatives) < MIN_CLASS:
+        messages.append(
+            f"Churn model not trained: of {len(y)} customers {positives} churned and {negatives} stayed after "
+            f"{cut}; each class needs at least {MIN_CLASS}. Churn risk is 1 − P(alive)."
+        )
+        report["messages"] = messages
+        return fallback()
+    X_cut, _info = features(history_cut, as_of=cut, bgnbd_params=bgnbd_params)
+    try:
+        model, scaler, auc = _fit(X_cut, y)
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
+        messages.append(f"Churn model could not be fitted ({exc}). Churn risk is 1 − P(alive).")
+        report["messages"] = messages
+        return fallback()
+    Z = _finite(scaler.transform(X_now))
+    risk = _finite(model.predict_proba(Z)[:, 1], 0.0, 1.0)
+    contrib = _finite(Z * model.coef_[0])
+    report.update(
+        {
+            "auc": auc,
+            "coefficients": {
+                code: round(float(c), 4) for code, c in zip(FEATURES, model.coef_[0], strict=True)
+            },
+            "intercept": round(float(model.intercept_[0]), 4),
+            "messages": messages,
+        }
+    )
+    return ChurnResult(
+        customer_id=history_now.customer_id,
+        risk=risk,
+        reasons=_top_reasons(contrib),
+        model="logistic",
+        report=report,
+    )
+
+
+def _churned_after(history_now, history_cut, cut: dt.date) -> np.ndarray:
+    """1 for each customer of `history_cut` whose last purchase (as known now) is still on or before the cut."""
+    order = np.argsort(history_now.customer_id)
+    ids_now = history_now.customer_id[order]
+    last_now = history_now.last[order]
+    pos = np.clip(np.searchsorted(ids_now, history_cut.customer_id), 0, max(len(ids_now) - 1, 0))
+    found = (
+        (ids_now[pos] == history_cut.customer_id)
+        if len(ids_now)
+        else np.zeros(len(history_cut.customer_id), bool)
+    )
+    cut_day = np.datetime64(cut, "D")
+    bought_after = found & (last_now[pos] > cut_day) if len(ids_now) else found
+    return (~bought_after).astype(int)
+
+
+def _fit(X: np.ndarray, y: np.ndarray):
+    """Standardise, report a holdout AUC where there are enough customers, then fit on all of them."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    auc = None
+    if len(y) >= HOLDOUT_MIN:
+        X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+        if len(set(y_tr.tolist())) == 2 and len(set(y_te.tolist())) == 2:
+            scaler = StandardScaler().fit(X_tr)
+            model = LogisticRegression(max_iter=1000).fit(scaler.transform(X_tr), y_tr)
+            value = float(roc_auc_score(y_te, model.predict_proba(scaler.transform(X_te))[:, 1]))
+            auc = round(value, 4) if np.isfinite(value) else None
+    scaler = StandardScaler().fit(X)
+    model = LogisticRegression(max_iter=1000).fit(scaler.transform(X), y)
+    if not np.all(np.isfinite(model.coef_)):
+        raise ValueError("non-finite coefficients")
+    return model, scaler, auc
