@@ -24,3 +24,17 @@ class AnalyticsConfig(AppConfig):
             column="side",
         )
         panels.FIGURES.append(widgets.figures)
+
+
+# Next Best Activity (issue #11 item 5): registered after the app's own models (appended; fold into ready()).
+_ready_base = AnalyticsConfig.ready
+
+
+def _ready_with_nba(self) -> None:
+    _ready_base(self)
+    from .registration_nba import setup
+
+    setup()
+
+
+AnalyticsConfig.ready = _ready_with_nba  # type: ignore[method-assign]

@@ -85,3 +85,6 @@ class CustomerScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.segment}"
+
+
+from .models_nba import *  # noqa: E402,F401,F403 - Next Best Activity models (issue #11 item 5)

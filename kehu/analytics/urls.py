@@ -8,3 +8,6 @@ urlpatterns = [
     path("run/", views.run_now, name="run"),
     path("diagnostics/", views.diagnostics, name="diagnostics"),
 ]
+from .urls_nba import urlpatterns as nba_urlpatterns  # noqa: E402 - Next Best Activity (issue #11 item 5)
+
+urlpatterns += nba_urlpatterns
