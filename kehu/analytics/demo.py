@@ -111,3 +111,12 @@ def seed(ctx) -> str:
 
     run = scoring_run(as_of=today)
     return f"{len(orders)} orders, {len(lines)} order lines; {run.customers} customers scored"
+
+
+def _seed_with_nba(ctx, _base=seed) -> str:  # Next Best Activity demo (issue #11 item 5), appended
+    from .demo_nba import seed as seed_nba
+
+    return f"{_base(ctx)}; {seed_nba(ctx)}"
+
+
+seed = _seed_with_nba
