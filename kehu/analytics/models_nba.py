@@ -133,6 +133,12 @@ class NbaAction(VersionedModel):
         return reverse("analytics:nba_action_edit", args=[self.pk])
 
     @property
+    def channel_label(self) -> str:
+        from kehu.interactions.models import InteractionChannel
+
+        return str(dict(InteractionChannel.choices).get(self.channel, self.channel))
+
+    @property
     def cost(self) -> Decimal:
         return self.channel_cost + self.staff_cost + self.incentive_cost
 

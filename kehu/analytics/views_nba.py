@@ -149,7 +149,7 @@ class ActionList(RecordListView):
     columns = [
         Column("name", gettext_lazy("Name"), sort="name", link=True),
         Column("kind", gettext_lazy("Kind"), sort="kind"),
-        Column("channel", gettext_lazy("Channel"), sort="channel"),
+        Column("channel_label", gettext_lazy("Channel"), sort="channel", field="channel"),
         Column("consent_channel", gettext_lazy("Consent needed")),
         Column("cost", gettext_lazy("Expected cost C"), field="channel_cost"),
         Column("value_basis", gettext_lazy("Value basis")),
