@@ -151,12 +151,12 @@ def rank(
         lacking = np.zeros((n, 0), dtype=bool)
         first = np.full(n, -1)
     prod = np.full((n, m), -1, dtype=np.int64)
-    for j in np.flatnonzero(a.basis == BASIS_PRODUCT):  # over actions (a handful), not customers
-        col = int(a.product_col[j])
+    for jp in np.flatnonzero(a.basis == BASIS_PRODUCT).tolist():  # over actions (a handful), not customers
+        col = int(a.product_col[jp])
         if col >= 0 and col < P:
-            prod[:, j] = np.where(lacking[:, col], col, -1)
+            prod[:, jp] = np.where(lacking[:, col], col, -1)
         else:
-            prod[:, j] = first
+            prod[:, jp] = first
     product_value = np.where(prod >= 0, prices[np.clip(prod, 0, max(P - 1, 0))] if P else 0.0, 0.0)
 
     basis_values = np.stack([spend, clv, at_risk], axis=1)  # (n, 3)
@@ -176,12 +176,13 @@ def rank(
     index = benefit_index(effect, cost, min_cost)
 
     eligible = a.allowed_segments[:, seg].T.astype(bool)
-    stage = c.stage
-    stage_ok = np.where(
-        (stage >= 0)[:, None], a.allowed_stages[:, np.clip(stage, 0, a.allowed_stages.shape[1] - 1)].T, True
+    stage = np.asarray(c.stage)
+    known: np.ndarray = np.asarray(stage >= 0)
+    stage_ok: np.ndarray = np.where(
+        known[:, None], a.allowed_stages[:, np.clip(stage, 0, a.allowed_stages.shape[1] - 1)].T, True
     )
     # an action restricted to some stages is not for a customer whose stage is unknown
-    stage_ok &= ~((stage < 0)[:, None] & ~a.allowed_stages.all(axis=1)[None, :])
+    stage_ok &= ~(~known[:, None] & ~a.allowed_stages.all(axis=1)[None, :])
     eligible &= stage_ok.astype(bool)
     eligible &= (p_alive[:, None] <= a.max_p_alive[None, :] + 1e-12) | (
         ~scored[:, None] & (a.max_p_alive[None, :] >= 1.0)

@@ -32,3 +32,37 @@ def setup() -> None:
         order=12,
         column="main",
     )
+    _navigation()
+
+
+def _navigation() -> None:
+    """The worklist and initiatives in the Analytics section (after Customer value), the catalogue under
+    Administration. Appended to the shell's lists rather than edited into them (the lead may fold them in)."""
+    from django.utils.translation import gettext_lazy as _
+
+    from kehu.ui import navigation
+
+    for _title, items in navigation.SECTIONS:
+        keys = [item[0] for item in items]
+        if "customer_value" in keys and "nba" not in keys:
+            at = keys.index("customer_value") + 1
+            items[at:at] = [
+                (
+                    "nba",
+                    _("Next best activities"),
+                    "analytics:nba_worklist",
+                    "check",
+                    ("view", "customers.customer"),
+                ),
+                (
+                    "crm_initiatives",
+                    _("CRM initiatives"),
+                    "analytics:nba_initiatives",
+                    "trend",
+                    ("view", "analytics.crminitiative"),
+                ),
+            ]
+    if not any(item[0] == "nba_actions" for item in navigation.ADMIN_ITEMS):
+        navigation.ADMIN_ITEMS.append(
+            ("nba_actions", _("NBA action catalogue"), "analytics:nba_actions", "sliders")
+        )

@@ -4,6 +4,7 @@ decision inherits its customer's scope (registered `via="customer"`)."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db.models import Count, DecimalField, F, FloatField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Coalesce, Greatest
@@ -111,7 +112,7 @@ def benefit_report(*, user) -> dict:
     from .models_nba import NbaCalibration
 
     closed = Q(decision=Decision.TAKEN, outcome__in=[Outcome.SUCCESS, Outcome.NO_RESPONSE])
-    money = DecimalField(max_digits=18, decimal_places=2)
+    money: DecimalField = DecimalField(max_digits=18, decimal_places=2)
     rows = (
         scoped(NbaDecision, user=user)
         .order_by()
@@ -129,13 +130,13 @@ def benefit_report(*, user) -> dict:
     )
     by_action = {r["action_id"]: r for r in rows}
     cal: dict[int, dict] = {}
-    for c in NbaCalibration.objects.order_by():
-        entry = cal.setdefault(c.action_id, {"taken": 0, "weighted": 0.0})
-        entry["taken"] += c.taken
-        entry["weighted"] += c.rate * c.taken
+    for calibration in NbaCalibration.objects.order_by():
+        entry = cal.setdefault(calibration.action_id, {"taken": 0, "weighted": 0.0})
+        entry["taken"] += calibration.taken
+        entry["weighted"] += calibration.rate * calibration.taken
     min_cost = float(config()["MIN_COST"])
     result = []
-    totals = {
+    totals: dict[str, Any] = {
         "taken": 0,
         "ignored": 0,
         "closed": 0,

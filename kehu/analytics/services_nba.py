@@ -291,7 +291,7 @@ def _load_actions(actions: list[NbaAction], product_cols: dict[int, int]) -> nba
         consent_channel=[a.consent_channel for a in actions],
         allowed_segments=allowed_segments,
         allowed_stages=allowed_stages,
-        product_col=np.array([product_cols.get(a.product_id, -1) for a in actions], dtype=np.int64),
+        product_col=np.array([product_cols.get(a.product_id or 0, -1) for a in actions], dtype=np.int64),
         rate=rate,
         value_factor=factor,
     )
