@@ -182,7 +182,8 @@ def rank(
         known[:, None], a.allowed_stages[:, np.clip(stage, 0, a.allowed_stages.shape[1] - 1)].T, True
     )
     # an action restricted to some stages is not for a customer whose stage is unknown
-    stage_ok &= ~(~known[:, None] & ~a.allowed_stages.all(axis=1)[None, :])
+    restricted: np.ndarray = np.asarray(~np.all(a.allowed_stages, axis=1))
+    stage_ok &= ~(~known[:, None] & restricted[None, :])
     eligible &= stage_ok.astype(bool)
     eligible &= (p_alive[:, None] <= a.max_p_alive[None, :] + 1e-12) | (
         ~scored[:, None] & (a.max_p_alive[None, :] >= 1.0)

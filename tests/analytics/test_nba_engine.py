@@ -162,3 +162,12 @@ def test_customers_without_a_score_take_the_default_value_and_suppressed_pairs_a
 def test_empty_inputs_give_an_empty_ranking():
     r = nba.rank(customers(0), actions([{"basis": "spend", "cost": 1.0, "rate": 0.1}]))
     assert r.customer.size == 0
+
+
+def test_an_action_for_some_lifecycle_stages_skips_other_and_unknown_stages():
+    c = customers(3, stage=np.array([0, 4, -1]))
+    a = actions([{"basis": "spend", "cost": 1.0, "rate": 0.5}, {"basis": "spend", "cost": 1.0, "rate": 0.4}])
+    a.allowed_stages[0] = [False, False, False, False, True, False, False]  # the first only for stage 4
+    r = nba.rank(c, a, top_n=2)
+    pairs = set(zip(r.customer.tolist(), r.action.tolist(), strict=True))
+    assert pairs == {(0, 1), (1, 0), (1, 1), (2, 1)}
