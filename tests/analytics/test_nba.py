@@ -296,3 +296,52 @@ def test_initiatives_are_ranked_by_benefit_index_and_a_zero_cost_stays_finite(
     assert [round(r["benefit_index"], 2) for r in data] == [1000.0, 5.0, 1.5]
     html = client_for(admin_user).get("/analytics/nba/initiatives/").content.decode()
     assert html.index("免费调研") < html.index("客户分群项目") < html.index("会员积分计划")
+
+
+def test_only_administrators_recompute_and_edit_the_catalogue_in_the_ui(
+    org, admin_user, client_for, django_capture_on_commit_callbacks
+):
+    from kehu.analytics.models_nba import NbaRun
+
+    rep = client_for(org.rep1)
+    assert rep.post("/analytics/nba/run/").status_code == 403
+    assert rep.get("/analytics/nba/actions/").status_code == 403
+    admin = client_for(admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin.post("/analytics/nba/run/").status_code == 302
+    assert NbaRun.objects.get().started_by == admin_user
+    listing = admin.get("/analytics/nba/actions/").content.decode()
+    assert "电话关怀 Care call" in listing
+    action = NbaAction.objects.get(code="win_back")
+    form = admin.get(f"/analytics/nba/actions/{action.pk}/")
+    assert form.status_code == 200
+    data = {
+        "code": "win_back", "name": "流失挽回 Win-back", "kind": "win_back", "channel": "call",
+        "consent_channel": "phone", "channel_cost": "2.00", "staff_cost": "45.00", "incentive_cost": "50.00",
+        "value_basis": "at_risk", "value_share": "0.5", "default_value": "0", "prior_rate": "0.12",
+        "prior_strength": "20", "segments": ["at_risk", "lost"], "stages": [], "max_p_alive": "0.6",
+        "window_days": "60", "active": "on", "version": action.version,
+    }  # fmt: skip
+    response = admin.post(f"/analytics/nba/actions/{action.pk}/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    action.refresh_from_db()
+    assert action.staff_cost == Decimal("45.00") and action.segments == ["at_risk", "lost"]
+    assert action.version == 2
+    entry = AuditEntry.objects.filter(model="analytics.nbaaction", object_id=str(action.pk)).latest("at")
+    assert "staff_cost" in entry.changes
+    stale = admin.post(f"/analytics/nba/actions/{action.pk}/", {**data, "staff_cost": "50.00", "version": 1})
+    assert stale.status_code == 400  # optimistic locking: a stale save is refused
+
+
+def test_initiative_created_in_the_ui_shows_its_benefit_index(admin_user, client_for):
+    admin = client_for(admin_user)
+    response = admin.post(
+        "/analytics/nba/initiatives/new/",
+        {"name": "客户满意度调查 Satisfaction survey", "stage": "evaluation", "status": "proposed",
+         "expected_benefit": "20000", "expected_cost": "5000", "owner": admin_user.pk},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    initiative = CrmInitiative.objects.get()
+    assert initiative.benefit_index == 3.0
+    html = admin.get("/analytics/nba/initiatives/").content.decode()
+    assert "3.00" in html and "客户满意度调查" in html
