@@ -138,7 +138,7 @@ def decision_for(*, user, customer_id, action_id, decision: str, note: str = "")
     from kehu.customers.models import Customer
 
     customer = get_visible(Customer, user=user, pk=customer_id)
-    action = NbaAction.objects.filter(pk=action_id).first()
+    action = NbaAction.objects.filter(pk=int(action_id)).first() if str(action_id).isdigit() else None
     if action is None:
         raise ValidationError({"action": _("Unknown action.")})
     return nba_decide(customer=customer, action=action, decision=decision, by=user, note=note)

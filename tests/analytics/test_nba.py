@@ -345,3 +345,30 @@ def test_initiative_created_in_the_ui_shows_its_benefit_index(admin_user, client
     assert initiative.benefit_index == 3.0
     html = admin.get("/analytics/nba/initiatives/").content.decode()
     assert "3.00" in html and "客户满意度调查" in html
+
+
+def test_malformed_decisions_are_refused_with_a_message(book, org, client_for):
+    client = client_for(org.rep1)
+    bad_action = client.post(
+        "/analytics/nba/decide/",
+        {"customer": book["best"].pk, "action": "x", "decision": "taken"},
+        follow=True,
+    )
+    assert bad_action.status_code == 200 and "Unknown action." in bad_action.content.decode()
+    assert (
+        client.post(
+            "/analytics/nba/decide/", {"customer": "x", "action": "1", "decision": "taken"}
+        ).status_code
+        == 404
+    )
+    action = NbaAction.objects.get(code="care_call")
+    client.post(
+        "/analytics/nba/decide/", {"customer": book["best"].pk, "action": action.pk, "decision": "taken"}
+    )
+    again = client.post(
+        "/analytics/nba/decide/",
+        {"customer": book["best"].pk, "action": action.pk, "decision": "taken"},
+        follow=True,
+    )
+    assert "still being tracked" in again.content.decode()
+    assert NbaDecision.objects.filter(customer=book["best"], action=action).count() == 1
