@@ -115,3 +115,13 @@ class SegmentViewSet(viewsets.GenericViewSet):
 def register(router) -> None:
     router.register("analytics/scores", ScoreViewSet, basename="analytics-score")
     router.register("analytics/segments", SegmentViewSet, basename="analytics-segment")
+
+
+def _register_with_nba(router, _base=register) -> None:  # Next Best Activity (issue #11 item 5), appended
+    from . import api_nba
+
+    _base(router)
+    api_nba.register(router)
+
+
+register = _register_with_nba

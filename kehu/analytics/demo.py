@@ -151,3 +151,12 @@ def _seed_strategies() -> None:
                 "campaign_eligible": campaigns,
             },
         )
+
+
+def _seed_with_nba(ctx, _base=seed) -> str:  # Next Best Activity demo (issue #11 item 5), appended
+    from .demo_nba import seed as seed_nba
+
+    return f"{_base(ctx)}; {seed_nba(ctx)}"
+
+
+seed = _seed_with_nba

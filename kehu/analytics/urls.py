@@ -12,3 +12,6 @@ urlpatterns = [
 from .urls_value import urlpatterns as value_urlpatterns  # noqa: E402 - value segments, loop, churn
 
 urlpatterns += value_urlpatterns
+from .urls_nba import urlpatterns as nba_urlpatterns  # noqa: E402 - Next Best Activity (issue #11 item 5)
+
+urlpatterns += nba_urlpatterns

@@ -1,0 +1,95 @@
+"""Next Best Activity benchmark (issue #11): the daily worklist of a rep, p95 (target < 150 ms), and the NBA run
+that ranks every customer (split: outcomes + calibration / load / rank / write).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:55432/kehu_annba \
+    BENCH_CUSTOMERS=50000 BENCH_INTERACTIONS=500000 BENCH_ORDER_LINES=500000 \
+    .venv/bin/python -m pytest tests/bench/bench_nba.py -p no:cacheprovider -o addopts="" \
+        -o python_files="bench_*.py" -s --reuse-db -n 0
+
+Uses the shared data sets (tests/bench/conftest.py customers and interactions, bench_analytics.py orders),
+grants phone consent to half of the customers, scores them, ranks them, then times the worklist of each demo
+rep (own scope) and of the manager looking at a rep's list (department scope ∩ the rep's), through the selector
+and through the page. Figures are printed (and appended to var/bench.log); nothing asserts wall-clock times.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from tests.bench.bench_analytics import order_dataset  # noqa: F401 - the shared order data set fixture
+from tests.bench.conftest import report, timed
+
+pytestmark = pytest.mark.django_db
+
+
+def _log(line: str) -> None:
+    print(line)
+    with open(os.environ.get("BENCH_LOG", "var/bench.log"), "a", encoding="utf-8") as log:
+        log.write(f"{timezone.now():%Y-%m-%d %H:%M} {connection.vendor} {line}\n")
+
+
+def test_nba_run_and_worklist_p95(order_dataset):  # noqa: F811
+    from kehu.analytics.models import CustomerScore
+    from kehu.analytics.models_nba import NbaRecommendation
+    from kehu.analytics.selectors_nba import worklist
+    from kehu.analytics.services import scoring_run
+    from kehu.analytics.services_nba import nba_run
+    from kehu.core.models import User
+
+    with connection.cursor() as cursor:  # half of the customers consent to phone calls (set-based)
+        cursor.execute(
+            """UPDATE customers_customer SET consent = consent || '{"phone": {"status": "granted"}}'::jsonb
+               WHERE id % 2 = 0 AND NOT consent ? 'phone'"""
+        )
+    if not CustomerScore.objects.exists():
+        scoring_run()
+    t0 = time.perf_counter()
+    run = nba_run()
+    total = time.perf_counter() - t0
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE analytics_nbarecommendation")
+    split = ", ".join(f"{k} {v:.2f}s" for k, v in run.timings.items())
+    _log(
+        f"BENCH nba run: {run.customers} customers, {run.recommendations} recommendations: total {total:.2f}s "
+        f"({split})"
+    )
+    assert NbaRecommendation.objects.exists()
+
+    reps = [User.objects.get(username=u) for u in ("rep1", "rep2", "rep3", "rep4")]
+    manager = User.objects.get(username="manager")
+    sizes = [len(list(worklist(user=r))) for r in reps]
+    _log(f"BENCH nba worklist sizes (rows per rep, limit 50): {sizes}")
+    samples: list[float] = []
+    for rep in reps:
+        list(worklist(user=rep))  # warm the access caches as a request would
+        samples += timed(lambda rep=rep: list(worklist(user=rep)), 50)
+    stats = report("nba worklist of a rep (selector, own scope)", samples)
+    # the machine is shared: the Python process's own CPU time per call says what the load adds to the wall clock
+    cpu = []
+    for _ in range(50):
+        c0 = time.process_time()
+        list(worklist(user=reps[0]))
+        cpu.append((time.process_time() - c0) * 1000)
+    report("nba worklist of a rep, Python CPU time only (selector)", cpu)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    _log(f"BENCH load average during the run: {os.getloadavg()}")
+    samples = timed(lambda: list(worklist(user=manager, rep=reps[0])), 50)
+    report("nba worklist of a rep seen by the manager (selector)", samples)
+    client = Client()
+    client.force_login(reps[0])
+    client.get("/analytics/nba/")
+    report("nba worklist page GET /analytics/nba/ (rep1)", timed(lambda: client.get("/analytics/nba/"), 50))
+    client.get("/analytics/")  # for comparison: the shell and a light page of the same app
+    report(
+        "customer value page GET /analytics/ (rep1), for comparison",
+        timed(lambda: client.get("/analytics/"), 20),
+    )
+    print(worklist(user=reps[0]).explain(analyze=True))
+    assert stats["p95"] >= 0
