@@ -45,6 +45,7 @@ run: demo
 	  $(PY) manage.py service_scheduler --every 60 > var/service.log 2>&1 & \
 	  $(PY) manage.py service_smtp > var/service-smtp.log 2>&1 & \
 	  $(PY) manage.py analytics_score --enqueue --every 86400 > var/analytics.log 2>&1 & \
+	  $(PY) manage.py analytics_nba --enqueue --every 86400 > var/analytics-nba.log 2>&1 & \
 	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 test: install messages
