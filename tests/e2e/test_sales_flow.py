@@ -95,7 +95,9 @@ def pdf_text(pdf: bytes) -> str:
         words = []
         for chunk in shown:
             raw = bytes.fromhex(chunk.decode())
-            words.append("".join(table.get(int.from_bytes(raw[i : i + 2], "big"), "") for i in range(0, len(raw), 2)))
+            words.append(
+                "".join(table.get(int.from_bytes(raw[i : i + 2], "big"), "") for i in range(0, len(raw), 2))
+            )
         texts.append("".join(words))
     return "\n".join(texts)
 
@@ -109,7 +111,9 @@ def fits(page, locator, width: int) -> None:
 
 
 def flash(page, text: str) -> None:
-    expect(page.locator(".msg-success, .msg.success, [role=status]").filter(has_text=text).first).to_be_visible()
+    expect(
+        page.locator(".msg-success, .msg.success, [role=status]").filter(has_text=text).first
+    ).to_be_visible()
 
 
 @pytest.fixture
@@ -132,7 +136,11 @@ def sales_setup(seeded):
     )
     pool = CustomerPool.objects.create(name="华北公海 North pool", department=rep1.department)
     RecycleRule.objects.create(
-        name="30 天未跟进 No follow-up", pool=pool, department=rep1.department, no_followup_days=30, warn_days=3
+        name="30 天未跟进 No follow-up",
+        pool=pool,
+        department=rep1.department,
+        no_followup_days=30,
+        warn_days=3,
     )
     # the demo customers were followed up recently: only the customer of this flow can go stale
     Customer.objects.update(created_at=timezone.now() + dt.timedelta(days=60))
@@ -140,7 +148,9 @@ def sales_setup(seeded):
 
 
 @pytest.mark.parametrize("device", ["desktop", "phone"])
-def test_lead_to_cash_and_back_to_the_pool(sales_setup, device, context_factory, login, live_server, frozen_clock):
+def test_lead_to_cash_and_back_to_the_pool(
+    sales_setup, device, context_factory, login, live_server, frozen_clock
+):
     seeded, product, pool = sales_setup
     phone = device == "phone"
     width = (PHONE if phone else DESKTOP)["viewport"]["width"]
@@ -289,11 +299,13 @@ def test_lead_to_cash_and_back_to_the_pool(sales_setup, device, context_factory,
 
     # ---- the order from the quote, delivered: the installed base appears on the customer's 360° page
     rep.goto(f"{url}{quote.get_absolute_url()}")
+    expect(rep.get_by_test_id("open-contract")).to_contain_text(contract.number)
+    expect(rep.get_by_test_id("make-contract")).to_have_count(0)
     fits(rep, rep.get_by_test_id("make-order"), width)
     rep.get_by_test_id("make-order").click()
     expect(rep.get_by_test_id("order-lines")).to_be_visible()
     order = Order.objects.get(quote=quote)
-    assert order.total == Decimal("96050.00")
+    assert order.total == Decimal("96050.00") and order.contract_id == contract.pk
     expect(rep.get_by_test_id("order-status")).to_have_count(0)  # reps enter orders; status is the office's
     # the manager (the ERP, by API, in production) records the delivery
     manager.goto(f"{url}{order.get_absolute_url()}")

@@ -436,8 +436,26 @@ def _reason(rule: RecycleRule) -> str:
     return "; ".join(parts)
 
 
-def _notify_owner(owner: User, *, title: str, body: str, key: str) -> None:
-    notify(user=owner, title=str(title), body=str(body), url=reverse("sales:pools"), dedup_key=key)
+NAMED = 5  # customers named in a warning or recycling notification
+
+
+def _notify_owner(owner: User, *, title: str, body: str, key: str, url: str = "") -> None:
+    notify(user=owner, title=str(title), body=str(body), url=url or reverse("sales:pools"), dedup_key=key)
+
+
+def _named(owner_pks: dict[int, list[int]]) -> dict[int, tuple[str, str]]:
+    """Per owner: the first NAMED customers' names ("A, B and 3 more") and, when there is a single customer,
+    the link to its page — a rep told that customers will return to the pool must learn which ones."""
+    first = {pk for pks in owner_pks.values() for pk in pks[:NAMED]}
+    names = dict(Customer.objects.filter(pk__in=first).values_list("pk", "name"))
+    out = {}
+    for owner_id, pks in owner_pks.items():
+        shown = ", ".join(names.get(pk, "") for pk in pks[:NAMED])
+        if len(pks) > NAMED:
+            shown = _("%(names)s and %(n)d more") % {"names": shown, "n": len(pks) - NAMED}
+        url = reverse("customers:detail", args=[pks[0]]) if len(pks) == 1 else ""
+        out[owner_id] = (shown, url)
+    return out
 
 
 def _owner_locale(owner: User):
@@ -479,7 +497,7 @@ def rule_warn(*, rule: RecycleRule, now: dt.datetime) -> int:
     if repeat:
         fresh += _touched_after_warning(rule, now, repeat)
     total = 0
-    by_owner: dict[int, int] = defaultdict(int)
+    by_owner: dict[int, list[int]] = defaultdict(list)
     for i in range(0, len(fresh), BATCH):
         chunk = fresh[i : i + BATCH]
         PoolEvent.objects.bulk_create(
@@ -497,17 +515,20 @@ def rule_warn(*, rule: RecycleRule, now: dt.datetime) -> int:
             ],
             batch_size=1000,
         )
-        for _pk, owner_id in chunk:
-            by_owner[owner_id] += 1
+        for pk, owner_id in chunk:
+            by_owner[owner_id].append(pk)
         total += len(chunk)
+    named = _named(by_owner)
     for owner in User.objects.filter(pk__in=list(by_owner), is_active=True):
         with _owner_locale(owner):
             _notify_owner(
                 owner,
                 title=_("%(n)d of your customers will return to the pool %(pool)s in %(days)d days")
-                % {"n": by_owner[owner.pk], "pool": rule.pool, "days": rule.warn_days},
-                body=_("Reason: %(reason)s. Follow them up to keep them.") % {"reason": _reason(rule)},
+                % {"n": len(by_owner[owner.pk]), "pool": rule.pool, "days": rule.warn_days},
+                body=_("Reason: %(reason)s. Follow them up to keep them: %(customers)s.")
+                % {"reason": _reason(rule), "customers": named[owner.pk][0]},
                 key=f"pool-warn:{rule.pk}:{owner.pk}:{timezone.localdate(now).isoformat()}",
+                url=named[owner.pk][1],
             )
     return total
 
@@ -556,7 +577,7 @@ def rule_recycle(*, rule: RecycleRule, now: dt.datetime) -> int:
             )
         )  # fmt: skip
     rows = sorted(_stale_rows(rule, now, "pk", "owner_id", "name", where=where))
-    by_owner: dict[int, int] = defaultdict(int)
+    by_owner: dict[int, list[int]] = defaultdict(list)
     total = 0
     for i in range(0, len(rows), BATCH):
         chunk = rows[i : i + BATCH]
@@ -595,17 +616,20 @@ def rule_recycle(*, rule: RecycleRule, now: dt.datetime) -> int:
                 ],
             )
             _timeline_bulk([(pk, reason_of[pk]) for pk, _o, _n in kept], rule, now)
-        for _pk, owner_id, _n in kept:
-            by_owner[owner_id] += 1
+        for pk, owner_id, _n in kept:
+            by_owner[owner_id].append(pk)
         total += len(kept)
+    named = _named(by_owner)
     for owner in User.objects.filter(pk__in=list(by_owner), is_active=True):
         with _owner_locale(owner):
             _notify_owner(
                 owner,
                 title=_("%(n)d of your customers returned to the pool %(pool)s")
-                % {"n": by_owner[owner.pk], "pool": rule.pool},
-                body=_("Reason: %(reason)s.") % {"reason": _reason(rule)},
+                % {"n": len(by_owner[owner.pk]), "pool": rule.pool},
+                body=_("Reason: %(reason)s. Returned: %(customers)s.")
+                % {"reason": _reason(rule), "customers": named[owner.pk][0]},
                 key=f"pool-recycled:{rule.pk}:{owner.pk}:{timezone.localdate(now).isoformat()}",
+                url=reverse("sales:pool", args=[rule.pool_id]),
             )
     return total
 

@@ -1,0 +1,91 @@
+"""Fixes found by the lead-to-cash browser flow (tests/e2e/test_sales_flow.py), tested at the service/page level."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from kehu.core.models import Notification
+from kehu.customers import services as customer_services
+from kehu.customers.models import Customer
+from kehu.sales.models import CustomerPool, RecycleRule
+from kehu.sales.services import pools
+
+pytestmark = pytest.mark.django_db
+
+
+def _stale(name, by, now):
+    customer = customer_services.customer_create(data={"name": name}, by=by)
+    Customer.objects.filter(pk=customer.pk).update(created_at=now - dt.timedelta(days=60))
+    return customer
+
+
+@pytest.fixture
+def rule(org):
+    pool = CustomerPool.objects.create(name="华北公海 North pool", department=org.north)
+    return RecycleRule.objects.create(
+        name="30 天未跟进", pool=pool, department=org.north, no_followup_days=30, warn_days=3
+    )
+
+
+def test_the_recycle_warning_names_the_customers_and_links_a_single_one(org, rule, now):
+    # given one stale customer of rep1 and seven of rep2
+    lone = _stale("孤岛贸易 Lone Trading", org.rep1, now)
+    many = [_stale(f"客户 {n:02d}", org.rep2, now) for n in range(7)]
+    # when the rule runs
+    assert pools.pools_recycle(now=now)["warned"] == 8
+    # then rep1's notification names the customer and opens its page
+    note = Notification.objects.get(user=org.rep1)
+    assert lone.name in note.body and note.url == reverse("customers:detail", args=[lone.pk])
+    # and rep2's names the first five and counts the rest, opening the pools page
+    note = Notification.objects.get(user=org.rep2)
+    assert all(c.name in note.body for c in many[:5]) and "and 2 more" in note.body
+    assert many[6].name not in note.body and note.url == reverse("sales:pools")
+
+
+def test_the_recycled_notification_names_the_customers_and_opens_the_pool(org, rule, now):
+    lone = _stale("孤岛贸易 Lone Trading", org.rep1, now)
+    pools.pools_recycle(now=now)
+    assert pools.pools_recycle(now=now + dt.timedelta(days=3, minutes=1))["recycled"] == 1
+    note = Notification.objects.filter(user=org.rep1).latest("id")
+    assert lone.name in note.body and note.url == reverse("sales:pool", args=[rule.pool_id])
+
+
+# ---------------------------------------------------------------------------------------- quote → contract
+from kehu.core.exceptions import BusinessRuleError  # noqa: E402
+from kehu.sales.models import Contract, ContractStatus  # noqa: E402
+from kehu.sales.services import contracts, orders  # noqa: E402
+from tests.sales.test_orders_contracts import accepted  # noqa: E402, F401 - fixtures
+from tests.sales.test_quotes import catalogue, deal  # noqa: E402, F401 - fixtures
+
+
+def test_one_live_contract_per_quote_and_the_order_is_linked_to_it(org, accepted):  # noqa: F811
+    # given a contract made from the accepted quote
+    contract = contracts.contract_create(data={}, quote=accepted, by=org.rep1)
+    # a second one from the same quote is refused, nothing saved
+    with pytest.raises(BusinessRuleError, match=contract.number):
+        contracts.contract_create(data={}, quote=accepted, by=org.rep1)
+    assert Contract.objects.filter(quote=accepted).count() == 1
+    # the order from the quote carries the contract
+    order = orders.order_from_quote(quote=accepted, by=org.rep1)
+    assert order.contract_id == contract.pk
+
+
+def test_a_rejected_contract_can_be_made_again(org, accepted):  # noqa: F811
+    first = contracts.contract_create(data={}, quote=accepted, by=org.rep1)
+    Contract.objects.filter(pk=first.pk).update(status=ContractStatus.REJECTED)
+    second = contracts.contract_create(data={}, quote=accepted, by=org.rep1)
+    assert second.pk != first.pk
+    assert orders.order_from_quote(quote=accepted, by=org.rep1).contract_id == second.pk
+
+
+def test_quote_page_links_its_contract_instead_of_offering_another(org, accepted, client_for):  # noqa: F811
+    client = client_for(org.rep1)
+    page = client.get(accepted.get_absolute_url()).content.decode()
+    assert 'data-testid="make-contract"' in page and 'data-testid="open-contract"' not in page
+    contract = contracts.contract_create(data={}, quote=accepted, by=org.rep1)
+    page = client.get(accepted.get_absolute_url()).content.decode()
+    assert 'data-testid="make-contract"' not in page
+    assert 'data-testid="open-contract"' in page and contract.get_absolute_url() in page
