@@ -122,7 +122,8 @@ def order_create(*, data: dict, lines: list[dict], by) -> Order:
 
 def order_from_quote(*, quote: Quote, by) -> Order:
     """The accepted quote as an order, in one click: lines copied with their prices, discounts and VAT; the
-    quote and order are one-to-one (a second conversion is refused, also when two users race)."""
+    quote and order are one-to-one (a second conversion is refused, also when two users race). A live contract
+    made from the same quote becomes the order's contract."""
     with transaction.atomic():
         locked, _access = records.lock_for_write(quote, by, action="view")
         if locked.status != QuoteStatus.ACCEPTED:
@@ -138,13 +139,15 @@ def order_from_quote(*, quote: Quote, by) -> Order:
             .select_related("product")
             .order_by("position", "id")
         ]
+        from .contracts import live_contract_of
+
+        data = {"customer": locked.customer, "currency": locked.currency, "opportunity": locked.opportunity}
+        contract = live_contract_of(locked)
+        if contract is not None:
+            data["contract"] = contract  # the contract made from the same quote: order and contract linked
         try:
             order = order_create(
-                data={
-                    "customer": locked.customer,
-                    "currency": locked.currency,
-                    "opportunity": locked.opportunity,
-                },
+                data=data,
                 lines=lines,
                 by=by,
             )
