@@ -43,6 +43,7 @@ from tests.e2e.test_kanban_board import CspWatch, _drag
 
 pytestmark = pytest.mark.e2e
 
+
 DESKTOP = {"viewport": {"width": 1440, "height": 900}}
 PHONE = {"viewport": {"width": 375, "height": 812}, "is_mobile": True, "has_touch": True}
 COMPANY = "鲲鹏精密机械有限公司 Kunpeng Precision"
@@ -108,6 +109,9 @@ def fits(page, locator, width: int) -> None:
     expect(locator).to_be_visible()
     box = locator.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width + 1, (str(locator), box)
+    # and the page itself is no wider than the screen (a phone widens its layout viewport to the content)
+    page_box = page.locator("html").bounding_box()
+    assert page_box is not None and page_box["width"] <= width + 1, (page.url, page_box)
 
 
 def flash(page, text: str) -> None:
