@@ -4,7 +4,7 @@ A rep captures a lead and converts it (customer + opportunity), moves the deal o
 drag on the desktop; the stage switcher and the "Move to…" menu on the phone), makes a quote with a discount
 above the role's limit and submits it; the manager approves it in a second browser; the rep downloads the PDF
 (a PDF naming the customer), marks the quote sent and accepted, makes the contract from it with two instalments
-(submitted, approved by the manager, signed), makes the order from the quote, the manager moves it to delivered (the
+(submitted, approved by the manager, signed), makes the order from the quote, the manager moves it to delivered with the serial numbers (the
 installed-base units appear on the customer's 360° page), records a payment and the first instalment shows
 paid. A month later without follow-up, the admin's recycle rule (run by the scheduler's job) warns the rep and
 returns the customer to the region's pool; another rep sees who held it and why it returned, and claims it.
@@ -315,16 +315,22 @@ def test_lead_to_cash_and_back_to_the_pool(
     manager.goto(f"{url}{order.get_absolute_url()}")
     status = manager.get_by_test_id("order-status")
     status.locator("select[name=status]").select_option("delivered")
+    status.get_by_test_id("serials").locator("summary").click()
+    status.get_by_test_id("serials-1").fill("KP300-2605-0001\nKP300-2605-0002")
     fits(manager, manager.get_by_test_id("order-status-save"), width)
     manager.get_by_test_id("order-status-save").click()
     flash(manager, "Status changed")
     assert Order.objects.get(pk=order.pk).status == "delivered"
     units = InstalledProduct.objects.filter(customer=customer, product=product)
-    assert units.count() == 1 and units.get().quantity == 2
+    assert sorted(units.values_list("serial_number", "quantity")) == [
+        ("KP300-2605-0001", 1),
+        ("KP300-2605-0002", 1),
+    ]
     rep.goto(f"{url}{customer.get_absolute_url()}")
     panel = rep.get_by_test_id("installed-base")
     expect(panel).to_contain_text(product.name)
-    expect(panel).to_contain_text(units.get().serial_number)
+    expect(panel).to_contain_text("KP300-2605-0001")
+    expect(panel).to_contain_text("KP300-2605-0002")
 
     # ---- a payment received: the first instalment shows paid
     rep.goto(f"{url}{contract.get_absolute_url()}")

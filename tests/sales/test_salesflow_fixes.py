@@ -89,3 +89,59 @@ def test_quote_page_links_its_contract_instead_of_offering_another(org, accepted
     page = client.get(accepted.get_absolute_url()).content.decode()
     assert 'data-testid="make-contract"' not in page
     assert 'data-testid="open-contract"' in page and contract.get_absolute_url() in page
+
+
+# ------------------------------------------------------------------------------- order delivery with serials
+from django.core.exceptions import ValidationError  # noqa: E402
+
+from kehu.products.models import InstalledProduct  # noqa: E402
+from kehu.sales.models import OrderLine  # noqa: E402
+
+
+def test_serial_numbers_given_at_delivery_become_one_unit_each(org, accepted):  # noqa: F811
+    order = orders.order_from_quote(quote=accepted, by=org.rep1)
+    line = order.lines.get()  # 12 units of the catalogue's product
+    orders.order_set_status(
+        order=order, status="delivered", by=org.manager, serials={line.pk: "SN-1\n SN-2 \n\nSN-3"}
+    )
+    assert OrderLine.objects.get(pk=line.pk).serial_numbers == "SN-1\nSN-2\nSN-3"
+    units = InstalledProduct.objects.filter(customer=order.customer).order_by("serial_number")
+    assert list(units.values_list("serial_number", "quantity")) == [("SN-1", 1), ("SN-2", 1), ("SN-3", 1)]
+
+
+def test_more_serial_numbers_than_the_quantity_or_repeated_ones_are_refused(org, accepted):  # noqa: F811
+    order = orders.order_from_quote(quote=accepted, by=org.rep1)
+    line = order.lines.get()
+    too_many = "\n".join(f"SN-{n}" for n in range(int(line.quantity) + 1))
+    for serials in (too_many, "SN-1\nSN-1"):
+        with pytest.raises(ValidationError) as exc:
+            orders.order_set_status(
+                order=order, status="delivered", by=org.manager, serials={line.pk: serials}
+            )
+        assert "serials" in exc.value.message_dict
+        order.refresh_from_db()
+        assert order.status == "confirmed" and not InstalledProduct.objects.exists()
+        assert OrderLine.objects.get(pk=line.pk).serial_numbers == ""
+
+
+def test_order_page_asks_the_serial_numbers_before_delivery_and_stores_them(org, accepted, client_for):  # noqa: F811
+    order = orders.order_from_quote(quote=accepted, by=org.rep1)
+    line = order.lines.get()
+    client = client_for(org.manager)
+    page = client.get(order.get_absolute_url()).content.decode()
+    assert f'name="serials_{line.pk}"' in page
+    response = client.post(
+        reverse("sales:order_status", args=[order.pk]),
+        {"status": "delivered", "note": "", f"serials_{line.pk}": "A-1\nA-2"},
+    )
+    assert response.status_code == 302
+    assert set(InstalledProduct.objects.values_list("serial_number", flat=True)) == {"A-1", "A-2"}
+    page = client.get(order.get_absolute_url()).content.decode()
+    assert 'name="serials_' not in page  # delivered: nothing more to ask
+    # the return form's button no longer carries its long hint (it widened the page on a phone)
+    assert "Create return" in page and "Leave the quantities empty" in page
+
+
+def test_quote_lines_are_labelled_for_phones(org, accepted, client_for):  # noqa: F811
+    page = client_for(org.rep1).get(accepted.get_absolute_url()).content.decode()
+    assert 'data-label="Quantity"' in page and 'data-label="Total"' in page
