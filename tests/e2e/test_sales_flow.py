@@ -2,13 +2,15 @@
 
 A rep captures a lead and converts it (customer + opportunity), moves the deal on the kanban board (a mouse
 drag on the desktop; the stage switcher and the "Move to…" menu on the phone), makes a quote with a discount
-above the role's limit and submits it; the manager approves it in a second browser; the rep downloads the PDF
-(a PDF naming the customer), marks the quote sent and accepted, makes the contract from it with two instalments
-(submitted, approved by the manager, signed), makes the order from the quote, the manager moves it to delivered with the serial numbers (the
-installed-base units appear on the customer's 360° page), records a payment and the first instalment shows
-paid. A month later without follow-up, the admin's recycle rule (run by the scheduler's job) warns the rep and
-returns the customer to the region's pool; another rep sees who held it and why it returned, and claims it.
+above the role's limit and submits it; the manager approves it in a second browser, from the notification; the
+rep downloads the PDF (a PDF naming the customer), marks the quote sent and accepted, makes the contract from
+it with two instalments (submitted, approved by the manager, signed) and the order from the quote; the manager
+moves the order to delivered with serial numbers (the installed-base units appear on the customer's 360°
+page); the rep records a payment and the first instalment shows paid. A month later without follow-up, the
+admin's recycle rule (run by the scheduler's job) warns the rep, naming the customer, and returns it to the
+region's pool; another rep sees who held it and why it returned, and claims it.
 
+On the phone, every control the flow uses must lie within the screen and no page may be wider than it.
 Every step goes through the pages a user sees; the database is only read to check. The clock is the suite's
 frozen clock (tests/clock.py) and is moved with `frozen_clock.shift` — the live server runs in this process, so
 it sees the same time. Any CSP violation or page error fails the test."""
@@ -146,7 +148,8 @@ def sales_setup(seeded):
         no_followup_days=30,
         warn_days=3,
     )
-    # the demo customers were followed up recently: only the customer of this flow can go stale
+    # the demo customers are kept out of the rule ("created" after the month this test skips): the pool then
+    # holds only this flow's customer
     Customer.objects.update(created_at=timezone.now() + dt.timedelta(days=60))
     return seeded, product, pool
 
@@ -379,3 +382,4 @@ def test_lead_to_cash_and_back_to_the_pool(
     other.goto(f"{url}/sales/pools/")
     expect(other.get_by_test_id("my-customers")).to_contain_text(customer.name)
     other_csp.check()
+    csp.check()
