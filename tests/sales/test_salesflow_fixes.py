@@ -10,7 +10,7 @@ from django.urls import reverse
 from kehu.core.models import Notification
 from kehu.customers import services as customer_services
 from kehu.customers.models import Customer
-from kehu.sales.models import CustomerPool, RecycleRule
+from kehu.sales.models import CustomerPool, PoolEvent, RecycleRule
 from kehu.sales.services import pools
 
 pytestmark = pytest.mark.django_db
@@ -145,3 +145,30 @@ def test_order_page_asks_the_serial_numbers_before_delivery_and_stores_them(org,
 def test_quote_lines_are_labelled_for_phones(org, accepted, client_for):  # noqa: F811
     page = client_for(org.rep1).get(accepted.get_absolute_url()).content.decode()
     assert 'data-label="Quantity"' in page and 'data-label="Total"' in page
+
+
+# ------------------------------------------------------------------ recycle: organisations and their contacts
+from kehu.interactions.models import Interaction  # noqa: E402
+
+
+def test_a_call_to_a_contact_person_keeps_the_organisation_and_contacts_go_with_it(org, rule, now):
+    # given an organisation and its contact person, both held by rep1 for 60 days
+    account = _stale("华通机电 Huatong", org.rep1, now)
+    contact = customer_services.customer_create(
+        data={"name": "王芳 Wang Fang", "kind": "person", "account": account}, by=org.rep1
+    )
+    Customer.objects.filter(pk=contact.pk).update(created_at=now - dt.timedelta(days=60))
+    # when the rep called the contact person last week
+    Interaction.objects.create(  # as the timeline records it: on the contact, rolled up to its account
+        customer=contact,
+        account=account,
+        channel="call",
+        subject="回访",
+        occurred_at=now - dt.timedelta(days=7),
+    )
+    # then neither is warned: the call is a follow-up of the organisation; the contact is never recycled alone
+    assert pools.pools_recycle(now=now)["warned"] == 0
+    # a month later without follow-up the organisation is warned, the contact still not on its own
+    later = now + dt.timedelta(days=30)
+    assert pools.pools_recycle(now=later)["warned"] == 1
+    assert list(PoolEvent.objects.values_list("customer_id", flat=True)) == [account.pk]

@@ -376,8 +376,10 @@ def pool_place(
 
 # ------------------------------------------------------------------------------------------------ recycling
 def _stale_followup(cutoff: dt.datetime) -> Q:
-    """No interaction (system events do not count) and no claim since `cutoff`, and older than it."""
-    touched = Interaction.objects.filter(customer=OuterRef("pk"), occurred_at__gte=cutoff).exclude(
+    """No interaction (system events do not count) and no claim since `cutoff`, and older than it. An
+    organisation's interactions are read on its rolled-up timeline (`account`): a call to one of its contact
+    persons is a follow-up of the organisation."""
+    touched = Interaction.objects.filter(account=OuterRef("pk"), occurred_at__gte=cutoff).exclude(
         channel=InteractionChannel.EVENT
     )
     held = PoolEvent.objects.filter(customer=OuterRef("pk"), kind__in=HOLD_KINDS, at__gte=cutoff)
@@ -418,7 +420,8 @@ def _stale_rows(
 
 
 def _owned(rule: RecycleRule) -> QuerySet[Customer]:
-    qs = Customer.objects.filter(owner__isnull=False, merged_into__isnull=True)
+    # contact persons of an organisation are not recycled on their own: they go with their organisation
+    qs = Customer.objects.filter(owner__isnull=False, merged_into__isnull=True, account__isnull=True)
     if rule.department_id:
         members = User.objects.filter(department_id__in=department_subtree_ids(rule.department_id))
         qs = qs.filter(owner_id__in=members.values("pk"))
@@ -546,9 +549,9 @@ def _touched_after_warning(rule: RecycleRule, now: dt.datetime, ids: list[int]) 
         )
         touched: dict[int, dt.datetime] = {}
         sources = [
-            Interaction.objects.filter(customer_id__in=chunk)
+            Interaction.objects.filter(account_id__in=chunk)
             .exclude(channel=InteractionChannel.EVENT)
-            .values_list("customer_id")
+            .values_list("account_id")
             .annotate(m=Max("occurred_at")),
             PoolEvent.objects.filter(customer_id__in=chunk, kind__in=HOLD_KINDS)
             .values_list("customer_id")
