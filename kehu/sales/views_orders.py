@@ -74,6 +74,12 @@ class OrderDetail(RecordDetailView):
         form = OrderStatusForm()
         form.fields["status"].choices = [c for c in OrderStatus.choices if c[0] in allowed]
         ctx["status_form"] = form if allowed else None
+        # serial numbers are asked where the next step can be the delivery (they become installed-base units)
+        ctx["serial_lines"] = (
+            [line for line in ctx["lines"] if line.product_id and line.quantity > 0]
+            if OrderStatus.DELIVERED in allowed
+            else []
+        )
         ctx["returns"] = list(scoped(Order, user=self.request.user).filter(original=order))
         ctx["can_return"] = (
             ctx["can_write"] and order.kind == "sale" and order.status in ("delivered", "invoiced", "paid")
@@ -137,12 +143,19 @@ class OrderStatusView(RecordDetailView):
         form = OrderStatusForm(request.POST)
         if form.is_valid():
             try:
-                orders.order_set_status(
-                    order=order,
-                    status=form.cleaned_data["status"],
-                    note=form.cleaned_data["note"],
-                    by=request.user,
-                )
+                serials = {
+                    int(key[len("serials_") :]): value
+                    for key, value in request.POST.items()
+                    if key.startswith("serials_") and key[len("serials_") :].isdigit() and value.strip()
+                }
+                with transaction.atomic():
+                    orders.order_set_status(
+                        order=order,
+                        status=form.cleaned_data["status"],
+                        note=form.cleaned_data["note"],
+                        by=request.user,
+                        serials=serials,
+                    )
                 messages.success(request, _("Status changed."))
             except FAILURES as exc:
                 messages.error(request, error_text(exc))

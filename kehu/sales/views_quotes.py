@@ -18,8 +18,8 @@ from kehu.core.selectors import get_visible, scoped
 from kehu.ui.generic import Column, RecordDetailView, RecordFormView, RecordListView
 
 from .forms_documents import DecisionForm, QuoteForm, QuoteLineEditForm, QuoteLineForm
-from .models import ApprovalDecision, Opportunity, Quote, QuoteApproval, QuoteLine, QuoteStatus
-from .services import orders, quotes
+from .models import ApprovalDecision, Contract, Opportunity, Quote, QuoteApproval, QuoteLine, QuoteStatus
+from .services import contracts, orders, quotes
 
 
 def error_text(exc) -> str:
@@ -110,6 +110,15 @@ class QuoteDetail(RecordDetailView):
             and Access.of(user).can("add", "sales.order")
         )
         ctx["status"] = quote.status
+        ctx["contracts"] = list(
+            scoped(Contract, user=user).filter(quote=quote).only("pk", "number", "status").order_by("id")
+        )
+        ctx["can_contract"] = (
+            quote.status == QuoteStatus.ACCEPTED
+            and ctx["can_write"]
+            and Access.of(user).can("add", Contract)
+            and contracts.live_contract_of(quote) is None
+        )
         return ctx
 
 

@@ -70,9 +70,27 @@ def contract_create(
         return records.record_create(model=Contract, data={**data, "number": number}, by=by)
 
     with transaction.atomic():
+        if quote is not None:
+            # one live contract per quote: a second click (or a colleague at the same time) is refused
+            Quote.objects.select_for_update().filter(pk=quote.pk).first()
+            existing = live_contract_of(quote)
+            if existing is not None:
+                raise BusinessRuleError(
+                    _("This quote already has the contract %(c)s.") % {"c": existing.number}, field="quote"
+                )
         contract = with_number_retry(create)
         timeline(contract, "sales.contract.created", _("Contract %(c)s created") % {"c": contract.number})
     return contract
+
+
+def live_contract_of(quote: Quote) -> Contract | None:
+    """The contract made from `quote` that is not rejected or terminated (the newest), if any."""
+    return (
+        Contract.objects.filter(quote=quote)
+        .exclude(status__in=[ContractStatus.REJECTED, ContractStatus.TERMINATED])
+        .order_by("-id")
+        .first()
+    )
 
 
 def contract_update(*, contract: Contract, data: dict, by, expected_version: int | None) -> Contract:

@@ -122,7 +122,8 @@ def order_create(*, data: dict, lines: list[dict], by) -> Order:
 
 def order_from_quote(*, quote: Quote, by) -> Order:
     """The accepted quote as an order, in one click: lines copied with their prices, discounts and VAT; the
-    quote and order are one-to-one (a second conversion is refused, also when two users race)."""
+    quote and order are one-to-one (a second conversion is refused, also when two users race). A live contract
+    made from the same quote becomes the order's contract."""
     with transaction.atomic():
         locked, _access = records.lock_for_write(quote, by, action="view")
         if locked.status != QuoteStatus.ACCEPTED:
@@ -138,13 +139,15 @@ def order_from_quote(*, quote: Quote, by) -> Order:
             .select_related("product")
             .order_by("position", "id")
         ]
+        from .contracts import live_contract_of
+
+        data = {"customer": locked.customer, "currency": locked.currency, "opportunity": locked.opportunity}
+        contract = live_contract_of(locked)
+        if contract is not None:
+            data["contract"] = contract  # the contract made from the same quote: order and contract linked
         try:
             order = order_create(
-                data={
-                    "customer": locked.customer,
-                    "currency": locked.currency,
-                    "opportunity": locked.opportunity,
-                },
+                data=data,
                 lines=lines,
                 by=by,
             )
@@ -229,11 +232,14 @@ def order_set_status(
     idempotency_key: str | None = None,
     external_ref: str | None = None,
     note: str = "",
+    serials: dict[int, str] | None = None,
 ) -> Order:
     """Move an order along ORDER_TRANSITIONS. With an `idempotency_key` (the ERP's event id) a replay changes
     nothing and returns the order. Cancelled: lines stop counting as revenue (same transaction). Returned: a
-    full return order is created. Delivered: installed-base units. A transition not in the flow is refused on
-    the `status` field."""
+    full return order is created. Delivered: installed-base units, one per serial number when `serials`
+    (order line id → serial numbers, one a line) or the line gives them; more serial numbers than the line's
+    quantity is refused on `serials`, nothing saved. A transition not in the flow is refused on the `status`
+    field."""
     key = (idempotency_key or "").strip() or None
     if key and OrderStatusChange.objects.filter(order=order, idempotency_key=key).exists():
         order.refresh_from_db()
@@ -265,6 +271,7 @@ def order_set_status(
             if status == OrderStatus.CANCELLED:
                 OrderLine.objects.filter(order=locked).update(counted=False)
             if status == OrderStatus.DELIVERED:
+                _serials_set(locked, serials or {})
                 _deliver(locked, by)
             _status_row(locked, old, status, by, key, note)
             _timeline(locked, status)
@@ -275,6 +282,29 @@ def order_set_status(
         raise
     order.refresh_from_db()
     return locked
+
+
+def _serials_set(order: Order, serials: dict[int, str]) -> None:
+    """Store the serial numbers given at delivery on the order's lines (caller holds the order's lock)."""
+    if not serials:
+        return
+    errors = []
+    for line in OrderLine.objects.filter(order=order, pk__in=list(serials)).select_related("product"):
+        given = [s.strip() for s in serials[line.pk].splitlines() if s.strip()]
+        if not given:
+            continue
+        if len(given) > line.quantity:
+            errors.append(
+                _("Line %(n)s: %(given)d serial numbers for a quantity of %(qty)s.")
+                % {"n": line.line_no, "given": len(given), "qty": line.quantity.normalize()}
+            )
+            continue
+        if len(set(given)) != len(given):
+            errors.append(_("Line %(n)s: a serial number is repeated.") % {"n": line.line_no})
+            continue
+        OrderLine.objects.filter(pk=line.pk).update(serial_numbers="\n".join(given))
+    if errors:
+        raise ValidationError({"serials": errors})
 
 
 def _create_return(original: Order, quantities: dict[int, Decimal] | None, by, note: str) -> Order:

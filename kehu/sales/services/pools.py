@@ -376,8 +376,10 @@ def pool_place(
 
 # ------------------------------------------------------------------------------------------------ recycling
 def _stale_followup(cutoff: dt.datetime) -> Q:
-    """No interaction (system events do not count) and no claim since `cutoff`, and older than it."""
-    touched = Interaction.objects.filter(customer=OuterRef("pk"), occurred_at__gte=cutoff).exclude(
+    """No interaction (system events do not count) and no claim since `cutoff`, and older than it. An
+    organisation's interactions are read on its rolled-up timeline (`account`): a call to one of its contact
+    persons is a follow-up of the organisation."""
+    touched = Interaction.objects.filter(account=OuterRef("pk"), occurred_at__gte=cutoff).exclude(
         channel=InteractionChannel.EVENT
     )
     held = PoolEvent.objects.filter(customer=OuterRef("pk"), kind__in=HOLD_KINDS, at__gte=cutoff)
@@ -418,7 +420,8 @@ def _stale_rows(
 
 
 def _owned(rule: RecycleRule) -> QuerySet[Customer]:
-    qs = Customer.objects.filter(owner__isnull=False, merged_into__isnull=True)
+    # contact persons of an organisation are not recycled on their own: they go with their organisation
+    qs = Customer.objects.filter(owner__isnull=False, merged_into__isnull=True, account__isnull=True)
     if rule.department_id:
         members = User.objects.filter(department_id__in=department_subtree_ids(rule.department_id))
         qs = qs.filter(owner_id__in=members.values("pk"))
@@ -436,8 +439,26 @@ def _reason(rule: RecycleRule) -> str:
     return "; ".join(parts)
 
 
-def _notify_owner(owner: User, *, title: str, body: str, key: str) -> None:
-    notify(user=owner, title=str(title), body=str(body), url=reverse("sales:pools"), dedup_key=key)
+NAMED = 5  # customers named in a warning or recycling notification
+
+
+def _notify_owner(owner: User, *, title: str, body: str, key: str, url: str = "") -> None:
+    notify(user=owner, title=str(title), body=str(body), url=url or reverse("sales:pools"), dedup_key=key)
+
+
+def _named(owner_pks: dict[int, list[int]]) -> dict[int, tuple[str, str]]:
+    """Per owner: the first NAMED customers' names ("A, B and 3 more") and, when there is a single customer,
+    the link to its page — a rep told that customers will return to the pool must learn which ones."""
+    first = {pk for pks in owner_pks.values() for pk in pks[:NAMED]}
+    names = dict(Customer.objects.filter(pk__in=first).values_list("pk", "name"))
+    out = {}
+    for owner_id, pks in owner_pks.items():
+        shown = ", ".join(names.get(pk, "") for pk in pks[:NAMED])
+        if len(pks) > NAMED:
+            shown = _("%(names)s and %(n)d more") % {"names": shown, "n": len(pks) - NAMED}
+        url = reverse("customers:detail", args=[pks[0]]) if len(pks) == 1 else ""
+        out[owner_id] = (shown, url)
+    return out
 
 
 def _owner_locale(owner: User):
@@ -479,7 +500,7 @@ def rule_warn(*, rule: RecycleRule, now: dt.datetime) -> int:
     if repeat:
         fresh += _touched_after_warning(rule, now, repeat)
     total = 0
-    by_owner: dict[int, int] = defaultdict(int)
+    by_owner: dict[int, list[int]] = defaultdict(list)
     for i in range(0, len(fresh), BATCH):
         chunk = fresh[i : i + BATCH]
         PoolEvent.objects.bulk_create(
@@ -497,17 +518,20 @@ def rule_warn(*, rule: RecycleRule, now: dt.datetime) -> int:
             ],
             batch_size=1000,
         )
-        for _pk, owner_id in chunk:
-            by_owner[owner_id] += 1
+        for pk, owner_id in chunk:
+            by_owner[owner_id].append(pk)
         total += len(chunk)
+    named = _named(by_owner)
     for owner in User.objects.filter(pk__in=list(by_owner), is_active=True):
         with _owner_locale(owner):
             _notify_owner(
                 owner,
                 title=_("%(n)d of your customers will return to the pool %(pool)s in %(days)d days")
-                % {"n": by_owner[owner.pk], "pool": rule.pool, "days": rule.warn_days},
-                body=_("Reason: %(reason)s. Follow them up to keep them.") % {"reason": _reason(rule)},
+                % {"n": len(by_owner[owner.pk]), "pool": rule.pool, "days": rule.warn_days},
+                body=_("Reason: %(reason)s. Follow them up to keep them: %(customers)s.")
+                % {"reason": _reason(rule), "customers": named[owner.pk][0]},
                 key=f"pool-warn:{rule.pk}:{owner.pk}:{timezone.localdate(now).isoformat()}",
+                url=named[owner.pk][1],
             )
     return total
 
@@ -525,9 +549,9 @@ def _touched_after_warning(rule: RecycleRule, now: dt.datetime, ids: list[int]) 
         )
         touched: dict[int, dt.datetime] = {}
         sources = [
-            Interaction.objects.filter(customer_id__in=chunk)
+            Interaction.objects.filter(account_id__in=chunk)
             .exclude(channel=InteractionChannel.EVENT)
-            .values_list("customer_id")
+            .values_list("account_id")
             .annotate(m=Max("occurred_at")),
             PoolEvent.objects.filter(customer_id__in=chunk, kind__in=HOLD_KINDS)
             .values_list("customer_id")
@@ -556,7 +580,7 @@ def rule_recycle(*, rule: RecycleRule, now: dt.datetime) -> int:
             )
         )  # fmt: skip
     rows = sorted(_stale_rows(rule, now, "pk", "owner_id", "name", where=where))
-    by_owner: dict[int, int] = defaultdict(int)
+    by_owner: dict[int, list[int]] = defaultdict(list)
     total = 0
     for i in range(0, len(rows), BATCH):
         chunk = rows[i : i + BATCH]
@@ -595,17 +619,20 @@ def rule_recycle(*, rule: RecycleRule, now: dt.datetime) -> int:
                 ],
             )
             _timeline_bulk([(pk, reason_of[pk]) for pk, _o, _n in kept], rule, now)
-        for _pk, owner_id, _n in kept:
-            by_owner[owner_id] += 1
+        for pk, owner_id, _n in kept:
+            by_owner[owner_id].append(pk)
         total += len(kept)
+    named = _named(by_owner)
     for owner in User.objects.filter(pk__in=list(by_owner), is_active=True):
         with _owner_locale(owner):
             _notify_owner(
                 owner,
                 title=_("%(n)d of your customers returned to the pool %(pool)s")
-                % {"n": by_owner[owner.pk], "pool": rule.pool},
-                body=_("Reason: %(reason)s.") % {"reason": _reason(rule)},
+                % {"n": len(by_owner[owner.pk]), "pool": rule.pool},
+                body=_("Reason: %(reason)s. Returned: %(customers)s.")
+                % {"reason": _reason(rule), "customers": named[owner.pk][0]},
                 key=f"pool-recycled:{rule.pk}:{owner.pk}:{timezone.localdate(now).isoformat()}",
+                url=reverse("sales:pool", args=[rule.pool_id]),
             )
     return total
 
