@@ -115,3 +115,14 @@ class SegmentViewSet(viewsets.GenericViewSet):
 def register(router) -> None:
     router.register("analytics/scores", ScoreViewSet, basename="analytics-score")
     router.register("analytics/segments", SegmentViewSet, basename="analytics-segment")
+
+
+# report builder (anreport): /api/analytics/reports/
+_register_scores = register
+
+
+def register(router) -> None:  # noqa: F811 - extends the registration above
+    from . import api_reports
+
+    _register_scores(router)
+    api_reports.register(router)

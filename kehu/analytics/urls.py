@@ -8,3 +8,7 @@ urlpatterns = [
     path("run/", views.run_now, name="run"),
     path("diagnostics/", views.diagnostics, name="diagnostics"),
 ]
+
+from . import urls_reports  # noqa: E402 - report builder and dashboards (anreport)
+
+urlpatterns += urls_reports.urlpatterns
