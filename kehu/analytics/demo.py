@@ -111,3 +111,13 @@ def seed(ctx) -> str:
 
     run = scoring_run(as_of=today)
     return f"{len(orders)} orders, {len(lines)} order lines; {run.customers} customers scored"
+
+
+# role dashboards of the report builder (anreport)
+_seed_scores = seed
+
+
+def seed(ctx) -> str:  # noqa: F811 - extends the seeder above
+    from .demo_reports import seed_dashboards
+
+    return f"{_seed_scores(ctx)}; dashboard widgets: {seed_dashboards()}"

@@ -351,6 +351,8 @@ class ReportDrill(RecordListView):
         title = reports._title(self.model, self.access)
         if title:
             names.append(title)
+        # the records a line belongs to: enough to recognise it in the list
+        names += [n for n in ("order", "customer", "owner") if n not in hidden]
         paths = [g.info.path for g in self.spec.groups] + [m.info.path for m in self.spec.measures if m.info]
         paths += [f.info.path for f in self.spec.filters]
         for p in paths:
@@ -359,7 +361,9 @@ class ReportDrill(RecordListView):
         for name in dict.fromkeys(names):
             try:
                 f = self.model._meta.get_field(name)
-            except FieldDoesNotExist:  # a path through a reverse relation (the customer's score) has no column
+            except (
+                FieldDoesNotExist
+            ):  # a path through a reverse relation (the customer's score) has no column
                 continue
             if not getattr(f, "concrete", False) or name in hidden:
                 continue

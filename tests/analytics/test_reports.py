@@ -16,25 +16,14 @@ from kehu.analytics.services import scoring_run
 from kehu.core.access import Access
 from kehu.core.models import FieldGrant, ModelGrant, Scope
 
-from .conftest import buy
-
 pytestmark = pytest.mark.django_db
 
 D = dt.date
 
 
 @pytest.fixture
-def sales(org, make_customer):
-    """rep1: two customers (orders in Jan and Mar 2026); rep3 (another department): one customer in Mar."""
-    a = make_customer("北京优选贸易有限公司", owner=org.rep1)
-    b = make_customer("广州旧客户有限公司", owner=org.rep1)
-    c = make_customer("杭州东方电子有限公司", owner=org.rep3)
-    buy(a, D(2026, 1, 5), 100)
-    buy(a, D(2026, 1, 20), 200)
-    buy(b, D(2026, 3, 2), 50)
-    buy(c, D(2026, 3, 9), 1000)
-    buy(c, D(2026, 3, 10), 400, cancelled=True)
-    return {"a": a, "b": b, "c": c}
+def sales(report_sales):
+    return report_sales
 
 
 def spec(**kw) -> dict:
