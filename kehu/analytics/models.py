@@ -85,4 +85,6 @@ class CustomerScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.segment}"
+
+
 from .models_reports import DashboardWidget, Report  # noqa: E402, F401 - report builder (anreport)

@@ -57,6 +57,34 @@ def can_change(report: Report, user) -> bool:
     return report.owner_id == user.pk or Access.of(user).is_superuser
 
 
+def can_manage_dashboards(user) -> bool:
+    access = Access.of(user)
+    return access.is_superuser or access.can("change", "core.role")
+
+
+@transaction.atomic
+def dashboard_pin(*, report: Report, role, by, pin: bool = True) -> bool:
+    """Put a report on a role's dashboard (shared with the role, last position) or take it off (administrators).
+    Returns whether it is on the dashboard now."""
+    if not can_manage_dashboards(by):
+        raise PermissionDenied(_("Administrators only."))
+    if pin:
+        last = (
+            DashboardWidget.objects.filter(role=role)
+            .order_by("-position")
+            .values_list("position", flat=True)
+            .first()
+        )
+        DashboardWidget.objects.get_or_create(
+            role=role, report=report, defaults={"position": (last or 0) + 1}
+        )
+        report.shared_roles.add(role)
+    else:
+        DashboardWidget.objects.filter(role=role, report=report).delete()
+    audit.log(actor=by, action=AuditAction.UPDATE, instance=report, changes={"dashboard": [role.code, pin]})
+    return pin
+
+
 def dashboard_widgets(*, user) -> list[DashboardWidget]:
     """The widgets of the dashboards of the user's roles (a report on two of them shows once)."""
     seen, result = set(), []

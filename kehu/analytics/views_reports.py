@@ -302,6 +302,25 @@ def report_delete(request, pk):
     return redirect("analytics:reports")
 
 
+@require_POST
+def report_pin(request, pk):
+    """An administrator puts a report on (or takes it off) a role's dashboard."""
+    report = services_reports.report_get(user=request.user, pk=pk)
+    role = Role.objects.filter(
+        pk=request.POST.get("role") if str(request.POST.get("role", "")).isdigit() else None
+    ).first()
+    if role is None:
+        messages.error(request, _("Choose a role."))
+    else:
+        pinned = services_reports.dashboard_pin(
+            report=report, role=role, by=request.user, pin=request.POST.get("pin") == "1"
+        )
+        messages.success(
+            request, _("Added to the dashboard.") if pinned else _("Removed from the dashboard.")
+        )
+    return redirect("analytics:report", pk=report.pk)
+
+
 def dashboard(request):
     """The dashboards of the user's roles: saved reports as widgets, each run for the viewer's scope."""
     widgets = []

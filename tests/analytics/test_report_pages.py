@@ -147,3 +147,20 @@ def test_a_recipient_the_report_is_not_shared_with_gets_nothing(sales, org, smtp
     report.recipients.add(org.rep3)
     assert services_reports.reports_deliver_due()["emails"] == 0
     assert smtp_settings.messages == []
+
+
+def test_an_administrator_pins_a_report_to_a_role_dashboard(sales, org, client_for):
+    admin = UserFactory(username="root", is_superuser=True)
+    report = Report.objects.create(owner=admin, name="全公司 Company", model="sales.orderline", spec=spec())
+    role = org.rep1.roles.get()
+    assert (
+        client_for(org.rep1)
+        .post(f"/analytics/reports/{report.pk}/dashboard/", {"role": role.pk, "pin": "1"})
+        .status_code
+        == 404
+    )
+    client_for(admin).post(f"/analytics/reports/{report.pk}/dashboard/", {"role": role.pk, "pin": "1"})
+    html = client_for(org.rep1).get("/analytics/dashboard/").content.decode()
+    assert "全公司 Company" in html and html.count('data-testid="widget"') == 1
+    client_for(admin).post(f"/analytics/reports/{report.pk}/dashboard/", {"role": role.pk, "pin": "0"})
+    assert 'data-testid="no-widgets"' in client_for(org.rep1).get("/analytics/dashboard/").content.decode()

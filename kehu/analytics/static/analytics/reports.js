@@ -12,7 +12,7 @@ document.addEventListener("DOMContentLoaded", function () {
     if (data.chart === "pie") {
       var s = data.series[0] || { name: "", data: [], urls: [] };
       option = {
-        tooltip: { trigger: "item" },
+        tooltip: { trigger: "item", renderMode: "richText" },  // canvas text: no inline style (CSP)
         series: [{
           name: s.name, type: "pie", radius: ["30%", "65%"],
           data: data.categories.map(function (c, i) { return { name: c, value: s.data[i] }; }),
@@ -20,7 +20,7 @@ document.addEventListener("DOMContentLoaded", function () {
       };
     } else {
       option = {
-        tooltip: { trigger: "axis" },
+        tooltip: { trigger: "axis", renderMode: "richText" },
         legend: { type: "scroll", data: data.series.map(function (s) { return s.name; }) },
         grid: { left: 60, right: 20, bottom: 60 },
         xAxis: { type: "category", data: data.categories, axisLabel: { rotate: data.categories.length > 8 ? 30 : 0 } },
