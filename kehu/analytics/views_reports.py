@@ -205,6 +205,9 @@ def _builder_context(request, params: dict, report=None) -> dict:
         "shared_team_ids": set(report.shared_teams.values_list("id", flat=True)) if report else set(),
         "recipient_ids": set(report.recipients.values_list("id", flat=True)) if report else set(),
         "errors": [],
+        # the save form keeps the report's name while its definition is previewed
+        "save_name": params.get("name") or (report.name if report else ""),
+        "save_description": params.get("description") or (report.description if report else ""),
     }
     return ctx
 
