@@ -125,3 +125,12 @@ def _register_with_nba(router, _base=register) -> None:  # Next Best Activity (i
 
 
 register = _register_with_nba
+# report builder (anreport): /api/analytics/reports/
+_register_scores = register
+
+
+def register(router) -> None:  # noqa: F811 - extends the registration above
+    from . import api_reports
+
+    _register_scores(router)
+    api_reports.register(router)

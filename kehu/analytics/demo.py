@@ -160,3 +160,11 @@ def _seed_with_nba(ctx, _base=seed) -> str:  # Next Best Activity demo (issue #1
 
 
 seed = _seed_with_nba
+# role dashboards of the report builder (anreport)
+_seed_scores = seed
+
+
+def seed(ctx) -> str:  # noqa: F811 - extends the seeder above
+    from .demo_reports import seed_dashboards
+
+    return f"{_seed_scores(ctx)}; dashboard widgets: {seed_dashboards()}"

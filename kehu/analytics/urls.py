@@ -15,3 +15,6 @@ urlpatterns += value_urlpatterns
 from .urls_nba import urlpatterns as nba_urlpatterns  # noqa: E402 - Next Best Activity (issue #11 item 5)
 
 urlpatterns += nba_urlpatterns
+from . import urls_reports  # noqa: E402 - report builder and dashboards (anreport)
+
+urlpatterns += urls_reports.urlpatterns

@@ -108,7 +108,8 @@ SECTIONS = [
     (
         _("Analytics"),
         [
-            ("reports", _("Reports"), None, "chart", None),
+            ("dashboard", _("Dashboard"), "analytics:dashboard", "gauge", None),
+            ("reports", _("Reports"), "analytics:reports", "chart", None),
             (
                 "customer_value",
                 _("Customer value"),
@@ -176,3 +177,4 @@ def build(user) -> list[dict]:
     if entries:
         result.append({"title": _("Administration"), "items": entries})
     return result
+

@@ -62,3 +62,23 @@ def make_customer(org):
         return customer_services.customer_create(data={"name": name}, by=owner or org.rep1)
 
     return make
+
+
+# report builder tests (anreport)
+from tests.interactions.conftest import smtp_server, smtp_settings  # noqa: E402, F401 - fixtures
+
+D = dt.date
+
+
+@pytest.fixture
+def report_sales(org, make_customer):
+    """Report builder tests (anreport): rep1: two customers (orders in Jan and Mar 2026); rep3 (another department): one customer in Mar."""
+    a = make_customer("北京优选贸易有限公司", owner=org.rep1)
+    b = make_customer("广州旧客户有限公司", owner=org.rep1)
+    c = make_customer("杭州东方电子有限公司", owner=org.rep3)
+    buy(a, D(2026, 1, 5), 100)
+    buy(a, D(2026, 1, 20), 200)
+    buy(b, D(2026, 3, 2), 50)
+    buy(c, D(2026, 3, 9), 1000)
+    buy(c, D(2026, 3, 10), 400, cancelled=True)
+    return {"a": a, "b": b, "c": c}
