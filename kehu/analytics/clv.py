@@ -52,6 +52,23 @@ def _as_arrays(*arrays) -> list[np.ndarray]:
     return [np.asarray(a, dtype=float) for a in arrays]
 
 
+def _distinct_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of equal-length columns, in lexicographic order: (the index of one row of each
+    distinct row, the distinct row of every row). A lexsort: np.unique(axis=0) is ~7× slower on 600k rows."""
+    n = columns[0].size
+    if n == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    order = np.lexsort(columns[::-1])
+    new = np.zeros(n, dtype=bool)
+    new[0] = True
+    for column in columns:
+        ordered = column[order]
+        new[1:] |= ordered[1:] != ordered[:-1]
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[order] = np.cumsum(new) - 1
+    return order[new], inverse
+
+
 # ---------------------------------------------------------------------------------------------- BG/NBD
 def bgnbd_log_likelihood(params, x, t_x, T) -> np.ndarray:
     """Per-customer log-likelihood of BG/NBD (FHL 2005, eq. 6), vectorised."""
@@ -191,9 +208,9 @@ def bgnbd_fit(x, t_x, T, *, weights=None, penalizer: float = 0.0) -> FitResult:
         x, t_x, T, w = x[keep], t_x[keep], T[keep], w[keep]
         n = int(w.sum())
     # customers with the same (x, t_x, T) share one likelihood term: fit on the distinct rows, weighted
-    rows, inverse = np.unique(np.column_stack([x, t_x, T]), axis=0, return_inverse=True)
-    w = np.bincount(inverse.ravel(), weights=w, minlength=len(rows))
-    data = _BgnbdData(rows[:, 0], rows[:, 1], rows[:, 2], w)
+    rows, inverse = _distinct_rows(x, t_x, T)
+    w = np.bincount(inverse, weights=w, minlength=rows.size)
+    data = _BgnbdData(x[rows], t_x[rows], T[rows], w)
 
     def neg_ll_and_grad(log_params):
         # on log-parameters: d/d log p = p d/dp
@@ -227,28 +244,55 @@ def bgnbd_expected_purchases(params, t, x, t_x, T) -> np.ndarray:
 
     Where the Gauss hypergeometric function overflows (very long horizons, very frequent buyers) the value is
     replaced by P(alive) × posterior mean rate × t — close there and always finite."""
-    r, alpha, a, b = params
     x, t_x, T = _as_arrays(x, t_x, T)
     t = np.broadcast_to(np.asarray(t, dtype=float), x.shape)
-    with np.errstate(all="ignore"):
-        z = t / (alpha + T + t)
-        hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
-        head = (a + b + x - 1) / (a - 1)
-        body = 1 - np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t))) * hyp
-        has = x > 0
-        denom = 1 + np.where(
-            has,
-            np.exp(
-                np.log(a)
-                - np.log(np.where(has, b + x - 1, 1.0))
-                + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
-            ),
-            0.0,
-        )
-        value = head * body / denom
-        fallback = bgnbd_p_alive(params, x, t_x, T) * (r + x) / (alpha + T) * t
-    ok = np.isfinite(value) & (value >= 0)
-    return np.where(ok, value, np.where(np.isfinite(fallback), fallback, 0.0))
+    if t.size and np.all(t == t.flat[0]):
+        return _ExpectedPurchases(params, x, t_x, T).at(float(t.flat[0]))
+    return _ExpectedPurchases(params, x, t_x, T, share=False).at(t)
+
+
+class _ExpectedPurchases:
+    """E[Y(t) | x, t_x, T] for one set of customers at several horizons t. The hypergeometric term — the
+    costly part — depends on (x, T) only, so it is computed once per distinct (x, T) pair (a few tens of
+    thousands for a million customers whose histories are counted in days); the terms that do not depend on
+    t are computed once."""
+
+    def __init__(self, params, x, t_x, T, *, share: bool = True) -> None:
+        r, alpha, a, b = params
+        self.params = params
+        if share and x.size > 1000:
+            rows, self.inverse = _distinct_rows(x, T)
+            self.xu, self.Tu = x[rows], T[rows]
+        else:
+            self.xu, self.Tu, self.inverse = x, T, None
+        with np.errstate(all="ignore"):
+            has = x > 0
+            denom = 1 + np.where(
+                has,
+                np.exp(
+                    np.log(a)
+                    - np.log(np.where(has, b + x - 1, 1.0))
+                    + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
+                ),
+                0.0,
+            )
+            self.factor = (a + b + x - 1) / (a - 1) / denom
+            # the fallback where the hypergeometric function overflows: P(alive) × posterior mean rate × t
+            self.rate = bgnbd_p_alive(params, x, t_x, T) * (r + x) / (alpha + T)
+
+    def at(self, t) -> np.ndarray:
+        r, alpha, a, b = self.params
+        xu, Tu = self.xu, self.Tu
+        with np.errstate(all="ignore"):
+            z = t / (alpha + Tu + t)
+            hyp = special.hyp2f1(r + xu, b + xu, a + b + xu - 1, z)
+            body = 1 - np.exp((r + xu) * (np.log(alpha + Tu) - np.log(alpha + Tu + t))) * hyp
+            if self.inverse is not None:
+                body = body[self.inverse]
+            value = self.factor * body
+            fallback = self.rate * t
+        ok = np.isfinite(value) & (value >= 0)
+        return np.where(ok, value, np.where(np.isfinite(fallback), fallback, 0.0))
 
 
 def bgnbd_probability_of_n(params, t, n: int) -> np.ndarray:
@@ -414,8 +458,9 @@ def discounted_clv(
     month_units = 365.25 / 12 / 7 / weeks_per_unit
     clv = np.zeros_like(x)
     previous = np.zeros_like(x)
+    expected = _ExpectedPurchases(params, x, t_x, T)
     for i in range(1, months + 1):
-        current = bgnbd_expected_purchases(params, i * month_units, x, t_x, T)
+        current = expected.at(i * month_units)
         clv += spend * (current - previous) / (1 + monthly) ** i
         previous = current
     clv = np.where(np.isfinite(clv), clv, 0.0)
