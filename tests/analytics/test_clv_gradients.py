@@ -92,3 +92,25 @@ def test_the_fits_converge_with_the_analytic_gradients_in_few_iterations(cdnow):
         [fit.params[k] for k in ("r", "alpha", "a", "b")], cdnow["x"], cdnow["t_x"], cdnow["T"]
     )
     assert np.all(np.abs(grad * np.array([fit.params[k] for k in ("r", "alpha", "a", "b")])) < 1e-2)
+
+
+def test_expected_purchases_shared_per_distinct_history_equal_the_row_by_row_values():
+    # more than 1,000 customers: the hypergeometric term is computed per distinct (x, T) and shared
+    x, t_x, T, m, _w = synthetic(seed=5, n=4000)
+    params = [0.243, 4.414, 0.793, 2.426]
+    shared = clv.bgnbd_expected_purchases(params, 39, x, t_x, T)
+    chunked = np.concatenate(
+        [clv.bgnbd_expected_purchases(params, 39, x[i : i + 500], t_x[i : i + 500], T[i : i + 500]) for i in
+         range(0, 4000, 500)]
+    )  # fmt: skip
+    np.testing.assert_allclose(shared, chunked, rtol=1e-12)
+    # a horizon per customer (nothing shared)
+    horizons = np.where(np.arange(4000) % 2 == 0, 39.0, 20.0)
+    per_customer = clv.bgnbd_expected_purchases(params, horizons, x, t_x, T)
+    at_20 = clv.bgnbd_expected_purchases(params, 20, x, t_x, T)
+    np.testing.assert_allclose(per_customer, np.where(horizons == 39.0, shared, at_20), rtol=1e-12)
+    expected, value = clv.discounted_clv(params, x, t_x, T, m, months=12, annual_discount_rate=0.1)
+    assert np.all(np.isfinite(value)) and np.all(expected >= 0)
+    assert expected == pytest.approx(
+        clv.bgnbd_expected_purchases(params, 12 * 365.25 / 12 / 7, x, t_x, T), rel=1e-12
+    )
