@@ -84,14 +84,15 @@ def board(
     `per_column` cards of every column (a window function numbering cards per stage in position order), and
     those cards with their customer and owner."""
     stages = list(pipeline.stages.filter(active=True).order_by("position", "id"))
-    qs = _board_queryset(
+    unfiltered = _board_queryset(
         user=user,
         pipeline=pipeline,
-        owner_ids=owner_ids,
+        owner_ids=None,
         close_from=close_from,
         close_to=close_to,
         include_closed=include_closed,
     )
+    qs = unfiltered if owner_ids is None else unfiltered.filter(owner_id__in=owner_ids)
     columns = {s.pk: Column(stage=s) for s in stages}
     _column_totals(qs, columns)
     # the first cards of every column: rank the narrow rows first, then load only those cards with their joins
@@ -100,14 +101,6 @@ def board(
     if connection.vendor == "postgresql" and owner_ids is not None and len(owner_ids) <= MAX_OWNER_BRANCHES:
         # one subquery per owner and stage: the owner is its key, the team's IN list would only mislead the
         # planner into a sort of the owner's whole book instead of the ordered range of ix_opp_owner_board
-        unfiltered = _board_queryset(
-            user=user,
-            pipeline=pipeline,
-            owner_ids=None,
-            close_from=close_from,
-            close_to=close_to,
-            include_closed=include_closed,
-        )
         ids = _first_cards(unfiltered, listed, owner_ids, per_column)
     else:
         ids = _first_cards(qs, listed, owner_ids, per_column)
