@@ -3,6 +3,8 @@ opportunity list, with 1M customers and 200k open opportunities on PostgreSQL.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:55432/kehubench make bench BENCH_ARGS="-k sales"
     BENCH_OPPORTUNITIES=200000 (default; open deals, plus a quarter as many closed ones)
+    BENCH_CONTRACTS=60000 (default; with 1-6 instalments each)
+    BENCH_BARE_CUSTOMERS=1 BENCH_INTERACTIONS=0: a 1M data set in minutes (see conftest.py)
 
 Figures are printed (and appended to var/bench.log); nothing asserts wall-clock times.
 """
