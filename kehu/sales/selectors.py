@@ -19,6 +19,14 @@ from .models import Lead, LeadActivity, Opportunity, OpportunityStatus, Pipeline
 from .money import cents
 
 CARDS_PER_COLUMN = 50
+# what a card shows (sales/board_cards.html, api.CardSerializer): the card loads these columns only, not the
+# deal's and its customer's whole rows (custom JSON, descriptions, search keys)
+CARD_FIELDS = (
+    "id", "name", "customer_id", "owner_id", "stage_id", "pipeline_id", "status", "amount", "currency",
+    "probability", "expected_close_date", "position", "last_activity_at", "version", "customer__id",
+    "customer__name", "owner__id", "owner__username", "owner__display_name", "owner__first_name",
+    "owner__last_name",
+)  # fmt: skip
 MAX_OWNER_BRANCHES = 60  # a board filtered to more owners ranks per stage only
 
 
@@ -107,6 +115,7 @@ def board(
     cards = (
         Opportunity.objects.filter(pk__in=ids)
         .select_related("customer", "owner")
+        .only(*CARD_FIELDS)
         .order_by("stage_id", "position", "id")
     )
     for card in cards:
