@@ -59,12 +59,19 @@ def timed(fn, repeat: int) -> list[float]:
 def _insert_bare_customers(have: int, count: int, owners) -> None:
     """`count` bare customers in one INSERT … SELECT: 35 % organisations, 40 % their contacts, the rest
     consumers; every other column takes the model's default."""
+    from django.db.models.expressions import DatabaseDefault
+
     from kehu.core import bulk
     from kehu.customers.models import Customer
 
     template = Customer(name="")
     varying = {"id", "name", "kind", "owner_id", "account_id", "customer_type", "name_key", "search_text"}
-    fields = [f for f in Customer._meta.concrete_fields if f.attname not in varying]
+    # columns with a database default (DatabaseDefault on the instance) are left to it
+    fields = [
+        f
+        for f in Customer._meta.concrete_fields
+        if f.attname not in varying and not isinstance(getattr(template, f.attname), DatabaseDefault)
+    ]
     constants = [f.get_db_prep_save(getattr(template, f.attname), connection) for f in fields]
     start = bulk.next_ids(Customer, count).start
     owner_ids = [u.pk for u in owners]
