@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from kehu.core.selectors import scoped
@@ -19,13 +19,17 @@ def contract_list(*, user) -> QuerySet[Contract]:
 
 
 def unpaid_instalments(*, user, owner_ids: list[int] | None = None) -> QuerySet[Instalment]:
-    """Unpaid instalments of the contracts the user may see (ix_instalment_unpaid)."""
-    qs = Instalment.objects.filter(
-        status__in=UNPAID_STATUSES, contract__in=contract_list(user=user).values("pk")
-    )
+    """Unpaid instalments of the contracts the user may see (ix_instalment_unpaid). The owners' filter goes
+    into the contracts' subquery, so a team's receivables start from the team's contracts
+    (ix_contract_owner_status) whatever the user's scope; a user who sees every contract gets no subquery at
+    all (it made PostgreSQL read every contract: 100–200 ms per statement with 60,000 of them)."""
+    visible = contract_list(user=user)
     if owner_ids is not None:
-        qs = qs.filter(contract__owner_id__in=owner_ids)
-    return qs
+        visible = visible.filter(owner_id__in=owner_ids)
+    qs = Instalment.objects.filter(status__in=UNPAID_STATUSES)
+    if owner_ids is None and not visible.query.where:
+        return qs  # every contract is visible
+    return qs.filter(contract__in=visible.values("pk"))
 
 
 @dataclass
@@ -38,30 +42,35 @@ class Receivable:
 
 
 def receivables_by(*, user, by: str, owner_ids: list[int] | None = None) -> list[Receivable]:
-    """Outstanding and overdue amounts grouped by `customer` or `owner` (rep) and currency, largest first."""
+    """Outstanding and overdue amounts grouped by `customer` or `owner` (rep) and currency, largest first.
+
+    One aggregate over the unpaid instalments (overdue as a filtered sum of the same rows), then the names of
+    the 200 listed customers or reps: joining the names before grouping looked up every contract's customer
+    (6,700 index probes for a team of 33 reps)."""
+    from kehu.core.models import User
+    from kehu.customers.models import Customer
+
     today = timezone.localdate()
     field = {"customer": "contract__customer", "owner": "contract__owner"}[by]
-    label = {"customer": "contract__customer__name", "owner": "contract__owner__display_name"}[by]
     base = unpaid_instalments(user=user, owner_ids=owner_ids)
-    rows = (
-        base.values(field, label, "currency")
-        .annotate(outstanding=Sum(F("amount") - F("paid_amount")))
-        .order_by("-outstanding")[:200]
+    outstanding = F("amount") - F("paid_amount")
+    rows = list(
+        base.values(field, "currency")
+        .annotate(outstanding=Sum(outstanding), overdue=Sum(outstanding, filter=Q(due_date__lt=today)))
+        .order_by("-outstanding", field, "currency")[:200]
     )
-    overdue = {
-        (r[field], r["currency"]): r["overdue"]
-        for r in base.filter(due_date__lt=today)
-        .values(field, "currency")
-        .annotate(overdue=Sum(F("amount") - F("paid_amount")))
-        .order_by()
-    }
+    keys = {r[field] for r in rows if r[field] is not None}
+    if by == "customer":
+        labels = dict(Customer.objects.filter(pk__in=keys).values_list("pk", "name"))
+    else:
+        labels = dict(User.objects.filter(pk__in=keys).values_list("pk", "display_name"))
     return [
         Receivable(
             key=r[field],
-            label=r[label] or "—",
+            label=labels.get(r[field]) or "—",
             currency=r["currency"],
             outstanding=r["outstanding"],
-            overdue=overdue.get((r[field], r["currency"]), Decimal(0)),
+            overdue=r["overdue"] or Decimal(0),
         )
         for r in rows
     ]

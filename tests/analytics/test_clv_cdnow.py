@@ -108,7 +108,7 @@ def test_inconsistent_histories_are_refused():
 def test_a_fit_that_does_not_converge_raises():
     # an objective that is infinite everywhere (as when every likelihood term overflows) never converges
     with pytest.raises(clv.FitError, match="did not converge"):
-        clv._fit(lambda p: 1e300, np.zeros(3), ("p", "q", "gamma"), 10)
+        clv._fit(lambda p: (1e300, np.zeros(3)), np.zeros(3), ("p", "q", "gamma"), 10)
 
 
 def test_q_at_most_one_means_no_expected_spend():

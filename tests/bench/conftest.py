@@ -21,6 +21,10 @@ from django.utils import timezone
 
 CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", "1000000"))
 INTERACTIONS = int(os.environ.get("BENCH_INTERACTIONS", "10000000"))
+# BENCH_BARE_CUSTOMERS=1: customers are bare rows (a name, a kind, an owner) inserted inside PostgreSQL in a
+# minute, for benchmarks that only need them to exist (sales, analytics); the demo generator (names, pinyin,
+# search keys, contacts, duplicates) needs ~30 CPU-minutes for 1M and is what search and duplicate benches need
+BARE_CUSTOMERS = os.environ.get("BENCH_BARE_CUSTOMERS", "") not in ("", "0")
 
 
 def report(title: str, samples_ms: list[float]) -> dict:
@@ -34,6 +38,15 @@ def report(title: str, samples_ms: list[float]) -> dict:
     return {"p50": p50, "p95": p95}
 
 
+def bench_now() -> dt.datetime:
+    """The instant data sets are generated against: the suite's frozen clock (tests/clock.py), which the tests
+    also run on. Dates relative to it ("overdue", "closed in the last 30 days") mean the same whenever the
+    data set was generated and however long it is reused."""
+    from tests import clock
+
+    return clock.frozen_now()
+
+
 def timed(fn, repeat: int) -> list[float]:
     out = []
     for _ in range(repeat):
@@ -41,6 +54,49 @@ def timed(fn, repeat: int) -> list[float]:
         fn()
         out.append((time.perf_counter() - t0) * 1000)
     return out
+
+
+def _insert_bare_customers(have: int, count: int, owners) -> None:
+    """`count` bare customers in one INSERT … SELECT: 35 % organisations, 40 % their contacts, the rest
+    consumers; every other column takes the model's default."""
+    from django.db.models.expressions import DatabaseDefault
+
+    from kehu.core import bulk
+    from kehu.customers.models import Customer
+
+    template = Customer(name="")
+    varying = {"id", "name", "kind", "owner_id", "account_id", "customer_type", "name_key", "search_text"}
+    # columns with a database default (DatabaseDefault on the instance) are left to it
+    fields = [
+        f
+        for f in Customer._meta.concrete_fields
+        if f.attname not in varying and not isinstance(getattr(template, f.attname), DatabaseDefault)
+    ]
+    constants = [f.get_db_prep_save(getattr(template, f.attname), connection) for f in fields]
+    start = bulk.next_ids(Customer, count).start
+    owner_ids = [u.pk for u in owners]
+    columns = ", ".join(['"id"', '"name"', '"kind"', '"owner_id"', '"account_id"', '"customer_type"', '"name_key"',
+                         '"search_text"',
+                         *(f'"{f.column}"' for f in fields)])  # fmt: skip
+    # row i: an organisation when i % 20 < 7, a contact of the organisation just before it when i % 20 < 15,
+    # a consumer otherwise
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO customers_customer ({columns})
+            SELECT i,
+                CASE WHEN i %% 20 < 7 THEN '客户公司 ' || i ELSE '客户 ' || i END,
+                CASE WHEN i %% 20 < 7 THEN 'organization' ELSE 'person' END,
+                (%s::bigint[])[1 + (i %% %s)],
+                CASE WHEN i %% 20 BETWEEN 7 AND 14 AND i - (i %% 20) >= %s THEN i - (i %% 20) END,
+                CASE WHEN i %% 20 >= 15 THEN 'consumer' ELSE 'business' END,
+                'kh' || i, '客户 ' || i, {", ".join(["%s"] * len(constants))}
+            FROM generate_series(%s::bigint, %s::bigint) AS g(i)
+            """,  # noqa: S608 - no user input
+            [owner_ids, len(owner_ids), start, *constants, start, start + count - 1],
+        )
+        cursor.execute("ANALYZE customers_customer")
+    bulk.reset_sequences(Customer)
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +116,11 @@ def big_dataset(django_db_setup, django_db_blocker):
             seed_org()
         owners = [User.objects.get(username=u) for u in ("manager", "rep1", "rep2", "rep3", "rep4", "agent")]
         have = Customer.objects.count()
+        if have < CUSTOMERS and BARE_CUSTOMERS:
+            t0 = time.perf_counter()
+            _insert_bare_customers(have, CUSTOMERS - have, owners)
+            print(f"BENCH generated bare customers up to {CUSTOMERS} in {time.perf_counter() - t0:.0f}s")
+            have = CUSTOMERS
         if have < CUSTOMERS:
             t0 = time.perf_counter()
             rng = random.Random(have + 7)
