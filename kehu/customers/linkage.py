@@ -280,7 +280,8 @@ def build(rows: Sequence[dict]) -> Records:
         "initials": codes.many("i:" + "".join(x[0] for x in p) if len(p) >= 2 else "" for p in parts),
         "sorted_parts": codes.many(_order_free(k, p) for k, p in zip(name_key, parts, strict=True)),
         "sorted_pinyin": codes.many("sp:" + "|".join(sorted(p)) if len(p) >= 2 else "" for p in parts),
-        "deletions": _padded([_deletions(k, p) for k, p in zip(name_key, parts, strict=True)], codes, 20),
+        "deletions": _padded([_deletions(k, p) for k, p in zip(name_key, parts, strict=True)], codes, 21),
+        "chars": _padded([_name_chars(k, p) for k, p in zip(name_key, parts, strict=True)], codes, 4),
         "parts": padded_parts,
         "nparts": (padded_parts > 0).sum(axis=1),
         "core": codes.many("c:" + c if c else "" for c in core),
@@ -323,11 +324,24 @@ def build(rows: Sequence[dict]) -> Records:
 
 
 def _deletions(key: str, parts: tuple[str, ...]) -> list[str]:
-    """The name key with one character left out (林斌彬 → 斌彬, 林彬, 林斌), for blocking: two names one typo
-    apart share one of them. Names of fewer than three characters would give single characters."""
-    if len(parts) < 2 or len(key) < 3 or len(key) > 20:
+    """The name key and the key with one character left out (林斌彬 → 林斌彬, 斌彬, 林彬, 林斌), for blocking: two
+    names one edit apart (a character changed, added or dropped) share one of them — the symmetric deletion
+    neighbourhood of edit distance 1. Keys of two characters give only themselves (single characters would
+    block half the book)."""
+    if len(parts) < 2 or len(key) < 2 or len(key) > 20:
         return []
-    return ["del:" + key[:i] + key[i + 1 :] for i in range(len(key))]
+    out = ["del:" + key]  # the key itself: 贾楠 meets 贾楠龙 (one character added or dropped)
+    if len(key) >= 3:
+        out += ["del:" + key[:i] + key[i + 1 :] for i in range(len(key))]
+    return out
+
+
+def _name_chars(key: str, parts: tuple[str, ...]) -> list[str]:
+    """The characters of a Chinese name, for blocking with the date of birth: a typo or a dropped character
+    leaves the others (凤建 / 韩建华 share 建), where the name parts (surname, given name) all differ."""
+    if len(parts) < 2 or not _CJK.search(key):
+        return []
+    return ["ch:" + ch for ch in dict.fromkeys(key)]
 
 
 def _order_free(key: str, parts: tuple[str, ...]) -> str:
@@ -398,6 +412,7 @@ def blocking_keys(rec: Records) -> dict[str, list[np.ndarray]]:
         "sorted_pinyin": [c["sorted_pinyin"]],
         "deletions": [c["deletions"][:, k] for k in range(c["deletions"].shape[1])],
         "part_dob": [_combine(p, dob_unordered) for p in parts],
+        "char_dob": [_combine(c["chars"][:, k], dob_unordered) for k in range(c["chars"].shape[1])],
         "pinyin_year": [_combine(c["pinyin"], year)],
         "part_year_month": [_combine(p, dob // 100) for p in parts],
         "initials_dob": [_combine(c["initials"], dob)],
@@ -485,13 +500,14 @@ COMPARISONS = (
         _rest(1e-6, 1e-5),
         tf=((1, "emails", 0.05),),
     ),
+    # the postcode is a level of the address, not a comparison of its own: a moved address changes both, and
+    # two comparisons would count the one move twice (they are not independent given a match)
     Comparison(
         "address",
-        ("street_same", "street_similar", "district_same", "city_same", "differs"),
-        (0.70, 0.12, 0.05, 0.05, 0.08),
-        _rest(1e-5, 1e-4, 0.01, 0.05),
+        ("street_same", "street_similar", "postcode_same", "district_same", "city_same", "differs"),
+        (0.70, 0.12, 0.03, 0.04, 0.04, 0.07),
+        _rest(1e-5, 1e-4, 1e-3, 0.01, 0.05),
     ),
-    Comparison("postcode", ("same", "differs"), (0.85, 0.15), _rest(1e-3)),
     Comparison("gender", ("same", "differs"), (0.98, 0.02), (0.5, 0.5)),
     Comparison("account", ("same", "differs"), (0.9, 0.1), _rest(0.01)),
 )
@@ -596,7 +612,7 @@ def _compare_chunk(rec: Records, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
     g[:, BY_NAME["birth_date"]] = np.select(
         [~both, da == db, swapped_md, _one_digit(da, db), da // 10000 == db // 10000], [0, 1, 2, 3, 4], 5
     )
-    for col, comp in (("id", "id_number"), ("tax", "tax_id"), ("postcode", "postcode"), ("gender", "gender")):
+    for col, comp in (("id", "id_number"), ("tax", "tax_id"), ("gender", "gender")):
         xa, xb = c[col][a], c[col][b]
         g[:, BY_NAME[comp]] = np.where((xa != 0) & (xb != 0), np.where(xa == xb, 1, 2), 0)
     acc_a, acc_b = c["account"][a], c["account"][b]
@@ -614,18 +630,25 @@ def _compare_chunk(rec: Records, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
     has_street = np.fromiter((bool(x) and bool(y) for x, y in zip(sa, sb, strict=True)), dtype=bool, count=p)
     dist_a, dist_b = c["district"][a], c["district"][b]
     city_a, city_b = c["city"][a], c["city"][b]
-    has_addr = has_street | ((dist_a != 0) & (dist_b != 0)) | ((city_a != 0) & (city_b != 0))
+    pc_a, pc_b = c["postcode"][a], c["postcode"][b]
+    has_addr = (
+        has_street
+        | ((dist_a != 0) & (dist_b != 0))
+        | ((city_a != 0) & (city_b != 0))
+        | ((pc_a != 0) & (pc_b != 0))
+    )
     other_district = (dist_a != 0) & (dist_b != 0) & (dist_a != dist_b)
     g[:, BY_NAME["address"]] = np.select(
         [
             ~has_addr,
             has_street & (street >= 90) & ~other_district,
             has_street & (street >= 70) & ~other_district,
+            (pc_a != 0) & (pc_a == pc_b),
             (dist_a != 0) & (dist_a == dist_b),
             (city_a != 0) & (city_a == city_b),
         ],
-        [0, 1, 2, 3, 4],
-        5,
+        [0, 1, 2, 3, 4, 5],
+        6,
     )
     return g, np.where(orgs, core_sim / 100, sim)
 
@@ -748,7 +771,7 @@ def term_frequency_u(rec: Records, left: np.ndarray, right: np.ndarray, gamma: n
         estimate = np.where(parts_u > 0, np.maximum(own, parts_u), out.get((k, level), own))
         # shrunk towards the prior u with NAME_STRENGTH pseudo-records: part frequencies of a tiny book mean little
         prior_u = COMPARISONS[k].u[level - 1]
-        out[(k, level)] = (n * np.maximum(estimate, 0.1 / n) + NAME_STRENGTH * prior_u) / (n + NAME_STRENGTH)
+        out[(k, level)] = (n * np.maximum(estimate, 0.01 / n) + NAME_STRENGTH * prior_u) / (n + NAME_STRENGTH)
     # one part the same, the other not: u = the share of people carrying the rarest shared part (王 says
     # little, 琳坤 a lot)
     level = COMPARISONS[k].levels.index("one_part_same") + 1
@@ -867,10 +890,10 @@ REASON_CODES = {
     ("email", "same_local_part"): "same_email_name",
     ("address", "street_same"): "same_address",
     ("address", "street_similar"): "similar_address",
+    ("address", "postcode_same"): "same_postcode",
     ("address", "district_same"): "same_district",
     ("address", "city_same"): "same_city",
     ("address", "differs"): "address_differs",
-    ("postcode", "same"): "same_postcode",
     ("gender", "differs"): "gender_differs",
     ("account", "differs"): "other_accounts",
 }
@@ -907,6 +930,68 @@ def explain(
     return [[code, params, round(w, 1)] for w, code, params in out]
 
 
+CLUSTER_MAX = 12  # components of flagged pairs larger than this are not closed (chains of weak links)
+
+
+def transitive_pairs(
+    n: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs implied by the flagged ones: being the same customer is transitive, so when A matches B and B
+    matches C, A matches C with probability at least P(A~B)·P(B~C) (the two links taken as independent). Per
+    connected component of flagged pairs (3..CLUSTER_MAX records), the max-product path closure; returns the
+    pairs not flagged themselves whose best path reaches `threshold`: (left, right, probability, via), via =
+    the record next to `left` on that path."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    empty = np.empty(0, dtype=np.int64)
+    flagged = prob >= threshold - 1e-9
+    fl, fr, fp = left[flagged], right[flagged], prob[flagged]
+    if len(fl) < 2:
+        return empty, empty, np.empty(0), empty
+    graph = coo_matrix((np.ones(len(fl)), (fl, fr)), shape=(n, n))
+    _count, label = connected_components(graph, directed=False)
+    size = np.bincount(label)
+    out_l, out_r, out_p, out_v = [], [], [], []
+    for k in np.unique(size[(size >= 3) & (size <= CLUSTER_MAX)]):
+        comps = np.flatnonzero(size == k)
+        # members of each component of size k, in a (components, k) table; local index of every record
+        order = np.argsort(label, kind="stable")
+        in_k = np.isin(label[order], comps)
+        members = order[in_k].reshape(len(comps), k)
+        slot = np.full(n, -1)
+        slot[members.ravel()] = np.tile(np.arange(k), len(comps))
+        which = np.full(n, -1)
+        which[members.ravel()] = np.repeat(np.arange(len(comps)), k)
+        sel = which[fl] >= 0
+        pm = np.zeros((len(comps), k, k))
+        c, i, j = which[fl[sel]], slot[fl[sel]], slot[fr[sel]]
+        pm[c, i, j] = fp[sel]
+        pm[c, j, i] = fp[sel]
+        direct = pm.copy()
+        via = np.tile(np.arange(k), (len(comps), k, 1))  # via[c, i, j] = next record from i towards j
+        for _ in range(k - 2):  # max-product closure: paths of up to k-1 links
+            two = pm[:, :, :, None] * pm[:, None, :, :]  # (c, i, m, j): i→m→j
+            best = two.argmax(axis=2)
+            value = np.take_along_axis(two, best[:, :, None, :], axis=2)[:, :, 0, :]
+            better = value > pm + 1e-12
+            if not better.any():
+                break
+            pm = np.where(better, value, pm)
+            via = np.where(better, np.take_along_axis(via, best, axis=2), via)
+        iu, ju = np.triu_indices(k, 1)
+        add = (pm[:, iu, ju] >= threshold - 1e-9) & (direct[:, iu, ju] == 0)
+        cc, pp = np.nonzero(add)
+        a, b = members[cc, iu[pp]], members[cc, ju[pp]]
+        out_l.append(a)
+        out_r.append(b)
+        out_p.append(pm[cc, iu[pp], ju[pp]])
+        out_v.append(members[cc, via[cc, iu[pp], ju[pp]]])
+    if not out_l:
+        return empty, empty, np.empty(0), empty
+    return np.concatenate(out_l), np.concatenate(out_r), np.concatenate(out_p), np.concatenate(out_v)
+
+
 @dataclass
 class Result:
     left: np.ndarray  # record indices
@@ -918,6 +1003,8 @@ class Result:
     model: Model
     candidates: int
     per_rule: dict[str, int]
+    # per pair: -1, or the record through which the pair is implied (transitive_pairs)
+    via: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
 
 def link(
@@ -926,8 +1013,10 @@ def link(
     threshold: float = THRESHOLD,
     max_block: int = MAX_BLOCK,
     fit: bool = True,
+    transitive: bool = True,
 ) -> Result:
-    """Candidate pairs, levels, the fitted model and the pairs whose match probability reaches `threshold`."""
+    """Candidate pairs, levels, the fitted model and the pairs whose match probability reaches `threshold`,
+    with the pairs implied through a third record (transitive_pairs) unless `transitive` is false."""
     rec = rows_or_records if isinstance(rows_or_records, Records) else build(rows_or_records)
     left, right, per_rule = candidate_pairs(rec, max_block)
     gamma, sim = compare(rec, left, right)
@@ -939,6 +1028,15 @@ def link(
     weights = model.pair_weights(gamma, tf_u)
     prob = model.probability(weights)
     keep = prob >= threshold - 1e-9
-    return Result(
-        left[keep], right[keep], prob[keep], gamma[keep], sim[keep], weights[keep], model, len(left), per_rule
-    )
+    via = np.full(int(keep.sum()), -1, dtype=np.int64)
+    left_k, right_k, prob_k = left[keep], right[keep], prob[keep]
+    gamma_k, sim_k, weights_k = gamma[keep], sim[keep], weights[keep]
+    if transitive:
+        tl, tr, tp, tv = transitive_pairs(len(rec), left, right, prob, threshold)
+        if len(tl):
+            tg, ts = compare(rec, tl, tr)
+            tw = model.pair_weights(tg, term_frequency_u(rec, tl, tr, tg, model))
+            left_k, right_k = np.r_[left_k, tl], np.r_[right_k, tr]
+            prob_k, via = np.r_[prob_k, tp], np.r_[via, tv]
+            gamma_k, sim_k, weights_k = np.r_[gamma_k, tg], np.r_[sim_k, ts], np.r_[weights_k, tw]
+    return Result(left_k, right_k, prob_k, gamma_k, sim_k, weights_k, model, len(left), per_rule, via)
