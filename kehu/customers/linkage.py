@@ -1133,6 +1133,27 @@ def transitive_pairs(
     return np.concatenate(out_l), np.concatenate(out_r), np.concatenate(out_p), np.concatenate(out_v)
 
 
+CONTRADICTING = {
+    "kind": ("differs",),
+    "person_name": ("differs",),
+    "org_name": ("core_same_other_region", "differs"),
+    "birth_date": ("differs",),
+    "id_number": ("differs",),
+    "tax_id": ("differs",),
+    "gender": ("differs",),
+}
+
+
+def _contradicts(gamma: np.ndarray) -> np.ndarray:
+    """Per pair: does one of its comparisons say the two are different (CONTRADICTING levels)?"""
+    out = np.zeros(len(gamma), dtype=bool)
+    for name, levels in CONTRADICTING.items():
+        comp = COMPARISONS[BY_NAME[name]]
+        for level in levels:
+            out |= gamma[:, BY_NAME[name]] == comp.levels.index(level) + 1
+    return out
+
+
 @dataclass
 class Result:
     left: np.ndarray  # record indices
@@ -1176,6 +1197,10 @@ def link(
         tl, tr, tp, tv = transitive_pairs(len(rec), left, right, prob, threshold)
         if len(tl):
             tg, ts = compare(rec, tl, tr)
+            # the path fills in missing evidence, it does not overrule contrary evidence: a pair whose own
+            # comparison says "different" (another region, date of birth, ID number, kind…) is not implied
+            ok = ~_contradicts(tg)
+            tl, tr, tp, tv, tg, ts = tl[ok], tr[ok], tp[ok], tv[ok], tg[ok], ts[ok]
             tw = model.pair_weights(tg, term_frequency_u(rec, tl, tr, tg, model))
             left_k, right_k = np.r_[left_k, tl], np.r_[right_k, tr]
             prob_k, via = np.r_[prob_k, tp], np.r_[via, tv]
