@@ -9,6 +9,7 @@ scored with rapidfuzz and explained in words, and stored as DuplicateCandidate r
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -217,6 +218,12 @@ def link_pairs(rows: list[dict], *, threshold: float = linkage.THRESHOLD) -> dic
         for r in reasons:
             if r[0] == "same_phone":
                 r[1]["p"] = normalize.format_phone(r[1]["p"])
+        via = int(result.via[k]) if len(result.via) else -1
+        if via >= 0:  # implied through a third customer matching both (linkage.transitive_pairs)
+            p = float(result.probability[k])
+            own = result.model.prior_log2_odds() + float(result.weights[k].sum())
+            gain = math.log2(p / max(1 - p, 1e-12)) - own
+            reasons.insert(0, ["linked_through", {"c": int(rec.ids[via])}, round(gain, 1)])
         pairs[(min(a, b), max(a, b))] = (round(float(result.probability[k]), 3), reasons)
     return pairs
 

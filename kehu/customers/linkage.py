@@ -75,6 +75,7 @@ COMPOUND_SURNAMES = frozenset(
     ]
 )
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_CJK_ONLY = re.compile(r"^[\u3400-\u9fff]+$")
 _WORDS = re.compile(r"[^\W_]+", re.UNICODE)
 _DIGITS = re.compile(r"\d+")
 _PROVINCE_SUFFIX = ("省", "市", "自治区", "特别行政区")
@@ -121,6 +122,9 @@ _ADDRESS = re.compile(
     r"(?P<street>.*)$".format("|".join(PROVINCES))
 )
 
+
+# a street field that may carry province/city/district (the parse is skipped without one of these)
+_ADMIN_HINT = re.compile(r"[省市区區縣县旗盟州]|{}".format("|".join(PROVINCES)))
 
 # ------------------------------------------------------------------------------------------ parsing
 
@@ -172,17 +176,20 @@ def street_tokens(street: str) -> list[str]:
     return tokens
 
 
-def name_parts(name: str, kind_org: bool = False) -> tuple[str, ...]:
-    """The parts of a person's name, as pinyin: (surname, given) for a Chinese name, the words of a Western one."""
+def name_parts(name: str, kind_org: bool = False, pinyin_of=None) -> tuple[str, ...]:
+    """The parts of a person's name, as pinyin: (surname, given) for a Chinese name, the words of a Western one.
+    `pinyin_of` (text → pinyin, e.g. a dict caching per distinct part) defaults to normalize.pinyin_full."""
     text = normalize.simplified(normalize.clean_text(name or ""))
     if kind_org or not text:
         return ()
     cjk = "".join(_CJK.findall(text))
     if cjk and len(cjk) >= 2:
         surname = cjk[:2] if cjk[:2] in COMPOUND_SURNAMES else cjk[0]
-        return tuple(
-            p for p in (normalize.pinyin_full(surname), normalize.pinyin_full(cjk[len(surname) :])) if p
-        )
+        if pinyin_of is None:
+            return tuple(
+                p for p in (normalize.pinyin_full(surname), normalize.pinyin_full(cjk[len(surname) :])) if p
+            )
+        return tuple(p for p in (pinyin_of[surname], pinyin_of[cjk[len(surname) :]]) if p)
     words = [unicodedata.normalize("NFKC", w).lower() for w in _WORDS.findall(text)]
     return tuple(w for w in words if w)[:4]
 
@@ -216,10 +223,12 @@ class _Codes:
 
 
 def _padded(sets: Sequence[Sequence[str]], codes: _Codes, width: int) -> np.ndarray:
+    """(rows × width) codes of each row's distinct non-empty values, sorted, 0-padded."""
     out = np.zeros((len(sets), width), dtype=np.int64)
     for i, values in enumerate(sets):
-        for j, v in enumerate(sorted(set(values))[:width]):
-            out[i, j] = codes(v)
+        if values:
+            for j, v in enumerate(sorted({v for v in values if v})[:width]):
+                out[i, j] = codes(v)
     return out
 
 
@@ -241,93 +250,204 @@ class Records:
         return len(self.ids)
 
 
+def _distinct(values: Sequence) -> tuple[list, np.ndarray]:
+    """(distinct values in first-seen order, index of each value in them)."""
+    table: dict = {}
+    inverse = np.fromiter(
+        (table.setdefault(v, len(table)) for v in values), dtype=np.int64, count=len(values)
+    )
+    return list(table), inverse
+
+
+class _Pinyin(dict):
+    """Pinyin of name parts and company cores, once per distinct text; a text of Chinese characters only is
+    spelled character by character from a per-character cache (a book has a few thousand distinct
+    characters and millions of records). Character by character reads a polyphone inside a word by its
+    first reading, which is how a name is read anyway (no word context), and both sides of every comparison
+    go through the same function."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chars: dict[str, str] = {}
+
+    def __missing__(self, text: str) -> str:
+        if _CJK_ONLY.match(text):
+            chars = self.chars
+            for ch in text:
+                if ch not in chars:
+                    chars[ch] = normalize.pinyin_full(ch)
+            value = "".join(chars[ch] for ch in text)
+        else:
+            value = normalize.pinyin_full(text)
+        self[text] = value
+        return value
+
+
+def _name_features(names: Sequence[tuple[str, bool]], stored: dict[int, tuple[str, str]], codes: _Codes):
+    """Features of each distinct (name, is organisation): computed once per distinct name — most books repeat
+    names (王伟) and the scan re-reads every record. `stored` maps a distinct index to the name key and
+    pinyin stored on the customer (computed when missing)."""
+    u = len(names)
+    pinyin_of = _Pinyin()
+    key, pinyin, parts, core, region = [], [], [], [], []
+    for d, (name, org) in enumerate(names):
+        k, y = stored.get(d, ("", ""))
+        key.append(k or normalize.name_key(name))
+        pinyin.append(y or normalize.pinyin_full(name))
+        parts.append(name_parts(name, org, pinyin_of))
+        c = _core(name) if org else ""
+        core.append(c)
+        region.append(normalize.company_region(name) if org else "")
+    padded_parts = np.zeros((u, 3), dtype=np.int64)
+    for i, ps in enumerate(parts):
+        for j, v in enumerate(ps[:3]):
+            padded_parts[i, j] = codes("np:" + v)
+    cols = {
+        "name": codes.many("n:" + k if k else "" for k in key),
+        "pinyin": codes.many("y:" + k if k else "" for k in pinyin),
+        "pinyin_long": np.fromiter((len(y) >= 4 for y in pinyin), dtype=bool, count=u),
+        "initials": codes.many("i:" + "".join(x[0] for x in ps) if len(ps) >= 2 else "" for ps in parts),
+        "sorted_parts": codes.many(_order_free(k, ps) for k, ps in zip(key, parts, strict=True)),
+        "sorted_pinyin": codes.many("sp:" + "|".join(sorted(ps)) if len(ps) >= 2 else "" for ps in parts),
+        "deletions": _padded([_deletions(k, ps) for k, ps in zip(key, parts, strict=True)], codes, 21),
+        "chars": _padded([_name_chars(k, ps) for k, ps in zip(key, parts, strict=True)], codes, 4),
+        "parts": padded_parts,
+        "core": codes.many("c:" + c if c else "" for c in core),
+        "core_pinyin": codes.many("cy:" + pinyin_of[c] if len(c) >= 2 else "" for c in core),
+        "region": codes.many("r:" + x if x else "" for x in region),
+    }
+    texts = {
+        "name_key": np.array(key, dtype=object),
+        "pinyin": np.array(pinyin, dtype=object),
+        "core": np.array(core, dtype=object),
+        "parts": np.array(parts + [()], dtype=object)[:-1],  # keep tuples as objects
+    }
+    return cols, texts
+
+
+def _address_features(rows: Sequence[dict], codes: _Codes) -> dict[str, np.ndarray]:
+    """Province, city, district, street tokens and postcode of each row; the parsing and tokenising run once
+    per distinct address (a household, a company's office and re-imports repeat them)."""
+    values = [
+        (
+            r.get("address") or "",
+            r.get("province") or "",
+            r.get("city_part") or "",
+            r.get("district") or "",
+            r.get("street") or "",
+        )
+        for r in rows
+    ]
+    distinct, inverse = _distinct(values)
+    province, city, district, street = [], [], [], []
+    for one_line, pr, ci, di, st in distinct:
+        if one_line and not st:
+            a = parse_address(one_line)
+        else:
+            parsed = (
+                parse_address(st)
+                if _ADMIN_HINT.search(st)
+                else {"street": st.replace(" ", "").replace("\u3000", "")}
+            )
+            a = {
+                "province": _strip_admin(pr) or parsed.get("province", ""),
+                "city": _strip_admin(ci) or parsed.get("city", ""),
+                "district": _strip_admin(di) or parsed.get("district", ""),
+                "street": parsed.get("street", st),
+            }
+        province.append("pr:" + a["province"] if a["province"] else "")
+        city.append("ci:" + a["city"] if a["city"] else "")
+        district.append("d:" + a["city"] + a["district"] if a["district"] else "")
+        street.append(" ".join(street_tokens(a["street"])))
+    street_text = np.array(street, dtype=object)[inverse]
+    return {
+        "province": codes.many(province)[inverse],
+        "city": codes.many(city)[inverse],
+        "district": codes.many(district)[inverse],
+        "street": codes.many("st:" + x if len(x) >= 4 else "" for x in street)[inverse],
+        "has_street": np.fromiter((bool(x) for x in street), dtype=bool, count=len(street))[inverse],
+        "_street_text": street_text,
+    }
+
+
 def build(rows: Sequence[dict]) -> Records:
     """Features of customer rows: id, kind, name, [name_key, name_pinyin], birthday, gender, id_hash, phones,
     emails, province, city, district, street (or address as one string), postcode, account_id, tax_id."""
     codes = _Codes()
     n = len(rows)
     org = np.fromiter((r.get("kind") == "organization" for r in rows), dtype=bool, count=n)
-    names = [r.get("name") or "" for r in rows]
-    name_key = [r.get("name_key") or normalize.name_key(x) for r, x in zip(rows, names, strict=True)]
-    pinyin = [r.get("name_pinyin") or normalize.pinyin_full(x) for r, x in zip(rows, names, strict=True)]
-    parts = [name_parts(x, bool(o)) for x, o in zip(names, org, strict=True)]
-    core = [_core(x) if o else "" for x, o in zip(names, org, strict=True)]
-    region = [normalize.company_region(x) if o else "" for x, o in zip(names, org, strict=True)]
-    addresses = []
-    for r in rows:
-        if r.get("address") and not r.get("street"):
-            addresses.append(parse_address(r["address"]))
-        else:
-            street = r.get("street") or ""
-            parsed = parse_address(street) if street else {}
-            addresses.append(
-                {
-                    "province": _strip_admin(r.get("province") or "") or parsed.get("province", ""),
-                    "city": _strip_admin(r.get("city_part") or "") or parsed.get("city", ""),
-                    "district": _strip_admin(r.get("district") or "") or parsed.get("district", ""),
-                    "street": parsed.get("street", street),
-                }
-            )
-    street = [" ".join(street_tokens(a["street"])) for a in addresses]
+    names, inv = _distinct([(r.get("name") or "", bool(o)) for r, o in zip(rows, org, strict=True)])
+    stored: dict[int, tuple[str, str]] = {}
+    for r, d in zip(rows, inv.tolist(), strict=True):
+        if d not in stored and (r.get("name_key") or r.get("name_pinyin")):
+            stored[d] = (r.get("name_key") or "", r.get("name_pinyin") or "")
+    name_cols, name_texts = _name_features(names, stored, codes)
+    address = _address_features(rows, codes)
+    street = address.pop("_street_text")
     dob = np.fromiter((birth_int(r.get("birthday")) for r in rows), dtype=np.int64, count=n)
-    padded_parts = np.zeros((n, 3), dtype=np.int64)
-    for i, p in enumerate(parts):
-        for j, v in enumerate(p[:3]):
-            padded_parts[i, j] = codes("np:" + v)
-    cols = {
-        "name": codes.many("n:" + k if k else "" for k in name_key),
-        "pinyin": codes.many("y:" + k if k else "" for k in pinyin),
-        "initials": codes.many("i:" + "".join(x[0] for x in p) if len(p) >= 2 else "" for p in parts),
-        "sorted_parts": codes.many(_order_free(k, p) for k, p in zip(name_key, parts, strict=True)),
-        "sorted_pinyin": codes.many("sp:" + "|".join(sorted(p)) if len(p) >= 2 else "" for p in parts),
-        "deletions": _padded([_deletions(k, p) for k, p in zip(name_key, parts, strict=True)], codes, 20),
-        "parts": padded_parts,
-        "nparts": (padded_parts > 0).sum(axis=1),
-        "core": codes.many("c:" + c if c else "" for c in core),
-        "core_pinyin": codes.many("cy:" + normalize.pinyin_full(c) if len(c) >= 2 else "" for c in core),
-        "region": codes.many("r:" + x if x else "" for x in region),
-        "dob": dob,
-        "gender": codes.many(
-            "g:" + (r.get("gender") or "") if r.get("gender") in ("female", "male") else "" for r in rows
-        ),
-        "id": codes.many("id:" + r["id_hash"] if r.get("id_hash") else "" for r in rows),
-        "tax": codes.many("t:" + r["tax_id"].upper() if r.get("tax_id") else "" for r in rows),
-        "phones": _padded([[p for p in r.get("phones") or () if p] for r in rows], codes, 4),
-        "emails": _padded([[e.lower() for e in r.get("emails") or () if e] for r in rows], codes, 3),
-        "email_local": _padded(
-            [
-                [e.lower().split("@")[0] for e in r.get("emails") or () if e and len(e.split("@")[0]) >= 4]
-                for r in rows
-            ],
-            codes,
-            3,
-        ),
-        "province": codes.many("pr:" + a["province"] if a["province"] else "" for a in addresses),
-        "city": codes.many("ci:" + a["city"] if a["city"] else "" for a in addresses),
-        "district": codes.many("d:" + a["city"] + a["district"] if a["district"] else "" for a in addresses),
-        "postcode": codes.many("pc:" + (r.get("postcode") or "") if r.get("postcode") else "" for r in rows),
-        "street": codes.many("st:" + s if len(s) >= 4 else "" for s in street),
-        "account": np.fromiter((r.get("account_id") or 0 for r in rows), dtype=np.int64, count=n),
-    }
+    cols = {k: v[inv] for k, v in name_cols.items()}
+    cols["nparts"] = (cols["parts"] > 0).sum(axis=1)
+    cols.update(
+        {
+            "dob": dob,
+            "gender": codes.many(
+                "g:" + (r.get("gender") or "") if r.get("gender") in ("female", "male") else "" for r in rows
+            ),
+            "id": codes.many("id:" + r["id_hash"] if r.get("id_hash") else "" for r in rows),
+            "tax": codes.many("t:" + r["tax_id"].upper() if r.get("tax_id") else "" for r in rows),
+            "phones": _padded([r.get("phones") or () for r in rows], codes, 4),
+            "emails": _padded([[e.lower() for e in r.get("emails") or () if e] for r in rows], codes, 3),
+            "email_local": _padded(
+                [
+                    [
+                        e.lower().split("@")[0]
+                        for e in r.get("emails") or ()
+                        if e and len(e.split("@")[0]) >= 4
+                    ]
+                    for r in rows
+                ],
+                codes,
+                3,
+            ),
+            **address,
+            "postcode": codes.many(
+                "pc:" + (r.get("postcode") or "") if r.get("postcode") else "" for r in rows
+            ),
+            "account": np.fromiter((r.get("account_id") or 0 for r in rows), dtype=np.int64, count=n),
+        }
+    )
     return Records(
         ids=np.fromiter((r.get("id") or i for i, r in enumerate(rows)), dtype=np.int64, count=n),
         org=org,
-        name_key=name_key,
-        pinyin=pinyin,
-        core=core,
+        name_key=name_texts["name_key"][inv],
+        pinyin=name_texts["pinyin"][inv],
+        core=name_texts["core"][inv],
         street=street,
-        parts=parts,
+        parts=name_texts["parts"][inv],
         cols=cols,
         texts={v: k for k, v in codes.table.items()},
     )
 
 
 def _deletions(key: str, parts: tuple[str, ...]) -> list[str]:
-    """The name key with one character left out (林斌彬 → 斌彬, 林彬, 林斌), for blocking: two names one typo
-    apart share one of them. Names of fewer than three characters would give single characters."""
-    if len(parts) < 2 or len(key) < 3 or len(key) > 20:
+    """The name key and the key with one character left out (林斌彬 → 林斌彬, 斌彬, 林彬, 林斌), for blocking: two
+    names one edit apart (a character changed, added or dropped) share one of them — the symmetric deletion
+    neighbourhood of edit distance 1. Keys of two characters give only themselves (single characters would
+    block half the book)."""
+    if len(parts) < 2 or len(key) < 2 or len(key) > 20:
         return []
-    return ["del:" + key[:i] + key[i + 1 :] for i in range(len(key))]
+    out = ["del:" + key]  # the key itself: 贾楠 meets 贾楠龙 (one character added or dropped)
+    if len(key) >= 3:
+        out += ["del:" + key[:i] + key[i + 1 :] for i in range(len(key))]
+    return out
+
+
+def _name_chars(key: str, parts: tuple[str, ...]) -> list[str]:
+    """The characters of a Chinese name, for blocking with the date of birth: a typo or a dropped character
+    leaves the others (凤建 / 韩建华 share 建), where the name parts (surname, given name) all differ."""
+    if len(parts) < 2 or not _CJK.search(key):
+        return []
+    return ["ch:" + ch for ch in dict.fromkeys(key)]
 
 
 def _order_free(key: str, parts: tuple[str, ...]) -> str:
@@ -354,8 +474,10 @@ def _block_pairs(keys: np.ndarray, idx: np.ndarray, max_block: int = MAX_BLOCK) 
     keys, idx = keys[keep], idx[keep]
     if len(keys) < 2:
         return np.empty(0, dtype=np.int64)
-    both = np.unique(np.stack([keys, idx], axis=1), axis=0)
-    keys, idx = both[:, 0], both[:, 1]
+    order = np.lexsort((idx, keys))  # by key, then record; then one row per (key, record)
+    keys, idx = keys[order], idx[order]
+    first = np.r_[True, (keys[1:] != keys[:-1]) | (idx[1:] != idx[:-1])]
+    keys, idx = keys[first], idx[first]
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     sizes = np.diff(np.r_[starts, len(keys)])
     out = []
@@ -393,11 +515,12 @@ def blocking_keys(rec: Records) -> dict[str, list[np.ndarray]]:
         "id_number": [c["id"]],
         "tax_id": [c["tax"]],
         "name": [c["name"]],
-        "pinyin": [np.where(np.array([len(p) >= 4 for p in rec.pinyin], dtype=bool), c["pinyin"], 0)],
+        "pinyin": [np.where(c["pinyin_long"], c["pinyin"], 0)],
         "sorted_parts": [c["sorted_parts"]],
         "sorted_pinyin": [c["sorted_pinyin"]],
         "deletions": [c["deletions"][:, k] for k in range(c["deletions"].shape[1])],
         "part_dob": [_combine(p, dob_unordered) for p in parts],
+        "char_dob": [_combine(c["chars"][:, k], dob_unordered) for k in range(c["chars"].shape[1])],
         "pinyin_year": [_combine(c["pinyin"], year)],
         "part_year_month": [_combine(p, dob // 100) for p in parts],
         "initials_dob": [_combine(c["initials"], dob)],
@@ -485,13 +608,14 @@ COMPARISONS = (
         _rest(1e-6, 1e-5),
         tf=((1, "emails", 0.05),),
     ),
+    # the postcode is a level of the address, not a comparison of its own: a moved address changes both, and
+    # two comparisons would count the one move twice (they are not independent given a match)
     Comparison(
         "address",
-        ("street_same", "street_similar", "district_same", "city_same", "differs"),
-        (0.70, 0.12, 0.05, 0.05, 0.08),
-        _rest(1e-5, 1e-4, 0.01, 0.05),
+        ("street_same", "street_similar", "postcode_same", "district_same", "city_same", "differs"),
+        (0.70, 0.12, 0.03, 0.04, 0.04, 0.07),
+        _rest(1e-5, 1e-4, 1e-3, 0.01, 0.05),
     ),
-    Comparison("postcode", ("same", "differs"), (0.85, 0.15), _rest(1e-3)),
     Comparison("gender", ("same", "differs"), (0.98, 0.02), (0.5, 0.5)),
     Comparison("account", ("same", "differs"), (0.9, 0.1), _rest(0.01)),
 )
@@ -536,6 +660,10 @@ def compare(
     return np.concatenate(gammas), np.concatenate(sims)
 
 
+def _texts(values, index: np.ndarray) -> list[str]:
+    return np.asarray(values, dtype=object)[index].tolist()
+
+
 def _compare_chunk(rec: Records, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     c = rec.cols
     p = len(a)
@@ -545,11 +673,11 @@ def _compare_chunk(rec: Records, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
 
     # names: similarity on the name key and on the pinyin (CJK typos of one character barely move the key's
     # Jaro-Winkler on three characters; the pinyin of a wrong character usually shares most letters)
-    ka = [rec.name_key[i] for i in a]
-    kb = [rec.name_key[i] for i in b]
+    ka = _texts(rec.name_key, a)
+    kb = _texts(rec.name_key, b)
     sim = process.cpdist(ka, kb, scorer=JaroWinkler.normalized_similarity, workers=1)
-    ya = [rec.pinyin[i] for i in a]
-    yb = [rec.pinyin[i] for i in b]
+    ya = _texts(rec.pinyin, a)
+    yb = _texts(rec.pinyin, b)
     sim = np.maximum(sim, process.cpdist(ya, yb, scorer=JaroWinkler.normalized_similarity, workers=1))
     has_name = (c["name"][a] != 0) & (c["name"][b] != 0)
     exact = has_name & (c["name"][a] == c["name"][b])
@@ -572,9 +700,7 @@ def _compare_chunk(rec: Records, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
     core_same = (c["core"][a] == c["core"][b]) & (c["core"][a] != 0)
     ra, rb = c["region"][a], c["region"][b]
     other_region = (ra != 0) & (rb != 0) & (ra != rb)
-    core_sim = process.cpdist(
-        [rec.core[i] for i in a], [rec.core[i] for i in b], scorer=fuzz.ratio, workers=1
-    )
+    core_sim = process.cpdist(_texts(rec.core, a), _texts(rec.core, b), scorer=fuzz.ratio, workers=1)
     org = np.select(
         [
             ~has_name,
@@ -596,7 +722,7 @@ def _compare_chunk(rec: Records, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
     g[:, BY_NAME["birth_date"]] = np.select(
         [~both, da == db, swapped_md, _one_digit(da, db), da // 10000 == db // 10000], [0, 1, 2, 3, 4], 5
     )
-    for col, comp in (("id", "id_number"), ("tax", "tax_id"), ("postcode", "postcode"), ("gender", "gender")):
+    for col, comp in (("id", "id_number"), ("tax", "tax_id"), ("gender", "gender")):
         xa, xb = c[col][a], c[col][b]
         g[:, BY_NAME[comp]] = np.where((xa != 0) & (xb != 0), np.where(xa == xb, 1, 2), 0)
     acc_a, acc_b = c["account"][a], c["account"][b]
@@ -608,24 +734,31 @@ def _compare_chunk(rec: Records, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
     local = _any_shared(c["email_local"][a], c["email_local"][b])
     g[:, BY_NAME["email"]] = np.where(email == 2, np.where(local, 2, 3), email)
 
-    sa = [rec.street[i] for i in a]
-    sb = [rec.street[i] for i in b]
+    sa = _texts(rec.street, a)
+    sb = _texts(rec.street, b)
     street = process.cpdist(sa, sb, scorer=fuzz.token_set_ratio, workers=1)
-    has_street = np.fromiter((bool(x) and bool(y) for x, y in zip(sa, sb, strict=True)), dtype=bool, count=p)
+    has_street = c["has_street"][a] & c["has_street"][b]
     dist_a, dist_b = c["district"][a], c["district"][b]
     city_a, city_b = c["city"][a], c["city"][b]
-    has_addr = has_street | ((dist_a != 0) & (dist_b != 0)) | ((city_a != 0) & (city_b != 0))
+    pc_a, pc_b = c["postcode"][a], c["postcode"][b]
+    has_addr = (
+        has_street
+        | ((dist_a != 0) & (dist_b != 0))
+        | ((city_a != 0) & (city_b != 0))
+        | ((pc_a != 0) & (pc_b != 0))
+    )
     other_district = (dist_a != 0) & (dist_b != 0) & (dist_a != dist_b)
     g[:, BY_NAME["address"]] = np.select(
         [
             ~has_addr,
             has_street & (street >= 90) & ~other_district,
             has_street & (street >= 70) & ~other_district,
+            (pc_a != 0) & (pc_a == pc_b),
             (dist_a != 0) & (dist_a == dist_b),
             (city_a != 0) & (city_a == city_b),
         ],
-        [0, 1, 2, 3, 4],
-        5,
+        [0, 1, 2, 3, 4, 5],
+        6,
     )
     return g, np.where(orgs, core_sim / 100, sim)
 
@@ -710,57 +843,87 @@ def estimate_u(
     return out
 
 
-def term_frequency_u(rec: Records, left: np.ndarray, right: np.ndarray, gamma: np.ndarray, model: Model):
-    """u of each exact-value level from how many records carry the shared value (fewest when several)."""
-    n = max(len(rec), 1)
-    out: dict[tuple[int, int], np.ndarray] = {}
+def tf_stats(rec: Records, left: np.ndarray, right: np.ndarray, gamma: np.ndarray) -> dict:
+    """What term_frequency_u needs that does not change between EM iterations: per exact-value level the
+    count of records carrying the shared value, per name level the count of the shared name, and the
+    name-part frequencies. Computed once per set of pairs."""
     counts_of: dict[str, np.ndarray] = {}
+    stats: dict = {"tf": {}, "names": {}}
     for k, comp in enumerate(COMPARISONS):
         for level, column, eps in comp.tf:
             values = rec.cols[column]
             if column not in counts_of:
                 counts_of[column] = np.bincount(values.ravel())
             counts = counts_of[column]
+            hit = gamma[:, k] == level
+            cnt = np.zeros(len(left))
             if values.ndim == 1:
-                shared = np.where(values[left] == values[right], values[left], 0)
-                cnt = counts[shared].astype(np.float64)
+                cnt[hit] = counts[values[left[hit]]]
             else:  # padded sets: the rarest shared value
-                va, vb = values[left], values[right]
+                va, vb = values[left[hit]], values[right[hit]]
                 eq = (va[:, :, None] == vb[:, None, :]) & (va[:, :, None] != 0)
                 c = np.where(eq.any(axis=2), counts[va], np.iinfo(np.int64).max)
-                cnt = c.min(axis=1).astype(np.float64)
-            # shrink towards the prior u on small data: `TF_STRENGTH` pseudo-records at the prior rate
-            raw = np.maximum(cnt - 2, 0) + eps
-            prior_u = COMPARISONS[k].u[level - 1]
-            out[(k, level)] = (raw + TF_STRENGTH * prior_u) / (n + TF_STRENGTH)
+                cnt[hit] = c.min(axis=1)
+            stats["tf"][(k, level)] = (np.maximum(cnt - 2, 0) + eps, hit)
     k = BY_NAME["person_name"]
     name_u = name_frequency(rec)
-    parts_u = np.maximum(name_u[left], name_u[right])
+    stats["parts_u"] = np.maximum(name_u[left], name_u[right])
     for level, column in ((1, "name"), (2, "sorted_parts"), (3, "pinyin")):
         values = rec.cols[column]
         if column not in counts_of:
             counts_of[column] = np.bincount(values.ravel())
         shared = np.where(values[left] == values[right], values[left], 0)
-        # the name's own frequency among the other people — records counted as people by dividing by
-        # 1 + duplicates per record, so the third record of the same person does not make the name common —
-        # or, when that says "never", the chance of its parts coming together: P(surname) × P(given name)
-        own = np.maximum(counts_of[column][shared] / (1 + model.rate) - 2, 0) / n
-        estimate = np.where(parts_u > 0, np.maximum(own, parts_u), out.get((k, level), own))
-        # shrunk towards the prior u with NAME_STRENGTH pseudo-records: part frequencies of a tiny book mean little
-        prior_u = COMPARISONS[k].u[level - 1]
-        out[(k, level)] = (n * np.maximum(estimate, 0.1 / n) + NAME_STRENGTH * prior_u) / (n + NAME_STRENGTH)
-    # one part the same, the other not: u = the share of people carrying the rarest shared part (王 says
-    # little, 琳坤 a lot)
+        stats["names"][level] = counts_of[column][shared]
     level = COMPARISONS[k].levels.index("one_part_same") + 1
     hit = gamma[:, k] == level
-    u = np.full(len(left), COMPARISONS[k].u[level - 1])
+    part = np.zeros(len(left), dtype=np.int64)
     if hit.any():
         pa, pb = rec.cols["parts"][left[hit]], rec.cols["parts"][right[hit]]
         counts = part_counts(rec)
         eq = (pa[:, :, None] == pb[:, None, :]) & (pa[:, :, None] != 0)
-        c = np.where(eq.any(axis=2), counts[pa], np.iinfo(np.int64).max).min(axis=1)
+        part[hit] = np.where(eq.any(axis=2), counts[pa], np.iinfo(np.int64).max).min(axis=1)
+    stats["one_part"] = (level, hit, part)
+    return stats
+
+
+def term_frequency_u(
+    rec: Records,
+    left: np.ndarray,
+    right: np.ndarray,
+    gamma: np.ndarray,
+    model: Model,
+    stats: dict | None = None,
+):
+    """u of each exact-value level from how many records carry the shared value (fewest when several);
+    `stats` (tf_stats of the same pairs) saves recounting in every EM iteration."""
+    if stats is None:
+        stats = tf_stats(rec, left, right, gamma)
+    n = max(len(rec), 1)
+    out: dict[tuple[int, int], np.ndarray] = {}
+    for (k, level), (raw, _hit) in stats["tf"].items():
+        # shrink towards the prior u on small data: `TF_STRENGTH` pseudo-records at the prior rate
+        prior_u = COMPARISONS[k].u[level - 1]
+        out[(k, level)] = (raw + TF_STRENGTH * prior_u) / (n + TF_STRENGTH)
+    k = BY_NAME["person_name"]
+    parts_u = stats["parts_u"]
+    for level, shared_count in stats["names"].items():
+        # the name's own frequency among the other people — records counted as people by dividing by
+        # 1 + duplicates per record, so the third record of the same person does not make the name common —
+        # or, when that says "never", the chance of its parts coming together: P(surname) × P(given name)
+        own = np.maximum(shared_count / (1 + model.rate) - 2, 0) / n
+        estimate = np.where(parts_u > 0, np.maximum(own, parts_u), out.get((k, level), own))
+        # shrunk towards the prior u with NAME_STRENGTH pseudo-records: part frequencies of a tiny book mean little
+        prior_u = COMPARISONS[k].u[level - 1]
+        out[(k, level)] = (n * np.maximum(estimate, 0.01 / n) + NAME_STRENGTH * prior_u) / (n + NAME_STRENGTH)
+    # one part the same, the other not: u = the share of people carrying the rarest shared part (王 says
+    # little, 琳坤 a lot)
+    level, hit, part = stats["one_part"]
+    u = np.full(len(left), COMPARISONS[k].u[level - 1])
+    if hit.any():
         people = max(int((~rec.org).sum()), 1)
-        u[hit] = (np.maximum(c / (1 + model.rate), 1) + NAME_STRENGTH * u[hit]) / (people + NAME_STRENGTH)
+        u[hit] = (np.maximum(part[hit] / (1 + model.rate), 1) + NAME_STRENGTH * u[hit]) / (
+            people + NAME_STRENGTH
+        )
     out[(k, level)] = u
     return out
 
@@ -810,7 +973,8 @@ def estimate(
     model = prior_model(n, rate)
     if u is not None:
         model.u = u
-    tf_u = term_frequency_u(rec, left, right, gamma, model)
+    stats = tf_stats(rec, left, right, gamma)
+    tf_u = term_frequency_u(rec, left, right, gamma, model, stats)
     if not len(gamma):
         return model, tf_u
     base = prior_model(n, rate)
@@ -828,7 +992,7 @@ def estimate(
         new_rate = (2 * p.sum() + rate_strength * rate) / (n + rate_strength)
         change = abs(new_rate - model.rate) / max(model.rate, 1e-9)
         model = Model(new_m, model.u, float(new_rate), n, it + 1)
-        tf_u = term_frequency_u(rec, left, right, gamma, model)
+        tf_u = term_frequency_u(rec, left, right, gamma, model, stats)
         if change < tol:
             break
     return model, tf_u
@@ -867,10 +1031,10 @@ REASON_CODES = {
     ("email", "same_local_part"): "same_email_name",
     ("address", "street_same"): "same_address",
     ("address", "street_similar"): "similar_address",
+    ("address", "postcode_same"): "same_postcode",
     ("address", "district_same"): "same_district",
     ("address", "city_same"): "same_city",
     ("address", "differs"): "address_differs",
-    ("postcode", "same"): "same_postcode",
     ("gender", "differs"): "gender_differs",
     ("account", "differs"): "other_accounts",
 }
@@ -907,6 +1071,89 @@ def explain(
     return [[code, params, round(w, 1)] for w, code, params in out]
 
 
+CLUSTER_MAX = 12  # components of flagged pairs larger than this are not closed (chains of weak links)
+
+
+def transitive_pairs(
+    n: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs implied by the flagged ones: being the same customer is transitive, so when A matches B and B
+    matches C, A matches C with probability at least P(A~B)·P(B~C) (the two links taken as independent). Per
+    connected component of flagged pairs (3..CLUSTER_MAX records), the max-product path closure; returns the
+    pairs not flagged themselves whose best path reaches `threshold`: (left, right, probability, via), via =
+    the record next to `left` on that path."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    empty = np.empty(0, dtype=np.int64)
+    flagged = prob >= threshold - 1e-9
+    fl, fr, fp = left[flagged], right[flagged], prob[flagged]
+    if len(fl) < 2:
+        return empty, empty, np.empty(0), empty
+    graph = coo_matrix((np.ones(len(fl)), (fl, fr)), shape=(n, n))
+    _count, label = connected_components(graph, directed=False)
+    size = np.bincount(label)
+    out_l, out_r, out_p, out_v = [], [], [], []
+    for k in np.unique(size[(size >= 3) & (size <= CLUSTER_MAX)]):
+        comps = np.flatnonzero(size == k)
+        # members of each component of size k, in a (components, k) table; local index of every record
+        order = np.argsort(label, kind="stable")
+        in_k = np.isin(label[order], comps)
+        members = order[in_k].reshape(len(comps), k)
+        slot = np.full(n, -1)
+        slot[members.ravel()] = np.tile(np.arange(k), len(comps))
+        which = np.full(n, -1)
+        which[members.ravel()] = np.repeat(np.arange(len(comps)), k)
+        sel = which[fl] >= 0
+        pm = np.zeros((len(comps), k, k))
+        c, i, j = which[fl[sel]], slot[fl[sel]], slot[fr[sel]]
+        pm[c, i, j] = fp[sel]
+        pm[c, j, i] = fp[sel]
+        direct = pm.copy()
+        via = np.tile(np.arange(k), (len(comps), k, 1))  # via[c, i, j] = next record from i towards j
+        for _ in range(k - 2):  # max-product closure: paths of up to k-1 links
+            two = pm[:, :, :, None] * pm[:, None, :, :]  # (c, i, m, j): i→m→j
+            best = two.argmax(axis=2)
+            value = np.take_along_axis(two, best[:, :, None, :], axis=2)[:, :, 0, :]
+            better = value > pm + 1e-12
+            if not better.any():
+                break
+            pm = np.where(better, value, pm)
+            via = np.where(better, np.take_along_axis(via, best, axis=2), via)
+        iu, ju = np.triu_indices(k, 1)
+        add = (pm[:, iu, ju] >= threshold - 1e-9) & (direct[:, iu, ju] == 0)
+        cc, pp = np.nonzero(add)
+        a, b = members[cc, iu[pp]], members[cc, ju[pp]]
+        out_l.append(a)
+        out_r.append(b)
+        out_p.append(pm[cc, iu[pp], ju[pp]])
+        out_v.append(members[cc, via[cc, iu[pp], ju[pp]]])
+    if not out_l:
+        return empty, empty, np.empty(0), empty
+    return np.concatenate(out_l), np.concatenate(out_r), np.concatenate(out_p), np.concatenate(out_v)
+
+
+CONTRADICTING = {
+    "kind": ("differs",),
+    "person_name": ("differs",),
+    "org_name": ("core_same_other_region", "differs"),
+    "birth_date": ("differs",),
+    "id_number": ("differs",),
+    "tax_id": ("differs",),
+    "gender": ("differs",),
+}
+
+
+def _contradicts(gamma: np.ndarray) -> np.ndarray:
+    """Per pair: does one of its comparisons say the two are different (CONTRADICTING levels)?"""
+    out = np.zeros(len(gamma), dtype=bool)
+    for name, levels in CONTRADICTING.items():
+        comp = COMPARISONS[BY_NAME[name]]
+        for level in levels:
+            out |= gamma[:, BY_NAME[name]] == comp.levels.index(level) + 1
+    return out
+
+
 @dataclass
 class Result:
     left: np.ndarray  # record indices
@@ -918,6 +1165,8 @@ class Result:
     model: Model
     candidates: int
     per_rule: dict[str, int]
+    # per pair: -1, or the record through which the pair is implied (transitive_pairs)
+    via: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
 
 def link(
@@ -926,8 +1175,10 @@ def link(
     threshold: float = THRESHOLD,
     max_block: int = MAX_BLOCK,
     fit: bool = True,
+    transitive: bool = True,
 ) -> Result:
-    """Candidate pairs, levels, the fitted model and the pairs whose match probability reaches `threshold`."""
+    """Candidate pairs, levels, the fitted model and the pairs whose match probability reaches `threshold`,
+    with the pairs implied through a third record (transitive_pairs) unless `transitive` is false."""
     rec = rows_or_records if isinstance(rows_or_records, Records) else build(rows_or_records)
     left, right, per_rule = candidate_pairs(rec, max_block)
     gamma, sim = compare(rec, left, right)
@@ -939,6 +1190,19 @@ def link(
     weights = model.pair_weights(gamma, tf_u)
     prob = model.probability(weights)
     keep = prob >= threshold - 1e-9
-    return Result(
-        left[keep], right[keep], prob[keep], gamma[keep], sim[keep], weights[keep], model, len(left), per_rule
-    )
+    via = np.full(int(keep.sum()), -1, dtype=np.int64)
+    left_k, right_k, prob_k = left[keep], right[keep], prob[keep]
+    gamma_k, sim_k, weights_k = gamma[keep], sim[keep], weights[keep]
+    if transitive:
+        tl, tr, tp, tv = transitive_pairs(len(rec), left, right, prob, threshold)
+        if len(tl):
+            tg, ts = compare(rec, tl, tr)
+            # the path fills in missing evidence, it does not overrule contrary evidence: a pair whose own
+            # comparison says "different" (another region, date of birth, ID number, kind…) is not implied
+            ok = ~_contradicts(tg)
+            tl, tr, tp, tv, tg, ts = tl[ok], tr[ok], tp[ok], tv[ok], tg[ok], ts[ok]
+            tw = model.pair_weights(tg, term_frequency_u(rec, tl, tr, tg, model))
+            left_k, right_k = np.r_[left_k, tl], np.r_[right_k, tr]
+            prob_k, via = np.r_[prob_k, tp], np.r_[via, tv]
+            gamma_k, sim_k, weights_k = np.r_[gamma_k, tg], np.r_[sim_k, ts], np.r_[weights_k, tw]
+    return Result(left_k, right_k, prob_k, gamma_k, sim_k, weights_k, model, len(left), per_rule, via)

@@ -589,6 +589,7 @@ DUPLICATE_REASONS = {
     "address_differs": _("different addresses"),
     "same_postcode": _("same postcode"),
     "gender_differs": _("different gender"),
+    "linked_through": _("both match customer #%(c)s"),
 }
 
 

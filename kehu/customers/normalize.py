@@ -111,7 +111,8 @@ def clean_text(value: str | None) -> str:
     if not value:
         return ""
     text = str(value).translate(_HALF)
-    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch in "\n\t")
+    if not text.isprintable():  # printable text has no control/format characters: skip the per-character pass
+        text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch in "\n\t")
     return _WS.sub(" ", text).strip()
 
 

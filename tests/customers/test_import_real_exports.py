@@ -428,3 +428,54 @@ def test_address_contact_person_external_id_and_the_old_systems_created_date(rep
         ("上海市浦东新区世纪大道100号", False),
         ("江苏省苏州市工业园区星湖街328号", True),
     ]
+
+
+# ------------------------------------------------------------------------------------------------ identity
+def test_resident_id_numbers_are_checked_and_kept_only_as_hash_and_mask(rep):
+    from kehu.customers import identity
+
+    good = "11010519491231002X"
+    other = "330106199001010" + "12"
+    other += identity.check_digit(other)
+    wrong = good[:-1] + "1"  # check digit off
+    rows = [
+        ["姓名", "身份证号码", "出生日期"],
+        ["甲", good, ""],  # the date of birth comes from the number
+        ["乙", other.lower(), "1990/1/1"],  # the same date in another form
+        ["丙", wrong, ""],
+        ["丁", "123", ""],
+        ["戊", good[:6] + "19491230" + good[14:], "1949-12-30"],  # checksum no longer fits
+        ["己", other, "1991-01-01"],  # a date of birth that is not the number's
+    ]
+    job = upload(rep, csv_bytes(rows))
+    assert job.mapping == ["name", "id_number", "birthday"]
+    with translation.override("en"):
+        run(configure(job, rep), rep)
+    first = Customer.objects.get(name="甲")
+    assert (first.id_number_masked, first.id_number_hash) == ("1101**********002X", identity.digest(good))
+    assert first.birthday == dt.date(1949, 12, 31)
+    second = Customer.objects.get(name="乙")
+    assert second.id_number_hash == identity.digest(other) and second.birthday == dt.date(1990, 1, 1)
+    issues = {i.row_number: i.text for i in job.issues.all()}
+    assert set(issues) == {4, 5, 6, 7}
+    # the message names the column and quotes the number masked: the clear number is never stored
+    assert (
+        "B “身份证号码”" in issues[4] and "“1101**********0021”" in issues[4] and "check digit" in issues[4]
+    )
+    assert "“***”" in issues[5] and "17 digits" in issues[5]
+    assert "C “出生日期”" in issues[7] and "1991-01-01" in issues[7] and "1990-01-01" in issues[7]
+    assert not any(number in text for text in issues.values() for number in (good, wrong, other))
+    assert not Customer.objects.filter(name__in=["丙", "丁", "戊", "己"]).exists()
+
+
+def test_the_id_number_target_follows_the_field_grant(rep):
+    from kehu.core.access import Access
+    from kehu.core.models import FieldGrant
+    from kehu.customers.imports import mapping
+
+    assert "id_number" in {t.key for t in mapping.targets_for(rep)}
+    FieldGrant.objects.create(
+        role=rep.roles.get(), model="customers.customer", field="id_number_masked", access="readonly"
+    )
+    Access.forget(rep)
+    assert "id_number" not in {t.key for t in mapping.targets_for(rep)}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -149,3 +150,45 @@ def test_one_name_part_the_same_with_the_same_birth_date():
     ]
     found = _found(rows)
     assert (1, 2) in found and (3, 4) in found
+
+
+def test_blocking_survives_a_character_added_changed_or_dropped():
+    rows = _filler(400)
+    rows += [
+        {"kind": "person", "id": 1, "name": "贾楠"},  # a character added, nothing else known
+        {"kind": "person", "id": 2, "name": "贾楠龙"},
+        {"kind": "person", "id": 3, "name": "Autumn Carey"},  # a letter inserted
+        {"kind": "person", "id": 4, "name": "Auteumn Carey"},
+        # surname mistyped and a given character dropped: only 建 and the date of birth are left in common
+        {"kind": "person", "id": 5, "name": "凤建", "birthday": dt.date(1979, 3, 3)},
+        {"kind": "person", "id": 6, "name": "韩建华", "birthday": dt.date(1979, 3, 3)},
+    ]
+    rec = linkage.build(rows)
+    left, right, per_rule = linkage.candidate_pairs(rec)
+    pairs = {tuple(sorted((int(rec.ids[a]), int(rec.ids[b])))) for a, b in zip(left, right, strict=True)}
+    assert {(1, 2), (3, 4), (5, 6)} <= pairs
+    assert per_rule["char_dob"] >= 1
+
+
+def test_pairs_implied_through_a_third_record():
+    # 0~1 and 1~2 flagged, 2~3 not: 0~2 is implied with P ≥ 0.95 · 0.9, nothing reaches 3
+    left, right = np.array([0, 1, 2, 0]), np.array([1, 2, 3, 3])
+    prob = np.array([0.95, 0.9, 0.3, 0.01])
+    a, b, p, via = linkage.transitive_pairs(5, left, right, prob, 0.6)
+    assert a.tolist() == [0] and b.tolist() == [2] and via.tolist() == [1]
+    assert p[0] == pytest.approx(0.95 * 0.9)
+    # a weak chain does not close: 0.7 · 0.7 < 0.6
+    a, _b, _p, _via = linkage.transitive_pairs(5, left, right, np.array([0.7, 0.7, 0.3, 0.01]), 0.6)
+    assert len(a) == 0
+
+
+def test_a_moved_address_counts_once():
+    rows = [
+        {"kind": "person", "id": 1, "name": "Anna Berg", "street": "文三路90号", "postcode": "310000"},
+        {"kind": "person", "id": 2, "name": "Anna Berg", "street": "人民路7号", "postcode": "100010"},
+    ]
+    rec = linkage.build(rows)
+    gamma, _sim = linkage.compare(rec, np.array([0]), np.array([1]))
+    address = linkage.COMPARISONS[linkage.BY_NAME["address"]]
+    assert address.levels[gamma[0, linkage.BY_NAME["address"]] - 1] == "differs"
+    assert "postcode" not in linkage.BY_NAME  # the postcode is a level of the address, not a second vote

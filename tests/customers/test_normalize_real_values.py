@@ -1,5 +1,5 @@
 """Property tests of the normalisers real exports need: phones with extensions and dates in Chinese and Western
-forms (normalize.split_phone, normalize.parse_date)."""
+forms (normalize.split_phone, normalize.parse_date), and resident ID numbers (identity.clean_id_number)."""
 
 from __future__ import annotations
 
@@ -133,3 +133,41 @@ def test_the_forms_of_the_issue():
     )
     with pytest.raises(ValidationError, match="“2023-02-30” is not a date"):
         normalize.parse_date("2023-02-30")
+
+
+# ------------------------------------------------------------------------------------------ ID numbers
+REGION = st.sampled_from(["110101", "310104", "330106", "440305", "510107", "650102"])
+BORN = st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2025, 12, 31))
+SEQUENCE = st.integers(min_value=0, max_value=999)
+
+
+def _number(region: str, born: dt.date, seq: int) -> str:
+    from kehu.customers import identity
+
+    first17 = f"{region}{born:%Y%m%d}{seq:03d}"
+    return first17 + identity.check_digit(first17)
+
+
+@settings(max_examples=200, deadline=None)
+@given(region=REGION, born=BORN, seq=SEQUENCE, spaced=st.booleans(), lower=st.booleans())
+def test_a_valid_id_number_is_accepted_in_any_spelling_and_keeps_its_date(region, born, seq, spaced, lower):
+    from kehu.customers import identity
+
+    number = _number(region, born, seq)
+    typed = f"{number[:6]} {number[6:14]} {number[14:]}" if spaced else number
+    typed = typed.lower() if lower else typed
+    assert identity.clean_id_number(typed) == number
+    assert identity.birth_date(number) == born
+    assert identity.mask(number) == number[:4] + "*" * 10 + number[-4:]
+
+
+@settings(max_examples=200, deadline=None)
+@given(region=REGION, born=BORN, seq=SEQUENCE, position=st.integers(0, 16), delta=st.integers(1, 9))
+def test_one_changed_digit_is_caught_by_the_check_digit_or_the_date(region, born, seq, position, delta):
+    from kehu.customers import identity
+
+    number = _number(region, born, seq)
+    changed = number[:position] + str((int(number[position]) + delta) % 10) + number[position + 1 :]
+    # ISO 7064 MOD 11-2 detects every single-digit error
+    with pytest.raises(ValidationError):
+        identity.clean_id_number(changed)

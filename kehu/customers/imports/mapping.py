@@ -76,6 +76,20 @@ SYNONYMS = {
     "tax_id": ["税号", "统一社会信用代码", "信用代码", "纳税人识别号", "taxid", "vat"],
     "gender": ["性别", "sex", "gender"],
     "birthday": ["生日", "出生日期", "dateofbirth", "dob", "birthday"],
+    "id_number": [
+        "身份证",
+        "身份证号",
+        "身份证号码",
+        "居民身份证号",
+        "居民身份证号码",
+        "证件号",
+        "证件号码",
+        "idnumber",
+        "idcard",
+        "idcardnumber",
+        "idno",
+        "nationalid",
+    ],
     "notes": ["备注", "说明", "notes", "note", "remark", "remarks", "comment"],
     "source": ["来源", "客户来源", "线索来源", "leadsource", "source"],
     "lifecycle_stage": ["阶段", "客户阶段", "生命周期", "stage"],
@@ -279,6 +293,9 @@ def targets_for(user) -> list[Target]:
 
     for name in ["name", "kind", *PROFILE_FIELDS[1:]]:
         add(name, capfirst(Customer._meta.get_field(name).verbose_name), name)
+    # the clear number is validated, then only its keyed hash and masked form are kept (identity.py); the
+    # target follows the field grant on the masked form, like the person form's input
+    add("id_number", _("Resident ID number"), "id_number_masked")
     add("account", _("Account (name or id)"), "account")
     if access.can(Action.TRANSFER, Customer):
         add("owner", _("Owner (user name)"), "owner")

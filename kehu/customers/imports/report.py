@@ -118,7 +118,11 @@ def _describe(target: mapping.Target, coercer: mapping.Coercer) -> str:
     return {
         "name": _("Required for new customers."),
         "phone": _("Any format; numbers without a country code are Chinese numbers."),
-        "birthday": _("YYYY-MM-DD"),
+        "birthday": _("A date: 1990-05-01, 1990/5/1, 1990.5.1, 1990年5月1日 or 19900501."),
+        "id_number": _(
+            "18 characters, the last a digit or X; checked, then kept only as a hash and a masked form "
+            "(1101**********1234). Fills an empty date of birth."
+        ),
         "account": _("Name or id of an organisation you can see; makes the row a contact person."),
         "owner": _("User name; empty: you."),
         "tags": _("Existing tag names, separated by commas."),

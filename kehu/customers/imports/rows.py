@@ -13,6 +13,7 @@ the run will do.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -25,7 +26,7 @@ from kehu.core.access import Access
 from kehu.core.models import Tag, User
 from kehu.core.selectors import scoped
 
-from .. import keys, normalize
+from .. import identity, keys, normalize
 from ..models import (
     PROFILE_FIELDS,
     Channel,
@@ -260,6 +261,7 @@ class Planner(EarlierRows, Lookups):
             except ValidationError as exc:
                 for message in exc.messages:
                     plan.fail(index, key, self.quoted(message, raw))
+        self.check_birthday(plan)
         if "phone" in values:
             plan.extras.phones = [p for p in plan.extras.phones if p != values["phone"]]
         if "email" in values:
@@ -282,6 +284,8 @@ class Planner(EarlierRows, Lookups):
             values["website"] = self.coerce.website(raw)
         elif key in DATE_FIELDS:
             values[key] = self.date(index, raw)
+        elif key == "id_number":
+            self._id_number(plan, index, raw)
         elif key == "address":
             street = normalize.clean_text(raw)
             if len(street) > MAX_ADDRESS:
@@ -341,6 +345,43 @@ class Planner(EarlierRows, Lookups):
                     return  # the user chose to leave this value empty
                 raw = mapped or raw
             values.setdefault("custom", {})[definition.key] = self.coerce.custom(definition, raw)
+
+    def _id_number(self, plan: RowPlan, index: int, raw: str) -> None:
+        """A resident ID number: validated (GB 11643 check digit, date), kept only as hash + masked form. An
+        error quotes the masked number — the import's issues are stored, the clear number never is."""
+        try:
+            number = identity.clean_id_number(raw)
+        except ValidationError as exc:
+            shown = identity.mask(re.sub(r"\s", "", normalize.clean_text(raw)))
+            for message in exc.messages:
+                plan.fail(
+                    index, "id_number", _("“%(value)s”: %(message)s") % {"value": shown, "message": message}
+                )
+            return
+        plan.values["id_number_hash"] = identity.digest(number)
+        plan.values["id_number_masked"] = identity.mask(number)
+        plan.values["_id_birthday"] = identity.birth_date(number)
+
+    def check_birthday(self, plan: RowPlan) -> None:
+        """The date of birth of a row with an ID number: the one the number contains. A different one in the
+        row is an error naming both columns; none in the row is taken from the number (for a customer who
+        has none)."""
+        born = plan.values.get("_id_birthday")
+        given = plan.values.get("birthday")
+        if born and given and given != born:
+            plan.fail(
+                self.column_of("birthday"),
+                "birthday",
+                _(
+                    "The date of birth %(given)s differs from the one in the ID number of column “%(column)s” "
+                    "(%(born)s)."
+                )
+                % {
+                    "given": given.isoformat(),
+                    "born": born.isoformat(),
+                    "column": column_label(self.headers, self.column_of("id_number")),
+                },
+            )
 
     # ------------------------------------------------------------------------------------ step 3
     def plan(self, rows: list[tuple[int, list[str]]]) -> list[RowPlan]:
@@ -461,6 +502,8 @@ class Planner(EarlierRows, Lookups):
     def _build_new(self, plan: RowPlan) -> None:
         values = dict(plan.values)
         values.pop("id", None)
+        born = values.pop("_id_birthday", None)
+        values.setdefault("birthday", born)
         custom = values.pop("custom", {})
         account = values.pop("account", None)
         owner = values.pop("owner", None)
@@ -496,6 +539,9 @@ class Planner(EarlierRows, Lookups):
     def _build_update(self, plan: RowPlan, customer: Customer) -> None:
         values = dict(plan.values)
         values.pop("id", None)
+        born = values.pop("_id_birthday", None)
+        if born and "birthday" not in values and customer.birthday is None:
+            values["birthday"] = born  # the ID number's date of birth for a customer who has none
         custom = values.pop("custom", None)
         data: dict = {}
         # a phone or email the customer already has (as another contact point) changes nothing
