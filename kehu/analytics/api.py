@@ -115,3 +115,16 @@ class SegmentViewSet(viewsets.GenericViewSet):
 def register(router) -> None:
     router.register("analytics/scores", ScoreViewSet, basename="analytics-score")
     router.register("analytics/segments", SegmentViewSet, basename="analytics-segment")
+
+
+def _register_scorecard(register_before):  # KPIs and the balanced scorecard (api_scorecard.py)
+    def register_all(router) -> None:
+        register_before(router)
+        from . import api_scorecard
+
+        api_scorecard.register(router)
+
+    return register_all
+
+
+register = _register_scorecard(register)

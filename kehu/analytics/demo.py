@@ -111,3 +111,16 @@ def seed(ctx) -> str:
 
     run = scoring_run(as_of=today)
     return f"{len(orders)} orders, {len(lines)} order lines; {run.customers} customers scored"
+
+
+def _with_scorecard(seed_scores):  # then the balanced scorecard's demo (demo_scorecard.py)
+    def seed_all(ctx) -> str:
+        summary = seed_scores(ctx)
+        from . import demo_scorecard
+
+        return f"{summary}; scorecard: {demo_scorecard.seed(ctx)}"
+
+    return seed_all
+
+
+seed = _with_scorecard(seed)

@@ -85,3 +85,4 @@ class CustomerScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.segment}"
+from .models_scorecard import *  # noqa: E402, F403 - KPIs and the balanced scorecard (issue #11, item 6)

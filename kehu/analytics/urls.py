@@ -8,3 +8,6 @@ urlpatterns = [
     path("run/", views.run_now, name="run"),
     path("diagnostics/", views.diagnostics, name="diagnostics"),
 ]
+from .urls_scorecard import urlpatterns as scorecard_urlpatterns  # noqa: E402 - balanced scorecard
+
+urlpatterns += scorecard_urlpatterns

@@ -280,3 +280,13 @@ def seed_org() -> OrgResult:
     depts["north"].save()
     result.owners = [result.users[u] for u in ("manager", "rep1", "rep2", "rep3", "rep4", "agent")]
     return result
+
+
+# The balanced scorecard (kehu/analytics, issue #11 item 6): executives define KPIs, targets, entered values,
+# links, costs and initiatives; sales managers read the definitions (their scorecard covers their department).
+_SCORECARD = ["analytics.kpi", "analytics.kpitarget", "analytics.kpivalue", "analytics.kpilink",
+              "analytics.costentry", "analytics.initiative"]  # fmt: skip
+ROLES["executive"][1].update(
+    {m: (["view", "add", "change", "delete", "export"], Scope.ALL, Scope.ALL) for m in _SCORECARD}
+)
+ROLES["sales_manager"][1].update({m: (["view"], Scope.ALL, Scope.NONE) for m in _SCORECARD})
