@@ -31,7 +31,7 @@ PERIOD_PARAMS = [
 ]
 
 
-class PeriodSerializer(serializers.Serializer):
+class ScorecardPeriodSerializer(serializers.Serializer):
     type = serializers.CharField()
     start = serializers.DateField()
     end = serializers.DateField(help_text="exclusive")
@@ -58,28 +58,28 @@ class ScorecardKpiSerializer(serializers.Serializer):
     value_is_company = serializers.BooleanField()
 
 
-class PerspectiveSerializer(serializers.Serializer):
+class ScorecardPerspectiveSerializer(serializers.Serializer):
     key = serializers.CharField()
     label = serializers.CharField()
     kpis = ScorecardKpiSerializer(many=True)
 
 
-class LinkSerializer(serializers.Serializer):
+class ScorecardLinkSerializer(serializers.Serializer):
     cause = serializers.IntegerField()
     effect = serializers.IntegerField()
     note = serializers.CharField(allow_blank=True)
 
 
 class ScorecardSerializer(serializers.Serializer):
-    period = PeriodSerializer()
+    period = ScorecardPeriodSerializer()
     unit = serializers.CharField()
     department = serializers.IntegerField(allow_null=True)
     trend_periods = serializers.ListField(child=serializers.CharField())
-    perspectives = PerspectiveSerializer(many=True)
-    links = LinkSerializer(many=True)
+    perspectives = ScorecardPerspectiveSerializer(many=True)
+    links = ScorecardLinkSerializer(many=True)
 
 
-class MetricValueSerializer(serializers.Serializer):
+class KpiMetricValueSerializer(serializers.Serializer):
     metric = serializers.CharField()
     label = serializers.CharField()
     unit = serializers.CharField()
@@ -143,11 +143,11 @@ class ScorecardViewSet(_AnalyticsReaders):
 
 
 class MetricViewSet(_AnalyticsReaders):
-    serializer_class = MetricValueSerializer
+    serializer_class = KpiMetricValueSerializer
 
     @extend_schema(
         parameters=[*PERIOD_PARAMS, OpenApiParameter("department", int)],
-        responses={200: MetricValueSerializer(many=True)},
+        responses={200: KpiMetricValueSerializer(many=True)},
     )
     def list(self, request):
         period = _period(request)
@@ -164,7 +164,7 @@ class MetricViewSet(_AnalyticsReaders):
             }
             for key, m in kpis.METRICS.items()
         ]
-        return Response(MetricValueSerializer(rows, many=True).data)
+        return Response(KpiMetricValueSerializer(rows, many=True).data)
 
 
 # ------------------------------------------------------------------------------------------------ definitions
@@ -182,14 +182,14 @@ class KpiSerializer(AccessAwareSerializer):
         read_only_fields = ["version"]
 
 
-class TargetSerializer(AccessAwareSerializer):
+class KpiTargetSerializer(AccessAwareSerializer):
     class Meta:
         model = KpiTarget
         fields = ["id", "kpi", "period_type", "period_start", "department", "target", "version"]
         read_only_fields = ["version"]
 
 
-class ValueSerializer(AccessAwareSerializer):
+class KpiValueSerializer(AccessAwareSerializer):
     class Meta:
         model = KpiValue
         fields = ["id", "kpi", "period_type", "period_start", "department", "value", "note", "version"]
@@ -203,7 +203,7 @@ class KpiLinkSerializer(AccessAwareSerializer):
         read_only_fields = ["version"]
 
 
-class CostSerializer(AccessAwareSerializer):
+class CostEntrySerializer(AccessAwareSerializer):
     class Meta:
         model = CostEntry
         fields = [
@@ -223,7 +223,7 @@ class InitiativeSerializer(AccessAwareSerializer):
         read_only_fields = ["version"]
 
 
-class CashFlowSerializer(AccessAwareSerializer):
+class InitiativeCashFlowSerializer(AccessAwareSerializer):
     class Meta:
         model = InitiativeCashFlow
         fields = ["id", "initiative", "period_index", "outflow", "inflow", "note", "version"]
@@ -238,7 +238,7 @@ class CashFlowRowSerializer(serializers.Serializer):
     net = serializers.FloatField()
 
 
-class EvaluationSerializer(serializers.Serializer):
+class InitiativeEvaluationSerializer(serializers.Serializer):
     invested = serializers.FloatField()
     returned = serializers.FloatField()
     net = serializers.FloatField()
@@ -261,13 +261,13 @@ class KpiViewSet(ScopedModelViewSet):
 
 class TargetViewSet(ScopedModelViewSet):
     model = KpiTarget
-    serializer_class = TargetSerializer
+    serializer_class = KpiTargetSerializer
     filterset_fields = ["kpi", "period_type", "department"]
 
 
 class ValueViewSet(ScopedModelViewSet):
     model = KpiValue
-    serializer_class = ValueSerializer
+    serializer_class = KpiValueSerializer
     filterset_fields = ["kpi", "period_type", "department"]
 
 
@@ -278,7 +278,7 @@ class KpiLinkViewSet(ScopedModelViewSet):
 
 class CostViewSet(ScopedModelViewSet):
     model = CostEntry
-    serializer_class = CostSerializer
+    serializer_class = CostEntrySerializer
     filterset_fields = ["category", "department", "campaign"]
 
 
@@ -286,17 +286,17 @@ class InitiativeViewSet(ScopedModelViewSet):
     model = Initiative
     serializer_class = InitiativeSerializer
 
-    @extend_schema(responses={200: EvaluationSerializer})
+    @extend_schema(responses={200: InitiativeEvaluationSerializer})
     @action(detail=True, methods=["get"])
     def evaluation(self, request, pk=None):
         initiative = self.get_object()
         result = scorecard.evaluate_initiative(initiative, user=request.user)
-        return Response(EvaluationSerializer(result.as_dict()).data)
+        return Response(InitiativeEvaluationSerializer(result.as_dict()).data)
 
 
 class CashFlowViewSet(ScopedModelViewSet):
     model = InitiativeCashFlow
-    serializer_class = CashFlowSerializer
+    serializer_class = InitiativeCashFlowSerializer
     filterset_fields = ["initiative"]
 
 
