@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from . import finance, kpis
 from .models_scorecard import (
@@ -27,7 +28,12 @@ from .models_scorecard import (
 from .periods import Period, period_of
 
 GREEN, AMBER, RED, NONE = "green", "amber", "red", "none"
-STATUS_LABELS = {GREEN: "On target", AMBER: "Close to target", RED: "Off target", NONE: "No target or value"}
+STATUS_LABELS = {
+    GREEN: gettext_lazy("On target"),
+    AMBER: gettext_lazy("Close to target"),
+    RED: gettext_lazy("Off target"),
+    NONE: gettext_lazy("No target or value"),
+}
 
 
 def status(actual: float | None, target: float | None, *, higher_is_better: bool, tolerance: float) -> str:

@@ -66,7 +66,7 @@ def scorecard_page(request):
             "graph": scorecard.graph(card),
             "trend_labels": [p.label for p in card["periods"]],
             "sparks": {str(r.kpi.pk): r.trend for r in card["rows"]},
-            "status_labels": {k: _(v) for k, v in scorecard.STATUS_LABELS.items()},
+            "status_labels": {k: str(v) for k, v in scorecard.STATUS_LABELS.items()},
             "can_define": access.can(Action.ADD, Kpi) or access.can(Action.CHANGE, Kpi),
         }
     )
