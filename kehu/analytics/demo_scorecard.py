@@ -155,7 +155,8 @@ def seed(ctx) -> str:
                     values.append(
                         KpiValue(kpi=items[code], period_type=kind, period_start=p.start, value=_dec(level))
                     )
-                goal = start + drift * (i + 1) * scale + 0.5 * noise
+                goal = (start + drift * i * scale) * (1 + rng.choice([-0.05, 0.0, 0.03, 0.08, 0.15]))
+                goal = min(goal, 100.0) if items[code].unit == "percent" else goal
                 targets.append(
                     KpiTarget(kpi=items[code], period_type=kind, period_start=p.start, target=_dec(goal))
                 )
@@ -174,8 +175,9 @@ def seed(ctx) -> str:
                 if ref != p or ref.contains(today):  # the running and next periods: a full period's target
                     actual = calc.value(kpi.metric, ref.previous()).value or actual
                 # targets ask a little more than was achieved: some KPIs meet them, some come close, some miss
-                stretch = rng.uniform(-0.06, 0.10)
+                stretch = rng.choice([-0.08, -0.03, 0.03, 0.06, 0.12, 0.2])
                 goal = actual * (1 + stretch) if kpi.higher_is_better else actual * (1 - stretch)
+                goal = min(goal, 100.0) if kpi.unit == "percent" else goal
                 targets.append(
                     KpiTarget(kpi=kpi, period_type=kind, period_start=p.start, target=_dec(goal), department=department)
                 )  # fmt: skip

@@ -133,6 +133,7 @@ class Unit:
     department: Department | None
     company_scope: bool  # may the viewer see every order (and so choose the department)?
     _owners: set[int] | None = field(default=None, repr=False)
+    _base: dict = field(default_factory=dict, repr=False)
 
     @property
     def label(self) -> str:
@@ -151,15 +152,31 @@ class Unit:
             )
         return self._owners
 
-    def records(self, qs: QuerySet) -> QuerySet:
-        """The records of `qs` in this unit: the viewer's record scope, then the department's owners."""
-        qs = scoped(qs, user=self.user)
-        owners = self.owners()
-        if owners is not None:
-            prefix, owner_field = registry.require(qs.model).scope_path()
-            if owner_field:
-                qs = qs.filter(**{f"{prefix}{owner_field}_id__in": sorted(owners)})
-        return qs
+    def records(self, model) -> QuerySet:
+        """The records of `model` in this unit: the viewer's record scope, then, for a department, the records
+        of its customers' owners (orders: the order's owner; tickets and interactions: the customer's owner, so
+        a department's tickets are those of its customers whoever handles them). Built once per model and
+        request (the scope filter itself costs queries); callers add their own filters."""
+        if model not in self._base:
+            qs = scoped(model._default_manager.all(), user=self.user)
+            owners = self.owners()
+            if owners is not None:
+                path = DEPARTMENT_PATHS.get(model._meta.label_lower)
+                if path is None:
+                    prefix, owner_field = registry.require(model).scope_path()
+                    path = f"{prefix}{owner_field}" if owner_field else None
+                if path:
+                    qs = qs.filter(**{f"{path}_id__in": sorted(owners)})
+            self._base[model] = qs
+        return self._base[model]
+
+
+#: how a department's records are found per model (default: the registry's owner path)
+DEPARTMENT_PATHS = {
+    "sales.orderline": "order__owner",
+    "service.ticket": "customer__owner",
+    "interactions.interaction": "customer__owner",
+}
 
 
 def unit_for(user, department_id=None) -> Unit:
@@ -187,7 +204,7 @@ def _bounds(period: Period) -> tuple[dt.datetime, dt.datetime]:
 def _lines(unit: Unit) -> QuerySet:
     from kehu.sales.models import OrderLine
 
-    return unit.records(OrderLine.objects.filter(counted=True, currency=currency()))
+    return unit.records(OrderLine).filter(counted=True, currency=currency())
 
 
 def order_family(unit: Unit, period: Period) -> dict[str, Value]:
@@ -273,7 +290,7 @@ def ticket_family(unit: Unit, period: Period) -> dict[str, Value]:
     from kehu.service.models import Ticket
 
     start, end = _bounds(period)
-    tickets = unit.records(Ticket.objects.filter(merged_into__isnull=True))
+    tickets = unit.records(Ticket).filter(merged_into__isnull=True)
     resolved = tickets.filter(resolved_at__gte=start, resolved_at__lt=end).aggregate(
         n=Count("id"),
         met=Count("id", filter=Q(resolution_breached=False)),
@@ -303,7 +320,7 @@ def interaction_family(unit: Unit, period: Period) -> dict[str, Value]:
     from kehu.interactions.models import Interaction
 
     start, end = _bounds(period)
-    n = unit.records(Interaction.objects.filter(occurred_at__gte=start, occurred_at__lt=end)).count()
+    n = unit.records(Interaction).filter(occurred_at__gte=start, occurred_at__lt=end).count()
     return {"interactions": Value.of(n)}
 
 
