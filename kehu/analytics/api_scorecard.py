@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from django.utils import timezone
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
@@ -108,8 +109,16 @@ class _AnalyticsReaders(viewsets.GenericViewSet):
         return Customer.objects.none()
 
 
+class _OneObjectSchema(AutoSchema):
+    """The scorecard is one object per request, although it is the viewset's `list`."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        return False
+
+
 class ScorecardViewSet(_AnalyticsReaders):
     serializer_class = ScorecardSerializer
+    schema = _OneObjectSchema()
 
     @extend_schema(
         parameters=[*PERIOD_PARAMS, OpenApiParameter("department", int), OpenApiParameter("trend", int)],

@@ -19,7 +19,12 @@ MONTHS = {PeriodType.MONTH: 1, PeriodType.QUARTER: 3, PeriodType.YEAR: 12}
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:
+    """The first of the month `months` after `day`'s, clamped to the calendar's ends (year 1 … 9999)."""
     index = day.year * 12 + day.month - 1 + months
+    if index // 12 > dt.MAXYEAR:
+        return dt.date.max
+    if index // 12 < dt.MINYEAR:
+        return dt.date.min
     return dt.date(index // 12, index % 12 + 1, 1)
 
 

@@ -206,3 +206,17 @@ def test_the_number_of_queries_does_not_grow_with_the_customers(org, make_custom
 )  # fmt: skip
 def test_status_colours(actual, target, higher, expected):
     assert scorecard.status(actual, target, higher_is_better=higher, tolerance=10) == expected
+
+
+def test_a_departments_tickets_are_those_of_its_customers_whoever_handles_them(org, make_customer, make_user):
+    agent = make_user("service.ticket", actions=("view",))  # outside every sales department
+    north = make_customer("华北客户", owner=org.rep1)
+    east = make_customer("华东客户", owner=org.rep3)
+    opened = dt.datetime(2026, 4, 10, 9, 0, tzinfo=dt.UTC)
+    for customer in (north, east, east):
+        Ticket.objects.create(
+            subject="投诉", kind="complaint", customer=customer, owner=agent, created_at=opened
+        )
+    assert values(kpis.unit_for(org.manager), Q2, "complaints")["complaints"].value == 1
+    assert values(kpis.unit_for(org.exec, org.east.pk), Q2, "complaints")["complaints"].value == 2
+    assert values(company(org.exec), Q2, "complaints")["complaints"].value == 3
