@@ -282,11 +282,10 @@ def seed_org() -> OrgResult:
     return result
 
 
-# The balanced scorecard (kehu/analytics, issue #11 item 6): executives define KPIs, targets, entered values,
-# links, costs and initiatives; sales managers read the definitions (their scorecard covers their department).
+# The balanced scorecard (kehu/analytics, issue #11 item 6): administrators define KPIs, targets, entered values,
+# links, costs and initiatives (README: the executive reads everything and changes nothing); executives and sales
+# managers read the definitions (a manager's scorecard covers their department).
 _SCORECARD = ["analytics.kpi", "analytics.kpitarget", "analytics.kpivalue", "analytics.kpilink",
               "analytics.costentry", "analytics.initiative"]  # fmt: skip
-ROLES["executive"][1].update(
-    {m: (["view", "add", "change", "delete", "export"], Scope.ALL, Scope.ALL) for m in _SCORECARD}
-)
+ROLES["executive"][1].update({m: (["view", "export"], Scope.ALL, Scope.NONE) for m in _SCORECARD})
 ROLES["sales_manager"][1].update({m: (["view"], Scope.ALL, Scope.NONE) for m in _SCORECARD})

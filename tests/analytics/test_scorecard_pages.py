@@ -129,8 +129,10 @@ def test_who_may_not_see_analytics_gets_neither_page_nor_api(card, make_user, cl
     assert api_for(outsider).get("/api/analytics/kpis/").status_code == 403
 
 
-def test_entered_values_through_the_api_reach_the_scorecard_and_duplicates_are_refused(card, org, api_for):
-    api = api_for(org.exec)
+def test_entered_values_through_the_api_reach_the_scorecard_and_duplicates_are_refused(
+    card, org, api_for, admin_user
+):
+    api = api_for(admin_user)
     body = {
         "kpi": card["training"].pk,
         "period_type": "quarter",
@@ -147,13 +149,16 @@ def test_entered_values_through_the_api_reach_the_scorecard_and_duplicates_are_r
         if k["code"] == "training"
     )  # fmt: skip
     assert training["actual"] == 7.5
-    # a sales rep may read the scorecard but not enter values
+    # a sales rep and the (read-only) executive may read the scorecard but not enter values
     assert api_for(org.rep1).post("/api/analytics/kpi-values/", body, format="json").status_code == 403
+    assert api_for(org.exec).post("/api/analytics/kpi-values/", body, format="json").status_code == 403
     assert AuditEntry.objects.filter(model="analytics.kpivalue", action="create").count() == 1
 
 
-def test_kpis_are_defined_on_an_audited_form_and_a_computed_kpi_needs_a_metric(card, org, client_for):
-    client = client_for(org.exec)
+def test_kpis_are_defined_on_an_audited_form_and_a_computed_kpi_needs_a_metric(
+    card, org, client_for, admin_user
+):
+    client = client_for(admin_user)
     assert client.get("/analytics/scorecard/kpis/").status_code == 200
     form = {
         "code": "nps", "name": "净推荐值", "perspective": "customer", "source": "metric", "metric": "",
@@ -170,13 +175,13 @@ def test_kpis_are_defined_on_an_audited_form_and_a_computed_kpi_needs_a_metric(c
     assert client_for(org.rep1).get("/analytics/scorecard/kpis/new/").status_code == 403
 
 
-def test_a_kpi_cannot_cause_itself(card, org, client_for):
+def test_a_kpi_cannot_cause_itself(card, client_for, admin_user):
     kpi = card["revenue"]
-    response = client_for(org.exec).post("/analytics/scorecard/links/", {"cause": kpi.pk, "effect": kpi.pk})
+    response = client_for(admin_user).post("/analytics/scorecard/links/", {"cause": kpi.pk, "effect": kpi.pk})
     assert response.status_code == 400 and "cannot be its own cause" in response.content.decode()
 
 
-def test_initiatives_show_roi_npv_irr_or_say_why_not(org, client_for, api_for):
+def test_initiatives_show_roi_npv_irr_or_say_why_not(org, client_for, api_for, admin_user):
     costs_only = Initiative.objects.create(name="只花钱 Costs only", start=dt.date(2026, 1, 5), periods=3)
     InitiativeCashFlow.objects.create(initiative=costs_only, period_index=0, outflow=Decimal(1000))
     html = client_for(org.exec).get(f"/analytics/scorecard/initiatives/{costs_only.pk}/").content.decode()
@@ -191,8 +196,17 @@ def test_initiatives_show_roi_npv_irr_or_say_why_not(org, client_for, api_for):
     assert data["roi"] == pytest.approx(0.1) and data["npv"] == pytest.approx(10.0)
     assert data["irr"] == pytest.approx(0.1) and data["irr_annual"] == pytest.approx(1.1**4 - 1, abs=1e-4)
     assert [f["label"] for f in data["cash_flows"]] == ["2026 Q1", "2026 Q2"]
-    # entering a period again replaces it (one row per period)
-    client_for(org.exec).post(
+    # entering a period again replaces it (one row per period); the read-only executive may not
+    assert (
+        client_for(org.exec)
+        .post(
+            f"/analytics/scorecard/initiatives/{paying.pk}/",
+            {"period_index": 1, "outflow": "0", "inflow": "121"},
+        )
+        .status_code
+        == 403
+    )
+    client_for(admin_user).post(
         f"/analytics/scorecard/initiatives/{paying.pk}/", {"period_index": 1, "outflow": "0", "inflow": "121"}
     )
     assert paying.cash_flows.get(period_index=1).inflow == Decimal(121)
