@@ -371,18 +371,19 @@ class InitiativeCashFlow(VersionedModel):
 def _register() -> None:
     """Secured configuration records (ownerless: a role's grant on each decides who may define KPIs, enter
     targets, values, costs and initiatives). Registered when the models load, so the analytics app's ready()
-    needs no change; the responsible user is chosen on purpose (assigned)."""
+    needs no change; the responsible user is chosen on purpose (assigned). No field offers a field-level
+    restriction (`fields=()`): these are the company's scorecard definitions, shown whole to whoever may see
+    the scorecard, not personal data."""
     from kehu.core import registry
 
-    registry.register(Kpi, owner_field=None, assigned=("responsible",), url=lambda o: o.get_absolute_url())
-    registry.register(KpiTarget, owner_field=None, nav=False)
-    registry.register(KpiValue, owner_field=None, nav=False)
-    registry.register(KpiLink, owner_field=None, nav=False)
-    registry.register(CostEntry, owner_field=None, nav=False)
-    registry.register(
-        Initiative, owner_field=None, assigned=("responsible",), url=lambda o: o.get_absolute_url()
-    )
-    registry.register(InitiativeCashFlow, owner_field=None, via="initiative", nav=False)
+    url = lambda o: o.get_absolute_url()  # noqa: E731
+    registry.register(Kpi, owner_field=None, assigned=("responsible",), url=url, fields=())
+    registry.register(KpiTarget, owner_field=None, nav=False, fields=())
+    registry.register(KpiValue, owner_field=None, nav=False, fields=())
+    registry.register(KpiLink, owner_field=None, nav=False, fields=())
+    registry.register(CostEntry, owner_field=None, nav=False, fields=())
+    registry.register(Initiative, owner_field=None, assigned=("responsible",), url=url, fields=())
+    registry.register(InitiativeCashFlow, owner_field=None, via="initiative", nav=False, fields=())
 
 
 _register()
