@@ -113,24 +113,10 @@ class SegmentViewSet(viewsets.GenericViewSet):
 
 
 def register(router) -> None:
+    from . import api_nba, api_reports, api_scorecard
+
     router.register("analytics/scores", ScoreViewSet, basename="analytics-score")
     router.register("analytics/segments", SegmentViewSet, basename="analytics-segment")
-
-
-def _register_with_nba(router, _base=register) -> None:  # Next Best Activity (issue #11 item 5), appended
-    from . import api_nba
-
-    _base(router)
-    api_nba.register(router)
-
-
-register = _register_with_nba
-# report builder (anreport): /api/analytics/reports/
-_register_scores = register
-
-
-def register(router) -> None:  # noqa: F811 - extends the registration above
-    from . import api_reports
-
-    _register_scores(router)
-    api_reports.register(router)
+    api_nba.register(router)  # Next Best Activity (item 5)
+    api_reports.register(router)  # report builder (item 7)
+    api_scorecard.register(router)  # KPIs and the balanced scorecard (item 6)

@@ -36,7 +36,7 @@ def _cents(value: float) -> Decimal:
     return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def seed(ctx) -> str:
+def seed_orders(ctx) -> str:
     rng = ctx["rng"]
     today = timezone.localdate()
     buyers = list(
@@ -153,18 +153,12 @@ def _seed_strategies() -> None:
         )
 
 
-def _seed_with_nba(ctx, _base=seed) -> str:  # Next Best Activity demo (issue #11 item 5), appended
-    from .demo_nba import seed as seed_nba
+def seed(ctx) -> str:
+    """Orders and scores, then the demo of every analytics feature that reads them."""
+    from . import demo_nba, demo_reports, demo_scorecard
 
-    return f"{_base(ctx)}; {seed_nba(ctx)}"
-
-
-seed = _seed_with_nba
-# role dashboards of the report builder (anreport)
-_seed_scores = seed
-
-
-def seed(ctx) -> str:  # noqa: F811 - extends the seeder above
-    from .demo_reports import seed_dashboards
-
-    return f"{_seed_scores(ctx)}; dashboard widgets: {seed_dashboards()}"
+    summary = seed_orders(ctx)
+    return (
+        f"{summary}; {demo_nba.seed(ctx)}; dashboard widgets: {demo_reports.seed_dashboards()}; "
+        f"scorecard: {demo_scorecard.seed(ctx)}"
+    )

@@ -18,3 +18,6 @@ urlpatterns += nba_urlpatterns
 from . import urls_reports  # noqa: E402 - report builder and dashboards (anreport)
 
 urlpatterns += urls_reports.urlpatterns
+from .urls_scorecard import urlpatterns as scorecard_urlpatterns  # noqa: E402 - balanced scorecard
+
+urlpatterns += scorecard_urlpatterns

@@ -280,3 +280,12 @@ def seed_org() -> OrgResult:
     depts["north"].save()
     result.owners = [result.users[u] for u in ("manager", "rep1", "rep2", "rep3", "rep4", "agent")]
     return result
+
+
+# The balanced scorecard (kehu/analytics, issue #11 item 6): administrators define KPIs, targets, entered values,
+# links, costs and initiatives (README: the executive reads everything and changes nothing); executives and sales
+# managers read the definitions (a manager's scorecard covers their department).
+_SCORECARD = ["analytics.kpi", "analytics.kpitarget", "analytics.kpivalue", "analytics.kpilink",
+              "analytics.costentry", "analytics.initiative"]  # fmt: skip
+ROLES["executive"][1].update({m: (["view", "export"], Scope.ALL, Scope.NONE) for m in _SCORECARD})
+ROLES["sales_manager"][1].update({m: (["view"], Scope.ALL, Scope.NONE) for m in _SCORECARD})

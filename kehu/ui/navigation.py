@@ -125,7 +125,13 @@ SECTIONS = [
                 ("view", "customers.customer"),
             ),
             ("churn", _("Churn risk"), "analytics:value_at_risk", "trend", ("view", "customers.customer")),
-            ("scorecard", _("Balanced scorecard"), None, "gauge", None),
+            (
+                "scorecard",
+                _("Balanced scorecard"),
+                "analytics:scorecard",
+                "gauge",
+                ("view", "customers.customer"),
+            ),
         ],
     ),
     (_("Portal"), [("portal", _("Customer portal"), None, "globe", None)]),
@@ -177,4 +183,3 @@ def build(user) -> list[dict]:
     if entries:
         result.append({"title": _("Administration"), "items": entries})
     return result
-
