@@ -167,7 +167,7 @@ class DecisionViewSet(
         return Response(self.get_serializer(made).data, status=status.HTTP_201_CREATED)
 
 
-class InitiativeSerializer(AccessAwareSerializer):
+class CrmInitiativeSerializer(AccessAwareSerializer):
     benefit_index = serializers.FloatField(read_only=True)
 
     class Meta:
@@ -181,7 +181,7 @@ class InitiativeSerializer(AccessAwareSerializer):
 
 class InitiativeViewSet(ScopedModelViewSet):
     model = CrmInitiative
-    serializer_class = InitiativeSerializer
+    serializer_class = CrmInitiativeSerializer
     filterset_fields = ["stage", "status"]
 
     def get_queryset(self):

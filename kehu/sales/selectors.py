@@ -245,7 +245,7 @@ def _first_cards(
         params: list = [list(stage_ids)]
         if per_owner:
             sources += " CROSS JOIN unnest(%s::bigint[]) AS board_o(owner_id)"
-            params.append(list(owner_ids))
+            params.append(list(owner_ids or ()))
         sql = (
             "SELECT card_id FROM (SELECT c.card_id, row_number() OVER "  # noqa: S608 - compiled by the ORM
             "(PARTITION BY c.card_stage ORDER BY c.card_position, c.card_id) AS card_rank "
