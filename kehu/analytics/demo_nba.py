@@ -51,6 +51,7 @@ def seed(ctx) -> str:
         for c in chosen
     )
 
+    _ensure_catalogue()
     nba_run()
     # a history: reps took or ignored some of the first-ranked actions 90–130 days ago
     recs = list(
@@ -93,3 +94,17 @@ def seed(ctx) -> str:
         f"{len(chosen)} phone consents, {len(decisions)} NBA decisions ({run.outcomes_closed} outcomes closed), "
         f"{run.recommendations} recommendations, {len(INITIATIVES)} CRM initiatives"
     )
+
+
+def _ensure_catalogue() -> None:
+    """The starting catalogue comes with migration analytics.0003; a database emptied since (a flush between
+    tests, an admin who deleted every action) gets it back for the demo."""
+    import importlib
+
+    from django.apps import apps
+
+    from .models_nba import NbaAction
+
+    if not NbaAction.objects.exists():
+        importlib.import_module("kehu.analytics.migrations.0003_nba").create_catalogue(apps, None)
+
