@@ -107,4 +107,3 @@ def _ensure_catalogue() -> None:
 
     if not NbaAction.objects.exists():
         importlib.import_module("kehu.analytics.migrations.0003_nba").create_catalogue(apps, None)
-
