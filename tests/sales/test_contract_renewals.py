@@ -10,6 +10,7 @@ import threading
 import pytest
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from kehu.core.models import AuditEntry, Notification
 from kehu.interactions.models import Interaction
@@ -41,7 +42,7 @@ def test_owner_reminded_once_before_the_end_then_the_contract_expires(
     smtp_settings,
     django_capture_on_commit_callbacks,
 ):
-    today = now.date()
+    today = timezone.localdate(now)
     signed = _in_force(contract, org, ends=today + dt.timedelta(days=40))
     smtp_settings.messages.clear()
     assert contracts_renewal_remind() == 0  # 40 days left, the notice is 30
@@ -69,7 +70,7 @@ def test_owner_reminded_once_before_the_end_then_the_contract_expires(
 
 
 def test_drafts_and_contracts_without_notice_are_not_reminded(org, contract, account, now, frozen_clock):
-    today = now.date()
+    today = timezone.localdate(now)
     Contract.objects.filter(pk=contract.pk).update(end_date=today + dt.timedelta(days=5))  # a draft
     silent = contracts.contract_create(
         data={
@@ -99,7 +100,7 @@ def test_overdue_instalment_flagged_on_pages_and_api_and_mailed_once(
     smtp_settings,
     django_capture_on_commit_callbacks,
 ):
-    today = now.date()
+    today = timezone.localdate(now)
     half = contract.amount / 2
     receivables.instalment_plan_set(
         contract=contract,
