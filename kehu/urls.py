@@ -62,5 +62,7 @@ urlpatterns = [
     path("public/", include("kehu.sales.urls_public")),
     path("service/", include("kehu.service.urls")),
     path("analytics/", include("kehu.analytics.urls")),
+    path("marketing/", include("kehu.marketing.urls")),
+    path("sales-management/", include("kehu.salesmgmt.urls")),
     path("", include("kehu.ui.urls")),
 ]

@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "kehu.sales",
     "kehu.service",
     "kehu.analytics",
+    "kehu.marketing",
+    "kehu.salesmgmt",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class MarketingConfig(AppConfig):
+    name = "kehu.marketing"
+    label = "marketing"
+    verbose_name = _("Marketing")
+
+    def ready(self) -> None:
+        from . import registration
+
+        registration.register_all()

@@ -1,0 +1,1 @@
+"""Models of the marketing app, one module per area, all imported here."""

@@ -1,0 +1,1 @@
+"""Models of the salesmgmt app, one module per area, all imported here."""

@@ -1,0 +1,5 @@
+"""Registers the salesmgmt models with the platform registry (scope, fields, timeline)."""
+
+
+def register_all() -> None:
+    """Each area of the app adds its registrations here."""
