@@ -5,29 +5,12 @@ worker (`manage.py db_worker`). Several schedulers and workers are safe: each ti
 lock and each SLA event is recorded once. `--now` runs the job in this process (cron-friendly).
 """
 
-import time
-
-from django.core.management.base import BaseCommand
-
+from kehu.core.periodic import PeriodicJobCommand
 from kehu.service.tasks import run_service_schedule
 
 
-class Command(BaseCommand):
+class Command(PeriodicJobCommand):
     help = "Enqueue (or with --now, run) the service app's periodic job (SLA escalation, auto-close)."
-
-    def add_arguments(self, parser):
-        parser.add_argument("--now", action="store_true", help="run in this process instead of enqueueing")
-        parser.add_argument("--every", type=int, default=0, help="repeat every N seconds (0 = once)")
-
-    def handle(self, *args, now: bool, every: int, **options):
-        while True:
-            if now:
-                from kehu.service.services.schedule import schedule_run
-
-                self.stdout.write(f"service schedule: {schedule_run()}")
-            else:
-                result = run_service_schedule.enqueue()
-                self.stdout.write(f"enqueued {result.id}")
-            if not every:
-                return
-            time.sleep(every)
+    task = run_service_schedule
+    service_path = "kehu.service.services.schedule.schedule_run"
+    label = "service schedule"
