@@ -16,9 +16,9 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0002_audit_append_only'),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
         ('customers', '0010_importissue_warning_level'),
         ('products', '0002_pricelist_pricelistitem'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
@@ -135,6 +135,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'contract',
                 'verbose_name_plural': 'contracts',
                 'ordering': ['-start_date', '-id'],
+                'indexes': [models.Index(fields=['owner', 'status'], name='ix_contract_owner_status'), models.Index(fields=['customer', '-start_date'], name='ix_contract_customer'), models.Index(fields=['status', 'end_date'], name='ix_contract_renewal')],
             },
         ),
         migrations.CreateModel(
@@ -211,6 +212,8 @@ class Migration(migrations.Migration):
                 'verbose_name': 'receivable plan',
                 'verbose_name_plural': 'receivable plans',
                 'ordering': ['contract', 'sequence', 'due_date'],
+                'indexes': [models.Index(condition=models.Q(('status__in', ['open', 'partly'])), fields=['contract', 'due_date'], include=('amount', 'paid_amount'), name='ix_instalment_unpaid'), models.Index(condition=models.Q(('status__in', ['open', 'partly'])), fields=['due_date'], name='ix_instalment_due')],
+                'constraints': [models.UniqueConstraint(fields=('contract', 'sequence'), name='uniq_instalment_seq')],
             },
         ),
         migrations.CreateModel(
@@ -239,6 +242,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'invoice request',
                 'verbose_name_plural': 'invoice requests',
                 'ordering': ['-created_at', '-id'],
+                'indexes': [models.Index(fields=['contract', 'status'], name='ix_invoice_contract')],
             },
         ),
         migrations.CreateModel(
@@ -288,6 +292,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'lead',
                 'verbose_name_plural': 'leads',
                 'ordering': ['-created_at', '-id'],
+                'indexes': [models.Index(fields=['owner', 'status', '-created_at'], name='ix_lead_owner_status'), models.Index(fields=['status', '-created_at'], name='ix_lead_status_created'), models.Index(fields=['owner', 'first_contacted_at'], name='ix_lead_owner_load')],
             },
         ),
         migrations.CreateModel(
@@ -308,6 +313,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'lead activity',
                 'verbose_name_plural': 'lead activities',
                 'ordering': ['-occurred_at', '-id'],
+                'indexes': [models.Index(fields=['lead', '-occurred_at'], name='ix_leadactivity_lead')],
             },
         ),
         migrations.CreateModel(
@@ -373,6 +379,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'opportunity',
                 'verbose_name_plural': 'opportunities',
                 'ordering': ['-created_at', '-id'],
+                'indexes': [models.Index(fields=['expected_close_date'], name='ix_opp_close'), models.Index(fields=['status', 'expected_close_date'], name='ix_opp_status_close'), models.Index(fields=['owner', 'expected_close_date'], name='ix_opp_owner_close'), models.Index(fields=['amount', 'expected_close_date'], name='ix_opp_amount_close'), models.Index(fields=['probability', 'expected_close_date'], name='ix_opp_probability_close'), models.Index(fields=['name', 'expected_close_date'], name='ix_opp_name_close'), models.Index(fields=['customer', 'status'], name='ix_opp_customer')],
             },
         ),
         migrations.AddField(
@@ -399,6 +406,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'competitor on a deal',
                 'verbose_name_plural': 'competitors on deals',
+                'constraints': [models.UniqueConstraint(fields=('opportunity', 'competitor'), name='uniq_opp_competitor')],
             },
         ),
         migrations.AddField(
@@ -456,6 +464,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'order',
                 'verbose_name_plural': 'orders',
                 'ordering': ['-order_date', '-id'],
+                'indexes': [models.Index(fields=['customer', 'order_date'], name='ix_order_customer_date'), models.Index(fields=['owner', '-order_date'], name='ix_order_owner_date'), models.Index(fields=['status', '-order_date'], name='ix_order_status_date'), models.Index(fields=['order_date'], name='ix_order_date')],
             },
         ),
         migrations.CreateModel(
@@ -484,6 +493,8 @@ class Migration(migrations.Migration):
                 'verbose_name': 'order line',
                 'verbose_name_plural': 'order lines',
                 'ordering': ['order', 'line_no', 'id'],
+                'indexes': [models.Index(fields=['customer', 'order_date'], include=('amount', 'quantity', 'product', 'counted', 'currency'), name='ix_orderline_customer_date'), models.Index(fields=['product', 'order_date'], name='ix_orderline_product_date'), models.Index(fields=['order_date'], include=('amount', 'counted', 'currency'), name='ix_orderline_date')],
+                'constraints': [models.UniqueConstraint(fields=('order', 'line_no'), name='uniq_orderline_no')],
             },
         ),
         migrations.CreateModel(
@@ -502,6 +513,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'order status change',
                 'verbose_name_plural': 'order status history',
                 'ordering': ['order', 'at', 'id'],
+                'constraints': [models.UniqueConstraint(fields=('order', 'idempotency_key'), name='uniq_order_status_key')],
             },
         ),
         migrations.CreateModel(
@@ -526,6 +538,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'payment received',
                 'verbose_name_plural': 'payments received',
                 'ordering': ['-received_on', '-id'],
+                'indexes': [models.Index(fields=['contract', 'received_on'], name='ix_payment_contract')],
             },
         ),
         migrations.CreateModel(
@@ -536,6 +549,9 @@ class Migration(migrations.Migration):
                 ('instalment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='allocations', to='sales.instalment')),
                 ('payment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='allocations', to='sales.payment')),
             ],
+            options={
+                'constraints': [models.UniqueConstraint(fields=('payment', 'instalment'), name='uniq_allocation'), models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='allocation_positive')],
+            },
         ),
         migrations.CreateModel(
             name='Pipeline',
@@ -577,6 +593,8 @@ class Migration(migrations.Migration):
                 'verbose_name': 'pool customer',
                 'verbose_name_plural': 'pool customers',
                 'ordering': ['pool', '-entered_at'],
+                'indexes': [models.Index(fields=['pool', '-entered_at', '-id'], name='ix_poolentry_pool')],
+                'constraints': [models.UniqueConstraint(fields=('pool', 'customer'), name='uniq_pool_customer')],
             },
         ),
         migrations.CreateModel(
@@ -616,6 +634,8 @@ class Migration(migrations.Migration):
                 'verbose_name': 'quote',
                 'verbose_name_plural': 'quotes',
                 'ordering': ['-issue_date', '-id'],
+                'indexes': [models.Index(fields=['owner', 'status', '-issue_date'], name='ix_quote_owner_status'), models.Index(fields=['customer', '-issue_date'], name='ix_quote_customer'), models.Index(fields=['status', 'valid_until'], name='ix_quote_status_valid')],
+                'constraints': [models.UniqueConstraint(fields=('number', 'revision'), name='uniq_quote_revision')],
             },
         ),
         migrations.AddField(
@@ -647,6 +667,8 @@ class Migration(migrations.Migration):
                 'verbose_name': 'quote approval',
                 'verbose_name_plural': 'quote approvals',
                 'ordering': ['-requested_at', '-id'],
+                'indexes': [models.Index(fields=['decision', 'requested_at'], name='ix_quoteapproval_queue')],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('decision', 'pending')), fields=('quote',), name='uniq_quote_pending_approval')],
             },
         ),
         migrations.CreateModel(
@@ -717,6 +739,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'pool history',
                 'verbose_name_plural': 'pool history',
                 'ordering': ['customer', '-at', '-id'],
+                'indexes': [models.Index(fields=['customer', '-at'], name='ix_poolevent_customer'), models.Index(fields=['from_owner', 'kind', 'at'], name='ix_poolevent_owner')],
             },
         ),
         migrations.CreateModel(
@@ -737,6 +760,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'stage',
                 'verbose_name_plural': 'stages',
                 'ordering': ['pipeline', 'position', 'id'],
+                'constraints': [models.UniqueConstraint(fields=('pipeline', 'name'), name='uniq_stage_name')],
             },
         ),
         migrations.AddField(
@@ -760,6 +784,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'stage change',
                 'verbose_name_plural': 'stage history',
                 'ordering': ['opportunity', 'at', 'id'],
+                'indexes': [models.Index(fields=['opportunity', 'at'], name='ix_stagechange_opp'), models.Index(fields=['to_stage', 'at'], name='ix_stagechange_stage')],
             },
         ),
         migrations.CreateModel(
@@ -770,150 +795,13 @@ class Migration(migrations.Migration):
                 ('at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('form', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='sales.leadwebform')),
             ],
-        ),
-        migrations.AddIndex(
-            model_name='instalment',
-            index=models.Index(condition=models.Q(('status__in', ['open', 'partly'])), fields=['contract', 'due_date'], include=('amount', 'paid_amount'), name='ix_instalment_unpaid'),
-        ),
-        migrations.AddIndex(
-            model_name='instalment',
-            index=models.Index(condition=models.Q(('status__in', ['open', 'partly'])), fields=['due_date'], name='ix_instalment_due'),
-        ),
-        migrations.AddConstraint(
-            model_name='instalment',
-            constraint=models.UniqueConstraint(fields=('contract', 'sequence'), name='uniq_instalment_seq'),
-        ),
-        migrations.AddIndex(
-            model_name='invoicerequest',
-            index=models.Index(fields=['contract', 'status'], name='ix_invoice_contract'),
-        ),
-        migrations.AddIndex(
-            model_name='leadactivity',
-            index=models.Index(fields=['lead', '-occurred_at'], name='ix_leadactivity_lead'),
-        ),
-        migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['owner', 'status', '-created_at'], name='ix_lead_owner_status'),
-        ),
-        migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['status', '-created_at'], name='ix_lead_status_created'),
+            options={
+                'indexes': [models.Index(fields=['form', 'ip_hash', 'at'], name='ix_webformhit_window')],
+            },
         ),
         migrations.AddIndex(
             model_name='lead',
             index=models.Index(condition=models.Q(('first_contact_due__isnull', False), ('first_contacted_at__isnull', True)), fields=['first_contact_due'], name='ix_lead_sla_due'),
-        ),
-        migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['owner', 'first_contacted_at'], name='ix_lead_owner_load'),
-        ),
-        migrations.AddConstraint(
-            model_name='opportunitycompetitor',
-            constraint=models.UniqueConstraint(fields=('opportunity', 'competitor'), name='uniq_opp_competitor'),
-        ),
-        migrations.AddIndex(
-            model_name='orderline',
-            index=models.Index(fields=['customer', 'order_date'], include=('amount', 'quantity', 'product', 'counted', 'currency'), name='ix_orderline_customer_date'),
-        ),
-        migrations.AddIndex(
-            model_name='orderline',
-            index=models.Index(fields=['product', 'order_date'], name='ix_orderline_product_date'),
-        ),
-        migrations.AddIndex(
-            model_name='orderline',
-            index=models.Index(fields=['order_date'], include=('amount', 'counted', 'currency'), name='ix_orderline_date'),
-        ),
-        migrations.AddConstraint(
-            model_name='orderline',
-            constraint=models.UniqueConstraint(fields=('order', 'line_no'), name='uniq_orderline_no'),
-        ),
-        migrations.AddConstraint(
-            model_name='orderstatuschange',
-            constraint=models.UniqueConstraint(fields=('order', 'idempotency_key'), name='uniq_order_status_key'),
-        ),
-        migrations.AddIndex(
-            model_name='payment',
-            index=models.Index(fields=['contract', 'received_on'], name='ix_payment_contract'),
-        ),
-        migrations.AddConstraint(
-            model_name='paymentallocation',
-            constraint=models.UniqueConstraint(fields=('payment', 'instalment'), name='uniq_allocation'),
-        ),
-        migrations.AddConstraint(
-            model_name='paymentallocation',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='allocation_positive'),
-        ),
-        migrations.AddIndex(
-            model_name='poolentry',
-            index=models.Index(fields=['pool', '-entered_at', '-id'], name='ix_poolentry_pool'),
-        ),
-        migrations.AddConstraint(
-            model_name='poolentry',
-            constraint=models.UniqueConstraint(fields=('pool', 'customer'), name='uniq_pool_customer'),
-        ),
-        migrations.AddIndex(
-            model_name='quote',
-            index=models.Index(fields=['owner', 'status', '-issue_date'], name='ix_quote_owner_status'),
-        ),
-        migrations.AddIndex(
-            model_name='quote',
-            index=models.Index(fields=['customer', '-issue_date'], name='ix_quote_customer'),
-        ),
-        migrations.AddIndex(
-            model_name='quote',
-            index=models.Index(fields=['status', 'valid_until'], name='ix_quote_status_valid'),
-        ),
-        migrations.AddConstraint(
-            model_name='quote',
-            constraint=models.UniqueConstraint(fields=('number', 'revision'), name='uniq_quote_revision'),
-        ),
-        migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['customer', 'order_date'], name='ix_order_customer_date'),
-        ),
-        migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['owner', '-order_date'], name='ix_order_owner_date'),
-        ),
-        migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['status', '-order_date'], name='ix_order_status_date'),
-        ),
-        migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['order_date'], name='ix_order_date'),
-        ),
-        migrations.AddIndex(
-            model_name='contract',
-            index=models.Index(fields=['owner', 'status'], name='ix_contract_owner_status'),
-        ),
-        migrations.AddIndex(
-            model_name='contract',
-            index=models.Index(fields=['customer', '-start_date'], name='ix_contract_customer'),
-        ),
-        migrations.AddIndex(
-            model_name='contract',
-            index=models.Index(fields=['status', 'end_date'], name='ix_contract_renewal'),
-        ),
-        migrations.AddIndex(
-            model_name='quoteapproval',
-            index=models.Index(fields=['decision', 'requested_at'], name='ix_quoteapproval_queue'),
-        ),
-        migrations.AddConstraint(
-            model_name='quoteapproval',
-            constraint=models.UniqueConstraint(condition=models.Q(('decision', 'pending')), fields=('quote',), name='uniq_quote_pending_approval'),
-        ),
-        migrations.AddIndex(
-            model_name='poolevent',
-            index=models.Index(fields=['customer', '-at'], name='ix_poolevent_customer'),
-        ),
-        migrations.AddIndex(
-            model_name='poolevent',
-            index=models.Index(fields=['from_owner', 'kind', 'at'], name='ix_poolevent_owner'),
-        ),
-        migrations.AddConstraint(
-            model_name='stage',
-            constraint=models.UniqueConstraint(fields=('pipeline', 'name'), name='uniq_stage_name'),
         ),
         migrations.AddIndex(
             model_name='opportunity',
@@ -929,46 +817,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='opportunity',
-            index=models.Index(fields=['expected_close_date'], name='ix_opp_close'),
-        ),
-        migrations.AddIndex(
-            model_name='opportunity',
-            index=models.Index(fields=['status', 'expected_close_date'], name='ix_opp_status_close'),
-        ),
-        migrations.AddIndex(
-            model_name='opportunity',
-            index=models.Index(fields=['owner', 'expected_close_date'], name='ix_opp_owner_close'),
-        ),
-        migrations.AddIndex(
-            model_name='opportunity',
-            index=models.Index(fields=['amount', 'expected_close_date'], name='ix_opp_amount_close'),
-        ),
-        migrations.AddIndex(
-            model_name='opportunity',
-            index=models.Index(fields=['probability', 'expected_close_date'], name='ix_opp_probability_close'),
-        ),
-        migrations.AddIndex(
-            model_name='opportunity',
-            index=models.Index(fields=['name', 'expected_close_date'], name='ix_opp_name_close'),
-        ),
-        migrations.AddIndex(
-            model_name='opportunity',
-            index=models.Index(fields=['customer', 'status'], name='ix_opp_customer'),
-        ),
-        migrations.AddIndex(
-            model_name='opportunity',
             index=models.Index(condition=models.Q(('status', 'open')), fields=['last_activity_at'], name='ix_opp_stalled'),
-        ),
-        migrations.AddIndex(
-            model_name='stagechange',
-            index=models.Index(fields=['opportunity', 'at'], name='ix_stagechange_opp'),
-        ),
-        migrations.AddIndex(
-            model_name='stagechange',
-            index=models.Index(fields=['to_stage', 'at'], name='ix_stagechange_stage'),
-        ),
-        migrations.AddIndex(
-            model_name='webformhit',
-            index=models.Index(fields=['form', 'ip_hash', 'at'], name='ix_webformhit_window'),
         ),
     ]

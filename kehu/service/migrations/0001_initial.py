@@ -14,10 +14,10 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0003_audit_signin_actions'),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
         ('customers', '0010_importissue_warning_level'),
         ('interactions', '0002_unique_related_event'),
         ('products', '0001_initial'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
@@ -105,6 +105,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'article',
                 'verbose_name_plural': 'knowledge base',
                 'ordering': ['-updated_at', '-id'],
+                'indexes': [models.Index(fields=['status', 'visibility', '-updated_at'], name='ix_article_listing')],
             },
         ),
         migrations.CreateModel(
@@ -189,6 +190,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'discussion thread',
                 'verbose_name_plural': 'discussion board',
                 'ordering': ['-last_activity_at', '-id'],
+                'indexes': [models.Index(fields=['-last_activity_at', '-id'], name='ix_thread_activity')],
             },
         ),
         migrations.AddField(
@@ -217,6 +219,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'queue',
                 'verbose_name_plural': 'queues',
                 'ordering': ['-fast_lane', 'name'],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('is_default', True)), fields=('is_default',), name='uniq_default_queue'), models.UniqueConstraint(condition=models.Q(('email_address', ''), _negated=True), fields=('email_address',), name='uniq_queue_email')],
             },
         ),
         migrations.CreateModel(
@@ -235,6 +238,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'IVR choice',
                 'verbose_name_plural': 'IVR choices',
                 'ordering': ['menu', 'parent_id', 'position', 'digit'],
+                'constraints': [models.UniqueConstraint(fields=('menu', 'parent', 'digit'), name='uniq_ivr_digit'), models.UniqueConstraint(condition=models.Q(('parent__isnull', True)), fields=('menu',), name='uniq_ivr_root')],
             },
         ),
         migrations.CreateModel(
@@ -253,6 +257,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'skill',
                 'verbose_name_plural': 'skills',
                 'ordering': ['kind', 'name'],
+                'constraints': [models.UniqueConstraint(fields=('kind', 'code'), name='uniq_skill_kind_code')],
             },
         ),
         migrations.CreateModel(
@@ -274,6 +279,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'agent profile',
                 'verbose_name_plural': 'agent profiles',
                 'ordering': ['user__username'],
+                'indexes': [models.Index(fields=['availability', 'last_assigned_at'], name='ix_agent_availability')],
             },
         ),
         migrations.CreateModel(
@@ -330,6 +336,8 @@ class Migration(migrations.Migration):
                 'verbose_name': 'service contract',
                 'verbose_name_plural': 'service contracts',
                 'ordering': ['-end_date', '-id'],
+                'indexes': [models.Index(fields=['customer', 'status', 'end_date'], name='ix_scontract_customer'), models.Index(fields=['status', 'end_date'], name='ix_scontract_renewal')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('end_date__gte', models.F('start_date'))), name='scontract_dates_ordered')],
             },
         ),
         migrations.CreateModel(
@@ -345,6 +353,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'SLA target',
                 'verbose_name_plural': 'SLA targets',
                 'ordering': ['policy', 'priority'],
+                'constraints': [models.UniqueConstraint(fields=('policy', 'priority'), name='uniq_sla_target_priority')],
             },
         ),
         migrations.CreateModel(
@@ -435,6 +444,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'ticket',
                 'verbose_name_plural': 'tickets',
                 'ordering': ['-created_at', '-id'],
+                'indexes': [models.Index(fields=['owner', 'status', '-updated_at'], name='ix_ticket_owner_status'), models.Index(fields=['customer', '-created_at', '-id'], name='ix_ticket_customer'), models.Index(fields=['status', '-created_at'], name='ix_ticket_status_created')],
             },
         ),
         migrations.CreateModel(
@@ -461,6 +471,8 @@ class Migration(migrations.Migration):
                 'verbose_name': 'survey response',
                 'verbose_name_plural': 'survey responses',
                 'ordering': ['-created_at', '-id'],
+                'indexes': [models.Index(fields=['agent', 'responded_at'], name='ix_survey_agent'), models.Index(fields=['customer', '-created_at'], name='ix_survey_customer'), models.Index(fields=['status', 'send_at'], name='ix_survey_outbox')],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('ticket__isnull', False)), fields=('survey', 'ticket'), name='uniq_survey_ticket')],
             },
         ),
         migrations.CreateModel(
@@ -478,6 +490,8 @@ class Migration(migrations.Migration):
                 'verbose_name': 'SLA event',
                 'verbose_name_plural': 'SLA history',
                 'ordering': ['at', 'id'],
+                'indexes': [models.Index(fields=['ticket', 'at'], name='ix_slaevent_ticket'), models.Index(fields=['kind', 'at'], name='ix_slaevent_kind_at')],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('kind__in', ['warning', 'breach', 'escalation'])), fields=('ticket', 'clock', 'kind', 'due_at'), name='uniq_sla_event')],
             },
         ),
         migrations.CreateModel(
@@ -505,6 +519,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'received email',
                 'verbose_name_plural': 'received emails',
                 'ordering': ['-received_at', '-id'],
+                'indexes': [models.Index(fields=['status', 'received_at'], name='ix_inbound_status')],
             },
         ),
         migrations.CreateModel(
@@ -534,6 +549,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'call',
                 'verbose_name_plural': 'calls',
                 'ordering': ['-started_at', '-id'],
+                'indexes': [models.Index(fields=['customer', '-started_at'], name='ix_call_customer'), models.Index(fields=['agent', '-started_at'], name='ix_call_agent'), models.Index(fields=['caller_number'], name='ix_call_caller')],
             },
         ),
         migrations.CreateModel(
@@ -557,6 +573,8 @@ class Migration(migrations.Migration):
                 'verbose_name': 'call list entry',
                 'verbose_name_plural': 'call list entries',
                 'ordering': ['call_list', 'next_attempt_at', 'id'],
+                'indexes': [models.Index(fields=['call_list', 'status', 'next_attempt_at'], name='ix_calllist_todo')],
+                'constraints': [models.UniqueConstraint(fields=('call_list', 'customer'), name='uniq_call_list_customer')],
             },
         ),
         migrations.CreateModel(
@@ -574,6 +592,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'article feedback',
                 'verbose_name_plural': 'article feedback',
                 'ordering': ['-created_at'],
+                'indexes': [models.Index(fields=['article', '-created_at'], name='ix_feedback_article')],
             },
         ),
         migrations.CreateModel(
@@ -674,6 +693,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'ticket message',
                 'verbose_name_plural': 'ticket messages',
                 'ordering': ['created_at', 'id'],
+                'indexes': [models.Index(fields=['ticket', 'created_at', 'id'], name='ix_ticketmessage_ticket')],
             },
         ),
         migrations.CreateModel(
@@ -694,6 +714,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'attachment',
                 'verbose_name_plural': 'attachments',
                 'ordering': ['created_at', 'id'],
+                'indexes': [models.Index(fields=['ticket', 'created_at'], name='ix_attachment_ticket')],
             },
         ),
         migrations.CreateModel(
@@ -715,6 +736,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'warehouse',
                 'verbose_name_plural': 'warehouses and vans',
                 'ordering': ['kind', 'name'],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('kind', 'van')), fields=('engineer',), name='uniq_van_per_engineer')],
             },
         ),
         migrations.CreateModel(
@@ -730,6 +752,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'stock level',
                 'verbose_name_plural': 'stock levels',
                 'ordering': ['warehouse', 'part'],
+                'constraints': [models.UniqueConstraint(fields=('part', 'warehouse'), name='uniq_stock_part_warehouse'), models.CheckConstraint(condition=models.Q(('quantity__gte', 0)), name='stock_never_negative')],
             },
         ),
         migrations.CreateModel(
@@ -786,6 +809,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'work order',
                 'verbose_name_plural': 'work orders',
                 'ordering': ['-created_at', '-id'],
+                'indexes': [models.Index(fields=['owner', 'status', 'scheduled_start'], name='ix_workorder_engineer'), models.Index(fields=['status', 'scheduled_start'], name='ix_workorder_schedule'), models.Index(fields=['customer', '-created_at'], name='ix_workorder_customer'), models.Index(fields=['installed_product', '-created_at'], name='ix_workorder_unit')],
             },
         ),
         migrations.CreateModel(
@@ -807,6 +831,8 @@ class Migration(migrations.Migration):
                 'verbose_name': 'stock move',
                 'verbose_name_plural': 'stock moves',
                 'ordering': ['-at', '-id'],
+                'indexes': [models.Index(fields=['part', '-at'], name='ix_stockmove_part'), models.Index(fields=['work_order', 'at'], name='ix_stockmove_workorder')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('quantity__gte', 1)), name='stockmove_quantity_positive')],
             },
         ),
         migrations.CreateModel(
@@ -885,112 +911,8 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.AddIndex(
-            model_name='discussionthread',
-            index=models.Index(fields=['-last_activity_at', '-id'], name='ix_thread_activity'),
-        ),
-        migrations.AddIndex(
-            model_name='article',
-            index=models.Index(fields=['status', 'visibility', '-updated_at'], name='ix_article_listing'),
-        ),
-        migrations.AddIndex(
             model_name='article',
             index=models.Index(fields=['category', 'status', '-updated_at'], name='ix_article_category'),
-        ),
-        migrations.AddConstraint(
-            model_name='queue',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_default', True)), fields=('is_default',), name='uniq_default_queue'),
-        ),
-        migrations.AddConstraint(
-            model_name='queue',
-            constraint=models.UniqueConstraint(condition=models.Q(('email_address', ''), _negated=True), fields=('email_address',), name='uniq_queue_email'),
-        ),
-        migrations.AddConstraint(
-            model_name='ivrnode',
-            constraint=models.UniqueConstraint(fields=('menu', 'parent', 'digit'), name='uniq_ivr_digit'),
-        ),
-        migrations.AddConstraint(
-            model_name='ivrnode',
-            constraint=models.UniqueConstraint(condition=models.Q(('parent__isnull', True)), fields=('menu',), name='uniq_ivr_root'),
-        ),
-        migrations.AddConstraint(
-            model_name='skill',
-            constraint=models.UniqueConstraint(fields=('kind', 'code'), name='uniq_skill_kind_code'),
-        ),
-        migrations.AddIndex(
-            model_name='agentprofile',
-            index=models.Index(fields=['availability', 'last_assigned_at'], name='ix_agent_availability'),
-        ),
-        migrations.AddIndex(
-            model_name='servicecontract',
-            index=models.Index(fields=['customer', 'status', 'end_date'], name='ix_scontract_customer'),
-        ),
-        migrations.AddIndex(
-            model_name='servicecontract',
-            index=models.Index(fields=['status', 'end_date'], name='ix_scontract_renewal'),
-        ),
-        migrations.AddConstraint(
-            model_name='servicecontract',
-            constraint=models.CheckConstraint(condition=models.Q(('end_date__gte', models.F('start_date'))), name='scontract_dates_ordered'),
-        ),
-        migrations.AddConstraint(
-            model_name='slatarget',
-            constraint=models.UniqueConstraint(fields=('policy', 'priority'), name='uniq_sla_target_priority'),
-        ),
-        migrations.AddIndex(
-            model_name='surveyresponse',
-            index=models.Index(fields=['agent', 'responded_at'], name='ix_survey_agent'),
-        ),
-        migrations.AddIndex(
-            model_name='surveyresponse',
-            index=models.Index(fields=['customer', '-created_at'], name='ix_survey_customer'),
-        ),
-        migrations.AddIndex(
-            model_name='surveyresponse',
-            index=models.Index(fields=['status', 'send_at'], name='ix_survey_outbox'),
-        ),
-        migrations.AddConstraint(
-            model_name='surveyresponse',
-            constraint=models.UniqueConstraint(condition=models.Q(('ticket__isnull', False)), fields=('survey', 'ticket'), name='uniq_survey_ticket'),
-        ),
-        migrations.AddIndex(
-            model_name='slaevent',
-            index=models.Index(fields=['ticket', 'at'], name='ix_slaevent_ticket'),
-        ),
-        migrations.AddIndex(
-            model_name='slaevent',
-            index=models.Index(fields=['kind', 'at'], name='ix_slaevent_kind_at'),
-        ),
-        migrations.AddConstraint(
-            model_name='slaevent',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind__in', ['warning', 'breach', 'escalation'])), fields=('ticket', 'clock', 'kind', 'due_at'), name='uniq_sla_event'),
-        ),
-        migrations.AddIndex(
-            model_name='inboundmessage',
-            index=models.Index(fields=['status', 'received_at'], name='ix_inbound_status'),
-        ),
-        migrations.AddIndex(
-            model_name='calllog',
-            index=models.Index(fields=['customer', '-started_at'], name='ix_call_customer'),
-        ),
-        migrations.AddIndex(
-            model_name='calllog',
-            index=models.Index(fields=['agent', '-started_at'], name='ix_call_agent'),
-        ),
-        migrations.AddIndex(
-            model_name='calllog',
-            index=models.Index(fields=['caller_number'], name='ix_call_caller'),
-        ),
-        migrations.AddIndex(
-            model_name='calllistentry',
-            index=models.Index(fields=['call_list', 'status', 'next_attempt_at'], name='ix_calllist_todo'),
-        ),
-        migrations.AddConstraint(
-            model_name='calllistentry',
-            constraint=models.UniqueConstraint(fields=('call_list', 'customer'), name='uniq_call_list_customer'),
-        ),
-        migrations.AddIndex(
-            model_name='articlefeedback',
-            index=models.Index(fields=['article', '-created_at'], name='ix_feedback_article'),
         ),
         migrations.AddIndex(
             model_name='ticket',
@@ -1006,70 +928,10 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='ticket',
-            index=models.Index(fields=['owner', 'status', '-updated_at'], name='ix_ticket_owner_status'),
-        ),
-        migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(fields=['customer', '-created_at', '-id'], name='ix_ticket_customer'),
-        ),
-        migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(fields=['status', '-created_at'], name='ix_ticket_status_created'),
-        ),
-        migrations.AddIndex(
-            model_name='ticket',
             index=models.Index(condition=models.Q(('sla_check_at__isnull', False)), fields=['sla_check_at'], name='ix_ticket_sla_check'),
         ),
         migrations.AddConstraint(
             model_name='ticket',
             constraint=models.CheckConstraint(condition=models.Q(('merged_into', models.F('id')), _negated=True), name='ticket_not_merged_into_itself'),
-        ),
-        migrations.AddIndex(
-            model_name='ticketmessage',
-            index=models.Index(fields=['ticket', 'created_at', 'id'], name='ix_ticketmessage_ticket'),
-        ),
-        migrations.AddIndex(
-            model_name='ticketattachment',
-            index=models.Index(fields=['ticket', 'created_at'], name='ix_attachment_ticket'),
-        ),
-        migrations.AddConstraint(
-            model_name='warehouse',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'van')), fields=('engineer',), name='uniq_van_per_engineer'),
-        ),
-        migrations.AddConstraint(
-            model_name='stocklevel',
-            constraint=models.UniqueConstraint(fields=('part', 'warehouse'), name='uniq_stock_part_warehouse'),
-        ),
-        migrations.AddConstraint(
-            model_name='stocklevel',
-            constraint=models.CheckConstraint(condition=models.Q(('quantity__gte', 0)), name='stock_never_negative'),
-        ),
-        migrations.AddIndex(
-            model_name='workorder',
-            index=models.Index(fields=['owner', 'status', 'scheduled_start'], name='ix_workorder_engineer'),
-        ),
-        migrations.AddIndex(
-            model_name='workorder',
-            index=models.Index(fields=['status', 'scheduled_start'], name='ix_workorder_schedule'),
-        ),
-        migrations.AddIndex(
-            model_name='workorder',
-            index=models.Index(fields=['customer', '-created_at'], name='ix_workorder_customer'),
-        ),
-        migrations.AddIndex(
-            model_name='workorder',
-            index=models.Index(fields=['installed_product', '-created_at'], name='ix_workorder_unit'),
-        ),
-        migrations.AddIndex(
-            model_name='stockmove',
-            index=models.Index(fields=['part', '-at'], name='ix_stockmove_part'),
-        ),
-        migrations.AddIndex(
-            model_name='stockmove',
-            index=models.Index(fields=['work_order', 'at'], name='ix_stockmove_workorder'),
-        ),
-        migrations.AddConstraint(
-            model_name='stockmove',
-            constraint=models.CheckConstraint(condition=models.Q(('quantity__gte', 1)), name='stockmove_quantity_positive'),
         ),
     ]
