@@ -192,3 +192,39 @@ def test_a_moved_address_counts_once():
     address = linkage.COMPARISONS[linkage.BY_NAME["address"]]
     assert address.levels[gamma[0, linkage.BY_NAME["address"]] - 1] == "differs"
     assert "postcode" not in linkage.BY_NAME  # the postcode is a level of the address, not a second vote
+
+
+def test_processes_share_the_work_and_give_the_serial_result(monkeypatch):
+    """Blocking, comparisons and EM in two forked processes (chunks small enough that both do work) give the
+    same candidates, levels, model and flagged pairs as one process — bit for bit."""
+    monkeypatch.setattr(linkage, "EM_BLOCK", 97)  # several EM blocks per process
+    rows = generate(Config(entities=900, seed=21)).rows
+    rec = linkage.build(rows)
+    serial = linkage.link(rec, workers=1)
+    parallel = linkage.link(linkage.build(rows), workers=2)
+    assert serial.candidates > 3 * 97 and len(serial.left) > 100
+    assert parallel.candidates == serial.candidates and parallel.per_rule == serial.per_rule
+    for name in ("left", "right", "probability", "gamma", "similarity", "weights", "via"):
+        assert np.array_equal(getattr(parallel, name), getattr(serial, name)), name
+    assert parallel.model.rate == serial.model.rate and parallel.model.iterations == serial.model.iterations
+    assert all(np.array_equal(a, b) for a, b in zip(parallel.model.m, serial.model.m, strict=True))
+    left, right, _rules = linkage.candidate_pairs(rec, workers=1)
+    g1, s1 = linkage.compare(rec, left, right, chunk=501, workers=1)
+    g2, s2 = linkage.compare(rec, left, right, chunk=501, workers=2)
+    assert np.array_equal(g1, g2) and np.array_equal(s1, s2)
+
+
+def test_a_child_that_fails_has_its_share_redone(monkeypatch):
+    import os
+
+    parent = os.getpid()
+
+    def share(start, stop):
+        if os.getpid() != parent:
+            raise RuntimeError("child dies")
+        return list(range(start, stop))
+
+    assert linkage.in_parallel(share, [0, 3, 7]) == [[0, 1, 2], [3, 4, 5, 6]]
+    assert linkage.workers_for(10) == 1  # a small set stays in one process
+    monkeypatch.setenv("KEHU_LINKAGE_WORKERS", "1")
+    assert linkage.workers_for(10**7) == 1
