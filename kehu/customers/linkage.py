@@ -38,6 +38,21 @@ from rapidfuzz.distance import JaroWinkler
 from . import normalize
 
 MAX_BLOCK = 60
+#: rules on the name alone: a block of a common name holds mostly strangers, and a duplicate among them is only
+#: flagged with more evidence — which other rules (name part × date of birth, district, street) block on. Their
+#: block cap shrinks as the book grows past WEAK_BASE records, so candidates per record stay about constant.
+WEAK_RULES = frozenset({"name", "pinyin", "sorted_parts", "sorted_pinyin", "deletions"})
+WEAK_BASE = 200_000
+WEAK_MIN = 24
+
+
+def block_cap(rule: str, n: int, max_block: int = MAX_BLOCK) -> int:
+    """The largest block of `rule` that adds pairs, in a book of n records."""
+    if rule not in WEAK_RULES or n <= WEAK_BASE:
+        return max_block
+    return max(min(WEAK_MIN, max_block), round(max_block * math.sqrt(WEAK_BASE / n)))
+
+
 #: processes for the comparisons, the EM and the blocking of a large book (KEHU_LINKAGE_WORKERS overrides;
 #: 1 = everything in this process). Forked children read the arrays copy-on-write and write into shared memory.
 WORKERS = max(1, min(2, os.cpu_count() or 1))
@@ -637,7 +652,7 @@ def candidate_pairs(
         for rule, columns in rules[start:stop]:
             keys = np.concatenate(columns)
             owners = np.tile(idx, len(columns))
-            pairs = _block_pairs(keys, owners, max_block)  # sorted, distinct
+            pairs = _block_pairs(keys, owners, block_cap(rule, len(rec), max_block))  # sorted, distinct
             per_rule[rule] = len(pairs)
             found.append(pairs)
         return _sorted_union(found), per_rule
