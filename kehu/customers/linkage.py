@@ -43,6 +43,11 @@ MAX_BLOCK = 60
 #: block cap shrinks as the book grows past WEAK_BASE records, so candidates per record stay about constant.
 WEAK_RULES = frozenset({"name", "pinyin", "sorted_parts", "sorted_pinyin", "deletions"})
 WEAK_BASE = 200_000
+#: how the frequency of an exact name is estimated (fourth pass): the posterior mean of the name's own count
+#: among the other people with the part-frequency product as a prior worth NAME_MIX books — (own + NAME_MIX ×
+#: parts) / (1 + NAME_MIX). None = the larger of the two (second and third pass), which lets the parts of a
+#: name seen only on the pair (王 × 伟) outweigh the book's own evidence that nobody else carries it.
+NAME_MIX: float | None = 1.0
 WEAK_MIN = 24
 
 
@@ -1076,7 +1081,11 @@ def term_frequency_u(
         # 1 + duplicates per record, so the third record of the same person does not make the name common —
         # or, when that says "never", the chance of its parts coming together: P(surname) × P(given name)
         own = np.maximum(shared_count / (1 + model.rate) - 2, 0) / n
-        estimate = np.where(parts_u > 0, np.maximum(own, parts_u), out.get((k, level), own))
+        if NAME_MIX is None:
+            estimate = np.where(parts_u > 0, np.maximum(own, parts_u), out.get((k, level), own))
+        else:
+            mixed = (own + NAME_MIX * parts_u) / (1 + NAME_MIX)
+            estimate = np.where(parts_u > 0, mixed, out.get((k, level), own))
         # shrunk towards the prior u with NAME_STRENGTH pseudo-records: part frequencies of a tiny book mean little
         prior_u = COMPARISONS[k].u[level - 1]
         out[(k, level)] = (n * np.maximum(estimate, 0.01 / n) + NAME_STRENGTH * prior_u) / (n + NAME_STRENGTH)

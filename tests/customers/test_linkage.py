@@ -228,3 +228,25 @@ def test_a_child_that_fails_has_its_share_redone(monkeypatch):
     assert linkage.workers_for(10) == 1  # a small set stays in one process
     monkeypatch.setenv("KEHU_LINKAGE_WORKERS", "1")
     assert linkage.workers_for(10**7) == 1
+
+
+def test_name_only_blocks_shrink_as_the_book_grows():
+    assert linkage.block_cap("deletions", 20_000) == linkage.MAX_BLOCK
+    assert linkage.block_cap("deletions", linkage.WEAK_BASE) == linkage.MAX_BLOCK
+    assert linkage.block_cap("name", 4 * linkage.WEAK_BASE) == linkage.MAX_BLOCK // 2
+    assert linkage.block_cap("name", 10**9) == linkage.WEAK_MIN
+    # rules with more than the name (date of birth, phone, address…) keep the full cap at any size
+    assert linkage.block_cap("char_dob", 10**7) == linkage.block_cap("phone", 10**7) == linkage.MAX_BLOCK
+    # on a book past WEAK_BASE (lowered here) a name block between the two caps pairs nobody
+    rows = [{"id": i, "kind": "person", "name": "王伟"} for i in range(40)]
+    rows += [
+        {"id": 100 + i, "kind": "person", "name": f"路人{chr(0x4E00 + i)}{chr(0x4E80 + i)}"}
+        for i in range(200)
+    ]
+    rec = linkage.build(rows)
+    assert linkage.candidate_pairs(rec, workers=1)[2]["name"] == 40 * 39 // 2
+    import unittest.mock
+
+    with unittest.mock.patch.object(linkage, "WEAK_BASE", 30):
+        assert linkage.block_cap("name", len(rec)) == linkage.WEAK_MIN
+        assert linkage.candidate_pairs(rec, workers=1)[2]["name"] == 0
