@@ -27,6 +27,7 @@ import mmap
 import multiprocessing
 import os
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -498,9 +499,11 @@ def _core(name: str) -> str:
 
 def workers_for(size: int, workers: int | None = None) -> int:
     """How many processes to use for `size` pairs: `workers`, else KEHU_LINKAGE_WORKERS, else WORKERS — and 1
-    below PARALLEL_MIN (unless `workers` is given) or where a process cannot fork."""
+    below PARALLEL_MIN or in a process running other threads (unless `workers` is given), or where a process
+    cannot fork."""
     if workers is None:
-        if size < PARALLEL_MIN:
+        # forking a process with other threads running can copy a lock one of them holds: stay in one process
+        if size < PARALLEL_MIN or threading.active_count() > 1:
             return 1
         workers = int(os.environ.get("KEHU_LINKAGE_WORKERS", "") or WORKERS)
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():

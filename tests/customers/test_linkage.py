@@ -250,3 +250,14 @@ def test_name_only_blocks_shrink_as_the_book_grows():
     with unittest.mock.patch.object(linkage, "WEAK_BASE", 30):
         assert linkage.block_cap("name", len(rec)) == linkage.WEAK_MIN
         assert linkage.candidate_pairs(rec, workers=1)[2]["name"] == 0
+
+
+def test_a_process_running_other_threads_does_not_fork_by_default(monkeypatch):
+    import threading
+
+    monkeypatch.setenv("KEHU_LINKAGE_WORKERS", "2")
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    assert linkage.workers_for(10**7) == 2
+    monkeypatch.setattr(threading, "active_count", lambda: 3)
+    assert linkage.workers_for(10**7) == 1
+    assert linkage.workers_for(10**7, workers=2) == 2  # asked for explicitly
