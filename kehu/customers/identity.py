@@ -20,6 +20,9 @@ from django.utils.translation import gettext as _
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK = "10X98765432"
 _SHAPE = re.compile(r"^\d{17}[\dX]$")
+#: how exports hide digits of an ID number: 110101********1234, 3201**********123X, 1101××××××××××1234
+MASK_CHARS = "*＊×•●#"
+_MASKED = re.compile(r"^[\dX]*[" + re.escape(MASK_CHARS) + r"]+[\dX]*$")
 
 
 def check_digit(first17: str) -> str:
@@ -40,6 +43,14 @@ def clean_id_number(raw: str) -> str:
     if check_digit(value[:17]) != value[17]:
         raise ValidationError(_("The ID number's check digit is wrong; please check the number."))
     return value
+
+
+def is_masked(raw: str) -> bool:
+    """Whether a cell holds an ID number with digits replaced by a mask character, as exports of other systems
+    write it for users without the right to see the number: it can be neither checked nor matched."""
+    value = re.sub(r"[\s\-]", "", str(raw or "")).upper().translate({0xFF38: "X"})
+    value = value.translate({cp: cp - 0xFEE0 for cp in range(0xFF10, 0xFF1A)})
+    return bool(_MASKED.match(value)) and any(c.isdigit() for c in value)
 
 
 def birth_date(value: str) -> dt.date:

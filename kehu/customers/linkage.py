@@ -23,7 +23,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import mmap
+import multiprocessing
+import os
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +39,31 @@ from rapidfuzz.distance import JaroWinkler
 from . import normalize
 
 MAX_BLOCK = 60
+#: rules on the name alone: a block of a common name holds mostly strangers, and a duplicate among them is only
+#: flagged with more evidence — which other rules (name part × date of birth, district, street) block on. Their
+#: block cap shrinks as the book grows past WEAK_BASE records, so candidates per record stay about constant.
+WEAK_RULES = frozenset({"name", "pinyin", "sorted_parts", "sorted_pinyin", "deletions"})
+WEAK_BASE = 200_000
+#: how the frequency of an exact name is estimated (fourth pass): the posterior mean of the name's own count
+#: among the other people with the part-frequency product as a prior worth NAME_MIX books — (own + NAME_MIX ×
+#: parts) / (1 + NAME_MIX). None = the larger of the two (second and third pass), which lets the parts of a
+#: name seen only on the pair (王 × 伟) outweigh the book's own evidence that nobody else carries it.
+NAME_MIX: float | None = 1.0
+WEAK_MIN = 24
+
+
+def block_cap(rule: str, n: int, max_block: int = MAX_BLOCK) -> int:
+    """The largest block of `rule` that adds pairs, in a book of n records."""
+    if rule not in WEAK_RULES or n <= WEAK_BASE:
+        return max_block
+    return max(min(WEAK_MIN, max_block), round(max_block * math.sqrt(WEAK_BASE / n)))
+
+
+#: processes for the comparisons, the EM and the blocking of a large book (KEHU_LINKAGE_WORKERS overrides;
+#: 1 = everything in this process). Forked children read the arrays copy-on-write and write into shared memory.
+WORKERS = max(1, min(2, os.cpu_count() or 1))
+PARALLEL_MIN = 300_000  # candidate pairs below which forking costs more than it saves
+EM_BLOCK = 1 << 20  # pairs per partial sum of the EM: fixed, so 1 or 2 processes add up in the same order
 THRESHOLD = 0.6
 RATE = 0.2  # prior: expected duplicates per record
 TF_STRENGTH = 1000.0  # pseudo-records behind the prior u of an exact-value level
@@ -465,6 +494,80 @@ def _core(name: str) -> str:
     return core if len(core) >= 2 else ""
 
 
+# ------------------------------------------------------------------------------------------ processes
+
+
+def workers_for(size: int, workers: int | None = None) -> int:
+    """How many processes to use for `size` pairs: `workers`, else KEHU_LINKAGE_WORKERS, else WORKERS — and 1
+    below PARALLEL_MIN or in a process running other threads (unless `workers` is given), or where a process
+    cannot fork."""
+    if workers is None:
+        # forking a process with other threads running can copy a lock one of them holds: stay in one process
+        if size < PARALLEL_MIN or threading.active_count() > 1:
+            return 1
+        workers = int(os.environ.get("KEHU_LINKAGE_WORKERS", "") or WORKERS)
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    if multiprocessing.current_process().daemon:  # a daemonic process may not have children
+        return 1
+    return max(1, min(workers, size))
+
+
+def _shared(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """A zeroed array in anonymous shared memory: what a forked child writes into it, the parent sees."""
+    count = int(np.prod(shape))
+    buffer = mmap.mmap(-1, max(count * np.dtype(dtype).itemsize, 1), flags=mmap.MAP_SHARED)
+    return np.frombuffer(buffer, dtype=dtype, count=count).reshape(shape)
+
+
+def _child(fn, start: int, stop: int, send) -> None:
+    try:
+        send.send((True, fn(start, stop)))
+    except BaseException:  # noqa: BLE001 - the parent redoes the share itself
+        send.send((False, None))
+    finally:
+        send.close()
+
+
+def in_parallel(fn, bounds: Sequence[int]) -> list:
+    """fn(bounds[w], bounds[w + 1]) for each share w, the first in this process and the others in forked
+    children (they see the arrays as they are now, copy-on-write); the results in order. A child that fails
+    has its share redone here, so the outcome never depends on the processes."""
+    shares = list(zip(bounds[:-1], bounds[1:], strict=True))
+    if len(shares) == 1:
+        return [fn(*shares[0])]
+    ctx = multiprocessing.get_context("fork")
+    children = []
+    for start, stop in shares[1:]:
+        recv, send = ctx.Pipe(duplex=False)
+        try:
+            process = ctx.Process(target=_child, args=(fn, start, stop, send), daemon=True)
+            process.start()
+        except (OSError, AssertionError):
+            process = None
+        send.close()
+        children.append((process, recv))
+    results = [fn(*shares[0])]
+    for (process, recv), (start, stop) in zip(children, shares[1:], strict=True):
+        ok, value = False, None
+        if process is not None:
+            try:
+                ok, value = recv.recv()
+            except EOFError:
+                pass
+            process.join()
+        recv.close()
+        results.append(value if ok else fn(start, stop))
+    return results
+
+
+def _even(size: int, parts: int, step: int = 1) -> list[int]:
+    """Bounds of `parts` contiguous shares of range(size), cut at multiples of `step`."""
+    cuts = [min(size, round(size * w / parts / step) * step) for w in range(parts + 1)]
+    cuts[-1] = size
+    return cuts
+
+
 # ------------------------------------------------------------------------------------------ blocking
 
 
@@ -533,19 +636,49 @@ def blocking_keys(rec: Records) -> dict[str, list[np.ndarray]]:
     }
 
 
+def _sorted_union(arrays: list[np.ndarray]) -> np.ndarray:
+    """The sorted distinct values of sorted arrays: a stable sort (timsort) merges the sorted runs instead of
+    sorting from scratch."""
+    if not arrays:
+        return np.empty(0, dtype=np.int64)
+    merged = np.sort(np.concatenate(arrays), kind="stable")
+    if len(merged) < 2:
+        return merged
+    return merged[np.r_[True, merged[1:] != merged[:-1]]]
+
+
 def candidate_pairs(
-    rec: Records, max_block: int = MAX_BLOCK
+    rec: Records, max_block: int = MAX_BLOCK, workers: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
-    """(left index, right index, candidates per rule) of the union of all blocking rules."""
+    """(left index, right index, candidates per rule) of the union of all blocking rules. On a large book the
+    rules are shared between processes, each returning the sorted union of its rules' pairs."""
     idx = np.arange(len(rec), dtype=np.int64)
-    found, per_rule = [], {}
-    for rule, columns in blocking_keys(rec).items():
-        keys = np.concatenate(columns)
-        owners = np.tile(idx, len(columns))
-        pairs = _block_pairs(keys, owners, max_block)
-        per_rule[rule] = len(pairs)
-        found.append(pairs)
-    pairs = np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
+    rules = list(blocking_keys(rec).items())
+
+    def run(start: int, stop: int) -> tuple[np.ndarray, dict[str, int]]:
+        found, per_rule = [], {}
+        for rule, columns in rules[start:stop]:
+            keys = np.concatenate(columns)
+            owners = np.tile(idx, len(columns))
+            pairs = _block_pairs(keys, owners, block_cap(rule, len(rec), max_block))  # sorted, distinct
+            per_rule[rule] = len(pairs)
+            found.append(pairs)
+        return _sorted_union(found), per_rule
+
+    # the rules by their number of key columns, dealt out so each process gets about as many keys
+    shares = workers_for(len(rec) * 8, workers)
+    if shares > 1:
+        order = sorted(range(len(rules)), key=lambda r: -len(rules[r][1]))
+        dealt = [order[w::shares] for w in range(shares)]
+        rules = [rules[r] for share in dealt for r in share]
+        bounds = np.cumsum([0] + [len(share) for share in dealt]).tolist()
+    else:
+        bounds = [0, len(rules)]
+    results = in_parallel(run, bounds)
+    per_rule: dict[str, int] = {}
+    for _pairs, counts in results:
+        per_rule.update(counts)
+    pairs = _sorted_union([p for p, _counts in results])
     return pairs >> 32, pairs & 0xFFFFFFFF, per_rule
 
 
@@ -647,17 +780,27 @@ def _one_digit(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def compare(
-    rec: Records, left: np.ndarray, right: np.ndarray, chunk: int = 500_000
+    rec: Records, left: np.ndarray, right: np.ndarray, chunk: int = 500_000, workers: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Agreement levels (pairs × comparisons, uint8) and the name similarity (0..1) of each pair."""
-    gammas, sims = [], []
-    for s in range(0, len(left), chunk):
-        g, sim = _compare_chunk(rec, left[s : s + chunk], right[s : s + chunk])
-        gammas.append(g)
-        sims.append(sim)
-    if not gammas:
+    """Agreement levels (pairs × comparisons, uint8) and the name similarity (0..1) of each pair. Each pair's
+    levels depend on that pair alone, so a large set is compared in contiguous shares by forked processes
+    writing into shared memory — the same arrays as in one process."""
+    size = len(left)
+    if not size:
         return np.zeros((0, len(COMPARISONS)), dtype=np.uint8), np.zeros(0)
-    return np.concatenate(gammas), np.concatenate(sims)
+    shares = workers_for(size, workers)
+    if shares > 1:
+        gamma, sim = _shared((size, len(COMPARISONS)), np.uint8), _shared((size,), np.float64)
+    else:
+        gamma, sim = np.zeros((size, len(COMPARISONS)), dtype=np.uint8), np.zeros(size)
+
+    def run(start: int, stop: int) -> None:
+        for s in range(start, stop, chunk):
+            e = min(s + chunk, stop)
+            gamma[s:e], sim[s:e] = _compare_chunk(rec, left[s:e], right[s:e])
+
+    in_parallel(run, _even(size, shares))
+    return gamma, sim
 
 
 def _texts(values, index: np.ndarray) -> list[str]:
@@ -803,8 +946,33 @@ class Model:
             out[hit, k] = np.log2(self.m[k][level] / u[hit])
         return out
 
+    def pair_total(
+        self,
+        gamma: np.ndarray,
+        tf_u: dict[tuple[int, int], np.ndarray],
+        start: int = 0,
+        stop: int | None = None,
+    ) -> np.ndarray:
+        """The summed match weight (bits) of pairs start..stop, without the (pairs × comparisons) table of
+        pair_weights: what EM and scoring need for millions of pairs. Added comparison by comparison, so a
+        pair's sum does not depend on which pairs are computed with it."""
+        stop = len(gamma) if stop is None else stop
+        g = gamma[start:stop]
+        tf_by_k: dict[int, list] = {}
+        for (k, level), u in tf_u.items():
+            tf_by_k.setdefault(k, []).append((level, u[start:stop]))
+        total = np.zeros(len(g))
+        for k, w in enumerate(self.weights()):
+            column = w[g[:, k]]
+            for level, u in tf_by_k.get(k, ()):
+                hit = g[:, k] == level
+                column[hit] = np.log2(self.m[k][level] / u[hit])
+            total += column
+        return total
+
     def probability(self, weights: np.ndarray) -> np.ndarray:
-        total = self.prior_log2_odds() + weights.sum(axis=1)
+        """From a (pairs × comparisons) table of weights, or from pair_total's sums."""
+        total = self.prior_log2_odds() + (weights.sum(axis=1) if weights.ndim == 2 else weights)
         return 1 / (1 + np.exp2(-np.clip(total, -60, 60)))
 
 
@@ -818,7 +986,12 @@ def prior_model(n: int, rate: float = RATE) -> Model:
 
 
 def estimate_u(
-    rec: Records, *, sample: int = 200_000, strength: float = 5000.0, seed: int = 0
+    rec: Records,
+    *,
+    sample: int = 200_000,
+    strength: float = 5000.0,
+    seed: int = 0,
+    workers: int | None = None,
 ) -> list[np.ndarray]:
     """u per level from random record pairs, with the priors as `strength` pseudo-pairs."""
     n = len(rec)
@@ -830,7 +1003,7 @@ def estimate_u(
     a = rng.integers(0, n, size)
     b = rng.integers(0, n - 1, size)
     b = np.where(b >= a, b + 1, b)
-    gamma, _sim = compare(rec, a, b)
+    gamma, _sim = compare(rec, a, b, workers=workers)
     out = []
     for k, comp in enumerate(COMPARISONS):
         levels = len(comp.levels) + 1
@@ -911,7 +1084,11 @@ def term_frequency_u(
         # 1 + duplicates per record, so the third record of the same person does not make the name common —
         # or, when that says "never", the chance of its parts coming together: P(surname) × P(given name)
         own = np.maximum(shared_count / (1 + model.rate) - 2, 0) / n
-        estimate = np.where(parts_u > 0, np.maximum(own, parts_u), out.get((k, level), own))
+        if NAME_MIX is None:
+            estimate = np.where(parts_u > 0, np.maximum(own, parts_u), out.get((k, level), own))
+        else:
+            mixed = (own + NAME_MIX * parts_u) / (1 + NAME_MIX)
+            estimate = np.where(parts_u > 0, mixed, out.get((k, level), own))
         # shrunk towards the prior u with NAME_STRENGTH pseudo-records: part frequencies of a tiny book mean little
         prior_u = COMPARISONS[k].u[level - 1]
         out[(k, level)] = (n * np.maximum(estimate, 0.01 / n) + NAME_STRENGTH * prior_u) / (n + NAME_STRENGTH)
@@ -965,6 +1142,7 @@ def estimate(
     iterations: int = 20,
     tol: float = 1e-4,
     u: list[np.ndarray] | None = None,
+    workers: int | None = None,
 ) -> tuple[Model, dict]:
     """EM for m and the duplicate rate over the candidate pairs (u fixed from random pairs and frequencies),
     each comparison's m prior counting as `strength` pseudo-matches and the rate prior as `rate_strength`
@@ -978,18 +1156,39 @@ def estimate(
     if not len(gamma):
         return model, tf_u
     base = prior_model(n, rate)
+    size = len(gamma)
+    widest = max(len(c.levels) for c in COMPARISONS) + 1
+    blocks = list(range(0, size, EM_BLOCK)) + [size]
+    shares = workers_for(size, workers)
     for it in range(iterations):
-        p = model.probability(model.pair_weights(gamma, tf_u))
+
+        def expected(first: int, last: int, model=model, tf_u=tf_u) -> list[tuple[np.ndarray, float]]:
+            """Per EM block: the expected matches per comparison level, and their sum."""
+            out = []
+            for start, stop in zip(blocks[first:last], blocks[first + 1 : last + 1], strict=True):
+                p = model.probability(model.pair_total(gamma, tf_u, start, stop))
+                g = gamma[start:stop].astype(np.int64)
+                counts = np.zeros((len(COMPARISONS), widest))
+                for k in range(len(COMPARISONS)):
+                    counts[k] = np.bincount(g[:, k], weights=p, minlength=widest)
+                out.append((counts, float(p.sum())))
+            return out
+
+        parts = [b for share in in_parallel(expected, _even(len(blocks) - 1, shares)) for b in share]
+        counts, p_sum = np.zeros((len(COMPARISONS), widest)), 0.0
+        for block_counts, block_sum in parts:  # added in block order whatever the processes
+            counts += block_counts
+            p_sum += block_sum
         new_m = []
         for k, comp in enumerate(COMPARISONS):
             levels = len(comp.levels) + 1
-            cm = np.bincount(gamma[:, k].astype(np.int64), weights=p, minlength=levels)
+            cm = counts[k, :levels].copy()
             cm[0] = 0.0
             m = cm + strength * base.m[k] * np.r_[0.0, np.ones(levels - 1)]
             m = m / m[1:].sum()
             m[0] = 1.0
             new_m.append(m)
-        new_rate = (2 * p.sum() + rate_strength * rate) / (n + rate_strength)
+        new_rate = (2 * p_sum + rate_strength * rate) / (n + rate_strength)
         change = abs(new_rate - model.rate) / max(model.rate, 1e-9)
         model = Model(new_m, model.u, float(new_rate), n, it + 1)
         tf_u = term_frequency_u(rec, left, right, gamma, model, stats)
@@ -1176,27 +1375,29 @@ def link(
     max_block: int = MAX_BLOCK,
     fit: bool = True,
     transitive: bool = True,
+    workers: int | None = None,
 ) -> Result:
     """Candidate pairs, levels, the fitted model and the pairs whose match probability reaches `threshold`,
-    with the pairs implied through a third record (transitive_pairs) unless `transitive` is false."""
+    with the pairs implied through a third record (transitive_pairs) unless `transitive` is false. `workers`
+    processes share blocking, comparisons and EM (default: workers_for; the result is the same)."""
     rec = rows_or_records if isinstance(rows_or_records, Records) else build(rows_or_records)
-    left, right, per_rule = candidate_pairs(rec, max_block)
-    gamma, sim = compare(rec, left, right)
+    left, right, per_rule = candidate_pairs(rec, max_block, workers)
+    gamma, sim = compare(rec, left, right, workers=workers)
     if fit:
-        model, tf_u = estimate(rec, left, right, gamma, u=estimate_u(rec))
+        model, tf_u = estimate(rec, left, right, gamma, u=estimate_u(rec, workers=workers), workers=workers)
     else:
         model = prior_model(len(rec))
         tf_u = term_frequency_u(rec, left, right, gamma, model)
-    weights = model.pair_weights(gamma, tf_u)
-    prob = model.probability(weights)
+    prob = model.probability(model.pair_total(gamma, tf_u))
     keep = prob >= threshold - 1e-9
     via = np.full(int(keep.sum()), -1, dtype=np.int64)
     left_k, right_k, prob_k = left[keep], right[keep], prob[keep]
-    gamma_k, sim_k, weights_k = gamma[keep], sim[keep], weights[keep]
+    gamma_k, sim_k = gamma[keep], sim[keep]
+    weights_k = model.pair_weights(gamma_k, {key: u[keep] for key, u in tf_u.items()})
     if transitive:
         tl, tr, tp, tv = transitive_pairs(len(rec), left, right, prob, threshold)
         if len(tl):
-            tg, ts = compare(rec, tl, tr)
+            tg, ts = compare(rec, tl, tr, workers=workers)
             # the path fills in missing evidence, it does not overrule contrary evidence: a pair whose own
             # comparison says "different" (another region, date of birth, ID number, kind…) is not implied
             ok = ~_contradicts(tg)

@@ -102,10 +102,12 @@ def customer_merge(
     by,
     field_choices: dict | None = None,
     expected_versions: dict | None = None,
+    note: str = "",
 ) -> MergeRecord:
     """Merge `others` into `survivor`. `field_choices` maps a field name to the id of the record whose value
     the survivor keeps. Records outside the user's scope answer 404 before anything is written; a record
-    changed since the user looked at it (`expected_versions` {id: version}) is refused as stale."""
+    changed since the user looked at it (`expected_versions` {id: version}) is refused as stale. `note` is
+    added to the audit entries (an automatic merge says so and with what probability)."""
     others = [o for o in others if o.pk != survivor.pk]
     if not others:
         raise ValidationError(_("Choose at least one other record to merge."))
@@ -237,7 +239,7 @@ def customer_merge(
             action=AuditAction.MERGE,
             instance=target,
             changes={**changes, "merged": [None, [f"{o} (#{o.pk})" for o in losers]]},
-            note=f"merge #{merge.pk}",
+            note=f"merge #{merge.pk}" + (f": {note}" if note else ""),
         )
         for o in losers:
             audit.log(
@@ -245,7 +247,7 @@ def customer_merge(
                 action=AuditAction.MERGE,
                 instance=o,
                 changes={"merged_into": [None, f"{target} (#{target.pk})"]},
-                note=f"merge #{merge.pk}",
+                note=f"merge #{merge.pk}" + (f": {note}" if note else ""),
             )
     return merge
 

@@ -479,3 +479,73 @@ def test_the_id_number_target_follows_the_field_grant(rep):
     )
     Access.forget(rep)
     assert "id_number" not in {t.key for t in mapping.targets_for(rep)}
+
+
+def test_a_masked_id_number_is_left_out_with_a_warning_and_the_rest_of_the_row_imported(rep):
+    """Real exports mask the number for users without the right to see it (110101********1234): such a cell is
+    neither an error of the row nor a number to keep — the row imports without it, and the issue says so."""
+    from kehu.customers import identity
+
+    good = "11010519491231002X"
+    rows = [
+        ["姓名", "身份证号码", "出生日期", "电话"],
+        ["甲", "110101********1234", "1980/5/6", "13812345601"],
+        ["乙", "3201**********123X", "", "13812345602"],
+        ["丙", "３２０１＊＊＊＊＊＊＊＊＊＊１２３ｘ", "", ""],  # full-width, as some exports write it
+        ["丁", good, "", ""],
+        ["戊", "110101********1234", "1949-12-30", ""],  # no ID number kept: nothing to contradict
+    ]
+    job = upload(rep, csv_bytes(rows, encoding="gbk"))
+    assert job.mapping == ["name", "id_number", "birthday", "phone"]
+    with translation.override("en"):
+        configure(job, rep)
+        preview(job, rep)
+        previewed = {i.row_number: i.level for i in job.issues.filter(phase="preview")}
+        assert previewed == dict.fromkeys([2, 3, 4, 6], "warning")
+        run(job, rep)
+    assert job.created == 5 and job.failed == 0
+    first = Customer.objects.get(name="甲")
+    assert (first.id_number_hash, first.id_number_masked) == ("", "")
+    assert first.birthday == dt.date(1980, 5, 6) and first.phone == "+8613812345601"
+    assert Customer.objects.get(name="乙").phone == "+8613812345602"
+    assert Customer.objects.get(name="丁").id_number_hash == identity.digest(good)
+    assert Customer.objects.get(name="戊").birthday == dt.date(1949, 12, 30)
+    issues = {i.row_number: i for i in job.issues.filter(phase="run")}
+    assert set(issues) == {2, 3, 4, 6}
+    assert all(i.level == "warning" for i in issues.values())
+    # the warning names the row's column and quotes the masked value, in the masked form Kehu shows
+    assert "B “身份证号码”" in issues[2].text and "“1101**********1234”" in issues[2].text
+    assert "masked" in issues[2].text and "“3201**********123X”" in issues[3].text
+
+
+def test_a_masked_id_number_does_not_replace_the_stored_one_on_update(rep):
+    from kehu.customers import identity
+
+    good = "11010519491231002X"
+    job = upload(rep, csv_bytes([["姓名", "电话", "身份证号码"], ["甲", "13812345601", good]]))
+    run(configure(job, rep), rep)
+    rows = [["姓名", "电话", "身份证号码", "职务"], ["甲", "13812345601", "1101**********002X", "经理"]]
+    job = upload(rep, csv_bytes(rows))
+    run(configure(job, rep, mode="upsert", match_on="phone"), rep)
+    assert job.updated == 1 and job.failed == 0
+    first = Customer.objects.get(name="甲")
+    assert first.id_number_hash == identity.digest(good) and first.job_title == "经理"
+
+
+@pytest.mark.parametrize(
+    "value, masked",
+    [
+        ("110101********1234", True),
+        ("3201**********123X", True),
+        ("1101 **** **** **12 34", True),
+        ("110101××××××××1234", True),
+        ("******************", False),  # nothing left of it: an empty cell, really
+        ("11010519491231002X", False),
+        ("abc*", False),
+        ("", False),
+    ],
+)
+def test_masked_id_numbers_are_recognised(value, masked):
+    from kehu.customers import identity
+
+    assert identity.is_masked(value) is masked

@@ -192,3 +192,72 @@ def test_a_moved_address_counts_once():
     address = linkage.COMPARISONS[linkage.BY_NAME["address"]]
     assert address.levels[gamma[0, linkage.BY_NAME["address"]] - 1] == "differs"
     assert "postcode" not in linkage.BY_NAME  # the postcode is a level of the address, not a second vote
+
+
+def test_processes_share_the_work_and_give_the_serial_result(monkeypatch):
+    """Blocking, comparisons and EM in two forked processes (chunks small enough that both do work) give the
+    same candidates, levels, model and flagged pairs as one process — bit for bit."""
+    monkeypatch.setattr(linkage, "EM_BLOCK", 97)  # several EM blocks per process
+    rows = generate(Config(entities=900, seed=21)).rows
+    rec = linkage.build(rows)
+    serial = linkage.link(rec, workers=1)
+    parallel = linkage.link(linkage.build(rows), workers=2)
+    assert serial.candidates > 3 * 97 and len(serial.left) > 100
+    assert parallel.candidates == serial.candidates and parallel.per_rule == serial.per_rule
+    for name in ("left", "right", "probability", "gamma", "similarity", "weights", "via"):
+        assert np.array_equal(getattr(parallel, name), getattr(serial, name)), name
+    assert parallel.model.rate == serial.model.rate and parallel.model.iterations == serial.model.iterations
+    assert all(np.array_equal(a, b) for a, b in zip(parallel.model.m, serial.model.m, strict=True))
+    left, right, _rules = linkage.candidate_pairs(rec, workers=1)
+    g1, s1 = linkage.compare(rec, left, right, chunk=501, workers=1)
+    g2, s2 = linkage.compare(rec, left, right, chunk=501, workers=2)
+    assert np.array_equal(g1, g2) and np.array_equal(s1, s2)
+
+
+def test_a_child_that_fails_has_its_share_redone(monkeypatch):
+    import os
+
+    parent = os.getpid()
+
+    def share(start, stop):
+        if os.getpid() != parent:
+            raise RuntimeError("child dies")
+        return list(range(start, stop))
+
+    assert linkage.in_parallel(share, [0, 3, 7]) == [[0, 1, 2], [3, 4, 5, 6]]
+    assert linkage.workers_for(10) == 1  # a small set stays in one process
+    monkeypatch.setenv("KEHU_LINKAGE_WORKERS", "1")
+    assert linkage.workers_for(10**7) == 1
+
+
+def test_name_only_blocks_shrink_as_the_book_grows():
+    assert linkage.block_cap("deletions", 20_000) == linkage.MAX_BLOCK
+    assert linkage.block_cap("deletions", linkage.WEAK_BASE) == linkage.MAX_BLOCK
+    assert linkage.block_cap("name", 4 * linkage.WEAK_BASE) == linkage.MAX_BLOCK // 2
+    assert linkage.block_cap("name", 10**9) == linkage.WEAK_MIN
+    # rules with more than the name (date of birth, phone, address…) keep the full cap at any size
+    assert linkage.block_cap("char_dob", 10**7) == linkage.block_cap("phone", 10**7) == linkage.MAX_BLOCK
+    # on a book past WEAK_BASE (lowered here) a name block between the two caps pairs nobody
+    rows = [{"id": i, "kind": "person", "name": "王伟"} for i in range(40)]
+    rows += [
+        {"id": 100 + i, "kind": "person", "name": f"路人{chr(0x4E00 + i)}{chr(0x4E80 + i)}"}
+        for i in range(200)
+    ]
+    rec = linkage.build(rows)
+    assert linkage.candidate_pairs(rec, workers=1)[2]["name"] == 40 * 39 // 2
+    import unittest.mock
+
+    with unittest.mock.patch.object(linkage, "WEAK_BASE", 30):
+        assert linkage.block_cap("name", len(rec)) == linkage.WEAK_MIN
+        assert linkage.candidate_pairs(rec, workers=1)[2]["name"] == 0
+
+
+def test_a_process_running_other_threads_does_not_fork_by_default(monkeypatch):
+    import threading
+
+    monkeypatch.setenv("KEHU_LINKAGE_WORKERS", "2")
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    assert linkage.workers_for(10**7) == 2
+    monkeypatch.setattr(threading, "active_count", lambda: 3)
+    assert linkage.workers_for(10**7) == 1
+    assert linkage.workers_for(10**7, workers=2) == 2  # asked for explicitly

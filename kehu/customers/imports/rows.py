@@ -348,7 +348,23 @@ class Planner(EarlierRows, Lookups):
 
     def _id_number(self, plan: RowPlan, index: int, raw: str) -> None:
         """A resident ID number: validated (GB 11643 check digit, date), kept only as hash + masked form. An
-        error quotes the masked number — the import's issues are stored, the clear number never is."""
+        error quotes the masked number — the import's issues are stored, the clear number never is. A number
+        already masked by the exporting system (110101********1234) is left out with a warning: the rest of
+        the row is imported."""
+        if identity.is_masked(raw):
+            shown = identity.mask(re.sub(r"\s", "", normalize.clean_text(raw)))
+            plan.warnings.append(
+                Problem(
+                    index,
+                    "id_number",
+                    _(
+                        "“%(value)s”: this ID number is masked (digits replaced by *), so it can be neither "
+                        "checked nor matched; it was left out and the rest of the row imported."
+                    )
+                    % {"value": shown},
+                )
+            )
+            return
         try:
             number = identity.clean_id_number(raw)
         except ValidationError as exc:
