@@ -298,3 +298,11 @@ ROLES["sales_manager"][1].update(
 )
 ROLES["sales_rep"][1].update({m: (["view"], Scope.ALL, Scope.NONE) for m in _SALESMGMT_PLANS})
 ROLES["executive"][1].update({m: (["view", "export"], Scope.ALL, Scope.NONE) for m in _SALESMGMT_PLANS})
+_SALESMGMT_VISITS = ["salesmgmt.visit"]
+ROLES["sales_manager"][1].update(
+    {m: (["view", "add", "change", "export"], Scope.DEPARTMENT, Scope.DEPARTMENT) for m in _SALESMGMT_VISITS}
+)
+ROLES["sales_rep"][1].update(
+    {m: (["view", "add", "change"], Scope.OWN, Scope.OWN) for m in _SALESMGMT_VISITS}
+)
+ROLES["executive"][1].update({m: (["view", "export"], Scope.ALL, Scope.NONE) for m in _SALESMGMT_VISITS})

@@ -15,9 +15,10 @@ from kehu.core.models import Department, Team, User
 from kehu.products.models import ProductCategory
 
 from . import selectors
-from .models import PlanLevel, PlanStatus, PlanTarget, SalesPlan
+from .models import PlanLevel, PlanStatus, PlanTarget, SalesPlan, Visit, VisitNote
 from .services import actuals as actuals_service
 from .services import plans
+from .services import visits as visits_service
 
 IF_MATCH = OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False)
 
@@ -219,6 +220,109 @@ class SalesPlanViewSet(ScopedModelViewSet):
         return Response(_jsonable(data))
 
 
+class VisitSerializer(AccessAwareSerializer):
+    class Meta:
+        model = Visit
+        fields = [
+            "id", "customer", "opportunity", "owner", "subject", "planned_start", "planned_minutes", "status",
+            "checkin_at", "checkin_latitude", "checkin_longitude", "checkin_accuracy", "checkin_distance",
+            "checkout_at", "checkout_latitude", "checkout_longitude", "checkout_accuracy", "report", "version",
+        ]  # fmt: skip
+        read_only_fields = [
+            "status", "checkin_at", "checkin_latitude", "checkin_longitude", "checkin_accuracy", "checkin_distance",
+            "checkout_at", "checkout_latitude", "checkout_longitude", "checkout_accuracy", "version",
+        ]  # fmt: skip
+
+
+class VisitNoteSerializer(AccessAwareSerializer):
+    class Meta:
+        model = VisitNote
+        fields = ["id", "visit", "author", "text", "client_id", "written_at", "created_at"]
+        read_only_fields = ["visit", "author", "created_at"]
+
+
+class _Fix(serializers.Serializer):
+    latitude = serializers.CharField()
+    longitude = serializers.CharField()
+    accuracy = serializers.CharField(required=False, allow_blank=True)
+    at = serializers.CharField(
+        required=False, allow_blank=True, help_text="ISO 8601 with offset; default now"
+    )
+    report = serializers.CharField(required=False, allow_blank=True)
+
+
+class VisitViewSet(ScopedModelViewSet):
+    """Visits (the rep's; a manager sees the team's). `?day=YYYY-MM-DD` lists one local day."""
+
+    model = Visit
+    serializer_class = VisitSerializer
+    select_related = ("customer", "owner")
+
+    def get_queryset(self):
+        qs = super().get_queryset()
+        raw = self.request.query_params.get("day") if self.request else None
+        if raw:
+            import datetime as dt
+
+            try:
+                day = dt.date.fromisoformat(raw)
+            except ValueError:
+                raise exceptions.ValidationError({"day": ["Use YYYY-MM-DD."]}) from None
+            ids = selectors.visits_of_day(user=self.request.user, day=day).values("id")
+            qs = qs.filter(id__in=ids)
+        return qs
+
+    def save_new(self, data: dict):
+        return visits_service.visit_plan(data=data, by=self.request.user)
+
+    def _fix(self, request, action_name):
+        visit = self.get_object()
+        body = _Fix(data=request.data)
+        body.is_valid(raise_exception=True)
+        d = body.validated_data
+        kwargs = {"visit": visit, "latitude": d["latitude"], "longitude": d["longitude"],
+                  "accuracy": d.get("accuracy") or None, "at": d.get("at") or None, "by": request.user}  # fmt: skip
+        if action_name == "in":
+            done = visits_service.visit_check_in(**kwargs)
+        else:
+            done = visits_service.visit_check_out(report=d.get("report"), **kwargs)
+        response = Response(VisitSerializer(done, context=self.get_serializer_context()).data)
+        response["ETag"] = etag_for(done)
+        return response
+
+    @extend_schema(request=_Fix, responses=VisitSerializer)
+    @action(detail=True, methods=["post"], url_path="check-in")
+    def check_in(self, request, pk=None):
+        """Check in with a GPS fix; impossible coordinates or a time in the future answer 400."""
+        return self._fix(request, "in")
+
+    @extend_schema(request=_Fix, responses=VisitSerializer)
+    @action(detail=True, methods=["post"], url_path="check-out")
+    def check_out(self, request, pk=None):
+        return self._fix(request, "out")
+
+    @extend_schema(methods=["GET"], responses=VisitNoteSerializer(many=True))
+    @extend_schema(methods=["POST"], request=VisitNoteSerializer, responses=VisitNoteSerializer)
+    @action(detail=True, methods=["get", "post"])
+    def notes(self, request, pk=None):
+        """The visit's notes; POST adds one, idempotent per `client_id` (201 new, 200 already stored)."""
+        visit = self.get_object()
+        if request.method == "GET":
+            rows = selectors.visit_notes(user=request.user, visit=visit)
+            return Response(VisitNoteSerializer(rows, many=True, context=self.get_serializer_context()).data)
+        note, created = visits_service.visit_note_add(
+            visit=visit,
+            text=str(request.data.get("text", "")),
+            client_id=request.data.get("client_id") or None,
+            written_at=request.data.get("written_at") or None,
+            by=request.user,
+        )
+        return Response(
+            VisitNoteSerializer(note, context=self.get_serializer_context()).data,
+            status=201 if created else 200,
+        )
+
+
 def _jsonable(value):
     from decimal import Decimal
 
@@ -233,3 +337,4 @@ def _jsonable(value):
 
 def register(router) -> None:
     router.register("sales-plans", SalesPlanViewSet, basename="salesplan")
+    router.register("visits", VisitViewSet, basename="visit")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_visits
 
 app_name = "salesmgmt"
 urlpatterns = [
@@ -14,4 +14,13 @@ urlpatterns = [
     path("plans/<int:pk>/rollup/", views.plan_rollup, name="plan_rollup"),
     path("plans/<int:pk>/targets/<int:target_pk>/allocate/", views.target_allocate, name="target_allocate"),
     path("plans/<int:pk>/attainment/", views.plan_attainment, name="plan_attainment"),
+    path("visits/", views_visits.my_day, name="my_visits"),
+    path("visits/team/", views_visits.team_visits, name="team_visits"),
+    path("visits/new/", views_visits.VisitEdit.as_view(), name="visit_create"),
+    path("visits/<int:pk>/", views_visits.visit_detail, name="visit"),
+    path("visits/<int:pk>/edit/", views_visits.VisitEdit.as_view(), name="visit_edit"),
+    path("visits/<int:pk>/check-in/", views_visits.visit_check_in, name="visit_check_in"),
+    path("visits/<int:pk>/check-out/", views_visits.visit_check_out, name="visit_check_out"),
+    path("visits/<int:pk>/notes/", views_visits.visit_note, name="visit_note"),
+    path("visits/<int:pk>/report/", views_visits.visit_report, name="visit_report"),
 ]

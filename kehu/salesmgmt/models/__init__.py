@@ -8,3 +8,4 @@ from .plans import (  # noqa: F401
     PlanTarget,
     SalesPlan,
 )
+from .visits import CustomerLocation, Visit, VisitNote, VisitStatus  # noqa: F401
