@@ -106,13 +106,16 @@ def _fix_action(request, pk, action):
     visit = selectors.visit_get(user=request.user, pk=pk)
     data = request.POST
     try:
+        at = data.get("at") or visits.at_from_age(data.get("age_ms"), "at")
+        if action == "out" and not data.get("at") and visit.checkin_at and at and at < visit.checkin_at:
+            at = timezone.now()  # the phone reused the check-in's cached fix: the check-out is now
         if action == "in":
             done = visits.visit_check_in(visit=visit, latitude=data.get("latitude"), longitude=data.get("longitude"),
-                                         accuracy=data.get("accuracy"), at=data.get("at") or None, by=request.user)  # fmt: skip
+                                         accuracy=data.get("accuracy"), at=at, by=request.user)  # fmt: skip
             text = _("Checked in.")
         else:
             done = visits.visit_check_out(visit=visit, latitude=data.get("latitude"), longitude=data.get("longitude"),
-                                          accuracy=data.get("accuracy"), at=data.get("at") or None,
+                                          accuracy=data.get("accuracy"), at=at,
                                           report=data.get("report") or None, by=request.user)  # fmt: skip
             text = _("Checked out.")
     except (ValidationError, StaleRecordError) as exc:
@@ -146,7 +149,8 @@ def visit_note(request, pk):
             visit=visit,
             text=request.POST.get("text", ""),
             client_id=request.POST.get("client_id") or None,
-            written_at=request.POST.get("written_at") or None,
+            written_at=request.POST.get("written_at")
+            or visits.at_from_age(request.POST.get("age_ms"), "written_at"),
             by=request.user,
         )
     except ValidationError as exc:

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kehu.interactions.models import Interaction
-from kehu.salesmgmt.models import CustomerLocation, VisitNote
+from kehu.salesmgmt.models import CustomerLocation, Visit, VisitNote
 from kehu.salesmgmt.services import visits
 from kehu.salesmgmt.services.visits import haversine_m
 
@@ -212,3 +212,29 @@ def test_api_visits_day_check_in_and_notes(visit, org, api_for):
     assert api.post(f"/api/visits/{visit.pk}/notes/", note, format="json").status_code == 200
     assert len(api.get(f"/api/visits/{visit.pk}/notes/").json()) == 1
     assert api_for(org.rep2).get(f"/api/visits/{visit.pk}/").status_code == 404
+
+
+def test_the_page_dates_a_fix_and_a_note_by_their_age_on_the_servers_clock(visit, org, client_for):
+    rep = client_for(org.rep1)
+    note_url = reverse("salesmgmt:visit_note", args=[visit.pk])
+    typed = rep.post(
+        note_url, {"text": "离线记录", "age_ms": str(3 * 3600 * 1000)}, HTTP_X_REQUESTED_WITH="fetch"
+    )
+    assert typed.status_code == 201
+    note = VisitNote.objects.get()
+    assert abs((timezone.now() - dt.timedelta(hours=3) - note.written_at).total_seconds()) < 60
+    future = rep.post(note_url, {"text": "x", "age_ms": "-5000"}, HTTP_X_REQUESTED_WITH="fetch")
+    assert future.status_code == 400
+    url = reverse("salesmgmt:visit_check_in", args=[visit.pk])
+    stale = rep.post(
+        url,
+        {"latitude": EAST[0], "longitude": EAST[1], "age_ms": str(2 * 86400 * 1000)},
+        HTTP_X_REQUESTED_WITH="fetch",
+    )
+    assert stale.status_code == 400 and Visit.objects.get(pk=visit.pk).status == "planned"
+    ok = rep.post(
+        url, {"latitude": EAST[0], "longitude": EAST[1], "age_ms": "1500"}, HTTP_X_REQUESTED_WITH="fetch"
+    )
+    assert ok.status_code == 200
+    visit.refresh_from_db()
+    assert abs((timezone.now() - visit.checkin_at).total_seconds()) < 60

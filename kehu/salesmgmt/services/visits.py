@@ -44,6 +44,22 @@ def _decimal(value, name: str) -> Decimal:
     return number
 
 
+def at_from_age(age_ms, name: str) -> dt.datetime | None:
+    """`age_ms` (how long ago, by the phone's own clock) as an instant on the server's clock: a phone whose
+    clock is wrong still reports when the fix was taken or the note typed."""
+    if age_ms in (None, ""):
+        return None
+    try:
+        age = int(str(age_ms))
+    except ValueError:
+        raise ValidationError({name: _("Not a number.")}) from None
+    if age < 0:
+        raise ValidationError({name: _("The time lies in the future.")})
+    if age > 7 * 24 * 3600 * 1000:
+        raise ValidationError({name: _("The time lies more than a week back.")})
+    return timezone.now() - dt.timedelta(milliseconds=age)
+
+
 def clean_fix(*, latitude, longitude, accuracy, at) -> tuple[Decimal, Decimal, Decimal | None, dt.datetime]:
     """A GPS fix checked and normalised, or ValidationError naming what is wrong."""
     if latitude in (None, "") or longitude in (None, ""):

@@ -40,7 +40,7 @@
           var report = $("#checkout-report");
           post(btn.dataset.geoAction, {
             latitude: pos.coords.latitude, longitude: pos.coords.longitude, accuracy: pos.coords.accuracy,
-            at: new Date(pos.timestamp || Date.now()).toISOString(),
+            age_ms: Math.max(0, Math.round(Date.now() - (pos.timestamp || Date.now()))),
             report: report ? report.value : null,
           }).then(function (r) { return r.json().then(function (d) { return [r.ok, d]; }); })
             .then(function (res) {
@@ -51,7 +51,7 @@
         }, function (err) {
           btn.disabled = false;
           say(status, err && err.code === 1 ? btn.dataset.msgDenied : btn.dataset.msgUnavailable, true);
-        }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
+        }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 0 });
       });
     });
   }
@@ -82,7 +82,8 @@
     if (!q.length) { showWaiting(); return; }
     flushing = true;
     var note = q[0];
-    post(note.url, { text: note.text, client_id: note.client_id, written_at: note.written_at })
+    // the age, not the phone's clock: the server dates the note on its own clock
+    post(note.url, { text: note.text, client_id: note.client_id, age_ms: Math.max(0, Date.now() - note.typed) })
       .then(function (r) {
         var rest = load().filter(function (n) { return n.client_id !== note.client_id; });
         if (r.ok) { save(rest); if (note.url === currentUrl()) addToList(note.text); }
@@ -105,7 +106,7 @@
       var text = box.value.trim();
       if (!text) return;
       var q = load();
-      q.push({ url: form.dataset.url, text: text, client_id: uuid(), written_at: new Date().toISOString() });
+      q.push({ url: form.dataset.url, text: text, client_id: uuid(), typed: Date.now() });
       save(q);
       box.value = "";
       showWaiting();
