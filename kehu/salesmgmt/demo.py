@@ -72,9 +72,7 @@ def seed(ctx) -> str:
         if rep is None:
             continue
         centre = CENTRES[region]
-        for i, customer in enumerate(
-            Customer.objects.filter(owner=rep).order_by("id")[:3]
-        ):
+        for i, customer in enumerate(Customer.objects.filter(owner=rep).order_by("id")[:3]):
             lat = centre[0] + Decimal(rng.uniform(-0.08, 0.08)).quantize(Decimal("0.000001"))
             lon = centre[1] + Decimal(rng.uniform(-0.08, 0.08)).quantize(Decimal("0.000001"))
             CustomerLocation.objects.update_or_create(

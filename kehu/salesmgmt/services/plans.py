@@ -149,7 +149,9 @@ def child_candidates(target: PlanTarget) -> list[Node]:
         subs = [
             Node(PlanLevel.DEPARTMENT, d) for d in Department.objects.filter(parent_id=target.department_id)
         ]
-        teams = [Node(PlanLevel.TEAM, t) for t in Team.objects.filter(department_id=target.department_id)]
+        teams = [
+            Node(PlanLevel.TEAM, t) for t in Team.objects.filter(department_id=target.department_id or 0)
+        ]
         return subs + teams
     if target.level == PlanLevel.TEAM:
         members = User.objects.filter(teams=target.team_id, is_active=True).order_by("username")
@@ -168,7 +170,7 @@ def department_subtree(department_id: int) -> set[int]:
 
 def node_owner_ids(level: str, pk: int | None) -> set[int] | None:
     """The users whose results count for a node (None = everyone: the company)."""
-    if level == PlanLevel.COMPANY:
+    if level == PlanLevel.COMPANY or pk is None:
         return None
     if level == PlanLevel.REP:
         return {pk}
@@ -317,9 +319,11 @@ def allocate(
                     product_line_id=line,
                     key=key,
                     **{
-                        {PlanLevel.DEPARTMENT: "department", PlanLevel.TEAM: "team", PlanLevel.REP: "rep"}[
-                            node.level
-                        ]: node.obj
+                        {
+                            str(PlanLevel.DEPARTMENT): "department",
+                            str(PlanLevel.TEAM): "team",
+                            str(PlanLevel.REP): "rep",
+                        }[node.level]: node.obj
                     },
                 )
                 before = None
@@ -375,7 +379,12 @@ def plan_rollup(*, plan: SalesPlan, by, expected_version: int | None) -> int:
         for t in targets.values():
             if t.parent_id:
                 kids.setdefault(t.parent_id, []).append(t)
-        depth = {PlanLevel.COMPANY: 0, PlanLevel.DEPARTMENT: 1, PlanLevel.TEAM: 2, PlanLevel.REP: 3}
+        depth: dict[str, int] = {
+            PlanLevel.COMPANY: 0,
+            PlanLevel.DEPARTMENT: 1,
+            PlanLevel.TEAM: 2,
+            PlanLevel.REP: 3,
+        }
 
         def level_depth(t: PlanTarget) -> int:
             d, node = 0, t

@@ -145,7 +145,7 @@ def visit_check_out(
     def write(locked: Visit) -> dict:
         if locked.status != VisitStatus.CHECKED_IN:
             raise ValidationError(_("Check in before checking out."))
-        if when < locked.checkin_at:
+        if locked.checkin_at is not None and when < locked.checkin_at:
             raise ValidationError({"at": _("A check-out cannot come before the check-in.")})
         locked.status = VisitStatus.DONE
         locked.checkout_at, locked.checkout_latitude, locked.checkout_longitude = when, lat, lon
