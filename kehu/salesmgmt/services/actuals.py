@@ -67,7 +67,11 @@ class Actuals:
         return amount, units
 
 
-def plan_actuals(*, period_kind: str, year: int, number: int, source: str, currency: str) -> Actuals:
+def plan_actuals(
+    *, period_kind: str, year: int, number: int, source: str, currency: str, owners: set[int] | None = None
+) -> Actuals:
+    """`owners` (None = everyone) narrows the aggregate to a node's users: a team's drill-down reads its
+    members' orders through the owner indexes instead of the whole period."""
     start, end = period_bounds(period_kind, year, number)
     result = Actuals()
 
@@ -100,6 +104,8 @@ def plan_actuals(*, period_kind: str, year: int, number: int, source: str, curre
     won = Opportunity.objects.filter(
         status="won", closed_at__gte=_aware(start), closed_at__lt=_aware(end), currency=currency
     )
+    if owners is not None:
+        won = won.filter(owner_id__in=sorted(owners))
     for owner_id, amount in won.values_list("owner_id").annotate(a=Sum("amount")).order_by():
         result.totals.setdefault(owner_id, [ZERO, ZERO])[0] += amount or ZERO
     lines = (
@@ -118,13 +124,29 @@ def attainment(*, plan, target) -> dict:
     """Plan against actual for a target and the targets allocated from it (the drill-down one level at a
     time: company → departments → teams → reps). Percentages are None where the plan is zero."""
     from ..models import PlanTarget
+    from .plans import node_owner_ids
 
+    head_pk = {
+        PlanLevel.COMPANY: None,
+        PlanLevel.DEPARTMENT: target.department_id,
+        PlanLevel.TEAM: target.team_id,
+    }
+    owners = node_owner_ids(target.level, head_pk.get(target.level, target.rep_id))
+    if owners is not None:  # the parts may count users outside the node (a rep in another department's team)
+        for child in PlanTarget.objects.filter(parent=target).values_list(
+            "level", "department_id", "team_id", "rep_id"
+        ):
+            more = node_owner_ids(child[0], child[1] or child[2] or child[3])
+            owners = None if more is None else owners | more
+            if owners is None:
+                break
     actuals = plan_actuals(
         period_kind=plan.period_kind,
         year=plan.year,
         number=plan.period_number,
         source=plan.actuals_source,
         currency=plan.currency,
+        owners=owners,
     )
 
     def row(t) -> dict:
