@@ -12,6 +12,7 @@ from kehu.customers import api as customers_api
 from kehu.interactions import api as interactions_api
 from kehu.products import api as products_api
 from kehu.sales import api as sales_api
+from kehu.salesmgmt import api as salesmgmt_api
 from kehu.service import api as service_api
 
 
@@ -32,6 +33,7 @@ for api_module in (
     interactions_api,
     sales_api,
     service_api,
+    salesmgmt_api,
     analytics_api,
     analytics_value_api,
 ):

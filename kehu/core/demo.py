@@ -289,3 +289,20 @@ _SCORECARD = ["analytics.kpi", "analytics.kpitarget", "analytics.kpivalue", "ana
               "analytics.costentry", "analytics.initiative"]  # fmt: skip
 ROLES["executive"][1].update({m: (["view", "export"], Scope.ALL, Scope.NONE) for m in _SCORECARD})
 ROLES["sales_manager"][1].update({m: (["view"], Scope.ALL, Scope.NONE) for m in _SCORECARD})
+
+
+# Sales management (kehu/salesmgmt, issue #17): managers make and allocate the plans, reps and executives read them.
+_SALESMGMT_PLANS = ["salesmgmt.salesplan"]
+ROLES["sales_manager"][1].update(
+    {m: (["view", "add", "change", "export"], Scope.ALL, Scope.ALL) for m in _SALESMGMT_PLANS}
+)
+ROLES["sales_rep"][1].update({m: (["view"], Scope.ALL, Scope.NONE) for m in _SALESMGMT_PLANS})
+ROLES["executive"][1].update({m: (["view", "export"], Scope.ALL, Scope.NONE) for m in _SALESMGMT_PLANS})
+_SALESMGMT_VISITS = ["salesmgmt.visit"]
+ROLES["sales_manager"][1].update(
+    {m: (["view", "add", "change", "export"], Scope.DEPARTMENT, Scope.DEPARTMENT) for m in _SALESMGMT_VISITS}
+)
+ROLES["sales_rep"][1].update(
+    {m: (["view", "add", "change"], Scope.OWN, Scope.OWN) for m in _SALESMGMT_VISITS}
+)
+ROLES["executive"][1].update({m: (["view", "export"], Scope.ALL, Scope.NONE) for m in _SALESMGMT_VISITS})

@@ -1,5 +1,21 @@
-"""Registers the salesmgmt models with the platform registry (scope, fields, timeline)."""
+"""Registers the salesmgmt models with the platform registry (scope, fields, timeline).
+
+Sales plans are company configuration (no owner): visible with the view right, changed with the change right;
+their targets inherit the plan's scope (`via="plan"`). Visits are owned by the rep; their notes inherit the
+visit's scope; a customer's location inherits the customer's."""
+
+from __future__ import annotations
+
+from kehu.core import registry
 
 
 def register_all() -> None:
-    """Each area of the app adds its registrations here."""
+    from . import models as m
+
+    url = lambda o: o.get_absolute_url()  # noqa: E731
+    registry.register(m.SalesPlan, owner_field=None, url=url)
+    registry.register(m.PlanTarget, owner_field=None, via="plan", nav=False)
+    # visits are the rep's (owner); notes inherit the visit's scope; locations the customer's
+    registry.register(m.Visit, owner_field="owner", url=url)
+    registry.register(m.VisitNote, owner_field=None, via="visit", nav=False, attribution=("author",))
+    registry.register(m.CustomerLocation, owner_field=None, via="customer", nav=False)

@@ -95,6 +95,9 @@ SECTIONS = [
                 "sliders",
                 ("change", "sales.claimlimit"),
             ),
+            ("salesplans", _("Sales plans"), "salesmgmt:plans", "target", ("view", "salesmgmt.salesplan")),
+            ("myvisits", _("My visits"), "salesmgmt:my_visits", "calendar", ("view", "salesmgmt.visit")),
+            ("teamvisits", _("Team visits"), "salesmgmt:team_visits", "users", ("view", "salesmgmt.visit")),
         ],
     ),
     (

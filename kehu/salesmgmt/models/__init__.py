@@ -1,1 +1,11 @@
 """Models of the salesmgmt app, one module per area, all imported here."""
+
+from .plans import (  # noqa: F401
+    ActualsSource,
+    PeriodKind,
+    PlanLevel,
+    PlanStatus,
+    PlanTarget,
+    SalesPlan,
+)
+from .visits import CustomerLocation, Visit, VisitNote, VisitStatus  # noqa: F401

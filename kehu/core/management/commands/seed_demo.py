@@ -22,6 +22,7 @@ APP_SEEDERS = [
     "kehu.interactions.demo",
     "kehu.sales.demo",
     "kehu.service.demo",
+    "kehu.salesmgmt.demo",
     "kehu.analytics.demo",
 ]
 

@@ -1,0 +1,1 @@
+"""Services of the sales-management app, one module per area."""

@@ -1,0 +1,181 @@
+"""Sales-management benchmarks (make bench BENCH_ARGS="-k salesmgmt"): attainment of a year's plan (company →
+department → team → rep, live actuals from won deals and from paid order lines) and its bottom-up roll-up;
+the manager's team-visits page. The rep dashboard is not built yet (issue #17), so it is not measured.
+
+Scale (env): BENCH_SM_REPS reps (default 400, in teams of 10, 5 teams per department), BENCH_SM_CUSTOMERS
+(200,000 bare customers), BENCH_SM_WON won deals (500,000 over this year and last), BENCH_SM_LINES paid order
+lines (2,000,000, four per order), BENCH_SM_VISITS visits (300,000 over the last 100 days, three per rep
+today). Generated once by INSERT … SELECT and kept with --reuse-db; figures are printed, never asserted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from tests.bench.bench_pools import _fill
+from tests.bench.conftest import report, timed
+
+pytestmark = pytest.mark.django_db
+
+REPS = int(os.environ.get("BENCH_SM_REPS", "400"))
+CUSTOMERS = int(os.environ.get("BENCH_SM_CUSTOMERS", "200000"))
+WON = int(os.environ.get("BENCH_SM_WON", "500000"))
+LINES = int(os.environ.get("BENCH_SM_LINES", "2000000"))
+VISITS = int(os.environ.get("BENCH_SM_VISITS", "300000"))
+
+
+@pytest.fixture(scope="session")
+def sm_dataset(django_db_setup, django_db_blocker):
+    if connection.vendor != "postgresql":
+        pytest.fail("benchmarks run on PostgreSQL: set DATABASE_URL=postgres://...")
+    from kehu.core import bulk
+    from kehu.core.models import Department, Team, User
+    from kehu.customers.models import Customer
+    from kehu.sales.models import Opportunity, Order, OrderLine
+    from kehu.sales.services.opportunities import pipeline_default
+    from kehu.salesmgmt.models import PlanLevel, SalesPlan, Visit
+    from kehu.salesmgmt.services import plans
+    from tests.sales.conftest import demo_role
+
+    with django_db_blocker.unblock():
+        today = timezone.localdate()
+        root = Department.objects.get_or_create(name="SM bench sales")[0]
+        if not User.objects.filter(username="smrep0").exists():
+            t0 = time.perf_counter()
+            rep_role, mgr_role = demo_role("sales_rep"), demo_role("sales_manager")
+            depts = [
+                Department.objects.create(name=f"SM region {d}", parent=root)
+                for d in range(max(1, REPS // 50))
+            ]
+            teams = [Team.objects.create(name=f"SM team {t}", department=depts[t // 5 % len(depts)]) for t in range(max(1, REPS // 10))]  # fmt: skip
+            for i in range(REPS):
+                team = teams[i // 10 % len(teams)]
+                user = User.objects.create(username=f"smrep{i}", department=team.department)
+                user.roles.add(rep_role)
+                team.members.add(user)
+            manager = User.objects.create(username="smmanager", department=depts[0])
+            manager.roles.add(mgr_role)
+            reps = list(
+                User.objects.filter(username__startswith="smrep").order_by("id").values_list("id", flat=True)
+            )
+            arr = "ARRAY[" + ",".join(map(str, reps)) + "]"
+            first_c = bulk.next_ids(Customer, 1).start
+            _fill(Customer, CUSTOMERS, first_c, {"id": "g", "name": "'SM客户 ' || g", "owner": f"({arr})[1 + mod(g, {len(reps)})]",
+                                                "created_at": "now()", "updated_at": "now()"})  # fmt: skip
+            pipeline = pipeline_default()
+            won = pipeline.stages.get(kind="won")
+            year_start = dt.datetime(today.year - 1, 1, 1, tzinfo=timezone.get_current_timezone())
+            days = (today - dt.date(today.year - 1, 1, 1)).days + 1
+            first_o = bulk.next_ids(Opportunity, 1).start
+            _fill(Opportunity, WON, first_o, {
+                "id": "g", "name": "'SM deal ' || g", "customer": f"{first_c} + mod(g, {CUSTOMERS})",
+                "owner": f"({arr})[1 + mod(g * 7, {len(reps)})]", "pipeline": str(pipeline.pk), "stage": str(won.pk),
+                "status": "'won'", "amount": "1000 + mod(g, 97) * 100", "probability": "100",
+                "closed_at": f"'{year_start.isoformat()}'::timestamptz + mod(g, {days}) * interval '1 day'",
+                "created_at": "now()", "updated_at": "now()", "stage_entered_at": "now()", "last_activity_at": "now()",
+            })  # fmt: skip
+            orders = LINES // 4
+            first_ord = bulk.next_ids(Order, 1).start
+            _fill(Order, orders, first_ord, {
+                "id": "g", "number": "'SM-' || g", "customer": f"{first_c} + mod(g, {CUSTOMERS})",
+                "owner": f"({arr})[1 + mod(g * 3, {len(reps)})]", "status": "'paid'",
+                "order_date": f"DATE '{today.year - 1}-01-01' + mod(g, {days})", "created_at": "now()", "updated_at": "now()",
+            })  # fmt: skip
+            first_l = bulk.next_ids(OrderLine, 1).start
+            _fill(OrderLine, LINES, first_l, {
+                "id": "g", "order": f"{first_ord} + (g - {first_l}) / 4", "line_no": "1 + mod(g, 4)",
+                "quantity": "1 + mod(g, 5)", "unit_price": "250", "amount": "(1 + mod(g, 5)) * 250",
+                "customer": f"{first_c} + mod((g - {first_l}) / 4, {CUSTOMERS})",
+                "order_date": f"DATE '{today.year - 1}-01-01' + mod((g - {first_l}) / 4, {days})", "currency": "'CNY'",
+            })  # fmt: skip
+            tz_today = dt.datetime.combine(today, dt.time(8), tzinfo=timezone.get_current_timezone())
+            first_v = bulk.next_ids(Visit, 1).start
+            _fill(Visit, VISITS, first_v, {
+                "id": "g", "customer": f"{first_c} + mod(g, {CUSTOMERS})", "owner": f"({arr})[1 + mod(g, {len(reps)})]",
+                "subject": "'SM visit'",
+                "planned_start": f"'{tz_today.isoformat()}'::timestamptz - (g - {first_v}) / {3 * len(reps)} * interval '1 day' + mod(g, 3) * interval '2 hours'",
+                "created_at": "now()", "updated_at": "now()",
+            })  # fmt: skip
+            bulk.reset_sequences(Customer, Opportunity, Order, OrderLine, Visit)
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
+            # this year's plan allocated evenly down to every rep
+            plan = plans.plan_create(data={"name": "SM bench plan", "year": today.year}, by=manager)
+            User.objects.filter(pk=manager.pk).update(is_superuser=True)
+            manager.refresh_from_db()
+            company = plans.plan_company_set(plan=plan, product_line=None, amount="100000000", units="0", by=manager, expected_version=plan.version)  # fmt: skip
+            plan.refresh_from_db()
+            top = plans.allocate(parent=company, method="even", children=[plans.Node(PlanLevel.DEPARTMENT, d) for d in depts], by=manager, expected_version=plan.version)  # fmt: skip
+            for d_target in top:
+                plan.refresh_from_db()
+                kids = [n for n in plans.child_candidates(d_target) if n.level == PlanLevel.TEAM]
+                for t_target in plans.allocate(
+                    parent=d_target, method="even", children=kids, by=manager, expected_version=plan.version
+                ):
+                    plan.refresh_from_db()
+                    plans.allocate(parent=t_target, method="even", children=plans.child_candidates(t_target), by=manager, expected_version=plan.version)  # fmt: skip
+                    plan.refresh_from_db()
+            User.objects.filter(pk=manager.pk).update(is_superuser=False)
+            print(f"BENCH salesmgmt: generated {REPS} reps, {CUSTOMERS} customers, {WON} won deals, {LINES} paid lines, {VISITS} visits, {plan.targets.count()} targets in {time.perf_counter() - t0:.0f}s")  # fmt: skip
+        return SalesPlan.objects.get(name="SM bench plan")
+
+
+def test_salesmgmt_attainment_and_rollup(sm_dataset):
+    from kehu.core.models import User
+    from kehu.salesmgmt.models import PlanTarget
+    from kehu.salesmgmt.services import plans
+    from kehu.salesmgmt.services.actuals import attainment
+
+    plan = sm_dataset
+    company = PlanTarget.objects.get(plan=plan, key="company|*")
+    team = PlanTarget.objects.filter(plan=plan, level="team").first()
+    for source in ("won", "paid"):
+        type(plan).objects.filter(pk=plan.pk).update(actuals_source=source)
+        plan.refresh_from_db()
+        report(
+            f"salesmgmt attainment company level ({source})",
+            timed(lambda: attainment(plan=plan, target=company), 5),
+        )
+        report(
+            f"salesmgmt attainment team → reps ({source})",
+            timed(lambda: attainment(plan=plan, target=team), 5),
+        )
+
+    def full_tree():  # company → every department → every team → reps: what a full drill-down reads
+        from kehu.salesmgmt.services.actuals import plan_actuals
+
+        actuals = plan_actuals(
+            period_kind="year", year=plan.year, number=0, source=plan.actuals_source, currency="CNY"
+        )
+        for t in PlanTarget.objects.filter(plan=plan):
+            actuals.node(t.level, t.department_id or t.team_id or t.rep_id, None)
+
+    report("salesmgmt roll-up of actuals over the whole tree (paid)", timed(full_tree, 3))
+    manager = User.objects.get(username="smmanager")
+    User.objects.filter(pk=manager.pk).update(is_superuser=True)
+    manager.refresh_from_db()
+
+    def rollup():
+        plan.refresh_from_db()
+        plans.plan_rollup(plan=plan, by=manager, expected_version=plan.version)
+
+    report("salesmgmt plan_rollup (bottom-up figures)", timed(rollup, 3))
+    User.objects.filter(pk=manager.pk).update(is_superuser=False)
+
+
+def test_salesmgmt_team_visits_page(sm_dataset):
+    from kehu.core.models import User
+
+    client = Client()
+    client.force_login(User.objects.get(username="smmanager"))
+    assert client.get("/sales-management/visits/team/").status_code == 200
+    report(
+        "salesmgmt team visits page (manager, department scope)",
+        timed(lambda: client.get("/sales-management/visits/team/"), 40),
+    )
