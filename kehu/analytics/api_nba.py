@@ -201,7 +201,7 @@ class ReportRowSerializer(serializers.Serializer):
     prior_rate = serializers.FloatField()
     observed_rate = serializers.FloatField(allow_null=True)
     calibrated_rate = serializers.FloatField()
-    expected = serializers.FloatField()
+    expected = serializers.FloatField(allow_null=True, help_text="null when E is hidden from the caller")
     cost = serializers.FloatField()
     realised = serializers.FloatField()
     expected_index = serializers.FloatField(allow_null=True)

@@ -11,7 +11,7 @@ from django.db.models.functions import Cast, Coalesce, Greatest
 from django.utils import timezone
 
 from kehu.core.access import Access
-from kehu.core.selectors import scoped
+from kehu.core.selectors import mask_hidden, scoped
 
 from . import nba
 from .models_nba import (
@@ -27,13 +27,31 @@ from .models_nba import (
 from .services_nba import config
 
 
+def effect_hidden(user, model=NbaRecommendation) -> bool:
+    """Whether E and the benefit index are hidden from `user`: they are computed from the customer's CLV,
+    expected spend, P(alive) and purchase history, and hidden wherever one of those is (the registry declares
+    them derived, `registration_nba.DERIVED`; `Access.hidden_fields` applies it, so serializers, exports, the
+    report builder, filters and sorts drop them too). Pages mask them through `mask_effects`."""
+    return bool({"expected_effect", "benefit_index"} & Access.of(user).hidden_fields(model))
+
+
+def mask_effects(rows: list, *, user) -> list:
+    """Blank E and the benefit index (None) on recommendations loaded for display when they are hidden from
+    `user` (the ranking itself, i.e. which action comes first, stays: it is the recommendation)."""
+    return mask_hidden(rows, user=user)
+
+
 def recommendations_for(*, user, customer) -> list[NbaRecommendation]:
-    """The customer's ranked recommendations (open first), one query; empty when out of scope."""
-    return list(
-        scoped(NbaRecommendation, user=user)
-        .filter(customer_id=customer.pk)
-        .select_related("action", "product")
-        .order_by("rank")
+    """The customer's ranked recommendations (open first), one query; empty when out of scope; E and the
+    benefit index blanked when hidden from the user."""
+    return mask_effects(
+        list(
+            scoped(NbaRecommendation, user=user)
+            .filter(customer_id=customer.pk)
+            .select_related("action", "product")
+            .order_by("rank")
+        ),
+        user=user,
     )
 
 
@@ -92,6 +110,11 @@ def worklist(*, user, rep=None, limit: int | None = None) -> QuerySet[NbaRecomme
     return qs[: limit or int(config()["WORKLIST_SIZE"])]
 
 
+def worklist_rows(*, user, rep=None, limit: int | None = None) -> list[NbaRecommendation]:
+    """The worklist loaded for display: E and the benefit index blanked when hidden from the viewer."""
+    return mask_effects(list(worklist(user=user, rep=rep, limit=limit)), user=user)
+
+
 def latest_run() -> NbaRun | None:
     return NbaRun.objects.filter(finished_at__isnull=False).order_by("-started_at", "-id").first()
 
@@ -112,7 +135,8 @@ def benefit_report(*, user) -> dict:
 
     Per action: decisions taken / ignored, closed outcomes and successes, the prior, observed and calibrated
     response rates, Σ expected E and C of the closed decisions, Σ realised effect, and the expected and realised
-    benefit index (Σ E − Σ C) / Σ C (same minimum-cost floor)."""
+    benefit index (Σ E − Σ C) / Σ C (same minimum-cost floor). Σ E and the expected index are None when E is
+    hidden from the user (`effect_hidden`): a sum over one decision is that customer's E."""
     from .models_nba import NbaCalibration
 
     closed = Q(decision=Decision.TAKEN, outcome__in=[Outcome.SUCCESS, Outcome.NO_RESPONSE])
@@ -181,7 +205,11 @@ def benefit_report(*, user) -> dict:
     totals["realised_index"] = (
         nba.benefit_index_scalar(totals["realised"], totals["cost"], min_cost) if totals["closed"] else None
     )
-    return {"rows": result, "totals": totals}
+    hide = effect_hidden(user, NbaDecision)
+    if hide:
+        for entry in (*result, totals):
+            entry["expected"] = entry["expected_index"] = None
+    return {"rows": result, "totals": totals, "effect_hidden": hide}
 
 
 def initiative_list(*, user) -> QuerySet[CrmInitiative]:

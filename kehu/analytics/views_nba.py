@@ -39,7 +39,7 @@ def worklist(request):
     rep_id = request.GET.get("rep", "")
     if rep_id.isdigit() and int(rep_id) != request.user.pk:
         rep = User.objects.filter(pk=int(rep_id), is_active=True).first()
-    rows = list(selectors_nba.worklist(user=request.user, rep=rep))
+    rows = selectors_nba.worklist_rows(user=request.user, rep=rep)
     cfg = config()
     return render(
         request,
@@ -47,6 +47,7 @@ def worklist(request):
         {
             "title": _("Next best activities"),
             "rows": rows,
+            "effect_hidden": selectors_nba.effect_hidden(request.user),
             "rep": rep,
             "reps": User.objects.filter(is_active=True)
             .only("id", "username", "display_name")
