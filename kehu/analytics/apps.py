@@ -30,7 +30,20 @@ class AnalyticsConfig(AppConfig):
 
         from . import selectors_value, widgets_value
 
-        registry.register(models.CustomerValue, owner_field=None, via="customer", transfer=False, nav=False)
+        # the CLV rank and the margin are computed from the score's CLV and net revenue: hidden with them
+        registry.register(
+            models.CustomerValue,
+            owner_field=None,
+            via="customer",
+            transfer=False,
+            nav=False,
+            extra={
+                "derived": {
+                    "clv_rank": (("analytics.customerscore", "clv"),),
+                    "margin": (("analytics.customerscore", "monetary"),),
+                }
+            },
+        )
         panels.register_panel(
             "customer_value_strategy",
             template="analytics/value/panel.html",

@@ -6,7 +6,8 @@ from __future__ import annotations
 #: risk = expected spend × purchases per year of tenure × (1 − P(alive))) times P(alive). The benefit index
 #: (E − C) / C gives E back from the visible cost. Both are hidden wherever one of these is (ADR 0009, 0011).
 EFFECT_SOURCES = tuple(
-    ("analytics.customerscore", f) for f in ("clv", "expected_spend", "p_alive", "frequency", "first_purchase")
+    ("analytics.customerscore", f)
+    for f in ("clv", "expected_spend", "p_alive", "frequency", "first_purchase")
 )
 DERIVED = {"expected_effect": EFFECT_SOURCES, "benefit_index": EFFECT_SOURCES}
 
