@@ -40,7 +40,6 @@ def setup() -> None:
         # the decision also keeps the customer's RFM segment of the day
         extra={"derived": {**DERIVED, "segment": (("analytics.customerscore", "segment"),)}},
     )
-    registry.register(models_nba.CrmInitiative, owner_field="owner", nav=False)
     panels.register_panel(
         "next_best_activity",
         template="analytics/nba/panel.html",
@@ -75,7 +74,7 @@ def _navigation() -> None:
                     _("CRM initiatives"),
                     "analytics:nba_initiatives",
                     "trend",
-                    ("view", "analytics.crminitiative"),
+                    ("view", "analytics.initiative"),
                 ),
             ]
     if not any(item[0] == "nba_actions" for item in navigation.ADMIN_ITEMS):

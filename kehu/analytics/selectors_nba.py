@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Count, DecimalField, Exists, F, FloatField, OuterRef, Q, QuerySet, Sum, Value
-from django.db.models.functions import Cast, Coalesce, Greatest
+from django.db.models import Count, DecimalField, Exists, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from kehu.core.access import Access
@@ -15,7 +15,6 @@ from kehu.core.selectors import mask_hidden, scoped
 
 from . import nba
 from .models_nba import (
-    CrmInitiative,
     Decision,
     NbaAction,
     NbaDecision,
@@ -24,6 +23,7 @@ from .models_nba import (
     Outcome,
     RecommendationState,
 )
+from .models_scorecard import Initiative
 from .services_nba import config
 
 
@@ -212,16 +212,31 @@ def benefit_report(*, user) -> dict:
     return {"rows": result, "totals": totals, "effect_hidden": hide}
 
 
-def initiative_list(*, user) -> QuerySet[CrmInitiative]:
-    """The company's CRM initiatives the user may see, ranked by benefit index (E − C) / max(C, minimum cost),
-    computed in SQL so that the list sorts and pages in the database."""
-    floor = Value(float(config()["MIN_COST"]))
-    return (
-        scoped(CrmInitiative, user=user)
-        .annotate(
-            index=(Cast("expected_benefit", FloatField()) - Cast("expected_cost", FloatField()))
-            / Greatest(Cast(F("expected_cost"), FloatField()), floor)
+def initiative_ranking(*, user, stage: str | None = None, status: str | None = None) -> list[dict]:
+    """The company's CRM initiatives the user may see, ranked like customer actions by the benefit index
+    (E − C) / max(C, minimum cost), where E and C are the initiative's discounted benefits and costs (its cash
+    flows, entered or derived from a KPI, at its discount rate: `scorecard.evaluate_initiative`). Initiatives
+    without cash flows come last. Evaluated in Python: a company runs tens of initiatives, not thousands; a
+    derived one costs its KPI's queries per begun period."""
+    from .scorecard import evaluate_initiative
+
+    qs = scoped(Initiative, user=user).select_related("responsible", "kpi").prefetch_related("cash_flows")
+    if stage:
+        qs = qs.filter(stage=stage)
+    if status:
+        qs = qs.filter(status=status)
+    min_cost = float(config()["MIN_COST"])
+    rows = []
+    for initiative in qs.order_by("name", "pk"):
+        result = evaluate_initiative(initiative, user=user)
+        rows.append(
+            {
+                "initiative": initiative,
+                "pv_benefit": result.pv_benefit,
+                "pv_cost": result.pv_cost,
+                "benefit_index": result.benefit_index(min_cost),
+                "npv": result.evaluation.npv if result.evaluation else None,
+            }
         )
-        .select_related("owner")
-        .order_by("-index", "name")
-    )
+    rows.sort(key=lambda r: (r["benefit_index"] is None, -(r["benefit_index"] or 0.0)))
+    return rows
