@@ -55,16 +55,7 @@ class AnalyticsConfig(AppConfig):
         # a ticket without a covering contract takes the SLA policy of its customer's value strategy
         service_sla.POLICY_SOURCES.append(selectors_value.sla_policy_for)
 
+        # Next Best Activity (issue #11 item 5): its secured models, the 360° panel and navigation
+        from .registration_nba import setup as setup_nba
 
-# Next Best Activity (issue #11 item 5): registered after the app's own models (appended; fold into ready()).
-_ready_base = AnalyticsConfig.ready
-
-
-def _ready_with_nba(self) -> None:
-    _ready_base(self)
-    from .registration_nba import setup
-
-    setup()
-
-
-AnalyticsConfig.ready = _ready_with_nba  # type: ignore[method-assign]
+        setup_nba()
