@@ -9,10 +9,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.response import Response
 
-from kehu.core.access import Access
 from kehu.core.api import AccessAwareSerializer
 
-from . import selectors
+from . import selectors, visibility
 from .models import CustomerScore
 from .rfm import Segment
 
@@ -91,24 +90,12 @@ class SegmentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(responses={200: SegmentSerializer(many=True)})
     def list(self, request):
-        hidden = Access.of(request.user).hidden_fields(CustomerScore)
-        drop = set()
-        if "monetary" in hidden:
-            drop |= {"revenue", "revenue_share"}
-        if "clv" in hidden:
-            drop.add("clv")
-        if "p_alive" in hidden:
-            drop.add("p_alive")
-        if "expected_purchases" in hidden:
-            drop.add("expected_purchases")
-        if "segment" in hidden:
-            return Response([])
-        rows = [
-            {k: v for k, v in row.items() if k not in drop and k != "advice"}
-            for row in selectors.segment_summary(user=request.user)
-        ]
-        for row in rows:
-            row["label"] = str(row["label"])
+        rows = visibility.visible_summary(
+            lambda: selectors.segment_summary(user=request.user),
+            user=request.user,
+            grouped_by=(visibility.SCORE, "segment"),
+            drop={"advice"},
+        )
         return Response(SegmentSerializer(rows, many=True).data)
 
 

@@ -5,11 +5,14 @@
 - `decisions/` — list the decisions the caller may see; POST {customer, action, decision: taken|ignored, note}
   records one through the record service (audited, attributed to the caller);
 - `actions/` — the catalogue (CRUD for holders of the grants on analytics.nbaaction, record service);
-- `initiatives/` — the company's CRM initiatives with their benefit index, best first (CRUD, record service);
+- `initiatives/` — the company's CRM initiatives ranked by benefit index (E − C)/C of their discounted benefits
+  and costs, best first (read-only; `?stage=`, `?status=`; written at /api/analytics/initiatives/);
 - `report/` — realised vs expected benefit per action, with the calibrated response rates.
 """
 
 from __future__ import annotations
+
+import math
 
 import django_filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -20,7 +23,8 @@ from kehu.core.api import AccessAwareSerializer, ScopedModelViewSet
 from kehu.core.models import User
 
 from . import selectors_nba
-from .models_nba import CrmInitiative, Decision, NbaAction, NbaDecision, NbaRecommendation
+from .models_nba import Decision, NbaAction, NbaDecision, NbaRecommendation
+from .models_scorecard import Initiative, InitiativeStatus, PracticeStage
 from .services_nba import decision_for
 
 
@@ -167,27 +171,54 @@ class DecisionViewSet(
         return Response(self.get_serializer(made).data, status=status.HTTP_201_CREATED)
 
 
-class CrmInitiativeSerializer(AccessAwareSerializer):
-    benefit_index = serializers.FloatField(read_only=True)
+class RankedInitiativeSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="initiative.pk")
+    name = serializers.CharField(source="initiative.name")
+    stage = serializers.CharField(source="initiative.stage")
+    status = serializers.CharField(source="initiative.status")
+    responsible = serializers.IntegerField(source="initiative.responsible_id", allow_null=True)
+    pv_benefit = serializers.FloatField(allow_null=True, help_text="present value of the benefits (E)")
+    pv_cost = serializers.FloatField(allow_null=True, help_text="present value of the costs (C)")
+    benefit_index = serializers.FloatField(allow_null=True, help_text="(E − C) / max(C, minimum cost)")
+    npv = serializers.FloatField(allow_null=True)
 
-    class Meta:
-        model = CrmInitiative
-        fields = [
-            "id", "name", "stage", "status", "expected_benefit", "expected_cost", "benefit_index", "starts_on",
-            "owner", "notes", "created_at", "version",
-        ]  # fmt: skip
-        read_only_fields = ["created_at", "version"]
 
+class InitiativeViewSet(viewsets.GenericViewSet):
+    """The CRM initiatives ranked by benefit index (read-only; they are written at /api/analytics/initiatives/
+    with their cash flows at /api/analytics/initiative-cash-flows/)."""
 
-class InitiativeViewSet(ScopedModelViewSet):
-    model = CrmInitiative
-    serializer_class = CrmInitiativeSerializer
-    filterset_fields = ["stage", "status"]
+    serializer_class = RankedInitiativeSerializer
+    model = Initiative
+    pagination_class = None
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return CrmInitiative.objects.none()
-        return selectors_nba.initiative_list(user=self.request.user)
+    @property
+    def queryset(self):
+        return Initiative.objects.none()
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("stage", str, enum=PracticeStage.values),
+            OpenApiParameter("status", str, enum=InitiativeStatus.values),
+        ],
+        responses={200: RankedInitiativeSerializer(many=True)},
+    )
+    def list(self, request):
+        errors = {}
+        stage, status_ = request.query_params.get("stage", ""), request.query_params.get("status", "")
+        if stage and stage not in PracticeStage.values:
+            errors["stage"] = [f"Choose one of {', '.join(PracticeStage.values)}."]
+        if status_ and status_ not in InitiativeStatus.values:
+            errors["status"] = [f"Choose one of {', '.join(InitiativeStatus.values)}."]
+        if errors:
+            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+        rows = selectors_nba.initiative_ranking(
+            user=request.user, stage=stage or None, status=status_ or None
+        )
+        for row in rows:  # never NaN or infinity in the API
+            for key in ("pv_benefit", "pv_cost", "benefit_index", "npv"):
+                if row[key] is not None and not math.isfinite(row[key]):
+                    row[key] = None
+        return Response(RankedInitiativeSerializer(rows, many=True).data)
 
 
 class ReportRowSerializer(serializers.Serializer):
@@ -201,7 +232,7 @@ class ReportRowSerializer(serializers.Serializer):
     prior_rate = serializers.FloatField()
     observed_rate = serializers.FloatField(allow_null=True)
     calibrated_rate = serializers.FloatField()
-    expected = serializers.FloatField()
+    expected = serializers.FloatField(allow_null=True, help_text="null when E is hidden from the caller")
     cost = serializers.FloatField()
     realised = serializers.FloatField()
     expected_index = serializers.FloatField(allow_null=True)

@@ -186,7 +186,7 @@ class KpiSerializer(AccessAwareSerializer):
         model = Kpi
         fields = [
             "id", "code", "name", "description", "perspective", "source", "metric", "unit", "higher_is_better",
-            "tolerance", "responsible", "position", "active", "version",
+            "rollup", "tolerance", "responsible", "position", "active", "version",
         ]  # fmt: skip
         read_only_fields = ["version"]
 
@@ -226,8 +226,8 @@ class InitiativeSerializer(AccessAwareSerializer):
     class Meta:
         model = Initiative
         fields = [
-            "id", "name", "description", "responsible", "start", "period_type", "periods", "discount_rate",
-            "source", "kpi", "baseline", "margin", "version",
+            "id", "name", "stage", "status", "description", "responsible", "start", "period_type", "periods",
+            "discount_rate", "source", "kpi", "baseline", "margin", "version",
         ]  # fmt: skip
         read_only_fields = ["version"]
 
@@ -258,6 +258,9 @@ class InitiativeEvaluationSerializer(serializers.Serializer):
     irrs = serializers.ListField(child=serializers.FloatField(), help_text="every IRR when there are several")
     payback_period = serializers.IntegerField(allow_null=True)
     messages = serializers.ListField(child=serializers.CharField())
+    pv_benefit = serializers.FloatField(allow_null=True, help_text="present value of the benefits (E)")
+    pv_cost = serializers.FloatField(allow_null=True, help_text="present value of the costs (C)")
+    benefit_index = serializers.FloatField(allow_null=True, help_text="(E − C) / max(C, 1), as NBA ranks")
     cash_flows = CashFlowRowSerializer(many=True)
 
 
@@ -294,6 +297,7 @@ class CostViewSet(ScopedModelViewSet):
 class InitiativeViewSet(ScopedModelViewSet):
     model = Initiative
     serializer_class = InitiativeSerializer
+    filterset_fields = ["stage", "status", "source"]
 
     @extend_schema(responses={200: InitiativeEvaluationSerializer})
     @action(detail=True, methods=["get"])

@@ -16,9 +16,8 @@ from rest_framework.response import Response
 from kehu.core.access import Access
 from kehu.core.api import AccessAwareSerializer
 
-from . import selectors_value
+from . import selectors_value, visibility
 from .churn import REASONS
-from .models import CustomerScore
 from .models_value import CustomerValue, RelationshipStrategy, ValueSegment, ValueSettings
 
 
@@ -60,7 +59,7 @@ class CustomerValueSerializer(AccessAwareSerializer):
 class ValueFilter(django_filters.FilterSet):
     segment = django_filters.ChoiceFilter(choices=ValueSegment.choices)
     min_churn_risk = django_filters.NumberFilter(field_name="churn_risk", lookup_expr="gte")
-    at_risk = django_filters.BooleanFilter(method="filter_at_risk")
+    at_risk = django_filters.BooleanFilter(field_name="churn_risk", method="filter_at_risk")
 
     class Meta:
         model = CustomerValue
@@ -87,16 +86,11 @@ class ValueViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return CustomerValue.objects.none()
+        # filters and sorts by a field hidden from the caller are ignored by the API's filter and ordering
+        # backends (kehu.core.filters), as everywhere: `at_risk` filters on churn_risk
         qs = selectors_value.value_list(user=self.request.user).select_related("customer")
-        hidden = selectors_value.hidden(self.request.user)
-        # a filter or ordering by a hidden field would reveal it
-        ordering = self.request.query_params.get("ordering", "")
-        if "churn_risk" in hidden and (
-            {"min_churn_risk", "at_risk"} & set(self.request.query_params) or "churn_risk" in ordering
-        ):
-            return qs.none()
-        if "segment" in hidden and "segment" in self.request.query_params:
-            return qs.none()
+        if "clv_rank" in selectors_value.hidden(self.request.user):  # the order would give the CLV ranks away
+            return qs.order_by("customer_id")
         return qs.order_by("clv_rank", "customer_id")
 
 
@@ -153,22 +147,11 @@ class ValueSegmentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(responses={200: ValueSegmentSerializer(many=True)})
     def list(self, request):
-        hidden = selectors_value.hidden(request.user)
-        score_hidden = Access.of(request.user).hidden_fields(CustomerScore)
-        if "segment" in hidden:
-            return Response([])
-        drop = set()
-        if "monetary" in score_hidden:
-            drop |= {"revenue", "revenue_share"}
-        if "clv" in score_hidden:
-            drop |= {"clv", "clv_share"}
-        if "churn_risk" in hidden:
-            drop.add("churn_risk")
-        rows = []
-        for row in selectors_value.value_segment_summary(user=request.user):
-            row = {k: v for k, v in row.items() if k not in drop}
-            row["label"] = str(row["label"])
-            rows.append(row)
+        rows = visibility.visible_summary(
+            lambda: selectors_value.value_segment_summary(user=request.user),
+            user=request.user,
+            grouped_by=(visibility.VALUE, "segment"),
+        )
         return Response(ValueSegmentSerializer(rows, many=True).data)
 
 

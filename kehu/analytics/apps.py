@@ -30,7 +30,20 @@ class AnalyticsConfig(AppConfig):
 
         from . import selectors_value, widgets_value
 
-        registry.register(models.CustomerValue, owner_field=None, via="customer", transfer=False, nav=False)
+        # the CLV rank and the margin are computed from the score's CLV and net revenue: hidden with them
+        registry.register(
+            models.CustomerValue,
+            owner_field=None,
+            via="customer",
+            transfer=False,
+            nav=False,
+            extra={
+                "derived": {
+                    "clv_rank": (("analytics.customerscore", "clv"),),
+                    "margin": (("analytics.customerscore", "monetary"),),
+                }
+            },
+        )
         panels.register_panel(
             "customer_value_strategy",
             template="analytics/value/panel.html",
@@ -42,16 +55,7 @@ class AnalyticsConfig(AppConfig):
         # a ticket without a covering contract takes the SLA policy of its customer's value strategy
         service_sla.POLICY_SOURCES.append(selectors_value.sla_policy_for)
 
+        # Next Best Activity (issue #11 item 5): its secured models, the 360° panel and navigation
+        from .registration_nba import setup as setup_nba
 
-# Next Best Activity (issue #11 item 5): registered after the app's own models (appended; fold into ready()).
-_ready_base = AnalyticsConfig.ready
-
-
-def _ready_with_nba(self) -> None:
-    _ready_base(self)
-    from .registration_nba import setup
-
-    setup()
-
-
-AnalyticsConfig.ready = _ready_with_nba  # type: ignore[method-assign]
+        setup_nba()

@@ -11,11 +11,11 @@ from django.utils import timezone
 
 from kehu.customers.models import ConsentEvent, Customer
 
-from .models_nba import CrmInitiative, NbaDecision, NbaRecommendation, Outcome
+from .models_nba import NbaDecision, NbaRecommendation, Outcome
 from .services_nba import nba_run
 
 INITIATIVES = [
-    # name, practice stage, status, expected effect E, expected cost C
+    # name, practice stage, status, benefits, costs (over four quarters: 60 % of the cost up front)
     ("客户数据清洗与合并 Customer data clean-up", "resources", "done", 180000, 40000),
     ("按CLV划分价值客户 CLV value segments", "segmentation", "running", 260000, 30000),
     ("重要挽留客户关怀计划 Care plan for customers at risk", "strategy", "approved", 420000, 150000),
@@ -80,15 +80,7 @@ def seed(ctx) -> str:
             )
         )
     NbaDecision.objects.bulk_create(decisions, batch_size=1000)
-    for name, stage, status, effect, cost in INITIATIVES:
-        CrmInitiative.objects.create(
-            name=name,
-            stage=stage,
-            status=status,
-            expected_benefit=effect,
-            expected_cost=cost,
-            owner=org.owners[0],
-        )
+    initiatives_seed(owner=org.owners[0])
     run = nba_run()  # closes the outcomes, recalibrates, ranks again
     return (
         f"{len(chosen)} phone consents, {len(decisions)} NBA decisions ({run.outcomes_closed} outcomes closed), "
@@ -107,3 +99,40 @@ def _ensure_catalogue() -> None:
 
     if not NbaAction.objects.exists():
         importlib.import_module("kehu.analytics.migrations.0003_nba").create_catalogue(apps, None)
+
+
+def initiatives_seed(*, owner) -> None:
+    """The practice loop's initiatives as scorecard initiatives (one model, ADR 0011 §anfix): quarterly cash
+    flows from last quarter on — 60 % of the cost in the first quarter, the rest of the cost and the benefits
+    spread over the next three — so NBA ranks them by the discounted benefits and costs."""
+    from decimal import Decimal
+
+    from .models_scorecard import Initiative, InitiativeCashFlow
+    from .periods import PeriodType, period_of
+
+    start = period_of(PeriodType.QUARTER, timezone.localdate()).shift(-1).start
+    flows = []
+    for name, stage, status, benefit, cost in INITIATIVES:
+        initiative = Initiative.objects.create(
+            name=name,
+            stage=stage,
+            status=status,
+            responsible=owner,
+            start=start,
+            period_type=PeriodType.QUARTER,
+            periods=4,
+            discount_rate=Decimal("8"),
+        )
+        flows.append(
+            InitiativeCashFlow(initiative=initiative, period_index=0, outflow=Decimal(cost * 6 // 10))
+        )
+        for i in (1, 2, 3):
+            flows.append(
+                InitiativeCashFlow(
+                    initiative=initiative,
+                    period_index=i,
+                    outflow=Decimal(cost * 4 // 30),
+                    inflow=Decimal(benefit // 3),
+                )
+            )
+    InitiativeCashFlow.objects.bulk_create(flows)

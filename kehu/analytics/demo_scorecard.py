@@ -200,6 +200,8 @@ def seed(ctx) -> str:
     start = current[PeriodType.QUARTER].shift(-6).start
     rollout = Initiative.objects.create(
         name="CRM 系统实施 CRM system roll-out",
+        stage="resources",
+        status="running",
         description="许可、实施与培训；收益为服务成本节约和交叉销售毛利。Licences, implementation and training; "
         "benefits are service savings and cross-selling margin.",
         responsible=users.get("exec"),
@@ -224,6 +226,8 @@ def seed(ctx) -> str:
     )
     winback = Initiative.objects.create(
         name="流失客户赢回计划 Win-back programme",
+        stage="execution",
+        status="running",
         description="对流失客户的关怀电话与优惠券；收益为赢回客户收入超出基线部分的毛利。",
         responsible=users.get("manager"),
         start=current[PeriodType.QUARTER].shift(-4).start,

@@ -1,6 +1,7 @@
 """Next Best Activity (NBA, issue #11 item 5, ADR 0011 §NBA): the catalogue of actions, the ranked
 recommendations of the last NBA run, the taken/ignored decisions with their tracked outcomes, the per action and
-RFM segment calibration learnt from those outcomes, and the company's own CRM initiatives ranked the same way.
+RFM segment calibration learnt from those outcomes. The company's own CRM initiatives, ranked the same way, are
+the scorecard's `Initiative` (models_scorecard; PracticeStage and InitiativeStatus are re-exported here).
 
 Benefit index = (E − C) / max(C, minimum cost): E is the expected effect (money), C the expected cost (channel +
 staff + incentive). See kehu/analytics/nba.py for the maths and services_nba.py for the use cases."""
@@ -18,13 +19,15 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from kehu.core.models import OwnedModel, VersionedModel
+from kehu.core.models import VersionedModel
+
+from .models_scorecard import InitiativeStatus, PracticeStage
 
 ZERO = Decimal("0")
 
 __all__ = [
     "ActionKind", "ValueBasis", "NbaAction", "NbaRun", "RecommendationState", "NbaRecommendation", "Decision",
-    "Outcome", "NbaDecision", "NbaCalibration", "PracticeStage", "InitiativeStatus", "CrmInitiative",
+    "Outcome", "NbaDecision", "NbaCalibration", "PracticeStage", "InitiativeStatus",
 ]  # fmt: skip
 
 
@@ -312,65 +315,3 @@ class NbaCalibration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action_id}/{self.segment or '-'}"
-
-
-class PracticeStage(models.TextChoices):
-    """The CRM practice loop (seeds: 资源评估和优化 → 客户群体划分 → 关系策略设计 → 策略执行 → 实践评估)."""
-
-    RESOURCES = "resources", _("Evaluate and optimise resources")
-    SEGMENTATION = "segmentation", _("Segment customers")
-    STRATEGY = "strategy", _("Design relationship strategies")
-    EXECUTION = "execution", _("Execute strategies")
-    EVALUATION = "evaluation", _("Evaluate the practice")
-
-
-class InitiativeStatus(models.TextChoices):
-    PROPOSED = "proposed", _("Proposed")
-    APPROVED = "approved", _("Approved")
-    RUNNING = "running", _("Running")
-    DONE = "done", _("Done")
-    DROPPED = "dropped", _("Dropped")
-
-
-class CrmInitiative(OwnedModel):
-    """One of the company's own CRM practice activities, ranked by the same benefit index as customer actions."""
-
-    name = models.CharField(_("name"), max_length=160)
-    stage = models.CharField(_("practice stage"), max_length=14, choices=PracticeStage.choices)
-    status = models.CharField(
-        _("status"), max_length=10, choices=InitiativeStatus.choices, default=InitiativeStatus.PROPOSED
-    )
-    expected_benefit = models.DecimalField(
-        _("expected effect E"), max_digits=16, decimal_places=2, validators=[MinValueValidator(ZERO)]
-    )
-    expected_cost = models.DecimalField(
-        _("expected cost C"), max_digits=16, decimal_places=2, validators=[MinValueValidator(ZERO)]
-    )
-    starts_on = models.DateField(_("starts"), null=True, blank=True)
-    notes = models.TextField(_("notes"), blank=True)
-
-    class Meta:
-        verbose_name = _("CRM initiative")
-        verbose_name_plural = _("CRM initiatives")
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def get_absolute_url(self) -> str:
-        return reverse("analytics:nba_initiative_edit", args=[self.pk])
-
-    @property
-    def benefit_index(self) -> float:
-        """(E − C) / max(C, minimum cost) — the list computes the same in SQL (selectors_nba.initiative_list)."""
-        from .nba import benefit_index_scalar
-        from .services_nba import config
-
-        return benefit_index_scalar(
-            float(self.expected_benefit or 0), float(self.expected_cost or 0), float(config()["MIN_COST"])
-        )
-
-    @property
-    def index_display(self) -> str:
-        value = getattr(self, "index", None)
-        return f"{(self.benefit_index if value is None else value):.2f}"

@@ -43,6 +43,25 @@ class KpiUnit(models.TextChoices):
     NUMBER = "number", _("Number")
 
 
+class Rollup(models.TextChoices):
+    """How entered monthly (quarterly) values make a quarter's or a year's when none was entered for it."""
+
+    BY_UNIT = "", _("By unit: sum of money, counts and hours; average of percentages and numbers")
+    SUM = "sum", _("Sum of the periods")
+    AVERAGE = "average", _("Average of the periods")
+    LAST = "last", _("Value of the last period")
+
+
+#: the rule of `Rollup.BY_UNIT`: flows add up, levels and ratios average
+ROLLUP_BY_UNIT = {
+    KpiUnit.MONEY: Rollup.SUM,
+    KpiUnit.COUNT: Rollup.SUM,
+    KpiUnit.HOURS: Rollup.SUM,
+    KpiUnit.PERCENT: Rollup.AVERAGE,
+    KpiUnit.NUMBER: Rollup.AVERAGE,
+}
+
+
 class Kpi(VersionedModel):
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=120)
@@ -53,6 +72,16 @@ class Kpi(VersionedModel):
     metric = models.CharField(_("metric"), max_length=30, blank=True)
     unit = models.CharField(_("unit"), max_length=8, choices=KpiUnit.choices, default=KpiUnit.NUMBER)
     higher_is_better = models.BooleanField(_("higher is better"), default=True)
+    rollup = models.CharField(
+        _("roll-up of entered values"),
+        max_length=8,
+        choices=Rollup.choices,
+        default=Rollup.BY_UNIT,
+        blank=True,
+        help_text=_(
+            "A quarter or a year without an entered value of its own takes the entered months (quarters) this way."
+        ),
+    )
     tolerance = models.DecimalField(
         _("tolerance (%)"),
         max_digits=5,
@@ -82,6 +111,11 @@ class Kpi(VersionedModel):
 
     def get_absolute_url(self) -> str:
         return reverse("analytics:scorecard_kpi_detail", args=[self.pk])
+
+    @property
+    def rollup_rule(self) -> str:
+        """sum, average or last: the KPI's own choice, else by its unit."""
+        return self.rollup or ROLLUP_BY_UNIT.get(self.unit, Rollup.AVERAGE)
 
     def clean(self) -> None:
         from .kpis import METRICS
@@ -255,10 +289,38 @@ class CashFlowSource(models.TextChoices):
     DERIVED = "derived", _("Entered costs plus the gain of a KPI over its baseline")
 
 
+class PracticeStage(models.TextChoices):
+    """The CRM practice loop (seeds: 资源评估和优化 → 客户群体划分 → 关系策略设计 → 策略执行 → 实践评估)."""
+
+    RESOURCES = "resources", _("Evaluate and optimise resources")
+    SEGMENTATION = "segmentation", _("Segment customers")
+    STRATEGY = "strategy", _("Design relationship strategies")
+    EXECUTION = "execution", _("Execute strategies")
+    EVALUATION = "evaluation", _("Evaluate the practice")
+
+
+class InitiativeStatus(models.TextChoices):
+    PROPOSED = "proposed", _("Proposed")
+    APPROVED = "approved", _("Approved")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    DROPPED = "dropped", _("Dropped")
+
+
 class Initiative(VersionedModel):
-    """A CRM initiative (a project, a programme) whose money flows are judged by ROI, NPV and IRR."""
+    """A CRM initiative (a project, a programme, one of the company's own CRM practice activities): its money
+    flows per period are judged by ROI, NPV and IRR (the scorecard), and the same flows rank it among the other
+    initiatives by NBA's benefit index (E − C) / C, with E and C the discounted benefits and costs
+    (`scorecard.evaluate_initiative`, `selectors_nba.initiative_ranking`). One model since ADR 0011 §anfix:
+    NBA's former `CrmInitiative` (one expected effect and cost) became an initiative with one period."""
 
     name = models.CharField(_("name"), max_length=160)
+    stage = models.CharField(
+        _("practice stage"), max_length=14, choices=PracticeStage.choices, default=PracticeStage.EXECUTION
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=InitiativeStatus.choices, default=InitiativeStatus.PROPOSED
+    )
     description = models.TextField(_("description"), blank=True)
     responsible = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+#: what NBA's expected effect E is computed from (nba.py): the value basis (expected spend, CLV, or value at
+#: risk = expected spend × purchases per year of tenure × (1 − P(alive))) times P(alive). The benefit index
+#: (E − C) / C gives E back from the visible cost. Both are hidden wherever one of these is (ADR 0009, 0011).
+EFFECT_SOURCES = tuple(
+    ("analytics.customerscore", f)
+    for f in ("clv", "expected_spend", "p_alive", "frequency", "first_purchase")
+)
+DERIVED = {"expected_effect": EFFECT_SOURCES, "benefit_index": EFFECT_SOURCES}
+
 
 def setup() -> None:
     from kehu.core import registry
@@ -13,7 +22,12 @@ def setup() -> None:
     registry.register(models_nba.NbaAction, owner_field=None, transfer=False, nav=False)
     # derived rows written by NBA runs; seen by whoever may see the customer
     registry.register(
-        models_nba.NbaRecommendation, owner_field=None, via="customer", transfer=False, nav=False
+        models_nba.NbaRecommendation,
+        owner_field=None,
+        via="customer",
+        transfer=False,
+        nav=False,
+        extra={"derived": DERIVED},
     )
     # a rep's decision: written through the record service into a customer the rep may write, attributed
     registry.register(
@@ -23,8 +37,9 @@ def setup() -> None:
         transfer=False,
         nav=False,
         attribution=("decided_by",),
+        # the decision also keeps the customer's RFM segment of the day
+        extra={"derived": {**DERIVED, "segment": (("analytics.customerscore", "segment"),)}},
     )
-    registry.register(models_nba.CrmInitiative, owner_field="owner", nav=False)
     panels.register_panel(
         "next_best_activity",
         template="analytics/nba/panel.html",
@@ -59,7 +74,7 @@ def _navigation() -> None:
                     _("CRM initiatives"),
                     "analytics:nba_initiatives",
                     "trend",
-                    ("view", "analytics.crminitiative"),
+                    ("view", "analytics.initiative"),
                 ),
             ]
     if not any(item[0] == "nba_actions" for item in navigation.ADMIN_ITEMS):

@@ -24,8 +24,9 @@ from .models_scorecard import (
     KpiUnit,
     KpiValue,
     Perspective,
+    Rollup,
 )
-from .periods import Period, period_of
+from .periods import Period, PeriodType, period_of
 
 GREEN, AMBER, RED, NONE = "green", "amber", "red", "none"
 STATUS_LABELS = {
@@ -106,11 +107,33 @@ def _round(value: float | None) -> float | None:
     return round(value, 4)
 
 
+#: the finer period types a period's entered rows roll up from, finest last
+FINER = {
+    PeriodType.MONTH: (),
+    PeriodType.QUARTER: (PeriodType.MONTH,),
+    PeriodType.YEAR: (PeriodType.QUARTER, PeriodType.MONTH),
+}
+
+
+def rollup(values: list[float], rule: str) -> float:
+    """sum, average or last of the sub-periods' values (in period order; never empty)."""
+    if rule == Rollup.SUM:
+        return float(sum(values))
+    if rule == Rollup.LAST:
+        return float(values[-1])
+    return float(sum(values)) / len(values)
+
+
 def _per_period(model, kpis_, periods: list[Period], unit: kpis.Unit) -> dict:
-    """{(kpi id, period start): (value, is_company)} — the unit's row, else the company's (department empty)."""
+    """{(kpi id, period start): (value, is_company, rolled_up)} — the unit's row, else the company's
+    (department empty). A period without a row of its own rolls up the rows of the finer periods inside it (a
+    quarter its months; a year its quarters, else its months) by the KPI's rule (sum, average, last:
+    `Kpi.rollup_rule`); `rolled_up` is then (sub-period type, rows found, sub-periods in the period), else None.
+    One query for every KPI, period type and period."""
     if not kpis_:
         return {}
     kind = periods[0].kind
+    kinds = (kind, *FINER.get(PeriodType(kind), ()))
     dept = unit.department.pk if unit.department else None
     q = Q(department__isnull=True)
     if dept is not None:
@@ -118,18 +141,56 @@ def _per_period(model, kpis_, periods: list[Period], unit: kpis.Unit) -> dict:
     rows = model.objects.filter(
         q,
         kpi__in=kpis_,
-        period_type=kind,
+        period_type__in=kinds,
         period_start__gte=periods[0].start,
         period_start__lt=periods[-1].end,
-    ).values_list("kpi_id", "period_start", "department_id", "target" if model is KpiTarget else "value")
-    result: dict = {}
-    for kpi_id, start, department_id, value in rows:
+    ).values_list(
+        "kpi_id", "period_type", "period_start", "department_id", "target" if model is KpiTarget else "value"
+    )
+    by_kind: dict[str, dict] = {k: {} for k in kinds}
+    for kpi_id, period_type, start, department_id, value in rows:
+        found = by_kind[period_type]
         key = (kpi_id, start)
         if department_id == dept:  # the unit's own row wins
-            result[key] = (float(value), dept is not None and department_id is None)
-        elif key not in result:
-            result[key] = (float(value), True)
+            found[key] = (float(value), dept is not None and department_id is None, None)
+        elif key not in found:
+            found[key] = (float(value), True, None)
+    result: dict = dict(by_kind[kind])
+    rules = {k.pk: k.rollup_rule for k in kpis_}
+    for kpi_id, rule in rules.items():
+        for p in periods:
+            if (kpi_id, p.start) in result:
+                continue
+            for finer in kinds[1:]:
+                inside = []
+                sub = period_of(finer, p.start)
+                while sub.start < p.end:
+                    inside.append(sub)
+                    sub = sub.shift(1)
+                entered = [
+                    by_kind[finer][(kpi_id, s.start)] for s in inside if (kpi_id, s.start) in by_kind[finer]
+                ]
+                if entered:
+                    result[(kpi_id, p.start)] = (
+                        rollup([e[0] for e in entered], rule),
+                        any(e[1] for e in entered),
+                        (finer, len(entered), len(inside)),
+                    )
+                    break
     return result
+
+
+def _rolled_note(kpi, finer: str, found: int, inside: int) -> str:
+    rule = {Rollup.SUM: _("sum"), Rollup.AVERAGE: _("average"), Rollup.LAST: _("last value")}[
+        Rollup(kpi.rollup_rule)
+    ]
+    text = _("Rolled up from %(found)s of %(inside)s entered %(periods)s (%(rule)s).") % {
+        "found": found,
+        "inside": inside,
+        "periods": _("months") if finer == PeriodType.MONTH else _("quarters"),
+        "rule": rule,
+    }
+    return text
 
 
 def build(*, user, period: Period, department_id=None, trend: int = 8) -> dict:
@@ -159,6 +220,8 @@ def build(*, user, period: Period, department_id=None, trend: int = 8) -> dict:
                     value_company = bool(entered and entered[1])
                     if entered is None:
                         note = _("No value entered for this period.")
+                    elif entered[2] is not None:
+                        note = _rolled_note(kpi, *entered[2])
         actual = series[-1]
         target_row = targets.get((kpi.pk, period.start))
         target = target_row[0] if target_row else None
@@ -317,10 +380,25 @@ class InitiativeResult:
     initiative: Initiative
     flows: list[FlowRow] = field(default_factory=list)
     evaluation: finance.Evaluation | None = None
+    #: discounted benefits (E) and costs (C) at the initiative's rate; None when the rate is not usable
+    pv_benefit: float | None = None
+    pv_cost: float | None = None
+
+    def benefit_index(self, min_cost: float = 1.0) -> float | None:
+        """NBA's benefit index (E − C) / max(C, min_cost) of the discounted benefits and costs: ranks the
+        initiatives like customer actions (finite; None without flows or with an unusable rate)."""
+        if self.pv_benefit is None or self.pv_cost is None or not any(f.net or f.outflow for f in self.flows):
+            return None
+        from .nba import benefit_index_scalar
+
+        return benefit_index_scalar(self.pv_benefit, self.pv_cost, min_cost)
 
     def as_dict(self) -> dict:
         e = self.evaluation
         return {
+            "pv_benefit": _round(self.pv_benefit),
+            "pv_cost": _round(self.pv_cost),
+            "benefit_index": _round(self.benefit_index()),
             "invested": _round(e.invested),
             "returned": _round(e.returned),
             "net": _round(e.net),
@@ -391,4 +469,10 @@ def evaluate_initiative(initiative: Initiative, *, user) -> InitiativeResult:
         months=first.months,
         messages={k: v() for k, v in FINANCE_MESSAGES.items()},
     )
+    try:
+        rate = finance.period_rate(float(initiative.discount_rate) / 100.0, first.months)
+        result.pv_benefit = finance.npv(rate, inflows) if inflows else 0.0
+        result.pv_cost = finance.npv(rate, outflows) if outflows else 0.0
+    except finance.FinanceError:
+        pass
     return result

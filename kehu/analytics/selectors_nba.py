@@ -6,16 +6,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Count, DecimalField, Exists, F, FloatField, OuterRef, Q, QuerySet, Sum, Value
-from django.db.models.functions import Cast, Coalesce, Greatest
+from django.db.models import Count, DecimalField, Exists, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from kehu.core.access import Access
-from kehu.core.selectors import scoped
+from kehu.core.selectors import mask_hidden, scoped
 
 from . import nba
 from .models_nba import (
-    CrmInitiative,
     Decision,
     NbaAction,
     NbaDecision,
@@ -24,16 +23,35 @@ from .models_nba import (
     Outcome,
     RecommendationState,
 )
+from .models_scorecard import Initiative
 from .services_nba import config
 
 
+def effect_hidden(user, model=NbaRecommendation) -> bool:
+    """Whether E and the benefit index are hidden from `user`: they are computed from the customer's CLV,
+    expected spend, P(alive) and purchase history, and hidden wherever one of those is (the registry declares
+    them derived, `registration_nba.DERIVED`; `Access.hidden_fields` applies it, so serializers, exports, the
+    report builder, filters and sorts drop them too). Pages mask them through `mask_effects`."""
+    return bool({"expected_effect", "benefit_index"} & Access.of(user).hidden_fields(model))
+
+
+def mask_effects(rows: list, *, user) -> list:
+    """Blank E and the benefit index (None) on recommendations loaded for display when they are hidden from
+    `user` (the ranking itself, i.e. which action comes first, stays: it is the recommendation)."""
+    return mask_hidden(rows, user=user)
+
+
 def recommendations_for(*, user, customer) -> list[NbaRecommendation]:
-    """The customer's ranked recommendations (open first), one query; empty when out of scope."""
-    return list(
-        scoped(NbaRecommendation, user=user)
-        .filter(customer_id=customer.pk)
-        .select_related("action", "product")
-        .order_by("rank")
+    """The customer's ranked recommendations (open first), one query; empty when out of scope; E and the
+    benefit index blanked when hidden from the user."""
+    return mask_effects(
+        list(
+            scoped(NbaRecommendation, user=user)
+            .filter(customer_id=customer.pk)
+            .select_related("action", "product")
+            .order_by("rank")
+        ),
+        user=user,
     )
 
 
@@ -92,6 +110,11 @@ def worklist(*, user, rep=None, limit: int | None = None) -> QuerySet[NbaRecomme
     return qs[: limit or int(config()["WORKLIST_SIZE"])]
 
 
+def worklist_rows(*, user, rep=None, limit: int | None = None) -> list[NbaRecommendation]:
+    """The worklist loaded for display: E and the benefit index blanked when hidden from the viewer."""
+    return mask_effects(list(worklist(user=user, rep=rep, limit=limit)), user=user)
+
+
 def latest_run() -> NbaRun | None:
     return NbaRun.objects.filter(finished_at__isnull=False).order_by("-started_at", "-id").first()
 
@@ -112,7 +135,8 @@ def benefit_report(*, user) -> dict:
 
     Per action: decisions taken / ignored, closed outcomes and successes, the prior, observed and calibrated
     response rates, Σ expected E and C of the closed decisions, Σ realised effect, and the expected and realised
-    benefit index (Σ E − Σ C) / Σ C (same minimum-cost floor)."""
+    benefit index (Σ E − Σ C) / Σ C (same minimum-cost floor). Σ E and the expected index are None when E is
+    hidden from the user (`effect_hidden`): a sum over one decision is that customer's E."""
     from .models_nba import NbaCalibration
 
     closed = Q(decision=Decision.TAKEN, outcome__in=[Outcome.SUCCESS, Outcome.NO_RESPONSE])
@@ -181,19 +205,38 @@ def benefit_report(*, user) -> dict:
     totals["realised_index"] = (
         nba.benefit_index_scalar(totals["realised"], totals["cost"], min_cost) if totals["closed"] else None
     )
-    return {"rows": result, "totals": totals}
+    hide = effect_hidden(user, NbaDecision)
+    if hide:
+        for entry in (*result, totals):
+            entry["expected"] = entry["expected_index"] = None
+    return {"rows": result, "totals": totals, "effect_hidden": hide}
 
 
-def initiative_list(*, user) -> QuerySet[CrmInitiative]:
-    """The company's CRM initiatives the user may see, ranked by benefit index (E − C) / max(C, minimum cost),
-    computed in SQL so that the list sorts and pages in the database."""
-    floor = Value(float(config()["MIN_COST"]))
-    return (
-        scoped(CrmInitiative, user=user)
-        .annotate(
-            index=(Cast("expected_benefit", FloatField()) - Cast("expected_cost", FloatField()))
-            / Greatest(Cast(F("expected_cost"), FloatField()), floor)
+def initiative_ranking(*, user, stage: str | None = None, status: str | None = None) -> list[dict]:
+    """The company's CRM initiatives the user may see, ranked like customer actions by the benefit index
+    (E − C) / max(C, minimum cost), where E and C are the initiative's discounted benefits and costs (its cash
+    flows, entered or derived from a KPI, at its discount rate: `scorecard.evaluate_initiative`). Initiatives
+    without cash flows come last. Evaluated in Python: a company runs tens of initiatives, not thousands; a
+    derived one costs its KPI's queries per begun period."""
+    from .scorecard import evaluate_initiative
+
+    qs = scoped(Initiative, user=user).select_related("responsible", "kpi").prefetch_related("cash_flows")
+    if stage:
+        qs = qs.filter(stage=stage)
+    if status:
+        qs = qs.filter(status=status)
+    min_cost = float(config()["MIN_COST"])
+    rows = []
+    for initiative in qs.order_by("name", "pk"):
+        result = evaluate_initiative(initiative, user=user)
+        rows.append(
+            {
+                "initiative": initiative,
+                "pv_benefit": result.pv_benefit,
+                "pv_cost": result.pv_cost,
+                "benefit_index": result.benefit_index(min_cost),
+                "npv": result.evaluation.npv if result.evaluation else None,
+            }
         )
-        .select_related("owner")
-        .order_by("-index", "name")
-    )
+    rows.sort(key=lambda r: (r["benefit_index"] is None, -(r["benefit_index"] or 0.0)))
+    return rows

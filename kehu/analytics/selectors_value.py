@@ -141,6 +141,39 @@ def value_for(*, user, customer) -> CustomerValue | None:
     return cache[customer.pk]
 
 
+def customers_in_value_segment(queryset: QuerySet, *, user, segment: str) -> QuerySet:
+    """The customers of `queryset` in a value segment (`?value_segment=` of the customer list and the API).
+    Ignored for a reader who may not see the value segment: a filter by a hidden field reveals it (ADR 0009)."""
+    if user is None or "segment" in hidden(user):
+        return queryset
+    return queryset.filter(analytics_value__segment=segment)
+
+
+def customers_by_risk(queryset: QuerySet, *, user, at_risk: bool) -> QuerySet:
+    """`?at_risk=true`: the customers of `queryset` whose churn risk is at or above the settings' threshold;
+    `false`: scored customers below it. Ignored for a reader who may not see churn risk (ADR 0009)."""
+    if user is None or "churn_risk" in hidden(user):
+        return queryset
+    threshold = ValueSettings.current().at_risk_threshold
+    if at_risk:
+        return queryset.filter(analytics_value__churn_risk__gte=threshold)
+    return queryset.filter(analytics_value__churn_risk__lt=threshold)
+
+
+def hidden_customer_filters(user) -> set[str]:
+    """The customer list's analytics filters that `user` may not use (not offered, ignored when sent)."""
+    from .models import CustomerScore
+
+    names = set()
+    if user is None or "segment" in Access.of(user).hidden_fields(CustomerScore):
+        names.add("rfm_segment")
+    if user is None or "segment" in hidden(user):
+        names.add("value_segment")
+    if user is None or "churn_risk" in hidden(user):
+        names.add("at_risk")
+    return names
+
+
 def at_risk_customers(user, *, threshold: float | None = None) -> QuerySet:
     """Customers the user may see whose churn risk is at or above the threshold (the settings' by default),
     riskiest first — the at-risk page, care plans and win-back campaigns start here. Empty for a role that may

@@ -73,6 +73,9 @@ class History:
     first: np.ndarray  # datetime64[D]
     last: np.ndarray
     monetary: np.ndarray  # net revenue (can be ≤ 0 when refunds exceed purchases)
+    #: the same summary at an earlier date (churn's calibration cut), from the same aggregation, when asked for
+    at_cut: History | None = None
+    cut: dt.date | None = None
 
 
 _AGGREGATE_SQL = """
@@ -90,11 +93,28 @@ HAVING SUM(CASE WHEN d.amount > 0 THEN 1 ELSE 0 END) > 0
 """
 
 
-def purchase_history(*, currency: str, as_of: dt.date) -> History:
-    """Per-customer purchase summary (phase 1): one aggregation in the database."""
-    with connection.cursor() as cursor:
-        cursor.execute(_AGGREGATE_SQL, [currency, as_of])
-        rows = cursor.fetchall()
+#: the same per-customer summary up to `as_of` and, in the same pass over the daily amounts, up to an earlier
+#: `cut` (churn's calibration date): columns 6–9 repeat 2–5 for the days on or before the cut
+_AGGREGATE_WITH_CUT_SQL = """
+SELECT d.customer_id,
+       SUM(CASE WHEN d.amount > 0 THEN 1 ELSE 0 END),
+       MIN(CASE WHEN d.amount > 0 THEN d.order_date END),
+       MAX(CASE WHEN d.amount > 0 THEN d.order_date END),
+       SUM(d.amount),
+       SUM(CASE WHEN d.amount > 0 AND d.order_date <= %s THEN 1 ELSE 0 END),
+       MIN(CASE WHEN d.amount > 0 AND d.order_date <= %s THEN d.order_date END),
+       MAX(CASE WHEN d.amount > 0 AND d.order_date <= %s THEN d.order_date END),
+       SUM(CASE WHEN d.order_date <= %s THEN d.amount ELSE 0 END)
+FROM (SELECT customer_id, order_date, SUM(amount) AS amount
+      FROM sales_orderline
+      WHERE counted AND currency = %s AND order_date <= %s
+      GROUP BY customer_id, order_date) d
+GROUP BY d.customer_id
+HAVING SUM(CASE WHEN d.amount > 0 THEN 1 ELSE 0 END) > 0
+"""
+
+
+def _history(rows) -> History:
     if not rows:
         empty = np.zeros(0)
         return History(empty.astype(np.int64), empty, empty.astype("datetime64[D]"),
@@ -107,6 +127,24 @@ def purchase_history(*, currency: str, as_of: dt.date) -> History:
         last=np.array([str(v)[:10] for v in last], dtype="datetime64[D]"),
         monetary=np.array([float(v) for v in money], dtype=float),
     )
+
+
+def purchase_history(*, currency: str, as_of: dt.date, cut: dt.date | None = None) -> History:
+    """Per-customer purchase summary (phase 1): one aggregation in the database. With `cut` (≤ as_of), the
+    summary up to the cut comes from the same statement (`History.at_cut`): the churn model's calibration
+    history costs no second scan of the order lines."""
+    if cut is not None and cut <= as_of:
+        with connection.cursor() as cursor:
+            cursor.execute(_AGGREGATE_WITH_CUT_SQL, [cut, cut, cut, cut, currency, as_of])
+            rows = cursor.fetchall()
+        history = _history([r[:5] for r in rows])
+        history.at_cut = _history([(r[0], *r[5:]) for r in rows if r[5]])
+        history.cut = cut
+        return history
+    with connection.cursor() as cursor:
+        cursor.execute(_AGGREGATE_SQL, [currency, as_of])
+        rows = cursor.fetchall()
+    return _history(rows)
 
 
 def _data_warnings(*, currency: str, as_of: dt.date) -> list[str]:
@@ -315,7 +353,7 @@ def scoring_run(
     )
     try:
         t0 = time.perf_counter()
-        history = purchase_history(currency=config.currency, as_of=as_of)
+        history = purchase_history(currency=config.currency, as_of=as_of, cut=_churn_cut(as_of))
         run.messages.extend(_data_warnings(currency=config.currency, as_of=as_of))
         run.timings["aggregate"] = time.perf_counter() - t0
         if history.customer_id.size == 0:
@@ -348,6 +386,17 @@ def scoring_run(
         run.save()
         raise
     return run
+
+
+def _churn_cut(as_of: dt.date) -> dt.date | None:
+    """The churn model's calibration date (one churn period back), read with the scores' aggregation."""
+    from .value import churn_cut
+
+    try:
+        return churn_cut(as_of)
+    except Exception:  # the value settings cannot be read: the value step says so, the scores go on
+        log.exception("churn cut of %s", as_of)
+        return None
 
 
 def _value_step(*, run, **kwargs) -> None:

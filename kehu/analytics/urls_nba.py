@@ -12,7 +12,6 @@ urlpatterns = [
     path("nba/actions/", views_nba.ActionList.as_view(), name="nba_actions"),
     path("nba/actions/new/", views_nba.ActionEdit.as_view(), name="nba_action_new"),
     path("nba/actions/<int:pk>/", views_nba.ActionEdit.as_view(), name="nba_action_edit"),
-    path("nba/initiatives/", views_nba.InitiativeList.as_view(), name="nba_initiatives"),
-    path("nba/initiatives/new/", views_nba.InitiativeEdit.as_view(), name="nba_initiative_new"),
-    path("nba/initiatives/<int:pk>/", views_nba.InitiativeEdit.as_view(), name="nba_initiative_edit"),
+    # the initiatives are the scorecard's (cash flows, ROI/NPV/IRR): ranked here, edited there
+    path("nba/initiatives/", views_nba.initiatives, name="nba_initiatives"),
 ]

@@ -114,6 +114,11 @@ def _money(values) -> list[str]:
     return [f"{v:.2f}" for v in np.round(_finite(values), 2).tolist()]
 
 
+def churn_cut(as_of: dt.date) -> dt.date:
+    """The churn model's calibration cut: one churn period before `as_of`."""
+    return as_of - dt.timedelta(days=ValueSettings.current().churn_period_days)
+
+
 def value_step(*, run, history, scores, computed_at: dt.datetime) -> None:
     """Segment, score churn and write (inside the scoring run's transaction). Adds timings and messages."""
     from .services import purchase_history  # the same aggregation as the scores, one period back
@@ -134,7 +139,11 @@ def value_step(*, run, history, scores, computed_at: dt.datetime) -> None:
     if run.purchase_model == "bgnbd" and (run.bgnbd or {}).get("params"):
         params = [run.bgnbd["params"][k] for k in ("r", "alpha", "a", "b")]
     if len(ids):
-        history_cut = purchase_history(currency=run.currency, as_of=cut)
+        # the scoring run's aggregation read the cut too; a second scan only when called without it
+        if history.at_cut is not None and history.cut == cut:
+            history_cut = history.at_cut
+        else:
+            history_cut = purchase_history(currency=run.currency, as_of=cut)
         result = churn.churn_scores(
             history_now=history, history_cut=history_cut, as_of=run.as_of, cut=cut, bgnbd_params=params
         )

@@ -22,7 +22,8 @@ from kehu.interactions.models import InteractionChannel
 from kehu.ui.generic import Column, RecordFormView, RecordListView
 
 from . import rfm, selectors_nba
-from .models_nba import CrmInitiative, NbaAction
+from .models_nba import NbaAction
+from .models_scorecard import Initiative, PracticeStage
 from .services_nba import config, decision_for
 from .tasks_nba import nba_recompute
 
@@ -39,7 +40,7 @@ def worklist(request):
     rep_id = request.GET.get("rep", "")
     if rep_id.isdigit() and int(rep_id) != request.user.pk:
         rep = User.objects.filter(pk=int(rep_id), is_active=True).first()
-    rows = list(selectors_nba.worklist(user=request.user, rep=rep))
+    rows = selectors_nba.worklist_rows(user=request.user, rep=rep)
     cfg = config()
     return render(
         request,
@@ -47,6 +48,7 @@ def worklist(request):
         {
             "title": _("Next best activities"),
             "rows": rows,
+            "effect_hidden": selectors_nba.effect_hidden(request.user),
             "rep": rep,
             "reps": User.objects.filter(is_active=True)
             .only("id", "username", "display_name")
@@ -173,49 +175,22 @@ class ActionEdit(RecordFormView):
 
 
 # ------------------------------------------------------------------------------------------ initiatives
-class InitiativeForm(forms.ModelForm):
-    class Meta:
-        model = CrmInitiative
-        fields = [
-            "name",
-            "stage",
-            "status",
-            "expected_benefit",
-            "expected_cost",
-            "starts_on",
-            "owner",
-            "notes",
-        ]
-        widgets = {"starts_on": forms.DateInput(attrs={"type": "date"})}
-
-
-class InitiativeList(RecordListView):
-    """The company's own CRM practice activities ranked like customer actions: benefit index (E − C)/C."""
-
-    model = CrmInitiative
-    title = gettext_lazy("CRM initiatives by benefit index")
-    columns = [
-        Column("name", gettext_lazy("Name"), sort="name", link=True),
-        Column("stage", gettext_lazy("Practice stage"), sort="stage"),
-        Column("status", gettext_lazy("Status"), sort="status"),
-        Column("expected_benefit", gettext_lazy("Expected effect E"), sort="expected_benefit"),
-        Column("expected_cost", gettext_lazy("Expected cost C"), sort="expected_cost"),
-        Column("index_display", gettext_lazy("Benefit index"), sort="index", field="expected_benefit"),
-        Column("owner", gettext_lazy("Owner"), sort="owner__username"),
-    ]
-    search_fields = ("name",)
-    default_sort = "-index"
-    create_url_name = "analytics:nba_initiative_new"
-    detail_url_name = "analytics:nba_initiative_edit"
-
-    def base_queryset(self):
-        return selectors_nba.initiative_list(user=self.request.user)
-
-
-class InitiativeEdit(RecordFormView):
-    model = CrmInitiative
-    form_class = InitiativeForm
-    select_related = ("owner",)
-
-    def success_url(self, obj) -> str:
-        return reverse("analytics:nba_initiatives")
+def initiatives(request):
+    """The company's own CRM initiatives ranked like customer actions: benefit index (E − C) / C of the
+    discounted benefits and costs of each initiative's cash flows (edited on the scorecard's initiative pages)."""
+    access = Access.of(request.user)
+    if not access.can("view", Initiative):
+        raise PermissionDenied
+    stage = request.GET.get("stage", "")
+    stage = stage if stage in PracticeStage.values else ""
+    return render(
+        request,
+        "analytics/nba/initiatives.html",
+        {
+            "title": _("CRM initiatives by benefit index"),
+            "rows": selectors_nba.initiative_ranking(user=request.user, stage=stage or None),
+            "stages": PracticeStage.choices,
+            "stage": stage,
+            "can_add": access.can("add", Initiative),
+        },
+    )

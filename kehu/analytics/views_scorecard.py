@@ -30,6 +30,7 @@ from .models_scorecard import (
     KpiValue,
 )
 from .periods import PeriodType, parse
+from .services_nba import config as nba_config
 
 
 def _require_analytics(request) -> None:
@@ -127,7 +128,7 @@ class KpiForm(forms.ModelForm):
     class Meta:
         model = Kpi
         fields = [
-            "code", "name", "perspective", "source", "metric", "unit", "higher_is_better", "tolerance",
+            "code", "name", "perspective", "source", "metric", "unit", "higher_is_better", "rollup", "tolerance",
             "responsible", "position", "active", "description",
         ]  # fmt: skip
 
@@ -298,6 +299,8 @@ class InitiativeList(RecordListView):
     title = gettext_lazy("CRM initiatives")
     columns = [
         Column("name", gettext_lazy("Name"), "name", link=True),
+        Column("stage", gettext_lazy("Practice stage"), "stage"),
+        Column("status", gettext_lazy("Status"), "status"),
         Column("start", gettext_lazy("First period"), "start"),
         Column("period_type", gettext_lazy("Period"), "period_type"),
         Column("source", gettext_lazy("Cash flows"), "source"),
@@ -318,8 +321,8 @@ class InitiativeForm(forms.ModelForm):
     class Meta:
         model = Initiative
         fields = [
-            "name", "description", "responsible", "start", "period_type", "periods", "discount_rate", "source",
-            "kpi", "baseline", "margin",
+            "name", "stage", "status", "description", "responsible", "start", "period_type", "periods",
+            "discount_rate", "source", "kpi", "baseline", "margin",
         ]  # fmt: skip
         widgets = {"start": forms.DateInput(attrs={"type": "date"})}
 
@@ -371,6 +374,7 @@ def initiative_detail(request, pk):
             "result": result,
             "evaluation": result.evaluation,
             "irr_text": _irr_text(result.evaluation),
+            "benefit_index": result.benefit_index(float(nba_config()["MIN_COST"])),
             "form": form,
             "can_add": access.can(Action.ADD, InitiativeCashFlow),
             "can_change": access.can(Action.CHANGE, Initiative),

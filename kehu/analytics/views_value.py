@@ -20,7 +20,7 @@ from kehu.core import audit
 from kehu.core.access import Access
 from kehu.core.models import AuditAction
 
-from . import selectors, selectors_value
+from . import selectors, selectors_value, visibility
 from .models import CustomerScore
 from .models_value import RelationshipStrategy, ValueCycle, ValueSegment, ValueSettings
 
@@ -40,7 +40,11 @@ def segments(request):
     _require_view(request)
     hidden = selectors_value.hidden(request.user)
     score_hidden = Access.of(request.user).hidden_fields(CustomerScore)
-    rows = selectors_value.value_segment_summary(user=request.user) if "segment" not in hidden else []
+    rows = visibility.visible_summary(
+        lambda: selectors_value.value_segment_summary(user=request.user),
+        user=request.user,
+        grouped_by=(visibility.VALUE, "segment"),
+    )
     curves = selectors_value.pareto(user=request.user)
     series = []
     if "revenue" in curves:

@@ -14,6 +14,7 @@ def nba_panel(request, customer) -> dict | None:
     return {
         "customer": customer,
         "recommendations": recs,
+        "effect_hidden": selectors_nba.effect_hidden(request.user),
         "can_decide": Access.of(request.user).can("add", "analytics.nbadecision")
         and Access.of(request.user).can_write_record(customer),
         "next": request.get_full_path(),

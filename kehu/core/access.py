@@ -251,12 +251,22 @@ class Access:
 
     def hidden_fields(self, model_or_label) -> set[str]:
         """Hidden fields, plus what a model declares as belonging to a field (registry `extra["governed"]`,
-        e.g. a customer's other phone numbers belong to "phone"): hidden with it everywhere."""
+        e.g. a customer's other phone numbers belong to "phone"): hidden with it everywhere; plus fields it
+        declares as computed from another model's fields (`extra["derived"]`) when one of those is hidden."""
         hidden = {f for f, a in self.field_access(model_or_label).items() if a == FieldAccess.HIDDEN}
-        entry = registry.get(_label(model_or_label)) if hidden else None
-        if entry is not None:
+        entry = registry.get(_label(model_or_label))
+        if entry is None:
+            return hidden
+        if hidden:
             governed = entry.extra.get("governed", {})
             hidden |= {name for name, owner in governed.items() if owner in hidden}
+        # fields computed from other models' fields (registry `extra["derived"]`: name -> [(label, field)]),
+        # e.g. NBA's expected effect from the customer's CLV: hidden wherever one of their sources is hidden
+        for name, sources in entry.extra.get("derived", {}).items():
+            if name not in hidden and any(
+                source != entry.label and field in self.hidden_fields(source) for source, field in sources
+            ):
+                hidden.add(name)
         return hidden
 
     def readonly_fields(self, model_or_label) -> set[str]:

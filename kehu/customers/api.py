@@ -8,9 +8,11 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from kehu.analytics.models_value import ValueSegment
 from kehu.analytics.rfm import Segment as RFMSegment
 from kehu.core.access import Access
 from kehu.core.api import AccessAwareSerializer, CustomValuesField, ScopedModelViewSet
+from kehu.customers.filters import AT_RISK
 
 from . import search, selectors, services
 from .models import (
@@ -101,6 +103,14 @@ class CustomerFilterSet(filters.FilterSet):
     rfm_segment = filters.ChoiceFilter(
         choices=RFMSegment.choices, method="filter_rfm_segment", label="RFM segment (kehu.analytics)"
     )
+    value_segment = filters.ChoiceFilter(
+        choices=ValueSegment.choices, method="filter_value_segment", label="value segment (kehu.analytics)"
+    )
+    at_risk = filters.ChoiceFilter(
+        choices=AT_RISK,
+        method="filter_at_risk",
+        label="churn risk at or above (true) or below (false) the at-risk threshold (kehu.analytics)",
+    )
 
     class Meta:
         model = Customer
@@ -116,6 +126,12 @@ class CustomerFilterSet(filters.FilterSet):
             "tags",
         ]
 
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, request=request, **kwargs)
+        from .filters import drop_analytics_filters
+
+        drop_analytics_filters(self, getattr(request, "user", None))
+
     def filter_q(self, queryset, name, value):
         return search.match_customers(queryset, value, user=getattr(self.request, "user", None))
 
@@ -129,6 +145,18 @@ class CustomerFilterSet(filters.FilterSet):
         from kehu.analytics.selectors import customers_in_segment
 
         return customers_in_segment(queryset, user=getattr(self.request, "user", None), segment=value)
+
+    def filter_value_segment(self, queryset, name, value):
+        from kehu.analytics.selectors_value import customers_in_value_segment
+
+        return customers_in_value_segment(queryset, user=getattr(self.request, "user", None), segment=value)
+
+    def filter_at_risk(self, queryset, name, value):
+        from kehu.analytics.selectors_value import customers_by_risk
+
+        if value not in ("true", "false"):
+            return queryset
+        return customers_by_risk(queryset, user=getattr(self.request, "user", None), at_risk=value == "true")
 
 
 class ContactPointInput(serializers.Serializer):

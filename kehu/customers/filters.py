@@ -2,12 +2,15 @@ import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from kehu.analytics.models_value import ValueSegment
 from kehu.analytics.rfm import Segment as RFMSegment
 from kehu.core.models import Tag, User
 
 from .models import Customer, CustomerType, Kind, Source, Stage
 
 RFM_SEGMENTS = RFMSegment.choices
+#: `?at_risk=true|false` (a choice rather than a boolean filter, which would read a typo as "any")
+AT_RISK = [("true", _("Yes")), ("false", _("No"))]
 
 
 class CustomerFilter(django_filters.FilterSet):
@@ -38,6 +41,13 @@ class CustomerFilter(django_filters.FilterSet):
     rfm_segment = django_filters.ChoiceFilter(
         choices=RFM_SEGMENTS, method="filter_rfm_segment", label=_("RFM segment")
     )
+    # the value segment and churn risk of the latest scoring run (kehu.analytics, issue #11 items 3 and 4)
+    value_segment = django_filters.ChoiceFilter(
+        choices=ValueSegment.choices, method="filter_value_segment", label=_("Value segment")
+    )
+    at_risk = django_filters.ChoiceFilter(
+        choices=AT_RISK, method="filter_at_risk", label=_("At risk of churning")
+    )
 
     class Meta:
         model = Customer
@@ -49,6 +59,7 @@ class CustomerFilter(django_filters.FilterSet):
 
         user = getattr(request, "user", None)
         scoped_customer_field(self.form.fields["account"], user, kind=Kind.ORGANIZATION)
+        drop_analytics_filters(self, user)
 
     def filter_import_job(self, queryset, name, value):
         from .imports.selectors import written_customer_ids
@@ -60,3 +71,26 @@ class CustomerFilter(django_filters.FilterSet):
         from kehu.analytics.selectors import customers_in_segment
 
         return customers_in_segment(queryset, user=getattr(self.request, "user", None), segment=value)
+
+    def filter_value_segment(self, queryset, name, value):
+        from kehu.analytics.selectors_value import customers_in_value_segment
+
+        return customers_in_value_segment(queryset, user=getattr(self.request, "user", None), segment=value)
+
+    def filter_at_risk(self, queryset, name, value):
+        from kehu.analytics.selectors_value import customers_by_risk
+
+        if value not in ("true", "false"):
+            return queryset
+        return customers_by_risk(queryset, user=getattr(self.request, "user", None), at_risk=value == "true")
+
+
+def drop_analytics_filters(filterset, user) -> None:
+    """Take the analytics filters on a score or value field hidden from `user` out of a customer filterset (not
+    offered; ignored when sent, like every filter on a hidden field — kehu.core.filters)."""
+    from kehu.analytics.selectors_value import hidden_customer_filters
+    from kehu.core.filters import drop_hidden_filters
+
+    if user is None:  # schema generation: every filter is documented
+        return
+    drop_hidden_filters(filterset, hidden_customer_filters(user))

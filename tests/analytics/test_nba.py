@@ -12,13 +12,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from kehu.analytics.models_nba import (
-    CrmInitiative,
     NbaAction,
     NbaCalibration,
     NbaDecision,
     NbaRecommendation,
     Outcome,
 )
+from kehu.analytics.models_scorecard import Initiative, InitiativeCashFlow
 from kehu.analytics.selectors_nba import worklist
 from kehu.analytics.services import scoring_run
 from kehu.analytics.services_nba import nba_decide, nba_run
@@ -276,6 +276,18 @@ def test_catalogue_is_edited_by_administrators_through_the_record_service(org, a
     assert api_for(org.rep1).post("/api/analytics/nba/actions/", {}, format="json").status_code == 403
 
 
+def _initiative(name, benefit, cost, *, stage="segmentation", flows=None, rate="8"):
+    initiative = Initiative.objects.create(
+        name=name, stage=stage, start=timezone.localdate(), period_type="quarter", periods=4,
+        discount_rate=Decimal(rate),
+    )  # fmt: skip
+    for index, (out, inflow) in enumerate(flows or [(cost, benefit)]):
+        InitiativeCashFlow.objects.create(
+            initiative=initiative, period_index=index, outflow=Decimal(out), inflow=Decimal(inflow)
+        )
+    return initiative
+
+
 def test_initiatives_are_ranked_by_benefit_index_and_a_zero_cost_stays_finite(
     admin_user, client_for, api_for
 ):
@@ -284,18 +296,36 @@ def test_initiatives_are_ranked_by_benefit_index_and_a_zero_cost_stays_finite(
         ("客户分群项目", "30000", "5000"),
         ("免费调研", "1000", "0"),
     ):
-        CrmInitiative.objects.create(
-            name=name,
-            stage="segmentation",
-            expected_benefit=Decimal(e),
-            expected_cost=Decimal(c),
-            owner=admin_user,
-        )
-    data = api_for(admin_user).get("/api/analytics/nba/initiatives/").json()["results"]
-    assert [r["name"] for r in data] == ["免费调研", "客户分群项目", "会员积分计划"]
-    assert [round(r["benefit_index"], 2) for r in data] == [1000.0, 5.0, 1.5]
+        _initiative(name, e, c)
+    Initiative.objects.create(name="未定项目 No flows yet", start=timezone.localdate())
+    data = api_for(admin_user).get("/api/analytics/nba/initiatives/").json()
+    assert [r["name"] for r in data] == ["免费调研", "客户分群项目", "会员积分计划", "未定项目 No flows yet"]
+    assert [r["benefit_index"] for r in data][:3] == [1000.0, 5.0, 1.5]  # one period: undiscounted
+    assert data[3]["benefit_index"] is None
     html = client_for(admin_user).get("/analytics/nba/initiatives/").content.decode()
-    assert html.index("免费调研") < html.index("客户分群项目") < html.index("会员积分计划")
+    assert (
+        html.index("免费调研")
+        < html.index("客户分群项目")
+        < html.index("会员积分计划")
+        < html.index("未定项目")
+    )
+    assert api_for(admin_user).get("/api/analytics/nba/initiatives/?stage=nonsense").status_code == 400
+    assert api_for(admin_user).get("/api/analytics/nba/initiatives/?stage=strategy").json() == []
+
+
+def test_an_initiatives_benefit_index_discounts_its_cash_flows(admin_user, api_for):
+    """E and C are the present values of the benefits and costs at the initiative's rate: a benefit that comes
+    a year later weighs less, so the same undiscounted sums rank lower."""
+    early = _initiative("早收益 Early", 0, 0, flows=[(1000, 0), (0, 3000)], rate="21")
+    late = _initiative("晚收益 Late", 0, 0, flows=[(1000, 0), (0, 0), (0, 0), (0, 0), (0, 3000)], rate="21")
+    rows = {r["name"]: r for r in api_for(admin_user).get("/api/analytics/nba/initiatives/").json()}
+    quarter = 1.21**0.25 - 1
+    assert rows[early.name]["pv_benefit"] == pytest.approx(3000 / (1 + quarter), rel=1e-9)
+    assert rows[late.name]["pv_benefit"] == pytest.approx(3000 / 1.21, rel=1e-9)
+    assert rows[late.name]["benefit_index"] == pytest.approx((3000 / 1.21 - 1000) / 1000, rel=1e-9)
+    assert rows[early.name]["benefit_index"] > rows[late.name]["benefit_index"]
+    evaluation = api_for(admin_user).get(f"/api/analytics/initiatives/{late.pk}/evaluation/").json()
+    assert evaluation["benefit_index"] == pytest.approx(rows[late.name]["benefit_index"], abs=1e-4)
 
 
 def test_only_administrators_recompute_and_edit_the_catalogue_in_the_ui(
@@ -336,15 +366,23 @@ def test_only_administrators_recompute_and_edit_the_catalogue_in_the_ui(
 def test_initiative_created_in_the_ui_shows_its_benefit_index(admin_user, client_for):
     admin = client_for(admin_user)
     response = admin.post(
-        "/analytics/nba/initiatives/new/",
+        "/analytics/scorecard/initiatives/new/",
         {"name": "客户满意度调查 Satisfaction survey", "stage": "evaluation", "status": "proposed",
-         "expected_benefit": "20000", "expected_cost": "5000", "owner": admin_user.pk},
+         "start": timezone.localdate().isoformat(), "period_type": "quarter", "periods": "1",
+         "discount_rate": "8", "source": "entered", "margin": "100", "responsible": admin_user.pk},
     )  # fmt: skip
     assert response.status_code == 302, response.content.decode()[:2000]
-    initiative = CrmInitiative.objects.get()
-    assert initiative.benefit_index == 3.0
+    initiative = Initiative.objects.get()
+    assert (initiative.stage, initiative.status) == ("evaluation", "proposed")
+    flow = admin.post(
+        f"/analytics/scorecard/initiatives/{initiative.pk}/",
+        {"period_index": 0, "outflow": "5000", "inflow": "20000"},
+    )
+    assert flow.status_code == 302
     html = admin.get("/analytics/nba/initiatives/").content.decode()
     assert "3.00" in html and "客户满意度调查" in html
+    detail = admin.get(f"/analytics/scorecard/initiatives/{initiative.pk}/").content.decode()
+    assert 'data-testid="benefit-index">3.00<' in detail
 
 
 def test_malformed_decisions_are_refused_with_a_message(book, org, client_for):

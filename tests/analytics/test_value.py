@@ -383,7 +383,12 @@ def test_api_lists_values_scoped_with_reasons_and_hides_restricted_fields(histor
     fresh = type(org.rep1).objects.get(pk=org.rep1.pk)
     rows = api_for(fresh).get("/api/analytics/values/").json()["results"]
     assert rows and "churn_risk" not in rows[0] and "churn_reasons" not in rows[0]
-    assert api_for(fresh).get("/api/analytics/values/?at_risk=true").json()["results"] == []
+    # filters and sorts by the hidden field are ignored, as on every list (kehu.core.filters): same rows
+    everyone = [r["customer"] for r in rows]
+    for query in ("at_risk=true", "at_risk=false", "min_churn_risk=0.99", "ordering=-churn_risk"):
+        answer = api_for(fresh).get(f"/api/analytics/values/?{query}")
+        assert answer.status_code == 200
+        assert [r["customer"] for r in answer.json()["results"]] == everyone, query
     assert list(selectors_value.at_risk_customers(fresh)) == []
 
 
@@ -419,3 +424,37 @@ def test_degenerate_histories_give_finite_values_in_the_api(org, make_customer, 
         assert all(math.isfinite(r["weight"]) for r in row["churn_reasons"])
     segs = api_for(org.rep1).get("/api/analytics/value-segments/").json()
     assert all(math.isfinite(s["churn_risk"]) for s in segs)
+
+
+def test_summaries_leave_out_figures_of_hidden_fields_through_one_helper(history, org, api_for, client_for):
+    """kehu.analytics.visibility: the RFM and value segment summaries (API and page) drop what is computed
+    from a hidden score field, are empty when the segment is hidden; the CLV rank hides with the CLV."""
+    scoring_run()
+    role = org.rep1.roles.get()
+    ModelGrant.objects.create(role=role, model="analytics.customerscore", can_view=True, read_scope=Scope.OWN)
+    ModelGrant.objects.create(role=role, model="analytics.customervalue", can_view=True, read_scope=Scope.OWN)
+    FieldGrant.objects.create(role=role, model="analytics.customerscore", field="clv", access="hidden")
+    FieldGrant.objects.create(role=role, model="analytics.customerscore", field="monetary", access="hidden")
+    Access.forget(org.rep1)
+    rep = type(org.rep1).objects.get(pk=org.rep1.pk)
+    api = api_for(rep)
+    rfm_rows = api.get("/api/analytics/segments/").json()
+    value_rows = api.get("/api/analytics/value-segments/").json()
+    assert rfm_rows and value_rows
+    for row in (*rfm_rows, *value_rows):
+        assert not {"clv", "clv_share", "revenue", "revenue_share"} & set(row)
+        assert row["customers"] >= 0 and isinstance(row["label"], str)
+    assert sum(r["customers"] for r in value_rows) > 0
+    assert "p_alive" in rfm_rows[0] and "churn_risk" in value_rows[0]
+    values = api.get("/api/analytics/values/?ordering=clv_rank").json()["results"]
+    assert values and all("clv_rank" not in r and "margin" not in r for r in values)
+    assert [r["customer"] for r in values] == sorted(r["customer"] for r in values)  # not by CLV rank
+    page = client_for(rep).get("/analytics/value/").content.decode()
+    assert "CLV rank" not in page
+    # the segment hidden: no summary at all
+    FieldGrant.objects.create(role=role, model="analytics.customervalue", field="segment", access="hidden")
+    FieldGrant.objects.create(role=role, model="analytics.customerscore", field="segment", access="hidden")
+    Access.forget(rep)
+    rep = type(rep).objects.get(pk=rep.pk)
+    assert api_for(rep).get("/api/analytics/segments/").json() == []
+    assert api_for(rep).get("/api/analytics/value-segments/").json() == []
