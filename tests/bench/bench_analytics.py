@@ -18,7 +18,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from tests.bench.conftest import bench_now, report, timed
+from tests.bench.conftest import bench_now, bulk_load, report, timed
 
 pytestmark = pytest.mark.django_db
 
@@ -45,13 +45,14 @@ def order_dataset(big_dataset, django_db_blocker):
             now = bench_now()
             today = timezone.localdate(now)
             amount = "round((-150 * (" + " + ".join(["ln(1 - random())"] * 6) + "))::numeric, 2)"
-            with connection.cursor() as cursor:
+            with connection.cursor() as cursor, bulk_load(cursor, ["sales_order", "sales_orderline"]):
                 cursor.execute("SELECT setseed(0.17)")
                 cursor.execute(
                     "CREATE TEMP TABLE bench_buyers AS SELECT row_number() OVER (ORDER BY id) AS k, id, owner_id "
-                    "FROM customers_customer WHERE random() < 0.6"
+                    "FROM customers_customer WHERE random() < 0.6 ORDER BY id"
                 )
                 cursor.execute("CREATE UNIQUE INDEX ON bench_buyers (k)")
+                cursor.execute("ANALYZE bench_buyers")
                 cursor.execute("SELECT count(*) FROM bench_buyers")
                 buyers = cursor.fetchone()[0]
                 cursor.execute(
@@ -67,6 +68,7 @@ def order_dataset(big_dataset, django_db_blocker):
                         FROM generate_series(%s::bigint, %s::bigint) AS g(i)
                     ) AS d
                     JOIN bench_buyers AS b ON b.k = d.k
+                    ORDER BY d.i
                     """,  # noqa: S608 - no user input
                     [now, now, now, buyers, today, start, start + missing - 1],
                 )
