@@ -45,6 +45,7 @@ from kehu.core.access import Access
 from kehu.core.selectors import scoped
 
 from .models_reports import ChartType
+from .reports_summary import compile_summary
 
 BUCKETS = {
     "day": gettext_lazy("Day"),
@@ -735,9 +736,11 @@ def _label(g: Group, value, title, names) -> str:
     return str(value)
 
 
-def compile_query(spec: Spec, *, user, parents=None, plain: bool = False):
-    """The one aggregate queryset of a report (exposed for the benchmark and EXPLAIN). `plain=True` leaves out
-    the rewrites that only make it faster (the tests compare both on the same data)."""
+def compile_query(spec: Spec, *, user, parents=None, plain: bool = False, summary: bool = True):
+    """The one aggregate queryset of a report (exposed for the benchmark and EXPLAIN). Unless `plain=True`: over
+    the order-line summary when the report and the reader allow it (`reports_summary`), else with the segment
+    joined on the record's own customer key and dates truncated as dates; `plain=True` leaves out what only
+    makes it faster (the tests compare both on the same data); `summary=False` only the summary."""
     if parents is None and (
         any(g.info.kind == "hierarchy" for g in spec.groups)
         or any(f.info.kind == "hierarchy" for f in spec.filters)
@@ -752,25 +755,34 @@ def compile_query(spec: Spec, *, user, parents=None, plain: bool = False):
         values[f"g{i}"] = _group_expression(i, g, parents or {}, plain)
         if g.info.kind == "relation" and g.info.title and not g.bucket:
             values[f"t{i}"] = F(g.info.title)
-    qs = qs.values(**values).annotate(**measures)
-    first = spec.groups[0]
-    if len(spec.groups) == 1 and not first.bucket and spec.chart in {ChartType.BAR, ChartType.PIE}:
-        qs = qs.order_by(models.F("m0").desc(nulls_last=True), "g0")
-    else:
-        qs = qs.order_by(*[models.F(f"g{i}").asc(nulls_last=True) for i in range(len(spec.groups))])
+    summed = None if plain or not summary else compile_summary(spec, user=user, bucket_expression=_bucket_of)
+    if summed is not None:
+        return _ordered(summed[0], spec), summed[1]
+    qs = _ordered(qs.values(**values).annotate(**measures), spec)
     if not plain:
         _join_score_directly(qs.query)
     return qs, measures
 
 
-def run(spec: Spec, *, user, plain: bool = False) -> dict:
+def _bucket_of(path: str, bucket: str):
+    return DateBucket(path, bucket, output_field=models.DateField())
+
+
+def _ordered(qs, spec: Spec):
+    first = spec.groups[0]
+    if len(spec.groups) == 1 and not first.bucket and spec.chart in {ChartType.BAR, ChartType.PIE}:
+        return qs.order_by(models.F("m0").desc(nulls_last=True), "g0")
+    return qs.order_by(*[models.F(f"g{i}").asc(nulls_last=True) for i in range(len(spec.groups))])
+
+
+def run(spec: Spec, *, user, plain: bool = False, summary: bool = True) -> dict:
     """Run a report for `user`: one SQL statement over the user's records. JSON-ready (no NaN, no infinity).
     `plain=True`: without the rewrites that only make the statement faster (`compile_query`)."""
     needs_tree = any(g.info.kind == "hierarchy" for g in spec.groups) or any(
         f.info.kind == "hierarchy" for f in spec.filters
     )
     parents, names = _departments() if needs_tree else ({}, {})
-    qs, measures = compile_query(spec, user=user, parents=parents, plain=plain)
+    qs, measures = compile_query(spec, user=user, parents=parents, plain=plain, summary=summary)
     truncated = False
     if not spec.groups:
         totals = qs.aggregate(**measures)

@@ -88,9 +88,10 @@ def test_fast_statement_gives_the_plain_statements_results(history, org):
 
 
 def test_the_segment_is_joined_on_the_lines_customer_without_the_customer_table(history, org):
-    spec = reports.parse_spec(_spec(SPECS[0]), user=org.exec)
-    fast_sql = str(reports.compile_query(spec, user=org.exec)[0].query)
-    plain_sql = str(reports.compile_query(spec, user=org.exec, plain=True)[0].query)
+    # a sales rep: a scope condition (the order's owner), so the lines themselves are read (not the summary)
+    spec = reports.parse_spec(_spec(SPECS[0]), user=org.rep1)
+    fast_sql = str(reports.compile_query(spec, user=org.rep1)[0].query)
+    plain_sql = str(reports.compile_query(spec, user=org.rep1, plain=True)[0].query)
     assert '"customers_customer"' in plain_sql
     assert '"customers_customer"' not in fast_sql
     assert '"sales_orderline"."customer_id" = "analytics_customerscore"."customer_id"' in fast_sql
@@ -98,13 +99,14 @@ def test_the_segment_is_joined_on_the_lines_customer_without_the_customer_table(
         assert "::timestamp)::date" in fast_sql and "::timestamp)::date" not in plain_sql
     # still one statement
     with CaptureQueriesContext(connection) as queries:
-        reports.run(spec, user=org.exec)
+        reports.run(spec, user=org.rep1)
     assert len([q for q in queries.captured_queries if "sales_orderline" in q["sql"]]) == 1
 
 
 def test_customer_table_kept_when_the_report_also_uses_it(history, org):
     spec = reports.parse_spec(_spec(SPECS[6]), user=org.exec)
     fast_sql = str(reports.compile_query(spec, user=org.exec)[0].query)
+    assert "analytics_orderlinemonth" not in fast_sql  # a customer is no dimension of the summary
     assert '"customers_customer"' in fast_sql
     result = reports.run(spec, user=org.exec)
     names = {r["labels"][1] for r in result["rows"]}
@@ -116,3 +118,98 @@ def test_segment_empty_for_customers_without_a_score(history, org):
     result = reports.run(spec, user=org.exec)
     assert len(result["rows"]) == 1 and result["rows"][0]["keys"] == [None]
     assert result["rows"][0]["values"] == [500.0, 1]  # the cancelled-only customer's line
+
+
+# ------------------------------------------------------------------ the order-line summary (PostgreSQL only)
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the summary is kept by PostgreSQL triggers (0007_anperf)"
+)
+MONTH_SEGMENT = SPECS[0]
+SUMMARY_SPECS = [
+    MONTH_SEGMENT,
+    {"group_by": [{"field": "order_date", "bucket": "quarter"}, SEGMENT], "filters": [{"field": "counted", "op": "ne"}]},
+    {"group_by": [{"field": "order_date", "bucket": "year"}, {"field": "currency"}],
+     "measures": [{"agg": "sum", "field": "quantity"}, {"agg": "count"}],
+     "filters": [{"field": "currency", "op": "in", "value": ["CNY", "USD"]}]},
+    {"group_by": [SEGMENT], "chart": "pie"},
+    {"group_by": [{"field": "counted"}, {"field": "order_date", "bucket": "month"}]},
+]  # fmt: skip
+
+
+def _uses_summary(spec, user) -> bool:
+    sql = str(reports.compile_query(spec, user=user)[0].query)
+    return "analytics_orderlinemonth" in sql and "sales_orderline" not in sql
+
+
+def _same_both_ways(org, user=None):
+    user = user or org.exec
+    for extra in SUMMARY_SPECS:
+        spec = reports.parse_spec(_spec(dict(extra)), user=user)
+        assert reports.run(spec, user=user) == reports.run(spec, user=user, plain=True), extra
+
+
+@postgres_only
+def test_summary_answers_the_executive_with_the_plain_results(history, org):
+    for extra in SUMMARY_SPECS:
+        spec = reports.parse_spec(_spec(dict(extra)), user=org.exec)
+        assert _uses_summary(spec, org.exec), extra
+    _same_both_ways(org)
+    # one statement over the summary, none over the lines
+    spec = reports.parse_spec(_spec(MONTH_SEGMENT), user=org.exec)
+    with CaptureQueriesContext(connection) as queries:
+        result = reports.run(spec, user=org.exec)
+    assert not [q for q in queries.captured_queries if "sales_orderline" in q["sql"]]
+    assert len([q for q in queries.captured_queries if "analytics_orderlinemonth" in q["sql"]]) == 1
+    assert result["rows"]
+    by_segment = reports.run(reports.parse_spec(_spec(dict(SUMMARY_SPECS[3])), user=org.exec), user=org.exec)
+    assert None in {r["keys"][0] for r in by_segment["rows"]}  # the customer without a score
+
+
+@postgres_only
+def test_summary_not_used_for_a_narrower_scope_or_other_shapes(history, org):
+    spec = reports.parse_spec(_spec(MONTH_SEGMENT), user=org.rep1)
+    assert not _uses_summary(spec, org.rep1)
+    for extra in (
+        {"group_by": [{"field": "order_date", "bucket": "week"}, SEGMENT]},  # a week crosses months
+        {"group_by": [SEGMENT], "measures": [{"agg": "avg", "field": "amount"}]},
+        {"group_by": [SEGMENT], "filters": [{"field": "amount", "op": "gt", "value": 10}]},
+        {"group_by": [{"field": "customer"}]},
+    ):
+        spec = reports.parse_spec(_spec(extra), user=org.exec)
+        assert not _uses_summary(spec, org.exec), extra
+
+
+@postgres_only
+def test_summary_follows_order_changes_without_a_scoring_run(history, org, make_customer):
+    from kehu.sales.models import OrderLine
+
+    a, c = history["a"], history["c"]
+    today = timezone.localdate()
+    buy(a, today, 123.45)  # insert
+    buy(make_customer("新客户", owner=org.rep3), today, 10)  # a customer without a score
+    line = OrderLine.objects.filter(customer=c, counted=True).first()
+    OrderLine.objects.filter(pk=line.pk).update(counted=False)  # cancellation
+    OrderLine.objects.filter(customer=a).order_by("id").first().delete()  # delete
+    OrderLine.objects.filter(customer=history["b"]).update(customer=c)  # lines moved to another customer
+    OrderLine.objects.filter(customer=a).update(order_date=today - dt.timedelta(days=40))  # redated
+    spec = reports.parse_spec(_spec(MONTH_SEGMENT), user=org.exec)
+    assert _uses_summary(spec, org.exec)
+    _same_both_ways(org)
+    OrderLine.objects.filter(customer=history["d"]).delete()  # every line of a group gone: no empty group
+    _same_both_ways(org)
+
+
+@postgres_only
+def test_summary_stale_after_scores_change_outside_a_run_until_the_next_run(history, org):
+    from kehu.analytics.models import CustomerScore
+
+    spec = reports.parse_spec(_spec(MONTH_SEGMENT), user=org.exec)
+    before = reports.run(spec, user=org.exec)
+    CustomerScore.objects.filter(customer=history["a"]).update(segment="lost")
+    assert not _uses_summary(spec, org.exec)
+    changed = reports.run(spec, user=org.exec)
+    assert changed == reports.run(spec, user=org.exec, plain=True) and changed != before
+    run = scoring_run()
+    assert "report_summary" in run.timings
+    assert _uses_summary(spec, org.exec)
+    _same_both_ways(org)

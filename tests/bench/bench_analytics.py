@@ -18,7 +18,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from tests.bench.conftest import bench_now, bulk_load, report, timed
+from tests.bench.conftest import PeakMemory, bench_now, bulk_load, report, timed
 
 pytestmark = pytest.mark.django_db
 
@@ -95,13 +95,21 @@ def order_dataset(big_dataset, django_db_blocker):
 def test_scoring_every_customer_end_to_end(order_dataset):
     from kehu.analytics.services import scoring_run
 
-    t0 = time.perf_counter()
-    run = scoring_run()
-    total = time.perf_counter() - t0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM customers_customer")
+        customers = cursor.fetchone()[0]
+    with PeakMemory() as memory:
+        t0 = time.perf_counter()
+        cpu0 = time.process_time()
+        run = scoring_run()
+        total = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
     split = ", ".join(f"{k} {v:.2f}s" for k, v in run.timings.items())
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     line = (
-        f"BENCH analytics scoring: {run.customers} customers, {order_dataset['order_lines']} order lines: "
-        f"total {total:.2f}s ({split}); models {run.purchase_model}/{run.spend_model}"
+        f"BENCH analytics scoring: {customers} customers, {run.customers} scored, "
+        f"{order_dataset['order_lines']} order lines: total {total:.2f}s (process CPU {cpu:.2f}s; {split}); "
+        f"{memory}; models {run.purchase_model}/{run.spend_model}; load average {load}"
     )
     print(line)
     with open(os.environ.get("BENCH_LOG", "var/bench.log"), "a", encoding="utf-8") as log:
