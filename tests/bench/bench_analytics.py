@@ -1,5 +1,6 @@
 """Analytics benchmarks (issue #11): RFM + BG/NBD + Gamma-Gamma + scoring of every customer end to end, with
-the split into SQL aggregation / fit / scoring / write-back; and the BG/NBD fit on the CDNOW cohort.
+the split into SQL aggregation / fit / scoring / write-back, the process's CPU time and peak memory; and the
+BG/NBD fit on the CDNOW cohort.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:55432/kehubench make bench BENCH_ARGS="-k analytics"
     BENCH_ORDER_LINES=10000000 (default; one line per order, over 60% of the customers, skewed)
@@ -29,7 +30,7 @@ CDNOW = Path(__file__).parents[1] / "analytics" / "data" / "cdnow_summary.csv"
 @pytest.fixture(scope="session")
 def order_dataset(big_dataset, django_db_blocker):
     """ORDER_LINES sale orders with one line each over three years, generated once (inside PostgreSQL: an
-    INSERT … SELECT, ~10× faster than streaming Python tuples) and reused. 60 % of the customers buy; the i-th
+    INSERT … SELECT under `bulk_load`: foreign-key triggers off, secondary indexes rebuilt after) and reused. 60 % of the customers buy; the i-th
     of n buyers is drawn with probability ∝ (i/n)^-0.6 (a few buy very often, most a few times); amounts are
     gamma(6, 150) distributed (a sum of six exponentials)."""
     from kehu.core import bulk
