@@ -6,8 +6,9 @@ sums of amount and quantity; filters on `counted` and currency) is compiled to o
 instead of over the lines — a few thousand rows instead of millions. Used only
 
 - on PostgreSQL, where triggers keep the summary current, and only while it is marked valid;
-- for a reader who sees every order line (their scope adds no condition): the summary has no owner, shared
-  records or other scope terms, so any narrower reader goes the plain way over their own lines;
+- for a reader who sees every order line, or whose scope is exactly "orders owned by these users" (own, team,
+  department): the summary keeps the order's owner; a scope with shared records or other terms goes the
+  plain way over the reader's lines;
 - for fields the reader's catalogue offers (the specification was checked against it before: hidden fields
   never get here).
 
@@ -58,8 +59,30 @@ def is_valid() -> bool:
     return bool(row and row[0])
 
 
-def _sees_everything(spec, user) -> bool:
-    return not scoped(spec.model, user=user).query.where
+#: the reader sees every line
+EVERYTHING = ()
+
+
+def _owner_scope(spec, user):
+    """EVERYTHING when the reader's scope adds no condition; the sorted owner ids when it is exactly "the order's
+    owner is one of these" (the statement `Access.filter` builds is compared with that one, so shared records
+    or any extra scope term fall back to the lines); None otherwise."""
+    from kehu.core import registry
+    from kehu.core.access import Access, Scope
+
+    qs = scoped(spec.model, user=user)
+    if not qs.query.where:
+        return EVERYTHING
+    prefix, owner_field = registry.require(spec.model).scope_path()
+    if f"{prefix}{owner_field}" != "order__owner":
+        return None
+    access = Access.of(user)
+    owners = access.owner_ids(Scope(access.grant(spec.model).read_scope))
+    if not owners:
+        return None
+    owners = sorted(owners)
+    expected = spec.model._default_manager.filter(order__owner_id__in=owners)
+    return owners if str(qs.query) == str(expected.query) else None
 
 
 def compile_summary(spec, *, user, bucket_expression):
@@ -67,9 +90,14 @@ def compile_summary(spec, *, user, bucket_expression):
     same row dictionaries (g0…, m0…) as `reports.compile_query`."""
     from .models_summary import OrderLineMonth
 
-    if not usable(spec) or not _sees_everything(spec, user) or not is_valid():
+    if not usable(spec):
+        return None
+    owners = _owner_scope(spec, user)
+    if owners is None or not is_valid():
         return None
     qs = OrderLineMonth.objects.order_by()
+    if owners is not EVERYTHING:
+        qs = qs.filter(owner_id__in=owners)
     for f in spec.filters:
         cond = Q(**{f"{f.info.path}__in" if f.op == "in" else f.info.path: f.value})
         qs = qs.filter(~cond if f.op == "ne" else cond)

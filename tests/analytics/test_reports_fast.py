@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from kehu.analytics import reports
 from kehu.analytics.services import scoring_run
+from kehu.core.access import Access
 from tests.analytics.conftest import buy
 
 pytestmark = pytest.mark.django_db
@@ -88,9 +89,8 @@ def test_fast_statement_gives_the_plain_statements_results(history, org):
 
 
 def test_the_segment_is_joined_on_the_lines_customer_without_the_customer_table(history, org):
-    # a sales rep: a scope condition (the order's owner), so the lines themselves are read (not the summary)
     spec = reports.parse_spec(_spec(SPECS[0]), user=org.rep1)
-    fast_sql = str(reports.compile_query(spec, user=org.rep1)[0].query)
+    fast_sql = str(reports.compile_query(spec, user=org.rep1, summary=False)[0].query)
     plain_sql = str(reports.compile_query(spec, user=org.rep1, plain=True)[0].query)
     assert '"customers_customer"' in plain_sql
     assert '"customers_customer"' not in fast_sql
@@ -99,7 +99,7 @@ def test_the_segment_is_joined_on_the_lines_customer_without_the_customer_table(
         assert "::timestamp)::date" in fast_sql and "::timestamp)::date" not in plain_sql
     # still one statement
     with CaptureQueriesContext(connection) as queries:
-        reports.run(spec, user=org.rep1)
+        reports.run(spec, user=org.rep1, summary=False)
     assert len([q for q in queries.captured_queries if "sales_orderline" in q["sql"]]) == 1
 
 
@@ -166,9 +166,21 @@ def test_summary_answers_the_executive_with_the_plain_results(history, org):
 
 
 @postgres_only
-def test_summary_not_used_for_a_narrower_scope_or_other_shapes(history, org):
+def test_summary_for_an_owner_scope_and_not_for_shared_records_or_other_shapes(history, org):
+    from kehu.core.models import RecordShare
+    from kehu.sales.models import Order
+
+    for user in (org.rep1, org.rep3):
+        spec = reports.parse_spec(_spec(MONTH_SEGMENT), user=user)
+        assert _uses_summary(spec, user)
+        _same_both_ways(org, user)
+    # a reader with a record shared with them: the scope is more than an owner list, the lines are read
+    order = Order.objects.filter(customer=history["c"]).first()
+    RecordShare.objects.create(model="sales.order", object_id=order.pk, user=org.rep1)
+    Access.forget(org.rep1)
     spec = reports.parse_spec(_spec(MONTH_SEGMENT), user=org.rep1)
     assert not _uses_summary(spec, org.rep1)
+    assert reports.run(spec, user=org.rep1) == reports.run(spec, user=org.rep1, plain=True)
     for extra in (
         {"group_by": [{"field": "order_date", "bucket": "week"}, SEGMENT]},  # a week crosses months
         {"group_by": [SEGMENT], "measures": [{"agg": "avg", "field": "amount"}]},
@@ -181,7 +193,7 @@ def test_summary_not_used_for_a_narrower_scope_or_other_shapes(history, org):
 
 @postgres_only
 def test_summary_follows_order_changes_without_a_scoring_run(history, org, make_customer):
-    from kehu.sales.models import OrderLine
+    from kehu.sales.models import Order, OrderLine
 
     a, c = history["a"], history["c"]
     today = timezone.localdate()
@@ -194,9 +206,13 @@ def test_summary_follows_order_changes_without_a_scoring_run(history, org, make_
     OrderLine.objects.filter(customer=a).update(order_date=today - dt.timedelta(days=40))  # redated
     spec = reports.parse_spec(_spec(MONTH_SEGMENT), user=org.exec)
     assert _uses_summary(spec, org.exec)
-    _same_both_ways(org)
+    for user in (org.exec, org.rep1, org.rep3):
+        _same_both_ways(org, user)
     OrderLine.objects.filter(customer=history["d"]).delete()  # every line of a group gone: no empty group
-    _same_both_ways(org)
+    # orders handed from rep3 to rep1: their lines move between the reps' figures
+    Order.objects.filter(customer=c).update(owner=org.rep1)
+    for user in (org.exec, org.rep1, org.rep3):
+        _same_both_ways(org, user)
 
 
 @postgres_only

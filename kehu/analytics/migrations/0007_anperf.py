@@ -4,16 +4,31 @@ table, and on PostgreSQL the triggers that keep it current and the function that
 from django.db import migrations, models
 
 GROUP = (
-    "date_trunc('month', {t}.order_date::timestamp)::date, COALESCE(s.segment, ''), {t}.currency, {t}.counted"
+    "date_trunc('month', {t}.order_date::timestamp)::date, COALESCE(s.segment, ''), {t}.currency, {t}.counted,"
+    " {o}.owner_id"
 )
+COLUMNS = "(month, segment, currency, counted, owner_id, lines, amount, quantity)"
 
 
 def _delta(table: str, sign: str) -> str:
     return f"""
-        INSERT INTO analytics_orderlinemonth (month, segment, currency, counted, lines, amount, quantity)
-        SELECT {GROUP.format(t="r")}, {sign}count(*), {sign}sum(r.amount), {sign}sum(r.quantity)
-        FROM {table} AS r LEFT JOIN analytics_customerscore AS s ON s.customer_id = r.customer_id
-        GROUP BY 1, 2, 3, 4;"""
+        INSERT INTO analytics_orderlinemonth {COLUMNS}
+        SELECT {GROUP.format(t="r", o="o")}, {sign}count(*), {sign}sum(r.amount), {sign}sum(r.quantity)
+        FROM {table} AS r JOIN sales_order AS o ON o.id = r.order_id
+        LEFT JOIN analytics_customerscore AS s ON s.customer_id = r.customer_id
+        GROUP BY 1, 2, 3, 4, 5;"""
+
+
+def _owner_move(table: str, sign: str) -> str:
+    """the lines of orders whose owner changed: out of the old owner's groups, into the new owner's"""
+    return f"""
+        INSERT INTO analytics_orderlinemonth {COLUMNS}
+        SELECT {GROUP.format(t="l", o="x")}, {sign}count(*), {sign}sum(l.amount), {sign}sum(l.quantity)
+        FROM old_rows AS b JOIN new_rows AS a ON a.id = b.id AND a.owner_id IS DISTINCT FROM b.owner_id
+        JOIN {table} AS x ON x.id = b.id
+        JOIN sales_orderline AS l ON l.order_id = b.id
+        LEFT JOIN analytics_customerscore AS s ON s.customer_id = l.customer_id
+        GROUP BY 1, 2, 3, 4, 5;"""
 
 
 FORWARD = f"""
@@ -29,6 +44,11 @@ BEGIN
     RETURN NULL;
 END $$;
 
+CREATE FUNCTION analytics_linemonth_owner() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN {_owner_move("old_rows", "-")} {_owner_move("new_rows", "")}
+    RETURN NULL;
+END $$;
+
 CREATE FUNCTION analytics_linemonth_stale() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE analytics_linemonth_state SET valid = false WHERE valid;
@@ -41,10 +61,11 @@ BEGIN
     -- order entries that already wrote deltas finish first; later ones wait and add theirs on top
     LOCK TABLE analytics_orderlinemonth IN EXCLUSIVE MODE;
     DELETE FROM analytics_orderlinemonth;
-    INSERT INTO analytics_orderlinemonth (month, segment, currency, counted, lines, amount, quantity)
-    SELECT {GROUP.format(t="l")}, count(*), sum(l.amount), sum(l.quantity)
-    FROM sales_orderline AS l LEFT JOIN analytics_customerscore AS s ON s.customer_id = l.customer_id
-    GROUP BY 1, 2, 3, 4;
+    INSERT INTO analytics_orderlinemonth {COLUMNS}
+    SELECT {GROUP.format(t="l", o="o")}, count(*), sum(l.amount), sum(l.quantity)
+    FROM sales_orderline AS l JOIN sales_order AS o ON o.id = l.order_id
+    LEFT JOIN analytics_customerscore AS s ON s.customer_id = l.customer_id
+    GROUP BY 1, 2, 3, 4, 5;
     GET DIAGNOSTICS n = ROW_COUNT;
     UPDATE analytics_linemonth_state SET valid = true;
     RETURN n;
@@ -57,6 +78,9 @@ CREATE TRIGGER analytics_linemonth_upd AFTER UPDATE ON sales_orderline
     EXECUTE FUNCTION analytics_linemonth_delta();
 CREATE TRIGGER analytics_linemonth_del AFTER DELETE ON sales_orderline
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION analytics_linemonth_delta();
+CREATE TRIGGER analytics_linemonth_order_owner AFTER UPDATE ON sales_order
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION analytics_linemonth_owner();
 CREATE TRIGGER analytics_linemonth_trunc AFTER TRUNCATE ON sales_orderline
     FOR EACH STATEMENT EXECUTE FUNCTION analytics_linemonth_stale();
 CREATE TRIGGER analytics_linemonth_scores AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON analytics_customerscore
@@ -71,10 +95,12 @@ DROP TRIGGER IF EXISTS analytics_linemonth_ins ON sales_orderline;
 DROP TRIGGER IF EXISTS analytics_linemonth_upd ON sales_orderline;
 DROP TRIGGER IF EXISTS analytics_linemonth_del ON sales_orderline;
 DROP TRIGGER IF EXISTS analytics_linemonth_trunc ON sales_orderline;
+DROP TRIGGER IF EXISTS analytics_linemonth_order_owner ON sales_order;
 DROP TRIGGER IF EXISTS analytics_linemonth_scores ON analytics_customerscore;
 DROP TRIGGER IF EXISTS analytics_linemonth_self_trunc ON analytics_orderlinemonth;
 DROP FUNCTION IF EXISTS analytics_linemonth_rebuild();
 DROP FUNCTION IF EXISTS analytics_linemonth_stale();
+DROP FUNCTION IF EXISTS analytics_linemonth_owner();
 DROP FUNCTION IF EXISTS analytics_linemonth_delta();
 DROP TABLE IF EXISTS analytics_linemonth_state;
 """
@@ -110,6 +136,7 @@ class Migration(migrations.Migration):
                 ("segment", models.CharField(blank=True, max_length=20)),
                 ("currency", models.CharField(max_length=3)),
                 ("counted", models.BooleanField()),
+                ("owner_id", models.BigIntegerField(null=True)),
                 ("lines", models.BigIntegerField()),
                 ("amount", models.DecimalField(decimal_places=2, max_digits=24)),
                 ("quantity", models.DecimalField(decimal_places=3, max_digits=24)),
