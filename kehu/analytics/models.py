@@ -91,6 +91,7 @@ class CustomerScore(models.Model):
 from .models_nba import *  # noqa: E402,F401,F403 - Next Best Activity models (issue #11 item 5)
 from .models_reports import DashboardWidget, Report  # noqa: E402, F401 - report builder (anreport)
 from .models_scorecard import *  # noqa: E402, F403 - KPIs and the balanced scorecard (issue #11, item 6)
+from .models_summary import OrderLineMonth  # noqa: E402, F401 - report builder's summary of order lines
 from .models_value import (  # noqa: E402, F401
     ChurnModel,
     CustomerValue,

@@ -411,5 +411,21 @@ def _value_step(*, run, **kwargs) -> None:
         run.messages.append(f"Value segments and churn risk were not updated: {exc}")
 
 
+def _line_summary_step(*, run, **kwargs) -> None:
+    """Rebuild the report builder's order-line summary with the new segments (PostgreSQL; migration 0007_anperf):
+    last, because it holds the summary's lock until the run commits. On failure the summary stays marked stale
+    (the score writes marked it) and reports read the order lines."""
+    if connection.vendor != "postgresql":
+        return
+    t0 = time.perf_counter()
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT analytics_linemonth_rebuild()")
+    except Exception as exc:
+        log.exception("order-line summary of run %s failed", run.pk)
+        run.messages.append(f"The report summary was not rebuilt (reports read the order lines): {exc}")
+    run.timings["report_summary"] = time.perf_counter() - t0
+
+
 #: steps run after the scores are written, in the run's transaction: step(run=, history=, scores=, computed_at=)
-AFTER_SCORING = [_value_step]
+AFTER_SCORING = [_value_step, _line_summary_step]
