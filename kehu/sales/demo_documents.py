@@ -270,6 +270,10 @@ def seed(ctx, *, now: dt.datetime | None = None) -> str:
         changes,
     )
     bulk.reset_sequences(Quote, QuoteLine, Order, OrderLine, OrderStatusChange, Contract, Instalment, Payment)
+    from .services.receivables import contract_receivables_refresh
+
+    # the contracts' derived receivable figures, from the instalments just inserted
+    contract_receivables_refresh(contract_ids=[row[0] for row in contract_rows])
     return (
         f"{len(quote_rows)} quotes, {len(order_rows)} orders ({len(order_lines)} lines), "
         f"{len(contract_rows)} contracts, {len(payment_rows)} payments"

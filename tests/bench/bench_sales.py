@@ -186,6 +186,9 @@ def sales_dataset(big_dataset, django_db_blocker):
                 ((first + j, *row) for j, row in enumerate(instalments)),
             )  # fmt: skip
             bulk.reset_sequences(Contract, Instalment)
+            from kehu.sales.services.receivables import contract_receivables_refresh
+
+            contract_receivables_refresh(contract_ids=Contract.objects.filter(pk__gte=start).values("pk"))
             with connection.cursor() as cursor:
                 cursor.execute("VACUUM ANALYZE sales_contract")
                 cursor.execute("VACUUM ANALYZE sales_instalment")
