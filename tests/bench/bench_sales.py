@@ -175,8 +175,8 @@ def sales_dataset(big_dataset, django_db_blocker):
                 Contract,
                 ["id", "number", "title", "customer", "amount", "currency", "start_date", "end_date",
                  "signed_date", "status", "terms", "renewal_notice_days", "paid_amount", "invoiced_amount",
-                 "owner", "custom", "created_at", "updated_at", "version"],
-                contracts,
+                 "owner", "custom", "created_at", "updated_at", "version", "receivable_outstanding"],
+                [(*row, Decimal(0)) for row in contracts],  # derived below
             )  # fmt: skip
             first = bulk.next_ids(Instalment, len(instalments)).start
             bulk.insert_rows(
