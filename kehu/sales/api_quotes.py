@@ -479,6 +479,14 @@ class ContractViewSet(ScopedModelViewSet):
             contract=instance, data=data, by=self.request.user, expected_version=expected_version
         )
 
+    def destroy(self, request, *args, **kwargs):
+        # the contract service also removes the attachments' stored files once the deletion commits
+        instance = self.get_object()
+        contracts.contract_delete(
+            contract=instance, by=request.user, expected_version=self.expected_version(instance)
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
     @extend_schema(request=ContractStatusSerializer, responses=ContractSerializer)
     @action(detail=True, methods=["post"])
     def status(self, request, pk=None):

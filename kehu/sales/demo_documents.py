@@ -28,7 +28,7 @@ from .models import (
     Quote,
     QuoteLine,
 )
-from .money import cents, line_figures, totals
+from .money import ZERO, cents, line_figures, totals
 
 TERMS = (
     "付款方式：签约后预付30%，验收后付清余款。交货期：30天。Payment: 30% on signing, the rest on acceptance."
@@ -234,8 +234,8 @@ def seed(ctx, *, now: dt.datetime | None = None) -> str:
         ["id", "number", "title", "customer", "customer_signatory", "our_signatory", "opportunity", "quote", "amount",
          "currency", "start_date", "end_date", "signed_date", "status", "terms", "renewal_notice_days",
          "renewal_reminded_at", "approved_by", "approved_at", "paid_amount", "invoiced_amount", "owner", "custom",
-         "created_at", "updated_at", "version"],
-        contract_rows,
+         "created_at", "updated_at", "version", "receivable_outstanding"],
+        [(*row, ZERO) for row in contract_rows],  # the receivable figures are derived below
     )  # fmt: skip
     bulk.insert_rows(
         Instalment,
@@ -270,6 +270,10 @@ def seed(ctx, *, now: dt.datetime | None = None) -> str:
         changes,
     )
     bulk.reset_sequences(Quote, QuoteLine, Order, OrderLine, OrderStatusChange, Contract, Instalment, Payment)
+    from .services.receivables import contract_receivables_refresh
+
+    # the contracts' derived receivable figures, from the instalments just inserted
+    contract_receivables_refresh(contract_ids=[row[0] for row in contract_rows])
     return (
         f"{len(quote_rows)} quotes, {len(order_rows)} orders ({len(order_lines)} lines), "
         f"{len(contract_rows)} contracts, {len(payment_rows)} payments"

@@ -33,6 +33,8 @@ from kehu.core.inputs import normalise_datetimes, safe_next
 from kehu.core.models import Action, CustomFieldType, SavedView, Tag, User
 from kehu.core.selectors import get_visible, record_history, saved_views, scoped
 
+from .widgets import fast_selects, options_html
+
 # lists count at most this many rows ("more than 2,000"): exact counts of millions of rows cost too much
 MAX_COUNT = 2_000
 
@@ -100,6 +102,20 @@ class RecordListView(AccessMixin, TemplateView):
     row_template = None
     list_key: str | None = None
 
+    @cached_property
+    def shared_choices(self) -> dict:
+        """Choices read once per page, by queryset SQL (see kehu.ui.widgets.fast_selects)."""
+        return {}
+
+    def active_user_choices(self) -> list[tuple[int, str]]:
+        """The active users as (pk, label), read once per page: the owner filter and the bulk action's owner
+        select both show them."""
+        queryset = User.objects.filter(is_active=True)
+        key = str(queryset.query)
+        if key not in self.shared_choices:
+            self.shared_choices[key] = [(u.pk, str(u)) for u in queryset]
+        return self.shared_choices[key]
+
     def get_list_key(self) -> str:
         return self.list_key or self.model._meta.label_lower
 
@@ -127,6 +143,7 @@ class RecordListView(AccessMixin, TemplateView):
         if self.filterset_class is not None:
             self.filterset = self.filterset_class(self.request.GET or None, queryset=qs, request=self.request)
             drop_hidden_filters(self.filterset, self.access.hidden_fields(self.model))
+            fast_selects(self.filterset.form, shared=self.shared_choices)
             if (
                 self.filterset.is_bound
                 and self.filterset.is_valid()
@@ -244,9 +261,9 @@ class RecordListView(AccessMixin, TemplateView):
                 "detail_url_name": self.detail_url_name,
                 "row_template": self.row_template,
                 "custom_filters": self.custom_filter_fields(),
-                "bulk_users": User.objects.filter(is_active=True).only("id", "username", "display_name")
+                "bulk_user_options": options_html(self.active_user_choices(), set())
                 if self.access.can(Action.TRANSFER, self.model)
-                else [],
+                else "",
                 "bulk_tags": Tag.objects.all() if hasattr(self.model, "tags") else [],
                 "bulk_url": self.request.path + "bulk/",
             }

@@ -175,8 +175,8 @@ def sales_dataset(big_dataset, django_db_blocker):
                 Contract,
                 ["id", "number", "title", "customer", "amount", "currency", "start_date", "end_date",
                  "signed_date", "status", "terms", "renewal_notice_days", "paid_amount", "invoiced_amount",
-                 "owner", "custom", "created_at", "updated_at", "version"],
-                contracts,
+                 "owner", "custom", "created_at", "updated_at", "version", "receivable_outstanding"],
+                [(*row, Decimal(0)) for row in contracts],  # derived below
             )  # fmt: skip
             first = bulk.next_ids(Instalment, len(instalments)).start
             bulk.insert_rows(
@@ -186,6 +186,9 @@ def sales_dataset(big_dataset, django_db_blocker):
                 ((first + j, *row) for j, row in enumerate(instalments)),
             )  # fmt: skip
             bulk.reset_sequences(Contract, Instalment)
+            from kehu.sales.services.receivables import contract_receivables_refresh
+
+            contract_receivables_refresh(contract_ids=Contract.objects.filter(pk__gte=start).values("pk"))
             with connection.cursor() as cursor:
                 cursor.execute("VACUUM ANALYZE sales_contract")
                 cursor.execute("VACUUM ANALYZE sales_instalment")

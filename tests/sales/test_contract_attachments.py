@@ -171,3 +171,85 @@ def test_files_of_a_signed_contract_are_kept_from_reps(
     assert Interaction.objects.filter(
         related_model="sales.contract.attachment_removed", related_id=str(kept.pk)
     ).exists()
+
+
+def _stored(contract, media, *names):
+    made = [
+        attachments.contract_attachment_add(contract=contract, name=name, content=PDF, by=contract.owner)
+        for name in names
+    ]
+    paths = [media / a.file.name for a in made]
+    assert all(p.exists() for p in paths)
+    return paths
+
+
+def test_deleting_a_contract_removes_its_stored_files_after_the_commit(
+    org, contract, media, api_for, django_capture_on_commit_callbacks
+):
+    paths = _stored(contract, media, "scan.pdf", "annex.pdf")
+    api = api_for(org.manager)  # may delete contracts
+    etag = api.get(f"/api/contracts/{contract.pk}/")["ETag"]
+    assert api.delete(f"/api/contracts/{contract.pk}/").status_code == 428  # If-Match required
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert api.delete(f"/api/contracts/{contract.pk}/", HTTP_IF_MATCH=etag).status_code == 204
+        # the rows are gone at once, the files only once the deletion commits
+        assert not ContractAttachment.objects.exists()
+        assert all(p.exists() for p in paths)
+    assert callbacks
+    for callback in callbacks:
+        callback()
+    assert not any(p.exists() for p in paths)
+    assert not type(contract).objects.filter(pk=contract.pk).exists()
+    assert AuditEntry.objects.filter(
+        model="sales.contract", object_id=str(contract.pk), action="delete"
+    ).exists()
+
+
+def test_a_rolled_back_or_refused_contract_deletion_keeps_the_files(
+    org, contract, media, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    from kehu.core.exceptions import StaleRecordError
+
+    paths = _stored(contract, media, "scan.pdf")
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        contracts.contract_delete(contract=contract, by=org.manager)
+        assert not ContractAttachment.objects.exists()
+        raise RuntimeError("the surrounding work failed")
+    assert callbacks == []
+    assert paths[0].exists() and ContractAttachment.objects.filter(contract=contract).exists()
+
+    # a stale version is refused: nothing deleted, the file kept
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(StaleRecordError):
+        contracts.contract_delete(contract=contract, by=org.manager, expected_version=contract.version - 1)
+    assert callbacks == [] and paths[0].exists()
+    # a rep without the delete right on contracts: refused, the file kept
+    with pytest.raises(PermissionDenied), django_capture_on_commit_callbacks(execute=True) as callbacks:
+        contracts.contract_delete(contract=contract, by=org.rep1)
+    assert callbacks == [] and paths[0].exists()
+    assert type(contract).objects.filter(pk=contract.pk).exists()
+
+
+def test_a_rolled_back_attachment_deletion_keeps_the_file(
+    org, contract, media, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    (path,) = _stored(contract, media, "scan.pdf")
+    attachment = ContractAttachment.objects.get()
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        attachments.contract_attachment_delete(attachment=attachment, by=org.rep1)
+        raise RuntimeError("the surrounding work failed")
+    assert callbacks == [] and path.exists() and ContractAttachment.objects.filter(pk=attachment.pk).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        attachments.contract_attachment_delete(attachment=attachment, by=org.rep1)
+    assert not path.exists()

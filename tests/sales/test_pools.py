@@ -441,3 +441,85 @@ def now_():
     from django.utils import timezone
 
     return timezone.now()
+
+
+# ------------------------------------------------------------------------------------------------ contacts
+def contact_of(org_customer, name, owner, by):
+    contact = customer_services.customer_create(
+        data={"name": name, "kind": "person", "account": org_customer}, by=by
+    )
+    Customer.objects.filter(pk=contact.pk).update(owner=owner)
+    return contact
+
+
+def transfers_of(contact):
+    return list(
+        AuditEntry.objects.filter(
+            model="customers.customer", object_id=str(contact.pk), action=AuditAction.TRANSFER
+        ).order_by("id")
+    )
+
+
+def test_contacts_follow_their_organisation_when_claimed_and_released(org, admin, north_pool):
+    ClaimLimit.objects.create(role=demo_role("sales_rep"), max_customers=1, max_claims_per_day=10)
+    company = pooled("北京远航贸易", north_pool, admin)
+    buyer, engineer = contact_of(company, "王经理", None, admin), contact_of(company, "李工", None, admin)
+    kept = contact_of(company, "赵总", org.rep2, admin)  # held by someone else: stays theirs
+
+    pools.pool_claim(customer=company, by=org.rep1)  # the contacts do not count against the limit of 1
+    owners = dict(Customer.objects.filter(account=company).values_list("pk", "owner_id"))
+    assert owners == {buyer.pk: org.rep1.pk, engineer.pk: org.rep1.pk, kept.pk: org.rep2.pk}
+    (moved,) = transfers_of(buyer)
+    assert moved.actor == org.rep1 and moved.changes["owner"] == [None, str(org.rep1)]
+    assert north_pool.name in moved.note
+    assert Customer.objects.get(pk=buyer.pk).version == 2
+    assert transfers_of(kept) == []
+    # scope follows: the claimant sees the contacts, the other rep of the department does not
+    from kehu.core.access import Access
+
+    assert Access.of(org.rep1).filter(Customer.objects.filter(pk=buyer.pk)).exists()
+
+    pools.pool_release(customer=company, by=org.rep1, reason="客户已转投竞品")
+    owners = dict(Customer.objects.filter(account=company).values_list("pk", "owner_id"))
+    assert owners == {buyer.pk: None, engineer.pk: None, kept.pk: org.rep2.pk}
+    released = transfers_of(engineer)[-1]
+    assert released.actor == org.rep1 and released.changes["owner"] == [str(org.rep1), None]
+    assert released.note == "客户已转投竞品"
+    assert not Access.of(org.rep1).filter(Customer.objects.filter(pk=buyer.pk)).exists()
+    # the contacts are not pool entries of their own: the organisation is
+    assert set(PoolEntry.objects.values_list("customer_id", flat=True)) == {company.pk}
+
+
+def test_a_refused_release_moves_no_contact(org, admin, north_pool):
+    company = pooled("北京远航贸易", north_pool, admin)
+    buyer = contact_of(company, "王经理", None, admin)
+    pools.pool_claim(customer=company, by=org.rep1)
+    with pytest.raises(ValidationError):
+        pools.pool_release(customer=company, by=org.rep1, reason="  ")
+    assert Customer.objects.get(pk=buyer.pk).owner_id == org.rep1.pk
+
+
+def test_contacts_follow_an_assignment_from_the_pool(org, admin, north_pool):
+    company = pooled("北京远航贸易", north_pool, admin)
+    buyer = contact_of(company, "王经理", None, admin)
+    pools.pool_assign(customer=company, to_user=org.rep2, by=admin, reason="大客户")
+    assert Customer.objects.get(pk=buyer.pk).owner_id == org.rep2.pk
+    assert transfers_of(buyer)[-1].actor == admin
+
+
+def test_contacts_follow_their_organisation_when_recycled(org, rule, frozen_clock, now):
+    stale = owned("久未联系公司", org.rep1, now - dt.timedelta(days=60))
+    buyer = contact_of(stale, "王经理", org.rep1, org.rep1)
+    other = contact_of(stale, "李工", org.rep2, org.rep1)  # another rep's contact stays theirs
+    assert pools.pools_recycle(now=now) == {"warned": 1, "recycled": 0}
+    assert Customer.objects.get(pk=buyer.pk).owner_id == org.rep1.pk  # a warning moves nobody
+    later = now + dt.timedelta(days=3, minutes=1)
+    frozen_clock.move_to(later)
+    assert pools.pools_recycle(now=later) == {"warned": 0, "recycled": 1}
+    buyer.refresh_from_db()
+    assert buyer.owner_id is None and buyer.version == 2
+    (moved,) = transfers_of(buyer)
+    assert moved.actor is None and moved.changes["owner"] == [str(org.rep1), None]
+    assert rule.name in moved.note
+    assert Customer.objects.get(pk=other.pk).owner_id == org.rep2.pk and transfers_of(other) == []
+    assert set(PoolEntry.objects.values_list("customer_id", flat=True)) == {stale.pk}

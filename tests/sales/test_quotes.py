@@ -362,3 +362,24 @@ def test_price_list_pages_and_api(org, catalogue, client_for, api_for):
     assert body["currency"] == "CNY" and len(body["items"]) == 3
     rep = client_for(org.rep1)
     assert rep.post(reverse("products:pricelist_create"), {"name": "x"}).status_code == 403
+
+
+def test_pdf_lines_have_fixed_column_widths_for_the_visible_columns(org, account, deal):
+    from django.template.loader import render_to_string
+
+    from kehu.sales.pdf import LINE_FIELDS, column_widths, quote_context
+
+    widths = column_widths(["#", *LINE_FIELDS])
+    assert abs(sum(float(w.rstrip("%")) for w in widths) - 100) < 0.05
+    quote = quotes.quote_create(customer=account, opportunity=deal, by=org.rep1, data={})
+    context = quote_context(quote=quote, user=org.rep1)
+    assert len(context["line_widths"]) == len(context["line_fields"]) + 1 == len(LINE_FIELDS) + 1
+    html = render_to_string("sales/quote_pdf.html", context)
+    assert "table-layout: fixed" in html and f"col:nth-child(2) {{ width: {widths[1]}; }}" in html
+    assert html.count("<col>") == len(LINE_FIELDS) + 1
+    # a column the user may not see is not printed (quote_context leaves it out): the others share its width
+    shown = [n for n in ["#", *LINE_FIELDS] if n != "discount_percent"]
+    narrower = column_widths(shown)
+    assert len(narrower) == len(LINE_FIELDS)
+    assert abs(sum(float(w.rstrip("%")) for w in narrower) - 100) < 0.05
+    assert float(narrower[1].rstrip("%")) > float(widths[1].rstrip("%"))

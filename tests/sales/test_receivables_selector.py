@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the contract fixtures are imported from the other sales tests
 """Outstanding and overdue receivables per customer and per rep (selectors_collections.receivables_by): amounts,
 the contract's record scope, the team filter, cancelled and paid instalments left out."""
 
@@ -7,10 +8,14 @@ import datetime as dt
 from decimal import Decimal as D
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from kehu.customers import services as customer_services
 from kehu.sales.models import Contract, Instalment
-from kehu.sales.selectors_collections import receivables_by
+from kehu.sales.selectors_collections import overdue_instalments, receivables_by
+from kehu.sales.services import receivables
+from tests.sales.test_orders_contracts import accepted, contract  # noqa: F401 - fixtures
+from tests.sales.test_quotes import catalogue, deal  # noqa: F401 - fixtures
 
 
 def _contract(owner, customer, number, rows, today):
@@ -23,6 +28,8 @@ def _contract(owner, customer, number, rows, today):
             contract=contract, sequence=seq, due_date=today + dt.timedelta(days=days), amount=amount,
             paid_amount=paid, status=status,
         )  # fmt: skip
+    # rows made directly: derive the contract's receivable figures as the plan and payment services do
+    receivables.contract_receivables_refresh(contract_ids=[contract.pk])
     return contract
 
 
@@ -70,3 +77,45 @@ def test_scope_and_team_filter(org, book):
     assert _table(only_rep2) == {("北京华信科技有限公司", "CNY"): (D("40"), D("40"))}
     assert receivables_by(user=org.manager, by="owner", owner_ids=[org.rep3.pk]) == []
     assert receivables_by(user=org.rep1, by="owner", owner_ids=[]) == []
+
+
+def test_the_services_keep_the_contracts_outstanding_and_first_due_date(org, contract, now):
+    today = now.date()
+    half = (contract.amount / 2).quantize(D("0.01"))
+    assert (contract.receivable_outstanding, contract.receivable_due_from) == (D("0"), None)
+    receivables.instalment_plan_set(
+        contract=contract,
+        rows=[
+            {"due_date": today + dt.timedelta(days=60), "amount": contract.amount - half},
+            {"due_date": today - dt.timedelta(days=5), "amount": half},
+        ],
+        by=org.rep1,
+    )
+    contract.refresh_from_db()
+    assert contract.receivable_outstanding == contract.amount
+    assert contract.receivable_due_from == today - dt.timedelta(days=5)
+    (row,) = receivables_by(user=org.rep1, by="customer")
+    assert (row.outstanding, row.overdue) == (contract.amount, half)
+
+    # a refused payment changes nothing
+    with pytest.raises(ValidationError):
+        receivables.payment_record(contract=contract, data={"amount": contract.amount + 1}, by=org.rep1)
+    contract.refresh_from_db()
+    assert contract.receivable_outstanding == contract.amount
+
+    # the overdue instalment paid and 100 more on the next one
+    receivables.payment_record(contract=contract, data={"amount": half + D("100")}, by=org.rep1)
+    contract.refresh_from_db()
+    assert contract.receivable_outstanding == contract.amount - half - D("100")
+    assert contract.receivable_due_from == today + dt.timedelta(days=60)
+    (row,) = receivables_by(user=org.rep1, by="owner")
+    assert (row.key, row.outstanding, row.overdue) == (org.rep1.pk, contract.amount - half - D("100"), D("0"))
+    assert overdue_instalments(user=org.rep1) == []
+
+    # everything received: the contract leaves the receivables
+    receivables.payment_record(
+        contract=contract, data={"amount": contract.amount - half - D("100")}, by=org.rep1
+    )
+    contract.refresh_from_db()
+    assert (contract.receivable_outstanding, contract.receivable_due_from) == (D("0"), None)
+    assert receivables_by(user=org.rep1, by="customer") == []

@@ -95,6 +95,14 @@ class Contract(OwnedModel, CustomFieldsModel):
     invoiced_amount = models.DecimalField(
         _("invoiced"), max_digits=16, decimal_places=2, default=ZERO, editable=False
     )
+    # what the receivable plan still expects (unpaid instalments' amount less what was received on them) and
+    # its first unpaid due date: derived from the instalments by services.receivables.contract_receivables_refresh
+    # whenever the plan or a payment changes them, so the receivables page sums contracts (an index-only scan
+    # of ix_contract_receivable) instead of probing every unpaid instalment of a team
+    receivable_outstanding = models.DecimalField(
+        _("outstanding"), max_digits=16, decimal_places=2, default=ZERO, editable=False
+    )
+    receivable_due_from = models.DateField(_("first unpaid due date"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("contract")
@@ -104,6 +112,12 @@ class Contract(OwnedModel, CustomFieldsModel):
             models.Index(fields=["owner", "status"], name="ix_contract_owner_status"),
             models.Index(fields=["customer", "-start_date"], name="ix_contract_customer"),
             models.Index(fields=["status", "end_date"], name="ix_contract_renewal"),
+            models.Index(
+                fields=["owner", "customer", "currency"],
+                name="ix_contract_receivable",
+                include=["receivable_outstanding", "receivable_due_from"],
+                condition=models.Q(receivable_outstanding__gt=0),
+            ),
         ]
 
     def __str__(self) -> str:

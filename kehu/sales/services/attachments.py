@@ -91,14 +91,26 @@ def contract_attachment_delete(*, attachment: ContractAttachment, by) -> None:
             user=by,
         )
         if path:
-            transaction.on_commit(partial(_remove_file, storage, path))
+            transaction.on_commit(partial(_remove_files, storage, [path]))
 
 
-def _remove_file(storage, path: str) -> None:
-    try:
-        storage.delete(path)
-    except OSError:  # pragma: no cover - a missing file is already gone
-        pass
+def stored_files_remove_on_commit(attachments_qs) -> list[str]:
+    """Schedule the removal of the stored files of `attachments_qs` (rows about to be deleted in the current
+    transaction, e.g. by a contract's CASCADE) for after the commit: a rolled-back deletion keeps the files,
+    and a file is never removed while a row still points at it. Returns the paths scheduled."""
+    paths = [path for path in attachments_qs.values_list("file", flat=True) if path]
+    if paths:
+        storage = ContractAttachment._meta.get_field("file").storage
+        transaction.on_commit(partial(_remove_files, storage, paths))
+    return paths
+
+
+def _remove_files(storage, paths: list[str]) -> None:
+    for path in paths:
+        try:
+            storage.delete(path)
+        except OSError:  # pragma: no cover - a missing file is already gone
+            pass
 
 
 def download_name(attachment: ContractAttachment) -> tuple[str, str]:
@@ -106,4 +118,10 @@ def download_name(attachment: ContractAttachment) -> tuple[str, str]:
     return attachment.name, content_type_of(attachment.name)
 
 
-__all__ = ["attachment_check", "contract_attachment_add", "contract_attachment_delete", "download_name"]
+__all__ = [
+    "attachment_check",
+    "contract_attachment_add",
+    "contract_attachment_delete",
+    "download_name",
+    "stored_files_remove_on_commit",
+]

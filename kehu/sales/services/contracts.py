@@ -102,6 +102,23 @@ def contract_update(*, contract: Contract, data: dict, by, expected_version: int
         return records.record_update(instance=contract, data=data, by=by, expected_version=expected_version)
 
 
+def contract_delete(*, contract: Contract, by, expected_version: int | None = None) -> None:
+    """Delete a contract through the record service (delete right, write scope, version check, audit). Its
+    instalments and attachments go with it (CASCADE); the attachments' stored files are removed after the
+    commit, so a refused or rolled-back deletion (e.g. payments recorded: PROTECT) keeps every file. The
+    contract row is locked before the files are listed, so an upload at the same moment (it locks the
+    contract too) either lands before and is removed, or waits and finds the contract gone."""
+    from kehu.core.models import Action
+
+    from ..models import ContractAttachment
+    from .attachments import stored_files_remove_on_commit
+
+    with transaction.atomic():
+        locked, _access = records.lock_for_write(contract, by, Action.DELETE)
+        stored_files_remove_on_commit(ContractAttachment.objects.filter(contract=locked))
+        records.record_delete(instance=locked, by=by, expected_version=expected_version)
+
+
 def _approvers(contract: Contract):
     from .quotes import approvers_of
 

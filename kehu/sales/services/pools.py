@@ -35,7 +35,7 @@ from kehu.core.access import Access, department_subtree_ids
 from kehu.core.exceptions import StaleRecordError
 from kehu.core.models import Action, User
 from kehu.core.services import notify
-from kehu.customers.models import Customer
+from kehu.customers.models import Customer, Kind
 from kehu.interactions.models import Interaction, InteractionChannel
 from kehu.interactions.services import _user_zone, timeline_event_record
 
@@ -207,6 +207,21 @@ def _check_version(locked: Customer, expected_version: int | None) -> None:
         )
 
 
+def _contacts_follow(org: Customer, *, previous_owner_id: int | None, to: User | None, by, note: str) -> int:
+    """An organisation's contact persons follow its owner change: those held by its previous owner (nobody,
+    for a pool customer) get the new owner through the record service (row lock, version bumped, TRANSFER
+    audit on each contact), in the caller's transaction. Contacts someone else holds stay theirs. Returns how
+    many moved."""
+    contacts = Customer.objects.filter(
+        account_id=org.pk, kind=Kind.PERSON, merged_into__isnull=True, owner_id=previous_owner_id
+    ).order_by("pk")
+    moved = 0
+    for contact in contacts:
+        records.record_owner_set(instance=contact, owner=to, by=by, note=note)
+        moved += 1
+    return moved
+
+
 def pool_claim(
     *,
     customer: Customer,
@@ -250,7 +265,8 @@ def pool_claim(
                 )
         limit = claim_limit_of(by)
         if limit is not None:
-            held = Customer.objects.filter(owner=by, merged_into__isnull=True).count()
+            # contact persons follow their organisation and do not count on their own
+            held = Customer.objects.filter(owner=by, merged_into__isnull=True, account__isnull=True).count()
             if held >= limit[0]:
                 raise ClaimRefused(
                     _("You already hold %(n)d customers, the most your role allows.") % {"n": held}
@@ -275,9 +291,9 @@ def _take(
     # conditional: a second claimant that got here anyway (no row locks on SQLite) changes nothing
     if not Customer.objects.filter(pk=locked.pk, owner__isnull=True).exists():
         raise ClaimRefused(_("%(customer)s has already been claimed.") % {"customer": locked})
-    records.record_owner_set(
-        instance=locked, owner=to, by=by, note=_("from the pool %(pool)s") % {"pool": entry.pool}
-    )
+    note = _("from the pool %(pool)s") % {"pool": entry.pool}
+    records.record_owner_set(instance=locked, owner=to, by=by, note=note)
+    _contacts_follow(locked, previous_owner_id=None, to=to, by=by, note=note)
     PoolEntry.objects.filter(customer=locked).delete()
     event = PoolEvent.objects.create(
         customer=locked, pool=entry.pool, kind=kind, at=now, to_owner=to, by=by, reason=reason[:300]
@@ -343,6 +359,7 @@ def pool_release(
         if not pool_open_to(pool, by):
             raise PermissionDenied(_("That pool is not open to you."))
         records.record_owner_set(instance=locked, owner=None, by=by, note=reason)
+        _contacts_follow(locked, previous_owner_id=owner.pk, to=None, by=by, note=reason)
         entry = PoolEntry.objects.create(
             pool=pool, customer=locked, entered_at=now, previous_owner=owner, reason=reason[:300]
         )
@@ -592,6 +609,7 @@ def rule_recycle(*, rule: RecycleRule, now: dt.datetime) -> int:
                 )
             )
             kept = [r for r in chunk if r[0] in done]
+            _contacts_follow_recycled(kept, rule)
             # a stale entry of the same pool (an owner set by hand while in the pool) is replaced
             PoolEntry.objects.filter(pool=rule.pool, customer_id__in=[r[0] for r in kept]).delete()
             reason_of = {pk: reasons.get(pk, _reason(rule))[:300] for pk, _o, _n in kept}
@@ -635,6 +653,26 @@ def rule_recycle(*, rule: RecycleRule, now: dt.datetime) -> int:
                 url=reverse("sales:pool", args=[rule.pool_id]),
             )
     return total
+
+
+def _contacts_follow_recycled(kept: list[tuple], rule: RecycleRule) -> int:
+    """The contact persons of the recycled organisations that their previous owner held lose that owner too,
+    set-based like the organisations (`records_owner_clear`: locked, version bumped, one TRANSFER audit entry
+    each), in the batch's transaction."""
+    owner_of = {pk: owner_id for pk, owner_id, _n in kept}
+    if not owner_of:
+        return 0
+    rows = [
+        (pk, owner_id, name)
+        for pk, owner_id, name, account_id in Customer.objects.filter(
+            account_id__in=list(owner_of), kind=Kind.PERSON, merged_into__isnull=True, owner__isnull=False
+        ).values_list("pk", "owner_id", "name", "account_id")
+        if owner_of.get(account_id) == owner_id
+    ]
+    if not rows:
+        return 0
+    note = _("recycle rule %(rule)s") % {"rule": rule}
+    return len(records.records_owner_clear(model=Customer, rows=rows, by=None, note=note))
 
 
 def _insert(model, fields: list[str], rows: list[tuple]) -> None:

@@ -14,7 +14,8 @@ from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import DecimalField, F, Min, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -110,6 +111,7 @@ def instalment_plan_set(*, contract: Contract, rows: list[dict], by) -> list[Ins
                     by=by,
                 )
             )
+        contract_receivables_refresh(contract_ids=[locked.pk])
     return kept + made
 
 
@@ -172,6 +174,27 @@ def payment_record(
     return payment
 
 
+def contract_receivables_refresh(*, contract_ids) -> int:
+    """Recompute the contracts' derived receivable figures from their instalments in one UPDATE:
+    `receivable_outstanding` (unpaid instalments' amount less what was received on them) and
+    `receivable_due_from` (their first due date). Called in the transaction that changed the plan or a
+    payment, under the contract's row lock; `contract_ids` may be a list or a queryset of ids. Not audited
+    and no version bump: derived figures, like `paid_amount`."""
+    unpaid = (
+        Instalment.objects.filter(contract=OuterRef("pk"), status__in=UNPAID_STATUSES)
+        .order_by()  # the model's ordering (by contract) would join the contracts
+        .values("contract")
+    )
+    return Contract.objects.filter(pk__in=contract_ids).update(
+        receivable_outstanding=Coalesce(
+            Subquery(unpaid.annotate(s=Sum(F("amount") - F("paid_amount"))).values("s")[:1]),
+            Value(ZERO),
+            output_field=DecimalField(max_digits=16, decimal_places=2),
+        ),
+        receivable_due_from=Subquery(unpaid.annotate(m=Min("due_date")).values("m")[:1]),
+    )
+
+
 def _allocate(contract: Contract, payment: Payment, allocations: dict[int, Decimal] | None) -> None:
     open_ = list(
         Instalment.objects.filter(contract=contract, status__in=UNPAID_STATUSES).order_by(
@@ -215,6 +238,7 @@ def _allocate(contract: Contract, payment: Payment, allocations: dict[int, Decim
         inst.paid_amount += amount
         inst.full_clean(validate_unique=False, validate_constraints=False)  # status from the amounts
         Instalment.objects.filter(pk=inst.pk).update(paid_amount=inst.paid_amount, status=inst.status)
+    contract_receivables_refresh(contract_ids=[contract.pk])
 
 
 def invoice_request_create(*, contract: Contract, data: dict, by) -> InvoiceRequest:
@@ -341,6 +365,7 @@ def instalments_overdue_remind(*, now: dt.datetime | None = None, limit: int = 5
 
 __all__ = [
     "InstalmentStatus",
+    "contract_receivables_refresh",
     "instalment_plan_set",
     "instalments_overdue_remind",
     "invoice_request_create",
