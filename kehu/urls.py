@@ -10,6 +10,7 @@ from kehu.analytics import api_value as analytics_value_api
 from kehu.core import api_views as core_api
 from kehu.customers import api as customers_api
 from kehu.interactions import api as interactions_api
+from kehu.marketing import api as marketing_api
 from kehu.products import api as products_api
 from kehu.sales import api as sales_api
 from kehu.service import api as service_api
@@ -34,6 +35,7 @@ for api_module in (
     service_api,
     analytics_api,
     analytics_value_api,
+    marketing_api,
 ):
     api_module.register(router)
 

@@ -101,6 +101,9 @@ class CustomerFilterSet(filters.FilterSet):
     rfm_segment = filters.ChoiceFilter(
         choices=RFMSegment.choices, method="filter_rfm_segment", label="RFM segment (kehu.analytics)"
     )
+    segment = filters.NumberFilter(
+        method="filter_segment", label="members of a marketing segment (kehu.marketing)"
+    )
 
     class Meta:
         model = Customer
@@ -129,6 +132,11 @@ class CustomerFilterSet(filters.FilterSet):
         from kehu.analytics.selectors import customers_in_segment
 
         return customers_in_segment(queryset, user=getattr(self.request, "user", None), segment=value)
+
+    def filter_segment(self, queryset, name, value):
+        from kehu.marketing.selectors.segments import customers_in_segment
+
+        return customers_in_segment(queryset, user=getattr(self.request, "user", None), segment_id=int(value))
 
 
 class ContactPointInput(serializers.Serializer):

@@ -39,6 +39,9 @@ class CustomerFilter(django_filters.FilterSet):
         choices=RFM_SEGMENTS, method="filter_rfm_segment", label=_("RFM segment")
     )
 
+    # the members of a marketing segment the user may see (kehu.marketing; none when not visible)
+    segment = django_filters.NumberFilter(method="filter_segment", label=_("Segment #"))
+
     class Meta:
         model = Customer
         fields = ["kind", "customer_type", "lifecycle_stage", "source", "owner", "tags", "city", "account"]
@@ -60,3 +63,8 @@ class CustomerFilter(django_filters.FilterSet):
         from kehu.analytics.selectors import customers_in_segment
 
         return customers_in_segment(queryset, user=getattr(self.request, "user", None), segment=value)
+
+    def filter_segment(self, queryset, name, value):
+        from kehu.marketing.selectors.segments import customers_in_segment
+
+        return customers_in_segment(queryset, user=getattr(self.request, "user", None), segment_id=int(value))

@@ -1132,8 +1132,22 @@ def jsonable(definition: dict) -> dict:
 
 def builder_schema(access: Access | None) -> dict:
     """What the rule builder page needs: fields by group with operators, value kinds and choices."""
+    from kehu.interactions.models import InteractionChannel
+    from kehu.products.models import Product
+
+    products = [
+        {"value": str(pk), "label": f"{name} ({sku})"}
+        for pk, name, sku in Product.objects.filter(active=True)
+        .order_by("name")
+        .values_list("pk", "name", "sku")[:500]
+    ]
     fields = []
     for rf in available_fields(access):
+        choices = None
+        if rf.kind == "product":
+            choices = products
+        elif rf.choices:
+            choices = [{"value": str(v), "label": str(label)} for v, label in rf.choices()]
         fields.append(
             {
                 "key": rf.key,
@@ -1141,10 +1155,13 @@ def builder_schema(access: Access | None) -> dict:
                 "group": str(rf.group),
                 "kind": rf.kind,
                 "ops": [{"key": o, "label": str(OP_LABELS.get(o, o))} for o in rf.ops],
-                "choices": [{"value": v, "label": str(label)} for v, label in rf.choices()]
-                if rf.choices and rf.kind not in {"product"}
-                else None,
+                "choices": choices,
                 "extras": list(rf.extras),
             }
         )
-    return {"fields": fields, "no_value": sorted(NO_VALUE), "day_ops": sorted(DAY_OPS)}
+    return {
+        "fields": fields,
+        "no_value": sorted(NO_VALUE),
+        "day_ops": sorted(DAY_OPS),
+        "channels": [{"value": str(v), "label": str(label)} for v, label in InteractionChannel.choices],
+    }

@@ -23,6 +23,7 @@ APP_SEEDERS = [
     "kehu.sales.demo",
     "kehu.service.demo",
     "kehu.analytics.demo",
+    "kehu.marketing.demo",
 ]
 
 
