@@ -26,7 +26,7 @@ class RulesField(serializers.JSONField):
     """The rule tree: {"match": "all"|"any", "conditions": [...], "exclude": [...]} (docs/api.md)."""
 
 
-class SegmentSerializer(AccessAwareSerializer):
+class MarketingSegmentSerializer(AccessAwareSerializer):
     definition = RulesField(required=False)
 
     class Meta:
@@ -45,7 +45,7 @@ class SegmentSerializer(AccessAwareSerializer):
         read_only_fields = ["created_at", "updated_at", "version"]
 
 
-class MemberSerializer(serializers.ModelSerializer):
+class SegmentMemberSerializer(serializers.ModelSerializer):
     class Meta:
         model = Customer
         fields = ["id", "name", "kind", "lifecycle_stage", "city"]
@@ -66,7 +66,7 @@ SNAPSHOT_IN = inline_serializer("SegmentSnapshotInput", {"name": serializers.Cha
 
 class SegmentViewSet(ScopedModelViewSet):
     model = Segment
-    serializer_class = SegmentSerializer
+    serializer_class = MarketingSegmentSerializer
     select_related = ("owner",)
     required_action = None  # from the HTTP method (ModelAccessPermission); `preview` only reads
 
@@ -95,17 +95,17 @@ class SegmentViewSet(ScopedModelViewSet):
         """How many customers in the caller's scope are in the segment."""
         return Response({"count": self._members(self.get_object()).count()})
 
-    @extend_schema(responses=MemberSerializer(many=True))
+    @extend_schema(responses=SegmentMemberSerializer(many=True))
     @action(detail=True, methods=["get"])
     def members(self, request, pk=None):
         """The segment's members in the caller's scope (paginated, by name)."""
         qs = self._members(self.get_object()).order_by("name", "pk")
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(
-            MemberSerializer(page, many=True, context={"request": request}).data
+            SegmentMemberSerializer(page, many=True, context={"request": request}).data
         )
 
-    @extend_schema(request=SNAPSHOT_IN, responses={201: SegmentSerializer})
+    @extend_schema(request=SNAPSHOT_IN, responses={201: MarketingSegmentSerializer})
     @action(detail=True, methods=["post"])
     def snapshot(self, request, pk=None):
         """A new static segment with the members now in the segment that the caller may see."""
