@@ -244,3 +244,18 @@ def test_api_update_needs_if_match(api_for, org, people):
     etag = api.get(f"/api/segments/{pk}/")["ETag"]
     response = api.patch(f"/api/segments/{pk}/", {"name": "y"}, format="json", HTTP_IF_MATCH=etag)
     assert response.status_code == 200 and response.json()["name"] == "y"
+
+
+def test_segment_list_and_rights_on_pages(client_for, org, people):
+    mine = segment_create(data={"name": "北京", "definition": BEIJING}, by=org.marketer)
+    theirs = segment_create(data={"name": "经理的细分", "definition": BEIJING}, by=org.manager)
+    page = client_for(org.marketer).get(reverse("marketing:segments")).content.decode()
+    assert "北京" in page and "经理的细分" in page
+    client = client_for(org.marketer)
+    assert client.get(reverse("marketing:segment_edit", args=[mine.pk])).status_code == 200
+    # marketers change only their own segments; reps have no segment pages at all
+    assert client.get(reverse("marketing:segment_edit", args=[theirs.pk])).status_code == 403
+    rep = client_for(org.rep1)
+    assert rep.get(reverse("marketing:segments")).status_code == 403
+    assert rep.get(reverse("marketing:segment_create")).status_code == 403
+    assert rep.post(reverse("marketing:segment_snapshot", args=[mine.pk])).status_code == 403

@@ -1,4 +1,4 @@
-// The segment rule builder: edits the rule tree (kehu/marketing/rules.py) held in the form's #segment-definition
+// The segment rule builder: edits the rule tree (kehu/marketing/rules/) held in the form's #segment-definition
 // field, and after every change asks the server for the live count and a sample of members in the user's scope.
 // No inline script (Content-Security-Policy, docs/adr/0007): the field catalogue and the words come from
 // json_script blocks rendered by the page.
