@@ -9,7 +9,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Exists, Max, OuterRef, Q, Sum, TextField, Value
+from django.db.models import Count, Exists, OuterRef, Q, Sum, TextField, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import Exact
@@ -433,32 +433,26 @@ def _spend_lines(ctx: Context, cond: dict):
 
 
 def _last_purchase_build(cond: dict, ctx: Context) -> Q:
-    """The date of the last purchase. "After D" and "in the last N days" are one EXISTS over the recent lines
-    (a short index range); "before D", "on D", "between" and "more than N days ago" bound MAX(order_date) in one
-    pass over the per-customer aggregate (`pk IN (… GROUP BY customer_id HAVING MAX(order_date) < D)`), rather
-    than a semi-join on every purchase plus an anti-join on the recent ones."""
     op, value = cond["op"], cond.get("value")
+    any_purchase = Q(Exists(_purchases(ctx).filter(customer_id=OuterRef("pk"))))
 
-    def since(day: dt.date) -> Q:
-        return Q(Exists(_purchases(ctx).filter(customer_id=OuterRef("pk"), order_date__gt=day)))
-
-    def last(**having) -> Q:
-        grouped = _purchases(ctx).order_by().values("customer_id").annotate(last=Max("order_date"))
-        return Q(pk__in=grouped.filter(**having).values("customer_id"))
+    def since(day: dt.date, strict: bool = False) -> Q:
+        lookup = "order_date__gt" if strict else "order_date__gte"
+        return Q(Exists(_purchases(ctx).filter(customer_id=OuterRef("pk"), **{lookup: day})))
 
     if op == "never":
-        return ~Q(Exists(_purchases(ctx).filter(customer_id=OuterRef("pk"))))
-    if op == "after":
-        return since(value)
-    if op == "within_last_days":
-        return since(ctx.today - dt.timedelta(days=value + 1))
+        return ~any_purchase
     if op == "before":
-        return last(last__lt=value)
+        return any_purchase & ~since(value)
+    if op == "after":
+        return since(value, strict=True)
     if op == "on":
-        return last(last=value)
+        return any_purchase & since(value) & ~since(value, strict=True)
     if op == "between":
-        return last(last__gte=value[0], last__lte=value[1])
-    return last(last__lt=ctx.today - dt.timedelta(days=value))  # more_than_days_ago
+        return since(value[0]) & ~since(value[1], strict=True)
+    if op == "within_last_days":
+        return since(ctx.today - dt.timedelta(days=value))
+    return any_purchase & ~since(ctx.today - dt.timedelta(days=value))  # more_than_days_ago
 
 
 def _contact_build(cond: dict, ctx: Context) -> Q:
