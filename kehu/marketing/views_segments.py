@@ -67,7 +67,7 @@ class SegmentDetail(RecordDetailView):
         try:
             qs = selectors.segment_members(segment=segment, user=self.request.user)
             ctx["member_count"] = qs.count()
-            ctx["sample"] = selectors.member_sample(qs)
+            ctx["sample"] = selectors.member_sample(qs, user=self.request.user)
         except rules.RuleError as exc:
             ctx["rule_errors"] = exc.messages
         ctx["rules_json"] = json.dumps(segment.definition or {}, ensure_ascii=False, indent=2)
@@ -210,7 +210,8 @@ def segment_preview(request):
         {
             "count": qs.count(),
             "sample": [
-                {"id": c.pk, "name": c.name, "url": c.get_absolute_url()} for c in selectors.member_sample(qs)
+                {"id": c.pk, "name": c.name or f"#{c.pk}", "url": c.get_absolute_url()}
+                for c in selectors.member_sample(qs, user=request.user)
             ],
         }
     )

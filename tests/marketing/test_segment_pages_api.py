@@ -259,3 +259,12 @@ def test_segment_list_and_rights_on_pages(client_for, org, people):
     assert rep.get(reverse("marketing:segments")).status_code == 403
     assert rep.get(reverse("marketing:segment_create")).status_code == 403
     assert rep.post(reverse("marketing:segment_snapshot", args=[mine.pk])).status_code == 403
+
+
+def test_sample_never_shows_a_hidden_name(client_for, org, people):
+    FieldGrant.objects.create(
+        role=org.marketer.roles.get(), model="customers.customer", field="name", access="hidden"
+    )
+    data = _preview(client_for(org.marketer), BEIJING).json()
+    assert data["count"] == 3
+    assert {s["name"] for s in data["sample"]} == {f"#{people[k].pk}" for k in ("a", "b", "d")}

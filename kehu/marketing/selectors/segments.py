@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from kehu.core.selectors import get_visible, scoped
+from kehu.core.access import Access
+from kehu.core.selectors import get_visible, mask_hidden, scoped
 from kehu.customers.models import Customer
 from kehu.customers.selectors import customer_list
 
@@ -67,8 +68,12 @@ def customers_in_segment(queryset: QuerySet[Customer], *, user, segment_id) -> Q
     return queryset.filter(condition)
 
 
-def member_sample(queryset: QuerySet[Customer], size: int = SAMPLE_SIZE) -> list[Customer]:
-    return list(queryset.order_by("name", "pk").only("id", "name", "lifecycle_stage", "city", "kind")[:size])
+def member_sample(queryset: QuerySet[Customer], *, user, size: int = SAMPLE_SIZE) -> list[Customer]:
+    """The first members by name, with the fields hidden from the user blanked (a hidden name shows as its id);
+    ordered by id instead when the name is hidden, so the order reveals nothing either."""
+    hidden = "name" in Access.of(user).hidden_fields(Customer)
+    rows = queryset.order_by(*(("pk",) if hidden else ("name", "pk"))).only("id", "name", "kind")[:size]
+    return mask_hidden(list(rows), user=user)
 
 
 def segment_choices(*, user) -> QuerySet[Segment]:
