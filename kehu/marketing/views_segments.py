@@ -70,6 +70,7 @@ class SegmentDetail(RecordDetailView):
             ctx["sample"] = selectors.member_sample(qs, user=self.request.user)
         except rules.RuleError as exc:
             ctx["rule_errors"] = exc.messages
+        ctx["rule_lines"] = rules.describe(segment.definition or {})
         ctx["rules_json"] = json.dumps(segment.definition or {}, ensure_ascii=False, indent=2)
         ctx["customers_url"] = reverse("customers:list") + f"?segment={segment.pk}"
         ctx["can_snapshot"] = self.access.can(Action.ADD, Segment)

@@ -308,3 +308,33 @@ def test_a_readonly_field_may_be_used(make_user):
     rules.compile_rules(
         {"match": "all", "conditions": [{"field": "city", "op": "eq", "value": "x"}]}, user=user
     )
+
+
+@pytest.mark.django_db
+def test_rules_read_as_text_with_labels():
+    from kehu.core.models import Tag
+
+    vip = Tag.objects.create(name="VIP")
+    lines = rules.describe(
+        {
+            "match": "all",
+            "conditions": [
+                {"field": "lifecycle_stage", "op": "in", "value": ["customer", "loyal"]},
+                {
+                    "match": "any",
+                    "conditions": [
+                        {"field": "tags", "op": "has_any", "value": [vip.pk]},
+                        {"field": "purchase.spent", "op": "gt", "value": 100, "period": {"last_days": 30}},
+                    ],
+                },
+            ],
+            "exclude": [{"field": "consent.email", "op": "withdrawn"}],
+        }  # fmt: skip
+    )
+    texts = [(line["depth"], line["text"]) for line in lines]
+    assert texts[0] == (0, "Customers matching all of:")
+    assert texts[1] == (1, "lifecycle stage is any of Customer, Loyal customer")
+    assert texts[3] == (2, "tags has any of VIP")
+    assert texts[4] == (2, "amount spent more than 100 (in the last 30 days)")
+    assert texts[-1] == (1, "Email withdrawn")
+    assert rules.describe("{broken") == []

@@ -40,7 +40,7 @@ from .base import (
     RuleField,
     register_field,
 )
-from .compiler import available_fields, builder_schema, compile_rules, jsonable, parse_definition
+from .compiler import available_fields, builder_schema, compile_rules, describe, jsonable, parse_definition
 from .fields import custom_fields, register_builtin_fields
 
 __all__ = [
@@ -57,6 +57,7 @@ __all__ = [
     "available_fields",
     "builder_schema",
     "compile_rules",
+    "describe",
     "custom_fields",
     "jsonable",
     "parse_definition",

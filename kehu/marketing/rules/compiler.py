@@ -266,3 +266,62 @@ def builder_schema(access: Access | None) -> dict:
         "day_ops": sorted(DAY_OPS),
         "channels": [{"value": str(v), "label": str(label)} for v, label in InteractionChannel.choices],
     }
+
+
+def describe(definition, access: Access | None = None) -> list[dict]:
+    """The rules as readable lines for a page: [{"depth", "text"}], with field and operator labels and choice
+    labels instead of codes. Unknown parts are shown as they are stored (the page also shows the JSON)."""
+    try:
+        definition = parse_definition(definition)
+    except RuleError:
+        return []
+    fields = {rf.key: rf for rf in available_fields(None)}
+    lines: list[dict] = []
+
+    def value_text(rf: RuleField | None, value) -> str:
+        labels: dict[str, str] = {}
+        if rf is not None and rf.kind in {"tags", "owner", "product"}:
+            from kehu.products.models import Product
+
+            model = {"tags": Tag, "owner": User, "product": Product}[rf.kind]
+            ids = value if isinstance(value, list) else [value]
+            ints = [int(i) for i in ids if str(i).isdigit() and int(i) < 2**62]
+            labels = {str(o.pk): str(o) for o in model._default_manager.filter(pk__in=ints)}
+        elif rf is not None and rf.choices is not None:
+            labels = {str(v): str(label) for v, label in rf.choices()}
+        if isinstance(value, list):
+            return ", ".join(labels.get(str(v), str(v)) for v in value)
+        return labels.get(str(value), "" if value is None else str(value))
+
+    def walk(node, depth: int, prefix: str = "") -> None:
+        if not isinstance(node, dict):
+            return
+        if "field" in node:
+            rf = fields.get(str(node.get("field")))
+            label = str(rf.label) if rf else str(node.get("field"))
+            op = str(OP_LABELS.get(node.get("op"), node.get("op")))
+            parts = [prefix + label, op]
+            if "value" in node:
+                parts.append(value_text(rf, node["value"]))
+            period = node.get("period")
+            if isinstance(period, dict) and period.get("last_days"):
+                parts.append(_("(in the last %(n)s days)") % {"n": period["last_days"]})
+            elif isinstance(period, dict) and period:
+                parts.append(
+                    _("(from %(a)s to %(b)s)") % {"a": period.get("from", "…"), "b": period.get("to", "…")}
+                )
+            if node.get("channels"):
+                parts.append("· " + ", ".join(map(str, node["channels"])))
+            lines.append({"depth": depth, "text": " ".join(p for p in parts if p)})
+            return
+        match = _("all of") if node.get("match", "all") == "all" else _("any of")
+        lines.append({"depth": depth, "text": prefix + _("Customers matching %(m)s:") % {"m": match}})
+        for child in node.get("conditions", []) if isinstance(node.get("conditions"), list) else []:
+            walk(child, depth + 1)
+        if depth == 0 and isinstance(node.get("exclude"), list) and node["exclude"]:
+            lines.append({"depth": 0, "text": _("Leave out customers matching any of")})
+            for child in node["exclude"]:
+                walk(child, 1)
+
+    walk(definition, 0)
+    return lines
