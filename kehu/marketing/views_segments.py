@@ -70,8 +70,9 @@ class SegmentDetail(RecordDetailView):
             ctx["sample"] = selectors.member_sample(qs, user=self.request.user)
         except rules.RuleError as exc:
             ctx["rule_errors"] = exc.messages
-        ctx["rule_lines"] = rules.describe(segment.definition or {})
-        ctx["rules_json"] = json.dumps(segment.definition or {}, ensure_ascii=False, indent=2)
+        if "definition" not in self.access.hidden_fields(Segment):
+            ctx["rule_lines"] = rules.describe(segment.definition or {})
+            ctx["rules_json"] = json.dumps(segment.definition or {}, ensure_ascii=False, indent=2)
         ctx["customers_url"] = reverse("customers:list") + f"?segment={segment.pk}"
         ctx["can_snapshot"] = self.access.can(Action.ADD, Segment)
         return ctx
@@ -95,6 +96,7 @@ def _builder_context(request, segment, definition, errors, name="", description=
         "description": description,
         "version": segment.version if segment else "",
         "texts": builder_texts(),
+        "hidden": access.hidden_fields(Segment),
     }
 
 
@@ -140,6 +142,9 @@ def segment_builder(request, pk=None):
             raise PermissionDenied(_("You may see this record but not change it."))
     elif not access.can(Action.ADD, Segment):
         raise PermissionDenied(_("You do not have access to this page."))
+    hidden = access.hidden_fields(Segment)
+    if "definition" in hidden:  # the builder is the rules: nothing to show or edit without them
+        raise PermissionDenied(_("You do not have access to this page."))
     if request.method != "POST":
         definition = (segment.definition if segment else None) or {"match": "all", "conditions": []}
         ctx = _builder_context(
@@ -147,8 +152,8 @@ def segment_builder(request, pk=None):
             segment,
             definition,
             [],
-            segment.name if segment else "",
-            segment.description if segment else "",
+            segment.name if segment and "name" not in hidden else "",
+            segment.description if segment and "description" not in hidden else "",
         )
         return render(request, "marketing/segment_builder.html", ctx)
     name = request.POST.get("name", "").strip()
@@ -158,6 +163,10 @@ def segment_builder(request, pk=None):
     if not name:
         errors.append(_("Give the segment a name."))
     data = {"name": name[:200], "description": description, "definition": raw}
+    for field_name in hidden:  # fields hidden from the editor are neither shown nor written
+        data.pop(field_name, None)
+    if "name" in hidden and segment is not None:
+        errors = [e for e in errors if e != _("Give the segment a name.")]
     try:
         definition = rules.parse_definition(raw)
     except rules.RuleError as exc:

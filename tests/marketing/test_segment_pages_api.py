@@ -268,3 +268,28 @@ def test_sample_never_shows_a_hidden_name(client_for, org, people):
     data = _preview(client_for(org.marketer), BEIJING).json()
     assert data["count"] == 3
     assert {s["name"] for s in data["sample"]} == {f"#{people[k].pk}" for k in ("a", "b", "d")}
+
+
+def test_builder_and_detail_leave_out_hidden_segment_fields(client_for, org, people):
+    segment = segment_create(
+        data={"name": "北京", "description": "SECRET-NOTE", "definition": BEIJING}, by=org.marketer
+    )
+    FieldGrant.objects.create(
+        role=org.marketer.roles.get(), model="marketing.segment", field="description", access="hidden"
+    )
+    client = client_for(org.marketer)
+    assert (
+        "SECRET-NOTE" not in client.get(reverse("marketing:segment_edit", args=[segment.pk])).content.decode()
+    )
+    assert "SECRET-NOTE" not in client.get(segment.get_absolute_url()).content.decode()
+    response = client.post(
+        reverse("marketing:segment_edit", args=[segment.pk]),
+        {
+            "name": "北京2",
+            "description": "",
+            "definition": json.dumps(BEIJING),
+            "version": str(segment.version),
+        },
+    )
+    assert response.status_code == 302
+    assert Segment.objects.get().description == "SECRET-NOTE"  # a hidden field is not written
