@@ -10,6 +10,7 @@ from kehu.analytics import api_value as analytics_value_api
 from kehu.core import api_views as core_api
 from kehu.customers import api as customers_api
 from kehu.interactions import api as interactions_api
+from kehu.marketing import api as marketing_api
 from kehu.products import api as products_api
 from kehu.sales import api as sales_api
 from kehu.salesmgmt import api as salesmgmt_api
@@ -36,6 +37,7 @@ for api_module in (
     salesmgmt_api,
     analytics_api,
     analytics_value_api,
+    marketing_api,
 ):
     api_module.register(router)
 

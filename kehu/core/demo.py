@@ -306,3 +306,13 @@ ROLES["sales_rep"][1].update(
     {m: (["view", "add", "change"], Scope.OWN, Scope.OWN) for m in _SALESMGMT_VISITS}
 )
 ROLES["executive"][1].update({m: (["view", "export"], Scope.ALL, Scope.NONE) for m in _SALESMGMT_VISITS})
+# Marketing segments (kehu/marketing, issue #9 item 1): marketers build segments over every customer and change
+# their own; sales managers and executives read them (members are always counted in the reader's own scope).
+_SEGMENTS = ["marketing.segment"]
+ROLES["marketer"][1].update(
+    {m: (["view", "add", "change", "delete", "export"], Scope.ALL, Scope.OWN) for m in _SEGMENTS}
+)
+ROLES["sales_manager"][1].update({m: (["view", "add"], Scope.ALL, Scope.OWN) for m in _SEGMENTS})
+ROLES["executive"][1].update({m: (["view"], Scope.ALL, Scope.NONE) for m in _SEGMENTS})
+# segments over purchases and contacts need to see that the history exists (object right; scope stays per record)
+ROLES["marketer"][1].setdefault("sales.order", (["view"], Scope.OWN, Scope.NONE))

@@ -111,6 +111,9 @@ class CustomerFilterSet(filters.FilterSet):
         method="filter_at_risk",
         label="churn risk at or above (true) or below (false) the at-risk threshold (kehu.analytics)",
     )
+    segment = filters.NumberFilter(
+        method="filter_segment", label="members of a marketing segment (kehu.marketing)"
+    )
 
     class Meta:
         model = Customer
@@ -157,6 +160,11 @@ class CustomerFilterSet(filters.FilterSet):
         if value not in ("true", "false"):
             return queryset
         return customers_by_risk(queryset, user=getattr(self.request, "user", None), at_risk=value == "true")
+
+    def filter_segment(self, queryset, name, value):
+        from kehu.marketing.selectors.segments import customers_in_segment
+
+        return customers_in_segment(queryset, user=getattr(self.request, "user", None), segment_id=int(value))
 
 
 class ContactPointInput(serializers.Serializer):

@@ -49,6 +49,9 @@ class CustomerFilter(django_filters.FilterSet):
         choices=AT_RISK, method="filter_at_risk", label=_("At risk of churning")
     )
 
+    # the members of a marketing segment the user may see (kehu.marketing; none when not visible)
+    segment = django_filters.NumberFilter(method="filter_segment", label=_("Segment #"))
+
     class Meta:
         model = Customer
         fields = ["kind", "customer_type", "lifecycle_stage", "source", "owner", "tags", "city", "account"]
@@ -83,6 +86,11 @@ class CustomerFilter(django_filters.FilterSet):
         if value not in ("true", "false"):
             return queryset
         return customers_by_risk(queryset, user=getattr(self.request, "user", None), at_risk=value == "true")
+
+    def filter_segment(self, queryset, name, value):
+        from kehu.marketing.selectors.segments import customers_in_segment
+
+        return customers_in_segment(queryset, user=getattr(self.request, "user", None), segment_id=int(value))
 
 
 def drop_analytics_filters(filterset, user) -> None:

@@ -1,2 +1,18 @@
+from django.urls import path
+
+from kehu.ui.generic import BulkActionView
+
+from . import views_segments as segments
+from .models import Segment
+
 app_name = "marketing"
-urlpatterns: list = []
+urlpatterns = [
+    path("segments/", segments.SegmentList.as_view(), name="segments"),
+    path("segments/bulk/", BulkActionView.as_view(model=Segment), name="segments_bulk"),
+    path("segments/new/", segments.segment_builder, name="segment_create"),
+    path("segments/preview/", segments.segment_preview, name="segment_preview"),
+    path("segments/<int:pk>/", segments.SegmentDetail.as_view(), name="segment"),
+    path("segments/<int:pk>/edit/", segments.segment_builder, name="segment_edit"),
+    path("segments/<int:pk>/delete/", segments.SegmentDelete.as_view(), name="segment_delete"),
+    path("segments/<int:pk>/snapshot/", segments.segment_snapshot, name="segment_snapshot"),
+]

@@ -45,7 +45,7 @@ SECTIONS = [
         _("Marketing"),
         [
             ("campaigns", _("Campaigns"), None, "megaphone", None),
-            ("segments", _("Segments"), None, "filter", None),
+            ("segments", _("Segments"), "marketing:segments", "filter", ("view", "marketing.segment")),
         ],
     ),
     (

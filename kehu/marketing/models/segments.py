@@ -7,6 +7,7 @@ compiled to one SQL query by kehu.marketing.segments. Both are read through ``se
 from __future__ import annotations
 
 from django.db import models
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core.models import OwnedModel
@@ -32,6 +33,9 @@ class Segment(OwnedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("marketing:segment", args=[self.pk])
 
 
 class SegmentMember(models.Model):

@@ -24,6 +24,7 @@ APP_SEEDERS = [
     "kehu.service.demo",
     "kehu.salesmgmt.demo",
     "kehu.analytics.demo",
+    "kehu.marketing.demo",
 ]
 
 

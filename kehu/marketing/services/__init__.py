@@ -1,0 +1,1 @@
+"""Marketing use cases that write, one module per area (segments, …)."""
