@@ -98,6 +98,7 @@ def visit_detail(request, pk):
             "can_write": can_write,
             "location": location,
             "statuses": VisitStatus,
+            "report_hidden": "report" in access.hidden_fields(Visit),
         },
     )
 

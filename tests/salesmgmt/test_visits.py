@@ -238,3 +238,24 @@ def test_the_page_dates_a_fix_and_a_note_by_their_age_on_the_servers_clock(visit
     assert ok.status_code == 200
     visit.refresh_from_db()
     assert abs((timezone.now() - visit.checkin_at).total_seconds()) < 60
+
+
+def test_a_hidden_visit_report_is_neither_shown_nor_written(visit, org, client_for):
+    """A role with the report hidden does not see it on the visit page and cannot set it at check-out."""
+    from kehu.core.exceptions import FieldNotWritable
+    from kehu.core.models import FieldGrant
+
+    Visit.objects.filter(pk=visit.pk).update(report="SECRET-REPORT-TEXT")
+    for role in org.rep1.roles.all():
+        FieldGrant.objects.create(role=role, model="salesmgmt.visit", field="report", access="hidden")
+    page = client_for(org.rep1).get(visit.get_absolute_url())
+    assert page.status_code == 200 and "SECRET-REPORT-TEXT" not in page.content.decode()
+    visits.visit_check_in(visit=visit, latitude=EAST[0], longitude=EAST[1], by=org.rep1)
+    visit.refresh_from_db()
+    page = client_for(org.rep1).get(visit.get_absolute_url()).content.decode()
+    assert 'id="checkout-report"' not in page and "SECRET-REPORT-TEXT" not in page
+    rep = type(org.rep1).objects.get(pk=org.rep1.pk)  # rights are read once per user object: a fresh one
+    with pytest.raises(FieldNotWritable):
+        visits.visit_check_out(visit=visit, latitude=EAST[0], longitude=EAST[1], report="overwrite", by=rep)
+    visit.refresh_from_db()
+    assert visit.report == "SECRET-REPORT-TEXT" and visit.status == "in"
