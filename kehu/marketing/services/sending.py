@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from django.core.mail import get_connection
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -144,9 +145,9 @@ def _check_and_reserve(ids: list[int], worker: str, now: dt.datetime, out: Outco
         }
         emails_ = {(c["email"] or "").strip().lower() for c in customers.values()} - {""}
         dnc = list(
-            DoNotContact.objects.filter(Q(customer_id__in=customer_ids) | Q(email__in=emails_)).values_list(
-                "customer_id", "email"
-            )
+            DoNotContact.objects.annotate(address=Lower("email"))
+            .filter(Q(customer_id__in=customer_ids) | Q(address__in=emails_))
+            .values_list("customer_id", "email")
         )
         dnc_customers = {c for c, _e in dnc if c}
         dnc_emails = {e.lower() for _c, e in dnc if e}
