@@ -121,9 +121,7 @@ def in_quiet_hours(local: dt.time, cfg: RuleConfig) -> bool:
 
 def in_window(local: dt.datetime, kind: str, cfg: RuleConfig) -> bool:
     t = local.time().replace(tzinfo=None)
-    return any(
-        local.weekday() in w.days and w.start <= t < w.end for w in cfg.windows.get(kind, ())
-    )
+    return any(local.weekday() in w.days and w.start <= t < w.end for w in cfg.windows.get(kind, ()))
 
 
 def why_not_now(instant: dt.datetime, tz: ZoneInfo, kind: str, cfg: RuleConfig) -> str | None:

@@ -100,7 +100,7 @@ def build(*, template: Template, message_id: int, to: str, values: dict[str, str
         paragraphs.append(f"<p>{html_para}</p>")
     pixel = public_url("marketing_public:open", token)
     html = (
-        '<!doctype html><html><body>'
+        "<!doctype html><html><body>"
         + "".join(paragraphs)
         + f'<p style="color:#666;font-size:12px">{escape(_("You receive this because you agreed to hear from us."))} '
         + f'<a href="{unsubscribe}">{escape(_("Unsubscribe"))}</a></p>'

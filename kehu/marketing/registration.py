@@ -28,7 +28,9 @@ def _register_campaigns() -> None:
 
     from .models import Campaign, DoNotContact, Enrolment, JourneyStep, Message, RuleHold
 
-    registry.register(Campaign, owner_field="owner", url=lambda o: o.get_absolute_url(), system=("approved_by",))
+    registry.register(
+        Campaign, owner_field="owner", url=lambda o: o.get_absolute_url(), system=("approved_by",)
+    )
     for model in (JourneyStep, Enrolment, Message, RuleHold):
         registry.register(model, owner_field=None, via="campaign", nav=False, transfer=False)
     registry.register(DoNotContact, owner_field=None, attribution=("added_by",), nav=True, transfer=False)

@@ -54,9 +54,9 @@ def click(request, token: str, index: int):
     if index >= len(links):
         raise Http404
     now = timezone.now()
-    Message.objects.filter(pk=message.pk).filter(Q(clicked_at__isnull=True) | Q(opened_at__isnull=True)).update(
-        clicked_at=message.clicked_at or now, opened_at=message.opened_at or now
-    )
+    Message.objects.filter(pk=message.pk).filter(
+        Q(clicked_at__isnull=True) | Q(opened_at__isnull=True)
+    ).update(clicked_at=message.clicked_at or now, opened_at=message.opened_at or now)
     return HttpResponseRedirect(links[index])  # a link of the campaign's own content, never from the request
 
 

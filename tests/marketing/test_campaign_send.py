@@ -39,7 +39,9 @@ def world(org, mail_sink, frozen_clock):
         "dnc": customer("孙八", org.rep1, email="sun@example.com"),
     }
     DoNotContact.objects.create(email="SUN@example.com", reason="投诉 complaint")
-    made = launch(campaign(org.marketer, static_segment(org.marketer, people.values())), org.marketer, org.exec)
+    made = launch(
+        campaign(org.marketer, static_segment(org.marketer, people.values())), org.marketer, org.exec
+    )
     return {"org": org, "people": people, "campaign": made, "sink": mail_sink, "clock": frozen_clock}
 
 
@@ -64,7 +66,9 @@ def test_a_launched_campaign_sends_personalised_tracked_email_and_logs_it(world)
     assert mail["Message-ID"].startswith(f"<kehu-campaign-{message.pk}@")
     assert message.status == MessageStatus.SENT and message.to_address == "wangfang@example.com"
     entry = Interaction.objects.get(related_model="marketing.message", related_id=str(message.pk))
-    assert entry.customer_id == world["people"]["a"].pk and entry.channel == "email" and entry.direction == "out"
+    assert (
+        entry.customer_id == world["people"]["a"].pk and entry.channel == "email" and entry.direction == "out"
+    )
     assert "春季新品推广" in entry.subject
     reasons = dict(Message.objects.filter(status=MessageStatus.DROPPED).values_list("customer__name", "rule"))
     assert reasons == {"赵六": cr.Rule.CONSENT, "钱七": cr.Rule.NO_ADDRESS, "孙八": cr.Rule.DO_NOT_CONTACT}
@@ -74,7 +78,7 @@ def test_a_launched_campaign_sends_personalised_tracked_email_and_logs_it(world)
 
 
 def test_a_customer_field_cannot_become_a_link_and_is_escaped_in_html(world, org):
-    evil = customer('<b>x</b> http://evil.example/', org.rep1, email="evil@example.com")
+    evil = customer("<b>x</b> http://evil.example/", org.rep1, email="evil@example.com")
     seg = static_segment(org.marketer, [evil], name="evil")
     made = launch(campaign(org.marketer, seg, name="c2"), org.marketer, org.exec)
     services.journeys_advance()
@@ -149,7 +153,9 @@ def test_the_daily_cap_and_spacing_hold_a_second_campaign_until_its_slot(world, 
     assert cr.local_day(held.not_before, tz) >= cr.local_day(sent_at, tz) + dt.timedelta(days=2)
     assert cr.why_not_now(held.not_before, tz, held.kind, cfg) is None
     # the next day, in a window: still held, now by the spacing rule
-    next_day = cr.next_slot(sent_at, tz, held.kind, cfg, not_before_day=cr.local_day(sent_at, tz) + dt.timedelta(days=1))
+    next_day = cr.next_slot(
+        sent_at, tz, held.kind, cfg, not_before_day=cr.local_day(sent_at, tz) + dt.timedelta(days=1)
+    )
     world["clock"].move_to(next_day, tick=False)
     Message.objects.filter(pk=held.pk).update(not_before=next_day)  # due again: re-checked now
     sending.dispatch()

@@ -5,11 +5,11 @@ instant lies between (checked minute by minute against the plain definition)."""
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from zoneinfo import ZoneInfo
 
 from kehu.marketing import contact_rules as cr
 

@@ -107,13 +107,13 @@ class JourneyStep(models.Model):
     body = models.TextField(
         _("message"),
         blank=True,
-        help_text=_("Plain text; {{ name }}, {{ first_name }}, {{ city }}, {{ company }} and {{ owner }} are "
-                    "filled in per customer, and every link is tracked."),
+        help_text=_(
+            "Plain text; {{ name }}, {{ first_name }}, {{ city }}, {{ company }} and {{ owner }} are "
+            "filled in per customer, and every link is tracked."
+        ),
     )
     wait_hours = models.PositiveIntegerField(_("wait (hours)"), default=0)
-    condition = models.CharField(
-        _("condition"), max_length=8, choices=BranchCondition.choices, blank=True
-    )
+    condition = models.CharField(_("condition"), max_length=8, choices=BranchCondition.choices, blank=True)
     condition_step = models.PositiveIntegerField(_("of the email sent at step"), null=True, blank=True)
     yes_step = models.PositiveIntegerField(_("then go to step"), null=True, blank=True)
     no_step = models.PositiveIntegerField(_("otherwise go to step"), null=True, blank=True)

@@ -192,7 +192,11 @@ def step_save(*, campaign: Campaign, data: dict, by, step: JourneyStep | None = 
         if errors:
             raise ValidationError(errors)
         target.full_clean(exclude=["campaign"], validate_unique=False, validate_constraints=False)
-        if JourneyStep.objects.filter(campaign=locked, position=target.position).exclude(pk=target.pk).exists():
+        if (
+            JourneyStep.objects.filter(campaign=locked, position=target.position)
+            .exclude(pk=target.pk)
+            .exists()
+        ):
             raise ValidationError({"position": _("There is already a step with this number.")})
         target.save()
         Campaign.objects.filter(pk=locked.pk).update(version=locked.version + 1, updated_at=timezone.now())
@@ -213,7 +217,10 @@ def step_delete(*, campaign: Campaign, step: JourneyStep, by) -> None:
         step.delete()
         Campaign.objects.filter(pk=locked.pk).update(version=locked.version + 1, updated_at=timezone.now())
         audit.log(
-            actor=by, action=AuditAction.UPDATE, instance=locked, changes={f"step {step.position}": [str(step), None]}
+            actor=by,
+            action=AuditAction.UPDATE,
+            instance=locked,
+            changes={f"step {step.position}": [str(step), None]},
         )
 
 
@@ -230,7 +237,9 @@ def can_approve(user, campaign: Campaign) -> bool:
 # -- the journey engine ------------------------------------------------------------------------------------------
 
 
-def _enter(steps: dict[int, JourneyStep], position: int | None, now: dt.datetime) -> tuple[int, dt.datetime, str]:
+def _enter(
+    steps: dict[int, JourneyStep], position: int | None, now: dt.datetime
+) -> tuple[int, dt.datetime, str]:
     """(position, due, status) of a customer arriving at ``position``."""
     step = steps.get(position or 0)
     if step is None or step.kind == StepKind.END:
@@ -283,9 +292,9 @@ def _advance_campaign(campaign: Campaign, steps: dict[int, JourneyStep], now: dt
                 continue
             if step.kind == StepKind.SEND:
                 states = dict(
-                    Message.objects.filter(step=step, customer_id__in=[e.customer_id for e in group]).values_list(
-                        "customer_id", "status"
-                    )
+                    Message.objects.filter(
+                        step=step, customer_id__in=[e.customer_id for e in group]
+                    ).values_list("customer_id", "status")
                 )
                 for e in group:
                     state = states.get(e.customer_id)

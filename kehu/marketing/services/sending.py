@@ -168,7 +168,9 @@ def _check_and_reserve(ids: list[int], worker: str, now: dt.datetime, out: Outco
                 message.status, (message.rule, message.reason) = MessageStatus.DROPPED, hard
                 if message.pk in reserved:
                     release.append(message.pk)
-                holds.append(RuleHold(campaign_id=message.campaign_id, message=message, rule=hard[0], dropped=True))
+                holds.append(
+                    RuleHold(campaign_id=message.campaign_id, message=message, rule=hard[0], dropped=True)
+                )
                 continue
             message.to_address = customer["email"].strip()
             if message.pk in reserved:  # a dead worker's reservation: the day is already ours
@@ -187,14 +189,20 @@ def _check_and_reserve(ids: list[int], worker: str, now: dt.datetime, out: Outco
                 slot = cr.next_slot(now, tz, message.kind, cfg) if rule else None
             if rule is None:
                 to_send.append(message)
-                new_ledger.append(ContactLedger(customer_id=message.customer_id, day=today, message=message, at=now))
+                new_ledger.append(
+                    ContactLedger(customer_id=message.customer_id, day=today, message=message, at=now)
+                )
                 ledger.setdefault(message.customer_id, []).append(today)
                 continue
             label = cr.Rule(rule).label
             if slot is None or slot > _expiry(message, cfg):
                 message.status, message.rule = MessageStatus.DROPPED, cr.Rule.EXPIRED
-                message.reason = _("Held by “%(rule)s” with no allowed slot before it expires.") % {"rule": label}
-                holds.append(RuleHold(campaign_id=message.campaign_id, message=message, rule=rule, dropped=True))
+                message.reason = _("Held by “%(rule)s” with no allowed slot before it expires.") % {
+                    "rule": label
+                }
+                holds.append(
+                    RuleHold(campaign_id=message.campaign_id, message=message, rule=rule, dropped=True)
+                )
                 continue
             message.status, message.rule, message.not_before = MessageStatus.HELD, rule, slot
             message.reason = str(label)
@@ -252,9 +260,9 @@ def _send(messages: list[Message], worker: str, out: Outcome) -> list[int]:
                 out.failed += 1
                 continue
             now = timezone.now()
-            marked = Message.objects.filter(pk=message.pk, claimed_by=worker, status=MessageStatus.SENDING).update(
-                status=MessageStatus.SENT, sent_at=now, to_address=message.to_address, lease_until=None
-            )
+            marked = Message.objects.filter(
+                pk=message.pk, claimed_by=worker, status=MessageStatus.SENDING
+            ).update(status=MessageStatus.SENT, sent_at=now, to_address=message.to_address, lease_until=None)
             if marked:
                 sent.append(message.pk)
                 out.sent += 1
@@ -279,7 +287,13 @@ def timeline_log(*, ids: list[int] | None = None) -> int:
         qs = qs.filter(pk__in=ids)
     rows = list(
         qs.select_related("campaign", "step").values(
-            "id", "customer_id", "customer__account_id", "campaign_id", "campaign__name", "step__subject", "sent_at"
+            "id",
+            "customer_id",
+            "customer__account_id",
+            "campaign_id",
+            "campaign__name",
+            "step__subject",
+            "sent_at",
         )[:5000]
     )
     if not rows:
@@ -290,9 +304,10 @@ def timeline_log(*, ids: list[int] | None = None) -> int:
             account_id=r["customer__account_id"] or r["customer_id"],
             channel=InteractionChannel.EMAIL,
             direction=Direction.OUTBOUND,
-            subject=(_("Campaign email “%(campaign)s”: %(subject)s") % {
-                "campaign": r["campaign__name"], "subject": r["step__subject"]
-            })[:200],
+            subject=(
+                _("Campaign email “%(campaign)s”: %(subject)s")
+                % {"campaign": r["campaign__name"], "subject": r["step__subject"]}
+            )[:200],
             occurred_at=r["sent_at"],
             related_model="marketing.message",
             related_id=str(r["id"]),
@@ -305,11 +320,13 @@ def timeline_log(*, ids: list[int] | None = None) -> int:
     return len(rows)
 
 
-def dispatch_batch(*, worker: str | None = None, limit: int = 200, now: dt.datetime | None = None) -> Outcome:
+def dispatch_batch(
+    *, worker: str | None = None, limit: int = 200, now: dt.datetime | None = None, lease: int = LEASE_SECONDS
+) -> Outcome:
     """Claim, check, send and log one batch. Returns what happened (claimed 0: nothing was due)."""
     worker = worker or uuid.uuid4().hex[:16]
     out = Outcome()
-    ids = messages_claim(worker=worker, limit=limit, now=now)
+    ids = messages_claim(worker=worker, limit=limit, now=now, lease=lease)
     out.claimed = len(ids)
     if not ids:
         timeline_log()
@@ -320,12 +337,14 @@ def dispatch_batch(*, worker: str | None = None, limit: int = 200, now: dt.datet
     return out
 
 
-def dispatch(*, worker: str | None = None, limit: int = 200, max_batches: int = 1000) -> Outcome:
+def dispatch(
+    *, worker: str | None = None, limit: int = 200, max_batches: int = 1000, lease: int = LEASE_SECONDS
+) -> Outcome:
     """Send until nothing is due (or ``max_batches``)."""
     worker = worker or uuid.uuid4().hex[:16]
     total = Outcome()
     for _i in range(max_batches):
-        out = dispatch_batch(worker=worker, limit=limit)
+        out = dispatch_batch(worker=worker, limit=limit, lease=lease)
         total.add(out)
         if not out.claimed:
             break
