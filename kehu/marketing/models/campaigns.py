@@ -153,6 +153,9 @@ class Enrolment(models.Model):
         ]
         indexes = [models.Index(fields=["campaign", "status", "position", "due_at"], name="ix_enrolment_due")]
 
+    def __str__(self) -> str:
+        return f"{self.campaign_id}:{self.customer_id}@{self.position}"
+
 
 class MessageStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
@@ -219,6 +222,9 @@ class RuleHold(models.Model):
     class Meta:
         indexes = [models.Index(fields=["campaign", "rule"], name="ix_rulehold_campaign_rule")]
 
+    def __str__(self) -> str:
+        return f"{self.message_id}:{self.rule}"
+
 
 class ContactProfile(models.Model):
     """Per customer: the time zone the send windows are read in, and the row a sender locks (FOR UPDATE)
@@ -229,6 +235,9 @@ class ContactProfile(models.Model):
         "customers.Customer", on_delete=models.CASCADE, primary_key=True, related_name="contact_profile"
     )
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}:{self.time_zone}"
 
 
 class ContactLedger(models.Model):
@@ -244,6 +253,9 @@ class ContactLedger(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["customer", "day"], name="marketing_one_message_per_day")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}:{self.day}"
 
 
 class DoNotContact(models.Model):
