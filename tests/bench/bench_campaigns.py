@@ -74,7 +74,7 @@ def test_campaign_email_throughput(settings, frozen_clock):
     # the rule check alone, over the whole audience in batches (then put back for the real run)
     worker = "bench-rules"
     t0 = time.perf_counter()
-    for start in range(0, N, BATCH):
+    for _start in range(0, N, BATCH):
         chunk = sending.messages_claim(worker=worker, limit=BATCH)
         sending._check_and_reserve(chunk, worker, timezone.now(), sending.Outcome())
     rules_s = time.perf_counter() - t0
