@@ -54,7 +54,7 @@ def _set_status(campaign: Campaign, by, status: str, allowed: tuple[str, ...], *
                 _("A campaign that is “%(status)s” cannot do this.") % {"status": locked.get_status_display()}
             )
         before = locked.status
-        changes = {"status": [before, status]}
+        changes: dict[str, list] = {"status": [before, status]}
         values = {"status": status, "version": locked.version + 1, "updated_at": timezone.now(), **extra}
         Campaign.objects.filter(pk=locked.pk).update(**values)
         for key, value in values.items():
@@ -245,8 +245,8 @@ def _enter(
     if step is None or step.kind == StepKind.END:
         return position or 0, now, EnrolmentStatus.DONE
     if step.kind == StepKind.WAIT:
-        return position, now + dt.timedelta(hours=step.wait_hours), EnrolmentStatus.ACTIVE
-    return position, now, EnrolmentStatus.ACTIVE
+        return step.position, now + dt.timedelta(hours=step.wait_hours), EnrolmentStatus.ACTIVE
+    return step.position, now, EnrolmentStatus.ACTIVE
 
 
 def journeys_advance(*, now: dt.datetime | None = None, limit: int = 2000) -> int:

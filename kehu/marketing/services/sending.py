@@ -23,6 +23,7 @@ import datetime as dt
 import smtplib
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.mail import get_connection
 from django.db import transaction
@@ -90,7 +91,7 @@ def messages_claim(*, worker: str, limit: int, now: dt.datetime | None = None, l
     return ids
 
 
-def _hard_rule(customer: dict, dnc_customers: set, dnc_emails: set) -> tuple[str, str] | None:
+def _hard_rule(customer: Any, dnc_customers: set, dnc_emails: set) -> tuple[str, str] | None:
     """Consent per channel wins over everything: (rule, reason) when the customer may not get email at all."""
     if customer is None or customer["merged_into_id"]:
         return cr.Rule.NO_ADDRESS, _("The customer was merged or deleted.")
@@ -137,7 +138,7 @@ def _check_and_reserve(ids: list[int], worker: str, now: dt.datetime, out: Outco
             .order_by("customer_id")
             .values_list("customer_id", "time_zone")
         )
-        customers = {
+        customers: dict[int, Any] = {
             row["id"]: row
             for row in Customer.objects.filter(pk__in=customer_ids).values(
                 "id", "email", "consent", "merged_into_id"
@@ -160,9 +161,12 @@ def _check_and_reserve(ids: list[int], worker: str, now: dt.datetime, out: Outco
             ledger.setdefault(customer_id, []).append(day)
             if message_id in {m.pk for m in messages}:
                 reserved[message_id] = customer_id
-        to_send, new_ledger, holds, release = [], [], [], []
+        to_send: list[Message] = []
+        new_ledger: list[ContactLedger] = []
+        holds: list[RuleHold] = []
+        release: list[int] = []
         for message in messages:
-            customer = customers.get(message.customer_id)
+            customer: Any = customers.get(message.customer_id)
             hard = _hard_rule(customer, dnc_customers, dnc_emails)
             if hard is not None:
                 message.status, (message.rule, message.reason) = MessageStatus.DROPPED, hard
@@ -181,6 +185,7 @@ def _check_and_reserve(ids: list[int], worker: str, now: dt.datetime, out: Outco
             days = ledger.get(message.customer_id, [])
             last = max(days) if days else None
             earliest = cr.spacing_earliest_day(last, cfg)
+            rule: str | None
             if earliest is not None and today < earliest:
                 rule = cr.Rule.DAILY_CAP if last is not None and last >= today else cr.Rule.SPACING
                 slot = cr.next_slot(now, tz, message.kind, cfg, not_before_day=earliest)
@@ -308,7 +313,7 @@ def timeline_log(*, ids: list[int] | None = None) -> int:
                 _("Campaign email “%(campaign)s”: %(subject)s")
                 % {"campaign": r["campaign__name"], "subject": r["step__subject"]}
             )[:200],
-            occurred_at=r["sent_at"],
+            occurred_at=r["sent_at"] or timezone.now(),
             related_model="marketing.message",
             related_id=str(r["id"]),
             url=f"/marketing/campaigns/{r['campaign_id']}/",
