@@ -64,6 +64,7 @@ urlpatterns = [
     path("interactions/", include("kehu.interactions.urls")),
     path("sales/", include("kehu.sales.urls")),
     path("public/", include("kehu.sales.urls_public")),
+    path("public/m/", include("kehu.marketing.urls_public")),
     path("service/", include("kehu.service.urls")),
     path("analytics/", include("kehu.analytics.urls")),
     path("marketing/", include("kehu.marketing.urls")),

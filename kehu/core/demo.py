@@ -314,5 +314,15 @@ ROLES["marketer"][1].update(
 )
 ROLES["sales_manager"][1].update({m: (["view", "add"], Scope.ALL, Scope.OWN) for m in _SEGMENTS})
 ROLES["executive"][1].update({m: (["view"], Scope.ALL, Scope.NONE) for m in _SEGMENTS})
+# Campaigns (issue #9 items 2–4): marketers plan and run their own and read every campaign; executives approve
+# (change right on every campaign, and never their own: four eyes); sales managers read them. Marketers keep the
+# do-not-contact list.
+_CAMPAIGNS = ["marketing.campaign"]
+ROLES["marketer"][1].update(
+    {m: (["view", "add", "change", "delete", "export"], Scope.ALL, Scope.OWN) for m in _CAMPAIGNS}
+)
+ROLES["marketer"][1]["marketing.donotcontact"] = (["view", "add", "delete", "export"], Scope.ALL, Scope.ALL)
+ROLES["executive"][1].update({m: (["view", "change", "export"], Scope.ALL, Scope.ALL) for m in _CAMPAIGNS})
+ROLES["sales_manager"][1].update({m: (["view"], Scope.ALL, Scope.NONE) for m in _CAMPAIGNS})
 # segments over purchases and contacts need to see that the history exists (object right; scope stays per record)
 ROLES["marketer"][1].setdefault("sales.order", (["view"], Scope.OWN, Scope.NONE))

@@ -4,6 +4,9 @@ caller's scope), `snapshot` (a static copy, one INSERT … SELECT) and `preview`
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Count
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -15,9 +18,11 @@ from kehu.core.api import AccessAwareSerializer, ScopedModelViewSet, etag_for
 from kehu.core.models import Action
 from kehu.customers.models import Customer
 
+from . import contact_rules as cr
 from . import rules
-from .models import Segment
+from .models import Campaign, RuleHold, Segment
 from .selectors import segments as selectors
+from .services import campaigns as campaign_services
 from .services import segments as services
 
 
@@ -134,5 +139,145 @@ class SegmentViewSet(ScopedModelViewSet):
         return Response({"count": qs.count()})
 
 
+class CampaignSerializer(AccessAwareSerializer):
+    class Meta:
+        model = Campaign
+        fields = [
+            "id",
+            "name",
+            "objective",
+            "status",
+            "start_date",
+            "end_date",
+            "budget",
+            "currency",
+            "expected_response_rate",
+            "segments",
+            "channels",
+            "owner",
+            "approved_by",
+            "approved_at",
+            "launched_at",
+            "created_at",
+            "updated_at",
+            "version",
+        ]
+        read_only_fields = [
+            "status",
+            "approved_by",
+            "approved_at",
+            "launched_at",
+            "created_at",
+            "updated_at",
+            "version",
+        ]
+
+
+STATS = inline_serializer(
+    "CampaignStats",
+    {
+        "enrolled": serializers.IntegerField(),
+        "opened": serializers.IntegerField(),
+        "clicked": serializers.IntegerField(),
+        "by_status": serializers.DictField(child=serializers.IntegerField()),
+        "by_rule": serializers.DictField(child=serializers.DictField(child=serializers.IntegerField())),
+    },
+)
+
+
+class CampaignViewSet(ScopedModelViewSet):
+    """Campaigns in the caller's scope; the lifecycle actions (submit, approve, reject, launch, pause, resume)
+    need the change right and the campaign in the caller's write scope; approval is by someone other than
+    the owner. ``stats``: messages per status and holds per contact rule."""
+
+    model = Campaign
+    serializer_class = CampaignSerializer
+    select_related = ("owner", "approved_by")
+    required_action = None  # from the HTTP method; the lifecycle actions need the change right
+
+    def initial(self, request, *args, **kwargs):
+        if self.action in ("submit", "approve", "reject", "launch", "pause", "resume"):
+            self.required_action = Action.CHANGE
+        super().initial(request, *args, **kwargs)
+
+    def _transition(self, request, service):
+        campaign = self.get_object()
+        access = Access.of(request.user)
+        if not (access.can(Action.CHANGE, Campaign) and access.can_write_record(campaign)):
+            raise exceptions.PermissionDenied()
+        try:
+            updated = service(campaign=campaign, by=request.user)
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError({"status": exc.messages}) from None
+        except DjangoPermissionDenied as exc:
+            raise exceptions.PermissionDenied(str(exc)) from None
+        response = Response(self.get_serializer(updated).data)
+        response["ETag"] = etag_for(updated)
+        return response
+
+    @extend_schema(request=None, responses=CampaignSerializer)
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):
+        return self._transition(request, campaign_services.campaign_submit)
+
+    @extend_schema(request=None, responses=CampaignSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        return self._transition(request, campaign_services.campaign_approve)
+
+    @extend_schema(request=None, responses=CampaignSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        return self._transition(request, campaign_services.campaign_reject)
+
+    @extend_schema(request=None, responses=CampaignSerializer)
+    @action(detail=True, methods=["post"])
+    def launch(self, request, pk=None):
+        return self._transition(request, campaign_services.campaign_launch)
+
+    @extend_schema(request=None, responses=CampaignSerializer)
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        return self._transition(request, campaign_services.campaign_pause)
+
+    @extend_schema(request=None, responses=CampaignSerializer)
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        return self._transition(request, campaign_services.campaign_resume)
+
+    @extend_schema(responses=STATS)
+    @action(detail=True, methods=["get"])
+    def stats(self, request, pk=None):
+        from .views_campaigns import campaign_counts
+
+        campaign = self.get_object()
+        counts = campaign_counts(campaign)
+        by_status = dict(campaign.messages.values_list("status").annotate(n=Count("id")))
+        return Response(
+            {
+                "enrolled": counts["enrolled"],
+                "opened": counts["opened"],
+                "clicked": counts["clicked"],
+                "by_status": by_status,
+                "by_rule": {
+                    rule: counts
+                    for rule in cr.Rule.values
+                    if any((counts := campaign_counts_rule(campaign, rule)).values())
+                },
+            }
+        )
+
+
+def campaign_counts_rule(campaign, rule) -> dict:
+    rows = (
+        RuleHold.objects.filter(campaign=campaign, rule=rule).values_list("dropped").annotate(n=Count("id"))
+    )
+    out = {"held": 0, "dropped": 0}
+    for dropped, n in rows:
+        out["dropped" if dropped else "held"] += n
+    return out
+
+
 def register(router) -> None:
     router.register("segments", SegmentViewSet, basename="segment")
+    router.register("campaigns", CampaignViewSet, basename="campaign")

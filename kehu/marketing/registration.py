@@ -4,6 +4,7 @@
 def register_all() -> None:
     """Each area of the app adds its registrations here."""
     _register_segments()
+    _register_campaigns()
 
 
 def _register_segments() -> None:
@@ -17,3 +18,19 @@ def _register_segments() -> None:
     registry.register(Segment, owner_field="owner", url=lambda o: o.get_absolute_url())
     registry.register(SegmentMember, owner_field=None, via="segment", nav=False, transfer=False)
     rules.register_builtin_fields()
+
+
+def _register_campaigns() -> None:
+    """Campaigns are owned by their marketer; steps, enrolments and messages inherit the campaign's scope.
+    The do-not-contact list has no owner (all or nothing per the role's grant). The contact ledger and the
+    per-customer profiles are written only by the send engine and are not records anyone edits."""
+    from kehu.core import registry
+
+    from .models import Campaign, DoNotContact, Enrolment, JourneyStep, Message, RuleHold
+
+    registry.register(
+        Campaign, owner_field="owner", url=lambda o: o.get_absolute_url(), system=("approved_by",)
+    )
+    for model in (JourneyStep, Enrolment, Message, RuleHold):
+        registry.register(model, owner_field=None, via="campaign", nav=False, transfer=False)
+    registry.register(DoNotContact, owner_field=None, attribution=("added_by",), nav=True, transfer=False)

@@ -2,8 +2,9 @@ from django.urls import path
 
 from kehu.ui.generic import BulkActionView
 
+from . import views_campaigns as campaigns
 from . import views_segments as segments
-from .models import Segment
+from .models import Campaign, Segment
 
 app_name = "marketing"
 urlpatterns = [
@@ -15,4 +16,11 @@ urlpatterns = [
     path("segments/<int:pk>/edit/", segments.segment_builder, name="segment_edit"),
     path("segments/<int:pk>/delete/", segments.SegmentDelete.as_view(), name="segment_delete"),
     path("segments/<int:pk>/snapshot/", segments.segment_snapshot, name="segment_snapshot"),
+    path("campaigns/", campaigns.CampaignList.as_view(), name="campaigns"),
+    path("campaigns/bulk/", BulkActionView.as_view(model=Campaign), name="campaigns_bulk"),
+    path("campaigns/new/", campaigns.CampaignFormView.as_view(), name="campaign_create"),
+    path("campaigns/<int:pk>/", campaigns.CampaignDetail.as_view(), name="campaign"),
+    path("campaigns/<int:pk>/edit/", campaigns.CampaignFormView.as_view(), name="campaign_edit"),
+    path("campaigns/<int:pk>/steps/", campaigns.step_add, name="campaign_step"),
+    path("campaigns/<int:pk>/<str:action>/", campaigns.campaign_action, name="campaign_action"),
 ]

@@ -37,3 +37,38 @@ def people(org):
 
 
 BEIJING = {"match": "all", "conditions": [{"field": "region.city", "op": "in", "value": ["北京"]}]}
+
+
+@pytest.fixture
+def mail_sink(settings):
+    """A real SMTP server (aiosmtpd) on a free local port that refuses recipients at refused.example;
+    ``sink.messages`` holds (recipients, content) of what arrived. Django's SMTP backend is pointed at it."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    class Sink:
+        def __init__(self):
+            self.messages = []
+
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - hook
+            if address.endswith("@refused.example"):
+                return "550 no such user"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
+            self.messages.append((envelope.rcpt_tos, envelope.content.decode("utf-8", "replace")))
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    yield sink
+    controller.stop()

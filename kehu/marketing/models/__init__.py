@@ -1,6 +1,39 @@
 """Models of the marketing app, one module per area, all imported here."""
 
-from .campaigns import Campaign, CampaignStatus
+from .campaigns import (
+    FINAL_STATUSES,
+    BranchCondition,
+    Campaign,
+    CampaignStatus,
+    ContactLedger,
+    ContactProfile,
+    DoNotContact,
+    Enrolment,
+    EnrolmentStatus,
+    JourneyStep,
+    Message,
+    MessageStatus,
+    RuleHold,
+    StepKind,
+)
 from .segments import Segment, SegmentKind, SegmentMember
 
-__all__ = ["Campaign", "CampaignStatus", "Segment", "SegmentKind", "SegmentMember"]
+__all__ = [
+    "FINAL_STATUSES",
+    "BranchCondition",
+    "Campaign",
+    "CampaignStatus",
+    "ContactLedger",
+    "ContactProfile",
+    "DoNotContact",
+    "Enrolment",
+    "EnrolmentStatus",
+    "JourneyStep",
+    "Message",
+    "MessageStatus",
+    "RuleHold",
+    "Segment",
+    "SegmentKind",
+    "SegmentMember",
+    "StepKind",
+]
