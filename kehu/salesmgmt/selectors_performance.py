@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core.access import Access, Scope
-from kehu.core.models import Team, User
+from kehu.core.models import ModelGrant, Team, User
 from kehu.core.selectors import scoped
 from kehu.interactions.models import Interaction
 from kehu.sales.models import Opportunity, Stage, StageChange
@@ -165,8 +165,11 @@ def _select(
         if not chosen:
             raise Http404
         return chosen, team, None
-    if owners is None:
-        return list(users.filter(teams__isnull=False).distinct().order_by("username")), None, None
+    if owners is None:  # everyone: the sales people (in a team, or holding a role that may add deals)
+        sellers = Q(teams__isnull=False) | Q(
+            roles__in=ModelGrant.objects.filter(model="sales.opportunity", can_add=True).values("role_id")
+        )
+        return list(users.filter(sellers).distinct().order_by("username")), None, None
     return list(users.filter(pk__in=sorted(owners)).order_by("username")), None, None
 
 
