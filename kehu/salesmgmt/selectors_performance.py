@@ -93,12 +93,12 @@ class RepRow:
     quota: Decimal | None = None
     actual: Decimal = ZERO
     won_count: int = 0
-    won_amount: Decimal = ZERO
+    won_amount: Decimal | None = ZERO
     lost_count: int = 0
     cycle_days: Decimal | None = None
     interactions: int = 0
     visits: int = 0
-    expenses: Decimal = ZERO
+    expenses: Decimal | None = ZERO
     expenses_other: dict[str, Decimal] = field(default_factory=dict)
     rank: int = 0
 
@@ -108,7 +108,9 @@ class RepRow:
 
     @property
     def avg_deal(self) -> Decimal | None:
-        return (self.won_amount / self.won_count).quantize(Decimal("0.01")) if self.won_count else None
+        if self.won_amount is None or not self.won_count:
+            return None
+        return (self.won_amount / self.won_count).quantize(Decimal("0.01"))
 
     @property
     def win_rate(self) -> Decimal | None:
@@ -191,6 +193,9 @@ def performance(
     currency = plan.currency if plan else getattr(settings, "KEHU_DEFAULT_CURRENCY", "CNY")
     source = plan.actuals_source if plan else ActualsSource.WON
     rows = {u.pk: RepRow(user=u) for u in chosen}
+    access = Access.of(user)
+    deal_amount_hidden = "amount" in access.hidden_fields(Opportunity)
+    expense_amount_hidden = "amount" in access.hidden_fields(Expense) or not access.can("view", Expense)
     start, end = period.aware()
     day0, day1 = period.bounds
 
@@ -217,7 +222,7 @@ def performance(
     ):
         row = rows[owner_id]
         if status == "won":
-            row.won_count, row.won_amount = n, amount or ZERO
+            row.won_count, row.won_amount = n, None if deal_amount_hidden else (amount or ZERO)
             seconds = cycle.total_seconds() if isinstance(cycle, dt.timedelta) else (cycle or 0) / 1e6
             row.cycle_days = (Decimal(seconds) / 86400 / n).quantize(Decimal("0.1")) if n else None
         else:
@@ -240,12 +245,19 @@ def performance(
         .order_by()
     ):
         rows[owner_id].visits = n
+    # field rights hold in aggregates too (ADR 0009): a hidden deal amount hides the average deal size, a
+    # hidden expense amount the expense sums
+    for row in rows.values() if expense_amount_hidden else ():
+        row.expenses = None
+    spent = (
+        Expense.objects.none()
+        if expense_amount_hidden
+        else scoped(Expense, user=user).filter(
+            owner_id__in=ids, status=ExpenseStatus.APPROVED, spent_on__gte=day0, spent_on__lt=day1
+        )
+    )
     for owner_id, cur, amount in (
-        scoped(Expense, user=user)
-        .filter(owner_id__in=ids, status=ExpenseStatus.APPROVED, spent_on__gte=day0, spent_on__lt=day1)
-        .values_list("owner_id", "currency")
-        .annotate(a=Sum("amount"))
-        .order_by()
+        spent.values_list("owner_id", "currency").annotate(a=Sum("amount")).order_by()
     ):
         if cur == currency:
             rows[owner_id].expenses = amount
@@ -265,11 +277,13 @@ def performance(
     for r in ranked:
         total.actual += r.actual
         total.won_count += r.won_count
-        total.won_amount += r.won_amount
+        total.won_amount = (
+            None if r.won_amount is None or total.won_amount is None else total.won_amount + r.won_amount
+        )
         total.lost_count += r.lost_count
         total.interactions += r.interactions
         total.visits += r.visits
-        total.expenses += r.expenses
+        total.expenses = None if r.expenses is None or total.expenses is None else total.expenses + r.expenses
     cycles = [(r.cycle_days, r.won_count) for r in ranked if r.cycle_days is not None]
     if cycles:
         total.cycle_days = (

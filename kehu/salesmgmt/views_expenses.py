@@ -112,6 +112,7 @@ def expense_list(request):
             "mine": mine,
             "can_add": access.can("add", Expense),
             "to_decide": len(sel.expenses_to_decide(user=request.user)),
+            "amount_hidden": "amount" in access.hidden_fields(Expense),
         },
     )
 
@@ -271,7 +272,11 @@ def expense_approvals(request):
     return render(
         request,
         "salesmgmt/expenses/approvals.html",
-        {"title": _("Expenses to approve"), "expenses": sel.expenses_to_decide(user=request.user)},
+        {
+            "title": _("Expenses to approve"),
+            "expenses": sel.expenses_to_decide(user=request.user),
+            "amount_hidden": "amount" in Access.of(request.user).hidden_fields(Expense),
+        },
     )
 
 

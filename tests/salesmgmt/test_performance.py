@@ -154,3 +154,23 @@ def test_page_api_export_and_queries(world, org, client, api_for):
     assert body["rows"][0]["attainment"] == "90.0" and body["total"]["quota"] == "3000.00"
     assert api_for(org.rep1).get("/api/performance/", {"rep": org.rep3.pk}).status_code == 404
     assert api_for(org.rep1).get("/api/performance/", {"team": "x"}).status_code == 400
+
+
+def test_hidden_amounts_stay_hidden_in_the_aggregates_and_lists(world, org, client):
+    from kehu.core.access import Access
+    from kehu.core.models import FieldGrant, Role
+
+    role = Role.objects.get(code="sales_manager")
+    FieldGrant.objects.create(role=role, model="salesmgmt.expense", field="amount", access="hidden")
+    FieldGrant.objects.create(role=role, model="sales.opportunity", field="amount", access="hidden")
+    Access.forget(org.manager)
+    data = performance(user=org.manager, period=this_year(), team_id=org.team.pk)
+    assert data.rows[0].expenses is None and data.total.expenses is None
+    assert data.rows[0].avg_deal is None and data.total.avg_deal is None
+    client.force_login(org.manager)
+    listed = client.get(reverse("salesmgmt:expenses"), {"who": "all"}).content.decode()
+    assert "expense-" in listed and "100.00" not in listed
+    # a control: the executive's role sees them
+    assert performance(user=org.exec, period=this_year(), team_id=org.team.pk).rows[0].expenses == Decimal(
+        "100"
+    )

@@ -215,14 +215,11 @@ def expense_submit(*, expense: Expense, by, expected_version: int | None = None)
             {"status": ExpenseStatus.SUBMITTED, "submitted_at": timezone.now(), "decision_comment": ""},
             note=_("submitted for approval"),
         )
-        who, amount, url = (
-            str(locked.owner or by),
-            f"{locked.amount} {locked.currency}",
-            locked.get_absolute_url(),
-        )
+        who, category, url = str(locked.owner or by), str(locked.category), locked.get_absolute_url()
+        # no amount in notifications: a field right may hide it from the reader (ADR 0009)
         tell(
             approvers_of(cast(Any, locked)),
-            lambda: _("Approve the expense of %(rep)s: %(amount)s") % {"rep": who, "amount": amount},
+            lambda: _("Approve the expense of %(rep)s: %(category)s") % {"rep": who, "category": category},
             url,
             dedup_key=f"expense-approval:{locked.pk}:{locked.version}",
         )
@@ -254,10 +251,13 @@ def expense_decide(*, expense: Expense, approve: bool, comment: str, by) -> Expe
             {"status": status, "decided_by": by, "decided_at": timezone.now(), "decision_comment": comment},
             note=(_("approved") if approve else _("rejected")) + (f": {comment}" if comment else ""),
         )
-        label, amount = ExpenseStatus(status).label, f"{locked.amount} {locked.currency}"
+        label, category, day = ExpenseStatus(status).label, str(locked.category), f"{locked.spent_on}"
         tell(
             [locked.owner],
-            lambda: _("Your expense of %(amount)s: %(decision)s") % {"amount": amount, "decision": label},
+            lambda: (
+                _("Your expense (%(category)s, %(day)s): %(decision)s")
+                % {"category": category, "day": day, "decision": label}
+            ),
             locked.get_absolute_url(),
             dedup_key=f"expense-decision:{locked.pk}:{locked.version}",
         )
