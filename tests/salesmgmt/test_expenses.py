@@ -363,3 +363,28 @@ def test_demo_roles_and_category_config(org, category, api_for):
     assert refused.status_code == 403
     made = api_for(org.manager).post("/api/expense-categories/", {"name": "新类别"}, format="json")
     assert made.status_code == 201
+
+
+def test_list_and_approval_queue_queries_do_not_grow_with_the_rows(org, data, client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def counts():
+        out = []
+        for user, url in (
+            (org.rep1, reverse("salesmgmt:expenses")),
+            (org.manager, reverse("salesmgmt:expense_approvals")),
+        ):
+            client.force_login(user)
+            with CaptureQueriesContext(connection) as q:
+                assert client.get(url).status_code == 200
+            out.append(len(q))
+        return out
+
+    for rep in (org.rep1, org.rep2):  # the approvers are looked up once per owner, not per expense
+        expenses.expense_create(data=data, submit=True, by=rep)
+    few = counts()
+    for _ in range(8):
+        expenses.expense_create(data=data, submit=True, by=org.rep1)
+        expenses.expense_create(data=data, submit=True, by=org.rep2)
+    assert counts() == few
