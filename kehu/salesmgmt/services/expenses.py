@@ -60,13 +60,13 @@ def _check_ties(data: dict, by) -> None:
     errors = {}
     opp = data.get("opportunity")
     if opp not in (None, ""):
-        pk = getattr(opp, "pk", opp)
-        if not scoped(Opportunity, user=by).filter(pk=pk).exists():
+        pk = str(getattr(opp, "pk", opp))
+        if not pk.isdigit() or not scoped(Opportunity, user=by).filter(pk=int(pk)).exists():
             errors["opportunity"] = [_("Choose an opportunity you can see.")]
     visit = data.get("visit")
     if visit not in (None, ""):
-        pk = getattr(visit, "pk", visit)
-        if not scoped(Visit, user=by).filter(pk=pk).exists():
+        pk = str(getattr(visit, "pk", visit))
+        if not pk.isdigit() or not scoped(Visit, user=by).filter(pk=int(pk)).exists():
             errors["visit"] = [_("Choose a visit you can see.")]
     if errors:
         raise ValidationError(errors)
@@ -117,8 +117,8 @@ def _remove(stored: list) -> None:
 
 
 def expense_create(
-    *, data: dict, by, receipts: list[tuple[str, bytes]] = (), submit: bool = False
-) -> Expense:  # type: ignore[assignment]
+    *, data: dict, by, receipts: list[tuple[str, bytes]] | None = None, submit: bool = False
+) -> Expense:
     """File an expense (owner: `by` unless given — another owner needs the transfer right) with its
     receipts, optionally submitting it at once. Refused before anything is written: receipts of a type not
     allowed or too large, a non-positive amount, a date in the future or in a closed month, an opportunity or
