@@ -306,6 +306,22 @@ ROLES["sales_rep"][1].update(
     {m: (["view", "add", "change"], Scope.OWN, Scope.OWN) for m in _SALESMGMT_VISITS}
 )
 ROLES["executive"][1].update({m: (["view", "export"], Scope.ALL, Scope.NONE) for m in _SALESMGMT_VISITS})
+# Expenses (ADR 0016): reps file their own; managers read and export their department's (and approve as the
+# department's manager), keep the categories and close months; executives read everything.
+ROLES["sales_rep"][1].update(
+    {"salesmgmt.expense": (["view", "add", "change", "delete"], Scope.OWN, Scope.OWN)}
+)
+ROLES["sales_manager"][1].update(
+    {"salesmgmt.expense": (["view", "add", "change", "delete", "export"], Scope.DEPARTMENT, Scope.OWN)}
+)
+ROLES["executive"][1].update({"salesmgmt.expense": (["view", "export"], Scope.ALL, Scope.NONE)})
+for _code, _actions in (
+    ("sales_rep", ["view"]),
+    ("executive", ["view"]),
+    ("sales_manager", ["view", "add", "change", "delete"]),
+):
+    ROLES[_code][1].update({m: (_actions, Scope.ALL, Scope.ALL if len(_actions) > 1 else Scope.NONE)
+                            for m in ("salesmgmt.expensecategory", "salesmgmt.expenseperiodclose")})  # fmt: skip
 # Marketing segments (kehu/marketing, issue #9 item 1): marketers build segments over every customer and change
 # their own; sales managers and executives read them (members are always counted in the reader's own scope).
 _SEGMENTS = ["marketing.segment"]

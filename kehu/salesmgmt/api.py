@@ -338,3 +338,6 @@ def _jsonable(value):
 def register(router) -> None:
     router.register("sales-plans", SalesPlanViewSet, basename="salesplan")
     router.register("visits", VisitViewSet, basename="visit")
+    from .api_expenses import register as register_expenses  # expenses and performance (ADR 0016)
+
+    register_expenses(router)

@@ -90,3 +90,13 @@ def seed(ctx) -> str:
                 visits.visit_note_add(visit=visit, text="客户关心交期和售后 Delivery time and service matter",
                                       written_at=start + dt.timedelta(minutes=20), by=rep)  # fmt: skip
     return f"1 sales plan, {PlanTarget.objects.filter(plan=plan).count()} targets, {n_visits} visits"
+
+
+# expenses (ADR 0016): seeded after the plans and visits, by kehu/salesmgmt/demo_expenses.py
+_seed_plans_and_visits = seed
+
+
+def seed(ctx) -> str:  # noqa: F811 - extends the seed above
+    from .demo_expenses import seed as seed_expenses
+
+    return f"{_seed_plans_and_visits(ctx)}, {seed_expenses(ctx)}"

@@ -19,3 +19,11 @@ def register_all() -> None:
     registry.register(m.Visit, owner_field="owner", url=url)
     registry.register(m.VisitNote, owner_field=None, via="visit", nav=False, attribution=("author",))
     registry.register(m.CustomerLocation, owner_field=None, via="customer", nav=False)
+    # expenses (ADR 0016): the rep's (owner); receipts inherit the expense's scope; categories and closed
+    # months are configuration (view right to read, change right to keep them)
+    registry.register(m.Expense, owner_field="owner", url=url)
+    registry.register(
+        m.ExpenseReceipt, owner_field=None, via="expense", nav=False, attribution=("uploaded_by",)
+    )
+    registry.register(m.ExpenseCategory, owner_field=None)
+    registry.register(m.ExpensePeriodClose, owner_field=None, nav=False, attribution=("closed_by",))

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views, views_visits
+from .urls_expenses import urlpatterns as expense_urls
 
 app_name = "salesmgmt"
 urlpatterns = [
@@ -24,3 +25,4 @@ urlpatterns = [
     path("visits/<int:pk>/notes/", views_visits.visit_note, name="visit_note"),
     path("visits/<int:pk>/report/", views_visits.visit_report, name="visit_report"),
 ]
+urlpatterns += expense_urls  # expenses and performance (ADR 0016)

@@ -98,6 +98,15 @@ SECTIONS = [
             ("salesplans", _("Sales plans"), "salesmgmt:plans", "target", ("view", "salesmgmt.salesplan")),
             ("myvisits", _("My visits"), "salesmgmt:my_visits", "calendar", ("view", "salesmgmt.visit")),
             ("teamvisits", _("Team visits"), "salesmgmt:team_visits", "users", ("view", "salesmgmt.visit")),
+            # expenses and performance (ADR 0016)
+            ("expenses", _("My expenses"), "salesmgmt:expenses", "file", ("view", "salesmgmt.expense")),
+            (
+                "performance",
+                _("Performance"),
+                "salesmgmt:performance",
+                "chart",
+                ("view", "sales.opportunity"),
+            ),
         ],
     ),
     (

@@ -179,3 +179,50 @@ def test_salesmgmt_team_visits_page(sm_dataset):
         "salesmgmt team visits page (manager, department scope)",
         timed(lambda: client.get("/sales-management/visits/team/"), 40),
     )
+
+
+# --- expenses and performance (ADR 0016) -----------------------------------------------------------------------
+EXPENSES = int(os.environ.get("BENCH_SM_EXPENSES", "100000"))
+
+
+def test_salesmgmt_performance_page_of_a_team(sm_dataset):
+    """The performance page of one team (10 reps) and of the manager's department (50 reps) for this year:
+    quota, results (won deals and paid orders), won/lost aggregates, conversion per stage over the deals
+    created this year, activities, visits and `BENCH_SM_EXPENSES` expenses (generated here once)."""
+    from kehu.core import bulk
+    from kehu.core.models import Team, User
+    from kehu.salesmgmt.models import Expense, ExpenseCategory
+
+    if not Expense.objects.exists():
+        category = ExpenseCategory.objects.get_or_create(name="SM bench travel")[0]
+        reps = list(
+            User.objects.filter(username__startswith="smrep").order_by("id").values_list("id", flat=True)
+        )
+        arr = "ARRAY[" + ",".join(map(str, reps)) + "]"
+        today = timezone.localdate()
+        first = bulk.next_ids(Expense, 1).start
+        _fill(Expense, EXPENSES, first, {
+            "id": "g", "owner": f"({arr})[1 + mod(g, {len(reps)})]", "category": str(category.pk),
+            "amount": "10 + mod(g, 500)", "currency": "'CNY'", "status": "'approved'",
+            "spent_on": f"DATE '{today.year}-01-01' + mod(g, {max(1, (today - dt.date(today.year, 1, 1)).days + 1)})",
+            "created_at": "now()", "updated_at": "now()",
+        })  # fmt: skip
+        bulk.reset_sequences(Expense)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE salesmgmt_expense")
+    manager = User.objects.get(username="smmanager")
+    team = Team.objects.filter(name="SM team 0").get()
+    client = Client()
+    client.force_login(manager)
+    plan = sm_dataset
+    for source in ("won", "paid"):
+        type(plan).objects.filter(pk=plan.pk).update(actuals_source=source)
+        url = f"/sales-management/performance/?period={plan.year}&team={team.pk}"
+        page = client.get(url)
+        assert page.status_code == 200 and b'data-testid="rep-' in page.content
+        report(f"salesmgmt performance page, team of 10 ({source})", timed(lambda u=url: client.get(u), 20))
+        url = f"/sales-management/performance/?period={plan.year}"
+        report(
+            f"salesmgmt performance page, department of 50 ({source})", timed(lambda u=url: client.get(u), 10)
+        )
+    type(plan).objects.filter(pk=plan.pk).update(actuals_source="won")

@@ -1,5 +1,12 @@
 """Models of the salesmgmt app, one module per area, all imported here."""
 
+from .expenses import (  # noqa: F401
+    Expense,
+    ExpenseCategory,
+    ExpensePeriodClose,
+    ExpenseReceipt,
+    ExpenseStatus,
+)
 from .plans import (  # noqa: F401
     ActualsSource,
     PeriodKind,

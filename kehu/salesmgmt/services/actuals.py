@@ -90,6 +90,8 @@ def plan_actuals(
                 order_date__gte=start,
                 order_date__lt=end,
                 currency=currency,
+                # a node's users only (a team's drill-down, the performance page): not the whole period
+                **({"order__owner_id__in": sorted(owners)} if owners is not None else {}),
             )
             .values_list("order__owner_id", "product__category_id")
             .annotate(a=Sum("amount"), u=Sum("quantity"))
