@@ -1,5 +1,11 @@
 """Models of the salesmgmt app, one module per area, all imported here."""
 
+from .forecast import (  # noqa: F401
+    ForecastAdjustment,
+    ForecastCategory,
+    ForecastEntry,
+    ForecastSnapshot,
+)
 from .plans import (  # noqa: F401
     ActualsSource,
     PeriodKind,
