@@ -98,6 +98,15 @@ SECTIONS = [
             ("salesplans", _("Sales plans"), "salesmgmt:plans", "target", ("view", "salesmgmt.salesplan")),
             ("myvisits", _("My visits"), "salesmgmt:my_visits", "calendar", ("view", "salesmgmt.visit")),
             ("teamvisits", _("Team visits"), "salesmgmt:team_visits", "users", ("view", "salesmgmt.visit")),
+            ("salesdash", _("My sales day"), "salesmgmt:dashboard", "gauge", ("view", "sales.opportunity")),
+            (
+                "teamdash",
+                _("Team dashboard"),
+                "salesmgmt:team_dashboard",
+                "gauge",
+                ("change", "salesmgmt.forecastadjustment"),
+            ),
+            ("forecast", _("Forecast"), "salesmgmt:forecast", "chart", ("view", "sales.opportunity")),
         ],
     ),
     (

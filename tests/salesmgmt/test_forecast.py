@@ -20,10 +20,12 @@ from kehu.salesmgmt.services import plans
 
 @pytest.fixture
 def deal(pipeline, stages, account):
+    counter = iter(range(1, 10**6))
+
     def make(owner, amount, probability=50, category=None, close=None, status="open", closed_at=None):
         stage = stages[probability] if status == "open" else pipeline.stages.get(kind=status)
         opp = Opportunity.objects.create(
-            name=f"deal {amount}", customer=account, pipeline=pipeline, stage=stage, owner=owner,
+            name=f"deal #{next(counter)}", customer=account, pipeline=pipeline, stage=stage, owner=owner,
             status=status, amount=Decimal(amount), probability=probability if status == "open" else 100,
             expected_close_date=close or timezone.localdate(), closed_at=closed_at,
         )  # fmt: skip

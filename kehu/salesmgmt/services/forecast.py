@@ -185,8 +185,9 @@ def totals_by_owner(qs, period: Period) -> dict[int, ForecastTotals]:
     category = Coalesce("forecast_entry__category", Value(ForecastCategory.PIPELINE))
     counted = Q(status="open") & ~Q(forecast_entry__category=ForecastCategory.OMITTED)
 
-    def when(cond, expr=F("amount")):
-        return Sum(Case(When(cond, then=expr), default=Value(ZERO), output_field=money))
+    def when(cond, expr=None):
+        then = F("amount") if expr is None else expr
+        return Sum(Case(When(cond, then=then), default=Value(ZERO), output_field=money))
 
     rows = (
         period_deals(qs, period)
