@@ -338,3 +338,6 @@ def _jsonable(value):
 def register(router) -> None:
     router.register("sales-plans", SalesPlanViewSet, basename="salesplan")
     router.register("visits", VisitViewSet, basename="visit")
+    from . import api_forecast  # forecast and dashboards (ADR 0014 "Forecast and dashboards")
+
+    api_forecast.register(router)

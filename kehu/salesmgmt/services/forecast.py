@@ -292,18 +292,17 @@ def forecast_for(*, user, period: Period, rep_ids: set[int] | None = None) -> Fo
     if not access.can("view", "sales.opportunity"):
         scope_owners = set()
     # reps with a target but no deal yet are shown too (within the reader's scope)
-    targets, prorated = rep_targets(period, _rep_candidates(scope_owners, rep_ids))
-    ids = set(by_owner) | set(targets)
-    if user.is_superuser is False and scope_owners is not None:
-        ids &= scope_owners | set(by_owner)
-    if rep_ids is not None:
-        ids &= rep_ids
+    candidates = _rep_candidates(scope_owners, rep_ids)
+    targets, prorated = rep_targets(period, candidates)
     adjustments = {
         a.rep_id: a
         for a in access.filter(ForecastAdjustment.objects.all()).filter(
-            rep_id__in=sorted(ids), period_kind=period.kind, year=period.year, period_number=period.number
+            period_kind=period.kind, year=period.year, period_number=period.number
         )
     }
+    ids = set(by_owner) | set(targets) | (set(adjustments) & candidates)
+    if rep_ids is not None:
+        ids &= rep_ids
     users = {u.pk: u for u in User.objects.filter(pk__in=sorted(ids))}
     rows = [
         RepForecast(users[pk], by_owner.get(pk, ForecastTotals()), targets.get(pk), adjustments.get(pk))
