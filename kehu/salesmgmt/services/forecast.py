@@ -104,18 +104,28 @@ def _aware(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min), timezone.get_default_timezone())
 
 
+def period_plans(period: Period) -> tuple[SalesPlan | None, SalesPlan | None]:
+    """The plan of the period and the plan of its year, in one query."""
+    found = {
+        (p.period_kind, p.period_number): p
+        for p in SalesPlan.objects.filter(year=period.year).filter(
+            Q(period_kind=period.kind, period_number=period.number) | Q(period_kind=PeriodKind.YEAR)
+        )
+    }
+    return found.get((period.kind, period.number)), found.get((PeriodKind.YEAR, 0))
+
+
 def period_plan(period: Period) -> SalesPlan | None:
-    return SalesPlan.objects.filter(
-        period_kind=period.kind, year=period.year, period_number=period.number
-    ).first()
+    return period_plans(period)[0]
 
 
-def period_is_closed(period: Period, today: dt.date | None = None) -> bool:
-    """A period is closed when it is over or when its plan is closed."""
+def period_is_closed(period: Period, today: dt.date | None = None, plan=False) -> bool:
+    """A period is closed when it is over or when its plan is closed (`plan`: the period's plan if known)."""
     today = today or timezone.localdate()
     if period.bounds[1] <= today:
         return True
-    plan = period_plan(period)
+    if plan is False:
+        plan = period_plan(period)
     return plan is not None and plan.status == PlanStatus.CLOSED
 
 
@@ -218,14 +228,14 @@ def totals_by_owner(qs, period: Period) -> dict[int, ForecastTotals]:
     return out
 
 
-def rep_targets(period: Period, rep_ids) -> tuple[dict[int, Decimal], bool]:
+def rep_targets(period: Period, rep_ids, plans=None) -> tuple[dict[int, Decimal], bool]:
     """Each rep's all-products target for the period from the plan of that period; without one, the share of
     the year plan (a quarter ¼, a month 1⁄12), flagged as prorated."""
     keys = {f"rep:{pk}|*": pk for pk in rep_ids}
-    plan = period_plan(period)
+    plan, year_plan = plans or period_plans(period)
     factor, prorated = Decimal(1), False
     if plan is None and period.kind != PeriodKind.YEAR:
-        plan = period_plan(Period(PeriodKind.YEAR, period.year, 0))
+        plan = year_plan
         factor = Decimal(1) / (4 if period.kind == PeriodKind.QUARTER else 12)
         prorated = plan is not None
     if plan is None:
@@ -293,7 +303,8 @@ def forecast_for(*, user, period: Period, rep_ids: set[int] | None = None) -> Fo
         scope_owners = set()
     # reps with a target but no deal yet are shown too (within the reader's scope)
     candidates = _rep_candidates(scope_owners, rep_ids)
-    targets, prorated = rep_targets(period, candidates)
+    plans = period_plans(period)
+    targets, prorated = rep_targets(period, candidates, plans)
     adjustments = {
         a.rep_id: a
         for a in access.filter(ForecastAdjustment.objects.all()).filter(
@@ -316,7 +327,7 @@ def forecast_for(*, user, period: Period, rep_ids: set[int] | None = None) -> Fo
         result.final += r.final
         result.forecast += r.forecast
     result.target = sum((r.target for r in rows if r.target is not None), ZERO) if targets else None
-    result.closed = period_is_closed(period)
+    result.closed = period_is_closed(period, plan=plans[0])
     result.amount_hidden = amount_hidden(user)
     result.can_adjust = access.can("change", ForecastAdjustment) and not result.closed
     return result
@@ -484,7 +495,8 @@ def snapshot_take(*, today: dt.date | None = None, kinds=(PeriodKind.QUARTER, Pe
 
 
 def _planned_reps(period: Period) -> set[int]:
-    plan = period_plan(period) or period_plan(Period(PeriodKind.YEAR, period.year, 0))
+    exact, year_plan = period_plans(period)
+    plan = exact or year_plan
     if plan is None:
         return set()
     return set(PlanTarget.objects.filter(plan=plan, rep__isnull=False).values_list("rep_id", flat=True))
