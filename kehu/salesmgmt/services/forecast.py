@@ -191,7 +191,7 @@ def period_deals(qs, period: Period):
 
 def totals_by_owner(qs, period: Period) -> dict[int, ForecastTotals]:
     """One grouped query over the (already scoped) deals of a period: owner → figures."""
-    money = DecimalField(max_digits=20, decimal_places=4)
+    money: DecimalField = DecimalField(max_digits=20, decimal_places=4)
     category = Coalesce("forecast_entry__category", Value(ForecastCategory.PIPELINE))
     counted = Q(status="open") & ~Q(forecast_entry__category=ForecastCategory.OMITTED)
 
@@ -263,7 +263,7 @@ class RepForecast:
     @property
     def final(self) -> Decimal:
         """The manager's figure where there is one, else the rep's."""
-        return self.manager_forecast if self.adjustment else self.forecast
+        return self.adjustment.amount if self.adjustment is not None else self.forecast
 
     @property
     def attainment(self) -> Decimal | None:
