@@ -322,6 +322,21 @@ for _code, _actions in (
 ):
     ROLES[_code][1].update({m: (_actions, Scope.ALL, Scope.ALL if len(_actions) > 1 else Scope.NONE)
                             for m in ("salesmgmt.expensecategory", "salesmgmt.expenseperiodclose")})  # fmt: skip
+# Forecast (issue #17 part 3): a manager adjusts the forecasts of the department's reps (the adjustment is the
+# rep's record: "transfer" lets the manager name the rep); reps read their own adjustments and snapshots.
+_FORECAST = ["salesmgmt.forecastadjustment", "salesmgmt.forecastsnapshot"]
+ROLES["sales_manager"][1].update(
+    {
+        "salesmgmt.forecastadjustment": (
+            ["view", "add", "change", "transfer"],
+            Scope.DEPARTMENT,
+            Scope.DEPARTMENT,
+        ),
+        "salesmgmt.forecastsnapshot": (["view", "export"], Scope.DEPARTMENT, Scope.NONE),
+    }
+)
+ROLES["sales_rep"][1].update({m: (["view"], Scope.OWN, Scope.NONE) for m in _FORECAST})
+ROLES["executive"][1].update({m: (["view", "export"], Scope.ALL, Scope.NONE) for m in _FORECAST})
 # Marketing segments (kehu/marketing, issue #9 item 1): marketers build segments over every customer and change
 # their own; sales managers and executives read them (members are always counted in the reader's own scope).
 _SEGMENTS = ["marketing.segment"]

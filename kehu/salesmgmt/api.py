@@ -341,3 +341,6 @@ def register(router) -> None:
     from .api_expenses import register as register_expenses  # expenses and performance (ADR 0016)
 
     register_expenses(router)
+    from . import api_forecast  # forecast and dashboards (ADR 0014 "Forecast and dashboards")
+
+    api_forecast.register(router)

@@ -27,3 +27,19 @@ def register_all() -> None:
     )
     registry.register(m.ExpenseCategory, owner_field=None)
     registry.register(m.ExpensePeriodClose, owner_field=None, nav=False, attribution=("closed_by",))
+    _register_forecast(registry, m)
+
+
+def _register_forecast(registry, m) -> None:
+    """Forecast (ADR 0014): a deal's category follows the deal; adjustments and snapshots are the rep's.
+    Their money figures come from opportunity amounts: hidden wherever the amount is."""
+    amount = [("sales.opportunity", "amount")]
+    registry.register(m.ForecastEntry, owner_field=None, via="opportunity", nav=False)
+    registry.register(
+        m.ForecastAdjustment, owner_field="rep", attribution=("adjusted_by",),
+        extra={"derived": {"amount": amount}},
+    )  # fmt: skip
+    figures = ["pipeline", "weighted", "best_case", "commit", "won", "adjusted"]
+    registry.register(
+        m.ForecastSnapshot, owner_field="rep", extra={"derived": dict.fromkeys(figures, amount)}
+    )

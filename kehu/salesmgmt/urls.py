@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_visits
+from . import views, views_dashboard, views_forecast, views_visits
 from .urls_expenses import urlpatterns as expense_urls
 
 app_name = "salesmgmt"
@@ -24,5 +24,12 @@ urlpatterns = [
     path("visits/<int:pk>/check-out/", views_visits.visit_check_out, name="visit_check_out"),
     path("visits/<int:pk>/notes/", views_visits.visit_note, name="visit_note"),
     path("visits/<int:pk>/report/", views_visits.visit_report, name="visit_report"),
+    # forecast and dashboards (ADR 0014 "Forecast and dashboards")
+    path("forecast/", views_forecast.forecast_page, name="forecast"),
+    path("forecast/categories/", views_forecast.forecast_categories, name="forecast_categories"),
+    path("forecast/adjust/", views_forecast.forecast_adjust, name="forecast_adjust"),
+    path("forecast/deal/<int:pk>/", views_forecast.deal_category, name="forecast_deal_category"),
+    path("dashboard/", views_dashboard.my_dashboard, name="dashboard"),
+    path("dashboard/team/", views_dashboard.team_dashboard, name="team_dashboard"),
 ]
 urlpatterns += expense_urls  # expenses and performance (ADR 0016)

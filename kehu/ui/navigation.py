@@ -107,6 +107,15 @@ SECTIONS = [
                 "chart",
                 ("view", "sales.opportunity"),
             ),
+            ("salesdash", _("My sales day"), "salesmgmt:dashboard", "gauge", ("view", "sales.opportunity")),
+            (
+                "teamdash",
+                _("Team dashboard"),
+                "salesmgmt:team_dashboard",
+                "gauge",
+                ("change", "salesmgmt.forecastadjustment"),
+            ),
+            ("forecast", _("Forecast"), "salesmgmt:forecast", "chart", ("view", "sales.opportunity")),
         ],
     ),
     (

@@ -1,6 +1,6 @@
 """Sales-management benchmarks (make bench BENCH_ARGS="-k salesmgmt"): attainment of a year's plan (company →
 department → team → rep, live actuals from won deals and from paid order lines) and its bottom-up roll-up;
-the manager's team-visits page. The rep dashboard is not built yet (issue #17), so it is not measured.
+the manager's team-visits page; the rep's dashboard and the forecast pages (below, with open deals and tasks).
 
 Scale (env): BENCH_SM_REPS reps (default 400, in teams of 10, 5 teams per department), BENCH_SM_CUSTOMERS
 (200,000 bare customers), BENCH_SM_WON won deals (500,000 over this year and last), BENCH_SM_LINES paid order
@@ -226,3 +226,138 @@ def test_salesmgmt_performance_page_of_a_team(sm_dataset):
             f"salesmgmt performance page, department of 50 ({source})", timed(lambda u=url: client.get(u), 10)
         )
     type(plan).objects.filter(pk=plan.pk).update(actuals_source="won")
+
+
+# ------------------------------------------------------------------------------------- forecast and dashboards
+# BENCH_SM_OPEN open deals (default 300,000: expected to close within ±120 days, a third categorised, an eighth
+# stalled) and BENCH_SM_TASKS tasks (default 300,000) on top of the data set above. BENCH_SM_LOAD background
+# clients (default 2) load other reps' dashboards and the manager's forecast while the rep's page is timed.
+OPEN = int(os.environ.get("BENCH_SM_OPEN", "300000"))
+TASKS = int(os.environ.get("BENCH_SM_TASKS", "300000"))
+LOAD = int(os.environ.get("BENCH_SM_LOAD", "2"))
+
+
+@pytest.fixture(scope="session")
+def fc_dataset(sm_dataset, django_db_blocker):
+    from kehu.core import bulk
+    from kehu.core.models import User
+    from kehu.customers.models import Customer
+    from kehu.interactions.models import Task
+    from kehu.sales.models import Opportunity
+    from kehu.sales.services.opportunities import pipeline_default
+    from kehu.salesmgmt.models import ForecastEntry, Visit
+    from kehu.salesmgmt.services import forecast as fc
+    from tests.bench.conftest import bench_now
+
+    with django_db_blocker.unblock():
+        if not Opportunity.objects.filter(name="SM open 0").exists() and not ForecastEntry.objects.exists():
+            t0 = time.perf_counter()
+            now_dt = bench_now()  # the frozen clock the tests run on (the data set above uses the wall clock)
+            today = timezone.localtime(now_dt).date()
+            reps = list(
+                User.objects.filter(username__startswith="smrep").order_by("id").values_list("id", flat=True)
+            )
+            arr = "ARRAY[" + ",".join(map(str, reps)) + "]"
+            first_c = Customer.objects.order_by("id").values_list("id", flat=True).first()
+            n_c = Customer.objects.count()
+            pipeline = pipeline_default()
+            stages = list(pipeline.stages.filter(kind="open").order_by("id").values_list("id", "probability"))
+            s_arr = "ARRAY[" + ",".join(str(s) for s, _p in stages) + "]"
+            p_arr = "ARRAY[" + ",".join(str(p) for _s, p in stages) + "]"
+            now = now_dt.isoformat()
+            first_o = bulk.next_ids(Opportunity, 1).start
+            _fill(Opportunity, OPEN, first_o, {
+                "id": "g", "name": f"'SM open ' || (g - {first_o})", "customer": f"{first_c} + mod(g, {n_c})",
+                "owner": f"({arr})[1 + mod(g * 11, {len(reps)})]", "pipeline": str(pipeline.pk),
+                "stage": f"({s_arr})[1 + mod(g, {len(stages)})]", "probability": f"({p_arr})[1 + mod(g, {len(stages)})]",
+                "status": "'open'", "amount": "500 + mod(g, 89) * 100",
+                "expected_close_date": f"DATE '{today.isoformat()}' - 120 + mod(g / 7, 240)",
+                "created_at": "now()", "updated_at": "now()", "stage_entered_at": "now()",
+                "last_activity_at": f"'{now}'::timestamptz - (CASE WHEN mod(g / 3, 8) = 0 THEN 90 ELSE mod(g, 10) END) * interval '1 day'",
+            })  # fmt: skip
+            first_e = bulk.next_ids(ForecastEntry, 1).start
+            cats = "ARRAY['pipeline','best_case','commit','omitted']"
+            _fill(ForecastEntry, OPEN // 3, first_e, {
+                "id": "g", "opportunity": f"{first_o} + (g - {first_e}) * 3", "category": f"({cats})[1 + mod(g, 4)]",
+                "created_at": "now()", "updated_at": "now()",
+            })  # fmt: skip
+            first_t = bulk.next_ids(Task, 1).start
+            _fill(Task, TASKS, first_t, {
+                "id": "g", "title": "'SM task ' || g", "owner": f"({arr})[1 + mod(g, {len(reps)})]",
+                "due_at": f"'{now}'::timestamptz + (mod(g, 60) - 30) * interval '1 day'", "status": "'open'",
+                "created_at": "now()", "updated_at": "now()",
+            })  # fmt: skip
+            first_v = bulk.next_ids(Visit, 1).start  # three visits per rep on the frozen today
+            tz_today = dt.datetime.combine(today, dt.time(9), tzinfo=timezone.get_current_timezone())
+            _fill(Visit, 3 * len(reps), first_v, {
+                "id": "g", "customer": f"{first_c} + mod(g, {n_c})", "owner": f"({arr})[1 + mod(g, {len(reps)})]",
+                "subject": "'SM visit today'", "created_at": "now()", "updated_at": "now()",
+                "planned_start": f"'{tz_today.isoformat()}'::timestamptz + mod(g, 3) * interval '2 hours'",
+            })  # fmt: skip
+            bulk.reset_sequences(Opportunity, ForecastEntry, Task, Visit)
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
+            n = fc.snapshot_take(today=today)
+            print(f"BENCH salesmgmt forecast: generated {OPEN} open deals, {OPEN // 3} categories, {TASKS} tasks, {n} snapshots in {time.perf_counter() - t0:.0f}s")  # fmt: skip
+    return sm_dataset
+
+
+def _load(stop, paths_users):
+    """A background client: loops over (path, username) until `stop` is set (its own DB connection)."""
+    from django.db import connections
+
+    from kehu.core.models import User
+
+    try:
+        clients = []
+        for path, username in paths_users:
+            c = Client()
+            c.force_login(User.objects.get(username=username))
+            clients.append((c, path))
+        i = 0
+        while not stop.is_set():
+            c, path = clients[i % len(clients)]
+            c.get(path)
+            i += 1
+    finally:
+        connections.close_all()
+
+
+def test_salesmgmt_rep_dashboard_and_forecast(fc_dataset, django_db_blocker):
+    import threading
+
+    from kehu.core.models import User
+    from kehu.customers.models import Customer
+
+    rep = User.objects.get(username="smrep5")
+    client = Client()
+    client.force_login(rep)
+    page = client.get("/sales-management/dashboard/")
+    assert page.status_code == 200 and page.context["day"].closing.total > 0
+    n_customers = Customer.objects.count()
+    print(
+        f"BENCH salesmgmt scale: {n_customers} customers, {REPS} reps, {OPEN} open deals, load={LOAD} clients"
+    )
+    report("salesmgmt rep dashboard (no load)", timed(lambda: client.get("/sales-management/dashboard/"), 40))
+    report(
+        "salesmgmt rep forecast page (no load)", timed(lambda: client.get("/sales-management/forecast/"), 20)
+    )
+    manager = Client()
+    manager.force_login(User.objects.get(username="smmanager"))
+    report("salesmgmt manager team dashboard (no load)", timed(lambda: manager.get("/sales-management/dashboard/team/"), 10))  # fmt: skip
+    report("salesmgmt manager forecast page (no load)", timed(lambda: manager.get("/sales-management/forecast/"), 10))  # fmt: skip
+    if LOAD:
+        stop = threading.Event()
+        work = [("/sales-management/dashboard/", f"smrep{10 + k}") for k in range(5)] + [
+            ("/sales-management/forecast/", "smmanager")
+        ]
+        threads = [threading.Thread(target=_load, args=(stop, work[k::LOAD])) for k in range(LOAD)]
+        for t in threads:
+            t.start()
+        try:
+            time.sleep(1)
+            report(f"salesmgmt rep dashboard (under load: {LOAD} clients)", timed(lambda: client.get("/sales-management/dashboard/"), 40))  # fmt: skip
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('customers', '0013_search_restricted'),
         ('sales', '0003_salesperf'),
-        ('salesmgmt', '0002_visits'),
+        ('salesmgmt', '0003_forecast'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -7,6 +7,12 @@ from .expenses import (  # noqa: F401
     ExpenseReceipt,
     ExpenseStatus,
 )
+from .forecast import (  # noqa: F401
+    ForecastAdjustment,
+    ForecastCategory,
+    ForecastEntry,
+    ForecastSnapshot,
+)
 from .plans import (  # noqa: F401
     ActualsSource,
     PeriodKind,

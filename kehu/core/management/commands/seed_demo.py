@@ -23,6 +23,7 @@ APP_SEEDERS = [
     "kehu.sales.demo",
     "kehu.service.demo",
     "kehu.salesmgmt.demo",
+    "kehu.salesmgmt.demo_forecast",
     "kehu.analytics.demo",
     "kehu.marketing.demo",
 ]
