@@ -28,9 +28,9 @@ class CappedPaginator(Paginator):
     cap can still be asked for: the count then reaches one row past that page (so it has a next page exactly
     when one more row exists), and stays inexact."""
 
-    def __init__(self, object_list, per_page, *, cap: int = MAX_COUNT, page: int = 1, **kwargs) -> None:
+    def __init__(self, object_list, per_page, *, cap: int | None = None, page: int = 1, **kwargs) -> None:
         super().__init__(object_list, per_page, **kwargs)
-        self.cap = max(cap, page * int(per_page))
+        self.cap = max(MAX_COUNT if cap is None else cap, page * int(per_page))
 
     @cached_property
     def count(self) -> int:
