@@ -76,22 +76,30 @@ class Access:
 
     # ---------------------------------------------------------------- loading
     @cached_property
+    def _grant_rows(self) -> list[ModelGrant]:
+        """The model grants of the user's roles (one query; read by the object level and the field level)."""
+        if not self.authenticated:
+            return []
+        return list(
+            ModelGrant.objects.filter(role__users=self.user).only(
+                "role_id",
+                "model",
+                "can_view",
+                "can_add",
+                "can_change",
+                "can_delete",
+                "can_import",
+                "can_export",
+                "can_transfer",
+                "read_scope",
+                "write_scope",
+            )
+        )
+
+    @cached_property
     def _grants(self) -> dict[str, EffectiveGrant]:
         result: dict[str, EffectiveGrant] = {}
-        if not self.authenticated:
-            return result
-        for grant in ModelGrant.objects.filter(role__users=self.user).only(
-            "model",
-            "can_view",
-            "can_add",
-            "can_change",
-            "can_delete",
-            "can_import",
-            "can_export",
-            "can_transfer",
-            "read_scope",
-            "write_scope",
-        ):
+        for grant in self._grant_rows:
             eff = result.setdefault(grant.model, EffectiveGrant())
             for action in Action.values:
                 if getattr(grant, f"can_{action}"):
@@ -103,15 +111,18 @@ class Access:
 
     @cached_property
     def _field_grants(self) -> dict[str, dict[str, str]]:
-        """model -> field -> most permissive access over the roles that may view the model."""
+        """model -> field -> most permissive access over the roles that may view the model. The roles come
+        from the model grants already read (a role without a view grant on a model does not govern its
+        fields), so this costs one query: the field grants of the user's roles."""
         if not self.authenticated or self.is_superuser:
             return {}
-        role_ids = list(self.user.roles.values_list("id", flat=True))
-        viewing = {
-            (g.role_id, g.model) for g in ModelGrant.objects.filter(role_id__in=role_ids, can_view=True)
-        }
+        viewing = {(g.role_id, g.model) for g in self._grant_rows if g.can_view}
+        if not viewing:
+            return {}
         per_role: dict[tuple[int, str], dict[str, str]] = {}
-        for fg in FieldGrant.objects.filter(role_id__in=role_ids):
+        for fg in FieldGrant.objects.filter(role_id__in=sorted({r for r, _m in viewing})).only(
+            "role_id", "model", "field", "access"
+        ):
             per_role.setdefault((fg.role_id, fg.model), {})[fg.field] = fg.access
         result: dict[str, dict[str, str]] = {}
         models_seen = {m for (_, m) in viewing}

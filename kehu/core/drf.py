@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import InvalidPage
 from django.db import DataError
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
@@ -13,6 +14,7 @@ from rest_framework import exceptions, pagination, permissions, status
 from . import registry
 from .access import Access
 from .exceptions import BusinessRuleError, ConflictError, FieldNotWritable, StaleRecordError
+from .pagination import MAX_COUNT, CappedPaginator
 
 OUT_OF_RANGE = _("A number in the request is out of range.")
 
@@ -28,8 +30,85 @@ METHOD_ACTION = {
 
 
 class KehuPagination(pagination.PageNumberPagination):
+    """Page-number pagination with a capped count (kehu.core.pagination, ADR 0017): `count` is exact up to
+    MAX_COUNT rows (`count_exact: true`); beyond that the rows are counted only up to the cap (or up to the
+    requested page) and `count_exact` is false: there are more than `count` rows, and `next` still says
+    whether another page exists. `?count=exact` (or `?page=last`) pays for the exact `COUNT(*)`."""
+
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        page_size = self.get_page_size(request)
+        if not page_size:
+            return None
+        raw = request.query_params.get(self.page_query_param) or "1"
+        exact = request.query_params.get("count") == "exact" or raw in self.last_page_strings
+        try:
+            wanted = int(raw) if not exact else 1
+        except ValueError:
+            wanted = 1  # the paginator refuses it below (404), as before
+        cap = None if exact else max(MAX_COUNT, wanted * page_size)
+        if cap is None:
+            paginator = self.django_paginator_class(queryset, page_size)
+        else:
+            paginator = CappedPaginator(queryset, page_size, cap=cap)
+        page_number = self.get_page_number(request, paginator)
+        try:
+            self.page = paginator.page(page_number)
+        except InvalidPage as exc:
+            raise exceptions.NotFound(
+                self.invalid_page_message.format(page_number=page_number, message=str(exc))
+            ) from None
+        if paginator.num_pages > 1 and self.template is not None:
+            self.display_page_controls = True
+        return list(self.page)
+
+    def get_paginated_response(self, data):
+        from rest_framework.response import Response
+
+        paginator = self.page.paginator
+        exact = getattr(paginator, "count_exact", True)
+        return Response(
+            {
+                "count": paginator.shown_count if not exact else paginator.count,
+                "count_exact": exact,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": data,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema):
+        result = super().get_paginated_response_schema(schema)
+        result["properties"]["count"]["description"] = (
+            "Rows in the list when count_exact is true; otherwise a lower bound (there are more)."
+        )
+        result["properties"] = {
+            "count": result["properties"]["count"],
+            "count_exact": {
+                "type": "boolean",
+                "description": "False when the list has more than `count` rows and was not counted to the "
+                "end (send ?count=exact for the exact figure).",
+            },
+            **{k: v for k, v in result["properties"].items() if k != "count"},
+        }
+        result["required"] = ["count", "count_exact", "results"]
+        return result
+
+    def get_schema_operation_parameters(self, view):
+        params = super().get_schema_operation_parameters(view)
+        params.append(
+            {
+                "name": "count",
+                "required": False,
+                "in": "query",
+                "description": "`exact`: count every row (otherwise counts stop above 2,000: count_exact false)",
+                "schema": {"type": "string", "enum": ["exact"]},
+            }
+        )
+        return params
 
 
 class ModelAccessPermission(permissions.BasePermission):

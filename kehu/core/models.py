@@ -119,6 +119,8 @@ class Team(VersionedModel):
         verbose_name_plural = _("teams")
         ordering = ["name"]
 
+    choice_label_fields = ("name",)  # what __str__ reads (kehu.ui.widgets.choice_rows)
+
     def __str__(self) -> str:
         return self.name
 
@@ -166,6 +168,9 @@ class User(AbstractUser):
         verbose_name = _("user")
         verbose_name_plural = _("users")
         ordering = ["username"]
+
+    # what __str__ reads: choice lists load these columns only (kehu.ui.widgets.choice_rows)
+    choice_label_fields = ("display_name", "first_name", "last_name", "username")
 
     def __str__(self) -> str:
         return self.display_name or self.get_full_name() or self.username

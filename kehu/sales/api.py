@@ -500,6 +500,10 @@ class OpportunityViewSet(ScopedModelViewSet):
 
     def get_queryset(self):
         qs = super().get_queryset()
+        if self.action == "list":
+            # the serializer gives the related records' ids only: joining their whole rows (the customer's
+            # search columns and custom JSON) for 25 deals was a third of the list's statement time
+            qs = qs.select_related(None)
         if self.request.query_params.get("team"):
             qs = qs.distinct()
         return qs.order_by("-created_at", "-id")

@@ -130,10 +130,31 @@ def contract_attachment_visible(*, user, pk: int) -> ContractAttachment:
 def overdue_instalments(*, user, owner_ids: list[int] | None = None, limit: int = 100) -> list[Instalment]:
     """Unpaid instalments due before today of the contracts the user may see, oldest first (the receivables
     page's overdue list; ix_instalment_due / ix_instalment_unpaid)."""
+    from kehu.core.models import User
+
     today = timezone.localdate()
     rows = list(
         unpaid_instalments(user=user, owner_ids=owner_ids, due_before=today)
         .select_related("contract", "contract__customer", "contract__owner")
+        # what the page shows: not the customers' and contracts' whole rows (search columns, terms, JSON)
+        .only(
+            "id",
+            "contract_id",
+            "sequence",
+            "due_date",
+            "amount",
+            "paid_amount",
+            "currency",
+            "status",
+            "contract__id",
+            "contract__number",
+            "contract__customer_id",
+            "contract__owner_id",
+            "contract__customer__id",
+            "contract__customer__name",
+            "contract__owner__id",
+            *(f"contract__owner__{f}" for f in User.choice_label_fields),
+        )  # fmt: skip
         .order_by("due_date", "pk")[:limit]
     )
     for row in rows:

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponseRedirect
@@ -31,12 +31,10 @@ from kehu.core.filters import drop_hidden_filters, visible_ordering
 from kehu.core.history import present as present_history
 from kehu.core.inputs import normalise_datetimes, safe_next
 from kehu.core.models import Action, CustomFieldType, SavedView, Tag, User
+from kehu.core.pagination import MAX_COUNT, CappedPaginator  # noqa: F401 - MAX_COUNT re-exported for apps
 from kehu.core.selectors import get_visible, record_history, saved_views, scoped
 
-from .widgets import fast_selects, options_html
-
-# lists count at most this many rows ("more than 2,000"): exact counts of millions of rows cost too much
-MAX_COUNT = 2_000
+from .widgets import choice_rows, fast_selects, options_html
 
 
 @dataclass
@@ -47,17 +45,6 @@ class Column:
     template: str | None = None  # a template rendering the cell with `obj`
     link: bool = False
     field: str | None = None  # the model field the column shows, when its name is not one (field rights)
-
-
-class CappedPaginator(Paginator):
-    """A paginator whose count stops at MAX_COUNT so that lists of millions stay fast."""
-
-    @cached_property
-    def count(self):
-        qs = self.object_list
-        if isinstance(qs, QuerySet):
-            return qs.order_by()[: MAX_COUNT + 1].count()
-        return len(qs)
 
 
 class AccessMixin:
@@ -113,7 +100,7 @@ class RecordListView(AccessMixin, TemplateView):
         queryset = User.objects.filter(is_active=True)
         key = str(queryset.query)
         if key not in self.shared_choices:
-            self.shared_choices[key] = [(u.pk, str(u)) for u in queryset]
+            self.shared_choices[key] = choice_rows(queryset)
         return self.shared_choices[key]
 
     def get_list_key(self) -> str:
@@ -235,8 +222,9 @@ class RecordListView(AccessMixin, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         qs = self.filtered_queryset()
-        paginator = CappedPaginator(qs, self.paginate_by)
-        page: Page = paginator.get_page(self.request.GET.get("page"))
+        number = self.request.GET.get("page", "")
+        paginator = CappedPaginator(qs, self.paginate_by, page=int(number) if number.isdigit() else 1)
+        page: Page = paginator.get_page(number)
         params = self.request.GET.copy()
         params.pop("page", None)
         sort_params = params.copy()
@@ -247,8 +235,8 @@ class RecordListView(AccessMixin, TemplateView):
                 "title": self.title or self.model._meta.verbose_name_plural,
                 "page_obj": page,
                 "objects": page.object_list,
-                "count_capped": paginator.count > MAX_COUNT,
-                "count": min(paginator.count, MAX_COUNT),
+                "count_capped": not paginator.count_exact,
+                "count": paginator.shown_count,
                 "columns": self.visible_columns(),
                 "sort": self.request.GET.get("sort", ""),
                 "querystring": params.urlencode(),

@@ -60,6 +60,22 @@ class FastSelect(forms.Select):
         )
 
 
+def choice_rows(queryset, label=str) -> list[tuple]:
+    """(pk, label) of every record of `queryset`, labelled by `label` (str by default). A model that declares
+    `choice_label_fields` (the fields its __str__ reads) is read with those columns only: 280 users with their
+    every column (dates parsed, 20 fields set per instance) were a tenth of a list page's Python time."""
+    fields = getattr(queryset.model, "choice_label_fields", None)
+    if fields and label is str:
+        queryset = queryset.only(*fields)
+    return [(obj.pk, label(obj)) for obj in queryset]
+
+
+def _default_label(field) -> bool:
+    """The field labels its choices with str(obj) (ModelChoiceField's own label_from_instance)."""
+    method = getattr(field, "label_from_instance", None)
+    return getattr(method, "__func__", None) is forms.ModelChoiceField.label_from_instance
+
+
 def fast_selects(form, *, shared: dict | None = None) -> None:
     """Render the single-choice selects of a (filter) form with FastSelect. A model choice field is read
     once with a plain query (Django's choice iterator opens a server-side cursor per field on PostgreSQL);
@@ -78,7 +94,7 @@ def fast_selects(form, *, shared: dict | None = None) -> None:
                 key = None
             rows = shared.get(key) if key else None
             if rows is None:
-                rows = [(obj.pk, field.label_from_instance(obj)) for obj in queryset]
+                rows = choice_rows(queryset, str if _default_label(field) else field.label_from_instance)
                 if key:
                     shared[key] = rows
             # the widget gets the choices; the field keeps validating against its queryset

@@ -38,6 +38,8 @@ class Pipeline(VersionedModel):
             )
         ]
 
+    choice_label_fields = ("name",)  # what __str__ reads (kehu.ui.widgets.choice_rows)
+
     def __str__(self) -> str:
         return self.name
 
@@ -81,6 +83,8 @@ class Stage(VersionedModel):
         ordering = ["pipeline", "position", "id"]
         constraints = [models.UniqueConstraint(fields=["pipeline", "name"], name="uniq_stage_name")]
 
+    choice_label_fields = ("name",)  # what __str__ reads (kehu.ui.widgets.choice_rows)
+
     def __str__(self) -> str:
         return self.name
 
@@ -121,6 +125,8 @@ class CloseReason(VersionedModel):
         ordering = ["kind", "position", "name"]
         constraints = [models.UniqueConstraint(fields=["kind", "name"], name="uniq_close_reason")]
 
+    choice_label_fields = ("name",)  # what __str__ reads (kehu.ui.widgets.choice_rows)
+
     def __str__(self) -> str:
         return self.name
 
@@ -136,6 +142,8 @@ class Competitor(VersionedModel):
         verbose_name = _("competitor")
         verbose_name_plural = _("competitors")
         ordering = ["name"]
+
+    choice_label_fields = ("name",)  # what __str__ reads (kehu.ui.widgets.choice_rows)
 
     def __str__(self) -> str:
         return self.name
@@ -257,6 +265,8 @@ class Opportunity(OwnedModel, CustomFieldsModel):
                 fields=["last_activity_at"], name="ix_opp_stalled", condition=models.Q(status="open")
             ),
         ]
+
+    choice_label_fields = ("name",)  # what __str__ reads (kehu.ui.widgets.choice_rows)
 
     def __str__(self) -> str:
         return self.name

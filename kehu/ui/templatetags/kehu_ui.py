@@ -6,9 +6,10 @@ import datetime as dt
 import decimal
 
 from django import template
+from django.template.base import render_value_in_context
 from django.urls import reverse
 from django.utils import formats, timezone
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
@@ -59,6 +60,57 @@ def sort_link(context, column):
 @register.simple_tag
 def record_url(url_name, obj):
     return reverse(url_name, args=[obj.pk])
+
+
+# a record id no list shows: reverse() once per list with it, then put each row's id in its place
+_URL_SENTINEL = 987654321987654321
+
+
+def _row_url(url_name: str):
+    """A function pk -> the record's URL: one reverse() per list instead of one per row (identical result;
+    falls back to reverse() when the sentinel id does not appear exactly once in the URL)."""
+    sample = reverse(url_name, args=[_URL_SENTINEL])
+    marker = str(_URL_SENTINEL)
+    if sample.count(marker) != 1:
+        return lambda pk: reverse(url_name, args=[pk])
+    head, tail = sample.split(marker)
+    return lambda pk: f"{head}{pk}{tail}"
+
+
+@register.simple_tag(takes_context=True)
+def list_rows(context):
+    """The rows of a generic list (ui/list.html) in one pass: the markup the per-cell template loop gave —
+    `cell` values localised and escaped as `{{ obj|cell:c.name }}` does, record links, and columns with their
+    own template rendered through it with `obj` and `c` in the context — at a fraction of the template
+    engine's cost per cell (25 rows × 8 columns were a third of a list page's Python time)."""
+    objects, columns = context.get("objects"), context.get("columns") or []
+    detail_url_name = context.get("detail_url_name")
+    check_label = conditional_escape(_("Select"))
+    labels = [conditional_escape(c.label) for c in columns]
+    url_of = _row_url(detail_url_name) if detail_url_name and any(c.link for c in columns) else None
+    engine = context.template.engine if context.template is not None else None
+    parts = []
+    for obj in objects:
+        parts.append(
+            f'<tr><td class="check"><input type="checkbox" name="ids" value="{conditional_escape(obj.pk)}" '
+            f'aria-label="{check_label}" @change="count"></td>'
+        )
+        for c, label in zip(columns, labels, strict=True):
+            if c.template:
+                with context.push(obj=obj, c=c):
+                    inner = engine.get_template(c.template).render(context)
+            else:
+                inner = render_value_in_context(cell(obj, c.name), context)
+                if c.link and url_of is not None:
+                    inner = f'<a href="{conditional_escape(url_of(obj.pk))}">{inner}</a>'
+            parts.append(f'<td data-label="{label}">{inner}</td>')
+        parts.append("</tr>")
+    if not parts:
+        parts.append(
+            f'<tr><td colspan="{len(columns) + 1}" class="empty">{conditional_escape(_("No records match."))}'
+            "</td></tr>"
+        )
+    return mark_safe("".join(parts))  # noqa: S308 - every value is escaped above or rendered by a template
 
 
 @register.filter
