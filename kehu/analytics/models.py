@@ -60,7 +60,16 @@ class CustomerScore(models.Model):
         on_delete=models.CASCADE,
         related_name="analytics_score",
     )
-    run = models.ForeignKey(ScoringRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    #: no database constraint and no index (migration 0008): a run's rows all point at it (ADR 0011)
+    run = models.ForeignKey(
+        ScoringRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     currency = models.CharField(_("currency"), max_length=3)
     first_purchase = models.DateField(_("first purchase"))
     last_purchase = models.DateField(_("last purchase"))
