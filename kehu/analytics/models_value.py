@@ -156,7 +156,8 @@ class CustomerValue(models.Model):
         db_constraint=False,
         db_index=False,
     )
-    segment = models.CharField(_("value segment"), max_length=12, choices=ValueSegment.choices, db_index=True)
+    #: one plain index (ix_value_segment; no LIKE index: migration 0008)
+    segment = models.CharField(_("value segment"), max_length=12, choices=ValueSegment.choices)
     clv_rank = models.PositiveIntegerField(_("CLV rank"))
     margin = models.DecimalField(_("estimated margin"), max_digits=18, decimal_places=2)
     churn_risk = models.FloatField(_("churn risk"))
@@ -169,7 +170,10 @@ class CustomerValue(models.Model):
         verbose_name = _("customer value segment")
         verbose_name_plural = _("customer value segments")
         ordering = ["clv_rank"]
-        indexes = [models.Index(fields=["churn_risk"], name="ix_value_churn")]
+        indexes = [
+            models.Index(fields=["churn_risk"], name="ix_value_churn"),
+            models.Index(fields=["segment"], name="ix_value_segment"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.segment}"

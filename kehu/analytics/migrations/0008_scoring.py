@@ -50,4 +50,45 @@ class Migration(migrations.Migration):
                 to="analytics.valuecycle",
             ),
         ),
+        # ix_score_segment (segment, customer) serves segment lookups: the plain and LIKE indexes go, and the
+        # value table keeps one plain index — fewer indexes for the run to maintain on 600,000 rows
+        migrations.AlterField(
+            model_name="customerscore",
+            name="segment",
+            field=models.CharField(
+                choices=[
+                    ("champions", "Champions"),
+                    ("loyal", "Loyal"),
+                    ("potential_loyalist", "Potential loyalist"),
+                    ("new", "New customer"),
+                    ("promising", "Promising"),
+                    ("need_attention", "Need attention"),
+                    ("about_to_sleep", "About to sleep"),
+                    ("at_risk", "At risk"),
+                    ("cant_lose", "Can't lose"),
+                    ("hibernating", "Hibernating"),
+                    ("lost", "Lost"),
+                ],
+                max_length=20,
+                verbose_name="RFM segment",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="customervalue",
+            name="segment",
+            field=models.CharField(
+                choices=[
+                    ("top", "Most valuable"),
+                    ("core", "Core"),
+                    ("standard", "Standard"),
+                    ("below_zero", "Below zero"),
+                ],
+                max_length=12,
+                verbose_name="value segment",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="customervalue",
+            index=models.Index(fields=["segment"], name="ix_value_segment"),
+        ),
     ]
