@@ -21,7 +21,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -432,8 +434,8 @@ def scoring_run(
             run.messages.append("No purchases to score yet.")
         scores = score_history(history, as_of=as_of, config=config, run=run)
         # everything else is computed before the write phase, so that its locks are held for the writes only
-        prepared = {step: step.prepare(run=run, history=history, scores=scores)
-                    for step in AFTER_SCORING if hasattr(step, "prepare")}  # fmt: skip
+        prepared = {step: PREPARE[step](run=run, history=history, scores=scores)
+                    for step in AFTER_SCORING if step in PREPARE}  # fmt: skip
         fast = None
         if connection.vendor == "postgresql" and FAST_PATHS:
             from .writeback import FastWrite
@@ -513,8 +515,6 @@ def _value_prepare(*, run, history, scores):
         return None
 
 
-_value_step.prepare = _value_prepare
-
 #: above this share of the scored customers changing RFM segment, the report summary is rebuilt rather than
 #: moved customer by customer (each moved customer's lines are read twice; a rebuild reads every line once)
 SUMMARY_MOVE_SHARE = 1 / 3
@@ -544,4 +544,6 @@ def _line_summary_step(*, run, fast=None, **kwargs) -> None:
 
 
 #: steps run after the scores are written, in the run's transaction: step(run=, history=, scores=, computed_at=)
-AFTER_SCORING = [_value_step, _line_summary_step]
+AFTER_SCORING: list[Callable[..., None]] = [_value_step, _line_summary_step]
+#: a step's computation before the write phase (its result reaches the step as `prepared`)
+PREPARE: dict[Callable[..., None], Callable[..., Any]] = {_value_step: _value_prepare}
