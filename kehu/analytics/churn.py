@@ -50,9 +50,16 @@ _DESCENDING = {"frequency", "monetary"}
 class ChurnResult:
     customer_id: np.ndarray
     risk: np.ndarray
-    reasons: list[list]  # per customer: [[code, contribution], …]
+    #: per customer the top reasons as arrays (n × 3): feature number + 1 (0 = no further reason), contribution
+    reason_codes: np.ndarray
+    reason_values: np.ndarray
     model: str  # "logistic" or "p_alive"
     report: dict = field(default_factory=dict)
+
+    @property
+    def reasons(self) -> list[list]:
+        """per customer: [[code, contribution], …], strongest first (built on demand: one list per customer)"""
+        return _reason_lists(self.reason_codes, self.reason_values)
 
 
 def _finite(values, low=None, high=None) -> np.ndarray:
@@ -151,25 +158,31 @@ def features(history, *, as_of: dt.date, bgnbd_params) -> tuple[np.ndarray, dict
     return _finite(matrix), {"p_alive": p_alive, "service_data": any_ticket, "contact_data": any_contact}
 
 
-def _top_reasons(contrib: np.ndarray, k: int = 3) -> list[list]:
-    """Per row the k features with the largest positive contribution: [[code, value], …] (vectorised; one
-    Python pass over plain lists at the end)."""
+def _top_reasons(contrib: np.ndarray, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Per row the k features with the largest positive contribution, as arrays (n × k): the feature's number
+    + 1 (0 where the contribution is not positive: those come last, the kept ones are a prefix) and the
+    contribution rounded to 4 places (0 where not kept). Vectorised."""
     if not len(contrib):
-        return []
+        return np.zeros((0, k), dtype=np.int64), np.zeros((0, k))
     order = np.argsort(-contrib, axis=1)[:, :k]
     values = np.round(np.take_along_axis(contrib, order, axis=1), 4)
-    codes = np.array(FEATURES, dtype=object)[order]
     keep = values > 1e-9
+    return np.where(keep, order + 1, 0), np.where(keep, values, 0.0)
+
+
+def _reason_lists(codes: np.ndarray, values: np.ndarray) -> list[list]:
+    """[[code, value], …] per row from `_top_reasons`' arrays (one Python pass over plain lists)."""
+    names = [None, *FEATURES]
     return [
-        [[c, v] for c, v, ok in zip(cs, vs, ks, strict=True) if ok]
-        for cs, vs, ks in zip(codes.tolist(), values.tolist(), keep.tolist(), strict=True)
+        [[names[c], v] for c, v in zip(cs, vs, strict=True) if c]
+        for cs, vs in zip(codes.tolist(), values.tolist(), strict=True)
     ]
 
 
-def _fallback_reasons(X: np.ndarray) -> list[list]:
+def _fallback_reasons(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Reasons without a model: each feature's standing against the population (z-score, sign-corrected)."""
     if not len(X):
-        return []
+        return _top_reasons(np.zeros((0, len(FEATURES))))
     mean, std = X.mean(axis=0), X.std(axis=0)
     z = (X - mean) / np.where(std > 0, std, 1.0)
     for j, code in enumerate(FEATURES):
@@ -195,7 +208,7 @@ def churn_scores(*, history_now, history_cut, as_of: dt.date, cut: dt.date, bgnb
         return ChurnResult(
             customer_id=history_now.customer_id,
             risk=_finite(1.0 - info["p_alive"], 0.0, 1.0),
-            reasons=_fallback_reasons(X_now),
+            **dict(zip(("reason_codes", "reason_values"), _fallback_reasons(X_now), strict=True)),
             model="p_alive",
             report=report,
         )
@@ -242,7 +255,7 @@ def churn_scores(*, history_now, history_cut, as_of: dt.date, cut: dt.date, bgnb
     return ChurnResult(
         customer_id=history_now.customer_id,
         risk=risk,
-        reasons=_top_reasons(contrib),
+        **dict(zip(("reason_codes", "reason_values"), _top_reasons(contrib), strict=True)),
         model="logistic",
         report=report,
     )

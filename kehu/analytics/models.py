@@ -60,7 +60,16 @@ class CustomerScore(models.Model):
         on_delete=models.CASCADE,
         related_name="analytics_score",
     )
-    run = models.ForeignKey(ScoringRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    #: no database constraint and no index (migration 0008): a run's rows all point at it (ADR 0011)
+    run = models.ForeignKey(
+        ScoringRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     currency = models.CharField(_("currency"), max_length=3)
     first_purchase = models.DateField(_("first purchase"))
     last_purchase = models.DateField(_("last purchase"))
@@ -70,7 +79,8 @@ class CustomerScore(models.Model):
     r_score = models.PositiveSmallIntegerField(_("R score"))
     f_score = models.PositiveSmallIntegerField(_("F score"))
     m_score = models.PositiveSmallIntegerField(_("M score"))
-    segment = models.CharField(_("RFM segment"), max_length=20, choices=Segment.choices, db_index=True)
+    #: looked up through ix_score_segment (segment, customer) — no separate index (migration 0008)
+    segment = models.CharField(_("RFM segment"), max_length=20, choices=Segment.choices)
     p_alive = models.FloatField(_("probability active"))
     expected_purchases = models.FloatField(_("expected purchases"))
     expected_spend = models.DecimalField(_("expected spend per purchase"), max_digits=18, decimal_places=2)

@@ -146,10 +146,18 @@ class CustomerValue(models.Model):
         on_delete=models.CASCADE,
         related_name="analytics_value",
     )
+    #: no database constraint and no index (migration 0008): a run's rows all point at it (ADR 0011)
     run = models.ForeignKey(
-        "analytics.ScoringRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "analytics.ScoringRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
-    segment = models.CharField(_("value segment"), max_length=12, choices=ValueSegment.choices, db_index=True)
+    #: one plain index (ix_value_segment; no LIKE index: migration 0008)
+    segment = models.CharField(_("value segment"), max_length=12, choices=ValueSegment.choices)
     clv_rank = models.PositiveIntegerField(_("CLV rank"))
     margin = models.DecimalField(_("estimated margin"), max_digits=18, decimal_places=2)
     churn_risk = models.FloatField(_("churn risk"))
@@ -162,7 +170,10 @@ class CustomerValue(models.Model):
         verbose_name = _("customer value segment")
         verbose_name_plural = _("customer value segments")
         ordering = ["clv_rank"]
-        indexes = [models.Index(fields=["churn_risk"], name="ix_value_churn")]
+        indexes = [
+            models.Index(fields=["churn_risk"], name="ix_value_churn"),
+            models.Index(fields=["segment"], name="ix_value_segment"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.segment}"
@@ -194,7 +205,10 @@ class ValueCycle(models.Model):
 class ValueSnapshot(models.Model):
     """A customer's value segment at a cycle's start (kept for cycle starts and the latest run)."""
 
-    cycle = models.ForeignKey(ValueCycle, on_delete=models.CASCADE, related_name="snapshot")
+    #: no database constraint (migration 0008): the cycle's rows are written with it in one statement
+    cycle = models.ForeignKey(
+        ValueCycle, on_delete=models.CASCADE, related_name="snapshot", db_constraint=False
+    )
     customer_id = models.BigIntegerField()
     segment = models.CharField(max_length=12, choices=ValueSegment.choices)
     clv = models.DecimalField(max_digits=18, decimal_places=2)

@@ -21,7 +21,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -37,6 +39,9 @@ from .models import CustomerScore, RunStatus, ScoringRun
 log = logging.getLogger(__name__)
 
 DAYS_PER_WEEK = 7.0
+#: PostgreSQL's fast paths (binary aggregation read, staged write-back, incremental report summary); False
+#: runs the portable statements instead — tests compare both and require identical tables
+FAST_PATHS = True
 
 
 @dataclass
@@ -129,11 +134,75 @@ def _history(rows) -> History:
     )
 
 
+#: PostgreSQL: the same statements with every column fixed-width and non-null, read as arrays (pgcopy.copy_out)
+#: rather than as a Python tuple per customer — money as float8 (what `_history` makes of the Decimal: both
+#: conversions round correctly), dates as `date`; no purchase before the cut reads 0 days and 2000-01-01
+_PG_AGGREGATE_SQL = """
+SELECT d.customer_id::int8,
+       SUM(CASE WHEN d.amount > 0 THEN 1 ELSE 0 END)::int8,
+       MIN(CASE WHEN d.amount > 0 THEN d.order_date END),
+       MAX(CASE WHEN d.amount > 0 THEN d.order_date END),
+       SUM(d.amount)::float8{cut_columns}
+FROM (SELECT customer_id, order_date, SUM(amount) AS amount
+      FROM sales_orderline
+      WHERE counted AND currency = %s AND order_date <= %s
+      GROUP BY customer_id, order_date) d
+GROUP BY d.customer_id
+HAVING SUM(CASE WHEN d.amount > 0 THEN 1 ELSE 0 END) > 0
+"""
+_PG_CUT_COLUMNS = """,
+       SUM(CASE WHEN d.amount > 0 AND d.order_date <= %s THEN 1 ELSE 0 END)::int8,
+       COALESCE(MIN(CASE WHEN d.amount > 0 AND d.order_date <= %s THEN d.order_date END), DATE '2000-01-01'),
+       COALESCE(MAX(CASE WHEN d.amount > 0 AND d.order_date <= %s THEN d.order_date END), DATE '2000-01-01'),
+       SUM(CASE WHEN d.order_date <= %s THEN d.amount ELSE 0 END)::float8"""
+
+
+def _history_arrays(ids, days, first, last, money) -> History:
+    return History(
+        customer_id=ids.astype(np.int64),
+        days=days.astype(float),
+        first=first.astype("datetime64[D]"),
+        last=last.astype("datetime64[D]"),
+        monetary=money.astype(float),
+    )
+
+
+def _purchase_history_pg(*, currency: str, as_of: dt.date, cut: dt.date | None) -> History:
+    from . import pgcopy
+
+    with_cut = cut is not None
+    sql = _PG_AGGREGATE_SQL.format(cut_columns=_PG_CUT_COLUMNS if with_cut else "")
+    params = [cut, cut, cut, cut, currency, as_of] if with_cut else [currency, as_of]
+    types = ["int8", "int8", "date", "date", "float8"] + (
+        ["int8", "date", "date", "float8"] if with_cut else []
+    )
+    with transaction.atomic(), connection.cursor() as cursor:  # SET LOCAL needs a transaction
+        # a streaming aggregation over ix_orderline_customer_date (customer, date order; amount, counted and
+        # currency included): no hash table of every customer-day that spills to disk — 3× faster at 1M
+        # lines. The planner still picks its best plan without hashing (a sort when the index cannot serve).
+        cursor.execute("SELECT current_setting('enable_hashagg'), set_config('enable_hashagg', 'off', true)")
+        before = cursor.fetchone()[0]
+        try:
+            cols = pgcopy.copy_out(cursor, sql, params, types)
+        finally:
+            cursor.execute("SELECT set_config('enable_hashagg', %s, true)", [before])
+    history = _history_arrays(*cols[:5])
+    if with_cut:
+        keep = cols[5] > 0
+        history.at_cut = _history_arrays(*(c[keep] for c in (cols[0], *cols[5:])))
+        history.cut = cut
+    return history
+
+
 def purchase_history(*, currency: str, as_of: dt.date, cut: dt.date | None = None) -> History:
     """Per-customer purchase summary (phase 1): one aggregation in the database. With `cut` (≤ as_of), the
     summary up to the cut comes from the same statement (`History.at_cut`): the churn model's calibration
-    history costs no second scan of the order lines."""
-    if cut is not None and cut <= as_of:
+    history costs no second scan of the order lines. On PostgreSQL the result is read as binary columns."""
+    if cut is not None and cut > as_of:
+        cut = None
+    if connection.vendor == "postgresql" and FAST_PATHS:
+        return _purchase_history_pg(currency=currency, as_of=as_of, cut=cut)
+    if cut is not None:
         with connection.cursor() as cursor:
             cursor.execute(_AGGREGATE_WITH_CUT_SQL, [cut, cut, cut, cut, currency, as_of])
             rows = cursor.fetchall()
@@ -298,8 +367,13 @@ def _money(values: np.ndarray) -> list[str]:
     return [f"{v:.2f}" for v in np.round(values, 2).tolist()]
 
 
-def write_scores(*, history: History, scores: Scores, run: ScoringRun, computed_at: dt.datetime) -> int:
-    """Replace every score row (phase 4): DELETE + bulk insert inside the caller's transaction."""
+def write_scores(
+    *, history: History, scores: Scores, run: ScoringRun, computed_at: dt.datetime, fast=None
+) -> int:
+    """Replace every score row (phase 4) inside the caller's transaction: on PostgreSQL the staged write-back
+    (writeback.FastWrite), elsewhere DELETE + bulk insert."""
+    if fast is not None:
+        return fast.write_scores(scores=scores, computed_at=computed_at)
     CustomerScore.objects.all()._raw_delete(CustomerScore.objects.db)
     rows = zip(
         history.customer_id.tolist(),
@@ -359,13 +433,25 @@ def scoring_run(
         if history.customer_id.size == 0:
             run.messages.append("No purchases to score yet.")
         scores = score_history(history, as_of=as_of, config=config, run=run)
+        # everything else is computed before the write phase, so that its locks are held for the writes only
+        prepared = {step: PREPARE[step](run=run, history=history, scores=scores)
+                    for step in AFTER_SCORING if step in PREPARE}  # fmt: skip
+        fast = None
+        if connection.vendor == "postgresql" and FAST_PATHS:
+            from .writeback import FastWrite
+
+            fast = FastWrite(run=run, history=history)
+        outermost = not connection.in_atomic_block
         t0 = time.perf_counter()
         with transaction.atomic():
             computed_at = timezone.now()
-            run.customers = write_scores(history=history, scores=scores, run=run, computed_at=computed_at)
+            run.customers = write_scores(
+                history=history, scores=scores, run=run, computed_at=computed_at, fast=fast
+            )
             run.timings["write"] = time.perf_counter() - t0
-            for step in AFTER_SCORING:  # value segments and churn (value.py), …
-                step(run=run, history=history, scores=scores, computed_at=computed_at)
+            for step in AFTER_SCORING:  # value segments and churn (value.py), the report summary, …
+                step(run=run, history=history, scores=scores, computed_at=computed_at, fast=fast,
+                     prepared=prepared.get(step))  # fmt: skip
             run.status = RunStatus.DONE
             run.finished_at = timezone.now()
             run.save()
@@ -378,6 +464,10 @@ def scoring_run(
                 changes={"customers": run.customers, "purchase_model": run.purchase_model},
                 note="RFM and CLV scores recomputed",
             )
+            t0 = time.perf_counter()
+        if outermost:  # the commit (deferred constraint checks included) is part of the run's time
+            run.timings["commit"] = time.perf_counter() - t0
+            ScoringRun.objects.filter(pk=run.pk).update(timings=run.timings)
     except Exception as exc:
         log.exception("scoring run %s failed", run.pk)
         run.status = RunStatus.FAILED
@@ -399,28 +489,54 @@ def _churn_cut(as_of: dt.date) -> dt.date | None:
         return None
 
 
-def _value_step(*, run, **kwargs) -> None:
+def _value_step(*, run, prepared=None, fast=None, **kwargs) -> None:
     """Value segments and churn risk; a failure there leaves the scores written and says so on the run."""
-    from .value import value_step
+    from .value import value_write
 
+    if prepared is None:  # `prepare` failed and said so
+        return
     try:
         with transaction.atomic():
-            value_step(run=run, **kwargs)
+            value_write(run=run, result=prepared, fast=fast, **kwargs)
     except Exception as exc:
         log.exception("value segments of run %s failed", run.pk)
         run.messages.append(f"Value segments and churn risk were not updated: {exc}")
 
 
-def _line_summary_step(*, run, **kwargs) -> None:
-    """Rebuild the report builder's order-line summary with the new segments (PostgreSQL; migration 0007_anperf):
-    last, because it holds the summary's lock until the run commits. On failure the summary stays marked stale
-    (the score writes marked it) and reports read the order lines."""
+def _value_prepare(*, run, history, scores):
+    """Segments and churn computed before the write phase; None (and a message) when that fails."""
+    from . import value
+
+    try:
+        return value.value_prepare(run=run, history=history, scores=scores)
+    except Exception as exc:
+        log.exception("value segments of run %s failed", run.pk)
+        run.messages.append(f"Value segments and churn risk were not updated: {exc}")
+        return None
+
+
+#: above this share of the scored customers changing RFM segment, the report summary is rebuilt rather than
+#: moved customer by customer (each moved customer's lines are read twice; a rebuild reads every line once)
+SUMMARY_MOVE_SHARE = 1 / 3
+
+
+def _line_summary_step(*, run, fast=None, **kwargs) -> None:
+    """Bring the report builder's order-line summary to the new segments (PostgreSQL; migration 0007_anperf):
+    last, because it holds the summary's lock until the run commits. When the summary was valid before the run
+    (`fast.summary_moves`), only the lines of customers whose RFM segment changed move between groups (none
+    when no segment changed); otherwise it is rebuilt from every line. On failure the summary stays marked
+    stale (the score writes marked it) and reports read the order lines."""
     if connection.vendor != "postgresql":
         return
     t0 = time.perf_counter()
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT analytics_linemonth_rebuild()")
+            moves = getattr(fast, "summary_moves", None)
+            if moves is not None and moves <= SUMMARY_MOVE_SHARE * max(run.customers or 0, 1):
+                fast.move_summary(cursor)
+                run.summary_moves = moves  # not stored: for benchmarks and tests
+            else:
+                cursor.execute("SELECT analytics_linemonth_rebuild()")
     except Exception as exc:
         log.exception("order-line summary of run %s failed", run.pk)
         run.messages.append(f"The report summary was not rebuilt (reports read the order lines): {exc}")
@@ -428,4 +544,6 @@ def _line_summary_step(*, run, **kwargs) -> None:
 
 
 #: steps run after the scores are written, in the run's transaction: step(run=, history=, scores=, computed_at=)
-AFTER_SCORING = [_value_step, _line_summary_step]
+AFTER_SCORING: list[Callable[..., None]] = [_value_step, _line_summary_step]
+#: a step's computation before the write phase (its result reaches the step as `prepared`)
+PREPARE: dict[Callable[..., None], Callable[..., Any]] = {_value_step: _value_prepare}

@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from django.db.models import Count
@@ -119,8 +120,26 @@ def churn_cut(as_of: dt.date) -> dt.date:
     return as_of - dt.timedelta(days=ValueSettings.current().churn_period_days)
 
 
+@dataclass
+class ValueResult:
+    """What `value_prepare` computed, for `value_write`."""
+
+    conf: ValueSettings
+    cut: dt.date
+    segment: np.ndarray
+    rank: np.ndarray
+    margin: np.ndarray
+    churn: churn.ChurnResult
+
+
 def value_step(*, run, history, scores, computed_at: dt.datetime) -> None:
     """Segment, score churn and write (inside the scoring run's transaction). Adds timings and messages."""
+    value_write(run=run, history=history, scores=scores, result=value_prepare(run=run, history=history,
+                scores=scores), computed_at=computed_at)  # fmt: skip
+
+
+def value_prepare(*, run, history, scores) -> ValueResult:
+    """Segments and churn risk (no writes: the scoring run computes everything before its write phase)."""
     from .services import purchase_history  # the same aggregation as the scores, one period back
 
     t0 = time.perf_counter()
@@ -148,28 +167,40 @@ def value_step(*, run, history, scores, computed_at: dt.datetime) -> None:
             history_now=history, history_cut=history_cut, as_of=run.as_of, cut=cut, bgnbd_params=params
         )
     else:
-        result = churn.ChurnResult(ids, np.zeros(0), [], "p_alive", {"messages": []})
+        empty = churn._top_reasons(np.zeros((0, len(churn.FEATURES))))
+        result = churn.ChurnResult(ids, np.zeros(0), *empty, "p_alive", {"messages": []})
     run.messages.extend(result.report.get("messages", []))
     run.timings["churn"] = time.perf_counter() - t0
+    return ValueResult(conf=conf, cut=cut, segment=segment, rank=rank, margin=margin, churn=result)
 
+
+def value_write(*, run, history, scores, result: ValueResult, computed_at: dt.datetime, fast=None) -> None:
+    """Replace the value rows, record the cycle and its snapshot (inside the scoring run's transaction).
+    `fast` (PostgreSQL): the scoring run's staged write-back (writeback.py) writes the per-customer rows."""
     t0 = time.perf_counter()
-    CustomerValue.objects.all()._raw_delete(CustomerValue.objects.db)
-    risk = _finite(result.risk, 0.0, 1.0)
-    rows = zip(
-        ids.tolist(),
-        [run.pk] * len(ids),
-        segment.tolist(),
-        rank.tolist(),
-        _money(margin),
-        np.round(risk, 6).tolist(),
-        [result.model] * len(ids),
-        [json.dumps(r) for r in result.reasons],
-        [computed_at] * len(ids),
-        strict=True,
-    )
-    fields = ["customer", "run", "segment", "clv_rank", "margin", "churn_risk", "churn_model",
-              "churn_reasons", "computed_at"]  # fmt: skip
-    bulk.insert_rows(CustomerValue, fields, rows)
+    conf, segment, rank, margin, cut = result.conf, result.segment, result.rank, result.margin, result.cut
+    ids = history.customer_id
+    risk = _finite(result.churn.risk, 0.0, 1.0)
+    if fast is not None:
+        fast.write_values(segment=segment, rank=rank, margin=margin, risk=risk, churn=result.churn,
+                          computed_at=computed_at)  # fmt: skip
+    else:
+        CustomerValue.objects.all()._raw_delete(CustomerValue.objects.db)
+        rows = zip(
+            ids.tolist(),
+            [run.pk] * len(ids),
+            segment.tolist(),
+            rank.tolist(),
+            _money(margin),
+            np.round(risk, 6).tolist(),
+            [result.churn.model] * len(ids),
+            [json.dumps(r) for r in result.churn.reasons],
+            [computed_at] * len(ids),
+            strict=True,
+        )
+        fields = ["customer", "run", "segment", "clv_rank", "margin", "churn_risk", "churn_model",
+                  "churn_reasons", "computed_at"]  # fmt: skip
+        bulk.insert_rows(CustomerValue, fields, rows)
 
     figures = {}
     for seg in SEGMENT_ORDER:
@@ -182,6 +213,7 @@ def value_step(*, run, history, scores, computed_at: dt.datetime) -> None:
         }
     strategies = {s.segment: s.summary() for s in RelationshipStrategy.objects.select_related("sla_policy")}
     start = not ValueCycle.objects.filter(cycle_start=True, as_of__gt=cut, as_of__lte=run.as_of).exists()
+    report = result.churn.report
     cycle = ValueCycle.objects.create(
         run=run,
         as_of=run.as_of,
@@ -196,20 +228,23 @@ def value_step(*, run, history, scores, computed_at: dt.datetime) -> None:
         },
         strategies=strategies,
         segments=figures,
-        churn={k: v for k, v in result.report.items() if k != "messages"} | {"model": result.model},
+        churn={k: v for k, v in report.items() if k != "messages"} | {"model": result.churn.model},
         pareto={"revenue": pareto_curve(scores.monetary), "clv": pareto_curve(scores.clv)},
-        messages=list(result.report.get("messages", [])),
+        messages=list(report.get("messages", [])),
     )
     ValueSnapshot.objects.filter(
         cycle__in=ValueCycle.objects.filter(cycle_start=False).exclude(pk=cycle.pk)
     ).delete()
-    snap = zip(
-        [cycle.pk] * len(ids),
-        ids.tolist(),
-        segment.tolist(),
-        _money(scores.clv),
-        [f"{v:.2f}" for v in np.round(_finite(scores.monetary), 2).tolist()],
-        strict=True,
-    )
-    bulk.insert_rows(ValueSnapshot, ["cycle", "customer_id", "segment", "clv", "monetary"], snap)
+    if fast is not None:
+        fast.write_snapshot(cycle=cycle, segment=segment)
+    else:
+        snap = zip(
+            [cycle.pk] * len(ids),
+            ids.tolist(),
+            segment.tolist(),
+            _money(scores.clv),
+            [f"{v:.2f}" for v in np.round(_finite(scores.monetary), 2).tolist()],
+            strict=True,
+        )
+        bulk.insert_rows(ValueSnapshot, ["cycle", "customer_id", "segment", "clv", "monetary"], snap)
     run.timings["value_write"] = time.perf_counter() - t0

@@ -399,7 +399,7 @@ def test_a_failing_value_step_keeps_the_scores_and_says_so(org, make_customer, m
     def broken(**kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(value, "value_step", broken)
+    monkeypatch.setattr(value, "value_prepare", broken)
     run = scoring_run()
     assert run.status == "done" and CustomerScore.objects.filter(customer=c).exists()
     assert any("Value segments and churn risk were not updated: boom" in m for m in run.messages)
