@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from . import normalize
 
@@ -68,6 +68,14 @@ THRESHOLD = 0.6
 RATE = 0.2  # prior: expected duplicates per record
 TF_STRENGTH = 1000.0  # pseudo-records behind the prior u of an exact-value level
 NAME_STRENGTH = 100.0  # pseudo-records behind the prior u of the name levels estimated from name frequencies
+#: similar-name levels whose u depends on the rarest name part the two names share exactly (fifth pass): a typo
+#: in the first name of two "… Simmons" says more than in the given name of two 王; u = P(a person carries the
+#: part) × P(the level | two people share a part), the second estimated from sampled people sharing a part.
+RARE_PART_LEVELS = ("jw_high", "part_missing", "initials", "jw_mid")
+PART_SAMPLE = 50_000  # pairs of people sharing a name part, sampled to estimate P(level | a shared part)
+PART_STRENGTH = 50.0  # pseudo-pairs behind the prior of P(level | a shared part)
+PART_EPS = 0.5  # records added to the count of a name part seen only on the pair itself
+PART_PRIOR = 10.0  # pseudo-people behind the prior u of the levels weighed by a shared part's frequency
 
 COMPOUND_SURNAMES = frozenset(
     [
@@ -341,6 +349,9 @@ def _name_features(names: Sequence[tuple[str, bool]], stored: dict[int, tuple[st
         "deletions": _padded([_deletions(k, ps) for k, ps in zip(key, parts, strict=True)], codes, 21),
         "chars": _padded([_name_chars(k, ps) for k, ps in zip(key, parts, strict=True)], codes, 4),
         "parts": padded_parts,
+        "cjk": np.fromiter((bool(_CJK.search(k)) for k in key), dtype=bool, count=u),
+        # a part written as its initial (J. Smith, Zhang W.)
+        "abbreviated": np.fromiter((any(len(x) == 1 for x in ps) for ps in parts), dtype=bool, count=u),
         "core": codes.many("c:" + c if c else "" for c in core),
         "core_pinyin": codes.many("cy:" + pinyin_of[c] if len(c) >= 2 else "" for c in core),
         "region": codes.many("r:" + x if x else "" for x in region),
@@ -706,6 +717,7 @@ COMPARISONS = (
         (
             "exact",
             "swapped",
+            "transliterated",
             "sounds_same",
             "jw_high",
             "part_missing",
@@ -714,8 +726,8 @@ COMPARISONS = (
             "one_part_same",
             "differs",
         ),
-        (0.66, 0.05, 0.06, 0.1, 0.05, 0.02, 0.03, 0.02, 0.01),
-        _rest(1e-4, 1e-6, 1e-4, 1e-3, 1e-3, 5e-3, 0.05, 0.02),
+        (0.66, 0.05, 0.03, 0.03, 0.1, 0.05, 0.02, 0.03, 0.02, 0.01),
+        _rest(1e-4, 1e-6, 1e-6, 1e-4, 1e-3, 1e-3, 5e-3, 0.05, 0.02),
         tf=((1, "name", 0.5),),
     ),
     Comparison(
@@ -833,11 +845,48 @@ def _compare_chunk(rec: Records, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
     in_b = ((pa[:, :, None] == pb[:, None, :]) & (pa[:, :, None] != 0)).any(axis=2).sum(axis=1)
     in_a = ((pb[:, :, None] == pa[:, None, :]) & (pb[:, :, None] != 0)).any(axis=2).sum(axis=1)
     missing = ((in_b == na) & (na >= 1) & (na < nb)) | ((in_a == nb) & (nb >= 1) & (nb < na))
-    initials = (c["initials"][a] == c["initials"][b]) & (c["initials"][a] != 0)
+    # the same initials only count where one name is written with an initial (J. Smith / John Smith): the pinyin
+    # initials of two names in characters (帅龙 / 史玲, both "sl") are a coincidence of a small alphabet
+    initials = (
+        (c["initials"][a] == c["initials"][b])
+        & (c["initials"][a] != 0)
+        & (c["abbreviated"][a] | c["abbreviated"][b])
+    )
+    # a Chinese name and its pinyin spelling (王凤兰 / Fenglan Wang): the same characters written another way, not
+    # two names that sound alike (刘艳 / 刘岩, common among strangers)
+    translit = sounds & (c["cjk"][a] != c["cjk"][b])
+    # two names in characters are "similar" only one character apart (a typo, a look-alike, a character added
+    # or dropped): Jaro-Winkler on their pinyin rises with a shared surname alone (罗峰梅 / 罗英兰, 0.8+)
+    # — and two such names that share one part with two or more characters apart (罗峰梅 / 罗英兰: the whole
+    # given name) are different names, not one name with a typo
+    both_cjk = c["cjk"][a] & c["cjk"][b]
+    close = ~both_cjk
+    if both_cjk.any():
+        close[both_cjk] = (
+            process.cpdist(
+                _texts(rec.name_key, a[both_cjk]),
+                _texts(rec.name_key, b[both_cjk]),
+                scorer=Levenshtein.distance,
+                workers=1,
+            )
+            <= 1
+        )
+    similar = (sim >= 0.8) & close
     person = np.select(
-        [~has_name, exact, swapped, sounds, sim >= 0.92, missing, initials, sim >= 0.8, in_b >= 1],
-        [0, 1, 2, 3, 4, 5, 6, 7, 8],
-        9,
+        [
+            ~has_name,
+            exact,
+            swapped,
+            translit,
+            sounds,
+            similar & (sim >= 0.92),
+            missing,
+            initials,
+            similar,
+            (in_b >= 1) & close,
+        ],
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        10,
     )
     g[:, BY_NAME["person_name"]] = np.where(orgs, 0, person)
     core_same = (c["core"][a] == c["core"][b]) & (c["core"][a] != 0)
@@ -1013,6 +1062,66 @@ def estimate_u(
         u = u / u[1:].sum()
         u[0] = 1.0
         out.append(u)
+    rec.cols["part_level_u"] = part_level_u(rec, gamma, a, b, out, rng, workers=workers)
+    return out
+
+
+def _shared_part(pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
+    """Row-wise (pairs × parts) mask: is part k of the left name also a part of the right name?"""
+    return ((pa[:, :, None] == pb[:, None, :]) & (pa[:, :, None] != 0)).any(axis=2)
+
+
+def part_level_u(
+    rec: Records,
+    gamma: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    u: list[np.ndarray],
+    rng: np.random.Generator,
+    workers: int | None = None,
+) -> np.ndarray:
+    """Per person-name level (index = level): columns 0 and 1 = P(level | two people who share a name
+    part) when the first has a Chinese name and when not, from PART_SAMPLE sampled pairs of people carrying the
+    same part; column 2 = P(level and no shared part) for a random pair (`gamma` of the random pairs a, b). RARE_PART_LEVELS take u = P(part) × column 0 or 1 for a
+    pair sharing a part, column 2 otherwise (term_frequency_u)."""
+    k = BY_NAME["person_name"]
+    comp = COMPARISONS[k]
+    levels = len(comp.levels) + 1
+    out = np.zeros((levels, 3))
+    out[:, 0] = out[:, 1] = out[:, 2] = u[k]
+    parts = rec.cols["parts"]
+    people = np.flatnonzero(~rec.org)
+    if len(a):
+        share = _shared_part(parts[a], parts[b]).any(axis=1) & ~rec.org[a] & ~rec.org[b]
+        lone = np.bincount(gamma[~share, k].astype(np.int64), minlength=levels) / len(a)
+        out[:, 2] = lone
+    owners = np.repeat(people, parts.shape[1])
+    codes = parts[people].ravel()
+    owners, codes = owners[codes != 0], codes[codes != 0]
+    if len(codes) < 2:
+        return out
+    order = np.argsort(codes, kind="stable")
+    codes, owners = codes[order], owners[order]
+    start = np.searchsorted(codes, codes, side="left")
+    size = np.searchsorted(codes, codes, side="right") - start
+    pick = rng.integers(0, len(codes), min(PART_SAMPLE, 4 * len(codes)))
+    pick = pick[size[pick] > 1]
+    if not len(pick):
+        return out
+    other = start[pick] + rng.integers(0, size[pick] - 1)
+    other = np.where(other >= pick, other + 1, other)  # another carrier of the same part
+    pa, pb = owners[pick], owners[other]
+    keep = pa != pb
+    pa, pb = pa[keep], pb[keep]
+    g, _sim = compare(rec, pa, pb, workers=workers)
+    # prior: ten times the level's share among all random pairs, worth PART_STRENGTH pairs
+    prior = np.minimum(u[k] * 10, 1.0)
+    cjk = rec.cols["cjk"][pa]
+    for col, sel in ((0, cjk), (1, ~cjk)):  # Chinese names and the others: pinyin initials and Jaro-Winkler
+        counts = np.bincount(g[sel, k].astype(np.int64), minlength=levels).astype(np.float64)
+        counts[0] = 0.0
+        out[:, col] = (counts + PART_STRENGTH * prior) / (counts[1:].sum() + PART_STRENGTH)
+    out[0] = 1.0
     return out
 
 
@@ -1041,21 +1150,25 @@ def tf_stats(rec: Records, left: np.ndarray, right: np.ndarray, gamma: np.ndarra
     k = BY_NAME["person_name"]
     name_u = name_frequency(rec)
     stats["parts_u"] = np.maximum(name_u[left], name_u[right])
-    for level, column in ((1, "name"), (2, "sorted_parts"), (3, "pinyin")):
+    for level, column in ((1, "name"), (2, "sorted_parts"), (3, "sorted_pinyin"), (4, "pinyin")):
         values = rec.cols[column]
         if column not in counts_of:
             counts_of[column] = np.bincount(values.ravel())
         shared = np.where(values[left] == values[right], values[left], 0)
         stats["names"][level] = counts_of[column][shared]
-    level = COMPARISONS[k].levels.index("one_part_same") + 1
-    hit = gamma[:, k] == level
-    part = np.zeros(len(left), dtype=np.int64)
+    names = COMPARISONS[k].levels
+    level = names.index("one_part_same") + 1
+    rare = [names.index(x) + 1 for x in RARE_PART_LEVELS]
+    hit = np.isin(gamma[:, k], [level, *rare])
+    part = np.zeros(len(left), dtype=np.int64)  # people carrying the rarest shared part, 0 = none shared
     if hit.any():
         pa, pb = rec.cols["parts"][left[hit]], rec.cols["parts"][right[hit]]
         counts = part_counts(rec)
-        eq = (pa[:, :, None] == pb[:, None, :]) & (pa[:, :, None] != 0)
-        part[hit] = np.where(eq.any(axis=2), counts[pa], np.iinfo(np.int64).max).min(axis=1)
-    stats["one_part"] = (level, hit, part)
+        eq = _shared_part(pa, pb)
+        rarest = np.where(eq, counts[pa], np.iinfo(np.int64).max).min(axis=1)
+        part[hit] = np.where(eq.any(axis=1), rarest, 0)
+    stats["one_part"] = (level, gamma[:, k] == level, part)
+    stats["rare_part"] = [(r, gamma[:, k] == r) for r in rare]
     return stats
 
 
@@ -1092,17 +1205,46 @@ def term_frequency_u(
         # shrunk towards the prior u with NAME_STRENGTH pseudo-records: part frequencies of a tiny book mean little
         prior_u = COMPARISONS[k].u[level - 1]
         out[(k, level)] = (n * np.maximum(estimate, 0.01 / n) + NAME_STRENGTH * prior_u) / (n + NAME_STRENGTH)
+    # a name written another way (parts swapped, spelled in pinyin): two strangers with the same name show it
+    # only through the same writing variant a duplicate's record shows — on either of the two records — so u is
+    # the name's frequency × 2 × the variant's share among duplicates' names, m_variant / (m_exact + m_variant)
+    m = model.m[k]
+    for level in (2, 3):
+        share = m[level] / max(m[1] + m[level], 1e-12)
+        out[(k, level)] = out[(k, level)] * min(1.0, 2 * share)
     # one part the same, the other not: u = the share of people carrying the rarest shared part (王 says
     # little, 琳坤 a lot)
     level, hit, part = stats["one_part"]
     u = np.full(len(left), COMPARISONS[k].u[level - 1])
     if hit.any():
         people = max(int((~rec.org).sum()), 1)
-        u[hit] = (np.maximum(part[hit] / (1 + model.rate), 1) + NAME_STRENGTH * u[hit]) / (
-            people + NAME_STRENGTH
+        u[hit] = (people * _carriers(part[hit], model.rate, people) + PART_PRIOR * u[hit]) / (
+            people + PART_PRIOR
         )
     out[(k, level)] = u
+    # similar names (a typo, a part missing, initials): P(carrying the rarest shared part) × P(level | a shared
+    # part); without a shared part, the level's own u among random pairs
+    table = rec.cols.get("part_level_u")
+    if table is not None:
+        people = max(int((~rec.org).sum()), 1)
+        for r, hit in stats["rare_part"]:
+            if not hit.any():
+                continue
+            count = part[hit]
+            q = np.where(rec.cols["cjk"][left[hit]], table[r, 0], table[r, 1])
+            est = np.where(count > 0, _carriers(count, model.rate, people) * q, table[r, 2])
+            prior_u = COMPARISONS[k].u[r - 1]
+            ur = np.full(len(left), prior_u)
+            ur[hit] = (people * np.maximum(est, 0.01 / people) + PART_PRIOR * prior_u) / (people + PART_PRIOR)
+            out[(k, r)] = ur
     return out
+
+
+def _carriers(count: np.ndarray, rate: float, people: int) -> np.ndarray:
+    """The share of the other people who carry a name part that `count` records carry, the pair's own two
+    records left out (they are the question, not evidence that the part is common) — like the exact-value
+    levels, (count - 2 + ε) — and records counted as people by dividing by 1 + duplicates per record."""
+    return (np.maximum(count - 2, 0) + PART_EPS) / (1 + rate) / people
 
 
 def part_counts(rec: Records) -> np.ndarray:
@@ -1204,6 +1346,7 @@ REASON_CODES = {
     ("kind", "differs"): "kind_differs",
     ("person_name", "exact"): "same_name",
     ("person_name", "swapped"): "name_swapped",
+    ("person_name", "transliterated"): "same_sound",
     ("person_name", "sounds_same"): "same_sound",
     ("person_name", "jw_high"): "similar_name",
     ("person_name", "part_missing"): "name_part_missing",
