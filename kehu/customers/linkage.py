@@ -414,9 +414,54 @@ def _address_features(rows: Sequence[dict], codes: _Codes) -> dict[str, np.ndarr
     }
 
 
-def build(rows: Sequence[dict]) -> Records:
+#: rows from which build() shares the work between processes (KEHU_LINKAGE_WORKERS; 1 = one process)
+BUILD_PARALLEL_MIN = 100_000
+#: integer feature columns that hold values, not codes of strings (everything else is renumbered on a merge)
+VALUE_COLUMNS = frozenset({"nparts", "dob", "account"})
+
+
+def build(rows: Sequence[dict], workers: int | None = None) -> Records:
     """Features of customer rows: id, kind, name, [name_key, name_pinyin], birthday, gender, id_hash, phones,
-    emails, province, city, district, street (or address as one string), postcode, account_id, tax_id."""
+    emails, province, city, district, street (or address as one string), postcode, account_id, tax_id.
+
+    A large book is cut into contiguous shares built by forked processes (each with its own string codes and
+    caches), then merged: each share's codes are renumbered into one table, so equal strings get equal codes
+    across shares. Code values differ from a one-process build; nothing downstream depends on them."""
+    n = len(rows)
+    shares = workers_for(n * 3, workers) if n >= BUILD_PARALLEL_MIN or workers else 1
+    if shares <= 1:
+        return _build(rows)
+    parts = in_parallel(lambda start, stop: _build(rows[start:stop], start), _even(n, shares))
+    return _merge(parts)
+
+
+def _merge(parts: list[Records]) -> Records:
+    """One Records from the Records of consecutive shares of the rows."""
+    codes = _Codes()
+    cols: dict[str, list[np.ndarray]] = {}
+    for part in parts:
+        top = max(part.texts, default=0)
+        remap = np.zeros(top + 1, dtype=np.int64)
+        for code, value in part.texts.items():
+            remap[code] = codes(value)
+        for name, column in part.cols.items():
+            if column.dtype != bool and name not in VALUE_COLUMNS:
+                column = remap[column]
+            cols.setdefault(name, []).append(column)
+    return Records(
+        ids=np.concatenate([p.ids for p in parts]),
+        org=np.concatenate([p.org for p in parts]),
+        name_key=np.concatenate([p.name_key for p in parts]),
+        pinyin=np.concatenate([p.pinyin for p in parts]),
+        core=np.concatenate([p.core for p in parts]),
+        street=np.concatenate([p.street for p in parts]),
+        parts=np.concatenate([p.parts for p in parts]),
+        cols={name: np.concatenate(columns) for name, columns in cols.items()},
+        texts={v: k for k, v in codes.table.items()},
+    )
+
+
+def _build(rows: Sequence[dict], offset: int = 0) -> Records:
     codes = _Codes()
     n = len(rows)
     org = np.fromiter((r.get("kind") == "organization" for r in rows), dtype=bool, count=n)
@@ -461,7 +506,7 @@ def build(rows: Sequence[dict]) -> Records:
         }
     )
     return Records(
-        ids=np.fromiter((r.get("id") or i for i, r in enumerate(rows)), dtype=np.int64, count=n),
+        ids=np.fromiter((r.get("id") or offset + i for i, r in enumerate(rows)), dtype=np.int64, count=n),
         org=org,
         name_key=name_texts["name_key"][inv],
         pinyin=name_texts["pinyin"][inv],
@@ -1105,17 +1150,22 @@ def part_level_u(
     owners, codes = owners[codes != 0], codes[codes != 0]
     if len(codes) < 2:
         return out
+    # (record, part) entries in record order; each picked entry meets another carrier of its part. Picks and
+    # carriers are positions in record order, so the sample does not depend on the code values (a book built
+    # in one process or in several samples the same pairs)
     order = np.argsort(codes, kind="stable")
-    codes, owners = codes[order], owners[order]
-    start = np.searchsorted(codes, codes, side="left")
-    size = np.searchsorted(codes, codes, side="right") - start
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    ordered = codes[order]
+    start = np.searchsorted(ordered, codes, side="left")
+    size = np.searchsorted(ordered, codes, side="right") - start
     pick = rng.integers(0, len(codes), min(PART_SAMPLE, 4 * len(codes)))
     pick = pick[size[pick] > 1]
     if not len(pick):
         return out
     other = start[pick] + rng.integers(0, size[pick] - 1)
-    other = np.where(other >= pick, other + 1, other)  # another carrier of the same part
-    pa, pb = owners[pick], owners[other]
+    other = np.where(other >= rank[pick], other + 1, other)  # another carrier of the same part
+    pa, pb = owners[pick], owners[order[other]]
     keep = pa != pb
     pa, pb = pa[keep], pb[keep]
     g, _sim = compare(rec, pa, pb, workers=workers)
