@@ -71,7 +71,7 @@ NAME_STRENGTH = 100.0  # pseudo-records behind the prior u of the name levels es
 #: similar-name levels whose u depends on the rarest name part the two names share exactly (fifth pass): a typo
 #: in the first name of two "… Simmons" says more than in the given name of two 王; u = P(a person carries the
 #: part) × P(the level | two people share a part), the second estimated from sampled people sharing a part.
-RARE_PART_LEVELS = ("jw_high", "part_missing", "initials", "jw_mid")
+RARE_PART_LEVELS = ("jw_high", "part_missing", "initials", "jw_mid", "one_part_far")
 PART_SAMPLE = 50_000  # pairs of people sharing a name part, sampled to estimate P(level | a shared part)
 PART_STRENGTH = 50.0  # pseudo-pairs behind the prior of P(level | a shared part)
 PART_EPS = 0.5  # records added to the count of a name part seen only on the pair itself
@@ -773,10 +773,11 @@ COMPARISONS = (
             "initials",
             "jw_mid",
             "one_part_same",
+            "one_part_far",
             "differs",
         ),
-        (0.66, 0.05, 0.03, 0.03, 0.1, 0.05, 0.02, 0.03, 0.02, 0.01),
-        _rest(1e-4, 1e-6, 1e-6, 1e-4, 1e-3, 1e-3, 5e-3, 0.05, 0.02),
+        (0.66, 0.05, 0.03, 0.03, 0.1, 0.05, 0.02, 0.03, 0.02, 0.01, 0.01),
+        _rest(1e-4, 1e-6, 1e-6, 1e-4, 1e-3, 1e-3, 5e-3, 0.05, 0.01, 0.01),
         tf=((1, "name", 0.5),),
     ),
     Comparison(
@@ -907,7 +908,7 @@ def _compare_chunk(rec: Records, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
     # two names in characters are "similar" only one character apart (a typo, a look-alike, a character added
     # or dropped): Jaro-Winkler on their pinyin rises with a shared surname alone (罗峰梅 / 罗英兰, 0.8+)
     # — and two such names that share one part with two or more characters apart (罗峰梅 / 罗英兰: the whole
-    # given name) are different names, not one name with a typo
+    # given name) are a level of their own (one_part_far), not one name with a typo
     both_cjk = c["cjk"][a] & c["cjk"][b]
     close = ~both_cjk
     if both_cjk.any():
@@ -934,9 +935,10 @@ def _compare_chunk(rec: Records, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
             initials,
             similar,
             (in_b >= 1) & close,
+            in_b >= 1,
         ],
-        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-        10,
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+        11,
     )
     g[:, BY_NAME["person_name"]] = np.where(orgs, 0, person)
     core_same = (c["core"][a] == c["core"][b]) & (c["core"][a] != 0)
@@ -1408,6 +1410,7 @@ REASON_CODES = {
     ("person_name", "initials"): "same_initials",
     ("person_name", "jw_mid"): "similar_name",
     ("person_name", "one_part_same"): "same_name_part",
+    ("person_name", "one_part_far"): "same_name_part",
     ("person_name", "differs"): "name_differs",
     ("org_name", "exact"): "same_name",
     ("org_name", "core_same"): "same_core",

@@ -322,7 +322,7 @@ def test_name_levels_of_real_variants():
         "sounds_same",  # two different names that sound alike
         "differs",  # the same pinyin initials of two names in characters are no abbreviation
         "initials",  # a part written as its initial
-        "differs",  # the surname shared, the whole given name different: another name
+        "one_part_far",  # the surname shared, the whole given name different: not a typo
         "jw_mid",  # one character apart: similar (Jaro-Winkler 0.8–0.92 on the pinyin)
         "jw_high",  # a look-alike character misread (王 / 玉)
         "swapped",
