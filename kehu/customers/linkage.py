@@ -944,7 +944,11 @@ def _compare_chunk(rec: Records, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
     core_same = (c["core"][a] == c["core"][b]) & (c["core"][a] != 0)
     ra, rb = c["region"][a], c["region"][b]
     other_region = (ra != 0) & (rb != 0) & (ra != rb)
-    core_sim = process.cpdist(_texts(rec.core, a), _texts(rec.core, b), scorer=fuzz.ratio, workers=1)
+    core_sim = np.zeros(p)  # company cores: organisations only
+    if orgs.any():
+        core_sim[orgs] = process.cpdist(
+            _texts(rec.core, a[orgs]), _texts(rec.core, b[orgs]), scorer=fuzz.ratio, workers=1
+        )
     org = np.select(
         [
             ~has_name,
@@ -978,10 +982,15 @@ def _compare_chunk(rec: Records, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
     local = _any_shared(c["email_local"][a], c["email_local"][b])
     g[:, BY_NAME["email"]] = np.where(email == 2, np.where(local, 2, 3), email)
 
-    sa = _texts(rec.street, a)
-    sb = _texts(rec.street, b)
-    street = process.cpdist(sa, sb, scorer=fuzz.token_set_ratio, workers=1)
     has_street = c["has_street"][a] & c["has_street"][b]
+    street = np.zeros(p)  # compared only where both records have a street
+    if has_street.any():
+        street[has_street] = process.cpdist(
+            _texts(rec.street, a[has_street]),
+            _texts(rec.street, b[has_street]),
+            scorer=fuzz.token_set_ratio,
+            workers=1,
+        )
     dist_a, dist_b = c["district"][a], c["district"][b]
     city_a, city_b = c["city"][a], c["city"][b]
     pc_a, pc_b = c["postcode"][a], c["postcode"][b]
@@ -1291,9 +1300,9 @@ def term_frequency_u(
             q = np.where(rec.cols["cjk"][left[hit]], table[r, 0], table[r, 1])
             est = np.where(count > 0, _carriers(count, model.rate, people) * q, table[r, 2])
             prior_u = COMPARISONS[k].u[r - 1]
-            ur = np.full(len(left), prior_u)
-            ur[hit] = (people * np.maximum(est, 0.01 / people) + PART_PRIOR * prior_u) / (people + PART_PRIOR)
-            out[(k, r)] = ur
+            # the levels are disjoint and only u[gamma == level] is ever read: one array holds them all
+            u[hit] = (people * np.maximum(est, 0.01 / people) + PART_PRIOR * prior_u) / (people + PART_PRIOR)
+            out[(k, r)] = u
     return out
 
 
@@ -1366,7 +1375,7 @@ def estimate(
             out = []
             for start, stop in zip(blocks[first:last], blocks[first + 1 : last + 1], strict=True):
                 p = model.probability(model.pair_total(gamma, tf_u, start, stop))
-                g = gamma[start:stop].astype(np.int64)
+                g = gamma[start:stop]  # uint8: bincount reads it without a copy of the block as int64
                 counts = np.zeros((len(COMPARISONS), widest))
                 for k in range(len(COMPARISONS)):
                     counts[k] = np.bincount(g[:, k], weights=p, minlength=widest)
