@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from . import normalize
 
@@ -64,10 +64,18 @@ def block_cap(rule: str, n: int, max_block: int = MAX_BLOCK) -> int:
 WORKERS = max(1, min(2, os.cpu_count() or 1))
 PARALLEL_MIN = 300_000  # candidate pairs below which forking costs more than it saves
 EM_BLOCK = 1 << 20  # pairs per partial sum of the EM: fixed, so 1 or 2 processes add up in the same order
-THRESHOLD = 0.6
+THRESHOLD = 0.5  # flagged for review when more likely a duplicate than not (ADR 0010, fifth pass)
 RATE = 0.2  # prior: expected duplicates per record
 TF_STRENGTH = 1000.0  # pseudo-records behind the prior u of an exact-value level
 NAME_STRENGTH = 100.0  # pseudo-records behind the prior u of the name levels estimated from name frequencies
+#: similar-name levels whose u depends on the rarest name part the two names share exactly (fifth pass): a typo
+#: in the first name of two "… Simmons" says more than in the given name of two 王; u = P(a person carries the
+#: part) × P(the level | two people share a part), the second estimated from sampled people sharing a part.
+RARE_PART_LEVELS = ("jw_high", "part_missing", "initials", "jw_mid", "one_part_far")
+PART_SAMPLE = 50_000  # pairs of people sharing a name part, sampled to estimate P(level | a shared part)
+PART_STRENGTH = 50.0  # pseudo-pairs behind the prior of P(level | a shared part)
+PART_EPS = 0.5  # records added to the count of a name part seen only on the pair itself
+PART_PRIOR = 10.0  # pseudo-people behind the prior u of the levels weighed by a shared part's frequency
 
 COMPOUND_SURNAMES = frozenset(
     [
@@ -103,6 +111,9 @@ COMPOUND_SURNAMES = frozenset(
         "第五",
     ]
 )
+#: characters that OCR and hurried handwriting confuse (王/玉, 日/曰, 未/末, 己/已 …): a name one such character
+#: apart is the same name misread, folded to the first of each pair for the comparison
+LOOKALIKE = str.maketrans("玉曰末已士入夭太孑力千牛幸", "王日未己土人天大子刀干午辛")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _CJK_ONLY = re.compile(r"^[\u3400-\u9fff]+$")
 _WORDS = re.compile(r"[^\W_]+", re.UNICODE)
@@ -341,6 +352,10 @@ def _name_features(names: Sequence[tuple[str, bool]], stored: dict[int, tuple[st
         "deletions": _padded([_deletions(k, ps) for k, ps in zip(key, parts, strict=True)], codes, 21),
         "chars": _padded([_name_chars(k, ps) for k, ps in zip(key, parts, strict=True)], codes, 4),
         "parts": padded_parts,
+        "cjk": np.fromiter((bool(_CJK.search(k)) for k in key), dtype=bool, count=u),
+        "folded": codes.many("f:" + k.translate(LOOKALIKE) if _CJK.search(k) else "" for k in key),
+        # a part written as its initial (J. Smith, Zhang W.)
+        "abbreviated": np.fromiter((any(len(x) == 1 for x in ps) for ps in parts), dtype=bool, count=u),
         "core": codes.many("c:" + c if c else "" for c in core),
         "core_pinyin": codes.many("cy:" + pinyin_of[c] if len(c) >= 2 else "" for c in core),
         "region": codes.many("r:" + x if x else "" for x in region),
@@ -399,9 +414,54 @@ def _address_features(rows: Sequence[dict], codes: _Codes) -> dict[str, np.ndarr
     }
 
 
-def build(rows: Sequence[dict]) -> Records:
+#: rows from which build() shares the work between processes (KEHU_LINKAGE_WORKERS; 1 = one process)
+BUILD_PARALLEL_MIN = 100_000
+#: integer feature columns that hold values, not codes of strings (everything else is renumbered on a merge)
+VALUE_COLUMNS = frozenset({"nparts", "dob", "account"})
+
+
+def build(rows: Sequence[dict], workers: int | None = None) -> Records:
     """Features of customer rows: id, kind, name, [name_key, name_pinyin], birthday, gender, id_hash, phones,
-    emails, province, city, district, street (or address as one string), postcode, account_id, tax_id."""
+    emails, province, city, district, street (or address as one string), postcode, account_id, tax_id.
+
+    A large book is cut into contiguous shares built by forked processes (each with its own string codes and
+    caches), then merged: each share's codes are renumbered into one table, so equal strings get equal codes
+    across shares. Code values differ from a one-process build; nothing downstream depends on them."""
+    n = len(rows)
+    shares = workers_for(n * 3, workers) if n >= BUILD_PARALLEL_MIN or workers else 1
+    if shares <= 1:
+        return _build(rows)
+    parts = in_parallel(lambda start, stop: _build(rows[start:stop], start), _even(n, shares))
+    return _merge(parts)
+
+
+def _merge(parts: list[Records]) -> Records:
+    """One Records from the Records of consecutive shares of the rows."""
+    codes = _Codes()
+    cols: dict[str, list[np.ndarray]] = {}
+    for part in parts:
+        top = max(part.texts, default=0)
+        remap = np.zeros(top + 1, dtype=np.int64)
+        for code, value in part.texts.items():
+            remap[code] = codes(value)
+        for name, column in part.cols.items():
+            if column.dtype != bool and name not in VALUE_COLUMNS:
+                column = remap[column]
+            cols.setdefault(name, []).append(column)
+    return Records(
+        ids=np.concatenate([p.ids for p in parts]),
+        org=np.concatenate([p.org for p in parts]),
+        name_key=np.concatenate([p.name_key for p in parts]),
+        pinyin=np.concatenate([p.pinyin for p in parts]),
+        core=np.concatenate([p.core for p in parts]),
+        street=np.concatenate([p.street for p in parts]),
+        parts=np.concatenate([p.parts for p in parts]),
+        cols={name: np.concatenate(columns) for name, columns in cols.items()},
+        texts={v: k for k, v in codes.table.items()},
+    )
+
+
+def _build(rows: Sequence[dict], offset: int = 0) -> Records:
     codes = _Codes()
     n = len(rows)
     org = np.fromiter((r.get("kind") == "organization" for r in rows), dtype=bool, count=n)
@@ -446,7 +506,7 @@ def build(rows: Sequence[dict]) -> Records:
         }
     )
     return Records(
-        ids=np.fromiter((r.get("id") or i for i, r in enumerate(rows)), dtype=np.int64, count=n),
+        ids=np.fromiter((r.get("id") or offset + i for i, r in enumerate(rows)), dtype=np.int64, count=n),
         org=org,
         name_key=name_texts["name_key"][inv],
         pinyin=name_texts["pinyin"][inv],
@@ -706,16 +766,18 @@ COMPARISONS = (
         (
             "exact",
             "swapped",
+            "transliterated",
             "sounds_same",
             "jw_high",
             "part_missing",
             "initials",
             "jw_mid",
             "one_part_same",
+            "one_part_far",
             "differs",
         ),
-        (0.66, 0.05, 0.06, 0.1, 0.05, 0.02, 0.03, 0.02, 0.01),
-        _rest(1e-4, 1e-6, 1e-4, 1e-3, 1e-3, 5e-3, 0.05, 0.02),
+        (0.66, 0.05, 0.03, 0.03, 0.1, 0.05, 0.02, 0.03, 0.02, 0.01, 0.01),
+        _rest(1e-4, 1e-6, 1e-6, 1e-4, 1e-3, 1e-3, 5e-3, 0.05, 0.01, 0.01),
         tf=((1, "name", 0.5),),
     ),
     Comparison(
@@ -833,17 +895,60 @@ def _compare_chunk(rec: Records, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
     in_b = ((pa[:, :, None] == pb[:, None, :]) & (pa[:, :, None] != 0)).any(axis=2).sum(axis=1)
     in_a = ((pb[:, :, None] == pa[:, None, :]) & (pb[:, :, None] != 0)).any(axis=2).sum(axis=1)
     missing = ((in_b == na) & (na >= 1) & (na < nb)) | ((in_a == nb) & (nb >= 1) & (nb < na))
-    initials = (c["initials"][a] == c["initials"][b]) & (c["initials"][a] != 0)
+    # the same initials only count where one name is written with an initial (J. Smith / John Smith): the pinyin
+    # initials of two names in characters (帅龙 / 史玲, both "sl") are a coincidence of a small alphabet
+    initials = (
+        (c["initials"][a] == c["initials"][b])
+        & (c["initials"][a] != 0)
+        & (c["abbreviated"][a] | c["abbreviated"][b])
+    )
+    # a Chinese name and its pinyin spelling (王凤兰 / Fenglan Wang): the same characters written another way, not
+    # two names that sound alike (刘艳 / 刘岩, common among strangers)
+    translit = sounds & (c["cjk"][a] != c["cjk"][b])
+    # two names in characters are "similar" only one character apart (a typo, a look-alike, a character added
+    # or dropped): Jaro-Winkler on their pinyin rises with a shared surname alone (罗峰梅 / 罗英兰, 0.8+)
+    # — and two such names that share one part with two or more characters apart (罗峰梅 / 罗英兰: the whole
+    # given name) are a level of their own (one_part_far), not one name with a typo
+    both_cjk = c["cjk"][a] & c["cjk"][b]
+    close = ~both_cjk
+    if both_cjk.any():
+        close[both_cjk] = (
+            process.cpdist(
+                _texts(rec.name_key, a[both_cjk]),
+                _texts(rec.name_key, b[both_cjk]),
+                scorer=Levenshtein.distance,
+                workers=1,
+            )
+            <= 1
+        )
+    similar = (sim >= 0.8) & close
+    misread = both_cjk & (c["folded"][a] == c["folded"][b]) & (c["folded"][a] != 0)
     person = np.select(
-        [~has_name, exact, swapped, sounds, sim >= 0.92, missing, initials, sim >= 0.8, in_b >= 1],
-        [0, 1, 2, 3, 4, 5, 6, 7, 8],
-        9,
+        [
+            ~has_name,
+            exact,
+            swapped,
+            translit,
+            sounds,
+            (similar & (sim >= 0.92)) | misread,
+            missing,
+            initials,
+            similar,
+            (in_b >= 1) & close,
+            in_b >= 1,
+        ],
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+        11,
     )
     g[:, BY_NAME["person_name"]] = np.where(orgs, 0, person)
     core_same = (c["core"][a] == c["core"][b]) & (c["core"][a] != 0)
     ra, rb = c["region"][a], c["region"][b]
     other_region = (ra != 0) & (rb != 0) & (ra != rb)
-    core_sim = process.cpdist(_texts(rec.core, a), _texts(rec.core, b), scorer=fuzz.ratio, workers=1)
+    core_sim = np.zeros(p)  # company cores: organisations only
+    if orgs.any():
+        core_sim[orgs] = process.cpdist(
+            _texts(rec.core, a[orgs]), _texts(rec.core, b[orgs]), scorer=fuzz.ratio, workers=1
+        )
     org = np.select(
         [
             ~has_name,
@@ -877,10 +982,15 @@ def _compare_chunk(rec: Records, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
     local = _any_shared(c["email_local"][a], c["email_local"][b])
     g[:, BY_NAME["email"]] = np.where(email == 2, np.where(local, 2, 3), email)
 
-    sa = _texts(rec.street, a)
-    sb = _texts(rec.street, b)
-    street = process.cpdist(sa, sb, scorer=fuzz.token_set_ratio, workers=1)
     has_street = c["has_street"][a] & c["has_street"][b]
+    street = np.zeros(p)  # compared only where both records have a street
+    if has_street.any():
+        street[has_street] = process.cpdist(
+            _texts(rec.street, a[has_street]),
+            _texts(rec.street, b[has_street]),
+            scorer=fuzz.token_set_ratio,
+            workers=1,
+        )
     dist_a, dist_b = c["district"][a], c["district"][b]
     city_a, city_b = c["city"][a], c["city"][b]
     pc_a, pc_b = c["postcode"][a], c["postcode"][b]
@@ -1013,6 +1123,71 @@ def estimate_u(
         u = u / u[1:].sum()
         u[0] = 1.0
         out.append(u)
+    rec.cols["part_level_u"] = part_level_u(rec, gamma, a, b, out, rng, workers=workers)
+    return out
+
+
+def _shared_part(pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
+    """Row-wise (pairs × parts) mask: is part k of the left name also a part of the right name?"""
+    return ((pa[:, :, None] == pb[:, None, :]) & (pa[:, :, None] != 0)).any(axis=2)
+
+
+def part_level_u(
+    rec: Records,
+    gamma: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    u: list[np.ndarray],
+    rng: np.random.Generator,
+    workers: int | None = None,
+) -> np.ndarray:
+    """Per person-name level (index = level): columns 0 and 1 = P(level | two people who share a name
+    part) when the first has a Chinese name and when not, from PART_SAMPLE sampled pairs of people carrying the
+    same part; column 2 = P(level and no shared part) for a random pair (`gamma` of the random pairs a, b). RARE_PART_LEVELS take u = P(part) × column 0 or 1 for a
+    pair sharing a part, column 2 otherwise (term_frequency_u)."""
+    k = BY_NAME["person_name"]
+    comp = COMPARISONS[k]
+    levels = len(comp.levels) + 1
+    out = np.zeros((levels, 3))
+    out[:, 0] = out[:, 1] = out[:, 2] = u[k]
+    parts = rec.cols["parts"]
+    people = np.flatnonzero(~rec.org)
+    if len(a):
+        share = _shared_part(parts[a], parts[b]).any(axis=1) & ~rec.org[a] & ~rec.org[b]
+        lone = np.bincount(gamma[~share, k].astype(np.int64), minlength=levels) / len(a)
+        out[:, 2] = lone
+    owners = np.repeat(people, parts.shape[1])
+    codes = parts[people].ravel()
+    owners, codes = owners[codes != 0], codes[codes != 0]
+    if len(codes) < 2:
+        return out
+    # (record, part) entries in record order; each picked entry meets another carrier of its part. Picks and
+    # carriers are positions in record order, so the sample does not depend on the code values (a book built
+    # in one process or in several samples the same pairs)
+    order = np.argsort(codes, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    ordered = codes[order]
+    start = np.searchsorted(ordered, codes, side="left")
+    size = np.searchsorted(ordered, codes, side="right") - start
+    pick = rng.integers(0, len(codes), min(PART_SAMPLE, 4 * len(codes)))
+    pick = pick[size[pick] > 1]
+    if not len(pick):
+        return out
+    other = start[pick] + rng.integers(0, size[pick] - 1)
+    other = np.where(other >= rank[pick], other + 1, other)  # another carrier of the same part
+    pa, pb = owners[pick], owners[order[other]]
+    keep = pa != pb
+    pa, pb = pa[keep], pb[keep]
+    g, _sim = compare(rec, pa, pb, workers=workers)
+    # prior: ten times the level's share among all random pairs, worth PART_STRENGTH pairs
+    prior = np.minimum(u[k] * 10, 1.0)
+    cjk = rec.cols["cjk"][pa]
+    for col, sel in ((0, cjk), (1, ~cjk)):  # Chinese names and the others: pinyin initials and Jaro-Winkler
+        counts = np.bincount(g[sel, k].astype(np.int64), minlength=levels).astype(np.float64)
+        counts[0] = 0.0
+        out[:, col] = (counts + PART_STRENGTH * prior) / (counts[1:].sum() + PART_STRENGTH)
+    out[0] = 1.0
     return out
 
 
@@ -1041,21 +1216,25 @@ def tf_stats(rec: Records, left: np.ndarray, right: np.ndarray, gamma: np.ndarra
     k = BY_NAME["person_name"]
     name_u = name_frequency(rec)
     stats["parts_u"] = np.maximum(name_u[left], name_u[right])
-    for level, column in ((1, "name"), (2, "sorted_parts"), (3, "pinyin")):
+    for level, column in ((1, "name"), (2, "sorted_parts"), (3, "sorted_pinyin"), (4, "pinyin")):
         values = rec.cols[column]
         if column not in counts_of:
             counts_of[column] = np.bincount(values.ravel())
         shared = np.where(values[left] == values[right], values[left], 0)
         stats["names"][level] = counts_of[column][shared]
-    level = COMPARISONS[k].levels.index("one_part_same") + 1
-    hit = gamma[:, k] == level
-    part = np.zeros(len(left), dtype=np.int64)
+    names = COMPARISONS[k].levels
+    level = names.index("one_part_same") + 1
+    rare = [names.index(x) + 1 for x in RARE_PART_LEVELS]
+    hit = np.isin(gamma[:, k], [level, *rare])
+    part = np.zeros(len(left), dtype=np.int64)  # people carrying the rarest shared part, 0 = none shared
     if hit.any():
         pa, pb = rec.cols["parts"][left[hit]], rec.cols["parts"][right[hit]]
         counts = part_counts(rec)
-        eq = (pa[:, :, None] == pb[:, None, :]) & (pa[:, :, None] != 0)
-        part[hit] = np.where(eq.any(axis=2), counts[pa], np.iinfo(np.int64).max).min(axis=1)
-    stats["one_part"] = (level, hit, part)
+        eq = _shared_part(pa, pb)
+        rarest = np.where(eq, counts[pa], np.iinfo(np.int64).max).min(axis=1)
+        part[hit] = np.where(eq.any(axis=1), rarest, 0)
+    stats["one_part"] = (level, gamma[:, k] == level, part)
+    stats["rare_part"] = [(r, gamma[:, k] == r) for r in rare]
     return stats
 
 
@@ -1092,17 +1271,46 @@ def term_frequency_u(
         # shrunk towards the prior u with NAME_STRENGTH pseudo-records: part frequencies of a tiny book mean little
         prior_u = COMPARISONS[k].u[level - 1]
         out[(k, level)] = (n * np.maximum(estimate, 0.01 / n) + NAME_STRENGTH * prior_u) / (n + NAME_STRENGTH)
+    # a name written another way (parts swapped, spelled in pinyin): two strangers with the same name show it
+    # only through the same writing variant a duplicate's record shows — on either of the two records — so u is
+    # the name's frequency × 2 × the variant's share among duplicates' names, m_variant / (m_exact + m_variant)
+    m = model.m[k]
+    for level in (2, 3):
+        share = m[level] / max(m[1] + m[level], 1e-12)
+        out[(k, level)] = out[(k, level)] * min(1.0, 2 * share)
     # one part the same, the other not: u = the share of people carrying the rarest shared part (王 says
     # little, 琳坤 a lot)
     level, hit, part = stats["one_part"]
     u = np.full(len(left), COMPARISONS[k].u[level - 1])
     if hit.any():
         people = max(int((~rec.org).sum()), 1)
-        u[hit] = (np.maximum(part[hit] / (1 + model.rate), 1) + NAME_STRENGTH * u[hit]) / (
-            people + NAME_STRENGTH
+        u[hit] = (people * _carriers(part[hit], model.rate, people) + PART_PRIOR * u[hit]) / (
+            people + PART_PRIOR
         )
     out[(k, level)] = u
+    # similar names (a typo, a part missing, initials): P(carrying the rarest shared part) × P(level | a shared
+    # part); without a shared part, the level's own u among random pairs
+    table = rec.cols.get("part_level_u")
+    if table is not None:
+        people = max(int((~rec.org).sum()), 1)
+        for r, hit in stats["rare_part"]:
+            if not hit.any():
+                continue
+            count = part[hit]
+            q = np.where(rec.cols["cjk"][left[hit]], table[r, 0], table[r, 1])
+            est = np.where(count > 0, _carriers(count, model.rate, people) * q, table[r, 2])
+            prior_u = COMPARISONS[k].u[r - 1]
+            # the levels are disjoint and only u[gamma == level] is ever read: one array holds them all
+            u[hit] = (people * np.maximum(est, 0.01 / people) + PART_PRIOR * prior_u) / (people + PART_PRIOR)
+            out[(k, r)] = u
     return out
+
+
+def _carriers(count: np.ndarray, rate: float, people: int) -> np.ndarray:
+    """The share of the other people who carry a name part that `count` records carry, the pair's own two
+    records left out (they are the question, not evidence that the part is common) — like the exact-value
+    levels, (count - 2 + ε) — and records counted as people by dividing by 1 + duplicates per record."""
+    return (np.maximum(count - 2, 0) + PART_EPS) / (1 + rate) / people
 
 
 def part_counts(rec: Records) -> np.ndarray:
@@ -1167,7 +1375,7 @@ def estimate(
             out = []
             for start, stop in zip(blocks[first:last], blocks[first + 1 : last + 1], strict=True):
                 p = model.probability(model.pair_total(gamma, tf_u, start, stop))
-                g = gamma[start:stop].astype(np.int64)
+                g = gamma[start:stop]  # uint8: bincount reads it without a copy of the block as int64
                 counts = np.zeros((len(COMPARISONS), widest))
                 for k in range(len(COMPARISONS)):
                     counts[k] = np.bincount(g[:, k], weights=p, minlength=widest)
@@ -1204,12 +1412,14 @@ REASON_CODES = {
     ("kind", "differs"): "kind_differs",
     ("person_name", "exact"): "same_name",
     ("person_name", "swapped"): "name_swapped",
+    ("person_name", "transliterated"): "same_sound",
     ("person_name", "sounds_same"): "same_sound",
     ("person_name", "jw_high"): "similar_name",
     ("person_name", "part_missing"): "name_part_missing",
     ("person_name", "initials"): "same_initials",
     ("person_name", "jw_mid"): "similar_name",
     ("person_name", "one_part_same"): "same_name_part",
+    ("person_name", "one_part_far"): "same_name_part",
     ("person_name", "differs"): "name_differs",
     ("org_name", "exact"): "same_name",
     ("org_name", "core_same"): "same_core",

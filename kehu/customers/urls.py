@@ -27,6 +27,7 @@ urlpatterns = [
     path("<int:pk>/lifecycle/", views.lifecycle_change, name="lifecycle"),
     path("duplicates/", views_dedup.duplicates, name="duplicates"),
     path("duplicates/scan/", views_dedup.duplicates_scan, name="duplicates_scan"),
+    path("duplicates/auto-merge/", views_dedup.auto_merge, name="duplicates_auto_merge"),
     path("duplicates/<int:pk>/", views_dedup.compare, name="duplicate"),
     path("duplicates/<int:pk>/merge/", views_dedup.merge_pair, name="duplicate_merge"),
     path("duplicates/<int:pk>/dismiss/", views_dedup.dismiss, name="duplicate_dismiss"),

@@ -44,8 +44,22 @@ def duplicates(request):
     return render(
         request,
         "customers/duplicates.html",
-        {"page_obj": page, "title": _("Duplicates"), "last_scan": last, "hidden": hidden},
+        {
+            "page_obj": page,
+            "title": _("Duplicates"),
+            "last_scan": last,
+            "hidden": hidden,
+            "can_auto_merge": _may_auto_merge(request.user),
+        },
     )
+
+
+def _may_auto_merge(user) -> bool:
+    """Administrators who may delete customers (a merge deletes the merged records)."""
+    from kehu.core.models import Role
+
+    access = Access.of(user)
+    return access.can(Action.DELETE, Customer) and (access.is_superuser or access.can(Action.CHANGE, Role))
 
 
 @require_POST
@@ -170,3 +184,58 @@ def undo(request, pk):
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
     return redirect("customers:detail", pk=merge.survivor_id)
+
+
+def _threshold(request) -> tuple[float, str]:
+    """The threshold asked for (?threshold= or the form), or the default, and an error to show."""
+    from . import automerge
+
+    raw = (request.POST.get("threshold") or request.GET.get("threshold") or "").strip()
+    if not raw:
+        return automerge.THRESHOLD, ""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.5 < value <= 1:
+        return automerge.THRESHOLD, _(
+            "“%(value)s” is not a threshold: give a match probability above 0.5 and at most 1."
+        ) % {"value": raw}
+    return value, ""
+
+
+def auto_merge(request):
+    """Automatic merge of near-certain duplicates (automerge.py), for administrators: GET previews the groups
+    that would be merged at the threshold, POST merges them through the merge service (each one audited with
+    the note "automatic merge at match probability …" and undoable from the customer's page)."""
+    from . import automerge
+
+    _require(request, Action.DELETE)
+    if not _may_auto_merge(request.user):
+        raise PermissionDenied(_("Administrators only."))
+    threshold, error = _threshold(request)
+    if request.method == "POST" and not error:
+        outcome = automerge.auto_merge(by=request.user, threshold=threshold)
+        messages.success(
+            request,
+            _("%(merged)s groups merged automatically, %(failed)s refused by the merge service.")
+            % {"merged": len(outcome.merged), "failed": len(outcome.failed)},
+        )
+        for group in outcome.failed[:10]:
+            messages.error(request, f"{group.survivor.name}: {group.error}")
+        return redirect(f"{request.path}?threshold={threshold}")
+    if error:
+        messages.error(request, error)
+    groups, held = automerge.plan(by=request.user, threshold=threshold)
+    return render(
+        request,
+        "customers/duplicates_auto.html",
+        {
+            "title": _("Automatic merge"),
+            "threshold": threshold,
+            "groups": groups[:200],
+            "total": len(groups),
+            "records": sum(1 + len(g.others) for g in groups),
+            "held": held,
+        },
+    )

@@ -16,7 +16,9 @@ everything in one process).
 from __future__ import annotations
 
 import os
+import pickle
 import time
+import zlib
 
 from kehu.customers import linkage, normalize
 from kehu.customers.automerge import THRESHOLD as AUTO_MERGE
@@ -39,7 +41,18 @@ def cpu() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-def run(name: str, cfg: Config) -> dict:
+def corpus_for(cfg: Config):
+    """The generated corpus with the stored name keys; with BENCH_LINKAGE_CACHE=DIR kept there as a pickle
+    between runs of the same configuration (generating 1M records takes minutes; never committed)."""
+    cache = os.environ.get("BENCH_LINKAGE_CACHE")
+    path = (
+        os.path.join(cache, f"linkage-{cfg.entities}-{cfg.seed}-{zlib.crc32(repr(cfg).encode()):x}.pickle")
+        if cache
+        else ""
+    )
+    if path and os.path.exists(path):
+        with open(path, "rb") as f:
+            return pickle.load(f)  # noqa: S301 - a file this bench wrote itself, in a directory it was given
     corpus = generate(cfg)
     stored: dict[str, tuple[str, str]] = {}
     for row in corpus.rows:  # stored on every write, read from the table by the scan
@@ -47,6 +60,15 @@ def run(name: str, cfg: Config) -> dict:
         if text not in stored:
             stored[text] = (normalize.name_key(text), normalize.pinyin_full(text))
         row["name_key"], row["name_pinyin"] = stored[text]
+    if path:
+        with open(path, "wb") as f:
+            pickle.dump(corpus, f, protocol=pickle.HIGHEST_PROTOCOL)
+    return corpus
+
+
+def run(name: str, cfg: Config) -> dict:
+    corpus = corpus_for(cfg)
+    load0 = _loadavg()
     t0, c0 = time.perf_counter(), cpu()
     rec = linkage.build(corpus.rows)
     t1, c1 = time.perf_counter(), cpu()
@@ -73,9 +95,18 @@ def run(name: str, cfg: Config) -> dict:
         f"record); automatic merge at p ≥ {AUTO_MERGE}: {len(auto):,} pairs, precision "
         f"{auto_score['precision']:.4f}, recall {auto_score['recall']:.4f}; features {t1 - t0:.1f}s (CPU {c1 - c0:.1f}s), link {t2 - t1:.1f}s (CPU {c2 - c1:.1f}s), "
         f"total {t2 - t0:.1f}s (CPU {c2 - c0:.1f}s), {linkage.workers_for(result.candidates)} process(es), "
-        f"load average {os.getloadavg()[0]:.1f}"
+        f"/proc/loadavg {_loadavg()}, "
+        f"load average {os.getloadavg()[0]:.1f} before the scan {load0}"
     )
     return score
+
+
+def _loadavg() -> str:
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "?"
 
 
 def test_linkage_quality_and_speed():

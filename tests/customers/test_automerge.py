@@ -144,3 +144,54 @@ def test_scan_then_automatic_merge_by_the_command(manager, capsys):
         call_command(
             "find_duplicates", "--auto-merge", "--no-scan", "--threshold", "2", "--user", manager.username
         )
+
+
+# ------------------------------------------------------------------------------------------ the admin page
+URL = "/customers/duplicates/auto-merge/"
+
+
+def test_the_page_previews_then_merges_through_the_merge_service(admin_user, client_for):
+    a = person(admin_user, "赵敏", job_title="")
+    b = person(admin_user, "赵敏", job_title="会计")
+    c, d = person(admin_user, "钱一"), person(admin_user, "钱二")
+    pair(a, b, 0.995, "same_name", "same_birth_date")
+    pair(c, d, 0.999, "same_name", "birth_date_differs")  # evidence against: held for review
+    client = client_for(admin_user)
+    assert URL in client.get("/customers/duplicates/").content.decode()  # linked for an administrator
+    page = client.get(URL).content.decode()
+    assert "1 groups (2 records) would be merged; 1 pairs at or above the threshold stay for review." in page
+    assert f'href="{a.get_absolute_url()}"' in page and f'href="{c.get_absolute_url()}"' not in page
+    assert not MergeRecord.objects.exists()  # the preview merges nothing
+    response = client.post(URL, {"threshold": "0.99"})
+    assert response.status_code == 302
+    merge = MergeRecord.objects.get()
+    assert merge.survivor_id == a.pk and list(merge.merged.values_list("pk", flat=True)) == [b.pk]
+    a.refresh_from_db()
+    assert a.job_title == "会计"
+    assert AuditEntry.objects.filter(note__contains="automatic merge at match probability 0.995").exists()
+    assert not Customer.objects.filter(pk__in=[c.pk, d.pk], merged_into__isnull=False).exists()
+    page = client.get(response["Location"]).content.decode()
+    assert "1 groups merged automatically, 0 refused by the merge service." in page
+    assert "0 groups (0 records) would be merged" in page
+
+
+def test_the_page_threshold_is_checked_and_respected(admin_user, client_for):
+    a, b = person(admin_user, "孙丽"), person(admin_user, "孙丽")
+    pair(a, b, 0.995, "same_name", "same_birth_date")
+    client = client_for(admin_user)
+    assert "0 groups (0 records)" in client.get(URL, {"threshold": "0.999"}).content.decode()
+    page = client.get(URL, {"threshold": "0.3"}).content.decode()
+    assert "is not a threshold" in page and "1 groups (2 records)" in page  # the default instead
+    client.post(URL, {"threshold": "abc"})
+    client.post(URL, {"threshold": "0.999"})
+    assert not MergeRecord.objects.exists()
+
+
+def test_the_page_is_for_administrators_only(manager, client_for):
+    a, b = person(manager, "周杰"), person(manager, "周杰")
+    pair(a, b, 0.999, "same_name", "same_birth_date")
+    client = client_for(manager)  # may change and delete customers, but is no administrator
+    assert client.get(URL).status_code == 403
+    assert client.post(URL, {"threshold": "0.99"}).status_code == 403
+    assert URL not in client.get("/customers/duplicates/").content.decode()
+    assert not MergeRecord.objects.exists()

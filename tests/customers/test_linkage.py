@@ -201,7 +201,7 @@ def test_processes_share_the_work_and_give_the_serial_result(monkeypatch):
     rows = generate(Config(entities=900, seed=21)).rows
     rec = linkage.build(rows)
     serial = linkage.link(rec, workers=1)
-    parallel = linkage.link(linkage.build(rows), workers=2)
+    parallel = linkage.link(linkage.build(rows, workers=2), workers=2)  # the features built in two shares too
     assert serial.candidates > 3 * 97 and len(serial.left) > 100
     assert parallel.candidates == serial.candidates and parallel.per_rule == serial.per_rule
     for name in ("left", "right", "probability", "gamma", "similarity", "weights", "via"):
@@ -261,3 +261,113 @@ def test_a_process_running_other_threads_does_not_fork_by_default(monkeypatch):
     monkeypatch.setattr(threading, "active_count", lambda: 3)
     assert linkage.workers_for(10**7) == 1
     assert linkage.workers_for(10**7, workers=2) == 2  # asked for explicitly
+
+
+def test_a_book_built_in_shares_is_the_same_book():
+    """build() in two processes renumbers each share's codes into one table: equal strings, equal codes."""
+    rows = generate(Config(entities=300, seed=22)).rows
+    rows = [{k: v for k, v in r.items() if k != "id"} for r in rows]  # ids by position, across the shares
+    one, two = linkage.build(rows, workers=1), linkage.build(rows, workers=2)
+    assert np.array_equal(one.ids, two.ids) and two.ids.tolist() == list(range(len(rows)))
+    assert one.cols.keys() == two.cols.keys()
+    for name, column in one.cols.items():
+        other = two.cols[name]
+        if name in linkage.VALUE_COLUMNS or column.dtype == bool:
+            assert np.array_equal(column, other), name
+        else:  # codes: the same strings behind them
+            assert [one.texts.get(int(c), "") for c in column.ravel()] == [
+                two.texts.get(int(c), "") for c in other.ravel()
+            ], name
+    assert one.name_key.tolist() == two.name_key.tolist() and one.parts.tolist() == two.parts.tolist()
+
+
+def _levels(rows, *pairs):
+    """The person-name level (by name) of each pair of ids, in a book padded with filler people."""
+    rec = linkage.build(_filler(300) + rows)
+    index = {int(i): k for k, i in enumerate(rec.ids)}
+    a = np.array([index[x] for x, _y in pairs])
+    b = np.array([index[y] for _x, y in pairs])
+    gamma, _sim = linkage.compare(rec, a, b)
+    comp = linkage.COMPARISONS[linkage.BY_NAME["person_name"]]
+    return [comp.levels[g - 1] if g else None for g in gamma[:, linkage.BY_NAME["person_name"]]]
+
+
+def test_name_levels_of_real_variants():
+    rows = [
+        {"kind": "person", "id": i, "name": name}
+        for i, name in enumerate(
+            [
+                "王凤兰",
+                "Fenglan Wang",
+                "刘艳",
+                "刘岩",
+                "帅龙",
+                "史玲",
+                "Oscar Mcgee",
+                "O. Mcgee",
+                "罗峰梅",
+                "罗英兰",
+                "李建鑫",
+                "李建军",
+                "王洁燕",
+                "玉洁燕",
+                "赵洋龙",
+                "洋龙赵",
+            ],
+            start=1,
+        )
+    ]
+    assert _levels(rows, (1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)) == [
+        "transliterated",  # a Chinese name and its pinyin spelling
+        "sounds_same",  # two different names that sound alike
+        "differs",  # the same pinyin initials of two names in characters are no abbreviation
+        "initials",  # a part written as its initial
+        "one_part_far",  # the surname shared, the whole given name different: not a typo
+        "jw_mid",  # one character apart: similar (Jaro-Winkler 0.8–0.92 on the pinyin)
+        "jw_high",  # a look-alike character misread (王 / 玉)
+        "swapped",
+    ]
+
+
+def _name_weight(rows, pairs):
+    rec = linkage.build(rows)
+    left, right, _rules = linkage.candidate_pairs(rec)
+    gamma, _sim = linkage.compare(rec, left, right)
+    model, tf_u = linkage.estimate(rec, left, right, gamma, u=linkage.estimate_u(rec))
+    weights = model.pair_weights(gamma, tf_u)[:, linkage.BY_NAME["person_name"]]
+    found = {(int(rec.ids[a]), int(rec.ids[b])): w for a, b, w in zip(left, right, weights, strict=True)}
+    return [found.get(p, found.get(p[::-1])) for p in pairs]
+
+
+def test_a_typo_weighs_by_the_rarity_of_the_part_the_names_share():
+    """A one-letter typo in the first name of two … Simmons (a family name nobody else has) says more than a
+    typo in the given name of two 王 (the commonest surname of the book); both are the same level."""
+    rows = _filler(3000)
+    rows += [
+        {"kind": "person", "id": 1, "name": "Caitlyn Simmons"},
+        {"kind": "person", "id": 2, "name": "Saitlyn Simmons"},
+        {"kind": "person", "id": 3, "name": "王建鑫"},
+        {"kind": "person", "id": 4, "name": "王建鑫"[:2] + "森"},
+    ]
+    assert _levels(rows[-4:], (1, 2), (3, 4)) == ["jw_high", "jw_high"]
+    rare, common = _name_weight(rows, [(1, 2), (3, 4)])
+    assert rare - common >= 4, (rare, common)
+
+
+def test_a_name_written_another_way_weighs_about_as_much_as_the_same_name():
+    """Strangers with the same name show it swapped or in pinyin only through the same writing variant a
+    duplicate shows, so the variant costs about a bit, not the several bits of a rarer level."""
+    rows = _filler(3000)
+    rows += [
+        {"kind": "person", "id": 1, "name": "苏霞波"},
+        {"kind": "person", "id": 2, "name": "苏霞波"},
+        {"kind": "person", "id": 3, "name": "霍晓峰"},
+        {"kind": "person", "id": 4, "name": "晓峰霍"},
+        {"kind": "person", "id": 5, "name": "闫冬梅"},
+        {"kind": "person", "id": 6, "name": "Dongmei Yan"},
+        {"kind": "person", "id": 7, "name": "刘艳"},
+        {"kind": "person", "id": 8, "name": "刘岩"},
+    ]
+    exact, swapped, translit, homophone = _name_weight(rows, [(1, 2), (3, 4), (5, 6), (7, 8)])
+    assert swapped >= exact - 3 and translit >= exact - 3, (exact, swapped, translit)
+    assert translit - homophone >= 4, (translit, homophone)
