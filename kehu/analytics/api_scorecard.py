@@ -13,13 +13,12 @@
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from kehu.core.api import AccessAwareSerializer, ScopedModelViewSet
+from kehu.core.api import AccessAwareSerializer, OneObjectSchema, ScopedModelViewSet
 from kehu.customers.models import Customer
 
 from . import kpis, scorecard
@@ -109,11 +108,7 @@ class _AnalyticsReaders(viewsets.GenericViewSet):
         return Customer.objects.none()
 
 
-class _OneObjectSchema(AutoSchema):
-    """The scorecard is one object per request, although it is the viewset's `list`."""
-
-    def _is_list_view(self, serializer=None) -> bool:
-        return False
+_OneObjectSchema = OneObjectSchema  # the scorecard is one object per request, although it is the `list`
 
 
 class ScorecardViewSet(_AnalyticsReaders):

@@ -7,6 +7,7 @@ import datetime as dt
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status, viewsets
@@ -215,3 +216,10 @@ class ScopedModelViewSet(viewsets.ModelViewSet):
         expected = self.expected_version(instance)
         records.record_delete(instance=instance, by=request.user, expected_version=expected)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class OneObjectSchema(AutoSchema):
+    """For a viewset whose `list` answers one object (a scorecard, a performance table), not a list."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        return False

@@ -10,10 +10,11 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from kehu.core.api import AccessAwareSerializer, ScopedModelViewSet, etag_for
+from kehu.core.api import AccessAwareSerializer, OneObjectSchema, ScopedModelViewSet, etag_for
 
 from . import selectors_expenses as sel
 from . import selectors_performance as perf
+from .api import _jsonable
 from .models import Expense, ExpenseCategory, ExpenseReceipt
 from .services import expenses as svc
 
@@ -177,6 +178,8 @@ def _row(r) -> dict:
 class PerformanceViewSet(viewsets.ViewSet):
     """Performance of the reps the caller may see (`?period=2026|2026-Q3|2026-07`, `?team=`, `?rep=`)."""
 
+    schema = OneObjectSchema()
+
     @extend_schema(
         parameters=[
             OpenApiParameter("period", str, required=False),
@@ -217,18 +220,6 @@ class PerformanceViewSet(viewsets.ViewSet):
             "funnel": data.funnel,
         }
         return Response(_jsonable(body))
-
-
-def _jsonable(value):
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def register(router) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, permissions, serializers, viewsets
@@ -51,8 +51,9 @@ def _forecast_json(f: fc.Forecast) -> dict:
     for r in f.rows:
         row: dict = {"rep": r.rep.pk, "rep_name": r.rep.get_full_name() or r.rep.username}
         if r.adjustment is not None:
-            row.update(adjustment_id=r.adjustment.pk, adjustment_version=r.adjustment.version,
-                       manager_note=r.adjustment.note)  # fmt: skip
+            row.update(adjustment_id=r.adjustment.pk, adjustment_version=r.adjustment.version)
+            if not f.note_hidden:
+                row["manager_note"] = r.adjustment.note
         if not f.amount_hidden:
             row.update({name: _money(getattr(r.totals, name)) for name in MONEY})
             row.update(forecast=_money(r.forecast), manager_forecast=_money(r.manager_forecast),
@@ -66,7 +67,7 @@ class _Adjustment(serializers.Serializer):
     rep = serializers.IntegerField(min_value=1)
     period = serializers.CharField()
     amount = serializers.CharField()
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, allow_null=True, default=None)
     version = serializers.IntegerField(required=False, allow_null=True, default=None)
 
 
@@ -123,12 +124,17 @@ class ForecastViewSet(viewsets.ViewSet):
         body = _Adjustment(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        rep = get_object_or_404(User, pk=data["rep"])
+        rep = User.objects.filter(pk=data["rep"], is_active=True).first()
+        if rep is None:
+            raise serializers.ValidationError({"rep": [_("No such sales rep.")]})
         period = fc.Period.parse(data["period"])
         adj = fc.adjustment_set(rep=rep, period=period, amount=data["amount"], note=data["note"],
                                 by=request.user, expected_version=data["version"])  # fmt: skip
-        return Response({"id": adj.pk, "rep": adj.rep_id, "period": period.token, "amount": _money(adj.amount),
-                         "note": adj.note, "version": adj.version, "adjusted_by": adj.adjusted_by_id})  # fmt: skip
+        body = {"id": adj.pk, "rep": adj.rep_id, "period": period.token, "amount": _money(adj.amount),
+                "note": adj.note, "version": adj.version, "adjusted_by": adj.adjusted_by_id}  # fmt: skip
+        if "note" in Access.of(request.user).hidden_fields(adj):
+            del body["note"]
+        return Response(body)
 
     @extend_schema(parameters=[PERIOD, REP], responses=OpenApiTypes.OBJECT)
     @action(detail=False, methods=["get"])

@@ -149,7 +149,7 @@ def forecast_adjust(request):
             rep=rep,
             period=period,
             amount=request.POST.get("amount", ""),
-            note=request.POST.get("note", ""),
+            note=request.POST.get("note"),
             by=request.user,
             expected_version=int(version) if version.isdigit() else None,
         )

@@ -92,3 +92,25 @@ def test_hidden_amount_absent(org, deal, api_for):  # noqa: F811
         r = api.get(url)
         assert r.status_code == 200 and "987654" not in r.content.decode(), url
     assert "commit" not in api.get(URL).json()["reps"][0]
+
+
+def test_hidden_note_is_neither_shown_nor_overwritten(org, deal, api_for, period):  # noqa: F811
+    from tests.sales.conftest import demo_role
+
+    deal(org.rep1, "100", category="commit")
+    body = {"rep": org.rep1.pk, "period": period.token, "amount": "150"}
+    api = api_for(org.manager)
+    assert api.post(URL + "adjustments/", {**body, "note": "zzsecretnote"}, format="json").status_code == 200
+    FieldGrant.objects.create(
+        role=demo_role("sales_manager"), model="salesmgmt.forecastadjustment", field="note", access="hidden"
+    )
+    Access.forget(org.manager)
+    page = api.get(URL, {"period": period.token})
+    assert page.status_code == 200 and "zzsecretnote" not in page.content.decode()
+    assert "manager_note" not in page.json()["reps"][0]
+    r = api.post(URL + "adjustments/", {**body, "amount": "160", "note": "", "version": 1}, format="json")
+    assert r.status_code == 200 and "note" not in r.json()
+    saved = ForecastAdjustment.objects.get()
+    assert saved.amount == Decimal("160") and saved.note == "zzsecretnote"  # kept, not blanked
+    r = api.post(URL + "adjustments/", {**body, "rep": 999999}, format="json")
+    assert r.status_code == 400 and "rep" in r.json()

@@ -281,6 +281,7 @@ class Forecast:
     prorated: bool = False
     closed: bool = False
     amount_hidden: bool = False
+    note_hidden: bool = False
     can_adjust: bool = False
 
 
@@ -329,6 +330,7 @@ def forecast_for(*, user, period: Period, rep_ids: set[int] | None = None) -> Fo
     result.target = sum((r.target for r in rows if r.target is not None), ZERO) if targets else None
     result.closed = period_is_closed(period, plan=plans[0])
     result.amount_hidden = amount_hidden(user)
+    result.note_hidden = "note" in access.hidden_fields(ForecastAdjustment)
     result.can_adjust = access.can("change", ForecastAdjustment) and not result.closed
     return result
 
@@ -406,14 +408,19 @@ def parse_amount(value, field_name: str = "amount") -> Decimal:
 
 
 def adjustment_set(
-    *, rep: User, period: Period, amount, note: str = "", by, expected_version: int | None = None
+    *, rep: User, period: Period, amount, note: str | None = None, by, expected_version: int | None = None
 ) -> ForecastAdjustment:
     """A manager's figure for a rep's period, beside the rep's own (which it never changes). Refused for a
-    closed period, a negative or malformed amount, and a rep outside the manager's write scope."""
+    closed period, a negative or malformed amount, and a rep outside the manager's write scope. `note=None`
+    keeps the note as it is (a manager from whom the note is hidden neither sees nor writes it)."""
     amount = parse_amount(amount)
-    note = (note or "").strip()
-    if len(note) > 500:
-        raise ValidationError({"note": _("At most 500 characters.")})
+    if note is not None:
+        note = note.strip()
+        if len(note) > 500:
+            raise ValidationError({"note": _("At most 500 characters.")})
+    if note is not None and "note" in Access.of(by).hidden_fields(ForecastAdjustment):
+        note = None
+    notes = {} if note is None else {"note": note}
     if period_is_closed(period):
         raise ValidationError({"amount": _("The period %(period)s is closed.") % {"period": period.label}})
     access = Access.of(by)
@@ -427,7 +434,7 @@ def adjustment_set(
     ).first()
     if existing is None:
         data = {"rep": rep, "period_kind": period.kind, "year": period.year, "period_number": period.number,
-                "amount": amount, "note": note}  # fmt: skip
+                "amount": amount, **notes}  # fmt: skip
         return records.record_create(model=ForecastAdjustment, data=data, by=by)
 
     def sign(locked: ForecastAdjustment) -> dict:
@@ -438,7 +445,7 @@ def adjustment_set(
         return {}
 
     return records.record_update(
-        instance=existing, data={"amount": amount, "note": note}, by=by, expected_version=expected_version,
+        instance=existing, data={"amount": amount, **notes}, by=by, expected_version=expected_version,
         children=sign,
     )  # fmt: skip
 
