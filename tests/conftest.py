@@ -88,6 +88,20 @@ def pytest_configure(config):
         os.environ[suite_clock.ENV] = moved  # xdist workers inherit it
 
 
+def pytest_collection_modifyitems(config, items):
+    """With the clock moved (`--now`, `make test-clock`), leave out the tests marked `clock_independent`: sweeps
+    whose verdict cannot change with the date (the field-marker sweep only looks for leaked values and ignores
+    pages that fail) and that would cost minutes per moved clock. The default run keeps them."""
+    if not config.getoption("--now", default=None):
+        return
+    kept, left = [], []
+    for item in items:
+        (left if item.get_closest_marker("clock_independent") else kept).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
+
+
 def pytest_report_header(config):
     return f"frozen clock: every test starts at {suite_clock.frozen_now().isoformat()} ({suite_clock.ENV})"
 

@@ -31,7 +31,8 @@ from kehu.core import registry
 from kehu.core.models import Action, FieldAccess, FieldGrant, ModelGrant, Role, Scope, User
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db(transaction=False)
+#: the verdict (a hidden value in a 200 response) cannot depend on the date: not repeated with the clock moved
+pytestmark = [pytest.mark.django_db(transaction=False), pytest.mark.clock_independent]
 
 NONSENSE = "qqzzxxnothing"
 #: values with a meaning the application relies on (a time zone, a currency code): not free text
