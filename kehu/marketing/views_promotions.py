@@ -78,6 +78,13 @@ class PromotionList(RecordListView):
         "owner",
     ]
 
+    template_name = "marketing/promotion_list.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["may_redeem"] = services.may_redeem(self.request.user)
+        return ctx
+
     def base_queryset(self):
         return selectors.promotion_list(user=self.request.user)
 
@@ -126,6 +133,7 @@ class PromotionDetail(RecordDetailView):
             stats=selectors.promotion_stats(promotion),
             codes=selectors.promotion_codes(promotion=promotion, user=user)[:50],
             can_issue=ctx["can_write"] and promotion.campaign_id is not None,
+            may_redeem=services.may_redeem(user),
         )
         return ctx
 

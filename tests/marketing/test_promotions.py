@@ -208,6 +208,8 @@ def test_pages_issue_redeem_and_show_the_figures(org, setup, client_for):
     code = CouponCode.objects.get(customer=setup["a"]).code
     order = buy(setup["a"], setup["today"], 1200)
     rep = client_for(org.rep1)
+    listing = rep.get("/marketing/promotions/").content.decode()
+    assert "满 1000 减 100" in listing and 'data-testid="use-coupon"' in listing
     refused = rep.post("/marketing/coupons/redeem/", {"code": code, "order": "NO-SUCH"})
     assert refused.status_code == 200 and "No order of yours has this number." in refused.content.decode()
     done = rep.post("/marketing/coupons/redeem/", {"code": code, "order": order.number})
