@@ -355,5 +355,15 @@ ROLES["marketer"][1].update(
 ROLES["marketer"][1]["marketing.donotcontact"] = (["view", "add", "delete", "export"], Scope.ALL, Scope.ALL)
 ROLES["executive"][1].update({m: (["view", "change", "export"], Scope.ALL, Scope.ALL) for m in _CAMPAIGNS})
 ROLES["sales_manager"][1].update({m: (["view"], Scope.ALL, Scope.NONE) for m in _CAMPAIGNS})
+# Promotions (issue #9 item 5): marketers define and issue their own and read every promotion; sales reads them
+# (a rep uses a customer's code on one of their own orders: that needs the change right on the order, not on the
+# promotion); executives read them.
+_PROMOTIONS = ["marketing.promotion"]
+ROLES["marketer"][1].update(
+    {m: (["view", "add", "change", "delete", "export"], Scope.ALL, Scope.OWN) for m in _PROMOTIONS}
+)
+ROLES["executive"][1].update({m: (["view", "export"], Scope.ALL, Scope.NONE) for m in _PROMOTIONS})
+ROLES["sales_manager"][1].update({m: (["view"], Scope.ALL, Scope.NONE) for m in _PROMOTIONS})
+ROLES["sales_rep"][1].update({m: (["view"], Scope.ALL, Scope.NONE) for m in _PROMOTIONS})
 # segments over purchases and contacts need to see that the history exists (object right; scope stays per record)
 ROLES["marketer"][1].setdefault("sales.order", (["view"], Scope.OWN, Scope.NONE))

@@ -281,3 +281,6 @@ def campaign_counts_rule(campaign, rule) -> dict:
 def register(router) -> None:
     router.register("segments", SegmentViewSet, basename="segment")
     router.register("campaigns", CampaignViewSet, basename="campaign")
+    from . import api_promotions
+
+    api_promotions.register(router)

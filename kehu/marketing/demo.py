@@ -68,4 +68,64 @@ def seed(ctx) -> str:
         for name, text, rules in SEGMENTS
     ]
     snapshot = segment_snapshot(segment=created[0], by=marketer, name="高价值客户快照 High-value snapshot")
-    return f"{len(created)} segments, snapshot of {snapshot.members.count()} customers"
+    promotion, issued, used = _promotion(marketer, snapshot)
+    return (
+        f"{len(created)} segments, snapshot of {snapshot.members.count()} customers; promotion "
+        f"“{promotion.name}”: {issued} codes issued, {used} used"
+    )
+
+
+def _promotion(marketer, snapshot):
+    """A draft campaign to the high-value snapshot with a 满减 promotion: codes issued to its members, a few used
+    on their open orders by the orders' reps (so the promotion and campaign pages show figures)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.core.exceptions import ValidationError
+    from django.utils import timezone
+
+    from kehu.sales.models import Order
+
+    from .models import CouponCode
+    from .services import promotions
+    from .services.campaigns import campaign_create
+
+    today = timezone.localdate()
+    campaign = campaign_create(
+        data={"name": "高价值客户回馈 Thank-you to high-value customers", "objective": "满 5000 减 300"},
+        by=marketer,
+    )
+    campaign.segments.add(snapshot)
+    promotion = promotions.promotion_create(
+        data={
+            "name": "满 5000 减 300 · 300 off 5,000",
+            "campaign": campaign,
+            "kind": "threshold",
+            "threshold": Decimal("5000"),
+            "discount": Decimal("300"),
+            "valid_from": today - dt.timedelta(days=14),
+            "valid_until": today + dt.timedelta(days=60),
+            "terms": "每位客户限用一次 · once per customer",
+        },
+        by=marketer,
+    )
+    members = list(snapshot.members.values_list("customer_id", flat=True))
+    issued = promotions.codes_issue(promotion=promotion, by=marketer, customer_ids=members)
+    used = 0
+    for coupon in CouponCode.objects.filter(promotion=promotion).order_by("customer_id")[:40]:
+        order = (
+            Order.objects.filter(customer_id=coupon.customer_id, kind="sale", currency="CNY", total__gte=5000)
+            .exclude(status__in=promotions.CLOSED_ORDER_STATUSES)
+            .exclude(owner=None)
+            .select_related("owner")
+            .order_by("-order_date")
+            .first()
+        )
+        if order is None or used >= 6:
+            continue
+        try:
+            promotions.coupon_redeem(code=coupon.code, order=order, by=order.owner)
+            used += 1
+        except ValidationError:
+            continue  # the order's owner may no longer place orders (a demo role without the right)
+    return promotion, issued, used

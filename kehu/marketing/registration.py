@@ -5,6 +5,7 @@ def register_all() -> None:
     """Each area of the app adds its registrations here."""
     _register_segments()
     _register_campaigns()
+    _register_promotions()
 
 
 def _register_segments() -> None:
@@ -34,3 +35,20 @@ def _register_campaigns() -> None:
     for model in (JourneyStep, Enrolment, Message, RuleHold):
         registry.register(model, owner_field=None, via="campaign", nav=False, transfer=False)
     registry.register(DoNotContact, owner_field=None, attribution=("added_by",), nav=True, transfer=False)
+
+
+def _register_promotions() -> None:
+    """Promotions are owned by their marketer; their coupon codes inherit the promotion's scope (who may see
+    a promotion sees its codes). Codes are written only by the promotion services (issue, redeem)."""
+    from kehu.core import registry
+
+    from .models import CouponCode, Promotion
+
+    registry.register(Promotion, owner_field="owner", url=lambda o: o.get_absolute_url())
+    registry.register(
+        CouponCode,
+        owner_field=None,
+        via="promotion",
+        nav=False,
+        transfer=False,
+    )

@@ -3,8 +3,9 @@ from django.urls import path
 from kehu.ui.generic import BulkActionView
 
 from . import views_campaigns as campaigns
+from . import views_promotions as promotions
 from . import views_segments as segments
-from .models import Campaign, Segment
+from .models import Campaign, Promotion, Segment
 
 app_name = "marketing"
 urlpatterns = [
@@ -23,4 +24,11 @@ urlpatterns = [
     path("campaigns/<int:pk>/edit/", campaigns.CampaignFormView.as_view(), name="campaign_edit"),
     path("campaigns/<int:pk>/steps/", campaigns.step_add, name="campaign_step"),
     path("campaigns/<int:pk>/<str:action>/", campaigns.campaign_action, name="campaign_action"),
+    path("promotions/", promotions.PromotionList.as_view(), name="promotions"),
+    path("promotions/bulk/", BulkActionView.as_view(model=Promotion), name="promotions_bulk"),
+    path("promotions/new/", promotions.PromotionFormView.as_view(), name="promotion_create"),
+    path("promotions/<int:pk>/", promotions.PromotionDetail.as_view(), name="promotion"),
+    path("promotions/<int:pk>/edit/", promotions.PromotionFormView.as_view(), name="promotion_edit"),
+    path("promotions/<int:pk>/issue/", promotions.promotion_issue, name="promotion_issue"),
+    path("coupons/redeem/", promotions.coupon_redeem, name="coupon_redeem"),
 ]

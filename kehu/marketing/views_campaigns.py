@@ -19,7 +19,8 @@ from kehu.core.selectors import get_visible, scoped
 from kehu.ui.generic import Column, RecordDetailView, RecordFormView, RecordListView
 
 from . import contact_rules as cr
-from .models import Campaign, CampaignStatus, JourneyStep, MessageStatus, RuleHold
+from .models import Campaign, CampaignStatus, JourneyStep, MessageStatus, Promotion, RuleHold
+from .selectors import promotions as promotion_selectors
 from .services import campaigns as services
 
 
@@ -124,6 +125,8 @@ class CampaignDetail(RecordDetailView):
         status = campaign.status
         ctx.update(
             counts=campaign_counts(campaign),
+            promotions=promotion_selectors.campaign_promotions(campaign=campaign, user=user),
+            can_add_promotion=self.access.can(Action.ADD, Promotion),
             steps=list(campaign.steps.all()),
             segments=list(campaign.segments.all()),
             actions=[

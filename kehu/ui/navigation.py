@@ -47,8 +47,15 @@ SECTIONS = [
     (
         _("Marketing"),
         [
-            ("campaigns", _("Campaigns"), None, "megaphone", None),
+            ("campaigns", _("Campaigns"), "marketing:campaigns", "megaphone", ("view", "marketing.campaign")),
             ("segments", _("Segments"), "marketing:segments", "filter", ("view", "marketing.segment")),
+            (
+                "promotions",
+                _("Promotions"),
+                "marketing:promotions",
+                "target",
+                ("view", "marketing.promotion"),
+            ),
         ],
     ),
     (

@@ -98,6 +98,13 @@ def test_seed_demo_command_runs_once_and_every_role_sees_what_the_readme_says():
     call_command("seed_demo", customers=300, seed=3, stdout=out)
     assert "Demo data loaded" in out.getvalue()
     assert Interaction.objects.exists() and InstalledProduct.objects.exists()
+    # the demo promotion: codes for the high-value snapshot, some used on their orders (marketing.demo)
+    from kehu.marketing.models import CouponCode, Promotion
+
+    promotion = Promotion.objects.get()
+    codes = CouponCode.objects.filter(promotion=promotion)
+    assert codes.count() == promotion.campaign.segments.get().members.count() > 0
+    assert codes.filter(redeemed_at__isnull=False, order__total__gte=5000).exists()
     skipped = io.StringIO()
     call_command("seed_demo", customers=300, if_empty=True, stdout=skipped)
     assert "already loaded" in skipped.getvalue() and Customer.objects.count() == 300

@@ -16,6 +16,7 @@ from .campaigns import (
     RuleHold,
     StepKind,
 )
+from .promotions import CouponCode, Promotion, PromotionKind
 from .segments import Segment, SegmentKind, SegmentMember
 
 __all__ = [
@@ -25,12 +26,15 @@ __all__ = [
     "CampaignStatus",
     "ContactLedger",
     "ContactProfile",
+    "CouponCode",
     "DoNotContact",
     "Enrolment",
     "EnrolmentStatus",
     "JourneyStep",
     "Message",
     "MessageStatus",
+    "Promotion",
+    "PromotionKind",
     "RuleHold",
     "Segment",
     "SegmentKind",
