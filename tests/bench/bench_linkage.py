@@ -32,7 +32,7 @@ SLICES = {
 }
 CHOSEN = [s for s in os.environ.get("BENCH_LINKAGE_SLICES", "").split(",") if s]
 if CHOSEN:  # by the first word of the slice name: persons, phone, mixed
-    SLICES = {k: v for k, v in SLICES.items() if k.split()[0] in CHOSEN}
+    SLICES = {k: v for k, v in SLICES.items() if k.split()[0].rstrip(",") in CHOSEN}
 
 
 def cpu() -> float:
