@@ -49,6 +49,13 @@ WEAK_BASE = 200_000
 #: parts) / (1 + NAME_MIX). None = the larger of the two (second and third pass), which lets the parts of a
 #: name seen only on the pair (王 × 伟) outweigh the book's own evidence that nobody else carries it.
 NAME_MIX: float | None = 1.0
+#: sixth pass: the frequency of an exact name is the posterior mean of a Poisson count of its other carriers
+#: under a gamma prior with mean = the part-frequency product worth NAME_PRIOR people, (others + NAME_PRIOR) /
+#: (n + NAME_PRIOR / parts): a name the parts make common (王伟) that the book shows on nobody else is rarer than
+#: its parts say, a rare one stays rare. 0 = NAME_MIX as in the fourth and fifth pass.
+NAME_PRIOR = 0.0
+VARIANT_FACTOR = 1.0
+ALL_PARTS = True
 WEAK_MIN = 24
 
 
@@ -1324,7 +1331,12 @@ def term_frequency_u(
         # 1 + duplicates per record, so the third record of the same person does not make the name common —
         # or, when that says "never", the chance of its parts coming together: P(surname) × P(given name)
         own = np.maximum(shared_count / (1 + model.rate) - 2, 0) / n
-        if NAME_MIX is None:
+        if NAME_PRIOR:
+            # Poisson count of the other carriers, gamma prior with mean parts_u worth NAME_PRIOR people
+            others = np.maximum(shared_count - 2, 0)
+            bayes = (others + NAME_PRIOR) / (n + NAME_PRIOR / np.maximum(parts_u, 1e-300))
+            estimate = np.where(parts_u > 0, bayes, out.get((k, level), own))
+        elif NAME_MIX is None:
             estimate = np.where(parts_u > 0, np.maximum(own, parts_u), out.get((k, level), own))
         else:
             mixed = (own + NAME_MIX * parts_u) / (1 + NAME_MIX)
@@ -1338,7 +1350,7 @@ def term_frequency_u(
     m = model.m[k]
     for level in (2, 3):
         share = m[level] / max(m[1] + m[level], 1e-12)
-        out[(k, level)] = out[(k, level)] * min(1.0, 2 * share)
+        out[(k, level)] = out[(k, level)] * min(1.0, VARIANT_FACTOR * share)
     # one part the same, the other not: u = the share of people carrying the rarest shared part (王 says
     # little, 琳坤 a lot)
     level, hit, part = stats["one_part"]
@@ -1397,6 +1409,12 @@ def name_frequency(rec: Records) -> np.ndarray:
     parts, nparts = rec.cols["parts"], rec.cols["nparts"]
     person = ~rec.org & (nparts >= 2)
     people = max(int((~rec.org).sum()), 1)
+    if ALL_PARTS:
+        counts = np.bincount(parts[person].ravel(), minlength=len(rec.texts) + 1)
+        counts[0] = people  # padding: factor 1
+        out = np.where(person, np.prod(counts[parts] / people, axis=1), 0.0)
+        rec.cols["name_u"] = out
+        return out
     first = parts[:, 0]
     last = parts[np.arange(len(parts)), np.maximum(nparts - 1, 0)]
     counts = np.bincount(np.concatenate([first[person], last[person]]), minlength=len(rec.texts) + 1)
