@@ -201,6 +201,20 @@ def parse_address(text: str) -> dict[str, str]:
     return {k: _strip_admin(v) if k != "street" else v for k, v in parts.items()}
 
 
+def split_address(text: str) -> dict[str, str]:
+    """The parts of a one-line Chinese address as written, for storing it structured (江苏省苏州市工业园区星湖街328号
+    → 江苏省 / 苏州市 / 工业园区 / 星湖街328号): the parts joined give the text back. Split only where a province,
+    or a city followed by a district, is recognised and the text has no spaces (文三路90号, 新华超市旁 stay one
+    street); a municipality (上海市浦东新区…) keeps its city empty, so the parts read as written."""
+    text = normalize.clean_text(text or "")
+    m = _ADDRESS.match(text)
+    parts = {k: (m.group(k) or "") if m else "" for k in ("province", "city", "district", "street")}
+    recognised = parts["province"] or (parts["city"] and parts["district"])
+    if not m or not recognised or not parts["street"] or any(ch.isspace() for ch in text):
+        return {"province": "", "city": "", "district": "", "street": text}
+    return parts
+
+
 def _strip_admin(value: str) -> str:
     for suffix in (
         "壮族自治区",
