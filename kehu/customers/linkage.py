@@ -49,12 +49,12 @@ WEAK_BASE = 200_000
 #: parts) / (1 + NAME_MIX). None = the larger of the two (second and third pass), which lets the parts of a
 #: name seen only on the pair (王 × 伟) outweigh the book's own evidence that nobody else carries it.
 NAME_MIX: float | None = 1.0
-#: sixth pass: the frequency of an exact name is the posterior mean of a Poisson count of its other carriers
-#: under a gamma prior with mean = the part-frequency product worth NAME_PRIOR people, (others + NAME_PRIOR) /
-#: (n + NAME_PRIOR / parts): a name the parts make common (王伟) that the book shows on nobody else is rarer than
-#: its parts say, a rare one stays rare. 0 = NAME_MIX as in the fourth and fifth pass.
-NAME_PRIOR = 0.0
+#: a record written swapped or in pinyin (sixth pass): a duplicate pair shows the variant on one of its two
+#: records, a pair of strangers with the same name likewise — so u = the name's frequency × the variant's share
+#: among duplicates' names × VARIANT_FACTOR (1; the fifth pass counted the two records twice, 2).
 VARIANT_FACTOR = 1.0
+#: the part-frequency product of a name runs over all its parts (a middle name makes a name rarer); False =
+#: the first and the last part only (up to the fifth pass)
 ALL_PARTS = True
 WEAK_MIN = 24
 
@@ -1345,12 +1345,7 @@ def term_frequency_u(
         # 1 + duplicates per record, so the third record of the same person does not make the name common —
         # or, when that says "never", the chance of its parts coming together: P(surname) × P(given name)
         own = np.maximum(shared_count / (1 + model.rate) - 2, 0) / n
-        if NAME_PRIOR:
-            # Poisson count of the other carriers, gamma prior with mean parts_u worth NAME_PRIOR people
-            others = np.maximum(shared_count - 2, 0)
-            bayes = (others + NAME_PRIOR) / (n + NAME_PRIOR / np.maximum(parts_u, 1e-300))
-            estimate = np.where(parts_u > 0, bayes, out.get((k, level), own))
-        elif NAME_MIX is None:
+        if NAME_MIX is None:
             estimate = np.where(parts_u > 0, np.maximum(own, parts_u), out.get((k, level), own))
         else:
             mixed = (own + NAME_MIX * parts_u) / (1 + NAME_MIX)
@@ -1359,8 +1354,8 @@ def term_frequency_u(
         prior_u = COMPARISONS[k].u[level - 1]
         out[(k, level)] = (n * np.maximum(estimate, 0.01 / n) + NAME_STRENGTH * prior_u) / (n + NAME_STRENGTH)
     # a name written another way (parts swapped, spelled in pinyin): two strangers with the same name show it
-    # only through the same writing variant a duplicate's record shows — on either of the two records — so u is
-    # the name's frequency × 2 × the variant's share among duplicates' names, m_variant / (m_exact + m_variant)
+    # only through the same writing variant a duplicate's record shows, so u is the name's frequency × the
+    # variant's share among duplicates' names, m_variant / (m_exact + m_variant) (× VARIANT_FACTOR)
     m = model.m[k]
     for level in (2, 3):
         share = m[level] / max(m[1] + m[level], 1e-12)
@@ -1416,8 +1411,8 @@ def part_counts(rec: Records) -> np.ndarray:
 
 def name_frequency(rec: Records) -> np.ndarray:
     """Per record, the chance that a random other person carries the same name parts: the product of the
-    frequencies (among people) of the first and the last part — surname × given name for a Chinese name,
-    first × family name for a Western one. 0 for a name of one part."""
+    frequencies (among people) of its parts — surname × given name for a Chinese name, first × middle × family
+    name for a Western one (ALL_PARTS; first × last only when false). 0 for a name of one part."""
     if "name_u" in rec.cols:
         return rec.cols["name_u"]
     parts, nparts = rec.cols["parts"], rec.cols["nparts"]
