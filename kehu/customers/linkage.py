@@ -49,6 +49,13 @@ WEAK_BASE = 200_000
 #: parts) / (1 + NAME_MIX). None = the larger of the two (second and third pass), which lets the parts of a
 #: name seen only on the pair (王 × 伟) outweigh the book's own evidence that nobody else carries it.
 NAME_MIX: float | None = 1.0
+#: a record written swapped or in pinyin (sixth pass): a duplicate pair shows the variant on one of its two
+#: records, a pair of strangers with the same name likewise — so u = the name's frequency × the variant's share
+#: among duplicates' names × VARIANT_FACTOR (1; the fifth pass counted the two records twice, 2).
+VARIANT_FACTOR = 1.0
+#: the part-frequency product of a name runs over all its parts (a middle name makes a name rarer); False =
+#: the first and the last part only (up to the fifth pass)
+ALL_PARTS = True
 WEAK_MIN = 24
 
 
@@ -76,6 +83,15 @@ PART_SAMPLE = 50_000  # pairs of people sharing a name part, sampled to estimate
 PART_STRENGTH = 50.0  # pseudo-pairs behind the prior of P(level | a shared part)
 PART_EPS = 0.5  # records added to the count of a name part seen only on the pair itself
 PART_PRIOR = 10.0  # pseudo-people behind the prior u of the levels weighed by a shared part's frequency
+#: u of the date-of-birth levels "exact" and "day/month swapped" (sixth pass) is the frequency of the date the
+#: other record would need to carry, not one u from random pairs: 200,000 random pairs hold a handful of equal
+#: dates and about no swapped ones, which gave a swapped date 2.9 bits *more* weight than an exact one. The
+#: frequency is the posterior mean of the date's count among the other records with DOB_PRIOR pseudo-records
+#: at P(birth year) / 365.25 — a placeholder date many records carry (1900-01-01, 1月1日) weighs little.
+DOB_PRIOR = 5.0
+#: the sample of people sharing a name part is reweighed by P(not the same person) in every EM iteration
+PART_NONMATCH = True
+DAYS_PER_YEAR = 365.25
 
 COMPOUND_SURNAMES = frozenset(
     [
@@ -183,6 +199,20 @@ def parse_address(text: str) -> dict[str, str]:
             parts["district"] = parts["city"]
         parts["city"] = parts["province"]
     return {k: _strip_admin(v) if k != "street" else v for k, v in parts.items()}
+
+
+def split_address(text: str) -> dict[str, str]:
+    """The parts of a one-line Chinese address as written, for storing it structured (江苏省苏州市工业园区星湖街328号
+    → 江苏省 / 苏州市 / 工业园区 / 星湖街328号): the parts joined give the text back. Split only where a province,
+    or a city followed by a district, is recognised and the text has no spaces (文三路90号, 新华超市旁 stay one
+    street); a municipality (上海市浦东新区…) keeps its city empty, so the parts read as written."""
+    text = normalize.clean_text(text or "")
+    m = _ADDRESS.match(text)
+    parts = {k: (m.group(k) or "") if m else "" for k in ("province", "city", "district", "street")}
+    recognised = parts["province"] or (parts["city"] and parts["district"])
+    if not m or not recognised or not parts["street"] or any(ch.isspace() for ch in text):
+        return {"province": "", "city": "", "district": "", "street": text}
+    return parts
 
 
 def _strip_admin(value: str) -> str:
@@ -1145,6 +1175,8 @@ def part_level_u(
     part) when the first has a Chinese name and when not, from PART_SAMPLE sampled pairs of people carrying the
     same part; column 2 = P(level and no shared part) for a random pair (`gamma` of the random pairs a, b). RARE_PART_LEVELS take u = P(part) × column 0 or 1 for a
     pair sharing a part, column 2 otherwise (term_frequency_u)."""
+    for stale in ("part_sample_a", "part_sample_b", "part_sample_g", "part_sample_stats", "part_level_u0"):
+        rec.cols.pop(stale, None)
     k = BY_NAME["person_name"]
     comp = COMPARISONS[k]
     levels = len(comp.levels) + 1
@@ -1180,11 +1212,26 @@ def part_level_u(
     keep = pa != pb
     pa, pb = pa[keep], pb[keep]
     g, _sim = compare(rec, pa, pb, workers=workers)
+    # kept for the EM (estimate): carriers of a rare part are often the records of one person, so the sample
+    # holds duplicates, and P(level | two *different* people share a part) weighs each pair by 1 − P(match)
+    rec.cols["part_sample_a"], rec.cols["part_sample_b"], rec.cols["part_sample_g"] = pa, pb, g
+    rec.cols["part_prior_u"] = u[k]
+    return part_table(rec, out)
+
+
+def part_table(rec: Records, out: np.ndarray, nonmatch: np.ndarray | None = None) -> np.ndarray:
+    """Columns 0 and 1 of part_level_u from the stored sample of people sharing a name part, each pair
+    counted with its weight in `nonmatch` (P(not the same person); 1 for every pair when None)."""
+    k = BY_NAME["person_name"]
+    levels = len(COMPARISONS[k].levels) + 1
+    out = out.copy()
+    pa, g = rec.cols["part_sample_a"], rec.cols["part_sample_g"]
+    weight = np.ones(len(pa)) if nonmatch is None else nonmatch
     # prior: ten times the level's share among all random pairs, worth PART_STRENGTH pairs
-    prior = np.minimum(u[k] * 10, 1.0)
+    prior = np.minimum(rec.cols["part_prior_u"] * 10, 1.0)
     cjk = rec.cols["cjk"][pa]
     for col, sel in ((0, cjk), (1, ~cjk)):  # Chinese names and the others: pinyin initials and Jaro-Winkler
-        counts = np.bincount(g[sel, k].astype(np.int64), minlength=levels).astype(np.float64)
+        counts = np.bincount(g[sel, k].astype(np.int64), weights=weight[sel], minlength=levels)
         counts[0] = 0.0
         out[:, col] = (counts + PART_STRENGTH * prior) / (counts[1:].sum() + PART_STRENGTH)
     out[0] = 1.0
@@ -1235,7 +1282,42 @@ def tf_stats(rec: Records, left: np.ndarray, right: np.ndarray, gamma: np.ndarra
         part[hit] = np.where(eq.any(axis=1), rarest, 0)
     stats["one_part"] = (level, gamma[:, k] == level, part)
     stats["rare_part"] = [(r, gamma[:, k] == r) for r in rare]
+    stats["dob"] = dob_stats(rec, left, gamma)
     return stats
+
+
+def swap_day_month(dob: np.ndarray) -> np.ndarray:
+    """YYYYMMDD with day and month exchanged (not a date when the day is above 12)."""
+    return dob // 10000 * 10000 + dob % 100 * 100 + dob // 100 % 100
+
+
+def dob_stats(rec: Records, left: np.ndarray, gamma: np.ndarray) -> tuple:
+    """For the pairs at the date-of-birth levels exact / day-month swapped: (mask, other records carrying the
+    date the right record carries besides the pair itself, P(birth year)/365.25, records with a date)."""
+    k = BY_NAME["birth_date"]
+    g = gamma[:, k]
+    hit = (g == 1) | (g == 2)
+    dob = rec.cols["dob"]
+    if "dob_table" not in rec.cols:
+        have = dob[dob > 0]
+        values, counts = np.unique(have, return_counts=True)
+        years = np.bincount(have // 10000) if len(have) else np.zeros(1, dtype=np.int64)
+        rec.cols["dob_table"] = values
+        rec.cols["dob_counts"] = counts
+        rec.cols["dob_years"] = years
+    values, counts, years = rec.cols["dob_table"], rec.cols["dob_counts"], rec.cols["dob_years"]
+    have = int(counts.sum())
+    if not hit.any() or not have:
+        return hit, np.zeros(0), np.zeros(0), have
+    d = dob[left[hit]]
+    exact = g[hit] == 1
+    target = np.where(exact, d, swap_day_month(d))
+    at = np.minimum(np.searchsorted(values, target), len(values) - 1)
+    count = np.where(values[at] == target, counts[at], 0)
+    others = np.maximum(count - np.where(exact, 2, 1), 0).astype(np.float64)
+    year = np.minimum(target // 10000, len(years) - 1)
+    smooth = np.maximum(years[year], 1) / have / DAYS_PER_YEAR
+    return hit, others, smooth, have
 
 
 def term_frequency_u(
@@ -1272,12 +1354,12 @@ def term_frequency_u(
         prior_u = COMPARISONS[k].u[level - 1]
         out[(k, level)] = (n * np.maximum(estimate, 0.01 / n) + NAME_STRENGTH * prior_u) / (n + NAME_STRENGTH)
     # a name written another way (parts swapped, spelled in pinyin): two strangers with the same name show it
-    # only through the same writing variant a duplicate's record shows — on either of the two records — so u is
-    # the name's frequency × 2 × the variant's share among duplicates' names, m_variant / (m_exact + m_variant)
+    # only through the same writing variant a duplicate's record shows, so u is the name's frequency × the
+    # variant's share among duplicates' names, m_variant / (m_exact + m_variant) (× VARIANT_FACTOR)
     m = model.m[k]
     for level in (2, 3):
         share = m[level] / max(m[1] + m[level], 1e-12)
-        out[(k, level)] = out[(k, level)] * min(1.0, 2 * share)
+        out[(k, level)] = out[(k, level)] * min(1.0, VARIANT_FACTOR * share)
     # one part the same, the other not: u = the share of people carrying the rarest shared part (王 says
     # little, 琳坤 a lot)
     level, hit, part = stats["one_part"]
@@ -1303,6 +1385,12 @@ def term_frequency_u(
             # the levels are disjoint and only u[gamma == level] is ever read: one array holds them all
             u[hit] = (people * np.maximum(est, 0.01 / people) + PART_PRIOR * prior_u) / (people + PART_PRIOR)
             out[(k, r)] = u
+    hit, others, smooth, have = stats["dob"]
+    if hit.any():
+        u = np.ones(len(left))  # one array for both levels: only u[gamma == level] is read
+        u[hit] = (others / (1 + model.rate) + DOB_PRIOR) / (have + DOB_PRIOR / smooth)
+        k = BY_NAME["birth_date"]
+        out[(k, 1)] = out[(k, 2)] = u
     return out
 
 
@@ -1323,13 +1411,19 @@ def part_counts(rec: Records) -> np.ndarray:
 
 def name_frequency(rec: Records) -> np.ndarray:
     """Per record, the chance that a random other person carries the same name parts: the product of the
-    frequencies (among people) of the first and the last part — surname × given name for a Chinese name,
-    first × family name for a Western one. 0 for a name of one part."""
+    frequencies (among people) of its parts — surname × given name for a Chinese name, first × middle × family
+    name for a Western one (ALL_PARTS; first × last only when false). 0 for a name of one part."""
     if "name_u" in rec.cols:
         return rec.cols["name_u"]
     parts, nparts = rec.cols["parts"], rec.cols["nparts"]
     person = ~rec.org & (nparts >= 2)
     people = max(int((~rec.org).sum()), 1)
+    if ALL_PARTS:
+        counts = np.bincount(parts[person].ravel(), minlength=len(rec.texts) + 1)
+        counts[0] = people  # padding: factor 1
+        out = np.where(person, np.prod(counts[parts] / people, axis=1), 0.0)
+        rec.cols["name_u"] = out
+        return out
     first = parts[:, 0]
     last = parts[np.arange(len(parts)), np.maximum(nparts - 1, 0)]
     counts = np.bincount(np.concatenate([first[person], last[person]]), minlength=len(rec.texts) + 1)
@@ -1399,10 +1493,26 @@ def estimate(
         new_rate = (2 * p_sum + rate_strength * rate) / (n + rate_strength)
         change = abs(new_rate - model.rate) / max(model.rate, 1e-9)
         model = Model(new_m, model.u, float(new_rate), n, it + 1)
+        if PART_NONMATCH and "part_sample_g" in rec.cols:
+            _reweigh_part_sample(rec, model)
         tf_u = term_frequency_u(rec, left, right, gamma, model, stats)
         if change < tol:
             break
     return model, tf_u
+
+
+def _reweigh_part_sample(rec: Records, model: Model) -> None:
+    """P(level | two different people share a name part) again, each sampled pair of part carriers counted
+    with its current P(not the same person)."""
+    pa, pb, g = rec.cols["part_sample_a"], rec.cols["part_sample_b"], rec.cols["part_sample_g"]
+    if not len(pa):
+        return
+    if "part_sample_stats" not in rec.cols:
+        rec.cols["part_sample_stats"] = tf_stats(rec, pa, pb, g)
+        rec.cols["part_level_u0"] = rec.cols["part_level_u"]
+    tf_u = term_frequency_u(rec, pa, pb, g, model, rec.cols["part_sample_stats"])
+    p = model.probability(model.pair_total(g, tf_u))
+    rec.cols["part_level_u"] = part_table(rec, rec.cols["part_level_u0"], 1.0 - p)
 
 
 # ------------------------------------------------------------------------------------------ reasons

@@ -408,7 +408,14 @@ def test_address_contact_person_external_id_and_the_old_systems_created_date(rep
     assert (company.contact_person, company.external_id) == ("王经理", "CRM-0001")
     assert company.source_created_on == dt.date(2019, 3, 8)
     (address,) = company.addresses.all()
-    assert (address.street, address.kind, address.is_primary) == (
+    # kept structured: province / city / district / street, as written (str() gives the line back)
+    assert (address.province, address.city, address.district, address.street) == (
+        "江苏省",
+        "苏州市",
+        "工业园区",
+        "星湖街328号",
+    )
+    assert (str(address), address.kind, address.is_primary) == (
         "江苏省苏州市工业园区星湖街328号",
         "office",
         True,
@@ -424,10 +431,62 @@ def test_address_contact_person_external_id_and_the_old_systems_created_date(rep
         job = upload(rep, csv_bytes(rows))
         run(configure(job, rep, mode="upsert", match_on="phone"), rep)
         assert getattr(job, expected) == 1
-    assert sorted(company.addresses.values_list("street", "is_primary")) == [
+    assert sorted((str(a), a.is_primary) for a in company.addresses.all()) == [
         ("上海市浦东新区世纪大道100号", False),
         ("江苏省苏州市工业园区星湖街328号", True),
     ]
+    assert company.addresses.get(is_primary=False).district == "浦东新区"
+
+
+def test_a_postcode_goes_with_the_address_of_its_row(rep):
+    rows = [
+        ["姓名", "类别", "地址", "邮编"],
+        ["李四", "个人", "浙江省杭州市西湖区文三路90号", "310 012"],
+        ["王五", "个人", "", "310012"],
+        ["赵六", "个人", "文三路91号", "31001"],
+    ]
+    job = upload(rep, csv_bytes(rows))
+    assert job.mapping == ["name", "kind", "address", "postcode"]
+    configure(job, rep)
+    with translation.override("en"):
+        run(job, rep)
+    (address,) = Customer.objects.get(name="李四").addresses.all()
+    assert (address.province, address.city, address.district, address.street, address.postal_code) == (
+        "浙江省",
+        "杭州市",
+        "西湖区",
+        "文三路90号",
+        "310012",
+    )
+    assert (address.kind, Customer.objects.get(name="王五").addresses.count()) == ("home", 0)
+    messages = {(i.row_number, i.level): i.text for i in job.issues.filter(phase="run")}
+    # no address in the row: imported without the postcode, and told so, quoting it
+    assert "“310012”" in messages[(3, "warning")] and "邮编" in messages[(3, "warning")]
+    # five digits: the row is refused with the value quoted and the column named
+    assert "31001" in messages[(4, "error")] and "邮编" in messages[(4, "error")]
+    assert not Customer.objects.filter(name="赵六").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        ("江苏省苏州市工业园区星湖街328号", ("江苏省", "苏州市", "工业园区", "星湖街328号")),
+        ("上海市浦东新区世纪大道100号", ("上海市", "", "浦东新区", "世纪大道100号")),
+        ("广东深圳市南山区科技园", ("广东", "深圳市", "南山区", "科技园")),
+        ("苏州市工业园区星湖街328号", ("", "苏州市", "工业园区", "星湖街328号")),
+        # nothing recognised, a city without a district, spaces: one street as typed
+        ("文三路90号", ("", "", "", "文三路90号")),
+        ("新华超市旁", ("", "", "", "新华超市旁")),
+        ("江苏省 苏州市 星湖街", ("", "", "", "江苏省 苏州市 星湖街")),
+        ("内蒙古自治区呼和浩特市", ("", "", "", "内蒙古自治区呼和浩特市")),
+    ],
+)
+def test_split_address_keeps_the_text(text, parts):
+    from kehu.customers.linkage import split_address
+
+    split = split_address(text)
+    assert (split["province"], split["city"], split["district"], split["street"]) == parts
+    assert "".join(parts) == text
 
 
 # ------------------------------------------------------------------------------------------------ identity

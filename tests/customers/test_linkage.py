@@ -371,3 +371,66 @@ def test_a_name_written_another_way_weighs_about_as_much_as_the_same_name():
     exact, swapped, translit, homophone = _name_weight(rows, [(1, 2), (3, 4), (5, 6), (7, 8)])
     assert swapped >= exact - 3 and translit >= exact - 3, (exact, swapped, translit)
     assert translit - homophone >= 4, (translit, homophone)
+
+
+def _weights(rows, pairs, comparison):
+    rec = linkage.build(rows)
+    left, right, _rules = linkage.candidate_pairs(rec)
+    gamma, _sim = linkage.compare(rec, left, right)
+    model, tf_u = linkage.estimate(rec, left, right, gamma, u=linkage.estimate_u(rec))
+    weights = model.pair_weights(gamma, tf_u)[:, linkage.BY_NAME[comparison]]
+    found = {(int(rec.ids[a]), int(rec.ids[b])): w for a, b, w in zip(left, right, weights, strict=True)}
+    return [found.get(p, found.get(p[::-1])) for p in pairs], rec
+
+
+def test_a_birth_date_weighs_by_how_many_carry_it():
+    """u of the same date and of day/month swapped is the frequency of the date the other record would need:
+    a swapped date is about as rare as an exact one (200,000 random pairs hold about no swapped dates, so a u
+    from them made the swap stronger evidence than the same date), and a placeholder date that many records
+    carry says little."""
+    rows = _filler(3000)
+    person = {"kind": "person"}
+    rows += [
+        {**person, "id": 1, "name": "欧阳子涵", "birthday": dt.date(1983, 4, 9)},
+        {**person, "id": 2, "name": "欧阳子涵", "birthday": dt.date(1983, 4, 9)},
+        {**person, "id": 3, "name": "司马文博", "birthday": dt.date(1983, 4, 9)},
+        {**person, "id": 4, "name": "司马文博", "birthday": dt.date(1983, 9, 4)},
+        {**person, "id": 5, "name": "上官雨萱", "birthday": dt.date(1900, 1, 1)},
+        {**person, "id": 6, "name": "上官雨萱", "birthday": dt.date(1900, 1, 1)},
+    ]
+    rows += [
+        {**person, "id": 10 + k, "name": f"诸葛{'明亮清风'[k % 4]}{k}", "birthday": dt.date(1900, 1, 1)}
+        for k in range(60)
+    ]
+    rec = linkage.build(rows)
+    index = {int(i): k for k, i in enumerate(rec.ids)}
+    left, right = np.array([index[1], index[3], index[5]]), np.array([index[2], index[4], index[6]])
+    gamma, _sim = linkage.compare(rec, left, right)
+    k = linkage.BY_NAME["birth_date"]
+    assert gamma[:, k].tolist() == [1, 2, 1]  # exact, day/month swapped, exact
+    u = linkage.term_frequency_u(rec, left, right, gamma, linkage.prior_model(len(rec)))[(k, 1)]
+    exact, swapped, placeholder = u.tolist()
+    assert 1e-5 <= exact <= 2e-4 and exact / 3 <= swapped <= exact * 3, (exact, swapped)
+    assert placeholder >= 8 * exact, (exact, placeholder)
+
+
+def test_people_sharing_a_name_part_are_counted_as_different_people():
+    """P(a typo-like level | two people share a name part) is estimated from sampled carriers of the same part;
+    the carriers of a rare part are often one person's records, which the EM weighs out (1 − P(match))."""
+    rows = _filler(3000)
+    from tests.bench.corpus import WEST_FIRST, WEST_LAST
+
+    for k in range(160):
+        name = f"{WEST_FIRST[4 * k]} {WEST_LAST[6 * k]}"
+        born = dt.date(1940, 1, 1) + dt.timedelta(days=97 * k)
+        rows += [
+            {"kind": "person", "id": 2 * k + 1, "name": name, "birthday": born, "street": f"文{k}路{k}号"},
+            {"kind": "person", "id": 2 * k + 2, "name": name[:2] + name[3:], "birthday": born},
+        ]
+    rec = linkage.build(rows)
+    left, right, _rules = linkage.candidate_pairs(rec)
+    gamma, _sim = linkage.compare(rec, left, right)
+    linkage.estimate(rec, left, right, gamma, u=linkage.estimate_u(rec))
+    level = linkage.COMPARISONS[linkage.BY_NAME["person_name"]].levels.index("jw_high") + 1
+    sampled, weighed = rec.cols["part_level_u0"][level, 1], rec.cols["part_level_u"][level, 1]
+    assert weighed < sampled / 3, (sampled, weighed)

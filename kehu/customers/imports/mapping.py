@@ -145,6 +145,7 @@ SYNONYMS = {
         "streetaddress",
         "street",
     ],
+    "postcode": ["邮编", "邮政编码", "邮码", "postcode", "postalcode", "zip", "zipcode"],
     "extra_phone": [
         "其他电话",
         "备用电话",
@@ -301,6 +302,7 @@ def targets_for(user) -> list[Target]:
         add("owner", _("Owner (user name)"), "owner")
     add("tags", _("Tags"), "tags")
     add("address", _("Address"), None)
+    add("postcode", _("Postcode (with the address)"), None)
     add("extra_phone", _("Other phone"), "phone")
     add("extra_email", _("Other email"), "email")
     add("wechat", _("WeChat id"), None)

@@ -126,6 +126,10 @@ def _describe(target: mapping.Target, coercer: mapping.Coercer) -> str:
         "account": _("Name or id of an organisation you can see; makes the row a contact person."),
         "owner": _("User name; empty: you."),
         "tags": _("Existing tag names, separated by commas."),
+        "address": _(
+            "One line; province, city and district are kept apart where written (江苏省苏州市工业园区星湖街328号)."
+        ),
+        "postcode": _("6 digits; kept with the address of the same row."),
         "extra_phone": _("One or more, separated by commas or semicolons."),
         "extra_email": _("One or more, separated by commas or semicolons."),
     }.get(key, _("yes / no") if key.startswith("consent.") else "")

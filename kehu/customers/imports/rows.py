@@ -76,8 +76,9 @@ class Extras:
     tags: list[Tag] = field(default_factory=list)
     #: E.164 number → its extension (0512-87800562转775), for the primary and the other phones of the row
     extensions: dict[str, str] = field(default_factory=dict)
-    #: an address as one text (its street; the parts are not parsed here)
+    #: an address as one text (split into province/city/district/street when written: linkage.split_address)
     address: str = ""
+    postcode: str = ""  # of that address
 
     def __bool__(self) -> bool:
         # an extension goes with a phone the row adds: it changes nothing on its own
@@ -262,6 +263,18 @@ class Planner(EarlierRows, Lookups):
                 for message in exc.messages:
                     plan.fail(index, key, self.quoted(message, raw))
         self.check_birthday(plan)
+        if plan.extras.postcode and not plan.extras.address:
+            plan.warnings.append(
+                Problem(
+                    self.column_of("postcode"),
+                    "postcode",
+                    _(
+                        "The postcode “%(value)s” was not imported: it is kept with an address, and this row has none."
+                    )
+                    % {"value": plan.extras.postcode},
+                )
+            )
+            plan.extras.postcode = ""
         if "phone" in values:
             plan.extras.phones = [p for p in plan.extras.phones if p != values["phone"]]
         if "email" in values:
@@ -294,6 +307,11 @@ class Planner(EarlierRows, Lookups):
                     % {"limit": MAX_ADDRESS, "length": len(street)}
                 )
             extras.address = street
+        elif key == "postcode":
+            code = re.sub(r"\s", "", normalize.clean_text(raw))
+            if not (code.isdigit() and len(code) == 6):
+                raise ValidationError(_("A Chinese postcode has 6 digits."))
+            extras.postcode = code
         elif key in CHOICE_FIELDS:
             mapped = self._mapped_value(key, raw)
             if mapped is None:
@@ -602,8 +620,9 @@ class Planner(EarlierRows, Lookups):
             for s in customer.social_ids.all()
         ):
             extras.wechat = ""
-        if extras.address and any(a.street == extras.address for a in customer.addresses.all()):
+        if extras.address and any(same_address(a, extras.address) for a in customer.addresses.all()):
             extras.address = ""  # an address the customer has changes nothing
+            extras.postcode = ""
         extras.consent = {
             c: s for c, s in extras.consent.items() if (customer.consent or {}).get(c, {}).get("status") != s
         }
@@ -661,3 +680,12 @@ def column_label(headers: list[str], index: int | None) -> str:
 
 
 __all__ = ["Planner", "RowPlan", "Problem", "column_label", "reader"]
+
+
+def same_address(address, text: str) -> bool:
+    """Is `text` (an imported one-line address) this stored address — written as one street, or split into
+    province/city/district/street on an earlier import?"""
+    return text in (
+        address.street,
+        "".join((address.province, address.city, address.district, address.street)),
+    )

@@ -26,7 +26,7 @@ from kehu.core import audit
 from kehu.core.exceptions import StaleRecordError
 from kehu.core.models import AuditAction
 
-from .. import normalize, services
+from .. import linkage, normalize, services
 from ..models import (
     ConsentEvent,
     ConsentMethod,
@@ -40,7 +40,7 @@ from ..models import (
     SocialIdentity,
 )
 from .models import ImportIssue, ImportRow, IssueLevel, RowAction
-from .rows import Planner, RowPlan, column_label
+from .rows import Planner, RowPlan, column_label, same_address
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +221,7 @@ def _insert(planner: Planner, plans: list[RowPlan]) -> None:
             emails.append(CustomerEmail(customer=c, email=c.email, is_primary=True))
         emails += [CustomerEmail(customer=c, email=e) for e in extras.emails]
         if extras.address:
-            addresses.append(_address(c, extras.address, primary=True))
+            addresses.append(_address(c, extras.address, primary=True, postcode=extras.postcode))
         if extras.wechat:
             socials.append(
                 SocialIdentity(customer=c, network=SocialIdentity.Network.WECHAT, handle=extras.wechat)
@@ -263,13 +263,15 @@ def _insert(planner: Planner, plans: list[RowPlan]) -> None:
         planner.created_rows[plan.number] = c.pk
 
 
-def _address(customer: Customer, street: str, *, primary: bool) -> CustomerAddress:
+def _address(customer: Customer, text: str, *, primary: bool, postcode: str = "") -> CustomerAddress:
+    """The row's address, split into province/city/district/street where those are recognised."""
     kind = (
         CustomerAddress.AddressKind.HOME
         if customer.kind == Kind.PERSON
         else CustomerAddress.AddressKind.OFFICE
     )
-    return CustomerAddress(customer=customer, kind=kind, street=street, is_primary=primary)
+    parts = linkage.split_address(text)
+    return CustomerAddress(customer=customer, kind=kind, is_primary=primary, postal_code=postcode, **parts)
 
 
 def _update(planner: Planner, plan: RowPlan) -> None:
@@ -312,12 +314,11 @@ def _update(planner: Planner, plan: RowPlan) -> None:
         CustomerEmail.objects.bulk_create([CustomerEmail(customer=locked, email=e) for e in new_emails])
         if new_emails:
             changes["emails"] = [None, new_emails]
-        if (
-            extras.address
-            and not CustomerAddress.objects.filter(customer=locked, street=extras.address).exists()
+        if extras.address and not any(
+            same_address(a, extras.address) for a in CustomerAddress.objects.filter(customer=locked)
         ):
             first = not CustomerAddress.objects.filter(customer=locked).exists()
-            _address(locked, extras.address, primary=first).save()
+            _address(locked, extras.address, primary=first, postcode=extras.postcode).save()
             changes["addresses"] = [None, [extras.address]]
         if extras.wechat:
             holder = (
