@@ -69,5 +69,6 @@ urlpatterns = [
     path("analytics/", include("kehu.analytics.urls")),
     path("marketing/", include("kehu.marketing.urls")),
     path("sales-management/", include("kehu.salesmgmt.urls")),
+    path("automation/", include("kehu.automation.urls")),
     path("", include("kehu.ui.urls")),
 ]
