@@ -73,7 +73,9 @@ def can_see(user: User | None, record: models.Model) -> bool:
         return False
     model = type(record)
     access = Access.of(user)
-    return access.can(Action.VIEW, model) and access.filter(model._default_manager.filter(pk=record.pk)).exists()
+    return (
+        access.can(Action.VIEW, model) and access.filter(model._default_manager.filter(pk=record.pk)).exists()
+    )
 
 
 def visible_values(record: models.Model, readers: list[User]) -> dict[str, Any]:
@@ -154,13 +156,19 @@ def _text(config: dict, key: str, errors: list, path: str, required: bool = True
 def _targets(config: dict, key: str, errors: list, path: str) -> None:
     value = config.get(key)
     if not isinstance(value, list) or not value:
-        errors.append(f"{path}.{key}: " + _('Choose at least one: "record_owner", "rule_owner" or a user id.'))
+        errors.append(
+            f"{path}.{key}: " + _('Choose at least one: "record_owner", "rule_owner" or a user id.')
+        )
         return
     ids = [v for v in value if v not in ("record_owner", "rule_owner", "customer")]
     if any(isinstance(v, bool) or not str(v).isdigit() for v in ids):
-        errors.append(f"{path}.{key}: " + _('Choose at least one: "record_owner", "rule_owner" or a user id.'))
+        errors.append(
+            f"{path}.{key}: " + _('Choose at least one: "record_owner", "rule_owner" or a user id.')
+        )
         return
-    known = set(User.objects.filter(pk__in=[int(v) for v in ids], is_active=True).values_list("pk", flat=True))
+    known = set(
+        User.objects.filter(pk__in=[int(v) for v in ids], is_active=True).values_list("pk", flat=True)
+    )
     missing = [v for v in ids if int(v) not in known]
     if missing:
         errors.append(f"{path}.{key}: " + _("Unknown users: %(ids)s") % {"ids": missing})
@@ -168,7 +176,11 @@ def _targets(config: dict, key: str, errors: list, path: str) -> None:
 
 def _users(config: dict, errors: list, path: str) -> None:
     value = config.get("users")
-    if not isinstance(value, list) or not value or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
         errors.append(f"{path}.users: " + _("Choose at least one user (a list of user ids)."))
         return
     known = set(User.objects.filter(pk__in=value, is_active=True).values_list("pk", flat=True))
@@ -200,7 +212,9 @@ def _v_task(config, model, errors, path):
     _text(config, "notes", errors, path, required=False)
     days = config.get("due_days", 1)
     if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 3650:
-        errors.append(f"{path}.due_days: " + _("Enter a number from %(low)d to %(high)d.") % {"low": 0, "high": 3650})
+        errors.append(
+            f"{path}.due_days: " + _("Enter a number from %(low)d to %(high)d.") % {"low": 0, "high": 3650}
+        )
     config.setdefault("assign_to", "record_owner")
     _targets({"to": [config["assign_to"]]}, "to", errors, path)
 
@@ -216,7 +230,9 @@ def _v_email(config, model, errors, path):
     _text(config, "subject", errors, path)
     _text(config, "body", errors, path)
     if config.get("kind", "care") not in ("care", "leisure"):
-        errors.append(f"{path}.kind: " + _('Use "care" or "leisure"; marketing messages go through campaigns.'))
+        errors.append(
+            f"{path}.kind: " + _('Use "care" or "leisure"; marketing messages go through campaigns.')
+        )
 
 
 def _v_sms(config, model, errors, path):
@@ -245,7 +261,11 @@ def _v_tag(config, model, errors, path):
     if not any(f.name == "tags" for f in model._meta.many_to_many):
         errors.append(f"{path}: " + _("This record type has no tags."))
     tags = config.get("tags")
-    if not isinstance(tags, list) or not tags or not all(isinstance(t, str) and 0 < len(t.strip()) <= 50 for t in tags):
+    if (
+        not isinstance(tags, list)
+        or not tags
+        or not all(isinstance(t, str) and 0 < len(t.strip()) <= 50 for t in tags)
+    ):
         errors.append(f"{path}.tags: " + _("Enter at least one tag name (at most 50 characters each)."))
 
 
@@ -301,7 +321,9 @@ def _a_assign(ctx: Ctx, config: dict) -> str:
         raise Skipped(_("None of the users is active."))
     method = config["method"]
     if method == "territory":
-        source = customer_of(ctx.record) if not hasattr(ctx.record, config.get("field", "city")) else ctx.record
+        source = (
+            customer_of(ctx.record) if not hasattr(ctx.record, config.get("field", "city")) else ctx.record
+        )
         value = str(getattr(source, config.get("field", "city"), "") or "")
         user_id = config["territories"].get(value) or config["territories"].get("*")
         chosen = next((u for u in users if u.pk == user_id), None)
@@ -321,12 +343,19 @@ def _a_assign(ctx: Ctx, config: dict) -> str:
         else:
             locked = Rule.objects.select_for_update().get(pk=ctx.rule.pk)
             pointer = int((locked.state or {}).get("round_robin", 0))
-            Rule.objects.filter(pk=locked.pk).update(state={**(locked.state or {}), "round_robin": pointer + 1})
+            Rule.objects.filter(pk=locked.pk).update(
+                state={**(locked.state or {}), "round_robin": pointer + 1}
+            )
         chosen = users[pointer % len(users)]
     if ctx.dry:
         return _("would assign to %(user)s") % {"user": chosen}
     records.lock_for_write(ctx.record, ctx.owner, Action.TRANSFER)
-    records.record_owner_set(instance=ctx.record, owner=chosen, by=ctx.owner, note=_("workflow rule %(name)s") % {"name": ctx.rule.name})
+    records.record_owner_set(
+        instance=ctx.record,
+        owner=chosen,
+        by=ctx.owner,
+        note=_("workflow rule %(name)s") % {"name": ctx.rule.name},
+    )
     return _("assigned to %(user)s") % {"user": chosen}
 
 
@@ -344,7 +373,12 @@ def _a_task(ctx: Ctx, config: dict) -> str:
     if ctx.dry:
         return _("would create the task %(title)s for %(user)s") % {"title": title, "user": user}
     due = timezone.now() + dt.timedelta(days=config.get("due_days", 1))
-    data = {"title": title, "notes": render(config.get("notes", ""), values, ctx.rule), "due_at": due, "owner": user}
+    data = {
+        "title": title,
+        "notes": render(config.get("notes", ""), values, ctx.rule),
+        "due_at": due,
+        "owner": user,
+    }
     customer = customer_of(ctx.record)
     if customer is not None:
         data["customer"] = customer
@@ -373,7 +407,9 @@ def _a_notify(ctx: Ctx, config: dict) -> str:
     if not sent:
         raise Skipped(_("Nobody who may see the record to notify (%(n)d left out).") % {"n": left_out})
     verb = _("would notify") if ctx.dry else _("notified")
-    return f"{verb} {', '.join(sent)}" + (_(" (%(n)d left out: may not see the record)") % {"n": left_out} if left_out else "")
+    return f"{verb} {', '.join(sent)}" + (
+        _(" (%(n)d left out: may not see the record)") % {"n": left_out} if left_out else ""
+    )
 
 
 def _a_email(ctx: Ctx, config: dict) -> str:
@@ -416,7 +452,11 @@ def _customer_email(ctx: Ctx, config: dict) -> str:
         if until is None:
             raise Skipped(_("Contact rules: %(reason)s") % {"reason": reason})
         if not ctx.dry:
-            raise Deferred(_("Held by the contact rules until %(at)s: %(reason)s") % {"at": until.isoformat(), "reason": reason}, until)
+            raise Deferred(
+                _("Held by the contact rules until %(at)s: %(reason)s")
+                % {"at": until.isoformat(), "reason": reason},
+                until,
+            )
         return _("would wait until %(at)s (%(reason)s)") % {"at": until.isoformat(), "reason": reason}
     values = visible_values(ctx.record, [ctx.owner])
     if ctx.dry:
@@ -439,7 +479,10 @@ def _a_sms(ctx: Ctx, config: dict) -> str:
     for user in recipients(ctx, config["to"]):
         if can_see(user, ctx.record) and getattr(user, "phone", ""):
             if not ctx.dry:
-                sender(to=user.phone, body=render(config["body"], visible_values(ctx.record, [ctx.owner, user]), ctx.rule))
+                sender(
+                    to=user.phone,
+                    body=render(config["body"], visible_values(ctx.record, [ctx.owner, user]), ctx.rule),
+                )
             sent.append(str(user))
     if not sent:
         raise Skipped(_("Nobody to text."))
@@ -494,7 +537,9 @@ def _a_segment(ctx: Ctx, config: dict) -> str:
         raise ActionError(_("The rule owner may not change the segment %(name)s.") % {"name": segment})
     if ctx.dry:
         return _("would add to %(name)s") % {"name": segment}
-    SegmentMember.objects.bulk_create([SegmentMember(segment=segment, customer=customer)], ignore_conflicts=True)
+    SegmentMember.objects.bulk_create(
+        [SegmentMember(segment=segment, customer=customer)], ignore_conflicts=True
+    )
     return _("added to %(name)s") % {"name": segment}
 
 
@@ -550,7 +595,9 @@ def _a_webhook(ctx: Ctx, config: dict) -> str:
     except urllib.error.HTTPError as exc:
         raise ActionError(_("The webhook answered %(status)s.") % {"status": exc.code}) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise ActionError(_("The webhook could not be reached: %(reason)s") % {"reason": getattr(exc, "reason", exc)}) from None
+        raise ActionError(
+            _("The webhook could not be reached: %(reason)s") % {"reason": getattr(exc, "reason", exc)}
+        ) from None
     return _("HTTP %(status)s") % {"status": status}
 
 

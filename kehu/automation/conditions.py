@@ -138,9 +138,7 @@ def _user_build(name: str):
 
 def _tags_build(model):
     through = model.tags.through
-    source = next(
-        f.name for f in through._meta.get_fields() if getattr(f, "related_model", None) is model
-    )
+    source = next(f.name for f in through._meta.get_fields() if getattr(f, "related_model", None) is model)
 
     def build(cond: dict, ctx: Context) -> Q:
         op, ids = cond["op"], cond["value"]
@@ -178,16 +176,30 @@ def _own_fields(model) -> list[RuleField]:
         if isinstance(f, models.ManyToManyField):
             if f.related_model is Tag:
                 result.append(
-                    IdListField(name, label, RECORD, "tags", ("has_any", "has_all", "has_none"),
-                                _tags_build(model), refuse=refuse)  # fmt: skip
+                    IdListField(
+                        name,
+                        label,
+                        RECORD,
+                        "tags",
+                        ("has_any", "has_all", "has_none"),
+                        _tags_build(model),
+                        refuse=refuse,
+                    )  # fmt: skip
                 )
             continue
         if isinstance(f, models.ForeignKey):
             related = f.related_model
             if related is User:
                 result.append(
-                    IdListField(name, label, RECORD, "owner", ("in", "not_in", "is_empty", "is_not_empty"),
-                                _user_build(name), refuse=refuse)  # fmt: skip
+                    IdListField(
+                        name,
+                        label,
+                        RECORD,
+                        "owner",
+                        ("in", "not_in", "is_empty", "is_not_empty"),
+                        _user_build(name),
+                        refuse=refuse,
+                    )  # fmt: skip
                 )
             elif registry.get(related) is not None and registry.require(related).owner_field:
                 # a business record (a customer, a deal): compared by id
@@ -275,4 +287,6 @@ def compile_conditions(label: str, conditions, *, user) -> tuple[dict, Q]:
 
 
 def available(label: str, access: Access | None) -> list[RuleField]:
-    return [rf for rf in fields_for(label).values() if access is None or not (rf.refuse and rf.refuse(access))]
+    return [
+        rf for rf in fields_for(label).values() if access is None or not (rf.refuse and rf.refuse(access))
+    ]

@@ -33,10 +33,18 @@ def max_depth() -> int:
 def process_writes(payload: dict) -> int:
     """The task's entry for a batch of written records (see triggers.on_written). Returns the runs logged."""
     label, action, rows, depth = payload["model"], payload["action"], payload["rows"], payload.get("depth", 0)
-    wanted = (Trigger.CREATED, Trigger.INBOUND) if action == "create" else (Trigger.FIELD_CHANGED, Trigger.STAGE_ENTERED)
+    wanted = (
+        (Trigger.CREATED, Trigger.INBOUND)
+        if action == "create"
+        else (Trigger.FIELD_CHANGED, Trigger.STAGE_ENTERED)
+    )
     count = 0
     for rule in Rule.objects.filter(model=label, active=True, trigger__in=wanted).select_related("owner"):
-        events = {pk: {"changes": changes} if changes else {} for pk, changes in rows if triggers.selects(rule, action, changes)}
+        events = {
+            pk: {"changes": changes} if changes else {}
+            for pk, changes in rows
+            if triggers.selects(rule, action, changes)
+        }
         if not events:
             continue
         if depth >= max_depth():
@@ -48,11 +56,22 @@ def process_writes(payload: dict) -> int:
 
 def _stop_loop(rule: Rule, events: dict, depth: int) -> int:
     message = _("Stopped: the rule was triggered %(n)d levels deep by rule actions (a loop?).") % {"n": depth}
-    logger.error("workflow rule %s stopped at depth %s for %s %s", rule.pk, depth, rule.model, list(events)[:10])
+    logger.error(
+        "workflow rule %s stopped at depth %s for %s %s", rule.pk, depth, rule.model, list(events)[:10]
+    )
     RuleRun.objects.bulk_create(
         [
-            RuleRun(rule=rule, rule_version=rule.version, trigger=rule.trigger, model=rule.model, object_id=pk,
-                    event=event, depth=depth, status=RunStatus.LOOP, error=message)  # fmt: skip
+            RuleRun(
+                rule=rule,
+                rule_version=rule.version,
+                trigger=rule.trigger,
+                model=rule.model,
+                object_id=pk,
+                event=event,
+                depth=depth,
+                status=RunStatus.LOOP,
+                error=message,
+            )  # fmt: skip
             for pk, event in events.items()
         ]
     )
@@ -153,7 +172,14 @@ def execute(rule: Rule, record, *, event: dict, depth: int, run: RuleRun | None 
 def _report(rule: Rule, run: RuleRun) -> None:
     from kehu.core.services import notify
 
-    logger.error("workflow rule %s failed on %s %s after %s attempts: %s", rule.pk, run.model, run.object_id, run.attempts, run.error)
+    logger.error(
+        "workflow rule %s failed on %s %s after %s attempts: %s",
+        rule.pk,
+        run.model,
+        run.object_id,
+        run.attempts,
+        run.error,
+    )
     if rule.owner is not None:
         notify(
             user=rule.owner,
@@ -179,7 +205,11 @@ def _schedule_retry(run_id: int, when) -> None:
 
 
 def retry(run_id: int) -> RuleRun | None:
-    run = RuleRun.objects.select_related("rule", "rule__owner").filter(pk=run_id, status=RunStatus.RETRYING).first()
+    run = (
+        RuleRun.objects.select_related("rule", "rule__owner")
+        .filter(pk=run_id, status=RunStatus.RETRYING)
+        .first()
+    )
     if run is None:
         return None
     rule = run.rule
@@ -204,7 +234,11 @@ def dry_run(rule: Rule, record, *, by) -> dict:
         return result
     if not result["matches"]:
         in_scope = Access.of(rule.owner).filter(type(record)._default_manager.filter(pk=record.pk)).exists()
-        result["reason"] = _("The conditions are not met.") if in_scope else _("The record is outside the rule owner's scope.")
+        result["reason"] = (
+            _("The conditions are not met.")
+            if in_scope
+            else _("The record is outside the rule owner's scope.")
+        )
         return result
     ctx = actions.Ctx(rule=rule, record=record, owner=rule.owner, dry=True)
     for index, config in enumerate(rule.actions):
@@ -215,7 +249,17 @@ def dry_run(rule: Rule, record, *, by) -> dict:
             text, outcome = str(exc), "skipped"
         except Exception as exc:
             text, outcome = str(exc) or exc.__class__.__name__, "failed"
-        result["actions"].append({"index": index, "type": config.get("type"), "label": str(actions.ACTIONS[config["type"]].label) if config.get("type") in actions.ACTIONS else "?", "outcome": outcome, "detail": text})
+        result["actions"].append(
+            {
+                "index": index,
+                "type": config.get("type"),
+                "label": str(actions.ACTIONS[config["type"]].label)
+                if config.get("type") in actions.ACTIONS
+                else "?",
+                "outcome": outcome,
+                "detail": text,
+            }
+        )
     RuleRun.objects.create(rule=rule, rule_version=rule.version, trigger=rule.trigger, model=rule.model,
                            object_id=str(record.pk), object_repr=str(record)[:200], status=RunStatus.DRY_RUN,
                            outcomes=result["actions"], event={"by": by.pk})  # fmt: skip

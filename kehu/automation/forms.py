@@ -28,16 +28,37 @@ def _json(value: str, default):
 
 class RuleForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("Name"), max_length=120)
-    description = forms.CharField(label=gettext_lazy("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    description = forms.CharField(
+        label=gettext_lazy("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
     model = forms.ChoiceField(label=gettext_lazy("Record type"))
     trigger = forms.ChoiceField(label=gettext_lazy("Trigger"), choices=Trigger.choices)
-    field = forms.CharField(label=gettext_lazy("Field (field changed, date reached, stage)"), required=False, max_length=80)
+    field = forms.CharField(
+        label=gettext_lazy("Field (field changed, date reached, stage)"), required=False, max_length=80
+    )
     from_value = forms.CharField(label=gettext_lazy("From (empty: any)"), required=False, max_length=200)
-    to_value = forms.CharField(label=gettext_lazy("To / stage ids (empty: any; several: comma-separated)"), required=False, max_length=200)
-    days = forms.IntegerField(label=gettext_lazy("Days (before the date; negative: after; or without activity)"), required=False, min_value=-3650, max_value=3650)
-    cron = forms.CharField(label=gettext_lazy("Schedule (minute hour day month weekday)"), required=False, max_length=100)
-    conditions = forms.CharField(label=gettext_lazy("Conditions (JSON rule tree)"), required=False, widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}))
-    actions = forms.CharField(label=gettext_lazy("Actions (JSON list)"), widget=forms.Textarea(attrs={"rows": 8, "class": "mono"}))
+    to_value = forms.CharField(
+        label=gettext_lazy("To / stage ids (empty: any; several: comma-separated)"),
+        required=False,
+        max_length=200,
+    )
+    days = forms.IntegerField(
+        label=gettext_lazy("Days (before the date; negative: after; or without activity)"),
+        required=False,
+        min_value=-3650,
+        max_value=3650,
+    )
+    cron = forms.CharField(
+        label=gettext_lazy("Schedule (minute hour day month weekday)"), required=False, max_length=100
+    )
+    conditions = forms.CharField(
+        label=gettext_lazy("Conditions (JSON rule tree)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}),
+    )
+    actions = forms.CharField(
+        label=gettext_lazy("Actions (JSON list)"), widget=forms.Textarea(attrs={"rows": 8, "class": "mono"})
+    )
     active = forms.BooleanField(label=gettext_lazy("Active"), required=False)
 
     def __init__(self, *args, **kwargs):
@@ -56,7 +77,11 @@ class RuleForm(forms.Form):
         config: dict = {}
         many = [v.strip() for v in (d.get("to_value") or "").split(",") if v.strip()]
         if trigger == Trigger.FIELD_CHANGED:
-            config = {"field": d.get("field") or "", "from": d.get("from_value") or "", "to": many if len(many) > 1 else (many[0] if many else "")}
+            config = {
+                "field": d.get("field") or "",
+                "from": d.get("from_value") or "",
+                "to": many if len(many) > 1 else (many[0] if many else ""),
+            }
         elif trigger == Trigger.STAGE_ENTERED:
             config = {"field": d.get("field") or "stage", "stages": many}
         elif trigger == Trigger.DATE_REACHED:
@@ -92,7 +117,9 @@ class RuleForm(forms.Form):
             "to_value": ",".join(map(str, to)) if isinstance(to, list) else (to or ""),
             "days": config.get("days_before", config.get("days")),
             "cron": config.get("cron", ""),
-            "conditions": json.dumps(rule.conditions or {}, ensure_ascii=False, indent=2) if rule.conditions else "",
+            "conditions": json.dumps(rule.conditions or {}, ensure_ascii=False, indent=2)
+            if rule.conditions
+            else "",
             "actions": json.dumps(rule.actions or [], ensure_ascii=False, indent=2),
             "active": rule.active,
         }

@@ -39,7 +39,9 @@ def parse_cron(text: str) -> list[set[int]]:
             else:
                 start = end = int(item)
             if not low <= start <= end <= high:
-                raise ValueError(_("%(part)s is out of range %(low)d-%(high)d.") % {"part": part, "low": low, "high": high})
+                raise ValueError(
+                    _("%(part)s is out of range %(low)d-%(high)d.") % {"part": part, "low": low, "high": high}
+                )
             values.update(range(start, end + 1, step))
         result.append(values)
     return result
@@ -81,7 +83,9 @@ def due_records(rule: Rule, now: dt.datetime) -> list[tuple[int, str]]:
         ids = qs.filter(**{_date_lookup(model, field): value}).values_list("pk", flat=True)[:MAX_PER_SCAN]
         return [(pk, f"date:{target.isoformat()}") for pk in ids]
     if rule.trigger == Trigger.NO_ACTIVITY:
-        field = config.get("field") or ("last_activity_at" if hasattr(model, "last_activity_at") else "updated_at")
+        field = config.get("field") or (
+            "last_activity_at" if hasattr(model, "last_activity_at") else "updated_at"
+        )
         cutoff = now - dt.timedelta(days=int(config.get("days", 7)))
         rows = qs.filter(**{f"{field}__lt": cutoff}).values_list("pk", field)[:MAX_PER_SCAN]
         return [(pk, f"quiet:{value.isoformat()[:40]}") for pk, value in rows]
@@ -109,12 +113,19 @@ def scan(now: dt.datetime | None = None) -> int:
 
     now = now or timezone.now()
     count = 0
-    for rule in Rule.objects.filter(active=True, trigger__in=[t.value for t in (Trigger.DATE_REACHED, Trigger.NO_ACTIVITY, Trigger.SCHEDULE)]).select_related("owner"):
+    for rule in Rule.objects.filter(
+        active=True,
+        trigger__in=[t.value for t in (Trigger.DATE_REACHED, Trigger.NO_ACTIVITY, Trigger.SCHEDULE)],
+    ).select_related("owner"):
         candidates = due_records(rule, now)
         if not candidates:
             continue
         keys = dict(candidates)
-        matched = set(engine.matching(rule, list(keys)).values_list("pk", flat=True)) if engine._owner_problem(rule) is None else set()
+        matched = (
+            set(engine.matching(rule, list(keys)).values_list("pk", flat=True))
+            if engine._owner_problem(rule) is None
+            else set()
+        )
         fresh = [pk for pk in keys if pk in matched and _fire_once(rule, pk, keys[pk])]
         if fresh:
             count += engine.run_rule(rule, fresh, events={str(pk): {"occasion": keys[pk]} for pk in fresh})

@@ -14,13 +14,26 @@ from .conditions import compile_conditions, fields_for, model_of
 from .models import Rule, RuleVersion, Trigger
 from .schedule import parse_cron
 
-CONFIG_FIELDS = ("name", "description", "model", "trigger", "trigger_config", "conditions", "actions", "active")
+CONFIG_FIELDS = (
+    "name",
+    "description",
+    "model",
+    "trigger",
+    "trigger_config",
+    "conditions",
+    "actions",
+    "active",
+)
 
 
 def model_choices() -> list[tuple[str, str]]:
     """The record types rules may watch: the registered business records."""
     return sorted(
-        ((e.label, str(e.model._meta.verbose_name).capitalize()) for e in registry.all_models() if e.nav and e.label != "automation.rule"),
+        (
+            (e.label, str(e.model._meta.verbose_name).capitalize())
+            for e in registry.all_models()
+            if e.nav and e.label != "automation.rule"
+        ),
         key=lambda c: c[1],
     )
 
@@ -42,7 +55,9 @@ def _clean(data: dict, *, by) -> dict:
         name = config.get("field") or ""
         if name and name not in {f.name for f in model._meta.get_fields()} and not name.startswith("custom."):
             errors.append(_("trigger: unknown field %(f)s.") % {"f": name})
-    if trigger == Trigger.STAGE_ENTERED and not any(f.name == (config.get("field") or "stage") for f in model._meta.get_fields()):
+    if trigger == Trigger.STAGE_ENTERED and not any(
+        f.name == (config.get("field") or "stage") for f in model._meta.get_fields()
+    ):
         errors.append(_("trigger: this record type has no stage."))
     if trigger == Trigger.DATE_REACHED:
         name = config.get("field") or ""
@@ -69,12 +84,19 @@ def _clean(data: dict, *, by) -> dict:
     errors += actions.validate(rule_actions, model)
     if errors:
         raise ValidationError({"__all__": errors})
-    return {**data, "trigger_config": config, "conditions": jsonable(clean_conditions), "actions": rule_actions}
+    return {
+        **data,
+        "trigger_config": config,
+        "conditions": jsonable(clean_conditions),
+        "actions": rule_actions,
+    }
 
 
 def _version(rule: Rule, by) -> None:
     RuleVersion.objects.get_or_create(
-        rule=rule, number=rule.version, defaults={"snapshot": {k: getattr(rule, k) for k in CONFIG_FIELDS}, "by": by}
+        rule=rule,
+        number=rule.version,
+        defaults={"snapshot": {k: getattr(rule, k) for k in CONFIG_FIELDS}, "by": by},
     )
 
 
@@ -89,7 +111,9 @@ def rule_create(*, data: dict, by) -> Rule:
 def rule_update(*, rule: Rule, data: dict, by, expected_version: int | None) -> Rule:
     with transaction.atomic():
         merged = {k: data.get(k, getattr(rule, k)) for k in CONFIG_FIELDS}
-        rule = records.record_update(instance=rule, data=_clean(merged, by=by), by=by, expected_version=expected_version)
+        rule = records.record_update(
+            instance=rule, data=_clean(merged, by=by), by=by, expected_version=expected_version
+        )
         _version(rule, by)
     triggers.invalidate()
     return rule

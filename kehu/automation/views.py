@@ -30,7 +30,11 @@ def _require(request, action: str) -> Access:
 def rule_list(request):
     access = _require(request, Action.VIEW)
     rules = selectors.rule_list(user=request.user).order_by("name", "id")[:500]
-    return render(request, "automation/rule_list.html", {"title": _("Workflow rules"), "rules": rules, "can_add": access.can(Action.ADD, Rule)})
+    return render(
+        request,
+        "automation/rule_list.html",
+        {"title": _("Workflow rules"), "rules": rules, "can_add": access.can(Action.ADD, Rule)},
+    )
 
 
 def rule_detail(request, pk: int):
@@ -41,7 +45,8 @@ def rule_detail(request, pk: int):
         "rule": rule,
         "runs": selectors.rule_runs(rule=rule),
         "versions": RuleVersion.objects.filter(rule=rule).select_related("by")[:20],
-        "can_change": access.filter(Rule.objects.filter(pk=rule.pk), mode="write").exists() and access.can(Action.CHANGE, Rule),
+        "can_change": access.filter(Rule.objects.filter(pk=rule.pk), mode="write").exists()
+        and access.can(Action.CHANGE, Rule),
         "dry": request.session.pop(f"automation-dry-{rule.pk}", None),
     }
     return render(request, "automation/rule_detail.html", context)
@@ -58,7 +63,9 @@ def rule_edit(request, pk: int | None = None):
                     rule = services.rule_create(data=form.rule_data(), by=request.user)
                 else:
                     version = int(request.POST.get("version") or rule.version)
-                    rule = services.rule_update(rule=rule, data=form.rule_data(), by=request.user, expected_version=version)
+                    rule = services.rule_update(
+                        rule=rule, data=form.rule_data(), by=request.user, expected_version=version
+                    )
                 messages.success(request, _("Saved: version %(v)d.") % {"v": rule.version})
                 return redirect(rule.get_absolute_url())
             except StaleRecordError as exc:

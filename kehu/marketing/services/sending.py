@@ -356,7 +356,9 @@ def dispatch(
     return total
 
 
-def contact_check(*, customer_id: int, kind: str, now: dt.datetime) -> tuple[str, str, dt.datetime | None] | None:
+def contact_check(
+    *, customer_id: int, kind: str, now: dt.datetime
+) -> tuple[str, str, dt.datetime | None] | None:
     """The contact rules for one customer-facing email outside a campaign (workflow rules, ADR 0019): None when
     it may go now, else (rule, reason, next allowed instant or None when it may never go). Consent,
     unsubscribe and the do-not-contact list drop it; the send window and quiet hours of `kind` (in the
@@ -365,16 +367,25 @@ def contact_check(*, customer_id: int, kind: str, now: dt.datetime) -> tuple[str
     cfg = cr.config()
     row = Customer.objects.filter(pk=customer_id).values("id", "email", "consent", "merged_into_id").first()
     email = ((row or {}).get("email") or "").strip().lower()
-    dnc_customers = set(DoNotContact.objects.filter(customer_id=customer_id).values_list("customer_id", flat=True))
+    dnc_customers = set(
+        DoNotContact.objects.filter(customer_id=customer_id).values_list("customer_id", flat=True)
+    )
     dnc_emails = (
-        {e.lower() for e in DoNotContact.objects.annotate(a=Lower("email")).filter(a=email).values_list("email", flat=True)}
+        {
+            e.lower()
+            for e in DoNotContact.objects.annotate(a=Lower("email"))
+            .filter(a=email)
+            .values_list("email", flat=True)
+        }
         if email
         else set()
     )
     hard = _hard_rule(row, dnc_customers, dnc_emails)
     if hard is not None:
         return hard[0], hard[1], None
-    tz = cr.zone(ContactProfile.objects.filter(customer_id=customer_id).values_list("time_zone", flat=True).first())
+    tz = cr.zone(
+        ContactProfile.objects.filter(customer_id=customer_id).values_list("time_zone", flat=True).first()
+    )
     rule = cr.why_not_now(now, tz, kind, cfg)
     if rule is None:
         return None
