@@ -46,13 +46,20 @@ def test_stage_entered_on_the_board_with_a_related_customer_condition(admin, on_
         model="sales.opportunity",
         trigger=Trigger.STAGE_ENTERED,
         trigger_config={"stages": [str(stages[50].pk)]},
-        conditions={"match": "all", "conditions": [{"field": "customer.city", "op": "eq", "value": "上海"},
-                                                   {"field": "amount", "op": "gte", "value": 1000}]},  # fmt: skip
+        conditions={
+            "match": "all",
+            "conditions": [
+                {"field": "customer.city", "op": "eq", "value": "上海"},
+                {"field": "amount", "op": "gte", "value": 1000},
+            ],
+        },  # fmt: skip
         actions=[{"type": "create_task", "title": "Call {{ record.name }}", "assign_to": "record_owner"}],
     )
     with on_commit():
         a = deals.opportunity_create(data={"name": "A", "customer": vip, "amount": Decimal("5000")}, by=admin)
-        b = deals.opportunity_create(data={"name": "B", "customer": other, "amount": Decimal("5000")}, by=admin)
+        b = deals.opportunity_create(
+            data={"name": "B", "customer": other, "amount": Decimal("5000")}, by=admin
+        )
     with on_commit():
         deals.opportunity_move(opportunity=a, stage=stages[25], by=admin)
         deals.opportunity_move(opportunity=b, stage=stages[50], by=admin)
@@ -71,8 +78,12 @@ def test_inbound_message_trigger(admin, on_commit):
     r = rule(admin, model="interactions.interaction", trigger=Trigger.INBOUND,
              actions=[{"type": "notify", "to": ["rule_owner"], "title": "Inbound: {{ record.subject }}"}])  # fmt: skip
     with on_commit():
-        interaction_log(customer=customer, data={"channel": "call", "direction": "out", "subject": "回访"}, by=admin)
-        interaction_log(customer=customer, data={"channel": "call", "direction": "in", "subject": "咨询价格"}, by=admin)
+        interaction_log(
+            customer=customer, data={"channel": "call", "direction": "out", "subject": "回访"}, by=admin
+        )
+        interaction_log(
+            customer=customer, data={"channel": "call", "direction": "in", "subject": "咨询价格"}, by=admin
+        )
     run = RuleRun.objects.get(rule=r)
     assert run.outcomes[0]["detail"].startswith("notified")
     assert admin.notifications.get().title == "Inbound: 咨询价格"
@@ -118,9 +129,13 @@ def test_pages_create_switch_and_dry_run(admin, client, on_commit):
     assert client.get(reverse("automation:rules")).status_code == 200
     response = client.post(
         reverse("automation:rule_create"),
-        {"name": "Tag VIPs", "model": "customers.customer", "trigger": "created",
-         "conditions": '{"match": "all", "conditions": [{"field": "city", "op": "eq", "value": "上海"}]}',
-         "actions": '[{"type": "add_tag", "tags": ["VIP"]}]'},  # fmt: skip
+        {
+            "name": "Tag VIPs",
+            "model": "customers.customer",
+            "trigger": "created",
+            "conditions": '{"match": "all", "conditions": [{"field": "city", "op": "eq", "value": "上海"}]}',
+            "actions": '[{"type": "add_tag", "tags": ["VIP"]}]',
+        },  # fmt: skip
     )
     created = Rule.objects.get(name="Tag VIPs")
     assert response.status_code == 302 and not created.active
@@ -134,7 +149,10 @@ def test_pages_create_switch_and_dry_run(admin, client, on_commit):
     client.post(reverse("automation:rule_switch", args=[created.pk]), {"active": "1"})
     created.refresh_from_db()
     assert created.active and created.version == 2
-    assert client.post(reverse("automation:rule_dry_run", args=[created.pk]), {"record": "abc"}).status_code == 302
+    assert (
+        client.post(reverse("automation:rule_dry_run", args=[created.pk]), {"record": "abc"}).status_code
+        == 302
+    )
 
 
 def test_pages_refuse_users_without_the_grant(client):

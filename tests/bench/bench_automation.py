@@ -52,12 +52,23 @@ def _bulk_rules(owner, n: int, *, created_only: bool = False) -> None:
         if created_only:
             trigger, config = Trigger.CREATED, {}
         else:
-            trigger = (Trigger.FIELD_CHANGED, Trigger.CREATED, Trigger.FIELD_CHANGED, Trigger.FIELD_CHANGED)[i % 4]
-            config = {"field": FIELDS[i % len(FIELDS)], "to": f"v{i}"} if trigger == Trigger.FIELD_CHANGED else {}
+            trigger = (Trigger.FIELD_CHANGED, Trigger.CREATED, Trigger.FIELD_CHANGED, Trigger.FIELD_CHANGED)[
+                i % 4
+            ]
+            config = (
+                {"field": FIELDS[i % len(FIELDS)], "to": f"v{i}"} if trigger == Trigger.FIELD_CHANGED else {}
+            )
         rules.append(
-            Rule(name=f"bench rule {i}", model="customers.customer", trigger=trigger, trigger_config=config,
-                 conditions={"match": "all", "conditions": [{"field": "city", "op": "eq", "value": f"城{i}"}]},
-                 actions=[{"type": "add_tag", "tags": ["bench"]}], active=True, owner=owner)  # fmt: skip
+            Rule(
+                name=f"bench rule {i}",
+                model="customers.customer",
+                trigger=trigger,
+                trigger_config=config,
+                conditions={"match": "all", "conditions": [{"field": "city", "op": "eq", "value": f"城{i}"}]},
+                actions=[{"type": "add_tag", "tags": ["bench"]}],
+                active=True,
+                owner=owner,
+            )  # fmt: skip
         )
     Rule.objects.bulk_create(rules)
     triggers.invalidate()
@@ -81,7 +92,9 @@ def test_automation_save_p95_with_1000_rules(settings, django_capture_on_commit_
             c.refresh_from_db()
             t0 = time.perf_counter()
             with django_capture_on_commit_callbacks(execute=True):
-                customer_update(customer=c, data={"city": f"{tag}{i}{rng.randint(0, 9)}"}, by=user, expected_version=None)
+                customer_update(
+                    customer=c, data={"city": f"{tag}{i}{rng.randint(0, 9)}"}, by=user, expected_version=None
+                )
             out.append((time.perf_counter() - t0) * 1000)
         return out
 
@@ -95,17 +108,21 @@ def test_automation_save_p95_with_1000_rules(settings, django_capture_on_commit_
 
 def _import(user, stamp: str) -> tuple[float, float]:
     from django.test.utils import CaptureOnCommitCallbacks  # noqa: F401
-    from tests.customers.importing import csv_bytes
 
     from kehu.customers.imports import services, worker
+    from tests.customers.importing import csv_bytes
 
     cities = ["北京", "上海", "广州", "深圳", "杭州", "成都", "武汉", "南京"]
     rows = [["客户名称", "手机", "邮箱", "城市", "备注"]]
     for i in range(ROWS):
         city = "拉萨" if i % 100 == 0 else cities[i % 8]  # ~1 % match the tagging rule
-        rows.append([f"自动化{stamp}{i}号", f"1{stamp[:2]}{i:08d}", f"a{stamp}.{i}@bench.example.com", city, ""])
+        rows.append(
+            [f"自动化{stamp}{i}号", f"1{stamp[:2]}{i:08d}", f"a{stamp}.{i}@bench.example.com", city, ""]
+        )
     job = services.import_upload(by=user, file_name="bench.csv", data=csv_bytes(rows))
-    services.import_configure(job=job, by=user, mapping_=job.mapping, options={"mode": "create", "duplicates": "skip"})
+    services.import_configure(
+        job=job, by=user, mapping_=job.mapping, options={"mode": "create", "duplicates": "skip"}
+    )
     services.import_start(job=job, by=user)
     from django.db import DEFAULT_DB_ALIAS, connections
 

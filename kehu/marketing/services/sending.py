@@ -365,7 +365,9 @@ def contact_check(
     customer's time zone) hold it until the next slot. Marketing messages go through campaigns (daily cap and
     spacing need the ledger), so `kind` is care or leisure here."""
     cfg = cr.config()
-    row = Customer.objects.filter(pk=customer_id).values("id", "email", "consent", "merged_into_id").first()
+    row: Any = (
+        Customer.objects.filter(pk=customer_id).values("id", "email", "consent", "merged_into_id").first()
+    )
     email = ((row or {}).get("email") or "").strip().lower()
     dnc_customers = set(
         DoNotContact.objects.filter(customer_id=customer_id).values_list("customer_id", flat=True)
