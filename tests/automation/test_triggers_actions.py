@@ -159,3 +159,25 @@ def test_pages_refuse_users_without_the_grant(client):
     user = UserFactory()
     client.force_login(user)
     assert client.get(reverse("automation:rules")).status_code == 403
+
+
+def test_api_create_validate_dry_run_and_runs(admin, api_for, on_commit):
+    api = api_for(admin)
+    bad = api.post("/api/automation-rules/", {"name": "x", "model": "customers.customer", "trigger": "created",
+                                              "actions": [{"type": "webhook", "url": "nope"}]}, format="json")  # fmt: skip
+    assert bad.status_code == 400 and "actions[0].url" in str(bad.json())
+    made = api.post("/api/automation-rules/", {"name": "api", "model": "customers.customer", "trigger": "created",
+                                               "actions": [{"type": "add_tag", "tags": ["api"]}], "active": True},
+                    format="json")  # fmt: skip
+    assert made.status_code == 201, made.json()
+    with on_commit():
+        customer = records.record_create(model=Customer, data={"name": "接口客户"}, by=admin)
+    pk = made.json()["id"]
+    runs = api.get(f"/api/automation-rules/{pk}/runs/").json()["results"]
+    assert runs[0]["object_id"] == str(customer.pk) and runs[0]["status"] == "succeeded"
+    dry = api.post(f"/api/automation-rules/{pk}/dry-run/", {"record": customer.pk}, format="json")
+    assert dry.status_code == 200 and dry.json()["matches"] is True
+    assert api.post(f"/api/automation-rules/{pk}/dry-run/", {"record": "x"}, format="json").status_code == 400
+    assert (
+        api.post(f"/api/automation-rules/{pk}/dry-run/", {"record": 10**12}, format="json").status_code == 404
+    )
