@@ -41,11 +41,11 @@ class RuleSerializer(AccessAwareSerializer):
 
 class RuleRunSerializer(serializers.ModelSerializer):
     outcomes = JsonListField(read_only=True)
-    event = JsonObjectField(read_only=True)
 
     class Meta:
         model = RuleRun
-        fields = ["id", "rule_version", "trigger", "model", "object_id", "object_repr", "event", "depth", "status",
+        # not the triggering write's changes (`event`): they may hold fields hidden for the reader
+        fields = ["id", "rule_version", "trigger", "model", "object_id", "object_repr", "depth", "status",
                   "outcomes", "error", "attempts", "at"]  # fmt: skip
 
 

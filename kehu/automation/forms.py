@@ -61,9 +61,11 @@ class RuleForm(forms.Form):
     )
     active = forms.BooleanField(label=gettext_lazy("Active"), required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, hidden: frozenset[str] | set[str] = frozenset(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["model"].choices = model_choices()
+        for name in hidden:  # field rights: a hidden description is neither shown nor overwritten
+            self.fields.pop(name, None)
 
     def clean_conditions(self):
         return _json(self.cleaned_data["conditions"], {})
@@ -92,9 +94,8 @@ class RuleForm(forms.Form):
                 config["field"] = d["field"]
         elif trigger == Trigger.SCHEDULE:
             config = {"cron": d.get("cron") or ""}
-        return {
+        data = {
             "name": d["name"],
-            "description": d.get("description") or "",
             "model": d["model"],
             "trigger": trigger,
             "trigger_config": config,
@@ -102,6 +103,9 @@ class RuleForm(forms.Form):
             "actions": d["actions"],
             "active": d["active"],
         }
+        if "description" in self.fields:
+            data["description"] = d.get("description") or ""
+        return data
 
     @staticmethod
     def initial_for(rule) -> dict:

@@ -38,7 +38,9 @@ def model_choices() -> list[tuple[str, str]]:
     )
 
 
-def _clean(data: dict, *, by) -> dict:
+def _clean(data: dict, *, by, owner=None) -> dict:
+    """The rule's settings validated (every problem with its path); conditions are compiled for the user the
+    rule will act as (its owner), so a field hidden for the owner is refused."""
     errors: list[str] = []
     label = data.get("model") or ""
     if label not in dict(model_choices()):
@@ -76,7 +78,7 @@ def _clean(data: dict, *, by) -> dict:
         errors.append(_("trigger: inbound messages are interactions or ticket messages."))
     conditions = data.get("conditions") or {}
     try:
-        clean_conditions, _q = compile_conditions(label, conditions, user=data.get("owner") or by)
+        clean_conditions, _q = compile_conditions(label, conditions, user=owner or data.get("owner") or by)
     except RuleError as exc:
         errors += [f"conditions.{m}" if not m.startswith("conditions") else m for m in exc.messages]
         clean_conditions = conditions

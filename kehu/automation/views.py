@@ -55,8 +55,9 @@ def rule_detail(request, pk: int):
 def rule_edit(request, pk: int | None = None):
     _require(request, Action.CHANGE if pk else Action.ADD)
     rule = selectors.rule_get(user=request.user, pk=pk) if pk else None
+    hidden = set(Access.of(request.user).hidden_fields(Rule))
     if request.method == "POST":
-        form = RuleForm(request.POST)
+        form = RuleForm(request.POST, hidden=hidden)
         if form.is_valid():
             try:
                 if rule is None:
@@ -74,7 +75,7 @@ def rule_edit(request, pk: int | None = None):
                 for error in exc.messages:
                     form.add_error(None, error)
     else:
-        form = RuleForm(initial=RuleForm.initial_for(rule) if rule else {"actions": "[]"})
+        form = RuleForm(initial=RuleForm.initial_for(rule) if rule else {"actions": "[]"}, hidden=hidden)
     label = (form.data.get("model") if form.is_bound else form.initial.get("model")) or "customers.customer"
     fields = []
     try:

@@ -181,3 +181,32 @@ def test_api_create_validate_dry_run_and_runs(admin, api_for, on_commit):
     assert (
         api.post(f"/api/automation-rules/{pk}/dry-run/", {"record": 10**12}, format="json").status_code == 404
     )
+
+
+def test_a_hidden_description_is_neither_shown_nor_overwritten(admin, client):
+    from kehu.core.models import FieldGrant, Scope
+    from tests.factories import user_with
+
+    r = rule(admin, description="机密说明 qqmarker", active=False)
+    editor = user_with("automation.rule", ("view", "change"), Scope.ALL, Scope.ALL)
+    FieldGrant.objects.create(
+        role=editor.roles.get(), model="automation.rule", field="description", access="hidden"
+    )
+    client.force_login(editor)
+    page = client.get(reverse("automation:rule_edit", args=[r.pk]))
+    assert page.status_code == 200 and b"qqmarker" not in page.content
+    assert b'name="description"' not in page.content
+    response = client.post(
+        reverse("automation:rule_edit", args=[r.pk]),
+        {
+            "name": "renamed",
+            "model": "customers.customer",
+            "trigger": "created",
+            "version": r.version,
+            "actions": '[{"type": "add_tag", "tags": ["auto"]}]',
+        },  # fmt: skip
+    )
+    assert response.status_code == 302
+    r.refresh_from_db()
+    assert (r.name, r.description) == ("renamed", "机密说明 qqmarker")
+    assert b"qqmarker" not in client.get(reverse("automation:rule", args=[r.pk])).content
