@@ -121,11 +121,11 @@ def scan(now: dt.datetime | None = None) -> int:
         if not candidates:
             continue
         keys = dict(candidates)
-        matched = (
-            set(engine.matching(rule, list(keys)).values_list("pk", flat=True))
-            if engine._owner_problem(rule) is None
-            else set()
-        )
+        problem, q = engine._compiled(rule)
+        if problem:  # logged once per scan as a failed run, with the reason
+            count += engine.run_rule(rule, [next(iter(keys))])
+            continue
+        matched = set(engine.matching(rule, list(keys), q).values_list("pk", flat=True))
         fresh = [pk for pk in keys if pk in matched and _fire_once(rule, pk, keys[pk])]
         if fresh:
             count += engine.run_rule(rule, fresh, events={str(pk): {"occasion": keys[pk]} for pk in fresh})

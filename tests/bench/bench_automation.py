@@ -137,7 +137,6 @@ def test_automation_save_p95_with_1000_rules(settings, django_capture_on_commit_
 
 
 def _import(user, stamp: str) -> tuple[float, float]:
-    from django.test.utils import CaptureOnCommitCallbacks  # noqa: F401
 
     from kehu.customers.imports import services, worker
     from tests.customers.importing import csv_bytes
@@ -147,7 +146,13 @@ def _import(user, stamp: str) -> tuple[float, float]:
     for i in range(ROWS):
         city = "拉萨" if i % 100 == 0 else cities[i % 8]  # ~1 % match the tagging rule
         rows.append(
-            [f"自动化{stamp}{i}号", f"1{stamp[:2]}{i:08d}", f"a{stamp}.{i}@bench.example.com", city, ""]
+            [
+                f"自动化{stamp}{i}号",
+                f"{'139' if stamp == '11' else '186'}{i:08d}",
+                f"a{stamp}.{i}@bench.example.com",
+                city,
+                "",
+            ]
         )
     job = services.import_upload(by=user, file_name="bench.csv", data=csv_bytes(rows))
     services.import_configure(
@@ -161,12 +166,25 @@ def _import(user, stamp: str) -> tuple[float, float]:
     t0 = time.perf_counter()
     assert worker.import_job_work(job.pk) == "done"
     imported = time.perf_counter() - t0
+    job.refresh_from_db()
+    print(f"BENCH import job: created={job.created} skipped={job.skipped} failed={job.failed}")
     callbacks = conn.run_on_commit[start:]
     del conn.run_on_commit[start:]
     t0 = time.perf_counter()
+    profile = None
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
+
+        profile = cProfile.Profile()
+        profile.enable()
     for _sids, func, _robust in callbacks:
         func()
     evaluated = time.perf_counter() - t0
+    if profile is not None:
+        import pstats
+
+        profile.disable()
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(35)
     return imported, evaluated
 
 
