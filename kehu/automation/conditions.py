@@ -299,12 +299,14 @@ def _fields_for(label: str) -> dict[str, RuleField]:
     return result
 
 
-def compile_conditions(label: str, conditions, *, user) -> tuple[dict, Q]:
+def compile_conditions(
+    label: str, conditions, *, user, fields: dict[str, RuleField] | None = None
+) -> tuple[dict, Q]:
     """Validate and compile a rule's conditions for `user` (the rule owner: fields hidden for the owner's
     role are refused). An empty tree matches every record. Raises marketing's RuleError."""
     if not conditions:
         return {}, Q()
-    return segment_rules.compile_rules(conditions, user=user, fields=fields_for(label))
+    return segment_rules.compile_rules(conditions, user=user, fields=fields or fields_for(label))
 
 
 def available(label: str, access: Access | None) -> list[RuleField]:

@@ -17,7 +17,7 @@ from kehu.core.access import Access
 from kehu.marketing.rules import RuleError
 
 from . import actions, triggers
-from .conditions import compile_conditions, model_of
+from .conditions import compile_conditions, fields_for, model_of
 from .models import Rule, RuleRun, RunStatus, Trigger
 
 logger = logging.getLogger(__name__)
@@ -99,13 +99,13 @@ def _owner_problem(rule: Rule) -> str | None:
     return None
 
 
-def _compiled(rule: Rule):
+def _compiled(rule: Rule, fields=None):
     """(problem, Q of the conditions and the trigger's own filter) for the rule's owner."""
     problem = _owner_problem(rule)
     if problem:
         return problem, None
     try:
-        _clean, q = compile_conditions(rule.model, rule.conditions, user=rule.owner)
+        _clean, q = compile_conditions(rule.model, rule.conditions, user=rule.owner, fields=fields)
     except RuleError as exc:
         return "; ".join(exc.messages), None
     if rule.trigger == Trigger.INBOUND:
@@ -123,8 +123,9 @@ def run_rules(batch: list[tuple[Rule, dict]], *, depth: int = 0) -> int:
     column (`CASE WHEN <conditions> THEN true`), in the owner's read scope."""
     count = 0
     groups: dict[int | None, list[tuple[Rule, dict, object]]] = {}
+    fields = fields_for(batch[0][0].model) if batch else None  # one table for the batch (one record type)
     for rule, events in batch:
-        problem, q = _compiled(rule)
+        problem, q = _compiled(rule, fields)
         if problem:
             RuleRun.objects.create(rule=rule, rule_version=rule.version, trigger=rule.trigger, model=rule.model,
                                    object_id=str(next(iter(events), "")), status=RunStatus.FAILED, error=problem,
