@@ -145,6 +145,14 @@ def recipients(ctx: Ctx, targets) -> list[User]:
 
 
 # --------------------------------------------------------------------------------------------- validation
+MAX_ID = 2**62
+
+
+def _id(value) -> bool:
+    """An id a database can look up (a whole number, not a boolean, within bigint)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < MAX_ID
+
+
 def _text(config: dict, key: str, errors: list, path: str, required: bool = True) -> None:
     value = config.get(key, "")
     if not isinstance(value, str) or len(value) > MAX_TEXT or "\x00" in value:
@@ -160,8 +168,8 @@ def _targets(config: dict, key: str, errors: list, path: str) -> None:
             f"{path}.{key}: " + _('Choose at least one: "record_owner", "rule_owner" or a user id.')
         )
         return
-    ids = [v for v in value if v not in ("record_owner", "rule_owner", "customer")]
-    if any(isinstance(v, bool) or not str(v).isdigit() for v in ids):
+    ids = [v for v in value if not isinstance(v, str) or v not in ("record_owner", "rule_owner", "customer")]
+    if any(isinstance(v, bool) or not str(v).isdigit() or len(str(v)) > 18 for v in ids):
         errors.append(
             f"{path}.{key}: " + _('Choose at least one: "record_owner", "rule_owner" or a user id.')
         )
@@ -176,11 +184,7 @@ def _targets(config: dict, key: str, errors: list, path: str) -> None:
 
 def _users(config: dict, errors: list, path: str) -> None:
     value = config.get("users")
-    if (
-        not isinstance(value, list)
-        or not value
-        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-    ):
+    if not isinstance(value, list) or not value or not all(_id(v) for v in value):
         errors.append(f"{path}.users: " + _("Choose at least one user (a list of user ids)."))
         return
     known = set(User.objects.filter(pk__in=value, is_active=True).values_list("pk", flat=True))
@@ -199,7 +203,7 @@ def _v_assign(config, model, errors, path):
         if not isinstance(territories, dict) or not territories:
             errors.append(f"{path}.territories: " + _('Map territories to user ids, e.g. {"上海": 3}.'))
         else:
-            config["users"] = sorted({v for v in territories.values() if isinstance(v, int)})
+            config["users"] = sorted({v for v in territories.values() if _id(v)})
             if len(config["users"]) != len(set(territories.values())):
                 errors.append(f"{path}.territories: " + _("Every territory needs a user id."))
         if not isinstance(config.get("field", "city"), str):
@@ -275,7 +279,7 @@ def _v_segment(config, model, errors, path):
     if not _has_customer(model):
         errors.append(f"{path}: " + _("This record type has no customer."))
     pk = config.get("segment")
-    if not isinstance(pk, int) or not Segment.objects.filter(pk=pk, kind=SegmentKind.STATIC).exists():
+    if not _id(pk) or not Segment.objects.filter(pk=pk, kind=SegmentKind.STATIC).exists():
         errors.append(f"{path}.segment: " + _("Choose a static segment (its id)."))
 
 
@@ -285,7 +289,7 @@ def _v_campaign(config, model, errors, path):
     if not _has_customer(model):
         errors.append(f"{path}: " + _("This record type has no customer."))
     pk = config.get("campaign")
-    if not isinstance(pk, int) or not Campaign.objects.filter(pk=pk).exists():
+    if not _id(pk) or not Campaign.objects.filter(pk=pk).exists():
         errors.append(f"{path}.campaign: " + _("Choose a campaign (its id)."))
 
 

@@ -55,20 +55,32 @@ def _clean(data: dict, *, by, owner=None) -> dict:
     fields = fields_for(label)
     if trigger == Trigger.FIELD_CHANGED:
         name = config.get("field") or ""
-        if name and name not in {f.name for f in model._meta.get_fields()} and not name.startswith("custom."):
+        if not isinstance(name, str) or (
+            name and name not in {f.name for f in model._meta.get_fields()} and not name.startswith("custom.")
+        ):
             errors.append(_("trigger: unknown field %(f)s.") % {"f": name})
+    if trigger == Trigger.STAGE_ENTERED and not isinstance(config.get("stages", []), list):
+        errors.append(_("trigger: list the stages by id."))
     if trigger == Trigger.STAGE_ENTERED and not any(
         f.name == (config.get("field") or "stage") for f in model._meta.get_fields()
     ):
         errors.append(_("trigger: this record type has no stage."))
     if trigger == Trigger.DATE_REACHED:
         name = config.get("field") or ""
-        if name not in fields or fields[name].kind != "date":
+        if not isinstance(name, str) or name not in fields or fields[name].kind != "date":
             errors.append(_("trigger: choose a date field."))
-        if not isinstance(config.get("days_before", 0), int):
+        days = config.get("days_before", 0)
+        if isinstance(days, bool) or not isinstance(days, int) or not -3650 <= days <= 3650:
             errors.append(_("trigger: days before must be a whole number (negative: after)."))
-    if trigger == Trigger.NO_ACTIVITY and (not isinstance(config.get("days"), int) or config["days"] < 1):
+    days = config.get("days")
+    if trigger == Trigger.NO_ACTIVITY and (
+        isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3650
+    ):
         errors.append(_("trigger: enter the number of days without activity."))
+    if trigger == Trigger.NO_ACTIVITY and config.get("field"):
+        name = config["field"]
+        if not isinstance(name, str) or name not in fields or fields[name].kind != "date":
+            errors.append(_("trigger: choose a date field."))
     if trigger == Trigger.SCHEDULE:
         try:
             parse_cron(config.get("cron", ""))

@@ -224,6 +224,10 @@ def test_versions_and_switch(admin):
             "Unknown field",
         ),
         ({"trigger": Trigger.SCHEDULE, "trigger_config": {"cron": "61 * * * *"}}, "out of range"),
+        ({"actions": [{"type": "assign", "method": "load", "users": [10**30]}]}, "actions[0].users"),
+        ({"actions": [{"type": "notify", "to": [True], "title": "t"}]}, "actions[0].to"),
+        ({"trigger": Trigger.NO_ACTIVITY, "trigger_config": {"days": 10**9}}, "days without activity"),
+        ({"trigger": Trigger.DATE_REACHED, "trigger_config": {"field": {"x": 1}}}, "date field"),
         ({"trigger": Trigger.DATE_REACHED, "trigger_config": {"field": "name"}}, "date field"),
         (
             {
