@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.db import models
 
+from . import events
 from .models import AuditAction, AuditEntry
 
 
@@ -104,7 +105,7 @@ def log(
         object_id = instance.pk if object_id is None else object_id
         object_repr = object_repr or str(instance)[:200]
         version = version if version is not None else getattr(instance, "version", None)
-    return AuditEntry.objects.create(
+    entry = AuditEntry.objects.create(
         actor=actor if getattr(actor, "pk", None) else None,
         actor_name=(str(actor) if getattr(actor, "pk", None) else "system")[:150],
         action=action,
@@ -117,6 +118,8 @@ def log(
         request_id=ctx.request_id,
         ip_address=ctx.ip_address,
     )
+    events.written(entry.model, action, ((entry.object_id, entry.changes),), actor)
+    return entry
 
 
 def log_many(*, actor, action: str, model: str, rows: Iterable[tuple], note: str = "") -> int:
@@ -140,6 +143,7 @@ def log_many(*, actor, action: str, model: str, rows: Iterable[tuple], note: str
         for row in rows
     ]
     AuditEntry.objects.bulk_create(entries, batch_size=1000)
+    events.written(model, action, [(e.object_id, e.changes) for e in entries], actor)
     return len(entries)
 
 

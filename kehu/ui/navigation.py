@@ -178,9 +178,10 @@ ADMIN_ITEMS = [
     ("tags", _("Tags"), "core:tags", "tag"),
     ("transfer", _("Transfer records"), "core:transfer", "swap"),
     ("audit", _("Audit trail"), "core:audit", "history"),
+    ("automation", _("Workflow rules"), "automation:rules", "sliders"),
 ]
 #: administration items that a role without administration rights may be granted on its own
-ADMIN_ITEM_GRANTS = {"audit": ("view", "core.auditentry")}
+ADMIN_ITEM_GRANTS = {"audit": ("view", "core.auditentry"), "automation": ("view", "automation.rule")}
 
 
 @lru_cache(maxsize=512)

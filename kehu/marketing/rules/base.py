@@ -95,6 +95,10 @@ class Context:
     now: dt.datetime
     errors: list[str] = field(default_factory=list)
     conditions: int = 0
+    #: the fields rules may use, by key (None: the customer fields of segments, ``FIELDS`` and the customer
+    #: custom fields). Workflow rules (kehu.automation) pass the fields of their record type here, so one tree
+    #: format, one validator and one compiler serve every model.
+    fields: dict[str, RuleField] | None = None
 
     def error(self, path: str, message) -> None:
         self.errors.append(f"{path}: {message}" if path else str(message))

@@ -52,7 +52,9 @@ def _lookup_field(key, ctx: Context, path: str) -> RuleField | None:
     if not isinstance(key, str) or not key:
         ctx.error(f"{path}.field", _("Choose a field."))
         return None
-    if key.startswith("custom."):
+    if ctx.fields is not None:
+        found = ctx.fields.get(key)
+    elif key.startswith("custom."):
         found = next((rf for rf in custom_fields() if rf.key == key), None)
     else:
         found = FIELDS.get(key)
@@ -196,13 +198,17 @@ def parse_definition(raw) -> dict:
     return raw
 
 
-def compile_rules(definition, *, user=None, access: Access | None = None) -> tuple[dict, Q]:
+def compile_rules(
+    definition, *, user=None, access: Access | None = None, fields: dict[str, RuleField] | None = None
+) -> tuple[dict, Q]:
     """Validate ``definition`` for ``user`` (None: the system, every field allowed) and compile it.
-    Returns (the normalised definition, a Q over Customer). RuleError lists every problem found."""
+    Returns (the normalised definition, a Q over Customer). RuleError lists every problem found.
+    ``fields`` replaces the customer fields by another record type's (workflow rules: the Q is then over
+    that model)."""
     definition = parse_definition(definition)
     if access is None and user is not None:
         access = Access.of(user)
-    ctx = Context(access=access, today=timezone.localdate(), now=timezone.now())
+    ctx = Context(access=access, today=timezone.localdate(), now=timezone.now(), fields=fields)
     try:
         if len(json.dumps(definition, default=str)) > MAX_JSON:
             raise RuleError([_("The rules are too long.")])

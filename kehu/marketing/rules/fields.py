@@ -306,12 +306,13 @@ CUSTOM_KINDS = {
 }
 
 
-def custom_fields() -> list[RuleField]:
-    """The active custom fields of customers as rule fields ("custom.<key>")."""
+def custom_fields(model=None) -> list[RuleField]:
+    """The active custom fields of customers (or of ``model``) as rule fields ("custom.<key>")."""
     from kehu.core import customfields
 
+    model = model or cm.Customer
     result = []
-    for d in customfields.definitions(cm.Customer):
+    for d in customfields.definitions(model):
         result.append(
             RuleField(
                 f"custom.{d.key}",
@@ -323,7 +324,7 @@ def custom_fields() -> list[RuleField]:
                 choices=(lambda d=d: [(c, c) for c in d.choices])
                 if d.field_type == CustomFieldType.CHOICE
                 else None,
-                refuse=_hidden(cm.Customer, "custom"),
+                refuse=_hidden(model, "custom"),
             )
         )
     return result

@@ -354,3 +354,41 @@ def dispatch(
         if not out.claimed:
             break
     return total
+
+
+def contact_check(
+    *, customer_id: int, kind: str, now: dt.datetime
+) -> tuple[str, str, dt.datetime | None] | None:
+    """The contact rules for one customer-facing email outside a campaign (workflow rules, ADR 0019): None when
+    it may go now, else (rule, reason, next allowed instant or None when it may never go). Consent,
+    unsubscribe and the do-not-contact list drop it; the send window and quiet hours of `kind` (in the
+    customer's time zone) hold it until the next slot. Marketing messages go through campaigns (daily cap and
+    spacing need the ledger), so `kind` is care or leisure here."""
+    cfg = cr.config()
+    row: Any = (
+        Customer.objects.filter(pk=customer_id).values("id", "email", "consent", "merged_into_id").first()
+    )
+    email = ((row or {}).get("email") or "").strip().lower()
+    dnc_customers = set(
+        DoNotContact.objects.filter(customer_id=customer_id).values_list("customer_id", flat=True)
+    )
+    dnc_emails = (
+        {
+            e.lower()
+            for e in DoNotContact.objects.annotate(a=Lower("email"))
+            .filter(a=email)
+            .values_list("email", flat=True)
+        }
+        if email
+        else set()
+    )
+    hard = _hard_rule(row, dnc_customers, dnc_emails)
+    if hard is not None:
+        return hard[0], hard[1], None
+    tz = cr.zone(
+        ContactProfile.objects.filter(customer_id=customer_id).values_list("time_zone", flat=True).first()
+    )
+    rule = cr.why_not_now(now, tz, kind, cfg)
+    if rule is None:
+        return None
+    return rule, str(cr.Rule(rule).label), cr.next_slot(now, tz, kind, cfg)
