@@ -14,7 +14,7 @@ export PYTHONDONTWRITEBYTECODE=1
 # leap day, one minute before Europe/Berlin's DST switch (tests/clock.py explains the frozen clock).
 CLOCKS ?= 2031-12-31T23:59:00+08:00 2028-02-29T16:30:00+00:00 2027-03-28T00:59:00+00:00
 
-.PHONY: run test test-clock system-deps install messages migrate demo serve lint bench vendor clean
+.PHONY: run prod-demo test test-clock system-deps install messages migrate demo serve lint bench vendor clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ run: demo
 	  $(PY) manage.py campaign_scheduler --every 60 > var/campaigns.log 2>&1 & \
 	  $(PY) manage.py forecast_snapshot --every 86400 > var/forecast.log 2>&1 & \
 	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload
+
+# The production profile on this machine: PostgreSQL (a private cluster unless DATABASE_URL is set), Redis,
+# gunicorn, RQ workers and the scheduler (scripts/prod-demo.sh, docs/deployment.md). Ctrl+C stops them all.
+prod-demo: install messages
+	bash scripts/system-deps.sh prod
+	SEED_CUSTOMERS=$(SEED_CUSTOMERS) KEHU_PROD_PORT=$(PORT) bash scripts/prod-demo.sh
 
 test: install messages
 	bash scripts/system-deps.sh test

@@ -19,6 +19,7 @@ graceful_timeout = 30
 max_requests = 5000  # recycle workers now and then (memory fragmentation), staggered
 max_requests_jitter = 500
 accesslog = None
+control_socket_disable = True  # gunicorn 25+: no control socket in $HOME (several instances on one machine)
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -9,7 +9,7 @@
 #   KEHU_REDIS_URL unset  a redis-server (the Debian package) on port $KEHU_PROD_REDIS_PORT, no persistence
 # Knobs: KEHU_PROD_DIR (var/prod-demo), KEHU_PROD_PORT (8000: gunicorn), KEHU_PROD_PG_PORT (55433),
 # KEHU_PROD_REDIS_PORT (56380), KEHU_WEB_WORKERS (2), KEHU_RQ_WORKERS (2), SEED_CUSTOMERS (2000; 0 = no demo
-# data), KEHU_PROD_SCHEDULER (1; 0 = no scheduler process). Once every part answers it prints
+# data), KEHU_PROD_SCHEDULER (1; 0 = no scheduler process), KEHU_PROD_READY_TIMEOUT (180 s). Once every part answers it prints
 # "prod-demo ready on http://…" (tests/test_production_profile.py waits for that line).
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
@@ -69,7 +69,7 @@ rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 "$PY" manage.py migrate --noinput >"$dir/migrate.log"
 "$PY" manage.py collectstatic --noinput >"$dir/collectstatic.log"
 if [ "$seed" != 0 ]; then
-  "$PY" manage.py seed_demo --customers "$seed" --if-empty >"$dir/seed.log"
+  "$PY" manage.py seed_demo --customers "$seed" --if-empty >"$dir/seed.log" 2>&1
   "$PY" manage.py demo_logins
 fi
 
@@ -86,11 +86,11 @@ if [ "${KEHU_PROD_SCHEDULER:-1}" = 1 ]; then
 fi
 
 # ready when /healthz/ready says the database, the queue and a worker's heartbeat are all fine
-"$PY" - "$web_port" <<'PY'
-import json, sys, time, urllib.error, urllib.request
+"$PY" - "$web_port" "${KEHU_PROD_READY_TIMEOUT:-180}" <<'PY'
+import sys, time, urllib.error, urllib.request
 
 url = f"http://127.0.0.1:{sys.argv[1]}/healthz/ready"
-deadline, last = time.monotonic() + 60, None
+deadline, last = time.monotonic() + float(sys.argv[2]), None
 while time.monotonic() < deadline:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:

@@ -36,9 +36,15 @@ CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = int(os.environ.get("KEHU_HSTS_SECONDS", "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
+# WhiteNoise serves hashed static files (far-future caching) pre-compressed with gzip and brotli;
+# KEHU_STATIC_COMPRESS=0 skips the compression (a proxy or CDN compresses; collectstatic takes seconds, not a minute)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if env_bool("KEHU_STATIC_COMPRESS", True)
+        else "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
+    },
 }
 
 # PostgreSQL: a connection pool per process (Django's psycopg pool support); pgbouncer instead: KEHU_DB_POOL=0
