@@ -203,7 +203,7 @@ class Command(BaseCommand):
                     copy.write_row(
                         [
                             field.get_db_prep_save(value, connection=target)
-                            for field, value in zip(fields, row)
+                            for field, value in zip(fields, row, strict=True)
                         ]
                     )
                     count += 1
