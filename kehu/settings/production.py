@@ -102,5 +102,6 @@ if os.environ.get("KEHU_LOG_FORMAT", "json") == "json":
         "loggers": {
             "kehu.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
             "rq.worker": {"handlers": ["console"], "level": "INFO", "propagate": False},
+            "kehu.schedules": {"handlers": ["console"], "level": "INFO", "propagate": False},
         },
     }

@@ -113,7 +113,8 @@ def table_digest(model: type[models.Model], alias: str) -> tuple[int, str]:
 
 def add_source(path: Path) -> None:
     config = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path), "OPTIONS": {"timeout": 20}}
-    connections.settings[SOURCE] = connections.configure_settings({SOURCE: config})[SOURCE]
+    configured = connections.configure_settings({"default": dict(config), SOURCE: config})
+    connections.settings[SOURCE] = configured[SOURCE]
 
 
 class Command(BaseCommand):
