@@ -2,7 +2,7 @@
 
 Environment: KEHU_BIND (127.0.0.1:8000), KEHU_WEB_WORKERS (2 × cores), KEHU_WEB_THREADS (4: gthread workers,
 so a slow request does not hold a whole process), KEHU_WEB_TIMEOUT (120 s: imports read whole files in the
-upload request). Logs: gunicorn's own lines as JSON on stderr; the access log is the app's (`kehu.access`, one JSON
+upload request), KEHU_WEB_KEEPALIVE (75 s). Logs: gunicorn's own lines as JSON on stderr; the access log is the app's (`kehu.access`, one JSON
 line per request with its route and duration), so gunicorn's access log stays off. With PROMETHEUS_MULTIPROC_DIR
 set, a dead worker's metric files are marked so that its gauges leave the sum (kehu/core/observability.py).
 """
@@ -16,6 +16,11 @@ threads = int(os.environ.get("KEHU_WEB_THREADS", "4"))
 worker_class = "gthread"
 timeout = int(os.environ.get("KEHU_WEB_TIMEOUT", "120"))
 graceful_timeout = 30
+# an idle keep-alive connection is kept longer than clients and proxies keep theirs (nginx 60 s, cloud balancers
+# 60 s): when the server closes first, a client sending its next request on that connection at the same moment gets
+# "connection reset" (seen under load with gunicorn's default of 2 s: 2 of 192 requests). gthread workers park idle
+# connections in a poller, not in a thread.
+keepalive = int(os.environ.get("KEHU_WEB_KEEPALIVE", "75"))
 max_requests = 5000  # recycle workers now and then (memory fragmentation), staggered
 max_requests_jitter = 500
 accesslog = None
