@@ -18,7 +18,7 @@ timeout = int(os.environ.get("KEHU_WEB_TIMEOUT", "120"))
 graceful_timeout = 30
 # an idle keep-alive connection is kept longer than clients and proxies keep theirs (nginx 60 s, cloud balancers
 # 60 s): when the server closes first, a client sending its next request on that connection at the same moment gets
-# "connection reset" (seen under load with gunicorn's default of 2 s: 2 of 192 requests). gthread workers park idle
+# "connection reset" (most likely what the load test saw with gunicorn's default of 2 s: 2 of 192 requests). gthread workers park idle
 # connections in a poller, not in a thread.
 keepalive = int(os.environ.get("KEHU_WEB_KEEPALIVE", "75"))
 max_requests = 5000  # recycle workers now and then (memory fragmentation), staggered
