@@ -14,7 +14,7 @@ export PYTHONDONTWRITEBYTECODE=1
 # leap day, one minute before Europe/Berlin's DST switch (tests/clock.py explains the frozen clock).
 CLOCKS ?= 2031-12-31T23:59:00+08:00 2028-02-29T16:30:00+00:00 2027-03-28T00:59:00+00:00
 
-.PHONY: run test test-clock system-deps install messages migrate demo serve lint bench vendor clean
+.PHONY: run prod-demo bench-load test test-clock system-deps install messages migrate demo serve lint bench vendor clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,12 @@ run: demo
 	  $(PY) manage.py automation_scheduler --every 60 > var/automation.log 2>&1 & \
 	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
+# The production profile on this machine: PostgreSQL (a private cluster unless DATABASE_URL is set), Redis,
+# gunicorn, RQ workers and the scheduler (scripts/prod-demo.sh, docs/deployment.md). Ctrl+C stops them all.
+prod-demo: install messages
+	bash scripts/system-deps.sh prod
+	SEED_CUSTOMERS=$(SEED_CUSTOMERS) KEHU_PROD_PORT=$(PORT) bash scripts/prod-demo.sh
+
 test: install messages
 	bash scripts/system-deps.sh test
 	$(PY) -m kehu.tools.check_gates
@@ -74,6 +80,13 @@ lint: install
 bench: install messages
 	mkdir -p var
 	$(PY) -m pytest tests/bench -p no:cacheprovider -o addopts="" -o python_files="bench_*.py" -s --reuse-db $(BENCH_ARGS)
+
+# The working-day load mix (tests/bench/locustfile.py) against the production profile, headless for a fixed
+# time: LOAD_USERS (8), LOAD_SECONDS (60); p50/p95/p99 per step (scripts/load-test.sh, docs/benchmarks.md).
+bench-load: install messages
+	$(PIP) install --quiet 'locust>=2.30,<3'
+	bash scripts/system-deps.sh prod
+	SEED_CUSTOMERS=$(SEED_CUSTOMERS) bash scripts/load-test.sh
 
 vendor:
 	bash scripts/vendor.sh

@@ -9,6 +9,7 @@ from kehu.analytics import api as analytics_api
 from kehu.analytics import api_value as analytics_value_api
 from kehu.automation import api as automation_api
 from kehu.core import api_views as core_api
+from kehu.core import observability
 from kehu.customers import api as customers_api
 from kehu.interactions import api as interactions_api
 from kehu.marketing import api as marketing_api
@@ -49,6 +50,8 @@ urlpatterns = [
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("healthz", healthz),
+    path("healthz/ready", observability.health_ready, name="health-ready"),
+    path("metrics", observability.metrics, name="metrics"),
     # browsers and bookmarks ask for /favicon.ico whatever the page links
     path("favicon.ico", favicon),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -3,13 +3,15 @@
 #
 #   scripts/system-deps.sh run    # `make run`: a CJK font (Chinese text in generated PDFs)
 #   scripts/system-deps.sh test   # `make test`: the above, Chromium (browser tests), GNU gettext (catalogue check)
-#   scripts/system-deps.sh ci     # `.ci/run`: the above and a PostgreSQL 15 server
+#   scripts/system-deps.sh ci     # `.ci/run`: the above, a PostgreSQL 15 server and redis-server (the production
+#                                 # profile's test, tests/test_production_profile.py)
+#   scripts/system-deps.sh prod   # `make prod-demo`: a CJK font, PostgreSQL 15 and redis-server
 #
 # As root on Debian/Ubuntu it installs what is missing with apt-get; otherwise it stops and prints the one
 # command that installs it. KEHU_SKIP_SYSTEM_DEPS=1 skips the check (you install things your own way).
 set -euo pipefail
 profile=${1:-test}
-case "$profile" in run|test|ci) ;; *) echo "usage: $0 run|test|ci" >&2; exit 2 ;; esac
+case "$profile" in run|test|ci|prod) ;; *) echo "usage: $0 run|test|ci|prod" >&2; exit 2 ;; esac
 [ "${KEHU_SKIP_SYSTEM_DEPS:-}" = 1 ] && exit 0
 
 missing=()
@@ -17,12 +19,13 @@ has_package() { command -v dpkg-query >/dev/null 2>&1 && [ "$(dpkg-query -W -f='
 cjk_font() { has_package fonts-noto-cjk || has_package fonts-wqy-microhei || { command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh 2>/dev/null | head -n 1)" ]; }; }
 
 cjk_font || missing+=(fonts-noto-cjk)
-if [ "$profile" != run ]; then
+if [ "$profile" = test ] || [ "$profile" = ci ]; then
   [ -x "${KEHU_CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
   command -v xgettext >/dev/null 2>&1 || missing+=(gettext)
 fi
-if [ "$profile" = ci ]; then
+if [ "$profile" = ci ] || [ "$profile" = prod ]; then
   [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15 postgresql-contrib-15)
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

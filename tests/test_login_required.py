@@ -11,6 +11,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 PUBLIC = {
     "/accounts/login/",
     "/healthz",
+    "/healthz/ready",
+    "/metrics",  # loopback or a bearer token: tests/test_production_profile.py
     "/api/schema/",
     "/favicon.ico",
 }  # and /public/ (anonymous lead forms)

@@ -18,6 +18,11 @@ class CoreConfig(AppConfig):
         serializers.ModelSerializer.serializer_field_mapping[models.DateTimeField] = DateTimeField
 
         signin.connect()
+        from django_tasks.signals import task_finished
+
+        from .observability import task_finished as count_finished_task
+
+        task_finished.connect(count_finished_task, dispatch_uid="kehu.observability.task_finished")
         from .models import Department, Role, Team, User
 
         registry.register(User, owner_field=None, nav=False)

@@ -23,3 +23,29 @@ class RedactSecretsFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, ()
         return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (the production profile's logs): time, level, logger, message, the fields a
+    log call passes in `extra=` (the access log's method, path, status, duration) and the traceback, if any."""
+
+    _standard = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        import datetime
+        import json
+
+        entry = {
+            "time": datetime.datetime.fromtimestamp(record.created, tz=datetime.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in self._standard and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False, default=str)

@@ -17,6 +17,7 @@ PUBLIC_PREFIXES = (
     "/static/",
     "/i18n/",
     "/healthz",
+    "/metrics",  # loopback or KEHU_METRICS_TOKEN only (kehu/core/observability.py)
     "/api/schema/",
     "/favicon.ico",
     "/public/",
