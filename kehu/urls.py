@@ -69,5 +69,7 @@ urlpatterns = [
     path("analytics/", include("kehu.analytics.urls")),
     path("marketing/", include("kehu.marketing.urls")),
     path("sales-management/", include("kehu.salesmgmt.urls")),
+    path("portal/", include("kehu.portal.urls")),
+    path("portal-admin/", include("kehu.portal.views_staff")),
     path("", include("kehu.ui.urls")),
 ]
