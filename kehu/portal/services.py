@@ -287,8 +287,9 @@ def consent_set(*, profile: PortalUser, channel: str, granted: bool) -> None:
     consent history (method: customer portal) by the customers app."""
     person = Customer.objects.get(pk=profile.person.pk)
     status = ConsentStatus.GRANTED if granted else ConsentStatus.WITHDRAWN
-    if (person.consent or {}).get(channel, {}).get("status") == status:
-        return
+    current = (person.consent or {}).get(channel, {}).get("status")
+    if current == status or (current is None and not granted):
+        return  # nothing changes (an unticked box withdraws only what was granted)
     customer_services.consent_record(
         customer=person,
         channel=channel,
