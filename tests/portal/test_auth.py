@@ -77,12 +77,12 @@ def test_invite_refuses_a_known_email_and_bad_input(staff, client, smtp_settings
     account = customer_services.customer_create(data={"name": "北京华信科技有限公司"}, by=staff)
     client.force_login(staff)
     url = reverse("portal_staff:invite", args=[account.pk])
-    client.post(url, {"email": "root@example.com", "kind": "customer"})
+    client.post(url, {"email": "wang@huaxin.example.cn", "kind": "customer"})
+    client.post(url, {"email": "WANG@huaxin.example.cn", "kind": "customer"})  # the same person again
     client.post(url, {"email": "not-an-email", "kind": "customer"})
-    staff.email = "root@example.com"
-    staff.save()
-    client.post(url, {"email": "root@example.com", "kind": "customer"})
-    assert PortalUser.objects.count() == 1  # the first one only
+    client.post(url, {"email": "x@huaxin.example.cn", "kind": "admin"})
+    client.post(url, {"email": staff.email or "root@example.com", "kind": "customer"})  # a staff user's email
+    assert list(PortalUser.objects.values_list("user__email", flat=True)) == ["wang@huaxin.example.cn"]
 
 
 def test_staff_without_change_right_cannot_invite(world, make_user, client):

@@ -12,15 +12,18 @@ from kehu.sales.models import Lead
 pytestmark = pytest.mark.django_db
 
 
-def test_register_a_deal_creates_a_lead_for_sales(world, portal_client, make_user):
+def test_register_a_deal_creates_a_lead_for_sales(
+    world, portal_client, make_user, django_capture_on_commit_callbacks
+):
     rep = make_user("sales.lead")
     world.partner_account.owner = rep
     world.partner_account.save()
     c = portal_client(world.partner)
-    response = c.post(
-        reverse("portal:deal_new"),
-        {"company": "深圳新客户有限公司", "name": "周", "phone": "", "email": "zhou@new.example.cn"},
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = c.post(
+            reverse("portal:deal_new"),
+            {"company": "深圳新客户有限公司", "name": "周", "phone": "", "email": "zhou@new.example.cn"},
+        )
     assert response.status_code == 302
     reg = DealRegistration.objects.get()
     assert reg.outcome == "new" and reg.lead.source == "referral"
@@ -57,3 +60,15 @@ def test_partners_see_only_their_own_registrations(world, portal_client, staff):
     c.post(reverse("portal:deal_new"), {"company": "Partner lead"})
     page = c.get(reverse("portal:deals")).content.decode()
     assert "Partner lead" in page and "Staff lead" not in page
+
+
+def test_the_sales_assignment_rules_pick_the_owner(world, portal_client, make_user):
+    from kehu.sales.models import AssignmentRule
+
+    channel_rep = make_user("sales.lead")
+    rule = AssignmentRule.objects.create(name="partner referrals", source="referral", method="round_robin")
+    rule.users.set([channel_rep])
+    c = portal_client(world.partner)
+    c.post(reverse("portal:deal_new"), {"company": "杭州新客户有限公司", "city": "杭州"})
+    lead = DealRegistration.objects.get().lead
+    assert lead.owner == channel_rep and lead.assignment_rule == rule
