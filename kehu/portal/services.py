@@ -132,18 +132,21 @@ def invitation_send(profile_id: int) -> None:
     """Email the activation link (through the configured mail backend: SMTP in production)."""
     profile = PortalUser.objects.select_related("user", "customer").get(pk=profile_id)
     link = settings.KEHU_BASE_URL + activation_path(profile.user)
+    days = settings.PASSWORD_RESET_TIMEOUT // 86400
+    body = "\n".join(
+        [
+            _("Hello %(person)s,") % {"person": profile.user.display_name or profile.user.email},
+            "",
+            _("You have been invited to the customer portal for %(customer)s.")
+            % {"customer": profile.customer.name},
+            _("Choose your password here (the link works once, for %(days)s days):") % {"days": days},
+            link,
+            "",
+        ]
+    )
     send_mail(
-        subject=_("Your access to the %(name)s customer portal") % {"name": _("Kehu")},
-        message=_(
-            "Hello %(person)s,\n\nYou have been invited to the customer portal for %(customer)s.\n"
-            "Choose your password here (the link works once, for %(days)s days):\n%(link)s\n"
-        )
-        % {
-            "person": profile.user.display_name or profile.user.email,
-            "customer": profile.customer.name,
-            "days": settings.PASSWORD_RESET_TIMEOUT // 86400,
-            "link": link,
-        },
+        subject=_("Your access to the customer portal"),
+        message=body,
         from_email=None,
         recipient_list=[profile.user.email],
     )
