@@ -259,9 +259,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Kehu CRM <noreply@loc
 # Where users reach Kehu: links in emails (reminders, notifications) are built on it.
 KEHU_BASE_URL = os.environ.get("KEHU_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 # Portal (kehu/portal): how a portal user's change of their own details is applied: "request" (staff approve
-# a change request) or "direct"; how long an invitation link stays valid.
+# a change request) or "direct". Invitation and reset links stay valid PASSWORD_RESET_TIMEOUT (3 days).
 KEHU_PORTAL_PROFILE_EDIT = os.environ.get("KEHU_PORTAL_PROFILE_EDIT", "request")
-KEHU_PORTAL_INVITATION_DAYS = int(os.environ.get("KEHU_PORTAL_INVITATION_DAYS", "7"))
 # Sales: first-contact SLA of a new lead when its assignment rule sets none, and how long before the deadline
 # the owner is reminded (after it, the owner's manager is notified).
 KEHU_LEAD_SLA_HOURS = int(os.environ.get("KEHU_LEAD_SLA_HOURS", "24"))
