@@ -152,3 +152,77 @@ def test_partner_reads_its_customers_orders_only(world, portal_client):
     assert client.get(reverse("portal:order", args=[world.a.order.pk])).status_code == 404
     assert client.get(reverse("portal:ticket", args=[world.b.ticket.pk])).status_code == 404
     assert access.filter(Order.objects.all(), mode="write").count() == 0
+
+
+def test_a_portal_users_api_token_opens_no_staff_api(world):
+    """Even with a token (which no portal page hands out), the staff API refuses a portal user."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    token = Token.objects.create(user=world.a.portal.user)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    for url in ("/api/orders/", f"/api/orders/{world.a.order.pk}/", "/api/tickets/", "/api/customers/"):
+        assert api.get(url).status_code == 403, url
+    assert api.post("/api/tickets/", {"subject": "x"}, format="json").status_code == 403
+
+
+# every portal route with an id, and the model of that id: a new route must be added here (and so be tested)
+ID_ROUTES = {
+    "order": "order",
+    "unit": "unit",
+    "ticket": "ticket",
+    "ticket_close": "ticket",
+    "ticket_rate": "ticket",
+    "attachment": "attachment",
+    "article": "article",
+}
+
+
+def _id_routes():
+    from django.urls import get_resolver
+
+    resolver = get_resolver()
+    portal = next(p for p in resolver.url_patterns if getattr(p, "namespace", None) == "portal")
+    return {p.name for p in portal.url_patterns if "<int:" in str(p.pattern)}
+
+
+def test_every_portal_route_with_an_id_is_walked():
+    assert _id_routes() == set(ID_ROUTES)
+
+
+@pytest.mark.parametrize("who", ["a", "b", "partner"])
+def test_walk_every_portal_id_route_with_the_others_ids(world, portal_client, who):
+    """Each of two customers and a partner walks every portal URL that takes an id, GET and POST, with the ids
+    of records that are not theirs: always 404."""
+    from kehu.service.services.attachments import IncomingFile, attachment_store
+
+    attachments = {}
+    for key in ("a", "b"):
+        acct = getattr(world, key)
+        msg = TicketMessage.objects.filter(ticket=acct.ticket, kind="customer").first()
+        attachments[key] = attachment_store(
+            ticket=acct.ticket, message=msg, incoming=IncomingFile("f.pdf", b"%PDF"), by=None
+        )
+    profile = world.partner if who == "partner" else getattr(world, who).portal
+    # what is not theirs: the other account's records (the partner reads account b's order only)
+    foreign = {"a": ["b"], "b": ["a"], "partner": ["a", "b"]}[who]
+    client = portal_client(profile)
+    for key in foreign:
+        acct = getattr(world, key)
+        ids = {
+            "order": acct.order.pk,
+            "unit": acct.unit.pk,
+            "ticket": acct.ticket.pk,
+            "attachment": attachments[key].pk,
+            "article": world.internal_article.pk,
+        }
+        for name, kind in ID_ROUTES.items():
+            if who == "partner" and key == "b" and kind == "order":
+                continue  # the partner serves b: its order is readable (test_partner_reads_its_customers_orders_only)
+            url = reverse(f"portal:{name}", args=[ids[kind]])
+            for method in ("get", "post"):
+                status = getattr(client, method)(url).status_code
+                assert status in (404, 405), (who, key, method, url, status)
+                if method == "get" and name in ("order", "unit", "ticket", "attachment", "article"):
+                    assert status == 404, (who, url)
