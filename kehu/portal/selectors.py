@@ -26,11 +26,13 @@ def orders(*, user) -> QuerySet[Order]:
 
 
 def order(*, user, pk) -> Order:
-    order = get_visible(Order.objects.select_related("customer"), user=user, pk=pk)
-    order.portal_lines = list(
-        scoped(OrderLine, user=user).filter(order=order).select_related("product").order_by("id")
+    return get_visible(Order.objects.select_related("customer"), user=user, pk=pk)
+
+
+def order_lines(*, user, order: Order) -> list[OrderLine]:
+    return list(
+        scoped(OrderLine, user=user).filter(order=order).select_related("product").order_by("line_no", "id")
     )
-    return order
 
 
 def units(*, user) -> QuerySet[InstalledProduct]:
@@ -38,12 +40,15 @@ def units(*, user) -> QuerySet[InstalledProduct]:
 
 
 def unit(*, user, pk) -> InstalledProduct:
-    unit = get_visible(InstalledProduct.objects.select_related("product"), user=user, pk=pk)
-    unit.portal_tickets = list(tickets(user=user).filter(installed_product=unit)[:50])
-    unit.portal_work_orders = list(
-        scoped(WorkOrder, user=user).filter(installed_product=unit).order_by("-id")[:50]
+    return get_visible(InstalledProduct.objects.select_related("product"), user=user, pk=pk)
+
+
+def unit_history(*, user, unit: InstalledProduct) -> tuple[list[Ticket], list[WorkOrder]]:
+    """The unit's service history: its tickets and work orders."""
+    return (
+        list(tickets(user=user).filter(installed_product=unit)[:50]),
+        list(scoped(WorkOrder, user=user).filter(installed_product=unit).order_by("-id")[:50]),
     )
-    return unit
 
 
 def contracts(*, user) -> QuerySet[Contract]:
@@ -63,18 +68,18 @@ def tickets(*, user) -> QuerySet[Ticket]:
 
 
 def ticket(*, user, pk) -> Ticket:
-    """A ticket with only the messages and attachments the customer may read (no internal notes)."""
-    messages = scoped(TicketMessage, user=user).order_by("created_at", "id")
+    return get_visible(Ticket.objects.select_related("installed_product"), user=user, pk=pk)
+
+
+def ticket_thread(*, user, ticket: Ticket) -> list[TicketMessage]:
+    """The messages and attachments of a ticket that the customer may read (no internal or system notes)."""
     attachments = scoped(TicketAttachment, user=user).order_by("id")
-    ticket = get_visible(
-        Ticket.objects.select_related("installed_product"),
-        user=user,
-        pk=pk,
+    return list(
+        scoped(TicketMessage, user=user)
+        .filter(ticket=ticket)
+        .order_by("created_at", "id")
+        .prefetch_related(Prefetch("attachments", queryset=attachments))
     )
-    ticket.portal_messages = list(
-        messages.filter(ticket=ticket).prefetch_related(Prefetch("attachments", queryset=attachments))
-    )
-    return ticket
 
 
 def attachment(*, user, pk) -> TicketAttachment:

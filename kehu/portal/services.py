@@ -234,7 +234,7 @@ def profile_change(*, profile: PortalUser, data: dict) -> ChangeRequest | Custom
     }
     if not changes:
         return None
-    summary = ", ".join(str(Customer._meta.get_field(k).verbose_name) for k in changes)
+    summary = ", ".join(str(getattr(Customer._meta.get_field(k), "verbose_name", k)) for k in changes)
     if settings.KEHU_PORTAL_PROFILE_EDIT == "direct":
         updated = customer_services.customer_update(
             customer=person, data=changes, by=profile.user, expected_version=None, note=_("portal")
@@ -485,11 +485,12 @@ def deal_register(*, profile: PortalUser, data: dict):
             summary=_("registered a deal: %(company)s")
             % {"company": clean.get("company") or clean.get("name")},
         )
-        if lead.owner_id:
+        owner = lead.owner
+        if owner is not None:
             transaction.on_commit(
                 partial(
                     notify,
-                    user=lead.owner,
+                    user=owner,
                     title=_("New partner deal: %(company)s")
                     % {"company": clean.get("company") or clean.get("name")},
                     body=conflict,

@@ -107,7 +107,8 @@ def order(request, pk):
         {"label": OrderStatus(s).label, "done": i <= reached, "current": i == reached}
         for i, s in enumerate(ORDER_FLOW)
     ]
-    return render(request, "portal/order.html", {"order": obj, "steps": steps})
+    lines = selectors.order_lines(user=request.user, order=obj)
+    return render(request, "portal/order.html", {"order": obj, "lines": lines, "steps": steps})
 
 
 # ------------------------------------------------------------------------------------------------ products
@@ -197,6 +198,7 @@ def ticket(request, pk):
         "portal/ticket.html",
         {
             "ticket": obj,
+            "thread": selectors.ticket_thread(user=request.user, ticket=obj),
             "reply": reply,
             "rate": RateForm(),
             "rated": rated,
