@@ -124,10 +124,12 @@ def units(request):
 
 @portal_required
 def unit(request, pk):
+    obj = selectors.unit(user=request.user, pk=pk)
+    tickets, work_orders = selectors.unit_history(user=request.user, unit=obj)
     return render(
         request,
         "portal/unit.html",
-        {"unit": selectors.unit(user=request.user, pk=pk), "today": timezone.localdate()},
+        {"unit": obj, "tickets": tickets, "work_orders": work_orders, "today": timezone.localdate()},
     )
 
 
