@@ -31,6 +31,9 @@ def test_change_request_then_staff_apply(world, portal_client, client):
     assert response.status_code == 302
     request = ChangeRequest.objects.get(customer=person)
     assert request.changes == {"job_title": "采购经理"}  # notes is not editable, unchanged fields left out
+    from kehu.core.models import Notification
+
+    assert Notification.objects.filter(user=world.a.account.owner, title__contains=person.name).exists()
     person.refresh_from_db()
     assert person.job_title == "" and "HACK" not in person.notes
     client.force_login(world.staff)

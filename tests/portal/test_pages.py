@@ -67,3 +67,34 @@ def test_home_for_a_partner_shows_the_deals_link_and_served_orders(world, portal
     )
     customer_page = portal_client(world.a.portal).get(reverse("portal:home")).content.decode()
     assert reverse("portal:deals") not in customer_page
+
+
+def test_list_pages_read_in_a_constant_number_of_queries(
+    world, portal_client, staff, django_assert_max_num_queries
+):
+    from kehu.sales.services.orders import order_create
+    from kehu.service.services.tickets import ticket_create
+
+    client = portal_client(world.a.portal)
+    pages = [
+        reverse(n)
+        for n in ("portal:home", "portal:orders", "portal:tickets", "portal:units", "portal:billing")
+    ]
+    counts = {}
+    for url in pages:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as ctx:
+            client.get(url)
+        counts[url] = len(ctx.captured_queries)
+    for i in range(5):
+        order_create(
+            data={"customer": world.a.account},
+            lines=[{"product": world.a.product, "quantity": Decimal(1), "unit_price": Decimal(10)}],
+            by=staff,
+        )
+        ticket_create(data={"subject": f"more {i}", "customer": world.a.account}, by=staff)
+    for url in pages:
+        with django_assert_max_num_queries(counts[url]):
+            client.get(url)
