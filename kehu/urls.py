@@ -75,5 +75,7 @@ urlpatterns = [
     path("marketing/", include("kehu.marketing.urls")),
     path("sales-management/", include("kehu.salesmgmt.urls")),
     path("automation/", include("kehu.automation.urls")),
+    path("portal/", include("kehu.portal.urls")),
+    path("portal-admin/", include("kehu.portal.views_staff")),
     path("", include("kehu.ui.urls")),
 ]

@@ -16,6 +16,8 @@ PUBLIC = {
     "/api/schema/",
     "/favicon.ico",
 }  # and /public/ (anonymous lead forms)
+# the portal's own sign-in pages (kehu/portal/views_auth.py), open to anonymous visitors
+PORTAL_OPEN = ("/portal/login/", "/portal/password/reset/", "/portal/activate/", "/portal/language/")
 
 
 def _walk(patterns, prefix=""):
@@ -52,6 +54,21 @@ def test_anonymous_requests_are_refused(client, url):
         return
     for method in ("get", "post"):
         response = getattr(client, method)(url)
+        if url.startswith("/portal/"):
+            # the portal guards its own pages: its sign-in, activation and reset pages are open (an invalid
+            # activation or reset link answers 400 or says so), every other page sends to the portal sign-in
+            assert response.status_code in (200, 302, 400, 405), (method, url, response.status_code)
+            if (
+                response.status_code == 302 and url != "/portal/language/"
+            ):  # the switch goes back where it was
+                assert response["Location"].startswith(("/portal/login/", "/portal/password/reset/")), (
+                    method,
+                    url,
+                    response["Location"],
+                )
+            if response.status_code == 200:
+                assert url.startswith(PORTAL_OPEN), (method, url)
+            continue
         if url.startswith("/api/"):
             assert response.status_code in (302, 401, 403, 404, 405), (method, url, response.status_code)
         else:

@@ -32,6 +32,12 @@ from .models import (
 
 FIELD_RANK = {FieldAccess.HIDDEN: 0, FieldAccess.READONLY: 1, FieldAccess.EDIT: 2}
 
+#: Principals who are not staff (portal users: people of a customer or partner account) carry a scope of their
+#: own that replaces the role grants entirely: callables(user) -> an object with grant(label) ->
+#: EffectiveGrant, filter(qs, mode) -> QuerySet and field_access(label) -> dict, or None for a staff user.
+#: Registered by the portal app (kehu/portal/scope.py); what they allow is decided there, in one place.
+EXTERNAL_SCOPES: list = []
+
 
 @dataclass
 class EffectiveGrant:
@@ -57,6 +63,13 @@ class Access:
         self.user = user
         self.is_superuser = bool(getattr(user, "is_superuser", False)) and user.is_active
         self.authenticated = bool(getattr(user, "is_authenticated", False)) and user.is_active
+        self.external = None
+        if self.authenticated:
+            for resolve in EXTERNAL_SCOPES:
+                self.external = resolve(user)
+                if self.external is not None:
+                    self.is_superuser = False  # a portal user is never more than a portal user
+                    break
 
     @classmethod
     def of(cls, user) -> Access:
@@ -175,6 +188,8 @@ class Access:
         """Effective grant on a model. A `via` model takes its scopes from its parent, and its actions from
         the parent too unless it is registered with own_actions."""
         label = _label(model_or_label)
+        if self.external is not None:
+            return self.external.grant(label)
         if self.is_superuser:
             return EffectiveGrant(set(Action.values), Scope.ALL, Scope.ALL)
         entry = registry.get(label)
@@ -221,6 +236,8 @@ class Access:
         """Restrict a queryset to the records this user may read (or write)."""
         if not self.authenticated:
             return qs.none()
+        if self.external is not None:
+            return self.external.filter(qs, mode)
         entry = registry.require(qs.model)
         grant = self.grant(qs.model)
         if self.is_superuser:
@@ -253,6 +270,8 @@ class Access:
     # ---------------------------------------------------------------- field level
     def field_access(self, model_or_label) -> dict[str, str]:
         """Restricted fields of a model: name -> "hidden" | "readonly" (absent means editable)."""
+        if self.external is not None:
+            return self.external.field_access(_label(model_or_label))
         if self.is_superuser:
             return {}
         label = _label(model_or_label)

@@ -117,6 +117,8 @@ class ModelAccessPermission(permissions.BasePermission):
     def has_permission(self, request, view) -> bool:
         if not (request.user and request.user.is_authenticated):
             return False
+        if Access.of(request.user).external is not None:
+            return False  # portal users: the staff API is not theirs, whatever the credentials (ADR 0020)
         model = getattr(getattr(view, "queryset", None), "model", None) or getattr(view, "model", None)
         if model is None or registry.get(model) is None:
             return True

@@ -21,6 +21,7 @@ PUBLIC_PREFIXES = (
     "/api/schema/",
     "/favicon.ico",
     "/public/",
+    "/portal/",  # the portal guards its own pages (kehu/portal/views.py: portal sign-in, portal users only)
 )
 
 

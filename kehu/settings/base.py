@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "kehu.marketing",
     "kehu.salesmgmt",
     "kehu.automation",
+    "kehu.portal",
 ]
 
 MIDDLEWARE = [
@@ -69,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "kehu.portal.middleware.PortalBoundaryMiddleware",  # portal users reach /portal/ only
     "kehu.core.middleware.UserLanguageMiddleware",
     "kehu.core.middleware.LoginRequiredMiddleware",
     "kehu.core.middleware.UserTimezoneMiddleware",
@@ -131,7 +133,8 @@ AUTH_USER_MODEL = "core.User"
 # database; past the limit, locked out until the cool-off after the last failure (or an administrator unlocks).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, loading the portal profile with the user (kehu/portal/backends.py)
+    "kehu.portal.backends.AccountBackend",
 ]
 KEHU_SIGNIN_FAILURE_LIMIT = int(os.environ.get("KEHU_SIGNIN_FAILURE_LIMIT", "5"))
 KEHU_SIGNIN_COOLOFF_MINUTES = int(os.environ.get("KEHU_SIGNIN_COOLOFF_MINUTES", "15"))
@@ -256,6 +259,9 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Kehu CRM <noreply@localhost>")
 # Where users reach Kehu: links in emails (reminders, notifications) are built on it.
 KEHU_BASE_URL = os.environ.get("KEHU_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Portal (kehu/portal): how a portal user's change of their own details is applied: "request" (staff approve
+# a change request) or "direct". Invitation and reset links stay valid PASSWORD_RESET_TIMEOUT (3 days).
+KEHU_PORTAL_PROFILE_EDIT = os.environ.get("KEHU_PORTAL_PROFILE_EDIT", "request")
 # Sales: first-contact SLA of a new lead when its assignment rule sets none, and how long before the deadline
 # the owner is reminded (after it, the owner's manager is notified).
 KEHU_LEAD_SLA_HOURS = int(os.environ.get("KEHU_LEAD_SLA_HOURS", "24"))

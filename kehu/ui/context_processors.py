@@ -7,7 +7,7 @@ from . import navigation
 
 def shell(request):
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    if user is None or not user.is_authenticated or getattr(request, "portal_user", None) is not None:
         return {"LANGUAGES_CHOICES": settings.LANGUAGES}
     return {
         "nav_sections": navigation.build(user),

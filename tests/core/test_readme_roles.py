@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Q
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -249,6 +250,52 @@ def audit_trail(u, client):
     assert found["results"], found
 
 
+def portal_own_account_only(u, client):
+    from kehu.portal.models import PortalUser
+    from kehu.products.models import InstalledProduct
+    from kehu.sales.models import Order
+
+    profile = PortalUser.objects.get(user__username=u)
+    own = set(
+        Customer.objects.filter(Q(pk=profile.customer_id) | Q(account_id=profile.customer_id)).values_list(
+            "pk", flat=True
+        )
+    )
+    access = Access.of(_user(u))
+    orders = access.filter(Order.objects.all())
+    assert orders.exists() and set(orders.values_list("customer_id", flat=True)) <= own
+    for model in (Ticket, InstalledProduct):
+        assert set(access.filter(model.objects.all()).values_list("customer_id", flat=True)) <= own, model
+    client.force_login(_user(u), backend="kehu.portal.backends.AccountBackend")
+    assert client.get(reverse("portal:orders")).status_code == 200
+
+
+def portal_partner_orders(u, client):
+    from kehu.portal.models import PartnerLink, PortalUser
+    from kehu.sales.models import Order
+
+    profile = PortalUser.objects.get(user__username=u)
+    served = set(
+        PartnerLink.objects.filter(partner_id=profile.customer_id).values_list("customer_id", flat=True)
+    )
+    orders = Access.of(_user(u)).filter(Order.objects.all())
+    assert orders.exists() and set(orders.values_list("customer_id", flat=True)) <= served | {
+        profile.customer_id
+    }
+
+
+def portal_deals(u, client):
+    client.force_login(_user(u), backend="kehu.portal.backends.AccountBackend")
+    assert client.get(reverse("portal:deals")).status_code == 200
+    assert Access.of(_user(u)).can("add", Lead)
+
+
+def portal_no_staff(u, client):
+    client.force_login(_user(u), backend="kehu.portal.backends.AccountBackend")
+    assert client.get("/customers/").status_code == 403
+    assert client.get("/api/customers/").status_code == 403
+
+
 CHECKS = {
     "`admin`": {
         "everything": sees_everything,
@@ -289,6 +336,15 @@ CHECKS = {
     "`exec`": {
         "everything read-only but the approval of campaigns": everything_read_only,
         "audit trail": audit_trail,
+    },
+    "`portal@kehu.localhost`": {
+        "their own account's records only (orders, tickets, products)": portal_own_account_only,
+        "no staff page or API": portal_no_staff,
+    },
+    "`partner@kehu.localhost`": {
+        "the orders of the customers it serves": portal_partner_orders,
+        "its registered deals": portal_deals,
+        "no staff page or API": portal_no_staff,
     },
 }
 

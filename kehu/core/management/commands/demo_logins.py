@@ -12,3 +12,5 @@ class Command(BaseCommand):
         for username, (display, _dept, roles, _team) in USERS.items():
             names = ", ".join(ROLES[r][0] for r in roles)
             self.stdout.write(f"  {username:<10} {display} — {names}")
+        self.stdout.write("  portal@kehu.localhost   customer portal user — http://127.0.0.1:8000/portal/")
+        self.stdout.write("  partner@kehu.localhost  partner portal user — http://127.0.0.1:8000/portal/")

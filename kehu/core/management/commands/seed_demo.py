@@ -26,6 +26,7 @@ APP_SEEDERS = [
     "kehu.salesmgmt.demo_forecast",
     "kehu.analytics.demo",
     "kehu.marketing.demo",
+    "kehu.portal.demo",
 ]
 
 
