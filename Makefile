@@ -49,6 +49,7 @@ run: demo
 	  $(PY) manage.py reports_scheduler --every 3600 > var/reports.log 2>&1 & \
 	  $(PY) manage.py campaign_scheduler --every 60 > var/campaigns.log 2>&1 & \
 	  $(PY) manage.py forecast_snapshot --every 86400 > var/forecast.log 2>&1 & \
+	  $(PY) manage.py approvals_scheduler --every 300 > var/approvals.log 2>&1 & \
 	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 test: install messages

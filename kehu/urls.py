@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 
 from kehu.analytics import api as analytics_api
 from kehu.analytics import api_value as analytics_value_api
+from kehu.approvals import api as approvals_api
 from kehu.core import api_views as core_api
 from kehu.customers import api as customers_api
 from kehu.interactions import api as interactions_api
@@ -38,6 +39,7 @@ for api_module in (
     analytics_api,
     analytics_value_api,
     marketing_api,
+    approvals_api,
 ):
     api_module.register(router)
 
@@ -69,5 +71,6 @@ urlpatterns = [
     path("analytics/", include("kehu.analytics.urls")),
     path("marketing/", include("kehu.marketing.urls")),
     path("sales-management/", include("kehu.salesmgmt.urls")),
+    path("approvals/", include("kehu.approvals.urls")),
     path("", include("kehu.ui.urls")),
 ]

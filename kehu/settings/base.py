@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "kehu.analytics",
     "kehu.marketing",
     "kehu.salesmgmt",
+    "kehu.approvals",
 ]
 
 MIDDLEWARE = [

@@ -33,6 +33,7 @@ SECTIONS = [
     (
         _("Interactions"),
         [
+            ("approvals", _("Approvals"), "approvals:inbox", "check", None),
             (
                 "timeline",
                 _("Interactions"),
@@ -171,9 +172,13 @@ ADMIN_ITEMS = [
     ("tags", _("Tags"), "core:tags", "tag"),
     ("transfer", _("Transfer records"), "core:transfer", "swap"),
     ("audit", _("Audit trail"), "core:audit", "history"),
+    ("approval_chains", _("Approval chains"), "approvals:chains", "check"),
 ]
 #: administration items that a role without administration rights may be granted on its own
-ADMIN_ITEM_GRANTS = {"audit": ("view", "core.auditentry")}
+ADMIN_ITEM_GRANTS = {
+    "audit": ("view", "core.auditentry"),
+    "approval_chains": ("change", "approvals.approvalchain"),
+}
 
 
 @lru_cache(maxsize=512)
