@@ -112,7 +112,11 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def pending(self, request):
         """The requests waiting for my decision (current step, mine or delegated to me)."""
         ids = sel.pending_tasks(user=request.user).values("request_id")
-        qs = ApprovalRequest.objects.filter(pk__in=ids).select_related("requester").order_by("created_at", "id")
+        qs = (
+            ApprovalRequest.objects.filter(pk__in=ids)
+            .select_related("requester")
+            .order_by("created_at", "id")
+        )
         page = self.paginate_queryset(qs)
         data = RequestSerializer(page if page is not None else qs, many=True).data
         return self.get_paginated_response(data) if page is not None else Response(data)
@@ -139,7 +143,9 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         except PermissionDenied as exc:
             raise exceptions.PermissionDenied(str(exc)) from None
         except ValidationError as exc:
-            raise exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from None
+            raise exceptions.ValidationError(
+                exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+            ) from None
         except BusinessRuleError as exc:
             raise exceptions.ValidationError({"decision": [str(exc)]}) from None
         approval.refresh_from_db()

@@ -30,7 +30,10 @@ class ApproverKind(models.TextChoices):
     ROLE = "role", _("The users of a role")
     MANAGER = "manager", _("The requester's manager")
     DEPARTMENT_HEAD = "department_head", _("The head of a department")
-    DISCOUNT_APPROVER = "discount_approver", _("The requester's discount approver (role of their limit, else manager)")
+    DISCOUNT_APPROVER = (
+        "discount_approver",
+        _("The requester's discount approver (role of their limit, else manager)"),
+    )
 
 
 class StepMode(models.TextChoices):
@@ -72,7 +75,9 @@ class ApprovalChain(VersionedModel):
         _("priority"), default=100, help_text=_("Lower first: the first matching active chain applies.")
     )
     min_amount = models.DecimalField(_("amount from"), max_digits=16, decimal_places=2, null=True, blank=True)
-    max_amount = models.DecimalField(_("amount below"), max_digits=16, decimal_places=2, null=True, blank=True)
+    max_amount = models.DecimalField(
+        _("amount below"), max_digits=16, decimal_places=2, null=True, blank=True
+    )
     min_discount = models.DecimalField(
         _("discount from (%)"), max_digits=5, decimal_places=2, null=True, blank=True
     )
@@ -106,14 +111,17 @@ class ApprovalChain(VersionedModel):
         return reverse("approvals:chain", args=[self.pk])
 
     def clean(self) -> None:
-        if self.min_amount is not None and self.max_amount is not None and self.max_amount <= self.min_amount:
-            raise ValidationError({"max_amount": _("The upper amount must be above the lower one.")})
-        if self.min_discount is not None and not (0 <= self.min_discount <= 100):
-            raise ValidationError({"min_discount": _("A discount is between 0 and 100%.")})
         from .kinds import approval_types
 
+        errors = {}
+        if self.min_amount is not None and self.max_amount is not None and self.max_amount <= self.min_amount:
+            errors["max_amount"] = _("The upper amount must be above the lower one.")
+        if self.min_discount is not None and not (0 <= self.min_discount <= 100):
+            errors["min_discount"] = _("A discount is between 0 and 100%.")
         if self.model and self.model not in approval_types():
-            raise ValidationError({"model": _("This record type has no approvals.")})
+            errors["model"] = _("This record type has no approvals.")
+        if errors:
+            raise ValidationError(errors)
 
 
 class ApprovalStep(models.Model):
@@ -193,7 +201,12 @@ class ApprovalRequest(models.Model):
     title = models.CharField(_("record"), max_length=200)
     url = models.CharField(max_length=300, blank=True)
     chain = models.ForeignKey(
-        ApprovalChain, verbose_name=_("chain"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        ApprovalChain,
+        verbose_name=_("chain"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     chain_name = models.CharField(_("chain"), max_length=120)
     plan = models.JSONField(default=list)
@@ -260,7 +273,9 @@ class ApprovalTask(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    status = models.CharField(_("status"), max_length=10, choices=TaskStatus.choices, default=TaskStatus.PENDING)
+    status = models.CharField(
+        _("status"), max_length=10, choices=TaskStatus.choices, default=TaskStatus.PENDING
+    )
     comment = models.TextField(_("comment"), blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
@@ -297,6 +312,9 @@ class ApprovalEvent(models.Model):
         ordering = ["at", "id"]
         verbose_name = _("approval event")
         verbose_name_plural = _("approval events")
+
+    def __str__(self) -> str:
+        return f"{self.request_id} {self.kind}"
 
 
 class Delegation(VersionedModel):

@@ -11,6 +11,4 @@ def register_all() -> None:
     from . import models as m
 
     registry.register(m.ApprovalChain, owner_field=None, url=lambda o: o.get_absolute_url())
-    registry.register(
-        m.ApprovalStep, owner_field=None, via="chain", nav=False, assigned=("user",)
-    )
+    registry.register(m.ApprovalStep, owner_field=None, via="chain", nav=False, assigned=("user",))

@@ -42,7 +42,9 @@ def pending_count(*, user) -> int:
 
 def pending_object_ids(*, user, model: str) -> set[str]:
     """Ids of the records of one type awaiting the user's decision (one query)."""
-    return set(pending_tasks(user=user).filter(request__model=model).values_list("request__object_id", flat=True))
+    return set(
+        pending_tasks(user=user).filter(request__model=model).values_list("request__object_id", flat=True)
+    )
 
 
 def record_visible(user, request: ApprovalRequest) -> bool:
@@ -73,7 +75,9 @@ def request_list(*, user, model: str = "", object_id: str = "") -> QuerySet[Appr
     if model and object_id:
         qs = qs.filter(model=model, object_id=str(object_id))
         try:
-            visible = user.is_superuser or scoped(type_for(model).model, user=user).filter(pk=object_id).exists()
+            visible = (
+                user.is_superuser or scoped(type_for(model).model, user=user).filter(pk=object_id).exists()
+            )
         except (LookupError, ValueError):
             return qs.none()
         if visible:

@@ -71,7 +71,9 @@ def manager_of(user: User) -> User | None:
     return None
 
 
-def chain_matches(chain: ApprovalChain, *, requester, amount: Decimal | None, discount: Decimal | None) -> bool:
+def chain_matches(
+    chain: ApprovalChain, *, requester, amount: Decimal | None, discount: Decimal | None
+) -> bool:
     """Every condition set on the chain holds (an unknown figure fails a condition on it)."""
     if chain.min_amount is not None and (amount is None or amount < chain.min_amount):
         return False
@@ -100,9 +102,48 @@ def chain_for(record: models.Model, kind: ApprovalType | None = None) -> Approva
         "requester_roles", "requester_departments", "steps"
     )
     for chain in chains.order_by("priority", "id"):
-        if chain.steps.exists() and chain_matches(chain, requester=requester, amount=amount, discount=discount):
+        if chain.steps.exists() and chain_matches(
+            chain, requester=requester, amount=amount, discount=discount
+        ):
             return chain
     return None
+
+
+#: the default chains (code, name, record type, approver kind, step name): migration 0002 creates the same
+DEFAULT_CHAINS = [
+    (
+        "quote-discount",
+        "报价折扣审批 Quote discount",
+        "sales.quote",
+        "discount_approver",
+        "折扣审批人 Discount approver",
+    ),
+    (
+        "contract-approval",
+        "合同审批 Contract approval",
+        "sales.contract",
+        "discount_approver",
+        "审批人 Approver",
+    ),
+    ("expense-approval", "费用报销审批 Expense approval", "salesmgmt.expense", "manager", "直属经理 Manager"),
+]
+
+
+def ensure_default_chains() -> int:
+    """Create the default chains that are missing (by code); returns how many were created."""
+    from .models import ApprovalStep
+
+    made = 0
+    for code, name, model, kind, step_name in DEFAULT_CHAINS:
+        chain, created = ApprovalChain.objects.get_or_create(
+            code=code, defaults={"name": name, "model": model, "priority": 1000}
+        )
+        if created:
+            ApprovalStep.objects.create(
+                chain=chain, position=1, name=step_name, approver_kind=kind, mode="any"
+            )
+            made += 1
+    return made
 
 
 def default_plan(kind: ApprovalType) -> list[dict]:
@@ -214,7 +255,12 @@ def _ask_title(request: ApprovalRequest, record, who: str, prefix: str) -> Calla
 
 def _ask(request: ApprovalRequest, record, users: list[User], prefix_fn: Callable[[], str], key: str) -> None:
     who = str(request.requester) if request.requester else "-"
-    _tell(users, lambda u: _ask_title(request, record, who, str(prefix_fn()))(u), request.get_absolute_url(), key)
+    _tell(
+        users,
+        lambda u: _ask_title(request, record, who, str(prefix_fn()))(u),
+        request.get_absolute_url(),
+        key,
+    )
 
 
 # ------------------------------------------------------------------------------------------ start
@@ -225,7 +271,11 @@ def _create_tasks(request: ApprovalRequest, record, now: dt.datetime) -> list[Ap
     tasks: dict[int, ApprovalTask] = {}
     for user in approvers:
         delegate = delegate_of(user, day)
-        holder = delegate if delegate is not None and delegate.pk != getattr(request.requester, "pk", None) else user
+        holder = (
+            delegate
+            if delegate is not None and delegate.pk != getattr(request.requester, "pk", None)
+            else user
+        )
         if holder.pk in tasks:
             continue
         tasks[holder.pk] = ApprovalTask.objects.create(
@@ -237,7 +287,12 @@ def _create_tasks(request: ApprovalRequest, record, now: dt.datetime) -> list[Ap
         )
         if holder.pk != user.pk:
             ApprovalEvent.objects.create(
-                request=request, at=now, kind=EventKind.DELEGATED, actor=holder, on_behalf_of=user, step=request.step
+                request=request,
+                at=now,
+                kind=EventKind.DELEGATED,
+                actor=holder,
+                on_behalf_of=user,
+                step=request.step,
             )
     _ask(
         request,
@@ -267,7 +322,9 @@ def start_approval(
         model = type(record)
         locked = model._default_manager.select_for_update().get(pk=record.pk)
         label = _label(locked)
-        if ApprovalRequest.objects.filter(model=label, object_id=str(locked.pk), status=RequestStatus.PENDING).exists():
+        if ApprovalRequest.objects.filter(
+            model=label, object_id=str(locked.pk), status=RequestStatus.PENDING
+        ).exists():
             raise BusinessRuleError(_("An approval of this record is already pending."), field="status")
         chain = chain or chain_for(locked, kind)
         plan = [s.as_plan() for s in chain.steps.order_by("position", "id")] if chain else default_plan(kind)
@@ -385,7 +442,12 @@ def approval_decide(*, request: ApprovalRequest, approve: bool, comment: str, by
             )
         else:  # a superuser decides the step in place of its approvers
             ApprovalTask.objects.create(
-                request=current, step=current.step, approver=by, status=status, comment=comment, decided_at=now
+                request=current,
+                step=current.step,
+                approver=by,
+                status=status,
+                comment=comment,
+                decided_at=now,
             )
         step = current.step_plan()
         open_left = ApprovalTask.objects.filter(request=current, step=current.step, status=TaskStatus.PENDING)
@@ -451,7 +513,9 @@ def _finish(request, record, kind: ApprovalType, status: str, by, behalf, commen
     if request.requester is not None:
         _tell(
             [request.requester],
-            lambda u: _("%(type)s %(record)s: %(decision)s") % {"type": tname, "record": title, "decision": label},
+            lambda u: (
+                _("%(type)s %(record)s: %(decision)s") % {"type": tname, "record": title, "decision": label}
+            ),
             request.url or request.get_absolute_url(),
             f"approval-decision:{request.pk}",
         )
@@ -481,7 +545,9 @@ def approval_withdraw(*, record: models.Model, by, note: str = "") -> ApprovalRe
         ApprovalTask.objects.filter(request=current, status=TaskStatus.PENDING).update(
             status=TaskStatus.CLOSED, decided_at=now
         )
-        ApprovalEvent.objects.create(request=current, at=now, kind=EventKind.WITHDRAWN, actor=by, comment=note)
+        ApprovalEvent.objects.create(
+            request=current, at=now, kind=EventKind.WITHDRAWN, actor=by, comment=note
+        )
         audit.log(
             actor=by,
             action=AuditAction.UPDATE,
@@ -493,16 +559,22 @@ def approval_withdraw(*, record: models.Model, by, note: str = "") -> ApprovalRe
 
 
 # ------------------------------------------------------------------------------------------ delegation
-def delegation_create(*, user: User, delegate: User, starts_on: dt.date, ends_on: dt.date, by, note="") -> Delegation:
+def delegation_create(
+    *, user: User, delegate: User, starts_on: dt.date, ends_on: dt.date, by, note=""
+) -> Delegation:
     """A user's delegation while away (their own, or anyone's by an administrator). Open tasks of the period
     move to the delegate when it starts (see `approvals_remind_escalate`); new tasks go to the delegate."""
     if by.pk != user.pk and not (by.is_superuser or Access.of(by).can("change", Delegation)):
         raise PermissionDenied(_("You may set only your own delegation."))
-    row = Delegation(user=user, delegate=delegate, starts_on=starts_on, ends_on=ends_on, note=(note or "")[:200])
+    row = Delegation(
+        user=user, delegate=delegate, starts_on=starts_on, ends_on=ends_on, note=(note or "")[:200]
+    )
     row.full_clean()
     with transaction.atomic():
         row.save()
-        audit.log(actor=by, action=AuditAction.CREATE, instance=row, changes=audit.diff({}, audit.snapshot(row)))
+        audit.log(
+            actor=by, action=AuditAction.CREATE, instance=row, changes=audit.diff({}, audit.snapshot(row))
+        )
         _move_open_tasks(user, delegate, timezone.localdate())
     return row
 
@@ -520,12 +592,15 @@ def _move_open_tasks(user: User, delegate: User, day: dt.date) -> int:
     if delegate_of(user, day) is None:
         return 0
     moved = 0
-    for task in ApprovalTask.objects.filter(approver=user, status=TaskStatus.PENDING, on_behalf_of=None).select_related(
-        "request"
-    ):
-        if task.request.requester_id == delegate.pk or ApprovalTask.objects.filter(
-            request_id=task.request_id, step=task.step, approver=delegate
-        ).exists():
+    for task in ApprovalTask.objects.filter(
+        approver=user, status=TaskStatus.PENDING, on_behalf_of=None
+    ).select_related("request"):
+        if (
+            task.request.requester_id == delegate.pk
+            or ApprovalTask.objects.filter(
+                request_id=task.request_id, step=task.step, approver=delegate
+            ).exists()
+        ):
             continue
         task.approver, task.on_behalf_of = delegate, user
         task.save(update_fields=["approver", "on_behalf_of"])
@@ -556,7 +631,10 @@ def approvals_remind_escalate(*, now: dt.datetime | None = None, limit: int = 50
             with transaction.atomic():
                 due = list(
                     ApprovalTask.objects.select_for_update().filter(
-                        request=request, step=request.step, status=TaskStatus.PENDING, reminded_at__isnull=True
+                        request=request,
+                        step=request.step,
+                        status=TaskStatus.PENDING,
+                        reminded_at__isnull=True,
                     )
                 )
                 if due:
@@ -569,7 +647,9 @@ def approvals_remind_escalate(*, now: dt.datetime | None = None, limit: int = 50
                         lambda: _("Reminder"),
                         f"approval-reminder:{request.pk}:{request.step}",
                     )
-                    ApprovalEvent.objects.create(request=request, at=now, kind=EventKind.REMINDED, step=request.step)
+                    ApprovalEvent.objects.create(
+                        request=request, at=now, kind=EventKind.REMINDED, step=request.step
+                    )
                     counts["reminded"] += len(due)
         if step.get("escalate") is not None and waited >= dt.timedelta(hours=step["escalate"]):
             counts["escalated"] += _escalate(request, kind, now)
@@ -581,7 +661,9 @@ def _escalate(request: ApprovalRequest, kind: ApprovalType, now: dt.datetime) ->
         current = ApprovalRequest.objects.select_for_update().get(pk=request.pk)
         if current.status != RequestStatus.PENDING or current.step != request.step:
             return 0
-        tasks = list(ApprovalTask.objects.filter(request=current, step=current.step).select_related("approver"))
+        tasks = list(
+            ApprovalTask.objects.filter(request=current, step=current.step).select_related("approver")
+        )
         if any(t.escalated for t in tasks):
             return 0
         holders = {t.approver_id for t in tasks}
@@ -589,10 +671,21 @@ def _escalate(request: ApprovalRequest, kind: ApprovalType, now: dt.datetime) ->
         for task in tasks:
             if task.status != TaskStatus.PENDING:
                 continue
-            boss = manager_of(task.on_behalf_of or task.approver) if (task.on_behalf_of or task.approver) else None
+            boss = (
+                manager_of(task.on_behalf_of or task.approver)
+                if (task.on_behalf_of or task.approver)
+                else None
+            )
             if boss is None or boss.pk in holders or boss.pk == current.requester_id:
                 continue
-            ApprovalTask.objects.create(request=current, step=current.step, approver=boss, created_at=now, escalated=True)
+            ApprovalTask.objects.create(
+                request=current,
+                step=current.step,
+                approver=boss,
+                created_at=now,
+                escalated=True,
+                reminded_at=now,  # the escalation's notice is its reminder
+            )
             holders.add(boss.pk)
             added.append(boss)
         if not added:
@@ -604,5 +697,7 @@ def _escalate(request: ApprovalRequest, kind: ApprovalType, now: dt.datetime) ->
             comment=", ".join(str(u) for u in added),
         )  # fmt: skip
         record = kind.model._default_manager.filter(pk=current.object_id).first()
-        _ask(current, record, added, lambda: _("Escalated"), f"approval-escalation:{current.pk}:{current.step}")
+        _ask(
+            current, record, added, lambda: _("Escalated"), f"approval-escalation:{current.pk}:{current.step}"
+        )
     return 1

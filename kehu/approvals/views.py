@@ -53,7 +53,9 @@ def request_detail(request, pk):
             "figures": figures,
             "events": events,
             "tasks": tasks,
-            "record_url": approval.url if record is not None and sel.record_visible(request.user, approval) else "",
+            "record_url": approval.url
+            if record is not None and sel.record_visible(request.user, approval)
+            else "",
             "can_decide": services.can_decide(request.user, approval),
             "type_name": _type_name(approval.model),
         },
@@ -74,7 +76,10 @@ def request_decide(request, pk):
         return redirect(approval.get_absolute_url())
     try:
         services.approval_decide(
-            request=approval, approve=decision == "approve", comment=request.POST.get("comment", ""), by=request.user
+            request=approval,
+            approve=decision == "approve",
+            comment=request.POST.get("comment", ""),
+            by=request.user,
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
@@ -134,7 +139,11 @@ def chains(request):
     return render(
         request,
         "approvals/chains.html",
-        {"title": _("Approval chains"), "chains": sel.chain_list(user=request.user), "types": approval_types()},
+        {
+            "title": _("Approval chains"),
+            "chains": sel.chain_list(user=request.user),
+            "types": approval_types(),
+        },
     )
 
 
@@ -177,7 +186,10 @@ def chain_edit(request, pk=None):
     status = 400 if request.method == "POST" else 200
     title = str(chain) if chain else _("New approval chain")
     return render(
-        request, "approvals/chain_form.html", {"title": title, "form": form, "steps": steps, "chain": chain}, status=status
+        request,
+        "approvals/chain_form.html",
+        {"title": title, "form": form, "steps": steps, "chain": chain},
+        status=status,
     )
 
 
@@ -202,7 +214,9 @@ class DelegationForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["delegate"].queryset = User.objects.filter(is_active=True).exclude(pk=user.pk).order_by("username")
+        self.fields["delegate"].queryset = (
+            User.objects.filter(is_active=True).exclude(pk=user.pk).order_by("username")
+        )
 
 
 def delegations(request):

@@ -15,12 +15,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from kehu.approvals.services import can_decide
 from kehu.core.access import Access
 from kehu.core.exceptions import FieldNotWritable, StaleRecordError
 from kehu.core.history import present as present_history
 from kehu.core.selectors import get_visible, record_history
 from kehu.sales.services.attachments import download_name
-from kehu.approvals.services import can_decide
 
 from . import selectors_expenses as sel
 from .models import Expense, ExpensePeriodClose, ExpenseStatus

@@ -7,7 +7,7 @@ expired / terminated; a rejected contract goes back to draft when edited or resu
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,7 +16,7 @@ from kehu.core import records
 from kehu.core.exceptions import BusinessRuleError
 
 from ..models import Contract, ContractStatus, Opportunity, OpportunityStatus, Quote, QuoteStatus
-from .documents import ensure_customer_visible, next_number, tell, timeline, with_number_retry, write_locked
+from .documents import ensure_customer_visible, next_number, timeline, with_number_retry, write_locked
 
 CONTRACT_TRANSITIONS: dict[str, set[str]] = {
     ContractStatus.DRAFT: {ContractStatus.PENDING_APPROVAL},

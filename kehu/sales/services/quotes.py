@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone, translation
@@ -40,9 +40,7 @@ from ..money import ZERO, line_figures, totals
 from .documents import (
     ensure_customer_visible,
     next_number,
-    tell,
     timeline,
-    users_with_role,
     with_number_retry,
     write_locked,
 )

@@ -17,9 +17,8 @@ that then fails are removed again."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, cast
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
