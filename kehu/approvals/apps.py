@@ -8,6 +8,10 @@ class ApprovalsConfig(AppConfig):
     verbose_name = _("Approvals")
 
     def ready(self) -> None:
+        from kehu.ui.views import NOTIFICATION_ACTIONS
+
         from . import registration
+        from .notifications import approval_actions
 
         registration.register_all()
+        NOTIFICATION_ACTIONS.append(approval_actions)

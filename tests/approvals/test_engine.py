@@ -389,3 +389,23 @@ def test_requests_of_others_are_404(client, org, category):
     )
     assert ApprovalRequest.objects.get(pk=request.pk).status == "pending"
     assert Expense.objects.get(pk=expense.pk).status == "submitted"
+
+
+def test_decide_from_the_notification(client, org, category):
+    expense = _expense(org, category)
+    request = engine.pending_request(expense)
+    client.force_login(org.rep2)  # not an approver: a notification of theirs would get no buttons
+    assert "notification-decide" not in client.get(reverse("ui:notifications")).content.decode()
+    client.force_login(org.manager)
+    page = client.get(reverse("ui:notifications")).content.decode()
+    assert f'data-testid="notification-decide-{request.pk}"' in page
+    done = client.post(
+        reverse("approvals:decide", args=[request.pk]), {"decision": "approve", "next": "notifications"}
+    )
+    assert done.status_code == 302 and done["Location"] == reverse("ui:notifications")
+    expense.refresh_from_db()
+    assert expense.status == "approved"
+    assert (
+        f'data-testid="notification-decide-{request.pk}"'
+        not in client.get(reverse("ui:notifications")).content.decode()
+    )
