@@ -98,6 +98,15 @@ def test_seed_demo_command_runs_once_and_every_role_sees_what_the_readme_says():
     call_command("seed_demo", customers=300, seed=3, stdout=out)
     assert "Demo data loaded" in out.getvalue()
     assert Interaction.objects.exists() and InstalledProduct.objects.exists()
+    from kehu.approvals.models import ApprovalChain, ApprovalRequest
+
+    # approval chains (the defaults and two-step demo ones), approvals awaiting a decision and decided ones
+    assert {"quote-discount", "expense-approval", "expense-large"} <= set(
+        ApprovalChain.objects.values_list("code", flat=True)
+    )
+    statuses = set(ApprovalRequest.objects.values_list("model", "status"))
+    assert {("sales.quote", "pending"), ("sales.quote", "approved")} <= statuses
+    assert {("salesmgmt.expense", "pending"), ("salesmgmt.expense", "approved")} <= statuses
     skipped = io.StringIO()
     call_command("seed_demo", customers=300, if_empty=True, stdout=skipped)
     assert "already loaded" in skipped.getvalue() and Customer.objects.count() == 300
