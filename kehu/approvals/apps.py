@@ -8,10 +8,11 @@ class ApprovalsConfig(AppConfig):
     verbose_name = _("Approvals")
 
     def ready(self) -> None:
-        from kehu.ui.views import NOTIFICATION_ACTIONS
+        from kehu.ui.views import HOME_WIDGETS, NOTIFICATION_ACTIONS
 
-        from . import registration
+        from . import registration, widgets
         from .notifications import approval_actions
 
         registration.register_all()
         NOTIFICATION_ACTIONS.append(approval_actions)
+        HOME_WIDGETS.append(widgets.home)

@@ -119,7 +119,7 @@ def summary(*, user, request: ApprovalRequest) -> tuple[Any, list[SummaryRow]]:
         field = record._meta.get_field(name)
         display = getattr(record, f"get_{name}_display", None)
         value = display() if callable(display) else getattr(record, name)
-        rows.append(SummaryRow(name, str(field.verbose_name), value))
+        rows.append(SummaryRow(name, str(getattr(field, "verbose_name", name)), value))
     return record, rows
 
 

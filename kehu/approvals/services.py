@@ -186,7 +186,8 @@ def resolve_approvers(step: dict, requester) -> list[User]:
         manager = manager_of(requester)
         users = [manager] if manager else []
     if not users:
-        users = list(User.objects.filter(is_superuser=True, is_active=True).exclude(pk=rid).order_by("id"))
+        supers = User.objects.filter(is_superuser=True, is_active=True)
+        users = list((supers.exclude(pk=rid) if rid is not None else supers).order_by("id"))
     return users
 
 
@@ -361,12 +362,13 @@ def start_approval(
 
 
 def _timeline(request: ApprovalRequest, key: str, text: str, user) -> None:
-    if request.customer_id is None:
+    customer = request.customer
+    if customer is None:
         return
     from kehu.interactions.services import timeline_event_record
 
     timeline_event_record(
-        customer=request.customer,
+        customer=customer,
         subject=text % {"type": type_for(request.model).verbose_name, "record": request.title},
         related_model=f"approvals.request.{key}",
         related_id=request.pk,

@@ -156,6 +156,14 @@ def chain_edit(request, pk=None):
         if chain is None:
             raise Http404
     form = ChainForm(request.POST or None, instance=chain)
+    # field rights hold here as on the generic forms: hidden fields are left out, read-only ones disabled
+    access = Access.of(request.user)
+    if not request.user.is_superuser:
+        for name in access.hidden_fields(ApprovalChain):
+            form.fields.pop(name, None)
+        for name in access.readonly_fields(ApprovalChain):
+            if name in form.fields:
+                form.fields[name].disabled = True
     steps = StepFormSet(request.POST or None, instance=chain or ApprovalChain())
     if request.method == "POST" and form.is_valid() and steps.is_valid():
         kept = [f for f in steps.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]

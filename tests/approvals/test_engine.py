@@ -409,3 +409,45 @@ def test_decide_from_the_notification(client, org, category):
         f'data-testid="notification-decide-{request.pk}"'
         not in client.get(reverse("ui:notifications")).content.decode()
     )
+
+
+def test_home_shows_how_many_approvals_wait(client, org, category):
+    client.force_login(org.manager)
+    assert "Approvals waiting for me" not in client.get("/").content.decode()
+    _expense(org, category)
+    _expense(org, category)
+    home = client.get("/").content.decode()
+    assert "Approvals waiting for me" in home and reverse("approvals:inbox") in home
+
+
+def test_chain_editor_for_a_role_keeps_field_rights_and_audits(client, org):
+    from kehu.core.models import AuditEntry, ModelGrant, Role, Scope
+
+    role = Role.objects.create(code="process_admin", name="流程管理员")
+    ModelGrant.objects.create(
+        role=role, model="approvals.approvalchain", can_view=True, can_change=True, can_add=True,
+        read_scope=Scope.ALL, write_scope=Scope.ALL,
+    )  # fmt: skip
+    FieldGrant.objects.create(
+        role=role, model="approvals.approvalchain", field="description", access="hidden"
+    )
+    chain = ApprovalChain.objects.get(code="expense-approval")
+    chain.description = "SECRET-DESCRIPTION"
+    chain.save()
+    admin = UserFactory(username="padmin")
+    admin.roles.add(role)
+    client.force_login(admin)
+    page = client.get(reverse("approvals:chain", args=[chain.pk])).content.decode()
+    assert page and "SECRET-DESCRIPTION" not in page and 'name="description"' not in page
+    form = {
+        "name": "费用 Expenses", "code": "expense-approval", "model": "salesmgmt.expense", "active": "on",
+        "priority": "900", "steps-TOTAL_FORMS": "1", "steps-INITIAL_FORMS": "1", "steps-MIN_NUM_FORMS": "0",
+        "steps-MAX_NUM_FORMS": "1000", "steps-0-id": str(chain.steps.get().pk), "steps-0-chain": str(chain.pk),
+        "steps-0-position": "1", "steps-0-name": "经理", "steps-0-approver_kind": "manager", "steps-0-mode": "any",
+    }  # fmt: skip
+    assert client.post(reverse("approvals:chain", args=[chain.pk]), form).status_code == 302
+    chain.refresh_from_db()
+    assert chain.priority == 900 and chain.description == "SECRET-DESCRIPTION" and chain.version == 2
+    assert AuditEntry.objects.filter(
+        model="approvals.approvalchain", object_id=str(chain.pk), actor=admin
+    ).exists()
