@@ -20,7 +20,12 @@ def seed(ctx) -> str:
         return "no quote approvals (no product)"
     for username in ("rep1", "rep2"):
         rep = users.get(username)
-        deals = list(Opportunity.objects.filter(owner=rep, status="open").select_related("customer")[:2])
+        # deals of the rep's own customers (a quote is made for a customer the rep may see)
+        deals = list(
+            Opportunity.objects.filter(owner=rep, customer__owner=rep, status="open")
+            .select_related("customer")
+            .order_by("id")[:2]
+        )
         for i, deal in enumerate(deals):
             quote = quotes.quote_create(customer=deal.customer, opportunity=deal, by=rep)
             quotes.quote_line_add(
