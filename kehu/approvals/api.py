@@ -17,7 +17,7 @@ from . import services
 from .models import ApprovalEvent, ApprovalRequest, ApprovalTask
 
 
-class EventSerializer(serializers.ModelSerializer):
+class ApprovalEventSerializer(serializers.ModelSerializer):
     at = DateTimeField()
     actor = serializers.StringRelatedField()
     on_behalf_of = serializers.StringRelatedField()
@@ -27,7 +27,7 @@ class EventSerializer(serializers.ModelSerializer):
         fields = ["at", "kind", "step", "actor", "on_behalf_of", "comment"]
 
 
-class TaskSerializer(serializers.ModelSerializer):
+class ApprovalTaskSerializer(serializers.ModelSerializer):
     approver = serializers.StringRelatedField()
     on_behalf_of = serializers.StringRelatedField()
     decided_at = DateTimeField()
@@ -37,7 +37,7 @@ class TaskSerializer(serializers.ModelSerializer):
         fields = ["step", "approver", "on_behalf_of", "status", "comment", "decided_at"]
 
 
-class RequestSerializer(serializers.ModelSerializer):
+class ApprovalRequestSerializer(serializers.ModelSerializer):
     requester = serializers.StringRelatedField()
     created_at = DateTimeField()
     decided_at = DateTimeField()
@@ -51,14 +51,14 @@ class RequestSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class RequestDetailSerializer(RequestSerializer):
-    events = EventSerializer(many=True, read_only=True)
-    tasks = TaskSerializer(many=True, read_only=True)
+class ApprovalRequestDetailSerializer(ApprovalRequestSerializer):
+    events = ApprovalEventSerializer(many=True, read_only=True)
+    tasks = ApprovalTaskSerializer(many=True, read_only=True)
     record = serializers.SerializerMethodField()
     can_decide = serializers.SerializerMethodField()
 
-    class Meta(RequestSerializer.Meta):
-        fields = [*RequestSerializer.Meta.fields, "events", "tasks", "record", "can_decide"]
+    class Meta(ApprovalRequestSerializer.Meta):
+        fields = [*ApprovalRequestSerializer.Meta.fields, "events", "tasks", "record", "can_decide"]
 
     def get_record(self, obj) -> dict:
         """The record's summary fields the reader may see, as text."""
@@ -73,8 +73,13 @@ class RequestDetailSerializer(RequestSerializer):
         return services.can_decide(self.context["request"].user, obj)
 
 
-class DecisionSerializer(serializers.Serializer):
-    decision = serializers.ChoiceField(["approve", "reject"])
+#: the two verdicts (named in the schema by SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]; the expenses' decide
+#: action uses the same pair)
+VERDICTS = [("approve", "approve"), ("reject", "reject")]
+
+
+class ApprovalVerdictSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(VERDICTS)
     comment = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
 
 
@@ -83,7 +88,7 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     may read."""
 
     permission_classes = [IsAuthenticated]
-    serializer_class = RequestSerializer
+    serializer_class = ApprovalRequestSerializer
     queryset = ApprovalRequest.objects.none()
 
     def get_queryset(self):
@@ -96,7 +101,11 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return sel.request_get(user=self.request.user, pk=self.kwargs["pk"])
 
     def get_serializer_class(self):
-        return RequestDetailSerializer if self.action in ("retrieve", "decide") else RequestSerializer
+        return (
+            ApprovalRequestDetailSerializer
+            if self.action in ("retrieve", "decide")
+            else ApprovalRequestSerializer
+        )
 
     @extend_schema(
         parameters=[
@@ -107,7 +116,7 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(responses=RequestSerializer(many=True))
+    @extend_schema(responses=ApprovalRequestSerializer(many=True))
     @action(detail=False)
     def pending(self, request):
         """The requests waiting for my decision (current step, mine or delegated to me)."""
@@ -118,16 +127,16 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             .order_by("created_at", "id")
         )
         page = self.paginate_queryset(qs)
-        data = RequestSerializer(page if page is not None else qs, many=True).data
+        data = ApprovalRequestSerializer(page if page is not None else qs, many=True).data
         return self.get_paginated_response(data) if page is not None else Response(data)
 
-    @extend_schema(request=DecisionSerializer, responses=RequestDetailSerializer)
+    @extend_schema(request=ApprovalVerdictSerializer, responses=ApprovalRequestDetailSerializer)
     @action(detail=True, methods=["post"])
     def decide(self, request, pk=None):
         """Approve or reject the current step (a rejection needs a comment): 403 if not an approver of it,
         400 when already decided or without a comment to a rejection."""
         approval = self.get_object()
-        body = DecisionSerializer(data=request.data)
+        body = ApprovalVerdictSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         from django.core.exceptions import PermissionDenied, ValidationError
 
@@ -149,7 +158,7 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         except BusinessRuleError as exc:
             raise exceptions.ValidationError({"decision": [str(exc)]}) from None
         approval.refresh_from_db()
-        return Response(RequestDetailSerializer(approval, context=self.get_serializer_context()).data)
+        return Response(ApprovalRequestDetailSerializer(approval, context=self.get_serializer_context()).data)
 
 
 def register(router) -> None:

@@ -23,7 +23,7 @@ PHONE = {
 
 def test_manager_approves_a_discount_from_the_notification_on_a_phone(
     seeded,
-    deal,
+    deal,  # noqa: F811 - the fixture
     context_factory,
     login,
     live_server,  # noqa: F811
