@@ -54,9 +54,10 @@ def test_manager_approves_a_discount_from_the_notification_on_a_phone(
     phone.go_back()
     form = f"[data-testid=notification-decide-{request.pk}]"
     phone.fill(f"{form} input[name=comment]", "同意，战略客户")
-    phone.tap(f"{form} [data-testid=notification-approve]")
-    phone.wait_for_url(f"{live_server.url}/notifications/")
-    assert phone.locator(form).count() == 0
+    with phone.expect_navigation():
+        phone.tap(f"{form} [data-testid=notification-approve]")
+    phone.wait_for_selector(form, state="detached")  # decided: no buttons any more
+    assert phone.url == f"{live_server.url}/notifications/"
     quote.refresh_from_db()
     assert quote.status == "approved" and quote.approved_by.username == "manager"
 
