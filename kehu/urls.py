@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 from kehu.analytics import api as analytics_api
 from kehu.analytics import api_value as analytics_value_api
 from kehu.automation import api as automation_api
+from kehu.approvals import api as approvals_api
 from kehu.core import api_views as core_api
 from kehu.core import observability
 from kehu.customers import api as customers_api
@@ -41,6 +42,7 @@ for api_module in (
     analytics_value_api,
     marketing_api,
     automation_api,
+    approvals_api,
 ):
     api_module.register(router)
 
@@ -77,5 +79,6 @@ urlpatterns = [
     path("automation/", include("kehu.automation.urls")),
     path("portal/", include("kehu.portal.urls")),
     path("portal-admin/", include("kehu.portal.views_staff")),
+    path("approvals/", include("kehu.approvals.urls")),
     path("", include("kehu.ui.urls")),
 ]

@@ -15,6 +15,9 @@ class SalesConfig(AppConfig):
         from .services.opportunities import on_interaction_logged
 
         INTERACTION_LOGGED.append(on_interaction_logged)
+        from . import approvals
+
+        approvals.register_all()
 
         url = lambda o: o.get_absolute_url()  # noqa: E731
         # owned records: the record scope follows the owner (the rep)

@@ -8,6 +8,7 @@ class SalesmgmtConfig(AppConfig):
     verbose_name = _("Sales management")
 
     def ready(self) -> None:
-        from . import registration
+        from . import approvals, registration
 
         registration.register_all()
+        approvals.register_all()

@@ -11,7 +11,6 @@ from decimal import Decimal
 from django.utils import timezone
 
 from kehu.sales.models import Opportunity
-from kehu.sales.services.quotes import approvers_of
 
 from .models import Expense, ExpenseCategory, Visit
 from .services import expenses
@@ -64,7 +63,11 @@ def seed(ctx) -> str:
                 data=data, receipts=[(f"receipt-{i + 1}.png", RECEIPT)], submit=status != "draft", by=rep
             )
             if status == "approved":
-                approver = next(iter(approvers_of(expense)), None)  # type: ignore[arg-type]
+                from kehu.approvals.selectors import record_requests
+
+                request = record_requests(expense).first()
+                task = request.tasks.select_related("approver").first() if request else None
+                approver = task.approver if task else None
                 if approver is not None:
                     expenses.expense_decide(expense=expense, approve=True, comment="", by=approver)
             made += 1

@@ -6,7 +6,6 @@ from django.db.models import QuerySet
 
 from kehu.core.selectors import get_visible, scoped
 from kehu.sales.models import Opportunity
-from kehu.sales.services.quotes import approvers_of
 
 from .models import Expense, ExpenseCategory, ExpensePeriodClose, ExpenseReceipt, ExpenseStatus, Visit
 
@@ -37,23 +36,16 @@ def receipt_get(*, user, pk) -> ExpenseReceipt:
 
 
 def expenses_to_decide(*, user) -> list[Expense]:
-    """Expenses awaiting approval that `user` may decide (within what they may see; never their own). The
-    approvers are looked up once per owner, not per expense."""
-    rows = list(
-        expense_list(user=user, status=ExpenseStatus.SUBMITTED)
-        .exclude(owner=user)
-        .order_by("submitted_at", "id")
-    )
+    """Expenses awaiting approval whose current step waits for `user` on the approval engine (theirs or
+    delegated to them; within what they may see; never their own). Two queries whatever the rows."""
+    from kehu.approvals.selectors import pending_object_ids
+
+    ids = pending_object_ids(user=user, model="salesmgmt.expense")
     if user.is_superuser:
-        return rows
-    allowed: dict[int | None, bool] = {}
-    result = []
-    for row in rows:
-        if row.owner_id not in allowed:
-            allowed[row.owner_id] = any(u.pk == user.pk for u in approvers_of(row))  # type: ignore[arg-type]
-        if allowed[row.owner_id]:
-            result.append(row)
-    return result
+        rows = expense_list(user=user, status=ExpenseStatus.SUBMITTED).exclude(owner=user)
+    else:
+        rows = expense_list(user=user, status=ExpenseStatus.SUBMITTED).filter(pk__in=[int(i) for i in ids])
+    return list(rows.order_by("submitted_at", "id"))
 
 
 def categories_active() -> QuerySet[ExpenseCategory]:

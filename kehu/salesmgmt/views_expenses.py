@@ -15,12 +15,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from kehu.approvals.services import can_decide
 from kehu.core.access import Access
 from kehu.core.exceptions import FieldNotWritable, StaleRecordError
 from kehu.core.history import present as present_history
 from kehu.core.selectors import get_visible, record_history
 from kehu.sales.services.attachments import download_name
-from kehu.sales.services.quotes import can_decide
 
 from . import selectors_expenses as sel
 from .models import Expense, ExpensePeriodClose, ExpenseStatus
@@ -185,7 +185,7 @@ def expense_detail(request, pk):
             "expense": expense,
             "receipts": list(sel.expense_receipts(user=request.user, expense=expense)),
             "can_write": can_write,
-            "can_decide": expense.status == ExpenseStatus.SUBMITTED and can_decide(request.user, expense),  # type: ignore[arg-type]
+            "can_decide": expense.status == ExpenseStatus.SUBMITTED and can_decide(request.user, expense),
             "history": present_history(entries, model=Expense, user=request.user),
             "hidden": access.hidden_fields(Expense),
         },

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "kehu.salesmgmt",
     "kehu.automation",
     "kehu.portal",
+    "kehu.approvals",
 ]
 
 MIDDLEWARE = [
@@ -198,6 +199,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
+        "VerdictEnum": "kehu.approvals.api.VERDICTS",
         "LanguageEnum": "kehu.settings.base.LANGUAGES",
         "ValueSegmentEnum": "kehu.analytics.models_value.ValueSegment",
         "RfmSegmentEnum": "kehu.analytics.rfm.Segment",

@@ -33,6 +33,7 @@ SECTIONS = [
     (
         _("Interactions"),
         [
+            ("approvals", _("Approvals"), "approvals:inbox", "check", None),
             (
                 "timeline",
                 _("Interactions"),
@@ -179,9 +180,14 @@ ADMIN_ITEMS = [
     ("transfer", _("Transfer records"), "core:transfer", "swap"),
     ("audit", _("Audit trail"), "core:audit", "history"),
     ("automation", _("Workflow rules"), "automation:rules", "sliders"),
+    ("approval_chains", _("Approval chains"), "approvals:chains", "check"),
 ]
 #: administration items that a role without administration rights may be granted on its own
-ADMIN_ITEM_GRANTS = {"audit": ("view", "core.auditentry"), "automation": ("view", "automation.rule")}
+ADMIN_ITEM_GRANTS = {
+    "audit": ("view", "core.auditentry"),
+    "automation": ("view", "automation.rule"),
+    "approval_chains": ("change", "approvals.approvalchain"),
+}
 
 
 @lru_cache(maxsize=512)

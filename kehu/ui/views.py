@@ -19,6 +19,9 @@ from kehu.core.models import Notification, User
 from . import navigation
 
 HOME_WIDGETS = []  # apps append callable(request) -> dict(kpis=[...], tasks=[...]) contributions
+#: apps append callable(request, notifications) -> {notification id: {"template": ..., **context}}: an action
+#: shown inline under the notification (the approvals' approve/reject buttons)
+NOTIFICATION_ACTIONS = []
 
 
 def home(request):
@@ -43,7 +46,12 @@ def notifications(request):
     if request.method == "POST":
         services.notifications_mark_read(user=request.user)
         return redirect("ui:notifications")
-    items = Notification.objects.filter(user=request.user)[:100]
+    items = list(Notification.objects.filter(user=request.user)[:100])
+    for hook in NOTIFICATION_ACTIONS:
+        actions = hook(request, items)
+        for item in items:
+            if item.pk in actions:
+                item.action = actions[item.pk]
     return render(request, "ui/notifications.html", {"notifications": items, "title": _("Notifications")})
 
 

@@ -10,6 +10,7 @@ COMMANDS = {
     "kehu.service": ("service_scheduler", "service schedule: "),
     "kehu.interactions": ("send_reminders", "reminders sent: "),
     "kehu.analytics": ("reports_scheduler", "reports: "),
+    "kehu.approvals": ("approvals_scheduler", "approval reminders and escalations: "),
 }
 
 

@@ -105,6 +105,15 @@ def test_seed_demo_command_runs_once_and_every_role_sees_what_the_readme_says():
     codes = CouponCode.objects.filter(promotion=promotion)
     assert codes.count() == promotion.campaign.segments.get().members.count() > 0
     assert codes.filter(redeemed_at__isnull=False, order__total__gte=5000).exists()
+    from kehu.approvals.models import ApprovalChain, ApprovalRequest
+
+    # approval chains (the defaults and two-step demo ones), approvals awaiting a decision and decided ones
+    assert {"quote-discount", "expense-approval", "expense-large"} <= set(
+        ApprovalChain.objects.values_list("code", flat=True)
+    )
+    statuses = set(ApprovalRequest.objects.values_list("model", "status"))
+    assert {("sales.quote", "pending"), ("sales.quote", "approved")} <= statuses
+    assert {("salesmgmt.expense", "pending"), ("salesmgmt.expense", "approved")} <= statuses
     skipped = io.StringIO()
     call_command("seed_demo", customers=300, if_empty=True, stdout=skipped)
     assert "already loaded" in skipped.getvalue() and Customer.objects.count() == 300

@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from kehu.approvals.services import pending_request
 from kehu.core.models import AuditEntry, Notification
 from kehu.interactions.models import Interaction
 from kehu.sales.models import Opportunity
@@ -79,7 +80,9 @@ def test_file_submit_approve_notify_timeline_audit(org, data, opp, media):
     stored = (media / receipt.file.name).resolve()
     assert stored.is_relative_to(media.resolve()) and stored.read_bytes() == PNG
     # the approver (the department's manager) is told; the entry is on the customer's timeline without the amount
-    assert Notification.objects.filter(user=org.manager, url=expense.get_absolute_url()).exists()
+    # (sent to the request's page on the approval engine)
+    request = pending_request(expense)
+    assert Notification.objects.filter(user=org.manager, url=request.get_absolute_url()).exists()
     filed = Interaction.objects.get(related_model="salesmgmt.expense", related_id=str(expense.pk))
     assert filed.customer_id == opp.customer_id and "128.50" not in filed.subject
 

@@ -7,7 +7,7 @@ expired / terminated; a rejected contract goes back to draft when edited or resu
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,7 +16,7 @@ from kehu.core import records
 from kehu.core.exceptions import BusinessRuleError
 
 from ..models import Contract, ContractStatus, Opportunity, OpportunityStatus, Quote, QuoteStatus
-from .documents import ensure_customer_visible, next_number, tell, timeline, with_number_retry, write_locked
+from .documents import ensure_customer_visible, next_number, timeline, with_number_retry, write_locked
 
 CONTRACT_TRANSITIONS: dict[str, set[str]] = {
     ContractStatus.DRAFT: {ContractStatus.PENDING_APPROVAL},
@@ -119,12 +119,6 @@ def contract_delete(*, contract: Contract, by, expected_version: int | None = No
         records.record_delete(instance=locked, by=by, expected_version=expected_version)
 
 
-def _approvers(contract: Contract):
-    from .quotes import approvers_of
-
-    return approvers_of(contract)  # same rule: the owner's approver role, else the department manager
-
-
 def contract_set_status(
     *,
     contract: Contract,
@@ -134,9 +128,11 @@ def contract_set_status(
     signed_date=None,
     expected_version: int | None = None,
 ) -> Contract:
-    """Move the contract along CONTRACT_TRANSITIONS. Approve/reject only by an approver of the owner (not the
-    owner), a rejection needs a comment; activation (signing) needs the signed date (not in the future)."""
-    from .quotes import can_decide
+    """Move the contract along CONTRACT_TRANSITIONS. 'Awaiting approval' starts a request on the approval
+    engine (the contract chain that matches); approve/reject decide its current step (an approver of that
+    step, never the owner; a rejection needs a comment) and the last step's approval — or any rejection —
+    sets the status (kehu.sales.approvals). Activation (signing) needs the signed date (not in the future)."""
+    from kehu.approvals.services import approval_decide_record, start_approval
 
     with transaction.atomic():
         locked, _access = records.lock_for_write(contract, by)
@@ -155,12 +151,12 @@ def contract_set_status(
             )
         changes: dict = {"status": status}
         if status in (ContractStatus.APPROVED, ContractStatus.REJECTED):
-            if not can_decide(by, locked):
-                raise PermissionDenied(_("You are not an approver of this contract."))
-            if status == ContractStatus.REJECTED and not comment.strip():
-                raise ValidationError({"comment": [_("Say why the contract is rejected.")]})
-            if status == ContractStatus.APPROVED:
-                changes.update(approved_by=by, approved_at=timezone.now())
+            approval_decide_record(
+                record=locked, approve=status == ContractStatus.APPROVED, comment=comment, by=by
+            )
+            contract.refresh_from_db()
+            locked.refresh_from_db()
+            return locked
         if status == ContractStatus.ACTIVE:
             signed = signed_date or locked.signed_date
             if signed is None:
@@ -171,20 +167,7 @@ def contract_set_status(
         write_locked(locked, by, changes, note=comment.strip()[:300])
         number = locked.number
         if status == ContractStatus.PENDING_APPROVAL:
-            tell(
-                _approvers(locked),
-                lambda: _("Approve the contract %(c)s") % {"c": number},
-                locked.get_absolute_url(),
-                dedup_key=f"contract-approval:{locked.pk}:{locked.version}",
-            )
-        elif status in (ContractStatus.APPROVED, ContractStatus.REJECTED):
-            label = ContractStatus(status).label
-            tell(
-                [locked.owner],
-                lambda: _("Contract %(c)s: %(s)s") % {"c": number, "s": label},
-                locked.get_absolute_url(),
-                dedup_key=f"contract-decision:{locked.pk}:{locked.version}",
-            )
+            start_approval(locked, by, reason=comment)
         elif status == ContractStatus.ACTIVE:
             timeline(locked, "sales.contract.signed", _("Contract %(c)s signed") % {"c": number})
     contract.refresh_from_db()

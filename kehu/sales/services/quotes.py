@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone, translation
@@ -40,9 +40,7 @@ from ..money import ZERO, line_figures, totals
 from .documents import (
     ensure_customer_visible,
     next_number,
-    tell,
     timeline,
-    users_with_role,
     with_number_retry,
     write_locked,
 )
@@ -314,35 +312,20 @@ def quote_line_remove(*, line: QuoteLine, by) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ approval
-def approvers_of(quote: Quote | Contract) -> list[User]:
-    """Who may decide: the users of the approver role of the owner's limit, else the manager of the owner's
-    department (walking up), else the superusers."""
-    from .sla import manager_of
-
-    owner = quote.owner
-    if owner is not None:
-        limits = discount_limits(owner)
-        if limits.approver_role is not None:
-            users = [u for u in users_with_role(limits.approver_role.pk) if u.pk != owner.pk]
-            if users:
-                return users
-        manager = manager_of(owner)
-        if manager is not None:
-            return [manager]
-    return list(User.objects.filter(is_superuser=True, is_active=True))
-
-
+# Who decides, in which order, reminders and delegation: the approval engine (kehu.approvals, ADR 0018). The
+# quote keeps its QuoteApproval row (the discount figures of the request and its outcome).
 def can_decide(user: User, quote: Quote | Contract) -> bool:
-    if user.is_superuser:
-        return True
-    if quote.owner_id == user.pk:
-        return False
-    return any(u.pk == user.pk for u in approvers_of(quote))
+    from kehu.approvals.services import can_decide as engine_can_decide
+
+    return engine_can_decide(user, quote)
 
 
 def quote_submit(*, quote: Quote, by, reason: str = "", expected_version: int | None = None) -> QuoteApproval:
     """Ask for approval of a quote whose discount exceeds the owner's limit: a pending QuoteApproval (one at a
-    time, by a partial unique index), status 'awaiting approval', the approvers notified (in-app + email)."""
+    time, by a partial unique index), status 'awaiting approval', and an approval request on the engine (the
+    quote chain that matches; its first step's approvers are notified in-app and by email)."""
+    from kehu.approvals.services import start_approval
+
     with transaction.atomic():
         locked = _lock_editable(quote, by)
         _check_version(locked, expected_version)
@@ -362,24 +345,17 @@ def quote_submit(*, quote: Quote, by, reason: str = "", expected_version: int | 
             total_discount=total_pct,
         )
         write_locked(locked, by, {"status": QuoteStatus.PENDING_APPROVAL}, note=_("submitted for approval"))
-        number = str(locked)
-        who = str(by)
-        tell(
-            approvers_of(locked),
-            lambda: (
-                _("Approve the quote %(quote)s of %(rep)s (discount %(pct)s%%)")
-                % {"quote": number, "rep": who, "pct": max(max_line, total_pct)}
-            ),
-            locked.get_absolute_url(),
-            dedup_key=f"quote-approval:{approval.pk}",
-        )
+        start_approval(locked, by, reason=approval.reason)
     quote.refresh_from_db()
     return approval
 
 
 def quote_decide(*, approval: QuoteApproval, approve: bool, comment: str, by) -> QuoteApproval:
-    """Approve or reject (a comment is required to reject). Under the quote's row lock: a second decision on
-    the same request — two managers at once — is refused. The owner is notified."""
+    """Approve or reject (a comment is required to reject) the current step of the quote's request on the
+    engine. Under the quote's row lock: a second decision on the same request — two managers at once — is
+    refused. The last step's approval (or any rejection) sets the quote's status and tells the owner."""
+    from kehu.approvals.services import approval_decide_record
+
     with transaction.atomic():
         quote = (
             Quote.objects.select_for_update(of=("self",)).select_related("owner").get(pk=approval.quote_id)
@@ -387,27 +363,8 @@ def quote_decide(*, approval: QuoteApproval, approve: bool, comment: str, by) ->
         current = QuoteApproval.objects.select_for_update().get(pk=approval.pk)
         if current.decision != ApprovalDecision.PENDING:
             raise BusinessRuleError(_("This approval request was already decided."), field="decision")
-        if not can_decide(by, quote):
-            raise PermissionDenied(_("You are not an approver of this quote."))
-        current.decision = ApprovalDecision.APPROVED if approve else ApprovalDecision.REJECTED
-        current.comment = (comment or "").strip()
-        current.decided_by = by
-        current.decided_at = timezone.now()
-        current.full_clean(validate_unique=False, validate_constraints=False)
-        current.save()
-        changes: dict = {"status": QuoteStatus.APPROVED if approve else QuoteStatus.REJECTED}
-        if approve:
-            changes.update(approved_by=by, approved_at=current.decided_at)
-        write_locked(
-            quote, by, changes, note=(_("approved") if approve else _("rejected")) + f": {current.comment}"
-        )
-        number, decision = str(quote), current.get_decision_display
-        tell(
-            [quote.owner],
-            lambda: _("Quote %(quote)s: %(decision)s") % {"quote": number, "decision": decision()},
-            quote.get_absolute_url(),
-            dedup_key=f"quote-decision:{current.pk}",
-        )
+        approval_decide_record(record=quote, approve=approve, comment=comment, by=by)
+        current.refresh_from_db()
     approval.refresh_from_db()
     return current
 
@@ -537,6 +494,9 @@ def quote_revise(*, quote: Quote, by, expected_version: int | None = None) -> Qu
         QuoteApproval.objects.filter(quote=locked, decision=ApprovalDecision.PENDING).update(
             decision=ApprovalDecision.WITHDRAWN, decided_at=timezone.now(), decided_by=by
         )
+        from kehu.approvals.services import approval_withdraw
+
+        approval_withdraw(record=locked, by=by, note=_("superseded by a revision"))
         today = timezone.localdate()
         write_locked(locked, by, {"status": QuoteStatus.SUPERSEDED}, note=_("superseded by a revision"))
         fields = (

@@ -4,10 +4,10 @@ Built on what exists, not a third copy:
 - receipts are checked by the attachments' one rule (`kehu.sales.services.attachments.attachment_check`: the
   name cleaned of paths and control characters, the type by extension against KEHU_ATTACHMENT_TYPES, the size
   against KEHU_ATTACHMENT_MAX_BYTES), each refusal on the `receipts` field;
-- the approvers are the sales documents' (`kehu.sales.services.quotes.approvers_of` / `can_decide`: the
-  owner's approver role, else the manager of the owner's department walking up, else the superusers; never
-  the owner), the status change is written under the row lock with its audit entry (`documents.write_locked`)
-  and the notification is the sales documents' (`documents.tell`: in-app in the user's language and email);
+- the approval runs on the approval engine (`kehu.approvals`, ADR 0018) with the expenses' own chain (by
+  default the owner's manager, walking up the departments, else the superusers; never the owner) — no longer
+  the rep's discount approver (issue #17); the status change is written under the row lock with its audit
+  entry (`documents.write_locked`) by the engine's callbacks in `kehu.salesmgmt.approvals`;
 - every other write goes through the record service (rights, scope, field rights, version, audit).
 
 Nothing is half-saved: every check (files, amount, date, closed month, ties the user may not see) comes
@@ -17,9 +17,8 @@ that then fails are removed again."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, cast
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
@@ -30,8 +29,7 @@ from kehu.core.selectors import scoped
 from kehu.interactions.services import timeline_event_record
 from kehu.sales.models import Opportunity
 from kehu.sales.services.attachments import attachment_check
-from kehu.sales.services.documents import tell, write_locked
-from kehu.sales.services.quotes import approvers_of, can_decide
+from kehu.sales.services.documents import write_locked
 
 from ..models import Expense, ExpensePeriodClose, ExpenseReceipt, ExpenseStatus, Visit
 from ..models.expenses import EDITABLE, month_is_closed, month_start
@@ -215,61 +213,49 @@ def expense_submit(*, expense: Expense, by, expected_version: int | None = None)
             {"status": ExpenseStatus.SUBMITTED, "submitted_at": timezone.now(), "decision_comment": ""},
             note=_("submitted for approval"),
         )
-        who, category, url = str(locked.owner or by), str(locked.category), locked.get_absolute_url()
-        # no amount in notifications: a field right may hide it from the reader (ADR 0009)
-        tell(
-            approvers_of(cast(Any, locked)),
-            lambda: _("Approve the expense of %(rep)s: %(category)s") % {"rep": who, "category": category},
-            url,
-            dedup_key=f"expense-approval:{locked.pk}:{locked.version}",
-        )
+        from kehu.approvals.services import start_approval
+
+        # the engine's notifications show the amount only to approvers who may see it (ADR 0009)
+        start_approval(locked, by)
     expense.refresh_from_db()
     return locked
 
 
 def expense_decide(*, expense: Expense, approve: bool, comment: str, by) -> Expense:
-    """Approve or reject an expense awaiting approval (a rejection needs a comment), by an approver of its
-    owner — never the owner. Under the row lock: a second decision (two managers at once) is refused. The
-    owner is notified; an approved expense tied to a customer goes on its timeline."""
+    """Approve or reject (a rejection needs a comment) the current step of the expense's request on the
+    approval engine — an approver of that step, never the owner. Under the row lock: a second decision (two
+    managers at once) is refused. The last step's approval (or any rejection) sets the status, the owner is
+    notified; an approved expense tied to a customer goes on its timeline (kehu.salesmgmt.approvals)."""
+    from kehu.approvals.services import approval_decide_record
+
     comment = (comment or "").strip()
     with transaction.atomic():
         locked = Expense.objects.select_for_update(of=("self",)).select_related("owner").get(pk=expense.pk)
         if locked.status != ExpenseStatus.SUBMITTED:
             raise ValidationError({"status": [_("This expense is not awaiting approval.")]})
-        if not can_decide(by, cast(Any, locked)):
-            raise PermissionDenied(_("You are not an approver of this expense."))
-        if not approve and not comment:
-            raise ValidationError({"comment": [_("Say why the expense is rejected.")]})
-        if len(comment) > 300:
-            raise ValidationError({"comment": [_("At most 300 characters.")]})
         if month_is_closed(locked.spent_on):
             raise _closed(locked.spent_on)
-        status = ExpenseStatus.APPROVED if approve else ExpenseStatus.REJECTED
-        write_locked(
-            locked,
-            by,
-            {"status": status, "decided_by": by, "decided_at": timezone.now(), "decision_comment": comment},
-            note=(_("approved") if approve else _("rejected")) + (f": {comment}" if comment else ""),
-        )
-        label, category, day = ExpenseStatus(status).label, str(locked.category), f"{locked.spent_on}"
-        tell(
-            [locked.owner],
-            lambda: (
-                _("Your expense (%(category)s, %(day)s): %(decision)s")
-                % {"category": category, "day": day, "decision": label}
-            ),
-            locked.get_absolute_url(),
-            dedup_key=f"expense-decision:{locked.pk}:{locked.version}",
-        )
-        if approve:
-            _timeline(
-                locked,
-                "salesmgmt.expense.approved",
-                _("Expense approved: %(category)s") % {"category": locked.category},
-                locked.owner,
-            )
+        approval_decide_record(record=locked, approve=approve, comment=comment, by=by)
     expense.refresh_from_db()
-    return locked
+    return expense
+
+
+def expense_decided(locked: Expense, approve: bool, by, comment: str) -> None:
+    """The engine's outcome written on the expense (caller: kehu.salesmgmt.approvals, under the row lock)."""
+    status = ExpenseStatus.APPROVED if approve else ExpenseStatus.REJECTED
+    write_locked(
+        locked,
+        by,
+        {"status": status, "decided_by": by, "decided_at": timezone.now(), "decision_comment": comment},
+        note=(_("approved") if approve else _("rejected")) + (f": {comment}" if comment else ""),
+    )
+    if approve:
+        _timeline(
+            locked,
+            "salesmgmt.expense.approved",
+            _("Expense approved: %(category)s") % {"category": locked.category},
+            locked.owner,
+        )
 
 
 def expense_delete(*, expense: Expense, by, expected_version: int | None = None) -> None:

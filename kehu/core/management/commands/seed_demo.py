@@ -19,6 +19,7 @@ from kehu.core.models import User
 # Apps contribute `kehu.<app>.demo.seed(ctx)`; called in this order when the module exists.
 APP_SEEDERS = [
     "kehu.products.demo",
+    "kehu.approvals.demo",
     "kehu.interactions.demo",
     "kehu.sales.demo",
     "kehu.service.demo",
@@ -27,6 +28,7 @@ APP_SEEDERS = [
     "kehu.analytics.demo",
     "kehu.marketing.demo",
     "kehu.portal.demo",
+    "kehu.approvals.demo_requests",
 ]
 
 
