@@ -27,6 +27,8 @@ SCHEDULES: list[tuple[str, int, dict]] = [
     ("sales_scheduler", 60, {}),
     ("service_scheduler", 60, {}),
     ("campaign_scheduler", 60, {}),
+    ("automation_scheduler", 60, {}),
+    ("approvals_scheduler", 300, {}),
     ("resume_imports", 300, {}),
     ("reports_scheduler", 3600, {}),
     ("analytics_score", 86400, {"enqueue": True}),
