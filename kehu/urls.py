@@ -7,8 +7,8 @@ from rest_framework.routers import DefaultRouter
 
 from kehu.analytics import api as analytics_api
 from kehu.analytics import api_value as analytics_value_api
-from kehu.automation import api as automation_api
 from kehu.approvals import api as approvals_api
+from kehu.automation import api as automation_api
 from kehu.core import api_views as core_api
 from kehu.core import observability
 from kehu.customers import api as customers_api
