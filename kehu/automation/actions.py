@@ -612,7 +612,12 @@ def _a_approval(ctx: Ctx, config: dict) -> str:
         raise Skipped(_("Approvals are not installed.")) from None
     if ctx.dry:
         return _("would start an approval")
-    result = start(ctx.record, ctx.owner, note=config.get("note", ""))
+    from kehu.core.exceptions import BusinessRuleError
+
+    try:
+        result = start(ctx.record, ctx.owner, reason=config.get("note", ""))
+    except BusinessRuleError as exc:  # e.g. an approval of the record is already pending: nothing to retry
+        raise Skipped(str(exc)) from None
     return _("approval %(id)s started") % {"id": getattr(result, "pk", result)}
 
 

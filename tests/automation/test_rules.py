@@ -279,8 +279,12 @@ def test_cron_parser():
             schedule.parse_cron(bad)
 
 
-def test_start_approval_reports_when_approvals_are_not_installed(admin, on_commit):
-    rule = make_rule(admin, actions=[{"type": "start_approval"}])
-    create_customer(admin, on_commit)
+def test_start_approval_starts_one_on_the_approval_engine(admin, on_commit):
+    from kehu.approvals.models import ApprovalRequest
+
+    rule = make_rule(admin, actions=[{"type": "start_approval", "note": "新客户审批"}])
+    customer = create_customer(admin, on_commit)
     run = RuleRun.objects.get(rule=rule)
-    assert run.outcomes[0]["outcome"] in ("skipped", "done")
+    assert run.outcomes[0]["outcome"] == "done", run.outcomes
+    request = ApprovalRequest.objects.get(model="customers.customer", object_id=str(customer.pk))
+    assert request.status == "pending"
