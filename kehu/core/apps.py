@@ -18,7 +18,14 @@ class CoreConfig(AppConfig):
         serializers.ModelSerializer.serializer_field_mapping[models.DateTimeField] = DateTimeField
 
         signin.connect()
-        from .models import Department, Role, Team, User
+        from django.db.models.signals import post_delete, post_save
+
+        from .access import shares_changed
+        from .models import Department, RecordShare, Role, Team, User
+
+        # the request's cached share probe is emptied by every share written (kehu.core.access, ADR 0017)
+        post_save.connect(shares_changed, sender=RecordShare, dispatch_uid="kehu-shares-changed-save")
+        post_delete.connect(shares_changed, sender=RecordShare, dispatch_uid="kehu-shares-changed-delete")
 
         registry.register(User, owner_field=None, nav=False)
         registry.register(Department, owner_field=None, nav=False, assigned=("manager",))

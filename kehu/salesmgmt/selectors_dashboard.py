@@ -93,10 +93,14 @@ def my_day(*, user, owner_ids: set[int] | None = None) -> Day:
             .order_by("expected_close_date", "id")
         )
         day.closing = _listing(closing)
-        day.forecast = fc.forecast_for(user=user, period=fc.Period.current(PeriodKind.QUARTER, today),
-                                       rep_ids=set(owners))  # fmt: skip
-        day.month_forecast = fc.forecast_for(user=user, period=fc.Period.current(PeriodKind.MONTH, today),
-                                             rep_ids=set(owners))  # fmt: skip
+        day.forecast, day.month_forecast = fc.forecasts_for(
+            user=user,
+            periods=[
+                fc.Period.current(PeriodKind.QUARTER, today),
+                fc.Period.current(PeriodKind.MONTH, today),
+            ],
+            rep_ids=set(owners),
+        )
     return day
 
 
@@ -114,6 +118,11 @@ def team_day(*, user) -> Day:
         if scope is not None:
             stalled = stalled.filter(owner_id__in=sorted(scope))
         day.stalled = _listing(stalled.order_by("last_activity_at", "id"))
-        day.forecast = fc.forecast_for(user=user, period=fc.Period.current(PeriodKind.QUARTER, today))
-        day.month_forecast = fc.forecast_for(user=user, period=fc.Period.current(PeriodKind.MONTH, today))
+        day.forecast, day.month_forecast = fc.forecasts_for(
+            user=user,
+            periods=[
+                fc.Period.current(PeriodKind.QUARTER, today),
+                fc.Period.current(PeriodKind.MONTH, today),
+            ],
+        )
     return day

@@ -82,7 +82,7 @@ def forecast_page(request, status: int = 200, posted: dict | None = None, errors
         d.fc_category = (posted or {}).get(d.pk, current)
         d.fc_editable = d.pk in writable and d.status == "open"
         d.fc_error = (errors or {}).get(f"category-{d.pk}")
-    comparison = fc.snapshot_comparison(user=request.user, period=period, rep_ids=rep_ids)
+    comparison = fc.snapshot_comparison(user=request.user, period=period, rep_ids=rep_ids, current=f)
     return render(
         request,
         "salesmgmt/forecast/forecast.html",
