@@ -20,8 +20,8 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Case, Count, DecimalField, ExpressionWrapper, F, Q, Sum, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import DecimalField, F, Q, Sum, Value
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -209,47 +209,65 @@ def totals_by_owner(qs, period: Period) -> dict[int, ForecastTotals]:
 
 
 def totals_by_owner_periods(qs, periods) -> dict[Period, dict[int, ForecastTotals]]:
-    """`totals_by_owner` of several periods (a month and its quarter on the dashboard) in one grouped query:
-    the deals of any of the periods, each sum counting a deal only for the period it belongs to."""
+    """`totals_by_owner` of several periods (a month and its quarter on the dashboard) in one grouped query.
+
+    The query only groups the (already scoped) deals of any of the periods by owner, status, category and
+    month (of the expected close for open deals, of the closing in the default time zone for won ones) and
+    sums amount and amount × probability; the figures are then added up here with the rules of
+    `forecast_totals`. Periods are whole months, so a deal's month says which periods it belongs to. (The
+    earlier form — a CASE per figure and period — spent ~12 ms of Python building and compiling the SQL.)"""
     periods = list(dict.fromkeys(periods))
-    money: DecimalField = DecimalField(max_digits=20, decimal_places=4)
-    category = Coalesce("forecast_entry__category", Value(ForecastCategory.PIPELINE))
-    counted = Q(status="open") & ~Q(forecast_entry__category=ForecastCategory.OMITTED)
-    names = ("pipeline", "weighted", "best_case", "commit", "won")
-
-    def when(cond, expr=None):
-        then = F("amount") if expr is None else expr
-        return Sum(Case(When(cond, then=then), default=Value(ZERO), output_field=money))
-
-    weighted = ExpressionWrapper(F("amount") * F("probability") / Value(100), output_field=money)
-    sums = {}
-    any_period = Q(pk__in=[])
-    for i, period in enumerate(periods):
-        inside = _in_period(period)
-        any_period |= inside
-        sums.update(
-            {
-                f"p{i}_pipeline": when(inside & counted),
-                f"p{i}_weighted": when(inside & counted, weighted),
-                f"p{i}_best_case": when(
-                    inside & counted & Q(cat__in=[ForecastCategory.BEST_CASE, ForecastCategory.COMMIT])
-                ),
-                f"p{i}_commit": when(inside & counted & Q(cat=ForecastCategory.COMMIT)),
-                f"p{i}_won": when(inside & Q(status="won")),
-                f"p{i}_deals": Count("pk", filter=inside),
-            }
-        )
     out: dict[Period, dict[int, ForecastTotals]] = {period: {} for period in periods}
     if not periods:
         return out
-    rows = qs.filter(any_period).annotate(cat=category).values("owner_id").annotate(**sums).order_by()
-    for r in rows:
-        if r["owner_id"] is None:
+    tz = timezone.get_default_timezone()
+    money: DecimalField = DecimalField(max_digits=24, decimal_places=4)
+    any_period = Q(pk__in=[])
+    for period in periods:
+        any_period |= _in_period(period)
+    rows = (
+        qs.filter(any_period)
+        .annotate(
+            cat=Coalesce("forecast_entry__category", Value(ForecastCategory.PIPELINE)),
+            open_month=TruncMonth("expected_close_date"),
+            won_month=TruncMonth("closed_at", tzinfo=tz),
+        )
+        .values_list("owner_id", "status", "cat", "open_month", "won_month")
+        .annotate(total=Sum("amount"), weighted=Sum(F("amount") * F("probability"), output_field=money))
+        .order_by()
+    )
+    bounds = [(period, *period.bounds) for period in periods]
+    weighted: dict[tuple[Period, int], Decimal] = {}
+    for owner_id, status, cat, open_month, won_month, total, weight in rows:
+        if owner_id is None:
             continue
-        for i, period in enumerate(periods):
-            if r[f"p{i}_deals"]:  # the owner has a deal in this period (not only in another one)
-                figures = {n: Decimal(r[f"p{i}_{n}"] or 0).quantize(CENT) for n in names}
-                out[period][r["owner_id"]] = ForecastTotals(**figures)
+        if status == "won":
+            month = timezone.localtime(won_month, tz).date() if won_month is not None else None
+        else:
+            month = open_month.date() if isinstance(open_month, dt.datetime) else open_month
+        if month is None:
+            continue
+        total = Decimal(total or 0)
+        for period, start, end in bounds:
+            if not start <= month < end:
+                continue
+            t = out[period].setdefault(owner_id, ForecastTotals())
+            if status == "won":
+                t.won += total
+                continue
+            if cat == ForecastCategory.OMITTED:
+                continue
+            t.pipeline += total
+            weighted[(period, owner_id)] = weighted.get((period, owner_id), ZERO) + Decimal(weight or 0) / 100
+            if cat in (ForecastCategory.BEST_CASE, ForecastCategory.COMMIT):
+                t.best_case += total
+            if cat == ForecastCategory.COMMIT:
+                t.commit += total
+    for period, owners in out.items():
+        for owner_id, t in owners.items():
+            t.weighted = weighted.get((period, owner_id), ZERO)
+            for name in ("pipeline", "weighted", "best_case", "commit", "won"):
+                setattr(t, name, getattr(t, name).quantize(CENT))
     return out
 
 
