@@ -291,9 +291,13 @@ def reps_targets(plans_of: dict, rep_ids) -> dict[Period, tuple[dict[int, Decima
             chosen[period] = (plan, factor, prorated)
     amounts: dict[int, dict[str, Decimal]] = {}
     if chosen:
-        rows = PlanTarget.objects.filter(
-            plan_id__in=sorted({plan.pk for plan, _f, _p in chosen.values()}), key__in=list(keys)
-        ).values_list("plan_id", "key", "amount")
+        rows = (
+            PlanTarget.objects.filter(
+                plan_id__in=sorted({plan.pk for plan, _f, _p in chosen.values()}), key__in=list(keys)
+            )
+            .values_list("plan_id", "key", "amount")
+            .order_by()
+        )  # the model's ordering would join the plans
         for plan_id, key, amount in rows:
             amounts.setdefault(plan_id, {})[key] = amount
     out: dict[Period, tuple[dict[int, Decimal], bool]] = {}
