@@ -1,4 +1,5 @@
-# The overdue receivables per rep or customer read index-only (issue #16 benchmarks, salesperf).
+# The overdue receivables per rep or customer read index-only, and the deals won in a period found by their
+# closing date (issue #16/#17 benchmarks, salesperf).
 
 from django.conf import settings
 from django.db import migrations, models
@@ -13,6 +14,10 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddIndex(
+            model_name='opportunity',
+            index=models.Index(condition=models.Q(('status', 'won')), fields=['closed_at'], name='ix_opp_won_closed'),
+        ),
         migrations.AddIndex(
             model_name='contract',
             index=models.Index(condition=models.Q(('receivable_outstanding__gt', 0)), fields=['owner', 'receivable_due_from'], include=('id', 'customer', 'currency', 'receivable_outstanding'), name='ix_contract_overdue'),
