@@ -12,6 +12,9 @@ if every role that can see the model restricts it. What no role grants is denied
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -56,6 +59,35 @@ def _label(model_or_label) -> str:
 
 def _widest(a: Scope, b: Scope) -> Scope:
     return a if SCOPE_RANK[Scope(a)] >= SCOPE_RANK[Scope(b)] else Scope(b)
+
+
+# ------------------------------------------------------------------ the request's share probe (ADR 0017)
+# Every scoped read asks whether anything of that model is shared with the user (the rep dashboard asked 24
+# times). Inside a request (`request_scope`, entered by `AccessRequestMiddleware`) the kinds of shares the user
+# has — (model, access) pairs — are read once; the shared ids themselves stay a subquery of each statement, so
+# a share revoked mid-request is never over-granted. Any RecordShare write (save/delete, also cascades) in this
+# process empties the cache (`shares_changed`), so a share granted mid-request is seen by the next read.
+# Outside a request scope (services, tasks, tests calling selectors) nothing is cached.
+_request_shares: ContextVar[dict[tuple[int, tuple[int, ...]], set[tuple[str, str]]] | None] = ContextVar(
+    "kehu_request_shares", default=None
+)
+
+
+@contextmanager
+def request_scope() -> Iterator[None]:
+    """Cache the share probe for the duration of one request (nested scopes start empty)."""
+    token = _request_shares.set({})
+    try:
+        yield
+    finally:
+        _request_shares.reset(token)
+
+
+def shares_changed(**_signal_kwargs) -> None:
+    """A RecordShare was written: forget every cached probe of the current request scope."""
+    cache = _request_shares.get()
+    if cache is not None:
+        cache.clear()
 
 
 class Access:
@@ -222,46 +254,81 @@ class Access:
             return self._department_member_ids
         return set()
 
+    def _share_kinds(self) -> set[tuple[str, str]] | None:
+        """(model, access) of every share the user has (directly or through a team), read once per request
+        scope and user; None outside a request scope."""
+        cache = _request_shares.get()
+        if cache is None:
+            return None
+        key = (self.user.pk, tuple(self.team_ids))
+        kinds = cache.get(key)
+        if kinds is None:
+            kinds = set(
+                RecordShare.objects.filter(Q(user=self.user) | Q(team_id__in=self.team_ids))
+                .values_list("model", "access")
+                .distinct()
+                .order_by()
+            )
+            cache[key] = kinds
+        return kinds
+
     def _shared_ids_q(self, label: str, prefix: str, mode: str) -> Q | None:
         shares = RecordShare.objects.filter(model=label).filter(
             Q(user=self.user) | Q(team_id__in=self.team_ids)
         )
         if mode == "write":
             shares = shares.filter(access=ShareAccess.EDIT)
-        if not shares.exists():
+        kinds = self._share_kinds()
+        if kinds is not None:
+            if not any(m == label and (mode != "write" or a == ShareAccess.EDIT) for m, a in kinds):
+                return None
+        elif not shares.exists():
             return None
         return Q(**{f"{prefix}pk__in": shares.values("object_id")})
 
-    def filter(self, qs: QuerySet, mode: str = "read") -> QuerySet:
-        """Restrict a queryset to the records this user may read (or write)."""
+    def filter(self, qs: QuerySet, mode: str = "read", owners=None) -> QuerySet:
+        """Restrict a queryset to the records this user may read (or write).
+
+        `owners` (ids): only the records of these owners — a team filter. The same rows as
+        `filter(qs).filter(<owner>__in=owners)`, but the owner list is intersected with the scope's here, so
+        the statement carries one short list: a department's list and a team's list AND-ed made PostgreSQL
+        misestimate the rows and scan every contract (receivables) or read the department's deals (board)."""
         if not self.authenticated:
             return qs.none()
         if self.external is not None:
             return self.external.filter(qs, mode)
         entry = registry.require(qs.model)
         grant = self.grant(qs.model)
+        prefix, owner_field = entry.scope_path()
+        narrow = None
+        if owners is not None:
+            if owner_field is None:
+                raise ValueError(f"{entry.label} has no owner: `owners` does not apply")
+            owners = set(owners)
+            narrow = Q(**{f"{prefix}{owner_field}_id__in": sorted(owners)}) if owners else Q(pk__in=[])
         if self.is_superuser:
-            return qs
+            return qs if narrow is None else qs.filter(narrow)
         if "view" not in grant.actions:
             return qs.none()
         scope = Scope(grant.read_scope if mode == "read" else grant.write_scope)
-        prefix, owner_field = entry.scope_path()
         if owner_field is None:
             # Ownerless records (users, products, ...): visible to everybody with the view right;
             # writes are governed by the object-level rights alone.
             return qs if scope != Scope.NONE or mode == "read" else qs.none()
-        owners = self.owner_ids(scope)
-        if owners is None:
-            return qs
-        condition = Q(**{f"{prefix}{owner_field}_id__in": sorted(owners)}) if owners else Q(pk__in=[])
+        in_scope = self.owner_ids(scope)
+        if in_scope is None:
+            return qs if narrow is None else qs.filter(narrow)
+        if owners is not None:
+            in_scope = in_scope & owners
+        condition = Q(**{f"{prefix}{owner_field}_id__in": sorted(in_scope)}) if in_scope else Q(pk__in=[])
         shared = self._shared_ids_q(entry.grant_label(), prefix, mode)
         if shared is not None:
-            condition |= shared
+            condition |= shared if narrow is None else shared & narrow
         root = entry.root()
         if root.extra_scope is not None:
             extra = root.extra_scope(self, mode, scope, prefix)
             if extra is not None:
-                condition |= extra
+                condition |= extra if narrow is None else extra & narrow
         return qs.filter(condition)
 
     def can_write_record(self, instance: Model) -> bool:

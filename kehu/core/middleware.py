@@ -10,6 +10,7 @@ from django.http import JsonResponse
 from django.utils import timezone, translation
 
 from . import audit
+from .access import request_scope
 
 # /public/: pages meant for anonymous visitors (the embeddable lead form); each guards itself (rate limits)
 PUBLIC_PREFIXES = (
@@ -23,6 +24,18 @@ PUBLIC_PREFIXES = (
     "/public/",
     "/portal/",  # the portal guards its own pages (kehu/portal/views.py: portal sign-in, portal users only)
 )
+
+
+class AccessRequestMiddleware:
+    """The access engine's per-request cache (the share probe, kehu.core.access.request_scope): entered for
+    the request, left when the response is returned, so nothing is kept between requests or users."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with request_scope():
+            return self.get_response(request)
 
 
 class LoginRequiredMiddleware:

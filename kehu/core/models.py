@@ -175,6 +175,11 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.display_name or self.get_full_name() or self.username
 
+    @staticmethod
+    def choice_label(display_name: str, first_name: str, last_name: str, username: str) -> str:
+        """__str__ from the `choice_label_fields` values, without a model instance (280 users per list page)."""
+        return display_name or f"{first_name} {last_name}".strip() or username
+
 
 class Scope(models.TextChoices):
     NONE = "none", _("None")

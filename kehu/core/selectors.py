@@ -16,17 +16,18 @@ M = TypeVar("M", bound=Model)
 
 
 @overload
-def scoped(queryset_or_model: QuerySet[M], *, user, mode: str = "read") -> QuerySet[M]: ...
+def scoped(queryset_or_model: QuerySet[M], *, user, mode: str = "read", owners=None) -> QuerySet[M]: ...
 @overload
-def scoped(queryset_or_model: type[M], *, user, mode: str = "read") -> QuerySet[M]: ...
-def scoped(queryset_or_model, *, user, mode: str = "read"):
-    """The records of a model (or queryset) that `user` may read (or write)."""
+def scoped(queryset_or_model: type[M], *, user, mode: str = "read", owners=None) -> QuerySet[M]: ...
+def scoped(queryset_or_model, *, user, mode: str = "read", owners=None):
+    """The records of a model (or queryset) that `user` may read (or write); `owners`: only those owners'
+    (a team filter, intersected with the scope: see Access.filter)."""
     qs = (
         queryset_or_model
         if isinstance(queryset_or_model, QuerySet)
         else queryset_or_model._default_manager.all()
     )
-    return Access.of(user).filter(qs, mode=mode)
+    return Access.of(user).filter(qs, mode=mode, owners=owners)
 
 
 def get_visible(queryset_or_model: QuerySet[M] | type[M], *, user, **lookup) -> M:

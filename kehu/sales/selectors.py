@@ -100,7 +100,16 @@ def board(
         close_to=close_to,
         include_closed=include_closed,
     )
-    qs = unfiltered if owner_ids is None else unfiltered.filter(owner_id__in=owner_ids)
+    qs = unfiltered
+    if owner_ids is not None:  # the totals: the team's owners within the scope as one list (Access.filter)
+        qs = _board_queryset(
+            user=user,
+            pipeline=pipeline,
+            owner_ids=owner_ids,
+            close_from=close_from,
+            close_to=close_to,
+            include_closed=include_closed,
+        )
     columns = {s.pk: Column(stage=s) for s in stages}
     _column_totals(qs, columns)
     # the first cards of every column: rank the narrow rows first, then load only those cards with their joins
@@ -139,9 +148,7 @@ def _board_queryset(
     include_closed: bool,
 ) -> QuerySet[Opportunity]:
     """The deals of a board (scope and filters applied), shared by the board, its totals and its columns."""
-    qs = scoped(Opportunity, user=user).filter(pipeline=pipeline)
-    if owner_ids is not None:
-        qs = qs.filter(owner_id__in=owner_ids)
+    qs = scoped(Opportunity, user=user, owners=owner_ids).filter(pipeline=pipeline)
     if close_from:
         qs = qs.filter(expected_close_date__gte=close_from)
     if close_to:

@@ -22,10 +22,7 @@ def contract_list(*, user) -> QuerySet[Contract]:
 def _team_contracts(*, user, owner_ids: list[int] | None) -> QuerySet[Contract]:
     """The contracts the user may see, of `owner_ids` when given (ix_contract_owner_status /
     ix_contract_receivable)."""
-    visible = scoped(Contract, user=user)
-    if owner_ids is not None:
-        visible = visible.filter(owner_id__in=owner_ids)
-    return visible
+    return scoped(Contract, user=user, owners=owner_ids)  # one owner list: the team's within the scope
 
 
 def unpaid_instalments(

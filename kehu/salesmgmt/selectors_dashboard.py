@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from kehu.core.access import Access
+from kehu.core.models import User
 from kehu.interactions import selectors as interaction_selectors
 from kehu.interactions.models import TaskStatus
 from kehu.sales import selectors as sales_selectors
@@ -20,6 +21,12 @@ from .models import PeriodKind
 from .services import forecast as fc
 
 LIMIT = 10
+# what the rep's lists show (salesmgmt/dashboard/my_day.html, _deals.html): not the customers' whole rows
+TASK_FIELDS = ("id", "title", "due_at", "customer", "customer__id", "customer__name")
+DEAL_FIELDS = (
+    "id", "name", "expected_close_date", "amount", "currency", "customer", "customer__id", "customer__name",
+    "owner", "owner__id", *(f"owner__{f}" for f in User.choice_label_fields),
+)  # fmt: skip
 
 
 def _month(today: dt.date) -> tuple[dt.date, dt.date]:
@@ -64,6 +71,9 @@ def my_day(*, user, owner_ids: set[int] | None = None) -> Day:
         tasks = (
             interaction_selectors.task_list(user=user)
             .filter(owner_id__in=owners, status=TaskStatus.OPEN, due_at__lt=end_of_day)
+            .select_related(None)
+            .select_related("customer")
+            .only(*TASK_FIELDS)
             .order_by("due_at", "id")
         )
         day.tasks = _listing(tasks)
@@ -76,6 +86,7 @@ def my_day(*, user, owner_ids: set[int] | None = None) -> Day:
             .filter(owner_id__in=owners)
             .select_related(None)
             .select_related("customer", "owner")
+            .only(*DEAL_FIELDS)
             .order_by("last_activity_at", "id")
         )
         day.stalled = _listing(stalled)
@@ -89,14 +100,19 @@ def my_day(*, user, owner_ids: set[int] | None = None) -> Day:
                 expected_close_date__lt=end,
             )
             .select_related(None)
-            .select_related("customer", "owner", "stage")
+            .select_related("customer", "owner")
+            .only(*DEAL_FIELDS)
             .order_by("expected_close_date", "id")
         )
         day.closing = _listing(closing)
-        day.forecast = fc.forecast_for(user=user, period=fc.Period.current(PeriodKind.QUARTER, today),
-                                       rep_ids=set(owners))  # fmt: skip
-        day.month_forecast = fc.forecast_for(user=user, period=fc.Period.current(PeriodKind.MONTH, today),
-                                             rep_ids=set(owners))  # fmt: skip
+        day.forecast, day.month_forecast = fc.forecasts_for(
+            user=user,
+            periods=[
+                fc.Period.current(PeriodKind.QUARTER, today),
+                fc.Period.current(PeriodKind.MONTH, today),
+            ],
+            rep_ids=set(owners),
+        )
     return day
 
 
@@ -114,6 +130,11 @@ def team_day(*, user) -> Day:
         if scope is not None:
             stalled = stalled.filter(owner_id__in=sorted(scope))
         day.stalled = _listing(stalled.order_by("last_activity_at", "id"))
-        day.forecast = fc.forecast_for(user=user, period=fc.Period.current(PeriodKind.QUARTER, today))
-        day.month_forecast = fc.forecast_for(user=user, period=fc.Period.current(PeriodKind.MONTH, today))
+        day.forecast, day.month_forecast = fc.forecasts_for(
+            user=user,
+            periods=[
+                fc.Period.current(PeriodKind.QUARTER, today),
+                fc.Period.current(PeriodKind.MONTH, today),
+            ],
+        )
     return day

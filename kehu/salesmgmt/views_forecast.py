@@ -38,6 +38,14 @@ def _messages_of(exc) -> list[str]:
     return [str(exc) or _("Not allowed.")]
 
 
+# what the page's deal rows show ({% forecast_deal_rows %}): up to 500 deals, not their customers' whole rows
+DEAL_COLUMNS = (
+    "id", "name", "expected_close_date", "amount", "currency", "status", "probability", "owner", "owner__id",
+    *(f"owner__{f}" for f in User.choice_label_fields), "forecast_entry__id", "forecast_entry__category",
+    "forecast_entry__opportunity",
+)  # fmt: skip
+
+
 def period_deals(*, user, period: fc.Period, rep_ids=None):
     """The deals of a period that `user` may see, open ones first, with their categories."""
     qs = sales_selectors.opportunity_list(user=user).select_related("forecast_entry")
@@ -70,7 +78,12 @@ def forecast_page(request, status: int = 200, posted: dict | None = None, errors
         rep_ids = {int(request.GET["rep"])}
     f = fc.forecast_for(user=request.user, period=period, rep_ids=rep_ids)
     access = Access.of(request.user)
-    deals = list(period_deals(user=request.user, period=period, rep_ids=rep_ids)[:500])
+    deals = list(
+        period_deals(user=request.user, period=period, rep_ids=rep_ids)
+        .select_related(None)
+        .select_related("forecast_entry", "owner")
+        .only(*DEAL_COLUMNS)[:500]
+    )
     writable: set[int] = set()
     if deals and access.can("change", "sales.opportunity"):
         ids = [d.pk for d in deals]
@@ -82,7 +95,7 @@ def forecast_page(request, status: int = 200, posted: dict | None = None, errors
         d.fc_category = (posted or {}).get(d.pk, current)
         d.fc_editable = d.pk in writable and d.status == "open"
         d.fc_error = (errors or {}).get(f"category-{d.pk}")
-    comparison = fc.snapshot_comparison(user=request.user, period=period, rep_ids=rep_ids)
+    comparison = fc.snapshot_comparison(user=request.user, period=period, rep_ids=rep_ids, current=f)
     return render(
         request,
         "salesmgmt/forecast/forecast.html",

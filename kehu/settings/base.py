@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "kehu.core.middleware.AccessRequestMiddleware",  # per-request cache of the access engine's share probe
     "kehu.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "kehu.core.inputs.RejectNulMiddleware",  # NUL in a query string or form: 400 (PostgreSQL refuses NUL)

@@ -5,7 +5,8 @@ p50/p95, the process's Python CPU time, the statements and their time. The clock
     DATABASE_URL=postgres://postgres@127.0.0.1:55432/test_kehu_salesperf nice -n 10 \\
         .venv/bin/python tests/bench/page_timer.py "/sales/receivables/?team=1" admin,manager,rep1 20
 
-PROF=1 adds a cProfile of one request and the five slowest statements."""
+PROF=1 adds a cProfile of one request and the five slowest statements. The process is tuned like a web worker
+(kehu.wsgi calls kehu.core.runtime.tune_gc after start-up); KEHU_GC_TUNING=0 measures without it."""
 # ruff: noqa: E402, T201 - a script: Django is set up before the imports that need it; it prints
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from django.test import Client
 from django.test.utils import setup_test_environment
 
 from kehu.core.models import User
+from kehu.core.runtime import tune_gc
 from tests import clock
 
 
@@ -82,4 +84,5 @@ if __name__ == "__main__":
     settings.ALLOWED_HOSTS = ["*"]
     setup_test_environment()
     time_machine.travel(clock.frozen_now(), tick=True).start()
+    print(f"gc tuning (kehu.core.runtime): {'on' if tune_gc() else 'off'}")
     main(sys.argv[1], sys.argv[2].split(","), int(sys.argv[3]) if len(sys.argv) > 3 else 20)

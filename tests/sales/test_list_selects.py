@@ -65,3 +65,23 @@ def test_bad_filter_values_render_the_list(org, pipeline, client_for):
     page = response.content.decode()
     assert " selected" not in _select(page, "owner").replace('value="" selected', "")
     assert "x<y" not in page
+
+
+def test_user_choices_read_as_values_label_like_str(db):
+    """choice_rows reads users as plain values (User.choice_label): the labels are exactly str(user)."""
+    from kehu.core.models import User
+    from kehu.ui.widgets import choice_rows
+
+    made = [
+        UserFactory(username="u_display", display_name="张三", first_name="San", last_name="Zhang"),
+        UserFactory(username="u_full", display_name="", first_name="San", last_name="Zhang"),
+        UserFactory(username="u_first", display_name="", first_name="San", last_name=""),
+        UserFactory(username="u_last", display_name="", first_name="", last_name="Zhang"),
+        UserFactory(username="u_bare", display_name="", first_name="", last_name=""),
+    ]
+    queryset = User.objects.filter(pk__in=[u.pk for u in made])
+    with CaptureQueriesContext(connection) as ctx:
+        rows = choice_rows(queryset)
+    assert len(ctx.captured_queries) == 1
+    assert rows == [(u.pk, str(u)) for u in queryset]
+    assert dict(rows)[made[1].pk] == "San Zhang" and dict(rows)[made[4].pk] == "u_bare"

@@ -245,3 +245,59 @@ def test_hidden_amount_hides_the_figures(org, deal, period):
 
     assert {"pipeline", "commit", "won"} <= Access.of(org.rep1).hidden_fields("salesmgmt.forecastsnapshot")
     assert "amount" in Access.of(org.rep1).hidden_fields("salesmgmt.forecastadjustment")
+
+
+def _figures(f: fc.Forecast):
+    return (
+        [(r.rep.pk, r.totals, r.target, r.manager_forecast, r.attainment) for r in f.rows],
+        f.total, f.target, f.final, f.forecast, f.prorated, f.closed, f.can_adjust,
+    )  # fmt: skip
+
+
+def test_month_and_quarter_in_one_pass_equal_two_forecasts(org, deal, stages, django_assert_num_queries):
+    """The dashboard's `forecasts_for` (one aggregate for both periods) gives what two `forecast_for` give: a
+    deal of the quarter outside the month counts for the quarter only, a rep whose only deal is outside the
+    month is no month row, targets (month plan exact, quarter prorated from the year) and adjustments per period."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from kehu.salesmgmt.models import PlanTarget
+
+    today = timezone.localdate()
+    quarter, month = fc.Period.current("quarter", today), fc.Period.current("month", today)
+    q_start, q_end = quarter.bounds
+    m_start, m_end = month.bounds
+    outside_month = q_start if m_start != q_start else q_end - dt.timedelta(days=1)
+    p = _probabilities(stages)
+    deal(org.rep1, "1000", p[0], "commit", close=m_start)
+    deal(org.rep1, "2000", p[1], "best_case", close=outside_month)
+    deal(org.rep1, "700", status="won", closed_at=timezone.now())
+    deal(org.rep2, "4000", p[-1], "commit", close=outside_month)  # the quarter only
+    deal(org.rep2, "9999", p[0], close=q_end + dt.timedelta(days=3))  # neither
+    year = plans.plan_create(data={"name": "year", "year": quarter.year}, by=org.manager)
+    PlanTarget.objects.create(plan=year, level="rep", rep=org.rep1, amount=Decimal("400000"), key=f"rep:{org.rep1.pk}|*")  # fmt: skip
+    month_plan = plans.plan_create(
+        data={"name": "month", "year": month.year, "period_kind": "month", "period_number": month.number},
+        by=org.manager,
+    )
+    PlanTarget.objects.create(plan=month_plan, level="rep", rep=org.rep1, amount=Decimal("50000"), key=f"rep:{org.rep1.pk}|*")  # fmt: skip
+    fc.adjustment_set(rep=org.rep1, period=month, amount="1500", by=org.manager)
+    fc.adjustment_set(rep=org.rep2, period=quarter, amount="6000", by=org.manager)
+    for user, rep_ids in ((org.manager, None), (org.rep1, {org.rep1.pk}), (org.manager, {org.rep2.pk})):
+        with CaptureQueriesContext(connection) as one:
+            both = fc.forecasts_for(user=user, periods=[quarter, month], rep_ids=rep_ids)
+        with CaptureQueriesContext(connection) as two:
+            apart = [fc.forecast_for(user=user, period=quarter, rep_ids=rep_ids),
+                     fc.forecast_for(user=user, period=month, rep_ids=rep_ids)]  # fmt: skip
+        assert [_figures(f) for f in both] == [_figures(f) for f in apart]
+        assert len(one.captured_queries) < len(two.captured_queries)
+    mgr_quarter, mgr_month = fc.forecasts_for(user=org.manager, periods=[quarter, month])
+    assert {r.rep for r in mgr_quarter.rows} == {org.rep1, org.rep2}
+    assert [r.rep for r in mgr_month.rows] == [org.rep1]  # rep2 has no deal, target or adjustment this month
+    month_row = mgr_month.rows[0]
+    assert month_row.totals.commit == Decimal("1000.00") and month_row.totals.best_case == Decimal("1000.00")
+    assert month_row.target == Decimal("50000.00") and month_row.manager_forecast == Decimal("1500.00")
+    assert not mgr_month.prorated and mgr_quarter.prorated
+    rep1_quarter = next(r for r in mgr_quarter.rows if r.rep == org.rep1)
+    assert rep1_quarter.totals.best_case == Decimal("3000.00") and rep1_quarter.target == Decimal("100000.00")
+    assert rep1_quarter.totals.won == Decimal("700.00") and month_row.totals.won == Decimal("700.00")

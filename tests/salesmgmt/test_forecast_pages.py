@@ -142,3 +142,53 @@ def test_snapshot_command_is_idempotent(org, deal):  # noqa: F811
 def test_bad_period_falls_back_to_the_current_quarter(org, client_for, token):
     page = client_for(org.rep1).get(reverse("salesmgmt:forecast") + f"?period={token}")
     assert page.status_code == 200 and page.context["period"] == fc.Period.current()
+
+
+# the deal rows as the template loop rendered them before {% forecast_deal_rows %} (the tag must give the same)
+_LOOP = (
+    "{% load i18n %}"
+    + '<tbody>{% for d in deals %}<tr data-testid="deal-{{ d.pk }}">\n<td><a href="{{ d.get_absolute_url }}">{{ d.name }}</a></td><td>{{ d.owner }}</td><td>{{ d.expected_close_date|default:"" }}</td>\n{% if not f.amount_hidden %}<td class="num">{{ d.amount|floatformat:"2g" }}</td>{% endif %}<td class="num">{% if d.status == "won" %}{% translate "Won" %}{% else %}{{ d.probability }}{% endif %}</td>\n<td>{% if d.fc_editable %}<select name="category-{{ d.pk }}" data-testid="category-{{ d.pk }}" aria-label="{% translate \'Forecast category\' %}">{% for value, label in categories %}<option value="{{ value }}"{% if value == d.fc_category %} selected{% endif %}>{{ label }}</option>{% endfor %}</select>\n{% if d.fc_error %}<div class="msg msg-error small" data-testid="category-error-{{ d.pk }}">{{ d.fc_error }}</div>{% endif %}\n{% elif d.status == "open" %}{% for value, label in categories %}{% if value == d.fc_category %}{{ label }}{% endif %}{% endfor %}{% else %}—{% endif %}</td></tr>\n{% empty %}<tr><td colspan="6" class="muted">{% translate "No deals in this period." %}</td></tr>{% endfor %}</tbody></table></div>\n'
+)
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_deal_rows_tag_renders_what_the_template_loop_did(org, deal, stages, language):  # noqa: F811
+    """Every kind of row: editable with and without an error (escaped), read-only open, won, a deal without
+    owner or close date, names needing escaping; amounts shown and hidden; both languages."""
+    from django.template import Context, Template
+    from django.utils import translation
+
+    from kehu.salesmgmt.models import ForecastCategory
+
+    probabilities = sorted(k for k in stages if isinstance(k, int))
+    rows = [
+        deal(org.rep1, "1234567.5", probabilities[0]),
+        deal(org.rep1, "10", probabilities[-1], category="commit"),
+        deal(org.rep2, "99.99", probabilities[1], category="omitted"),
+        deal(org.rep2, "500", status="won", closed_at=timezone.now()),
+        deal(None, "1", probabilities[0]),
+    ]
+    rows[0].name = '<b>"A&B"</b> 恒达'
+    rows[4].expected_close_date = None
+    flags = [(True, "", "pipeline"), (True, '<i>bad</i> "value"', "sure"), (False, "", "omitted"),
+             (False, "", "commit"), (False, "", "best_case")]  # fmt: skip
+    for d, (editable, error, category) in zip(rows, flags, strict=True):
+        d.fc_editable, d.fc_error, d.fc_category = editable, error, category
+    with translation.override(language):
+        for hidden in (False, True):
+            context = {"deals": rows, "categories": ForecastCategory.choices, "f": {"amount_hidden": hidden}}
+            before = Template(_LOOP).render(Context(context))
+            after = Template(
+                "{% load i18n forecast %}<tbody>{% if deals %}{% forecast_deal_rows deals categories "
+                'f.amount_hidden %}{% else %}<tr><td colspan="6" class="muted">{% translate "No deals in this '
+                'period." %}</td></tr>{% endif %}</tbody></table></div>\n'
+            ).render(Context(context))
+            assert after == before
+            assert "&lt;b&gt;&quot;A&amp;B&quot;&lt;/b&gt;" in after and "<i>" not in after
+            assert ("1,234,567.50" in after or "1234567.50" in after) != hidden
+            empty = {**context, "deals": []}
+            assert Template(_LOOP).render(Context(empty)) == Template(
+                "{% load i18n forecast %}<tbody>{% if deals %}{% forecast_deal_rows deals categories "
+                'f.amount_hidden %}{% else %}<tr><td colspan="6" class="muted">{% translate "No deals in this '
+                'period." %}</td></tr>{% endif %}</tbody></table></div>\n'
+            ).render(Context(empty))

@@ -118,6 +118,14 @@ class Contract(OwnedModel, CustomFieldsModel):
                 include=["receivable_outstanding", "receivable_due_from"],
                 condition=models.Q(receivable_outstanding__gt=0),
             ),
+            # the overdue sum per rep/customer: a team's contracts with something outstanding whose first
+            # unpaid instalment is past due, read index-only (the owner list and the due date in the index)
+            models.Index(
+                fields=["owner", "receivable_due_from"],
+                name="ix_contract_overdue",
+                include=["id", "customer", "currency", "receivable_outstanding"],
+                condition=models.Q(receivable_outstanding__gt=0),
+            ),
         ]
 
     def __str__(self) -> str:

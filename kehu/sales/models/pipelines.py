@@ -264,6 +264,8 @@ class Opportunity(OwnedModel, CustomFieldsModel):
             models.Index(
                 fields=["last_activity_at"], name="ix_opp_stalled", condition=models.Q(status="open")
             ),
+            # deals won in a period (forecasts, dashboards): the period's won deals, not every won deal
+            models.Index(fields=["closed_at"], name="ix_opp_won_closed", condition=models.Q(status="won")),
         ]
 
     choice_label_fields = ("name",)  # what __str__ reads (kehu.ui.widgets.choice_rows)

@@ -20,8 +20,8 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Case, DecimalField, ExpressionWrapper, F, Q, Sum, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import DecimalField, F, Q, Sum, Value
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -106,13 +106,24 @@ def _aware(day: dt.date) -> dt.datetime:
 
 def period_plans(period: Period) -> tuple[SalesPlan | None, SalesPlan | None]:
     """The plan of the period and the plan of its year, in one query."""
-    found = {
-        (p.period_kind, p.period_number): p
-        for p in SalesPlan.objects.filter(year=period.year).filter(
+    return periods_plans([period])[period]
+
+
+def periods_plans(periods) -> dict[Period, tuple[SalesPlan | None, SalesPlan | None]]:
+    """`period_plans` of several periods, in one query."""
+    cond = Q(pk__in=[])
+    for period in periods:
+        cond |= Q(year=period.year) & (
             Q(period_kind=period.kind, period_number=period.number) | Q(period_kind=PeriodKind.YEAR)
         )
+    found = {(p.year, p.period_kind, p.period_number): p for p in SalesPlan.objects.filter(cond)}
+    return {
+        period: (
+            found.get((period.year, period.kind, period.number)),
+            found.get((period.year, PeriodKind.YEAR, 0)),
+        )
+        for period in periods
     }
-    return found.get((period.kind, period.number)), found.get((PeriodKind.YEAR, 0))
 
 
 def period_plan(period: Period) -> SalesPlan | None:
@@ -180,68 +191,124 @@ def forecast_totals(rows) -> ForecastTotals:
     return t
 
 
+def _in_period(period: Period) -> Q:
+    start, end = period.bounds
+    return Q(status="open", expected_close_date__gte=start, expected_close_date__lt=end) | Q(
+        status="won", closed_at__gte=_aware(start), closed_at__lt=_aware(end)
+    )
+
+
 def period_deals(qs, period: Period):
     """Deals of a period: open ones expected to close in it, won ones closed in it."""
-    start, end = period.bounds
-    return qs.filter(
-        Q(status="open", expected_close_date__gte=start, expected_close_date__lt=end)
-        | Q(status="won", closed_at__gte=_aware(start), closed_at__lt=_aware(end))
-    )
+    return qs.filter(_in_period(period))
 
 
 def totals_by_owner(qs, period: Period) -> dict[int, ForecastTotals]:
     """One grouped query over the (already scoped) deals of a period: owner → figures."""
-    money: DecimalField = DecimalField(max_digits=20, decimal_places=4)
-    category = Coalesce("forecast_entry__category", Value(ForecastCategory.PIPELINE))
-    counted = Q(status="open") & ~Q(forecast_entry__category=ForecastCategory.OMITTED)
+    return totals_by_owner_periods(qs, [period])[period]
 
-    def when(cond, expr=None):
-        then = F("amount") if expr is None else expr
-        return Sum(Case(When(cond, then=then), default=Value(ZERO), output_field=money))
 
+def totals_by_owner_periods(qs, periods) -> dict[Period, dict[int, ForecastTotals]]:
+    """`totals_by_owner` of several periods (a month and its quarter on the dashboard) in one grouped query.
+
+    The query only groups the (already scoped) deals of any of the periods by owner, status, category and
+    month (of the expected close for open deals, of the closing in the default time zone for won ones) and
+    sums amount and amount × probability; the figures are then added up here with the rules of
+    `forecast_totals`. Periods are whole months, so a deal's month says which periods it belongs to. (The
+    earlier form — a CASE per figure and period — spent ~12 ms of Python building and compiling the SQL.)"""
+    periods = list(dict.fromkeys(periods))
+    out: dict[Period, dict[int, ForecastTotals]] = {period: {} for period in periods}
+    if not periods:
+        return out
+    tz = timezone.get_default_timezone()
+    money: DecimalField = DecimalField(max_digits=24, decimal_places=4)
+    any_period = Q(pk__in=[])
+    for period in periods:
+        any_period |= _in_period(period)
     rows = (
-        period_deals(qs, period)
-        .annotate(cat=category)
-        .values("owner_id")
+        qs.filter(any_period)
         .annotate(
-            pipeline=when(counted),
-            weighted=when(
-                counted, ExpressionWrapper(F("amount") * F("probability") / Value(100), output_field=money)
-            ),
-            best_case=when(counted & Q(cat__in=[ForecastCategory.BEST_CASE, ForecastCategory.COMMIT])),
-            commit=when(counted & Q(cat=ForecastCategory.COMMIT)),
-            won=when(Q(status="won")),
+            cat=Coalesce("forecast_entry__category", Value(ForecastCategory.PIPELINE)),
+            open_month=TruncMonth("expected_close_date"),
+            won_month=TruncMonth("closed_at", tzinfo=tz),
         )
+        .values_list("owner_id", "status", "cat", "open_month", "won_month")
+        .annotate(total=Sum("amount"), weighted=Sum(F("amount") * F("probability"), output_field=money))
         .order_by()
     )
-    out: dict[int, ForecastTotals] = {}
-    for r in rows:
-        if r["owner_id"] is None:
+    bounds = [(period, *period.bounds) for period in periods]
+    weighted: dict[tuple[Period, int], Decimal] = {}
+    for owner_id, status, cat, open_month, won_month, total, weight in rows:
+        if owner_id is None:
             continue
-        out[r["owner_id"]] = ForecastTotals(
-            pipeline=Decimal(r["pipeline"] or 0).quantize(CENT),
-            weighted=Decimal(r["weighted"] or 0).quantize(CENT),
-            best_case=Decimal(r["best_case"] or 0).quantize(CENT),
-            commit=Decimal(r["commit"] or 0).quantize(CENT),
-            won=Decimal(r["won"] or 0).quantize(CENT),
-        )
+        if status == "won":
+            month = timezone.localtime(won_month, tz).date() if won_month is not None else None
+        else:
+            month = open_month.date() if isinstance(open_month, dt.datetime) else open_month
+        if month is None:
+            continue
+        total = Decimal(total or 0)
+        for period, start, end in bounds:
+            if not start <= month < end:
+                continue
+            t = out[period].setdefault(owner_id, ForecastTotals())
+            if status == "won":
+                t.won += total
+                continue
+            if cat == ForecastCategory.OMITTED:
+                continue
+            t.pipeline += total
+            weighted[(period, owner_id)] = weighted.get((period, owner_id), ZERO) + Decimal(weight or 0) / 100
+            if cat in (ForecastCategory.BEST_CASE, ForecastCategory.COMMIT):
+                t.best_case += total
+            if cat == ForecastCategory.COMMIT:
+                t.commit += total
+    for period, owners in out.items():
+        for owner_id, t in owners.items():
+            t.weighted = weighted.get((period, owner_id), ZERO)
+            for name in ("pipeline", "weighted", "best_case", "commit", "won"):
+                setattr(t, name, getattr(t, name).quantize(CENT))
     return out
 
 
 def rep_targets(period: Period, rep_ids, plans=None) -> tuple[dict[int, Decimal], bool]:
     """Each rep's all-products target for the period from the plan of that period; without one, the share of
     the year plan (a quarter ¼, a month 1⁄12), flagged as prorated."""
+    return reps_targets({period: plans or period_plans(period)}, rep_ids)[period]
+
+
+def reps_targets(plans_of: dict, rep_ids) -> dict[Period, tuple[dict[int, Decimal], bool]]:
+    """`rep_targets` of several periods (period → its `period_plans`), the targets read in one query."""
     keys = {f"rep:{pk}|*": pk for pk in rep_ids}
-    plan, year_plan = plans or period_plans(period)
-    factor, prorated = Decimal(1), False
-    if plan is None and period.kind != PeriodKind.YEAR:
-        plan = year_plan
-        factor = Decimal(1) / (4 if period.kind == PeriodKind.QUARTER else 12)
-        prorated = plan is not None
-    if plan is None:
-        return {}, False
-    rows = PlanTarget.objects.filter(plan=plan, key__in=list(keys)).values_list("key", "amount")
-    return {keys[k]: (a * factor).quantize(CENT) for k, a in rows}, prorated
+    chosen: dict[Period, tuple[SalesPlan, Decimal, bool]] = {}
+    for period, (plan, year_plan) in plans_of.items():
+        factor, prorated = Decimal(1), False
+        if plan is None and period.kind != PeriodKind.YEAR:
+            plan = year_plan
+            factor = Decimal(1) / (4 if period.kind == PeriodKind.QUARTER else 12)
+            prorated = plan is not None
+        if plan is not None:
+            chosen[period] = (plan, factor, prorated)
+    amounts: dict[int, dict[str, Decimal]] = {}
+    if chosen:
+        rows = (
+            PlanTarget.objects.filter(
+                plan_id__in=sorted({plan.pk for plan, _f, _p in chosen.values()}), key__in=list(keys)
+            )
+            .values_list("plan_id", "key", "amount")
+            .order_by()
+        )  # the model's ordering would join the plans
+        for plan_id, key, amount in rows:
+            amounts.setdefault(plan_id, {})[key] = amount
+    out: dict[Period, tuple[dict[int, Decimal], bool]] = {}
+    for period in plans_of:
+        if period not in chosen:
+            out[period] = ({}, False)
+            continue
+        plan, factor, prorated = chosen[period]
+        found = amounts.get(plan.pk, {})
+        out[period] = ({keys[k]: (a * factor).quantize(CENT) for k, a in found.items()}, prorated)
+    return out
 
 
 @dataclass
@@ -292,47 +359,68 @@ def amount_hidden(user) -> bool:
 def forecast_for(*, user, period: Period, rep_ids: set[int] | None = None) -> Forecast:
     """The forecast of the reps whose deals `user` may see (a rep: their own; a manager: the team or department
     per their scope), optionally narrowed to `rep_ids`. Deals come through the scope selector."""
+    return forecasts_for(user=user, periods=[period], rep_ids=rep_ids)[0]
+
+
+def forecasts_for(*, user, periods, rep_ids: set[int] | None = None) -> list[Forecast]:
+    """`forecast_for` of several periods (the dashboard's month and quarter) with the statements shared: one
+    grouped aggregate over the deals, one read of the plans, of the targets, of the adjustments, of the reps."""
     from kehu.sales import selectors as sales_selectors
 
+    periods = list(periods)
     deals = sales_selectors.opportunity_list(user=user).select_related(None)
     if rep_ids is not None:
         deals = deals.filter(owner_id__in=sorted(rep_ids))
-    by_owner = totals_by_owner(deals, period)
+    by_period = totals_by_owner_periods(deals, periods)
     access = Access.of(user)
     scope_owners = access.owner_ids(access.grant("sales.opportunity").read_scope)
     if not access.can("view", "sales.opportunity"):
         scope_owners = set()
     # reps with a target but no deal yet are shown too (within the reader's scope)
     candidates = _rep_candidates(scope_owners, rep_ids)
-    plans = period_plans(period)
-    targets, prorated = rep_targets(period, candidates, plans)
-    adjustments = {
-        a.rep_id: a
-        for a in access.filter(ForecastAdjustment.objects.all()).filter(
-            period_kind=period.kind, year=period.year, period_number=period.number
-        )
-    }
-    ids = set(by_owner) | set(targets) | (set(adjustments) & candidates)
-    if rep_ids is not None:
-        ids &= rep_ids
-    users = {u.pk: u for u in User.objects.filter(pk__in=sorted(ids))}
-    rows = [
-        RepForecast(users[pk], by_owner.get(pk, ForecastTotals()), targets.get(pk), adjustments.get(pk))
-        for pk in ids
-        if pk in users
-    ]
-    rows.sort(key=lambda r: (r.rep.get_full_name() or r.rep.username).lower())
-    result = Forecast(period=period, rows=rows, prorated=prorated)
-    for r in rows:
-        result.total.add(r.totals)
-        result.final += r.final
-        result.forecast += r.forecast
-    result.target = sum((r.target for r in rows if r.target is not None), ZERO) if targets else None
-    result.closed = period_is_closed(period, plan=plans[0])
-    result.amount_hidden = amount_hidden(user)
-    result.note_hidden = "note" in access.hidden_fields(ForecastAdjustment)
-    result.can_adjust = access.can("change", ForecastAdjustment) and not result.closed
-    return result
+    plans_of = periods_plans(periods)
+    targets_of = reps_targets(plans_of, candidates)
+    which = Q(pk__in=[])
+    for period in dict.fromkeys(periods):
+        which |= Q(period_kind=period.kind, year=period.year, period_number=period.number)
+    adjustments_of: dict[tuple[str, int, int], dict[int, ForecastAdjustment]] = {}
+    for a in access.filter(ForecastAdjustment.objects.all()).filter(which):
+        adjustments_of.setdefault((a.period_kind, a.year, a.period_number), {})[a.rep_id] = a
+    ids_of: dict[Period, set[int]] = {}
+    for period in periods:
+        adjustments = adjustments_of.get((period.kind, period.year, period.number), {})
+        ids = set(by_period[period]) | set(targets_of[period][0]) | (set(adjustments) & candidates)
+        if rep_ids is not None:
+            ids &= rep_ids
+        ids_of[period] = ids
+    all_ids = set().union(*ids_of.values()) if ids_of else set()
+    users = {u.pk: u for u in User.objects.filter(pk__in=sorted(all_ids))}
+    hidden_amount = amount_hidden(user)
+    note_hidden = "note" in access.hidden_fields(ForecastAdjustment)
+    may_adjust = access.can("change", ForecastAdjustment)
+    results = []
+    for period in periods:
+        by_owner = by_period[period]
+        targets, prorated = targets_of[period]
+        adjustments = adjustments_of.get((period.kind, period.year, period.number), {})
+        rows = [
+            RepForecast(users[pk], by_owner.get(pk, ForecastTotals()), targets.get(pk), adjustments.get(pk))
+            for pk in ids_of[period]
+            if pk in users
+        ]
+        rows.sort(key=lambda r: (r.rep.get_full_name() or r.rep.username).lower())
+        result = Forecast(period=period, rows=rows, prorated=prorated)
+        for r in rows:
+            result.total.add(r.totals)
+            result.final += r.final
+            result.forecast += r.forecast
+        result.target = sum((r.target for r in rows if r.target is not None), ZERO) if targets else None
+        result.closed = period_is_closed(period, plan=plans_of[period][0])
+        result.amount_hidden = hidden_amount
+        result.note_hidden = note_hidden
+        result.can_adjust = may_adjust and not result.closed
+        results.append(result)
+    return results
 
 
 def _rep_candidates(scope_owners: set[int] | None, rep_ids: set[int] | None) -> set[int]:
@@ -509,9 +597,12 @@ def _planned_reps(period: Period) -> set[int]:
     return set(PlanTarget.objects.filter(plan=plan, rep__isnull=False).values_list("rep_id", flat=True))
 
 
-def snapshot_comparison(*, user, period: Period, rep_ids: set[int] | None = None) -> dict:
+def snapshot_comparison(
+    *, user, period: Period, rep_ids: set[int] | None = None, current: Forecast | None = None
+) -> dict:
     """Each week's snapshot of a period (summed over the reps `user` may see) beside what happened: the amount
-    won in the period by now (the final figure once the period is over)."""
+    won in the period by now (the final figure once the period is over). `current`: the caller's
+    `forecast_for(user=user, period=period, rep_ids=rep_ids)` when it has it already (the forecast page)."""
     qs = (
         Access.of(user)
         .filter(ForecastSnapshot.objects.all())
@@ -529,7 +620,8 @@ def snapshot_comparison(*, user, period: Period, rep_ids: set[int] | None = None
         )
         .order_by("week")
     ]
-    current = forecast_for(user=user, period=period, rep_ids=rep_ids)
+    if current is None or current.period != period:
+        current = forecast_for(user=user, period=period, rep_ids=rep_ids)
     actual = current.total.won
     for w in weeks:
         w["forecast"] = w["won"] + w["commit"]
