@@ -207,7 +207,9 @@ class Access:
             return self._department_member_ids
         return set()
 
-    def _shared_ids_q(self, label: str, prefix: str, mode: str) -> Q | None:
+    def shared_ids_q(self, label: str, prefix: str, mode: str = "read") -> Q | None:
+        """The condition "the record (at `prefix`) is shared with this user or one of their teams" that
+        `filter` adds to the scope, or None when nothing of `label` is shared with them."""
         shares = RecordShare.objects.filter(model=label).filter(
             Q(user=self.user) | Q(team_id__in=self.team_ids)
         )
@@ -237,7 +239,7 @@ class Access:
         if owners is None:
             return qs
         condition = Q(**{f"{prefix}{owner_field}_id__in": sorted(owners)}) if owners else Q(pk__in=[])
-        shared = self._shared_ids_q(entry.grant_label(), prefix, mode)
+        shared = self.shared_ids_q(entry.grant_label(), prefix, mode)
         if shared is not None:
             condition |= shared
         root = entry.root()
