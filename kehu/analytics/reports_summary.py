@@ -172,11 +172,15 @@ class SummaryWithLines:
             f"{name} DESC NULLS LAST" if desc else f"{name} ASC NULLS LAST"
             for name, desc in ((f'"{k}"', d) for k, d in order_keys(spec))
         )
-        self.sql = (
-            f"SELECT {', '.join(f'u.{g}' for g in groups)}, {', '.join(sums)} "
-            f"FROM (SELECT {names} FROM ({a_sql}) AS a UNION ALL SELECT {names} FROM ({b_sql}) AS b) AS u "
-            f"GROUP BY {', '.join(f'u.{g}' for g in groups)} HAVING SUM(u.\"n_lines\") > 0 ORDER BY {order}"
-        )  # noqa: S608 - column aliases and the ORM's own compiled statements, no user input
+        # column aliases and the ORM's own compiled statements (their values are parameters): no user input
+        group_list = ", ".join(f"u.{g}" for g in groups)
+        self.sql = " ".join(
+            [
+                f"SELECT {group_list}, {', '.join(sums)}",
+                f"FROM (SELECT {names} FROM ({a_sql}) AS a UNION ALL SELECT {names} FROM ({b_sql}) AS b) AS u",  # noqa: S608
+                f'GROUP BY {group_list} HAVING SUM(u."n_lines") > 0 ORDER BY {order}',
+            ]
+        )
         self.params = (*a_params, *b_params)
 
     @property

@@ -259,7 +259,9 @@ def big_dataset(django_db_setup, django_db_blocker):
         if existing < INTERACTIONS and BARE_CUSTOMERS:
             t0 = time.perf_counter()
             _insert_bare_interactions(INTERACTIONS - existing)
-            print(f"BENCH generated {INTERACTIONS - existing} interactions (SQL) in {time.perf_counter() - t0:.0f}s")
+            print(
+                f"BENCH generated {INTERACTIONS - existing} interactions (SQL) in {time.perf_counter() - t0:.0f}s"
+            )
             existing = INTERACTIONS
         if existing < INTERACTIONS:
             t0 = time.perf_counter()
