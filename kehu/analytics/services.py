@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from kehu.core import audit, bulk
@@ -444,6 +444,7 @@ def scoring_run(
         outermost = not connection.in_atomic_block
         t0 = time.perf_counter()
         with transaction.atomic():
+            _hold(run)
             computed_at = timezone.now()
             run.customers = write_scores(
                 history=history, scores=scores, run=run, computed_at=computed_at, fast=fast
@@ -473,9 +474,23 @@ def scoring_run(
         run.status = RunStatus.FAILED
         run.finished_at = timezone.now()
         run.messages.append(f"The run failed: {exc}")
-        run.save()
+        try:
+            with transaction.atomic():  # a savepoint: a caller's transaction stays usable
+                run.save(force_update=True)
+        except DatabaseError:  # the run row itself was deleted: nothing to record the failure on
+            log.warning("scoring run %s: its row is gone", run.pk)
         raise
     return run
+
+
+def _hold(run: ScoringRun) -> None:
+    """Lock the run's row until the write transaction ends, or fail when it is gone. The score, value and
+    snapshot rows point at their run without a database constraint (migration 0008); the run row was committed
+    before this transaction, so a deletion could come in between. The UPDATE takes the row lock a foreign-key
+    check would (stronger: a deletion waits for the commit, and then its trigger — migration 0009 — clears the
+    references of the rows just written) and, on SQLite, the database's write lock."""
+    if not ScoringRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING):
+        raise RuntimeError(f"scoring run {run.pk} was deleted before its results were written")
 
 
 def _churn_cut(as_of: dt.date) -> dt.date | None:
