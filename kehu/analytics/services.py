@@ -308,6 +308,10 @@ def score_history(history: History, *, as_of: dt.date, config: Config, run: Scor
         run.gamma_gamma = {"error": str(exc)}
         run.messages.append(f"Gamma-Gamma not fitted: {exc}. Expected spend is each customer's own average.")
     run.timings["fit"] = time.perf_counter() - t0
+    if params is not None and history.at_cut is not None:
+        t0 = time.perf_counter()
+        run.bgnbd["holdout"] = holdout_check(history, as_of=as_of)
+        run.timings["holdout"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     r, f, m, segment = rfm.rfm_scores(recency, history.days, history.monetary, bins=config.bins)
@@ -340,6 +344,36 @@ def score_history(history: History, *, as_of: dt.date, config: Config, run: Scor
         expected_spend=spend,
         clv=_finite(value),
     )
+
+
+#: fewer customers with purchases before the cut than this: no calibration/holdout check
+HOLDOUT_MIN_CUSTOMERS = 30
+
+
+def holdout_check(history: History, *, as_of: dt.date) -> dict:
+    """The calibration/holdout check of the diagnostics page (`clv.bgnbd_holdout`): the BG/NBD model fitted on
+    the purchases up to the churn cut (one churn period back, `History.at_cut` — the same aggregation), its
+    expected repeat purchases after the cut against the actual ones. A dictionary with an `error` sentence
+    instead when it cannot be made."""
+    cal, cut = history.at_cut, history.cut
+    if cal is None or cut is None or cal.customer_id.size < HOLDOUT_MIN_CUSTOMERS:
+        return {"error": f"fewer than {HOLDOUT_MIN_CUSTOMERS} customers bought before the cut"}
+    weeks = (as_of - cut).days / DAYS_PER_WEEK
+    cut_day = np.datetime64(cut, "D")
+    # the calibration customers' purchase days up to the as-of date (at_cut is a subset of the history)
+    order = np.argsort(history.customer_id, kind="stable")
+    where = order[np.searchsorted(history.customer_id, cal.customer_id, sorter=order)]
+    after = np.maximum(history.days[where] - cal.days, 0)
+    try:
+        return clv.bgnbd_holdout(
+            np.maximum(cal.days - 1, 0),
+            (cal.last - cal.first).astype(float) / DAYS_PER_WEEK,
+            (cut_day - cal.first).astype(float) / DAYS_PER_WEEK,
+            after,
+            weeks,
+        ) | {"cut": cut.isoformat()}
+    except clv.FitError as exc:
+        return {"error": str(exc), "cut": cut.isoformat()}
 
 
 def _heuristic(x, t_x, T, spend, config: Config):

@@ -60,12 +60,7 @@ def _two_runs(history):  # noqa: F811
     return first, second
 
 
-def test_deleting_runs_through_the_orm_leaves_no_orphans_and_pages_open(
-    history,
-    org,
-    client_for,
-    api_for,  # noqa: F811
-):
+def test_deleting_runs_through_the_orm_leaves_no_orphans_and_pages_open(history, org, client_for, api_for):  # noqa: F811
     first, second = _two_runs(history)
     second.delete()
     assert orphans() == (0, 0, 0)
