@@ -95,6 +95,7 @@ FROM (SELECT customer_id, order_date, SUM(amount) AS amount
       GROUP BY customer_id, order_date) d
 GROUP BY d.customer_id
 HAVING SUM(CASE WHEN d.amount > 0 THEN 1 ELSE 0 END) > 0
+ORDER BY d.customer_id
 """
 
 
@@ -116,6 +117,7 @@ FROM (SELECT customer_id, order_date, SUM(amount) AS amount
       GROUP BY customer_id, order_date) d
 GROUP BY d.customer_id
 HAVING SUM(CASE WHEN d.amount > 0 THEN 1 ELSE 0 END) > 0
+ORDER BY d.customer_id
 """
 
 
