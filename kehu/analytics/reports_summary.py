@@ -2,7 +2,8 @@
 
 A report on order lines whose every group, measure and filter is answerable from `OrderLineMonth` (month,
 quarter or year of the order date, the customer's RFM segment, currency, `counted`; the number of lines and the
-sums of amount and quantity; filters on `counted` and currency) is compiled to one statement over that summary
+sums of amount and quantity; filters on `counted`, currency, and the order date when the bound falls on a month
+boundary) is compiled to one statement over that summary
 instead of over the lines — a few thousand rows instead of millions. Used only
 
 - on PostgreSQL, where triggers keep the summary current, and only while it is marked valid;
@@ -17,6 +18,7 @@ The result is the same as the plain statement's (tests compare them on the same 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import NamedTuple
 
 from django.db import connection, models
@@ -49,8 +51,29 @@ def usable(spec) -> bool:
             continue
         if f.info.path == "currency" and f.op in {"eq", "ne", "in"}:
             continue
+        if f.info.path == "order_date" and _month_bound(f) is not None:
+            continue
         return False
     return True
+
+
+def _month_bound(f) -> Q | None:
+    """A filter on the order date as a condition on the summary's months, when its bound falls on a month
+    boundary (≥ or < a first day, ≤ or > a last day: "from January", "before June", "up to 31 May"); None
+    otherwise (the lines are read)."""
+    day = f.value
+    if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
+        return None
+    first, last = day.day == 1, (day + dt.timedelta(days=1)).day == 1
+    if f.op == "gte" and first:
+        return Q(month__gte=day)
+    if f.op == "lt" and first:
+        return Q(month__lt=day)
+    if f.op == "lte" and last:
+        return Q(month__lte=day.replace(day=1))
+    if f.op == "gt" and last:
+        return Q(month__gt=day.replace(day=1))
+    return None
 
 
 def is_valid() -> bool:
@@ -102,10 +125,10 @@ def _reach(spec, user) -> Reach | None:
     return Reach(owners, shared) if str(qs.query) == str(expected.query) else None
 
 
-def _filtered(qs, spec):
+def _filtered(qs, spec, *, months: bool):
+    """The report's filters on the summary (`months`: dates as month conditions) or on the lines."""
     for f in spec.filters:
-        cond = Q(**{f"{f.info.path}__in" if f.op == "in" else f.info.path: f.value})
-        qs = qs.filter(~cond if f.op == "ne" else cond)
+        qs = qs.filter(_month_bound(f) if months and f.info.path == "order_date" else f.q())
     return qs
 
 
@@ -125,7 +148,7 @@ def compile_summary(spec, *, user, bucket_expression, shared_lines=None):
     qs = OrderLineMonth.objects.order_by()
     if reach.owners is not EVERYTHING:
         qs = qs.filter(owner_id__in=reach.owners)
-    qs = _filtered(qs, spec)
+    qs = _filtered(qs, spec, months=True)
     values = {}
     for i, g in enumerate(spec.groups):
         if g.info.path == "order_date":
@@ -147,7 +170,7 @@ def compile_summary(spec, *, user, bucket_expression, shared_lines=None):
         return qs.filter(n_lines__gt=0), measures
     # shared orders whose owner is one of the reader's owners are in the summary part already
     outside = reach.shared & ~Q(order__owner_id__in=reach.owners)
-    lines = shared_lines(_filtered(spec.model._default_manager.filter(outside), spec))
+    lines = shared_lines(_filtered(spec.model._default_manager.filter(outside), spec, months=False))
     return SummaryWithLines(spec, qs, lines), measures
 
 
