@@ -20,7 +20,7 @@ from django.db import connection
 from django.utils import timezone
 
 from tests.bench.bench_analytics import order_dataset  # noqa: F401 - the shared order-line data set
-from tests.bench.conftest import PeakMemory
+from tests.bench.conftest import PeakMemory, bench_now
 
 ISSUE_PART = ("aggregate", "fit", "score", "write")
 
@@ -119,14 +119,14 @@ def daily_runs(order_dataset, django_db_blocker):  # noqa: F811
 
     days = int(os.environ.get("BENCH_DAILY_RUNS", "3"))
     per_day = int(os.environ.get("BENCH_DAILY_LINES", "9000"))
-    today = timezone.localdate()
+    today = timezone.localdate(bench_now())  # the generator's "today" (the frozen clock), not the wall clock
     out = {"runs": []}
     with django_db_blocker.unblock():
         if not CustomerScore.objects.exists() or not is_valid():
             scoring_run()  # the starting point: scores and a valid summary
         with connection.cursor() as cursor:
-            cursor.execute("SELECT max(order_date) FROM sales_order")
-            last = cursor.fetchone()[0] or today
+            cursor.execute("SELECT max(order_date) FROM sales_order WHERE number LIKE 'D%%'")
+            last = cursor.fetchone()[0] or today  # after the days added by earlier runs of this bench
         for d in range(1, days + 1):
             day = max(today, last) + dt.timedelta(days=d)
             entry = _add_a_days_orders(day, per_day)
