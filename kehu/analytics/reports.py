@@ -45,7 +45,7 @@ from kehu.core.access import Access
 from kehu.core.selectors import scoped
 
 from .models_reports import ChartType
-from .reports_summary import compile_summary
+from .reports_summary import SummaryWithLines, compile_summary
 
 BUCKETS = {
     "day": gettext_lazy("Day"),
@@ -755,9 +755,21 @@ def compile_query(spec: Spec, *, user, parents=None, plain: bool = False, summar
         values[f"g{i}"] = _group_expression(i, g, parents or {}, plain)
         if g.info.kind == "relation" and g.info.title and not g.bucket:
             values[f"t{i}"] = F(g.info.title)
-    summed = None if plain or not summary else compile_summary(spec, user=user, bucket_expression=_bucket_of)
+
+    def shared_lines(lines):
+        """the report's grouping over some lines (for the summary path of a reader with shared records)"""
+        lines = lines.order_by().values(**values).annotate(**measures, n_lines=Count("pk"))
+        _join_score_directly(lines.query)
+        return lines
+
+    summed = (
+        None
+        if plain or not summary
+        else compile_summary(spec, user=user, bucket_expression=_bucket_of, shared_lines=shared_lines)
+    )
     if summed is not None:
-        return _ordered(summed[0], spec), summed[1]
+        rows, summed_measures = summed
+        return (rows if isinstance(rows, SummaryWithLines) else _ordered(rows, spec)), summed_measures
     qs = _ordered(qs.values(**values).annotate(**measures), spec)
     if not plain:
         _join_score_directly(qs.query)
@@ -766,6 +778,16 @@ def compile_query(spec: Spec, *, user, parents=None, plain: bool = False, summar
 
 def _bucket_of(path: str, bucket: str):
     return DateBucket(path, bucket, output_field=models.DateField())
+
+
+def order_keys(spec: Spec) -> list[tuple[str, bool]]:
+    """The order of a report's rows as (column, descending) pairs, nulls last — what `_ordered` gives a
+    queryset (on PostgreSQL, where ascending puts nulls last anyway): a one-group bar or pie chart by its first
+    measure, largest first, else by the groups."""
+    first = spec.groups[0]
+    if len(spec.groups) == 1 and not first.bucket and spec.chart in {ChartType.BAR, ChartType.PIE}:
+        return [("m0", True), ("g0", False)]
+    return [(f"g{i}", False) for i in range(len(spec.groups))]
 
 
 def _ordered(qs, spec: Spec):

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from kehu.core import audit, bulk
@@ -95,6 +95,7 @@ FROM (SELECT customer_id, order_date, SUM(amount) AS amount
       GROUP BY customer_id, order_date) d
 GROUP BY d.customer_id
 HAVING SUM(CASE WHEN d.amount > 0 THEN 1 ELSE 0 END) > 0
+ORDER BY d.customer_id
 """
 
 
@@ -116,6 +117,7 @@ FROM (SELECT customer_id, order_date, SUM(amount) AS amount
       GROUP BY customer_id, order_date) d
 GROUP BY d.customer_id
 HAVING SUM(CASE WHEN d.amount > 0 THEN 1 ELSE 0 END) > 0
+ORDER BY d.customer_id
 """
 
 
@@ -308,6 +310,10 @@ def score_history(history: History, *, as_of: dt.date, config: Config, run: Scor
         run.gamma_gamma = {"error": str(exc)}
         run.messages.append(f"Gamma-Gamma not fitted: {exc}. Expected spend is each customer's own average.")
     run.timings["fit"] = time.perf_counter() - t0
+    if params is not None and history.at_cut is not None:
+        t0 = time.perf_counter()
+        run.bgnbd["holdout"] = holdout_check(history, as_of=as_of)
+        run.timings["holdout"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     r, f, m, segment = rfm.rfm_scores(recency, history.days, history.monetary, bins=config.bins)
@@ -340,6 +346,36 @@ def score_history(history: History, *, as_of: dt.date, config: Config, run: Scor
         expected_spend=spend,
         clv=_finite(value),
     )
+
+
+#: fewer customers with purchases before the cut than this: no calibration/holdout check
+HOLDOUT_MIN_CUSTOMERS = 30
+
+
+def holdout_check(history: History, *, as_of: dt.date) -> dict:
+    """The calibration/holdout check of the diagnostics page (`clv.bgnbd_holdout`): the BG/NBD model fitted on
+    the purchases up to the churn cut (one churn period back, `History.at_cut` — the same aggregation), its
+    expected repeat purchases after the cut against the actual ones. A dictionary with an `error` sentence
+    instead when it cannot be made."""
+    cal, cut = history.at_cut, history.cut
+    if cal is None or cut is None or cal.customer_id.size < HOLDOUT_MIN_CUSTOMERS:
+        return {"error": f"fewer than {HOLDOUT_MIN_CUSTOMERS} customers bought before the cut"}
+    weeks = (as_of - cut).days / DAYS_PER_WEEK
+    cut_day = np.datetime64(cut, "D")
+    # the calibration customers' purchase days up to the as-of date (at_cut is a subset of the history)
+    order = np.argsort(history.customer_id, kind="stable")
+    where = order[np.searchsorted(history.customer_id, cal.customer_id, sorter=order)]
+    after = np.maximum(history.days[where] - cal.days, 0)
+    try:
+        return clv.bgnbd_holdout(
+            np.maximum(cal.days - 1, 0),
+            (cal.last - cal.first).astype(float) / DAYS_PER_WEEK,
+            (cut_day - cal.first).astype(float) / DAYS_PER_WEEK,
+            after,
+            weeks,
+        ) | {"cut": cut.isoformat()}
+    except clv.FitError as exc:
+        return {"error": str(exc), "cut": cut.isoformat()}
 
 
 def _heuristic(x, t_x, T, spend, config: Config):
@@ -444,6 +480,7 @@ def scoring_run(
         outermost = not connection.in_atomic_block
         t0 = time.perf_counter()
         with transaction.atomic():
+            _hold(run)
             computed_at = timezone.now()
             run.customers = write_scores(
                 history=history, scores=scores, run=run, computed_at=computed_at, fast=fast
@@ -473,9 +510,23 @@ def scoring_run(
         run.status = RunStatus.FAILED
         run.finished_at = timezone.now()
         run.messages.append(f"The run failed: {exc}")
-        run.save()
+        try:
+            with transaction.atomic():  # a savepoint: a caller's transaction stays usable
+                run.save(force_update=True)
+        except DatabaseError:  # the run row itself was deleted: nothing to record the failure on
+            log.warning("scoring run %s: its row is gone", run.pk)
         raise
     return run
+
+
+def _hold(run: ScoringRun) -> None:
+    """Lock the run's row until the write transaction ends, or fail when it is gone. The score, value and
+    snapshot rows point at their run without a database constraint (migration 0008); the run row was committed
+    before this transaction, so a deletion could come in between. The UPDATE takes the row lock a foreign-key
+    check would (stronger: a deletion waits for the commit, and then its trigger — migration 0009 — clears the
+    references of the rows just written) and, on SQLite, the database's write lock."""
+    if not ScoringRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING):
+        raise RuntimeError(f"scoring run {run.pk} was deleted before its results were written")
 
 
 def _churn_cut(as_of: dt.date) -> dt.date | None:

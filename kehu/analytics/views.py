@@ -61,7 +61,8 @@ def run_now(request):
 
 
 def diagnostics(request):
-    """Fitted parameters, convergence, and expected vs actual repeat purchases by frequency."""
+    """Fitted parameters, convergence, expected vs actual repeat purchases by frequency, and the
+    calibration/holdout check (the model fitted up to the churn cut against the purchases made after it)."""
     if not selectors.can_run_scoring(request.user):
         raise PermissionDenied
     run = selectors.latest_run(finished=False)
@@ -83,5 +84,6 @@ def diagnostics(request):
             "chart": chart,
             "bgnbd": (run.bgnbd or {}).get("params") if run else None,
             "gg": (run.gamma_gamma or {}).get("params") if run else None,
+            "holdout": (run.bgnbd or {}).get("holdout") if run else None,
         },
     )

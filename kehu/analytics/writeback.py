@@ -236,7 +236,11 @@ def capture_moves(cursor, stage: str) -> int | None:
             WHERE x.segment IS DISTINCT FROM (%s::text[])[t.segment]""",  # noqa: S608 - fixed names
         [RFM_SEGMENTS, RFM_SEGMENTS],
     )
-    return cursor.rowcount
+    moved = cursor.rowcount
+    # the planner's row count for the moves: a few thousand customers are a nested loop over the lines'
+    # customer index, not a hash join over every line (22.7 s at 10M lines without it)
+    cursor.execute(f"ANALYZE {MOVES}")
+    return moved
 
 
 def move_summary(cursor) -> None:

@@ -272,7 +272,9 @@ class Access:
             cache[key] = kinds
         return kinds
 
-    def _shared_ids_q(self, label: str, prefix: str, mode: str) -> Q | None:
+    def shared_ids_q(self, label: str, prefix: str, mode: str = "read") -> Q | None:
+        """The condition "the record (at `prefix`) is shared with this user or one of their teams" that
+        `filter` adds to the scope, or None when nothing of `label` is shared with them."""
         shares = RecordShare.objects.filter(model=label).filter(
             Q(user=self.user) | Q(team_id__in=self.team_ids)
         )
@@ -321,7 +323,7 @@ class Access:
         if owners is not None:
             in_scope = in_scope & owners
         condition = Q(**{f"{prefix}{owner_field}_id__in": sorted(in_scope)}) if in_scope else Q(pk__in=[])
-        shared = self._shared_ids_q(entry.grant_label(), prefix, mode)
+        shared = self.shared_ids_q(entry.grant_label(), prefix, mode)
         if shared is not None:
             condition |= shared if narrow is None else shared & narrow
         root = entry.root()

@@ -97,3 +97,49 @@ def test_report_by_month_and_rfm_segment(scored):
                 samples[name],
             )
         assert fast["rows"]
+
+
+def test_report_for_a_reader_with_shared_orders(scored):
+    """A rep with orders of other reps shared with them (RecordShare): the summary of their own orders plus the
+    shared orders' lines (`reports_summary.SummaryWithLines`, one statement) against the plain statement over
+    their lines; results compared. The shares are made inside the test's transaction (rolled back)."""
+    from kehu.analytics import reports
+    from kehu.core.access import Access
+    from kehu.core.models import RecordShare, Team, User
+
+    user = User.objects.get(username="rep2")
+    shared = int(os.environ.get("BENCH_SHARED_ORDERS", "1000"))
+    with connection.cursor() as cursor:  # a 1 % block sample of the other owners' orders, by user and by team
+        cursor.execute(
+            """SELECT id FROM sales_order TABLESAMPLE SYSTEM (1) REPEATABLE (7)
+               WHERE owner_id IS DISTINCT FROM %s LIMIT %s""",
+            [user.pk, shared],
+        )
+        ids = [r[0] for r in cursor.fetchall()]
+    team = Team.objects.create(name="bench shared")
+    team.members.add(user)
+    RecordShare.objects.bulk_create(
+        [RecordShare(model="sales.order", object_id=pk, user=user) for pk in ids[::2]]
+        + [RecordShare(model="sales.order", object_id=pk, team=team) for pk in ids[1::2]]
+    )
+    Access.forget(user)
+    spec = reports.parse_spec(SPEC, user=user)
+    fast = reports.run(spec, user=user)
+    runs = int(os.environ.get("BENCH_REPORT_RUNS", "5"))
+    modes = {"plain": {"plain": True}, "direct join": {"summary": False}, "fast": {}}
+    for name, kw in modes.items():
+        qs, _measures = reports.compile_query(spec, user=user, **kw)
+        _log(f"BENCH reports plan (rep2 with {len(ids)} shared orders, {name}):\n{_plan(qs)}")
+    assert fast == reports.run(spec, user=user, plain=True)
+    samples: dict[str, list[float]] = {name: [] for name in modes}
+    for _ in range(runs):
+        for name, kw in modes.items():
+            samples[name] += timed(lambda kw=kw: reports.run(spec, user=user, **kw), 1)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    for name in modes:
+        report(
+            f"reports month x RFM segment, {scored['order_lines']} order lines, as rep2 with {len(ids)} shared "
+            f"orders ({len(fast['rows'])} groups), {name}; load average {load}",
+            samples[name],
+        )
+    assert fast["rows"]
