@@ -29,7 +29,7 @@ from kehu.marketing.rules.base import (
     _date_q,
     _hidden,
 )
-from kehu.marketing.rules.fields import IdListField
+from kehu.marketing.rules.fields import IdListField, choice_build
 
 RECORD = gettext_lazy("Record")
 RELATED = gettext_lazy("Customer of the record")
@@ -39,23 +39,6 @@ MAX_CHOICES = 500
 
 def model_of(label: str) -> type[models.Model]:
     return apps.get_model(label)
-
-
-def _choice_build(name: str):
-    def build(cond: dict, ctx: Context) -> Q:
-        op, value = cond["op"], cond.get("value")
-        if op == "eq":
-            return Q(**{name: value})
-        if op == "ne":
-            return ~Q(**{name: value})
-        if op == "in":
-            return Q(**{f"{name}__in": value})
-        if op == "not_in":
-            return ~Q(**{f"{name}__in": value})
-        empty = Q(**{f"{name}__isnull": True}) | Q(**{name: ""})
-        return empty if op == "is_empty" else ~empty
-
-    return build
 
 
 def _fk_choice_build(name: str):
@@ -211,7 +194,7 @@ def _own_fields(model) -> list[RuleField]:
             continue
         if getattr(f, "choices", None):
             choices = [(str(c), str(lab)) for c, lab in f.choices]
-            result.append(RuleField(name, label, RECORD, "choice", CHOICE_OPS, _choice_build(name),
+            result.append(RuleField(name, label, RECORD, "choice", CHOICE_OPS, choice_build(name, nullable=True),
                                     choices=lambda c=choices: c, refuse=refuse))  # fmt: skip
         elif isinstance(f, models.BooleanField):
             result.append(RuleField(name, label, RECORD, "bool", ("is_true", "is_false"), _bool_build(name),

@@ -57,7 +57,10 @@ def _model_choices(name: str) -> Callable[[], list[tuple[str, str]]]:
     return choices
 
 
-def _choice_build(name: str):
+def choice_build(name: str, *, nullable: bool = False):
+    """The condition builder of a choice column (also used by the workflow rules over any record type, where
+    a choice column may be NULL: `nullable` counts NULL as empty)."""
+
     def build(cond: dict, ctx: Context) -> Q:
         op, value = cond["op"], cond.get("value")
         if op == "eq":
@@ -68,7 +71,8 @@ def _choice_build(name: str):
             return Q(**{f"{name}__in": value})
         if op == "not_in":
             return ~Q(**{f"{name}__in": value})
-        return Q(**{name: ""}) if op == "is_empty" else ~Q(**{name: ""})
+        empty = Q(**{name: ""}) | Q(**{f"{name}__isnull": True}) if nullable else Q(**{name: ""})
+        return empty if op == "is_empty" else ~empty
 
     return build
 
@@ -108,7 +112,7 @@ def _customer_fields() -> None:
                 CUSTOMER,
                 "choice",
                 CHOICE_OPS,
-                _choice_build(name),
+                choice_build(name),
                 choices=_model_choices(name),
                 refuse=_hidden(cm.Customer, name),
             )
