@@ -36,7 +36,8 @@ pytestmark = [pytest.mark.django_db(transaction=False), pytest.mark.clock_indepe
 
 NONSENSE = "qqzzxxnothing"
 #: values with a meaning the application relies on (a time zone, a currency code): not free text
-SEMANTIC = {"time_zone", "currency", "username", "code", "sha256", "password"}
+#: (`model`: a record type's label, e.g. an approval chain's "sales.quote")
+SEMANTIC = {"time_zone", "currency", "username", "code", "sha256", "password", "model"}
 #: URL names never requested (they change the session)
 SKIP_URLS = re.compile(r"logout|login|password|set_language|i18n", re.I)
 

@@ -97,6 +97,11 @@ def test_seed_demo_command_runs_once_and_every_role_sees_what_the_readme_says():
     out = io.StringIO()
     call_command("seed_demo", customers=300, seed=3, stdout=out)
     assert "Demo data loaded" in out.getvalue()
+    # 300 generated customers, plus the contact persons of the portal demo's organisation users
+    total = Customer.objects.count()
+    from kehu.portal.models import PortalUser
+
+    assert total == 300 + PortalUser.objects.exclude(contact=None).count()
     assert Interaction.objects.exists() and InstalledProduct.objects.exists()
     # the demo promotion: codes for the high-value snapshot, some used on their orders (marketing.demo)
     from kehu.marketing.models import CouponCode, Promotion
@@ -116,18 +121,18 @@ def test_seed_demo_command_runs_once_and_every_role_sees_what_the_readme_says():
     assert {("salesmgmt.expense", "pending"), ("salesmgmt.expense", "approved")} <= statuses
     skipped = io.StringIO()
     call_command("seed_demo", customers=300, if_empty=True, stdout=skipped)
-    assert "already loaded" in skipped.getvalue() and Customer.objects.count() == 300
+    assert "already loaded" in skipped.getvalue() and Customer.objects.count() == total
     with pytest.raises(CommandError):
         call_command("seed_demo", customers=300, stdout=io.StringIO())
 
     def visible(username):
         return Access.of(User.objects.get(username=username)).filter(Customer.objects.all())
 
-    assert visible("admin").count() == 300
+    assert visible("admin").count() == total
     assert set(visible("rep1").values_list("owner__username", flat=True)) == {"rep1"}
     manager_sees = set(visible("manager").values_list("owner__username", flat=True))
     assert manager_sees == {"manager", "rep1", "rep2"}  # the North region department
-    assert visible("marketer").count() == visible("exec").count() == 300
+    assert visible("marketer").count() == visible("exec").count() == total
     marketer = Access.of(User.objects.get(username="marketer"))
     assert {"notes", "tax_id"} <= marketer.hidden_fields(Customer)
     assert not Access.of(User.objects.get(username="exec")).can("change", Customer)

@@ -243,6 +243,8 @@ def test_lead_to_cash_and_back_to_the_pool(
     login(manager, "manager")
     manager.goto(f"{url}/notifications/")  # the approval request arrives as a notification
     manager.get_by_role("link").filter(has_text=quote.number).first.click()
+    manager.wait_for_url("**/approvals/*/")  # the approval request (kehu/approvals), which links the quote
+    manager.get_by_test_id("record-link").click()
     manager.wait_for_url(f"**{quote.get_absolute_url()}")
     form = manager.get_by_test_id("decide-form")
     form.locator("select[name=decision]").select_option("approve")

@@ -44,6 +44,7 @@ def test_lists_of_leads_and_deals_have_a_constant_query_count(org, pipeline, acc
         )
 
     add(2)
+    measure()  # warm-up: the API client's user object keeps its portal link (one query, once) afterwards
     few = measure()
     add(12)
     assert measure() == few
