@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import time
 from collections import defaultdict
 
 from django.conf import settings
@@ -106,7 +107,12 @@ def _send_subscription(deliveries: list[Delivery], allowed: set[str]) -> int:
     except sender.Refused as exc:
         refused = str(exc)
     done_ids, attempts, failed_at, error_result = [], [], None, None
+    started, budget = time.monotonic(), LEASE.total_seconds() / 2
+    unsent: list[int] = []
     for i, d in enumerate(deliveries):
+        if time.monotonic() - started > budget:  # a slow receiver: give the rest back before the lease ends
+            unsent = [x.pk for x in deliveries[i:]]
+            break
         now = timezone.now()
         if conn is None:
             result = sender.Result(None, refused[:300], 0)
@@ -127,6 +133,8 @@ def _send_subscription(deliveries: list[Delivery], allowed: set[str]) -> int:
     now = timezone.now()
     with transaction.atomic():
         Attempt.objects.bulk_create(attempts)
+        if unsent:
+            Delivery.objects.filter(pk__in=unsent).update(status=DeliveryStatus.PENDING, lease_until=None)
         for d, result in done_ids:
             d.status, d.delivered_at, d.response_code, d.error = (
                 DeliveryStatus.DELIVERED,

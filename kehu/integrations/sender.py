@@ -175,8 +175,16 @@ def post(
             SIGNATURE_HEADER: sign(secret, body, timestamp),
             **(headers or {}),
         }
-        conn.request("POST", path, body=body, headers=all_headers)
-        response = conn.getresponse()
+        try:
+            conn.request("POST", path, body=body, headers=all_headers)
+            response = conn.getresponse()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            if connection is None:
+                raise
+            # the receiver closed the kept-alive connection meanwhile: once more on a new one (same address)
+            conn.close()
+            conn.request("POST", path, body=body, headers=all_headers)
+            response = conn.getresponse()
         response.read(65536)
         status = response.status
         if connection is None or response.will_close:

@@ -1,5 +1,6 @@
 """Per-token scopes and rate limits, in the one place every API view passes: DRF's throttle step (no view
-overrides `throttle_classes`, while several set their own permission classes).
+overrides `throttle_classes`, while several set their own permission classes). Portal users are refused here
+whatever their credentials (an older DRF token included).
 
 A scoped token (request.auth is an ApiToken) may call a view of app A only with `A:read` (safe methods) or
 `A:write` (any method), or `*:read` / `*:write`; otherwise 403. Then its own rate applies (`rate_per_minute`,
@@ -11,6 +12,8 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, permissions
 from rest_framework.throttling import SimpleRateThrottle
+
+from kehu.core.access import Access
 
 from . import tokens
 from .models import ApiToken
@@ -34,6 +37,11 @@ class ApiTokenThrottle(SimpleRateThrottle):
         return f"throttle:api-token:{request.auth.pk}"
 
     def allow_request(self, request, view):
+        user = request.user
+        if user is not None and user.is_authenticated and Access.of(user).external is not None:
+            # a portal principal never reaches the staff API, whatever the credentials (the boundary
+            # middleware sees session users only; token users are known here, ADR 0020/0022)
+            raise exceptions.PermissionDenied(_("Portal users have no access to the staff API."))
         token = request.auth
         if not isinstance(token, ApiToken):
             return True

@@ -75,6 +75,8 @@ def token_create(
     if not can_manage(by, user):
         raise PermissionDenied(_("You may only manage your own tokens."))
     errors: dict[str, list[str]] = {}
+    if Access.of(user).external is not None:
+        errors["user"] = [_("Portal users cannot have API tokens: the staff API is not theirs.")]
     name = (name or "").strip()
     if not name or len(name) > 100:
         errors["name"] = [_("Give the token a name (at most 100 characters).")]

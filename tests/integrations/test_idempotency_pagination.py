@@ -115,3 +115,22 @@ def test_cursor_pagination_walks_every_row_with_filters_and_scope():
     assert seen == expected and pages == 2
     plain = api.get("/api/customers/", {"city": "上海"}).json()
     assert plain["count"] == 3 and plain["count_exact"] is True  # page numbers stay the default
+
+
+@pytest.mark.django_db
+def test_the_schema_has_examples_the_idempotency_header_and_cursor_parameters(admin_user):
+    schema = api_as(admin_user).get("/api/schema/?format=json").json()
+    missing, creates = [], 0
+    for path, operations in schema["paths"].items():
+        for method, op in operations.items():
+            media = [op.get("requestBody", {}).get("content", {}).get("application/json")]
+            media += [(r.get("content") or {}).get("application/json") for c, r in op["responses"].items()
+                      if c.startswith("2")]  # fmt: skip
+            missing += [f"{method} {path}" for m in media if m and "example" not in m and "examples" not in m]
+            if method == "post" and op["operationId"].endswith("_create"):
+                creates += 1
+                assert any(p["name"] == "Idempotency-Key" for p in op["parameters"]), path
+    assert not missing and creates > 50
+    customers = {p["name"] for p in schema["paths"]["/api/customers/"]["get"]["parameters"]}
+    assert {"pagination", "cursor", "page"} <= customers
+    assert "scopedToken" in schema["components"]["securitySchemes"]

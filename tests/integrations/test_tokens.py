@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -206,7 +207,16 @@ def test_portal_users_cannot_use_tokens_on_the_staff_api(rep, admin_user):
     Queue.objects.create(name="一线", code="first", is_default=True, method=RoutingMethod.MANUAL)
     customer = CustomerFactory(owner=rep)
     portal_user = make_portal_user(customer, "buyer@example.com", admin_user).user
-    # an administrator cannot mint a usable staff token for a portal user: the boundary refuses the API
-    _token, key = tokens.token_create(user=portal_user, name="p", scopes=["*:read"], by=admin_user)
-    assert bearer(key).get("/api/customers/").status_code in (401, 403)
+    with pytest.raises(ValidationError) as refused_token:
+        tokens.token_create(user=portal_user, name="p", scopes=["*:read"], by=admin_user)
+    assert "user" in refused_token.value.message_dict
+    # a token made for the user before they became a portal user is refused at the API as well
+    key = "kehu_abcd1234_" + "x" * 32
+    ApiToken.objects.create(user=portal_user, name="old", prefix="abcd1234", key_hash=tokens.key_hash(key),
+                            scopes=["*:read"])  # fmt: skip
+    assert bearer(key).get("/api/customers/").status_code == 403
+    assert bearer(key).get("/api/approvals/").status_code == 403  # a view with its own permission class
+    legacy = APIClient()
+    legacy.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=portal_user).key}")
+    assert legacy.get("/api/approvals/").status_code == 403  # the older tokens too
     assert Customer.objects.filter(pk=customer.pk).exists()

@@ -284,3 +284,22 @@ def test_automation_webhooks_go_through_the_same_guarded_sender(receiver, admin_
     AllowedHost.objects.create(host="127.0.0.1")
     result = sender.post(receiver.url, b"{}", secret="s" * 20)
     assert result.ok and sender.verify("s" * 20, receiver.received[0][0]["Kehu-Signature"], b"{}")
+
+
+def test_the_page_subscribes_and_names_a_refused_url(admin_user, client, receiver):
+    client.force_login(admin_user)
+    refused = client.post("/integrations/webhooks/", {"name": "内网", "url": "http://192.168.1.5/h",
+                                                      "events": ["order.created"]})  # fmt: skip
+    assert refused.status_code == 200 and "administrator must allow" in refused.content.decode()
+    assert not Subscription.objects.exists()
+    client.post("/integrations/allowed-hosts/", {"host": "127.0.0.1", "note": "测试"})
+    page = client.post("/integrations/webhooks/", {"name": "ERP", "url": receiver.url,
+                                                   "events": ["order.created", "ticket.status_changed"]}, follow=True)  # fmt: skip
+    sub = Subscription.objects.get()
+    html = page.content.decode()
+    assert 'data-testid="new-secret"' in html and sub.secret in html
+    assert sub.secret not in client.get(f"/integrations/webhooks/{sub.pk}/").content.decode()  # shown once
+    rep = user_with("customers.customer", ("view",))
+    client.force_login(rep)
+    assert client.get(f"/integrations/webhooks/{sub.pk}/").status_code == 404  # another user's subscription
+    assert client.get("/integrations/allowed-hosts/").status_code == 403
