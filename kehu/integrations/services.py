@@ -112,7 +112,9 @@ def subscription_update(*, sub: Subscription, data: dict, by: User) -> Subscript
         for key, value in clean.items():
             setattr(sub, key, value)
         sub.save()
-        changes = {k: [str(v), str(getattr(sub, k))] for k, v in before.items() if v != getattr(sub, k)}
+        changes: dict[str, list] = {
+            k: [str(v), str(getattr(sub, k))] for k, v in before.items() if v != getattr(sub, k)
+        }
         if "secret" in clean:
             changes["secret"] = ["…", "…"]
         if reactivate is True and not sub.active:
