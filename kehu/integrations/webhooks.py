@@ -171,8 +171,9 @@ def fan_out(payload: dict) -> int:
     from .models import Delivery, Subscription
 
     model_label, action = payload["model"], payload["action"]
+    known = event_names()
     subscriptions = [s for s in Subscription.objects.filter(active=True).select_related("owner")
-                     if any(model_of_event(e) == model_label for e in s.events if e in event_names())]  # fmt: skip
+                     if any(model_of_event(e) == model_label for e in s.events if e in known)]  # fmt: skip
     if not subscriptions:
         return 0
     model = apps.get_model(model_label)

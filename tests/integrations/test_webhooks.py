@@ -12,6 +12,7 @@ import socket
 import pytest
 from django.core import mail
 from django.core.cache import cache
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from kehu.core import records
@@ -303,3 +304,22 @@ def test_the_page_subscribes_and_names_a_refused_url(admin_user, client, receive
     client.force_login(rep)
     assert client.get(f"/integrations/webhooks/{sub.pk}/").status_code == 404  # another user's subscription
     assert client.get("/integrations/allowed-hosts/").status_code == 403
+
+
+def test_message_sent(admin_user, allow_local, receiver, commit):
+    from kehu.interactions.services import interaction_log
+
+    subscribe(admin_user, receiver.url, ["message.sent"])
+    with commit():
+        customer = records.record_create(model=Customer, data={"name": "消息公司"}, by=admin_user)
+    with commit():
+        interaction_log(customer=customer, data={"channel": "email", "direction": "out", "subject": "报价",
+                                                 "occurred_at": timezone.now()}, by=admin_user)  # fmt: skip
+        interaction_log(customer=customer, data={"channel": "email", "direction": "in", "subject": "回复",
+                                                 "occurred_at": timezone.now()}, by=admin_user)  # fmt: skip
+    sent = bodies(receiver)
+    assert [p["type"] for p in sent] == ["message.sent"]
+    assert (
+        sent[0]["data"]["object"]["type"] == "message"
+        and sent[0]["data"]["object"]["fields"]["subject"] == "报价"
+    )
