@@ -12,6 +12,7 @@ from kehu.automation import api as automation_api
 from kehu.core import api_views as core_api
 from kehu.core import observability
 from kehu.customers import api as customers_api
+from kehu.integrations import api as integrations_api
 from kehu.interactions import api as interactions_api
 from kehu.marketing import api as marketing_api
 from kehu.products import api as products_api
@@ -43,6 +44,7 @@ for api_module in (
     marketing_api,
     automation_api,
     approvals_api,
+    integrations_api,
 ):
     api_module.register(router)
 
@@ -78,6 +80,7 @@ urlpatterns = [
     path("sales-management/", include("kehu.salesmgmt.urls")),
     path("automation/", include("kehu.automation.urls")),
     path("portal/", include("kehu.portal.urls")),
+    path("integrations/", include("kehu.integrations.urls")),
     path("portal-admin/", include("kehu.portal.views_staff")),
     path("approvals/", include("kehu.approvals.urls")),
     path("", include("kehu.ui.urls")),

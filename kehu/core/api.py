@@ -4,6 +4,7 @@ field-level serializer restrictions, custom-field values, and error translation.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
@@ -19,6 +20,9 @@ from .drf import KehuPagination, ModelAccessPermission, PreconditionRequired, St
 from .selectors import scoped
 
 __all__ = ["KehuPagination", "ModelAccessPermission", "StaleConflict", "exception_handler"]
+
+#: callables(request, create) -> Response wrapped around every create (kehu.integrations: Idempotency-Key)
+CREATE_GUARDS: list = []
 
 
 IF_MATCH = OpenApiParameter(
@@ -105,6 +109,25 @@ class AccessAwareSerializer(serializers.ModelSerializer):
         return fields
 
 
+def guarded_create(method):
+    """Wrap a viewset's create in CREATE_GUARDS, once per request (a create calling super().create is one)."""
+
+    @functools.wraps(method)
+    def create(self, request, *args, **kwargs):
+        if not CREATE_GUARDS or getattr(request, "_kehu_create_guarded", False):
+            return method(self, request, *args, **kwargs)
+        request._kehu_create_guarded = True
+
+        def run():
+            return method(self, request, *args, **kwargs)
+
+        for guard in CREATE_GUARDS:
+            return guard(request, run)
+        return run()
+
+    return create
+
+
 class ScopedModelViewSet(viewsets.ModelViewSet):
     """CRUD over one secured model. Reads go through the scope selector (out of scope → 404); writes go
     through the record service (rights, field restrictions, locking, audit)."""
@@ -185,6 +208,11 @@ class ScopedModelViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer):
         serializer.instance = self.save_new(self._write_data(serializer))
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "create" in cls.__dict__:  # an app's own create goes through the guards too (Idempotency-Key)
+            cls.create = guarded_create(cls.__dict__["create"])
+
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -223,3 +251,6 @@ class OneObjectSchema(AutoSchema):
 
     def _is_list_view(self, serializer=None) -> bool:
         return False
+
+
+ScopedModelViewSet.create = guarded_create(ScopedModelViewSet.create)  # type: ignore[method-assign]

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "kehu.automation",
     "kehu.portal",
     "kehu.approvals",
+    "kehu.integrations",
 ]
 
 MIDDLEWARE = [
@@ -174,8 +175,11 @@ MEDIA_ROOT = VAR_DIR / "media"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "kehu.core.signin.ThrottledTokenAuthentication",
+        # scoped tokens (Bearer kehu_…) and the older DRF tokens (Token <key>), ADR 0022
+        "kehu.integrations.auth.ApiTokenAuthentication",
     ],
+    # a scoped token's scopes and its own rate limit (kehu/integrations/throttling.py)
+    "DEFAULT_THROTTLE_CLASSES": ["kehu.integrations.throttling.ApiTokenThrottle"],
     "DEFAULT_PERMISSION_CLASSES": ["kehu.core.drf.ModelAccessPermission"],
     "DEFAULT_PAGINATION_CLASS": "kehu.core.drf.KehuPagination",
     "PAGE_SIZE": 50,
@@ -223,6 +227,7 @@ SPECTACULAR_SETTINGS = {
         "ApprovalDecisionEnum": "kehu.sales.models.ApprovalDecision",
         "OrderStatusEnum": "kehu.sales.models.OrderStatus",
         "OrderKindEnum": "kehu.sales.models.OrderKind",
+        "ApiTokenKindEnum": "kehu.integrations.models.TokenKind",
         "ContractStatusEnum": "kehu.sales.models.ContractStatus",
         "InstalmentStatusEnum": "kehu.sales.models.InstalmentStatus",
         "InvoiceStatusEnum": "kehu.sales.models.InvoiceStatus",
@@ -244,6 +249,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "kehu.core.drf.schema_error_responses",
+        "kehu.integrations.schema.examples_and_headers",
     ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

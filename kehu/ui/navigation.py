@@ -181,6 +181,8 @@ ADMIN_ITEMS = [
     ("audit", _("Audit trail"), "core:audit", "history"),
     ("automation", _("Workflow rules"), "automation:rules", "sliders"),
     ("approval_chains", _("Approval chains"), "approvals:chains", "check"),
+    ("api_tokens", _("API tokens"), "integrations:tokens", "shield"),
+    ("webhooks", _("Webhooks"), "integrations:webhooks", "swap"),
 ]
 #: administration items that a role without administration rights may be granted on its own
 ADMIN_ITEM_GRANTS = {
