@@ -78,8 +78,10 @@ def rule_edit(request, pk: int | None = None):
                     form.add_error(None, error)
     else:
         initial = RuleForm.initial_for(rule) if rule else {"actions": "[]"}
-        if rule is None and request.GET.get("model") in dict(services.model_choices()):
-            initial["model"] = request.GET["model"]
+        if rule is None:  # the record type whose fields the builder offers (?model= after a change)
+            choices = dict(services.model_choices())
+            wanted = request.GET.get("model", "customers.customer")
+            initial["model"] = wanted if wanted in choices else next(iter(choices), "")
         form = RuleForm(initial=initial, hidden=hidden)
     label = (form.data.get("model") if form.is_bound else form.initial.get("model")) or "customers.customer"
     fields = []
