@@ -14,7 +14,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.response import Response
 
-from . import customfields, records, registry
+from . import customfields, layouts, records, registry
 from .access import Access
 from .drf import KehuPagination, ModelAccessPermission, PreconditionRequired, StaleConflict, exception_handler
 from .selectors import scoped
@@ -107,6 +107,48 @@ class AccessAwareSerializer(serializers.ModelSerializer):
                 fields[name].read_only = True
                 fields[name].required = False
         return fields
+
+    def run_validation(self, data=serializers.empty):
+        attrs = super().run_validation(data)
+        request = self.context.get("request")
+        if request is not None and request.user.is_authenticated and isinstance(attrs, dict):
+            self._check_layout(attrs, layouts.layout_for(request.user, self.Meta.model))
+        return attrs
+
+    def _check_layout(self, attrs: dict, layout) -> None:
+        """The caller's form layout (ADR 0025), as the form enforces it: a required field must be given on
+        create (and on a full update) and cannot be emptied; a read-only field cannot be changed (on create:
+        not set). Fields the caller may not see are not in `self.fields` and are never checked."""
+        if layout is None:
+            return
+        errors: dict[str, list] = {}
+        creating = self.instance is None
+        for name in layout.readonly:
+            if name not in attrs or name not in self.fields or self.fields[name].read_only:
+                continue
+            value = attrs[name]
+            if creating:
+                changed = value not in (None, "", [], {})
+            else:
+                current = getattr(self.instance, name, None)
+                if hasattr(current, "all") and callable(current.all):
+                    changed = {getattr(v, "pk", v) for v in current.all()} != {
+                        getattr(v, "pk", v) for v in value or []
+                    }
+                else:
+                    changed = getattr(current, "pk", current) != getattr(value, "pk", value)
+            if changed:
+                errors[name] = [_("This field is read-only in your form.")]
+        for name in layout.required:
+            if name not in self.fields or self.fields[name].read_only or name in layout.readonly:
+                continue
+            if name in attrs:
+                if attrs[name] in (None, "", [], {}):
+                    errors[name] = [_("This field is required.")]
+            elif creating or not self.partial:
+                errors[name] = [_("This field is required.")]
+        if errors:
+            raise exceptions.ValidationError(errors)
 
 
 def guarded_create(method):

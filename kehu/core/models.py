@@ -478,3 +478,45 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class FormLayout(VersionedModel):
+    """How one record type's form, detail page and list look for one role (or for everyone when `role` is
+    empty): field order in sections, required and read-only fields, help texts, list columns and the list's
+    default filters (ADR 0025). Layout only: field rights (FieldGrant) stay the one mechanism that hides data,
+    so a layout never shows a field the reader may not see (kehu.core.layouts applies it after the rights)."""
+
+    model = models.CharField(_("record type"), max_length=100, db_index=True)
+    role = models.ForeignKey(
+        Role,
+        verbose_name=_("role"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="layouts",
+        help_text=_("Empty: everyone without a layout of their own role."),
+    )
+    priority = models.PositiveIntegerField(
+        _("priority"), default=100, help_text=_("Lower first, for users with several roles.")
+    )
+    #: [{"title": "...", "fields": ["name", ...]}, ...]: order and grouping of the fields
+    sections = models.JSONField(_("sections"), default=list, blank=True)
+    required = models.JSONField(_("required fields"), default=list, blank=True)
+    readonly = models.JSONField(_("read-only fields"), default=list, blank=True)
+    help_texts = models.JSONField(_("help texts"), default=dict, blank=True)
+    list_columns = models.JSONField(_("list columns"), default=list, blank=True)
+    default_filters = models.JSONField(_("default filters"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("form layout")
+        verbose_name_plural = _("form layouts")
+        ordering = ["model", "priority", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "role"], name="uniq_layout_model_role"),
+            models.UniqueConstraint(
+                fields=["model"], condition=models.Q(role__isnull=True), name="uniq_layout_model_everyone"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} · {self.role or _('everyone')}"

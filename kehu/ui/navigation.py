@@ -176,6 +176,7 @@ ADMIN_ITEMS = [
     ("teams", _("Teams"), "core:teams", "users"),
     ("roles", _("Roles & permissions"), "core:roles", "shield"),
     ("customfields", _("Custom fields"), "core:customfields", "sliders"),
+    ("layouts", _("Form layouts"), "core:layouts", "sliders"),
     ("tags", _("Tags"), "core:tags", "tag"),
     ("transfer", _("Transfer records"), "core:transfer", "swap"),
     ("audit", _("Audit trail"), "core:audit", "history"),
