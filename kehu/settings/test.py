@@ -16,3 +16,7 @@ ALLOWED_HOSTS = ["*"]
 
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# Session expiry is off in the suite (the clock jumps days within a signed-in test); tests/security turns it on.
+KEHU_SESSION_IDLE_MINUTES = 0
+KEHU_SESSION_MAX_HOURS = 0
