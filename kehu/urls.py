@@ -16,8 +16,8 @@ from kehu.interactions import api as interactions_api
 from kehu.marketing import api as marketing_api
 from kehu.products import api as products_api
 from kehu.sales import api as sales_api
-from kehu.security import views as security_views
 from kehu.salesmgmt import api as salesmgmt_api
+from kehu.security import views as security_views
 from kehu.service import api as service_api
 
 

@@ -17,7 +17,14 @@ from . import services
 from .signals import AUTH_AT, SEEN_AT, SESSION_ID, SETUP_REQUIRED
 
 SEEN_RESOLUTION = 60  # seconds: the idle clock is written at most once a minute
-SETUP_ALLOWED = ("/security/two-factor/", "/accounts/logout/", "/accounts/login/", "/static/", "/i18n/", "/language/")
+SETUP_ALLOWED = (
+    "/security/two-factor/",
+    "/accounts/logout/",
+    "/accounts/login/",
+    "/static/",
+    "/i18n/",
+    "/language/",
+)
 
 
 def _expired(session) -> str | None:

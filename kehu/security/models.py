@@ -25,6 +25,9 @@ class TOTPDevice(models.Model):
     class Meta:
         verbose_name = _("two-factor device")
 
+    def __str__(self) -> str:
+        return f"TOTP {self.user_id}"
+
     @property
     def confirmed(self) -> bool:
         return self.confirmed_at is not None
@@ -33,13 +36,18 @@ class TOTPDevice(models.Model):
 class RecoveryCode(models.Model):
     """One-time codes for when the phone is lost; only a hash is kept (shown once, at creation)."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes"
+    )
     code_hash = models.CharField(max_length=128)
     created_at = models.DateTimeField(default=timezone.now)
     used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("recovery code")
+
+    def __str__(self) -> str:
+        return f"recovery code {self.pk}"
 
 
 class RolePolicy(models.Model):
@@ -53,6 +61,9 @@ class RolePolicy(models.Model):
 
     class Meta:
         verbose_name = _("role sign-in policy")
+
+    def __str__(self) -> str:
+        return f"policy of role {self.role_id}"
 
 
 class LoginResult(models.TextChoices):
@@ -86,6 +97,9 @@ class LoginEvent(models.Model):
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["user", "-at"], name="security_login_user_at")]
 
+    def __str__(self) -> str:
+        return f"{self.username} {self.result} {self.at:%Y-%m-%d %H:%M}"
+
     @property
     def success(self) -> bool:
         return self.result in (LoginResult.SUCCESS, LoginResult.RECOVERY)
@@ -105,6 +119,9 @@ class KnownDevice(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key_hash"], name="security_device_unique")]
 
+    def __str__(self) -> str:
+        return f"device {self.pk} of {self.user_id}"
+
 
 class UserSession(models.Model):
     """A session a user signed in with (its key in the session store), so that all of them can be ended."""
@@ -114,3 +131,6 @@ class UserSession(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return f"session of {self.user_id}"

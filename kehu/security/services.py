@@ -63,7 +63,9 @@ def totp_setup_begin(*, user: User) -> TOTPDevice:
     with transaction.atomic():
         device = TOTPDevice.objects.select_for_update().filter(user=user).first()
         if device is not None and device.confirmed:
-            raise ValidationError(_("Two-factor sign-in is already on. Turn it off first to use another app."))
+            raise ValidationError(
+                _("Two-factor sign-in is already on. Turn it off first to use another app.")
+            )
         if device is None:
             device = TOTPDevice(user=user)
         device.secret = totp.new_secret()
@@ -230,9 +232,7 @@ def sessions_of(user: User) -> QuerySet[UserSession]:
     return UserSession.objects.filter(user=user).order_by("-created_at")
 
 
-def sessions_end_all(
-    *, user: User, by: User, revoke_token: bool = True, quiet: bool = False
-) -> int:
+def sessions_end_all(*, user: User, by: User, revoke_token: bool = True, quiet: bool = False) -> int:
     """Sign the user out everywhere: every session they signed in with ends (on every device, this one too),
     and their API token is deleted (a new one can be created on their profile). Returns the sessions ended."""
     if by.pk != user.pk:

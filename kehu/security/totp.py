@@ -35,7 +35,9 @@ def clean(code: str | None) -> str:
     return (code or "").strip().replace(" ", "").replace("-", "")
 
 
-def verify(secret: str, code: str | None, *, after_step: int = 0, at: dt.datetime | None = None) -> int | None:
+def verify(
+    secret: str, code: str | None, *, after_step: int = 0, at: dt.datetime | None = None
+) -> int | None:
     """The time step the code belongs to, or None when it is wrong (or not later than `after_step`)."""
     code = clean(code)
     if not secret or len(code) != 6 or not code.isdigit():

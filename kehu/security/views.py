@@ -40,7 +40,9 @@ class CodeForm(forms.Form):
     code = forms.CharField(
         label=gettext_lazy("Code"),
         max_length=20,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}
+        ),
         help_text=gettext_lazy("The six digits your authenticator app shows, or one of your recovery codes."),
     )
 
@@ -230,7 +232,9 @@ def logins(request):
     person = None
     if request.GET.get("user", "").isdigit():
         person = get_object_or_404(User, pk=int(request.GET["user"]))
-    events = selectors.login_history(user=request.user, of=person, failed_only=request.GET.get("failed") == "1")
+    events = selectors.login_history(
+        user=request.user, of=person, failed_only=request.GET.get("failed") == "1"
+    )
     page = Paginator(events, 100).get_page(request.GET.get("page"))
     context = {"title": _("Sign-in history"), "page": page, "person": person}
     if person is not None:
@@ -249,7 +253,9 @@ def user_action(request, pk: int):
     action = request.POST.get("action")
     if action == "sign_out":
         ended = services.sessions_end_all(user=person, by=request.user)
-        messages.success(request, _("%(user)s is signed out everywhere (%(n)d sessions).") % {"user": person, "n": ended})
+        messages.success(
+            request, _("%(user)s is signed out everywhere (%(n)d sessions).") % {"user": person, "n": ended}
+        )
     elif action == "reset_totp":
         services.totp_reset(user=person, by=request.user)
         messages.success(request, _("Two-factor sign-in of %(user)s was reset.") % {"user": person})
@@ -266,8 +272,11 @@ def role_policies(request):
             signed_out += services.role_policy_set(role=role, require_totp=role.pk in wanted, by=request.user)
         messages.success(
             request,
-            _("Saved. %(n)d users without two-factor sign-in were signed out and must set it up.") % {"n": signed_out},
+            _("Saved. %(n)d users without two-factor sign-in were signed out and must set it up.")
+            % {"n": signed_out},
         )
         return redirect("security:roles")
-    rows = [(role, bool(getattr(getattr(role, "security_policy", None), "require_totp", False))) for role in roles]
+    rows = [
+        (role, bool(getattr(getattr(role, "security_policy", None), "require_totp", False))) for role in roles
+    ]
     return render(request, "security/roles.html", {"title": _("Two-factor sign-in by role"), "rows": rows})

@@ -162,7 +162,9 @@ KEHU_BREACHED_PASSWORDS_FILE = os.environ.get("KEHU_BREACHED_PASSWORDS_FILE", ""
 AUTH_PASSWORD_VALIDATORS = [
     {
         "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
-        "OPTIONS": {"user_attributes": ("username", "first_name", "last_name", "email", "display_name", "phone")},
+        "OPTIONS": {
+            "user_attributes": ("username", "first_name", "last_name", "email", "display_name", "phone")
+        },
     },
     {
         "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
