@@ -594,7 +594,7 @@ def _a_webhook(ctx: Ctx, config: dict) -> str:
         },
     )
     try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:  # noqa: S310 # nosec B310
             status = response.status
     except urllib.error.HTTPError as exc:
         raise ActionError(_("The webhook answered %(status)s.") % {"status": exc.code}) from None

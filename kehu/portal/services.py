@@ -214,7 +214,7 @@ def totp_confirm(*, profile: PortalUser, code: str) -> None:
 def totp_disable(*, profile: PortalUser, code: str) -> None:
     if not totp_verify(profile, code):
         raise ValidationError({"code": _("The code is not right.")})
-    PortalUser.objects.filter(pk=profile.pk).update(totp_enabled=False, totp_secret="")
+    PortalUser.objects.filter(pk=profile.pk).update(totp_enabled=False, totp_secret="")  # nosec B106 - reviewed: an empty value, not a password
     profile.totp_enabled, profile.totp_secret = False, ""
     activity_record(profile=profile, action="totp_off", summary=_("two-step sign-in turned off"))
 

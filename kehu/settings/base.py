@@ -178,6 +178,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # KEHU_SESSION_MAX_HOURS after signing in, whatever happens (0 turns either off).
 KEHU_SESSION_IDLE_MINUTES = int(os.environ.get("KEHU_SESSION_IDLE_MINUTES", "120"))
 KEHU_SESSION_MAX_HOURS = int(os.environ.get("KEHU_SESSION_MAX_HOURS", "12"))
+# `kehu backup` (kehu/security/backup.py, docs/deployment.md): the folder of backups when --to is not given
+KEHU_BACKUP_DIR = os.environ.get("KEHU_BACKUP_DIR", "")
 SESSION_COOKIE_AGE = KEHU_SESSION_MAX_HOURS * 3600 if KEHU_SESSION_MAX_HOURS else 14 * 24 * 3600
 
 LANGUAGE_CODE = "zh-hans"
