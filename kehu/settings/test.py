@@ -20,3 +20,4 @@ WHITENOISE_AUTOREFRESH = True
 # Session expiry is off in the suite (the clock jumps days within a signed-in test); tests/security turns it on.
 KEHU_SESSION_IDLE_MINUTES = 0
 KEHU_SESSION_MAX_HOURS = 0
+SESSION_COOKIE_AGE = 14 * 24 * 3600  # Django's default: base.py ties it to KEHU_SESSION_MAX_HOURS
