@@ -91,7 +91,7 @@ bench-load: install messages
 
 # Every dependency (transitive too) pinned with its hashes (docs/security.md); after changing pyproject.toml's.
 lock: install
-	$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --extra dev \
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --extra dev --no-emit-index-url --no-emit-find-links \
 	  --output-file requirements/dev.lock pyproject.toml
 
 # Known vulnerabilities of the locked versions; needs a reachable vulnerability database (PyPI's JSON API / OSV).
