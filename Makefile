@@ -94,10 +94,11 @@ lock: install
 	$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --extra dev --no-emit-index-url --no-emit-find-links \
 	  --output-file requirements/dev.lock pyproject.toml
 
-# Known vulnerabilities of the locked versions; needs a reachable vulnerability database (PyPI's JSON API / OSV).
+# Known vulnerabilities of the locked versions; needs a reachable vulnerability database: PyPI's JSON API (default)
+# or OSV (AUDIT_ARGS="-s osv"). --strict: a package that could not be looked up fails the run instead of passing.
 audit: install
 	$(PIP) install --quiet 'pip-audit>=2.7,<3'
-	$(VENV)/bin/pip-audit --require-hashes --disable-pip -r requirements/dev.lock
+	$(VENV)/bin/pip-audit --strict --require-hashes --disable-pip -r requirements/dev.lock $(AUDIT_ARGS)
 
 vendor:
 	bash scripts/vendor.sh
