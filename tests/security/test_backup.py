@@ -142,14 +142,19 @@ def test_postgresql_round_trip(tmp_path):
 
     db = connection.settings_dict
     name = f"{db['NAME']}_backup_rt"
-    server = f"host={db['HOST']} port={db['PORT']} user={db['USER']} password={db.get('PASSWORD') or ''}"
-    with psycopg.connect(f"{server} dbname=postgres", autocommit=True) as admin:
+    server = {
+        "host": db["HOST"],
+        "port": db["PORT"],
+        "user": db["USER"],
+        "password": db.get("PASSWORD") or None,
+    }
+    with psycopg.connect(**server, dbname="postgres", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.execute(f'CREATE DATABASE "{name}"')
     url = f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST']}:{db['PORT']}/{name}"
 
     def state() -> dict[str, tuple[int, str]]:
-        with psycopg.connect(f"{server} dbname={name}") as conn:
+        with psycopg.connect(**server, dbname=name) as conn:
             tables = [
                 r[0]
                 for r in conn.execute(
@@ -173,7 +178,7 @@ def test_postgresql_round_trip(tmp_path):
         assert before["customers_customer"][0] >= 20 and len(files_before) > 2
         made = _run(env, "backup")
         archive = Path(made.split("backup: ")[1].split(" (")[0])
-        with psycopg.connect(f"{server} dbname={name}") as conn:
+        with psycopg.connect(**server, dbname=name) as conn:
             conn.execute(
                 "UPDATE customers_customer SET name = 'changed' WHERE id = (SELECT min(id) FROM customers_customer)"
             )
@@ -187,11 +192,11 @@ def test_postgresql_round_trip(tmp_path):
         assert state() == before
         assert _files(var / "media") == files_before
         # the audit trail's guard came back with the tables
-        with psycopg.connect(f"{server} dbname={name}") as conn:
+        with psycopg.connect(**server, dbname=name) as conn:
             triggers = {r[0] for r in conn.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")}
         assert {"core_auditentry_no_change", "core_auditentry_no_truncate"} <= triggers
     finally:
-        with psycopg.connect(f"{server} dbname=postgres", autocommit=True) as admin:
+        with psycopg.connect(**server, dbname="postgres", autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
