@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlencode
 
 from axes.handlers.proxy import AxesProxyHandler
 from django import forms
@@ -69,7 +70,7 @@ class SignInView(auth_views.LoginView):
             }
             target = reverse("login_code")
             nxt = self.get_redirect_url()
-            return redirect(f"{target}?next={nxt}" if nxt else target)
+            return redirect(f"{target}?{urlencode({'next': nxt})}" if nxt else target)
         return super().form_valid(form)
 
 
