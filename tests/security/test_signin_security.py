@@ -319,3 +319,14 @@ def test_sign_in_history_and_the_new_device_alert(person, admin_user):
     # an unknown user name is recorded without a user
     _sign_in(_client(), username="nobody")
     assert LoginEvent.objects.filter(username="nobody", user=None, result=LoginResult.BAD_PASSWORD).exists()
+
+
+def test_the_page_asked_for_is_opened_after_the_code(person):
+    secret = _enrol(person)
+    client = _client()
+    step1 = client.post(
+        f"{LOGIN}?next=/customers/%3Fq%3Da%26page%3D2", {"username": "wang", "password": PASSWORD}
+    )
+    assert step1.status_code == 302
+    step2 = client.post(step1["Location"], {"code": totp.code_at(secret)})
+    assert step2.status_code == 302 and step2["Location"] == "/customers/?q=a&page=2"
