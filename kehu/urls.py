@@ -18,6 +18,7 @@ from kehu.marketing import api as marketing_api
 from kehu.products import api as products_api
 from kehu.sales import api as sales_api
 from kehu.salesmgmt import api as salesmgmt_api
+from kehu.security import views as security_views
 from kehu.service import api as service_api
 
 
@@ -49,7 +50,9 @@ for api_module in (
     api_module.register(router)
 
 urlpatterns = [
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    # the sign-in page with its two-factor step (kehu/security, docs/security.md)
+    path("accounts/login/", security_views.SignInView.as_view(), name="login"),
+    path("accounts/login/code/", security_views.login_code, name="login_code"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
@@ -83,5 +86,6 @@ urlpatterns = [
     path("integrations/", include("kehu.integrations.urls")),
     path("portal-admin/", include("kehu.portal.views_staff")),
     path("approvals/", include("kehu.approvals.urls")),
+    path("security/", include("kehu.security.urls")),
     path("", include("kehu.ui.urls")),
 ]

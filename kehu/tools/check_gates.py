@@ -1,4 +1,5 @@
-"""Quality gates run by `make test` before the suite: lint, format, migrations, deploy checks, API schema."""
+"""Quality gates run by `make test` before the suite: lint, format, types, security lint (bandit), migrations,
+deploy checks, API schema."""
 
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ def main() -> int:
         ("ruff check", [str(BIN / "ruff"), "check", "."], None),
         ("ruff format", [str(BIN / "ruff"), "format", "--check", "."], None),
         ("mypy (services, selectors)", [str(BIN / "mypy"), *typed], test_env),
+        # security lint; reviewed exceptions in pyproject.toml [tool.bandit] and `# nosec` lines (docs/security.md)
+        ("bandit", [str(BIN / "bandit"), "-c", "pyproject.toml", "-r", "kehu", "-q"], None),
         (
             "makemigrations --check",
             [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],

@@ -172,6 +172,8 @@ SECTIONS = [
 ADMIN_ITEMS = [
     ("users", _("Users"), "core:users", "user"),
     ("lockouts", _("Sign-in lockouts"), "core:lockouts", "shield"),
+    ("signins", _("Sign-in history"), "security:logins", "shield"),
+    ("twofactor", _("Two-factor sign-in by role"), "security:roles", "shield"),
     ("departments", _("Departments"), "core:departments", "tree"),
     ("teams", _("Teams"), "core:teams", "users"),
     ("roles", _("Roles & permissions"), "core:roles", "shield"),
