@@ -14,6 +14,7 @@ from kehu.core import observability
 from kehu.customers import api as customers_api
 from kehu.interactions import api as interactions_api
 from kehu.marketing import api as marketing_api
+from kehu.privacy import api as privacy_api
 from kehu.products import api as products_api
 from kehu.sales import api as sales_api
 from kehu.salesmgmt import api as salesmgmt_api
@@ -43,6 +44,7 @@ for api_module in (
     marketing_api,
     automation_api,
     approvals_api,
+    privacy_api,
 ):
     api_module.register(router)
 
@@ -80,5 +82,6 @@ urlpatterns = [
     path("portal/", include("kehu.portal.urls")),
     path("portal-admin/", include("kehu.portal.views_staff")),
     path("approvals/", include("kehu.approvals.urls")),
+    path("privacy/", include("kehu.privacy.views")),
     path("", include("kehu.ui.urls")),
 ]

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "kehu.automation",
     "kehu.portal",
     "kehu.approvals",
+    "kehu.privacy",
 ]
 
 MIDDLEWARE = [

@@ -181,12 +181,14 @@ ADMIN_ITEMS = [
     ("audit", _("Audit trail"), "core:audit", "history"),
     ("automation", _("Workflow rules"), "automation:rules", "sliders"),
     ("approval_chains", _("Approval chains"), "approvals:chains", "check"),
+    ("privacy", _("Privacy requests"), "privacy:requests", "shield"),
 ]
 #: administration items that a role without administration rights may be granted on its own
 ADMIN_ITEM_GRANTS = {
     "audit": ("view", "core.auditentry"),
     "automation": ("view", "automation.rule"),
     "approval_chains": ("change", "approvals.approvalchain"),
+    "privacy": ("view", "privacy.privacyrequest"),
 }
 
 
