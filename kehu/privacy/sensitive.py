@@ -119,8 +119,10 @@ def sensitive_set(*, instance, name: str, value: str, by) -> SensitiveValue | No
             row.save()
         if name == "id_number" and label == "customers.customer":
             _sync_identity(instance, value)
+        # the masked values only, under the field that governs who may read them in the history
+        key = "id_number_masked" if name == "id_number" and label == "customers.customer" else name
         audit.log(actor=by, action="update", instance=instance,
-                  changes={name: [before, row.masked if row else ""]}, note="sensitive field")
+                  changes={key: [before, row.masked if row else ""]}, note="sensitive field")
     return row
 
 
