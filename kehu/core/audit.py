@@ -128,6 +128,7 @@ def log(
         object_repr = object_repr or str(instance)[:200]
         version = version if version is not None else getattr(instance, "version", None)
     plain = to_jsonable(changes or {})
+    original_repr = object_repr
     [[object_id, object_repr, sealed, _instance]] = _seal(model or "", [[object_id, object_repr, plain, instance]])
     entry = AuditEntry.objects.create(
         actor=actor if getattr(actor, "pk", None) else None,
@@ -143,6 +144,7 @@ def log(
         ip_address=ctx.ip_address,
     )
     events.written(entry.model, action, ((entry.object_id, plain),), actor)
+    entry.changes, entry.object_repr = plain, (original_repr or "")[:200]  # the caller reads what it wrote
     return entry
 
 

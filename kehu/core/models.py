@@ -323,8 +323,24 @@ class AuditAction(models.TextChoices):
     IMPORT = "import", _("Imported")
 
 
+class AuditQuerySet(models.QuerySet):
+    """Entries come out of the database with their sealed personal values opened (ADR 0024): every reader —
+    history views, the audit API, services, tests — sees the values whose customer key still exists, and
+    "[erased]" where erasure destroyed it. One key lookup per evaluated queryset, not per entry."""
+
+    def _fetch_all(self):
+        fresh = self._result_cache is None
+        super()._fetch_all()
+        if fresh and self._result_cache and isinstance(self._result_cache[0], AuditEntry):
+            from .audit import reveal
+
+            reveal(self._result_cache)
+
+
 class AuditEntry(models.Model):
     """Append-only: database triggers refuse UPDATE and DELETE (migration 0002)."""
+
+    objects = AuditQuerySet.as_manager()
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
