@@ -129,7 +129,9 @@ def log(
         version = version if version is not None else getattr(instance, "version", None)
     plain = to_jsonable(changes or {})
     original_repr = object_repr
-    [[object_id, object_repr, sealed, _instance]] = _seal(model or "", [[object_id, object_repr, plain, instance]])
+    [[object_id, object_repr, sealed, _instance]] = _seal(
+        model or "", [[object_id, object_repr, plain, instance]]
+    )
     entry = AuditEntry.objects.create(
         actor=actor if getattr(actor, "pk", None) else None,
         actor_name=(str(actor) if getattr(actor, "pk", None) else "system")[:150],

@@ -340,8 +340,6 @@ class AuditQuerySet(models.QuerySet):
 class AuditEntry(models.Model):
     """Append-only: database triggers refuse UPDATE and DELETE (migration 0002)."""
 
-    objects = AuditQuerySet.as_manager()
-
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -362,6 +360,8 @@ class AuditEntry(models.Model):
     note = models.CharField(_("note"), max_length=300, blank=True)
     request_id = models.CharField(max_length=36, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = AuditQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("audit entry")

@@ -21,9 +21,28 @@ from .models import PrivacyRequest, RequestChannel, RequestKind
 class PrivacyRequestSerializer(serializers.ModelSerializer):
     class Meta:
         model = PrivacyRequest
-        fields = ["id", "kind", "status", "customer_id", "subject_label", "requester", "channel", "verified",
-                  "details", "corrections", "received_on", "due_on", "recorded_by", "approved_by", "approved_at",
-                  "done_by", "done_at", "outcome", "rejection_reason", "version"]
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "customer_id",
+            "subject_label",
+            "requester",
+            "channel",
+            "verified",
+            "details",
+            "corrections",
+            "received_on",
+            "due_on",
+            "recorded_by",
+            "approved_by",
+            "approved_at",
+            "done_by",
+            "done_at",
+            "outcome",
+            "rejection_reason",
+            "version",
+        ]
         read_only_fields = fields
 
 
@@ -33,8 +52,9 @@ class PrivacyRequestCreateSerializer(serializers.Serializer):
     requester = serializers.CharField(max_length=200)
     channel = serializers.ChoiceField(choices=RequestChannel.choices)
     details = serializers.CharField(required=False, allow_blank=True, default="")
-    corrections = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=400),
-                                        required=False, default=dict)
+    corrections = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, max_length=400), required=False, default=dict
+    )
     received_on = serializers.DateField(required=False, allow_null=True, default=None)
     verified = serializers.BooleanField(required=False, default=False)
 
@@ -49,7 +69,9 @@ def _call(fn, **kwargs):
     except PermissionDenied as exc:
         raise exceptions.PermissionDenied(str(exc)) from None
     except ValidationError as exc:
-        raise exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from None
+        raise exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        ) from None
 
 
 class PrivacyRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

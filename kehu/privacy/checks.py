@@ -8,7 +8,8 @@ from . import crypto
 def privacy_keys(app_configs, **kwargs):
     """Production needs real keys: the development fallback derives them from SECRET_KEY."""
     if crypto.configured() and (
-        __import__("os").environ.get("KEHU_PRIVACY_INDEX_KEY") or getattr(settings, "KEHU_PRIVACY_INDEX_KEY", "")
+        __import__("os").environ.get("KEHU_PRIVACY_INDEX_KEY")
+        or getattr(settings, "KEHU_PRIVACY_INDEX_KEY", "")
     ):
         return []
     return [

@@ -45,13 +45,29 @@ DELETE = {
 #: text fields kept on linked rows: record numbers and codes that accounting and other records refer to
 KEEP = {"number", "currency", "invoice_number", "serial_number", "sku", "code", "country", "dedup_key"}
 #: per record type: more fields kept (what was sold is accounting data, not personal data)
-KEEP_BY_MODEL = {"sales.orderline": {"description", "unit", "serial_numbers"}, "sales.opportunityline": {"description"}}
+KEEP_BY_MODEL = {
+    "sales.orderline": {"description", "unit", "serial_numbers"},
+    "sales.opportunityline": {"description"},
+}
 #: derived columns the scrub leaves alone (rebuilt from the row; scrubbing them would break other rows' search)
 DERIVED = {"search_text", "search_restricted", "name_key", "name_pinyin", "name_initials"}
 #: customer fields kept (not personal, needed for aggregates and scope)
 CUSTOMER_KEEP = {
-    "id", "kind", "account", "parent", "customer_type", "lifecycle_stage", "source", "owner", "created_at",
-    "updated_at", "version", "merged_into", "consent", "preferred_language", "industry",
+    "id",
+    "kind",
+    "account",
+    "parent",
+    "customer_type",
+    "lifecycle_stage",
+    "source",
+    "owner",
+    "created_at",
+    "updated_at",
+    "version",
+    "merged_into",
+    "consent",
+    "preferred_language",
+    "industry",
 }
 
 
@@ -71,7 +87,9 @@ def _subject_ids(customer_id: int) -> list[int]:
     ids, frontier = {customer_id}, [customer_id]
     while frontier:
         frontier = list(
-            Customer._base_manager.filter(merged_into_id__in=frontier).exclude(pk__in=ids).values_list("pk", flat=True)
+            Customer._base_manager.filter(merged_into_id__in=frontier)
+            .exclude(pk__in=ids)
+            .values_list("pk", flat=True)
         )
         ids.update(frontier)
     return sorted(ids)
@@ -125,7 +143,11 @@ def _anonymise_fields(model: type[models.Model]) -> list[models.Field]:
         if f.primary_key or f.name in keep or f.choices or f.unique:
             continue
         if isinstance(f, models.CharField | models.TextField | models.JSONField | models.FileField):
-            if isinstance(f, models.CharField) and not f.editable and f.name.endswith(("_key", "_id", "token")):
+            if (
+                isinstance(f, models.CharField)
+                and not f.editable
+                and f.name.endswith(("_key", "_id", "token"))
+            ):
                 continue  # idempotency keys and external ids written by services
             result.append(f)
     return result
@@ -237,7 +259,9 @@ def _write_tombstone(customer_id: int, request_id: int | None) -> None:
     Erasure.objects.get_or_create(customer_id=customer_id, defaults={"request_id": request_id})
     path = tombstone_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"customer_id": customer_id, "request_id": request_id, "at": timezone.now().isoformat()})
+    line = json.dumps(
+        {"customer_id": customer_id, "request_id": request_id, "at": timezone.now().isoformat()}
+    )
     with path.open("a", encoding="utf-8") as out:
         out.write(line + "\n")
 
@@ -278,9 +302,15 @@ def erase_customer(*, customer_id: int, by, request_id: int | None = None, tombs
                 Erasure.objects.get_or_create(customer_id=cid, defaults={"request_id": request_id})
         outcome["audit_keys_destroyed"] = SubjectKey.objects.filter(customer_id__in=ids).delete()[0]
         outcome = {k: v for k, v in outcome.items() if v}
-        audit.log(actor=by, action="update", model="customers.customer", object_id=customer_id,
-                  object_repr=erased_name(customer_id), changes={"erased": outcome},
-                  note=f"privacy erasure (request #{request_id})" if request_id else "privacy erasure")
+        audit.log(
+            actor=by,
+            action="update",
+            model="customers.customer",
+            object_id=customer_id,
+            object_repr=erased_name(customer_id),
+            changes={"erased": outcome},
+            note=f"privacy erasure (request #{request_id})" if request_id else "privacy erasure",
+        )
     return outcome
 
 

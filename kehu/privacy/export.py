@@ -47,8 +47,9 @@ INTERNAL_FIELDS = {
 def customer_ids(customer: Customer) -> list[int]:
     """The customer and, for an organisation, its contacts (merged-away records excluded)."""
     return list(
-        Customer.objects.filter(Q(pk=customer.pk) | Q(account_id=customer.pk), merged_into__isnull=True)
-        .values_list("pk", flat=True)
+        Customer.objects.filter(
+            Q(pk=customer.pk) | Q(account_id=customer.pk), merged_into__isnull=True
+        ).values_list("pk", flat=True)
     )
 
 
@@ -71,8 +72,16 @@ def _orders(customer: Customer) -> list[dict]:
     return list(
         Order.objects.filter(customer_id__in=customer_ids(customer))
         .order_by("order_date", "id")
-        .values("number", "order_date", "status", "currency", "net_amount", "tax_amount", "total",
-                "shipping_address")
+        .values(
+            "number",
+            "order_date",
+            "status",
+            "currency",
+            "net_amount",
+            "tax_amount",
+            "total",
+            "shipping_address",
+        )
     )
 
 
@@ -101,7 +110,9 @@ def _messages(customer: Customer) -> list[dict]:
     from kehu.service.models import TicketMessage
 
     return list(
-        TicketMessage.objects.filter(ticket__customer_id__in=customer_ids(customer), kind__in=PUBLIC_MESSAGE_KINDS)
+        TicketMessage.objects.filter(
+            ticket__customer_id__in=customer_ids(customer), kind__in=PUBLIC_MESSAGE_KINDS
+        )
         .order_by("id")
         .values("ticket_id", "kind", "from_name", "body", "created_at")
     )

@@ -46,7 +46,11 @@ def holders() -> tuple[Holder, ...]:
                 continue
             for model in apps.get_models():
                 for f in model._meta.concrete_fields:
-                    if isinstance(f, models.ForeignKey) and f.related_model is parent and model is not Customer:
+                    if (
+                        isinstance(f, models.ForeignKey)
+                        and f.related_model is parent
+                        and model is not Customer
+                    ):
                         key = (model._meta.label_lower, f"{f.name}__{path}")
                         if key not in found:
                             found[key] = Holder(model, f"{f.name}__{path}")

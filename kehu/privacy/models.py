@@ -88,7 +88,11 @@ class PrivacyRequest(VersionedModel):
 
     kind = models.CharField(_("kind"), max_length=12, choices=RequestKind.choices)
     status = models.CharField(
-        _("status"), max_length=10, choices=RequestStatus.choices, default=RequestStatus.RECEIVED, db_index=True
+        _("status"),
+        max_length=10,
+        choices=RequestStatus.choices,
+        default=RequestStatus.RECEIVED,
+        db_index=True,
     )
     customer_id = models.BigIntegerField(_("customer"), db_index=True)
     #: the customer's name when the request came in, kept until an erasure runs (then masked)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models.deletion import ProtectedError
 from django.db.models import Q
+from django.db.models.deletion import ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -24,13 +24,23 @@ from kehu.core import audit, registry
 from .models import RetentionAction, RetentionRule
 
 #: accounting records kept by law (PRC Accounting Archives Measures: 30 years), never deleted by a rule
-LEGAL_HOLD = {"sales.order", "sales.orderline", "sales.invoicerequest", "sales.payment", "sales.contract",
-              "sales.instalment", "core.auditentry"}
+LEGAL_HOLD = {
+    "sales.order",
+    "sales.orderline",
+    "sales.invoicerequest",
+    "sales.payment",
+    "sales.contract",
+    "sales.instalment",
+    "core.auditentry",
+}
 
 #: preset conditions per record type: code -> (label, Q); "" means every record of the type
 CONDITIONS = {
     "sales.lead": {
-        "unconverted": (gettext_lazy("never converted"), Q(converted_customer__isnull=True) & ~Q(status="converted")),
+        "unconverted": (
+            gettext_lazy("never converted"),
+            Q(converted_customer__isnull=True) & ~Q(status="converted"),
+        ),
         "disqualified": (gettext_lazy("disqualified"), Q(status="disqualified")),
     },
     "customers.customer": {
@@ -44,14 +54,20 @@ CONDITIONS = {
 
 def record_types() -> list[tuple[str, str]]:
     return sorted(
-        ((e.label, str(e.model._meta.verbose_name_plural)) for e in registry.all_models() if e.label not in LEGAL_HOLD),
+        (
+            (e.label, str(e.model._meta.verbose_name_plural))
+            for e in registry.all_models()
+            if e.label not in LEGAL_HOLD
+        ),
         key=lambda p: p[1],
     )
 
 
 def date_fields(label: str) -> list[str]:
     model = apps.get_model(label)
-    return [f.name for f in model._meta.concrete_fields if isinstance(f, models.DateField | models.DateTimeField)]
+    return [
+        f.name for f in model._meta.concrete_fields if isinstance(f, models.DateField | models.DateTimeField)
+    ]
 
 
 def clean_rule(*, record_type: str, condition: str, date_field: str, months, action: str) -> dict:
@@ -77,8 +93,13 @@ def clean_rule(*, record_type: str, condition: str, date_field: str, months, act
         errors["action"] = _("Choose delete or anonymise.")
     if errors:
         raise ValidationError(errors)
-    return {"record_type": record_type, "condition": condition, "date_field": date_field, "months": months,
-            "action": action}
+    return {
+        "record_type": record_type,
+        "condition": condition,
+        "date_field": date_field,
+        "months": months,
+        "action": action,
+    }
 
 
 def cutoff(months: int, now=None) -> dt.datetime:

@@ -46,7 +46,11 @@ MASKS = {"id": _mask_id, "tail4": _mask_tail}
 
 DEFAULT_FIELDS = {
     "customers.customer": {
-        "id_number": {"label": gettext_lazy("resident ID number"), "governed_by": "id_number_masked", "mask": "id"},
+        "id_number": {
+            "label": gettext_lazy("resident ID number"),
+            "governed_by": "id_number_masked",
+            "mask": "id",
+        },
         "bank_account": {"label": gettext_lazy("bank account"), "governed_by": "tax_id", "mask": "tail4"},
         "bank_name": {"label": gettext_lazy("bank"), "governed_by": "tax_id", "mask": "tail4"},
     }
@@ -60,8 +64,11 @@ def fields(model: str | None = None) -> list[SensitiveField]:
         if model and label != model:
             continue
         for name, spec in entries.items():
-            result.append(SensitiveField(label, name, str(spec.get("label", name)), spec["governed_by"],
-                                         spec.get("mask", "tail4")))
+            result.append(
+                SensitiveField(
+                    label, name, str(spec.get("label", name)), spec["governed_by"], spec.get("mask", "tail4")
+                )
+            )
     return result
 
 
@@ -101,9 +108,11 @@ def sensitive_set(*, instance, name: str, value: str, by) -> SensitiveValue | No
         raise ValidationError({name: _("You may not change this field.")})
     value = _clean(f, value)
     with transaction.atomic():
-        existing = SensitiveValue.objects.select_for_update().filter(
-            model=label, object_id=str(instance.pk), field=name
-        ).first()
+        existing = (
+            SensitiveValue.objects.select_for_update()
+            .filter(model=label, object_id=str(instance.pk), field=name)
+            .first()
+        )
         before = existing.masked if existing else ""
         if not value:
             if existing:
@@ -121,8 +130,13 @@ def sensitive_set(*, instance, name: str, value: str, by) -> SensitiveValue | No
             _sync_identity(instance, value)
         # the masked values only, under the field that governs who may read them in the history
         key = "id_number_masked" if name == "id_number" and label == "customers.customer" else name
-        audit.log(actor=by, action="update", instance=instance,
-                  changes={key: [before, row.masked if row else ""]}, note="sensitive field")
+        audit.log(
+            actor=by,
+            action="update",
+            instance=instance,
+            changes={key: [before, row.masked if row else ""]},
+            note="sensitive field",
+        )
     return row
 
 
@@ -162,13 +176,19 @@ def match(*, model: str, name: str, value: str) -> list[str]:
     value = _clean(f, value)
     digest = crypto.blind_index(f"{model}.{name}", value)
     return list(
-        SensitiveValue.objects.filter(model=model, field=name, blind_index=digest).values_list("object_id", flat=True)
+        SensitiveValue.objects.filter(model=model, field=name, blind_index=digest).values_list(
+            "object_id", flat=True
+        )
     )
 
 
 def values_for_export(customer_ids) -> list[dict]:
-    rows = SensitiveValue.objects.filter(model="customers.customer", object_id__in=[str(i) for i in customer_ids])
-    return [{"customer_id": r.object_id, "field": r.field, "value": crypto.decrypt(r.ciphertext)} for r in rows]
+    rows = SensitiveValue.objects.filter(
+        model="customers.customer", object_id__in=[str(i) for i in customer_ids]
+    )
+    return [
+        {"customer_id": r.object_id, "field": r.field, "value": crypto.decrypt(r.ciphertext)} for r in rows
+    ]
 
 
 def plain_values(model: str, object_ids) -> list[str]:
@@ -214,6 +234,8 @@ def reindex_all() -> int:
     n = 0
     for row in SensitiveValue.objects.all().iterator():
         plain = crypto.decrypt(row.ciphertext)
-        SensitiveValue.objects.filter(pk=row.pk).update(blind_index=crypto.blind_index(f"{row.model}.{row.field}", plain))
+        SensitiveValue.objects.filter(pk=row.pk).update(
+            blind_index=crypto.blind_index(f"{row.model}.{row.field}", plain)
+        )
         n += 1
     return n

@@ -15,8 +15,21 @@ from . import erasure, export
 from .models import PrivacyRequest, RequestKind, RequestStatus
 
 #: customer fields a correction may change (through the customers' own update service and its validation)
-CORRECTABLE = ("name", "alias", "phone", "email", "city", "job_title", "website", "tax_id", "birthday",
-               "contact_person", "notes", "preferred_language", "gender")
+CORRECTABLE = (
+    "name",
+    "alias",
+    "phone",
+    "email",
+    "city",
+    "job_title",
+    "website",
+    "tax_id",
+    "birthday",
+    "contact_person",
+    "notes",
+    "preferred_language",
+    "gender",
+)
 
 
 def _need(user, action: str) -> Access:
@@ -46,8 +59,18 @@ def _clean_corrections(corrections) -> dict:
     return {k: ("" if v is None else str(v)) for k, v in corrections.items()}
 
 
-def request_create(*, customer_id, kind: str, requester: str, channel: str, by, details: str = "",
-                   corrections=None, received_on=None, verified: bool = False) -> PrivacyRequest:
+def request_create(
+    *,
+    customer_id,
+    kind: str,
+    requester: str,
+    channel: str,
+    by,
+    details: str = "",
+    corrections=None,
+    received_on=None,
+    verified: bool = False,
+) -> PrivacyRequest:
     _need(by, "add")
     customer = _customer(customer_id)
     errors = {}
@@ -73,12 +96,24 @@ def request_create(*, customer_id, kind: str, requester: str, channel: str, by, 
         raise ValidationError(errors)
     with transaction.atomic():
         req = PrivacyRequest.objects.create(
-            kind=kind, customer_id=customer.pk, subject_label=customer.name[:200], requester=requester.strip()[:200],
-            channel=channel, details=details, corrections=corrections, received_on=received,
-            due_on=PrivacyRequest.deadline(received), recorded_by=by, verified=verified,
+            kind=kind,
+            customer_id=customer.pk,
+            subject_label=customer.name[:200],
+            requester=requester.strip()[:200],
+            channel=channel,
+            details=details,
+            corrections=corrections,
+            received_on=received,
+            due_on=PrivacyRequest.deadline(received),
+            recorded_by=by,
+            verified=verified,
         )
-        audit.log(actor=by, action="create", instance=req,
-                  changes={"kind": [None, kind], "customer": [None, customer.pk], "due_on": [None, req.due_on]})
+        audit.log(
+            actor=by,
+            action="create",
+            instance=req,
+            changes={"kind": [None, kind], "customer": [None, customer.pk], "due_on": [None, req.due_on]},
+        )
     return req
 
 
@@ -95,7 +130,9 @@ def request_approve(*, request: PrivacyRequest, by) -> PrivacyRequest:
         if not req.verified:
             raise ValidationError({"verified": _("Verify the requester's identity first.")})
         if req.kind == RequestKind.ERASURE and req.recorded_by_id == by.pk:
-            raise ValidationError({"approved_by": _("An erasure is approved by someone other than who recorded it.")})
+            raise ValidationError(
+                {"approved_by": _("An erasure is approved by someone other than who recorded it.")}
+            )
         req.status, req.approved_by, req.approved_at = RequestStatus.APPROVED, by, timezone.now()
         req.version += 1
         req.save()
@@ -125,7 +162,12 @@ def request_reject(*, request: PrivacyRequest, by, reason: str) -> PrivacyReques
         if not req.is_open:
             raise ValidationError({"status": _("This request is closed.")})
         before = req.status
-        req.status, req.rejection_reason, req.done_by, req.done_at = RequestStatus.REJECTED, reason[:300], by, timezone.now()
+        req.status, req.rejection_reason, req.done_by, req.done_at = (
+            RequestStatus.REJECTED,
+            reason[:300],
+            by,
+            timezone.now(),
+        )
         req.version += 1
         req.save()
         audit.log(actor=by, action="update", instance=req, changes={"status": [before, "rejected"]})
@@ -148,9 +190,16 @@ def request_run(*, request: PrivacyRequest, by) -> PrivacyRequest:
             from kehu.customers.services import customer_update
 
             before = {k: getattr(customer, k) for k in req.corrections}
-            customer_update(customer=customer, data=dict(req.corrections), by=by,
-                            expected_version=customer.version, note=f"privacy correction (request #{req.pk})")
-            req.outcome = {"fields_corrected": sorted(k for k in req.corrections if before[k] != req.corrections[k])}
+            customer_update(
+                customer=customer,
+                data=dict(req.corrections),
+                by=by,
+                expected_version=customer.version,
+                note=f"privacy correction (request #{req.pk})",
+            )
+            req.outcome = {
+                "fields_corrected": sorted(k for k in req.corrections if before[k] != req.corrections[k])
+            }
         else:
             req.outcome = erasure.erase_customer(customer_id=customer.pk, by=by, request_id=req.pk)
             req.subject_label = erasure.erased_name(customer.pk)
@@ -159,8 +208,12 @@ def request_run(*, request: PrivacyRequest, by) -> PrivacyRequest:
         req.status, req.done_by, req.done_at = RequestStatus.DONE, by, timezone.now()
         req.version += 1
         req.save()
-        audit.log(actor=by, action="update", instance=req, changes={"status": ["approved", "done"],
-                                                                    "outcome": req.outcome})
+        audit.log(
+            actor=by,
+            action="update",
+            instance=req,
+            changes={"status": ["approved", "done"], "outcome": req.outcome},
+        )
     return req
 
 

@@ -47,7 +47,9 @@ def customers_of(label: str, rows: list[list]) -> dict[str, int]:
     result: dict[str, int] = {}
     if all("__" not in p for p in paths) and all(row[3] is not None for row in rows):
         for row in rows:  # the instance is at hand: no query
-            cid = next((getattr(row[3], f"{p}_id", None) for p in paths if getattr(row[3], f"{p}_id", None)), None)
+            cid = next(
+                (getattr(row[3], f"{p}_id", None) for p in paths if getattr(row[3], f"{p}_id", None)), None
+            )
             if cid:
                 result[str(row[0])] = cid
         return result
@@ -67,8 +69,11 @@ def data_keys(customer_ids, *, create: bool) -> dict[int, bytes]:
     keys = {k.customer_id: k for k in SubjectKey.objects.filter(customer_id__in=ids)}
     if create and len(keys) < len(ids):
         new = [
-            SubjectKey(customer_id=cid, wrapped=crypto.encrypt(crypto.new_data_key().decode()),
-                       key_id=crypto.current_key_id())
+            SubjectKey(
+                customer_id=cid,
+                wrapped=crypto.encrypt(crypto.new_data_key().decode()),
+                key_id=crypto.current_key_id(),
+            )
             for cid in ids - set(keys)
         ]
         try:
@@ -103,8 +108,10 @@ def seal_rows(label: str, rows: list[list]) -> list[list]:
             row[1] = ""
             row[2] = {name: {SEALED: "", "c": cid} for name in changes}
             continue
-        sealed = {name: {SEALED: crypto.seal(key, json.dumps(value, ensure_ascii=False)), "c": cid}
-                  for name, value in changes.items()}
+        sealed = {
+            name: {SEALED: crypto.seal(key, json.dumps(value, ensure_ascii=False)), "c": cid}
+            for name, value in changes.items()
+        }
         if row[1]:
             sealed[REPR] = {SEALED: crypto.seal(key, json.dumps(row[1], ensure_ascii=False)), "c": cid}
         row[1] = ""

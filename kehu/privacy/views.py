@@ -44,14 +44,18 @@ def request_list(request):
         qs = qs.filter(status__in=[RequestStatus.RECEIVED, RequestStatus.APPROVED])
     elif status in RequestStatus.values:
         qs = qs.filter(status=status)
-    return render(request, "privacy/requests.html", {
-        "requests": qs.order_by("due_on", "id")[:500],
-        "overdue": list(services.overdue()),
-        "status": status,
-        "statuses": RequestStatus.choices,
-        "today": timezone.localdate(),
-        "can_rules": access.can("view", "privacy.retentionrule"),
-    })
+    return render(
+        request,
+        "privacy/requests.html",
+        {
+            "requests": qs.order_by("due_on", "id")[:500],
+            "overdue": list(services.overdue()),
+            "status": status,
+            "statuses": RequestStatus.choices,
+            "today": timezone.localdate(),
+            "can_rules": access.can("view", "privacy.retentionrule"),
+        },
+    )
 
 
 def request_new(request):
@@ -66,9 +70,15 @@ def request_new(request):
         data = form.cleaned_data
         try:
             req = services.request_create(
-                customer_id=customer.pk, kind=data["kind"], requester=data["requester"], channel=data["channel"],
-                by=request.user, details=data["details"], corrections=data["corrections"],
-                received_on=data["received_on"], verified=data["verified"],
+                customer_id=customer.pk,
+                kind=data["kind"],
+                requester=data["requester"],
+                channel=data["channel"],
+                by=request.user,
+                details=data["details"],
+                corrections=data["corrections"],
+                received_on=data["received_on"],
+                verified=data["verified"],
             )
         except ValidationError as exc:
             for name, errs in exc.message_dict.items():
@@ -82,9 +92,15 @@ def request_new(request):
 def request_detail(request, pk):
     access = _require(request, "view")
     req = get_object_or_404(PrivacyRequest, pk=pk)
-    return render(request, "privacy/request.html", {
-        "req": req, "can_change": access.can("change", "privacy.privacyrequest"), "reject_form": RejectForm(),
-    })
+    return render(
+        request,
+        "privacy/request.html",
+        {
+            "req": req,
+            "can_change": access.can("change", "privacy.privacyrequest"),
+            "reject_form": RejectForm(),
+        },
+    )
 
 
 @require_POST
@@ -100,8 +116,9 @@ def request_action(request, pk, action):
             services.request_run(request=req, by=request.user)
         elif action == "reject":
             form = RejectForm(request.POST)
-            services.request_reject(request=req, by=request.user,
-                                    reason=form.data.get("reason", "") if form.is_bound else "")
+            services.request_reject(
+                request=req, by=request.user, reason=form.data.get("reason", "") if form.is_bound else ""
+            )
         else:
             raise PermissionDenied
     except ValidationError as exc:
@@ -130,8 +147,12 @@ def retention_rules(request):
             raise PermissionDenied
         if form.is_valid():
             try:
-                values = retention.clean_rule(**{k: form.cleaned_data[k] for k in
-                                                 ("record_type", "condition", "date_field", "months", "action")})
+                values = retention.clean_rule(
+                    **{
+                        k: form.cleaned_data[k]
+                        for k in ("record_type", "condition", "date_field", "months", "action")
+                    }
+                )
             except ValidationError as exc:
                 for name, errs in exc.message_dict.items():
                     form.add_error(name if name in form.fields else None, errs)
@@ -139,14 +160,28 @@ def retention_rules(request):
                 rule = RetentionRule.objects.create(name=form.cleaned_data["name"], **values)
                 from kehu.core import audit
 
-                audit.log(actor=request.user, action="create", instance=rule, changes={"months": [None, rule.months]})
+                audit.log(
+                    actor=request.user,
+                    action="create",
+                    instance=rule,
+                    changes={"months": [None, rule.months]},
+                )
                 messages.success(request, _("Retention rule saved."))
                 return redirect("privacy:retention")
     report = retention.run(dry_run=True)
-    return render(request, "privacy/retention.html", {
-        "rules": RetentionRule.objects.all(), "report": report, "form": form, "can_change": can_change,
-        "conditions": {k: {c: str(v[0]) for c, v in conds.items()} for k, conds in retention.CONDITIONS.items()},
-    })
+    return render(
+        request,
+        "privacy/retention.html",
+        {
+            "rules": RetentionRule.objects.all(),
+            "report": report,
+            "form": form,
+            "can_change": can_change,
+            "conditions": {
+                k: {c: str(v[0]) for c, v in conds.items()} for k, conds in retention.CONDITIONS.items()
+            },
+        },
+    )
 
 
 @require_POST
@@ -155,8 +190,12 @@ def sensitive_update(request, customer_pk):
     form = SensitiveForm(request.POST)
     if form.is_valid():
         try:
-            sensitive.sensitive_set(instance=customer, name=form.cleaned_data["field"],
-                                    value=form.cleaned_data["value"], by=request.user)
+            sensitive.sensitive_set(
+                instance=customer,
+                name=form.cleaned_data["field"],
+                value=form.cleaned_data["value"],
+                by=request.user,
+            )
         except ValidationError as exc:
             messages.error(request, _errors(exc))
         else:

@@ -35,8 +35,9 @@ WECHAT = "xiaomei_wx_8899"
 @pytest.fixture(autouse=True)
 def _tombstones(settings, tmp_path):
     settings.KEHU_PRIVACY_TOMBSTONE_FILE = str(tmp_path / "erasures.jsonl")
-    Queue.objects.get_or_create(code="first", defaults={"name": "First", "is_default": True,
-                                                         "method": RoutingMethod.MANUAL})
+    Queue.objects.get_or_create(
+        code="first", defaults={"name": "First", "is_default": True, "method": RoutingMethod.MANUAL}
+    )
 
 
 @pytest.fixture
@@ -64,26 +65,43 @@ def subject(admin_user):
     staff = admin_user
     s = Subject()
     s.customer = customer_services.customer_create(
-        data={"name": NAME, "kind": "person", "customer_type": "consumer", "phone": PHONE, "email": EMAIL,
-              "tax_id": TAX_ID, "notes": f"{FREE_TEXT} call {PHONE2}", "city": "上海", "job_title": "采购主管"},
+        data={
+            "name": NAME,
+            "kind": "person",
+            "customer_type": "consumer",
+            "phone": PHONE,
+            "email": EMAIL,
+            "tax_id": TAX_ID,
+            "notes": f"{FREE_TEXT} call {PHONE2}",
+            "city": "上海",
+            "job_title": "采购主管",
+        },
         by=staff,
     )
     c = s.customer
     customer_services.contact_point_add(customer=c, kind="phone", value=PHONE2, by=staff)
     customer_services.contact_point_add(customer=c, kind="email", value=EMAIL2, by=staff)
-    customer_services.contact_point_add(customer=c, kind="address", value=STREET, by=staff,
-                                        address={"city": "上海", "province": "上海"})
+    customer_services.contact_point_add(
+        customer=c, kind="address", value=STREET, by=staff, address={"city": "上海", "province": "上海"}
+    )
     customer_services.contact_point_add(customer=c, kind="social", value=WECHAT, label="wechat", by=staff)
     c.refresh_from_db()
     sensitive.sensitive_set(instance=c, name="id_number", value=ID_NUMBER, by=staff)
     sensitive.sensitive_set(instance=c, name="bank_account", value=BANK, by=staff)
     c.refresh_from_db()
-    customer_services.customer_update(customer=c, data={"job_title": "采购经理"}, by=staff,
-                                      expected_version=c.version)
+    customer_services.customer_update(
+        customer=c, data={"job_title": "采购经理"}, by=staff, expected_version=c.version
+    )
     c.refresh_from_db()
     s.interaction = interaction_log(
-        customer=c, data={"channel": "call", "direction": "in", "subject": f"{NAME} asked about delivery",
-                          "body": f"She gave {EMAIL2} and {STREET}"}, by=staff,
+        customer=c,
+        data={
+            "channel": "call",
+            "direction": "in",
+            "subject": f"{NAME} asked about delivery",
+            "body": f"She gave {EMAIL2} and {STREET}",
+        },
+        by=staff,
     )
     product, _ = Product.objects.get_or_create(sku="P-1", defaults={"name": "Widget"})
     s.order = order_create(
@@ -91,18 +109,37 @@ def subject(admin_user):
         lines=[{"product": product, "quantity": Decimal("3"), "unit_price": Decimal("250.00")}],
         by=staff,
     )
-    s.ticket = ticket_create(data={"subject": f"Refund for {NAME}", "customer": c}, by=staff,
-                             message=f"My number is {PHONE}, ID {ID_NUMBER}")
-    TicketMessage.objects.create(ticket=s.ticket, kind=MessageKind.NOTE, body=f"{FREE_TEXT} bank {BANK}", author=staff)
+    s.ticket = ticket_create(
+        data={"subject": f"Refund for {NAME}", "customer": c},
+        by=staff,
+        message=f"My number is {PHONE}, ID {ID_NUMBER}",
+    )
+    TicketMessage.objects.create(
+        ticket=s.ticket, kind=MessageKind.NOTE, body=f"{FREE_TEXT} bank {BANK}", author=staff
+    )
     Notification.objects.create(user=staff, title=f"New ticket from {NAME}", body=f"Call {PHONE} back")
     s.portal = make_portal_user(c, EMAIL, staff)
     # a namesake with the same name: another person, whose data an erasure must not touch
     s.namesake = customer_services.customer_create(
-        data={"name": NAME, "kind": "person", "customer_type": "consumer", "phone": "+8613700009999"}, by=staff
+        data={"name": NAME, "kind": "person", "customer_type": "consumer", "phone": "+8613700009999"},
+        by=staff,
     )
     s.staff = staff
     return s
 
 
-PERSONAL = [NAME, PHONE, PHONE[3:], PHONE2, PHONE2[3:], EMAIL, EMAIL2, ID_NUMBER, BANK, TAX_ID, STREET,
-            FREE_TEXT, WECHAT]
+PERSONAL = [
+    NAME,
+    PHONE,
+    PHONE[3:],
+    PHONE2,
+    PHONE2[3:],
+    EMAIL,
+    EMAIL2,
+    ID_NUMBER,
+    BANK,
+    TAX_ID,
+    STREET,
+    FREE_TEXT,
+    WECHAT,
+]

@@ -15,7 +15,8 @@ def text_columns():
             for col in connection.introspection.get_table_description(cursor, table):
                 type_name = str(getattr(col, "type_code", "")).lower()
                 if connection.vendor == "sqlite":
-                    cursor.execute(f"SELECT type FROM pragma_table_info('{table}') WHERE name = %s", [col.name])  # noqa: S608
+                    sql = f"SELECT type FROM pragma_table_info('{table}') WHERE name = %s"  # noqa: S608
+                    cursor.execute(sql, [col.name])
                     row = cursor.fetchone()
                     type_name = (row[0] if row else "").lower()
                     if table.endswith(("_data", "_idx", "_docsize", "_config")) and "fts" in table:

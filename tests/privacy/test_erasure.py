@@ -40,8 +40,14 @@ def _totals():
 
 def _erase(subject, officer):
     dpo, dpo2 = officer
-    req = services.request_create(customer_id=subject.customer.pk, kind="erasure", requester=NAME,
-                                  channel="email", by=dpo, verified=True)
+    req = services.request_create(
+        customer_id=subject.customer.pk,
+        kind="erasure",
+        requester=NAME,
+        channel="email",
+        by=dpo,
+        verified=True,
+    )
     req = services.request_approve(request=req, by=dpo2)
     return services.request_run(request=req, by=dpo)
 
@@ -87,12 +93,19 @@ def test_erasure_leaves_no_personal_value_anywhere(subject, officer, admin_user)
     assert order.number == subject.order.number and order.total == subject.order.total
     # the audit trail reads "[erased]" where it held personal values
     entries = AuditEntry.objects.filter(model="customers.customer", object_id=str(subject.customer.pk))
-    text = json.dumps([{"r": i.entry.object_repr, "c": [[c.before, c.after] for c in i.changes]}
-                       for i in present_mixed(entries, user=admin_user)], ensure_ascii=False, default=str)
+    text = json.dumps(
+        [
+            {"r": i.entry.object_repr, "c": [[c.before, c.after] for c in i.changes]}
+            for i in present_mixed(entries, user=admin_user)
+        ],
+        ensure_ascii=False,
+        default=str,
+    )
     assert NAME not in text and PHONE not in text and "[erased]" in text
     # the export after erasure holds none of it
-    archive = zipfile.ZipFile(io.BytesIO(export_personal_data(Customer.objects.get(pk=subject.customer.pk),
-                                                               audience="staff")))
+    archive = zipfile.ZipFile(
+        io.BytesIO(export_personal_data(Customer.objects.get(pk=subject.customer.pk), audience="staff"))
+    )
     dump = "".join(archive.read(n).decode("utf-8-sig") for n in archive.namelist())
     assert not [v for v in PERSONAL if v in dump]
     # the portal account is closed
@@ -113,8 +126,9 @@ def test_erasure_survives_a_restore_from_an_older_backup(subject, officer, tmp_p
     # "restore": the old rows are back, the tombstone table is as in the backup (empty)
     Erasure.objects.all().delete()
     row = dict(snapshot["customer"])
-    Customer.objects.filter(pk=cid).update(**{k: v for k, v in row.items() if k not in {"id", "search_vector",
-                                                                                       "search_restricted_vector"}})
+    Customer.objects.filter(pk=cid).update(
+        **{k: v for k, v in row.items() if k not in {"id", "search_vector", "search_restricted_vector"}}
+    )
     CustomerPhone.objects.bulk_create([CustomerPhone(**p) for p in snapshot["phones"]])
     SubjectKey.objects.create(**snapshot["key"])
     assert Customer.objects.get(pk=cid).name == NAME
@@ -134,8 +148,14 @@ def test_erasure_needs_a_second_person(subject, officer):
     from django.core.exceptions import ValidationError
 
     dpo, _dpo2 = officer
-    req = services.request_create(customer_id=subject.customer.pk, kind="erasure", requester=NAME,
-                                  channel="email", by=dpo, verified=True)
+    req = services.request_create(
+        customer_id=subject.customer.pk,
+        kind="erasure",
+        requester=NAME,
+        channel="email",
+        by=dpo,
+        verified=True,
+    )
     with pytest.raises(ValidationError) as err:
         services.request_approve(request=req, by=dpo)
     assert "approved_by" in err.value.message_dict

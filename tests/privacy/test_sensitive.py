@@ -37,9 +37,9 @@ def test_stored_encrypted_with_a_blind_index(subject):
     assert sensitive.match(model="customers.customer", name="id_number", value=ID_NUMBER.lower()) == [
         str(subject.customer.pk)
     ]
-    assert sensitive.match(model="customers.customer", name="bank_account", value="6222 0212 3456 7890 123") == [
-        str(subject.customer.pk)
-    ]
+    assert sensitive.match(
+        model="customers.customer", name="bank_account", value="6222 0212 3456 7890 123"
+    ) == [str(subject.customer.pk)]
     # the customer's own matching key follows (search by ID number, duplicate scan)
     subject.customer.refresh_from_db()
     assert subject.customer.id_number_masked and subject.customer.id_number_hash
@@ -60,11 +60,14 @@ def test_masked_by_role_and_hidden_stays_hidden(subject, client):
 
 def test_bad_values_are_refused_with_a_field_error(subject):
     with pytest.raises(ValidationError) as err:
-        sensitive.sensitive_set(instance=subject.customer, name="id_number", value="110105194912310021",
-                                by=subject.staff)
+        sensitive.sensitive_set(
+            instance=subject.customer, name="id_number", value="110105194912310021", by=subject.staff
+        )
     assert "id_number" in err.value.message_dict
     with pytest.raises(ValidationError) as err:
-        sensitive.sensitive_set(instance=subject.customer, name="bank_account", value="12ab", by=subject.staff)
+        sensitive.sensitive_set(
+            instance=subject.customer, name="bank_account", value="12ab", by=subject.staff
+        )
     assert "bank_account" in err.value.message_dict
     assert crypto.decrypt(SensitiveValue.objects.get(field="bank_account").ciphertext) == BANK
 
@@ -91,6 +94,8 @@ def test_audit_values_are_sealed_and_read_back(subject, admin_user):
     entries = AuditEntry.objects.filter(model="customers.customer", object_id=str(subject.customer.pk))
     raw = "".join(str(c) + r for c, r in entries.values_list("changes", "object_repr"))  # as stored
     assert "欧阳" not in raw and "+8613912345678" not in raw
-    shown = "".join(f"{i.entry.object_repr} {[(c.before, c.after) for c in i.changes]}"
-                    for i in present_mixed(entries, user=admin_user))
+    shown = "".join(
+        f"{i.entry.object_repr} {[(c.before, c.after) for c in i.changes]}"
+        for i in present_mixed(entries, user=admin_user)
+    )
     assert "欧阳晓梅" in shown and "110***********002X" in shown

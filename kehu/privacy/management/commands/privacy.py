@@ -34,7 +34,9 @@ class Command(BaseCommand):
             from kehu.privacy.sensitive import rotate_all
 
             counts = rotate_all()
-            self.stdout.write(f"re-encrypted values: {counts['values']}, subject keys: {counts['subject_keys']}")
+            self.stdout.write(
+                f"re-encrypted values: {counts['values']}, subject keys: {counts['subject_keys']}"
+            )
         elif action == "reindex":
             from kehu.privacy.sensitive import reindex_all
 
