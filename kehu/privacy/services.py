@@ -3,6 +3,8 @@ tracked (docs/privacy.md)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -73,7 +75,7 @@ def request_create(
 ) -> PrivacyRequest:
     _need(by, "add")
     customer = _customer(customer_id)
-    errors = {}
+    errors: dict[str, Any] = {}
     if kind not in RequestKind.values:
         errors["kind"] = _("Choose the kind of request.")
     if not (requester or "").strip():

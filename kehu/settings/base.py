@@ -202,6 +202,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "VerdictEnum": "kehu.approvals.api.VERDICTS",
+        "PrivacyRequestKindEnum": "kehu.privacy.models.RequestKind",
+        "PrivacyRequestChannelEnum": "kehu.privacy.models.RequestChannel",
+        "PrivacyRequestStatusEnum": "kehu.privacy.models.RequestStatus",
         "LanguageEnum": "kehu.settings.base.LANGUAGES",
         "ValueSegmentEnum": "kehu.analytics.models_value.ValueSegment",
         "RfmSegmentEnum": "kehu.analytics.rfm.Segment",
