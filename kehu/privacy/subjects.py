@@ -64,24 +64,28 @@ def customers_of(label: str, rows: list[list]) -> dict[str, int]:
 
 
 def data_keys(customer_ids, *, create: bool) -> dict[int, bytes]:
-    """The customers' unwrapped data keys (created when missing and `create`)."""
+    """The customers' unwrapped data keys (created when missing and `create`, except for erased customers).
+    One query when every key exists (the usual write)."""
     ids = set(customer_ids)
     keys = {k.customer_id: k for k in SubjectKey.objects.filter(customer_id__in=ids)}
-    if create and len(keys) < len(ids):
+    missing = ids - set(keys)
+    if create and missing:
+        missing -= _erased_customers(missing)
+    if create and missing:
         new = [
             SubjectKey(
                 customer_id=cid,
                 wrapped=crypto.encrypt(crypto.new_data_key().decode()),
                 key_id=crypto.current_key_id(),
             )
-            for cid in ids - set(keys)
+            for cid in missing
         ]
         try:
             with transaction.atomic():
                 SubjectKey.objects.bulk_create(new)
-        except IntegrityError:  # created meanwhile by another writer
-            pass
-        keys = {k.customer_id: k for k in SubjectKey.objects.filter(customer_id__in=ids)}
+            keys.update({k.customer_id: k for k in new})
+        except IntegrityError:  # created meanwhile by another writer: read theirs
+            keys = {k.customer_id: k for k in SubjectKey.objects.filter(customer_id__in=ids)}
     return {cid: crypto.decrypt(k.wrapped).encode() for cid, k in keys.items()}
 
 
@@ -97,7 +101,7 @@ def seal_rows(label: str, rows: list[list]) -> list[list]:
     owners = customers_of(label, rows)
     if not owners:
         return rows
-    keys = data_keys(set(owners.values()) - _erased_customers(owners.values()), create=True)
+    keys = data_keys(set(owners.values()), create=True)
     for row in rows:
         cid = owners.get(str(row[0]))
         if cid is None:
