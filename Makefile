@@ -52,6 +52,7 @@ run: demo
 	  $(PY) manage.py automation_scheduler --every 60 > var/automation.log 2>&1 & \
 	  $(PY) manage.py approvals_scheduler --every 300 > var/approvals.log 2>&1 & \
 	  $(PY) manage.py webhooks_scheduler --every 30 > var/webhooks.log 2>&1 & \
+	  $(PY) manage.py privacy_retention --every 86400 > var/privacy.log 2>&1 & \
 	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 # The production profile on this machine: PostgreSQL (a private cluster unless DATABASE_URL is set), Redis,

@@ -15,6 +15,7 @@ from kehu.customers import api as customers_api
 from kehu.integrations import api as integrations_api
 from kehu.interactions import api as interactions_api
 from kehu.marketing import api as marketing_api
+from kehu.privacy import api as privacy_api
 from kehu.products import api as products_api
 from kehu.sales import api as sales_api
 from kehu.salesmgmt import api as salesmgmt_api
@@ -46,6 +47,7 @@ for api_module in (
     automation_api,
     approvals_api,
     integrations_api,
+    privacy_api,
 ):
     api_module.register(router)
 
@@ -87,5 +89,6 @@ urlpatterns = [
     path("portal-admin/", include("kehu.portal.views_staff")),
     path("approvals/", include("kehu.approvals.urls")),
     path("security/", include("kehu.security.urls")),
+    path("privacy/", include("kehu.privacy.views")),
     path("", include("kehu.ui.urls")),
 ]

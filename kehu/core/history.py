@@ -288,7 +288,9 @@ class Presenter:
         return result
 
     def items(self, entries) -> list[Item]:
-        entries = list(entries)
+        from . import audit
+
+        entries = audit.reveal(entries)
         pairs = [
             (k, v)
             for e in entries

@@ -323,6 +323,20 @@ class AuditAction(models.TextChoices):
     IMPORT = "import", _("Imported")
 
 
+class AuditQuerySet(models.QuerySet):
+    """Entries come out of the database with their sealed personal values opened (ADR 0024): every reader —
+    history views, the audit API, services, tests — sees the values whose customer key still exists, and
+    "[erased]" where erasure destroyed it. One key lookup per evaluated queryset, not per entry."""
+
+    def _fetch_all(self):
+        fresh = self._result_cache is None
+        super()._fetch_all()
+        if fresh and self._result_cache and isinstance(self._result_cache[0], AuditEntry):
+            from .audit import reveal
+
+            reveal(self._result_cache)
+
+
 class AuditEntry(models.Model):
     """Append-only: database triggers refuse UPDATE and DELETE (migration 0002)."""
 
@@ -346,6 +360,8 @@ class AuditEntry(models.Model):
     note = models.CharField(_("note"), max_length=300, blank=True)
     request_id = models.CharField(max_length=36, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = AuditQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("audit entry")

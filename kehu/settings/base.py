@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "kehu.approvals",
     "kehu.integrations",
     "kehu.security",
+    "kehu.privacy",
 ]
 
 MIDDLEWARE = [
@@ -228,6 +229,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "VerdictEnum": "kehu.approvals.api.VERDICTS",
+        "PrivacyRequestKindEnum": "kehu.privacy.models.RequestKind",
+        "PrivacyRequestChannelEnum": "kehu.privacy.models.RequestChannel",
+        "PrivacyRequestStatusEnum": "kehu.privacy.models.RequestStatus",
         "LanguageEnum": "kehu.settings.base.LANGUAGES",
         "ValueSegmentEnum": "kehu.analytics.models_value.ValueSegment",
         "RfmSegmentEnum": "kehu.analytics.rfm.Segment",

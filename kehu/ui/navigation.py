@@ -186,12 +186,14 @@ ADMIN_ITEMS = [
     ("approval_chains", _("Approval chains"), "approvals:chains", "check"),
     ("api_tokens", _("API tokens"), "integrations:tokens", "shield"),
     ("webhooks", _("Webhooks"), "integrations:webhooks", "swap"),
+    ("privacy", _("Privacy requests"), "privacy:requests", "shield"),
 ]
 #: administration items that a role without administration rights may be granted on its own
 ADMIN_ITEM_GRANTS = {
     "audit": ("view", "core.auditentry"),
     "automation": ("view", "automation.rule"),
     "approval_chains": ("change", "approvals.approvalchain"),
+    "privacy": ("view", "privacy.privacyrequest"),
 }
 
 
