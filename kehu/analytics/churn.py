@@ -13,6 +13,7 @@ strongest positive ones first. Everything returned is finite and clipped (risk i
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -263,9 +264,14 @@ def _fallback_reasons(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def churn_scores(*, history_now, history_cut, as_of: dt.date, cut: dt.date, bgnbd_params) -> ChurnResult:
     """Churn risk of every customer in `history_now` (see the module docstring)."""
     # the last contacts as of today and as of the cut: one pass over the interactions for both
+    t0 = time.perf_counter()
     contacts = last_contacts([as_of, cut])
+    seconds = {"contacts": time.perf_counter() - t0}
+    t0 = time.perf_counter()
     X_now, info = features(history_now, as_of=as_of, bgnbd_params=bgnbd_params, contacts=contacts)
+    seconds["features"] = time.perf_counter() - t0
     report: dict = {
+        "seconds": seconds,  # taken out into the run's timings (value.value_prepare)
         "cut": cut.isoformat(),
         "features": FEATURES,
         "service_data": info["service_data"],
@@ -303,13 +309,17 @@ def churn_scores(*, history_now, history_cut, as_of: dt.date, cut: dt.date, bgnb
         )
         report["messages"] = messages
         return fallback()
+    t0 = time.perf_counter()
     X_cut, _info = features(history_cut, as_of=cut, bgnbd_params=bgnbd_params, contacts=contacts)
+    seconds["features"] += time.perf_counter() - t0
+    t0 = time.perf_counter()
     try:
         model, scaler, auc = _fit(X_cut, y)
     except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
         messages.append(f"Churn model could not be fitted ({exc}). Churn risk is 1 − P(alive).")
         report["messages"] = messages
         return fallback()
+    seconds["model"] = time.perf_counter() - t0
     Z = _finite(scaler.transform(X_now))
     risk = _finite(model.predict_proba(Z)[:, 1], 0.0, 1.0)
     contrib = _finite(Z * model.coef_[0])

@@ -300,8 +300,9 @@ CUSTOM_KINDS = {"text": "text", "choice": "choice", "number": "number", "date": 
 def _custom_expression(path: str, field_type: str):
     """A custom field's value (the record's `custom` JSON, key `path`) as text, a number, a date or a boolean, on
     SQLite and PostgreSQL alike."""
-    from django.db.models.fields.json import KT
+    from django.db.models.fields.json import KeyTextTransform
 
+    column, key = path.rsplit("__", 1)  # `KT("customer__custom__k")` would read "customer" as the JSON column
     if field_type == "boolean":
         return Case(
             When(**{path: True}, then=Value(True)),
@@ -309,7 +310,7 @@ def _custom_expression(path: str, field_type: str):
             default=Value(None),
             output_field=models.BooleanField(),
         )
-    text = KT(path)
+    text = KeyTextTransform(key, column)
     if field_type == "number":
         return Cast(text, models.FloatField())
     if field_type == "date":
@@ -339,7 +340,9 @@ def _custom(cat: dict, model, prefix: str, label_prefix: str, definitions: dict[
             continue
         path = f"{prefix}custom__{d.key}"
         choices = tuple((c, c) for c in d.choices) if kind == "choice" else ()
-        field = models.JSONField(verbose_name=d.label)
+        # a typed field for parsing filter values (`_clean_one`: "many" is no number); never a column
+        typed = {"number": models.FloatField, "date": models.DateField, "boolean": models.BooleanField}
+        field = typed.get(d.field_type, models.CharField)(verbose_name=d.label)
         cat[path] = FieldInfo(
             path, f"{label_prefix}{d.label}", kind, field, choices=choices, custom=d.field_type
         )

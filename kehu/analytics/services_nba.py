@@ -433,8 +433,9 @@ def _owners_current() -> None:
     consent = (
         "COALESCE(a.consent_channel = '' OR (c.consent -> a.consent_channel ->> 'status') = 'granted', false)"
         if connection.vendor == "postgresql"
-        else "COALESCE(a.consent_channel = '' OR json_extract(c.consent, '$.' || a.consent_channel || '.status') "
-        "= 'granted', 0)"
+        # SQLite evaluates json_extract even when the channel is empty ('$..status' is an invalid path): CASE first
+        else "CASE WHEN a.consent_channel = '' THEN 1 ELSE COALESCE(json_extract(c.consent, '$.' || "
+        "a.consent_channel || '.status') = 'granted', 0) END"
     )
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

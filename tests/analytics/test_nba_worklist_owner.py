@@ -73,7 +73,7 @@ def test_a_customer_changing_owner_moves_on_the_worklists_at_once(ranked, org, a
     moved = ranked["戊"]  # rep3's customer
     assert moved.pk not in _plain(org.rep1)
     customer_services.customer_update(
-        customer=moved, data={"owner": org.rep1.pk}, by=admin_user, expected_version=moved.version
+        customer=moved, data={"owner": org.rep1}, by=admin_user, expected_version=moved.version
     )
     assert set(
         NbaRecommendation.objects.filter(customer=moved).values_list("customer_owner_id", flat=True)
@@ -128,13 +128,16 @@ def test_the_owner_reach_refuses_scopes_with_other_terms(org, admin_user):
     try:
         from django.db.models import Q
 
-        root.extra_scope = lambda access, mode, scope, prefix: Q(**{f"{prefix}name": "x"})
+        # the registry entry is a frozen dataclass: set the hook the way a registration would have
+        object.__setattr__(
+            root, "extra_scope", lambda access, mode, scope, prefix: Q(**{f"{prefix}name": "x"})
+        )
         Access.forget(org.rep1)
         assert Access.of(org.rep1).owner_reach(NbaRecommendation, mode="write") is False
         # and the worklist still answers with the plain statement
         assert isinstance(list(selectors_nba.worklist(user=org.rep1)), list)
     finally:
-        root.extra_scope = original
+        object.__setattr__(root, "extra_scope", original)
         Access.forget(org.rep1)
 
 

@@ -72,7 +72,7 @@ def test_the_builder_page_takes_a_third_group(sales, org, client_for):
     response = client_for(org.exec).get(
         "/analytics/reports/new/",
         {"model": "sales.orderline", "g1": "order_date", "b1": "month", "g2": "customer__analytics_score__segment",
-         "g3": "counted", "ma1": "sum", "mf1": "amount", "chart": "bar"},
+         "g3": "counted", "ma1": "sum", "mf1": "amount", "chart": "bar", "preview": "1"},
     )  # fmt: skip
     body = response.content.decode()
     assert (

@@ -60,8 +60,8 @@ SQLITE_FORWARD = [
     """CREATE TRIGGER analytics_nba_consent_changed AFTER UPDATE OF consent ON customers_customer FOR EACH ROW
         WHEN OLD.consent IS NOT NEW.consent BEGIN
         UPDATE analytics_nbarecommendation SET consent_ok = (
-            SELECT COALESCE(a.consent_channel = ''
-                OR json_extract(NEW.consent, '$.' || a.consent_channel || '.status') = 'granted', 0)
+            SELECT CASE WHEN a.consent_channel = '' THEN 1
+                ELSE COALESCE(json_extract(NEW.consent, '$.' || a.consent_channel || '.status') = 'granted', 0) END
             FROM analytics_nbaaction AS a WHERE a.id = analytics_nbarecommendation.action_id)
         WHERE customer_id = NEW.id;
     END""",
