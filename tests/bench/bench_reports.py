@@ -147,7 +147,7 @@ def test_report_for_a_reader_with_shared_orders(scored):
 
 def test_report_with_mid_month_dates_and_three_groups(scored):
     """an11: order-date bounds in the middle of months (whole months from the summary, the partial months' days
-    from the lines through `ix_orderline_order_date`, one statement) and a third group-by (counted), for admin
+    from the lines through `ix_orderline_date`, one statement) and a third group-by (counted), for admin
     and rep1; each compared with the direct statement over the lines (results asserted equal)."""
     from kehu.analytics import reports
     from kehu.core.models import User

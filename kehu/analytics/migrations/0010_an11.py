@@ -9,10 +9,6 @@
 - `analytics_customerscore` gets fillfactor 50 on PostgreSQL: the nightly run updates every score row, none of
   the updated columns but the segment is indexed, so with free room on each page the updates are HOT (no index
   entries written for the unchanged ones).
-- `ix_orderline_order_date` on `sales_orderline (order_date)` (PostgreSQL): a report with a mid-month order-date
-  filter reads whole months from the summary and the days of the partial boundary months from the lines
-  (reports_summary.DateSplit); this index finds those days among millions of lines. Created here because the
-  summary path is analytics' (the sales model does not declare it; Django's state does not track it).
 """
 
 from django.db import migrations, models
@@ -40,7 +36,6 @@ CREATE TRIGGER analytics_nba_consent_changed AFTER UPDATE OF consent ON customer
 UPDATE analytics_nbarecommendation AS r SET customer_owner_id = c.owner_id
     FROM customers_customer AS c WHERE c.id = r.customer_id;
 ALTER TABLE analytics_customerscore SET (fillfactor = 50);
-CREATE INDEX IF NOT EXISTS ix_orderline_order_date ON sales_orderline (order_date);
 """
 POSTGRES_BACKWARD = """
 DROP TRIGGER IF EXISTS analytics_nba_owner_moved ON customers_customer;
@@ -48,7 +43,6 @@ DROP FUNCTION IF EXISTS analytics_nba_owner_moved();
 DROP TRIGGER IF EXISTS analytics_nba_consent_changed ON customers_customer;
 DROP FUNCTION IF EXISTS analytics_nba_consent_changed();
 ALTER TABLE analytics_customerscore RESET (fillfactor);
-DROP INDEX IF EXISTS ix_orderline_order_date;
 """
 SQLITE_FORWARD = [
     """CREATE TRIGGER analytics_nba_owner_moved AFTER UPDATE OF owner_id ON customers_customer FOR EACH ROW
@@ -94,7 +88,6 @@ class Migration(migrations.Migration):
     dependencies = [
         ("analytics", "0009_runrefs"),
         ("customers", "0013_search_restricted"),
-        ("sales", "0001_initial"),
     ]
 
     operations = [
@@ -111,7 +104,9 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="nbarecommendation",
             index=models.Index(
-                condition=models.Q(("benefit_index__gt", 0), ("consent_ok", True), ("rank", 1), ("state", "open")),
+                condition=models.Q(
+                    ("benefit_index__gt", 0), ("consent_ok", True), ("rank", 1), ("state", "open")
+                ),
                 fields=["customer_owner_id", "-benefit_index", "customer"],
                 name="ix_nba_owner_worklist",
             ),
