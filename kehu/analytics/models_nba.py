@@ -216,6 +216,14 @@ class NbaRecommendation(models.Model):
     expected_cost = models.DecimalField(_("expected cost C"), max_digits=12, decimal_places=2)
     benefit_index = models.FloatField(_("benefit index"))
     computed_at = models.DateTimeField(_("computed"))
+    #: the customer's owner, copied so that a rep's worklist can enter the index at the rep's own rows (ADR 0011,
+    #: an11); written by the NBA run and kept current by a database trigger on the customer's owner. Never used
+    #: for access: the worklist applies the scope selector too, this only narrows the walk.
+    customer_owner_id = models.BigIntegerField(_("customer's owner"), null=True, editable=False)
+    #: the customer's consent for the action's channel as of now (the run ranks consented actions only; a
+    #: withdrawal later clears it through the same trigger's sibling on `consent`) — also only a narrowing: the
+    #: worklist checks the consent itself too
+    consent_ok = models.BooleanField(_("consent given"), default=True, editable=False)
 
     class Meta:
         verbose_name = _("NBA recommendation")
@@ -228,6 +236,12 @@ class NbaRecommendation(models.Model):
             models.Index(fields=["customer", "rank"], name="ix_nba_customer_rank"),
             # the worklist: the open best action per customer, best benefit first
             models.Index(fields=["rank", "state", "-benefit_index"], name="ix_nba_worklist"),
+            # a rep's worklist: their customers' eligible rows in benefit order, however few they are among all
+            models.Index(
+                fields=["customer_owner_id", "-benefit_index", "customer"],
+                name="ix_nba_owner_worklist",
+                condition=models.Q(rank=1, state="open", benefit_index__gt=0, consent_ok=True),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -84,6 +84,7 @@ class Customers:
     serviceable: np.ndarray  # bool: installed base or recent tickets
     owned: np.ndarray  # bool (n, P): has bought / has installed product p of the candidate list
     product_price: np.ndarray  # float (P,)
+    owner: np.ndarray | None = None  # int64 owner id (0: none); written onto the recommendations, not ranked
 
 
 @dataclass

@@ -33,7 +33,7 @@ from functools import reduce
 from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import Avg, Case, Count, F, Q, Sum, Value, When
-from django.db.models.functions import Trunc
+from django.db.models.functions import Cast, NullIf, Trunc
 from django.db.models.sql.constants import INNER
 from django.db.models.sql.datastructures import Join
 from django.utils import timezone
@@ -82,7 +82,7 @@ OPERATOR_LABELS = {
     "contains": gettext_lazy("contains"),
     "isnull": gettext_lazy("is empty"),
 }
-MAX_GROUPS = 2  # a pivot table has two
+MAX_GROUPS = 3  # the pivot table: the first group down, the others (combined) across
 MAX_MEASURES = 4
 MAX_FILTERS = 10
 MAX_ROWS = 1000  # grouped rows returned; more are cut off and the result says so
@@ -108,10 +108,17 @@ class ReportError(ValueError):
 class FieldInfo:
     path: str
     label: str
-    kind: str  # number, date, datetime, text, choice, bool, relation, hierarchy
+    kind: str  # number, date, datetime, text, choice, bool, relation, hierarchy, region
     field: models.Field
     choices: tuple = ()
     title: str | None = None  # relation: the path of the related record's title
+    custom: str | None = None  # a custom field (an11): its type; `path` is `…custom__<key>`
+
+    def expression(self):
+        """The value as an SQL expression: the column, or a custom field's JSON value cast to its type."""
+        if self.custom is None:
+            return F(self.path)
+        return _custom_expression(self.path, self.custom)
 
 
 @dataclass
@@ -286,6 +293,119 @@ def _segment(cat: dict, prefix: str, label_prefix: str, access: Access) -> None:
     )
 
 
+#: custom field type → report kind (an11)
+CUSTOM_KINDS = {"text": "text", "choice": "choice", "number": "number", "date": "date", "boolean": "bool"}
+
+
+def _custom_expression(path: str, field_type: str):
+    """A custom field's value (the record's `custom` JSON, key `path`) as text, a number, a date or a boolean, on
+    SQLite and PostgreSQL alike."""
+    from django.db.models.fields.json import KeyTextTransform
+
+    column, key = path.rsplit("__", 1)  # `KT("customer__custom__k")` would read "customer" as the JSON column
+    if field_type == "boolean":
+        return Case(
+            When(**{path: True}, then=Value(True)),
+            When(**{path: False}, then=Value(False)),
+            default=Value(None),
+            output_field=models.BooleanField(),
+        )
+    text = KeyTextTransform(key, column)
+    if field_type == "number":
+        return Cast(text, models.FloatField())
+    if field_type == "date":
+        return Cast(NullIf(text, Value("")), models.DateField())
+    return text
+
+
+def _custom_definitions() -> dict[str, list]:
+    """Every active custom field definition by model label (one query per catalogue)."""
+    from kehu.core.models import CustomField
+
+    found: dict[str, list] = {}
+    for d in CustomField.objects.filter(active=True).order_by("model", "position", "id"):
+        found.setdefault(d.model, []).append(d)
+    return found
+
+
+def _custom(cat: dict, model, prefix: str, label_prefix: str, definitions: dict[str, list]) -> None:
+    """The model's active custom fields (values in its `custom` JSON) as report fields."""
+    try:
+        model._meta.get_field("custom")
+    except FieldDoesNotExist:
+        return
+    for d in definitions.get(model._meta.label_lower, []):
+        kind = CUSTOM_KINDS.get(d.field_type)
+        if kind is None:
+            continue
+        path = f"{prefix}custom__{d.key}"
+        choices = tuple((c, c) for c in d.choices) if kind == "choice" else ()
+        # a typed field for parsing filter values (`_clean_one`: "many" is no number); never a column
+        typed = {"number": models.FloatField, "date": models.DateField, "boolean": models.BooleanField}
+        field = typed.get(d.field_type, models.CharField)(verbose_name=d.label)
+        cat[path] = FieldInfo(
+            path, f"{label_prefix}{d.label}", kind, field, choices=choices, custom=d.field_type
+        )
+
+
+#: the region hierarchy of a customer's primary address (an11): level 1 province, 2 city, 3 district
+REGION_PARTS = ("province", "city", "district")
+REGION_SEP = " / "
+
+
+def _region(cat: dict, prefix: str, label_prefix: str, access: Access) -> None:
+    """The customer's region (province → city → district of the primary address) as a hierarchy of customers
+    and of what has one; absent when addresses or one of those fields are hidden from the reader."""
+    from kehu.customers.models import CustomerAddress
+
+    if not access.can("view", CustomerAddress) or set(REGION_PARTS) & access.hidden_fields(CustomerAddress):
+        return
+    path = f"{prefix}region"
+    cat[path] = FieldInfo(
+        path, f"{label_prefix}{_('Region')}", "region", CustomerAddress._meta.get_field("province")
+    )
+
+
+def _region_customer(info: FieldInfo) -> str:
+    """The path from the report's record to its customer's key (`customer__region` → `customer`)."""
+    head = info.path[: -len("region")]
+    return f"{head}pk" if head else "pk"
+
+
+def _primary_address(info: FieldInfo):
+    from django.db.models import OuterRef
+
+    from kehu.customers.models import CustomerAddress
+
+    return CustomerAddress.objects.filter(customer=OuterRef(_region_customer(info)), is_primary=True)
+
+
+def _region_expression(info: FieldInfo, level: int):
+    """The region key at `level` of each record's customer: "广东省", "广东省 / 深圳市", … (None without a
+    primary address or a province); one correlated subquery on the customer's addresses."""
+    from django.db.models import CharField, Subquery
+    from django.db.models.functions import Concat, NullIf
+
+    parts: list = []
+    for name in REGION_PARTS[:level]:
+        if parts:
+            parts.append(Value(REGION_SEP))
+        parts.append(F(name))
+    key = Concat(*parts, output_field=CharField()) if len(parts) > 1 else parts[0]
+    first = _primary_address(info).filter(~Q(province="")).order_by("pk").annotate(k=key).values("k")[:1]
+    return NullIf(Subquery(first, output_field=CharField()), Value(""))
+
+
+def _region_q(info: FieldInfo, value: str | None) -> Q:
+    """Records whose customer's primary address lies in the region `value` ("广东省 / 深圳市"); None: no region."""
+    from django.db.models import Exists
+
+    if value is None:
+        return ~Exists(_primary_address(info).filter(~Q(province="")))
+    names = [v.strip() for v in str(value).split(REGION_SEP.strip())][: len(REGION_PARTS)]
+    return Q(Exists(_primary_address(info).filter(**dict(zip(REGION_PARTS, names, strict=False)))))
+
+
 def field_catalogue(model_label: str, *, user) -> dict[str, FieldInfo]:
     """Every field path a user may use in a report on `model_label`: its own fields, the fields of the records
     it points to (one step, only those the user may view), the customer's RFM segment, and the owner's
@@ -296,6 +416,7 @@ def field_catalogue(model_label: str, *, user) -> dict[str, FieldInfo]:
         return {}
     model = entry.model
     cat: dict[str, FieldInfo] = {}
+    custom_defs = _custom_definitions()
     for f, kind in _fields_of(model, access):
         _add(cat, f.name, _cap(f.verbose_name), f, kind, access)
         if kind != "relation" or f.name not in cat:
@@ -309,10 +430,14 @@ def field_catalogue(model_label: str, *, user) -> dict[str, FieldInfo]:
             if rkind == "relation" and rf.related_model is model:
                 continue
             _add(cat, f"{f.name}__{rf.name}", prefix + str(rf.verbose_name), rf, rkind, access)
+        _custom(cat, related, f"{f.name}__", prefix, custom_defs)
         if rlabel == "customers.customer":
             _segment(cat, f"{f.name}__", prefix, access)
+            _region(cat, f"{f.name}__", prefix, access)
+    _custom(cat, model, "", "", custom_defs)
     if entry.label == "customers.customer":
         _segment(cat, "", "", access)
+        _region(cat, "", "", access)
     # the owner's department, rolled up to a level of the department tree
     scope_prefix, owner_field = entry.scope_path()
     if owner_field:
@@ -377,6 +502,11 @@ def _clean_value(info: FieldInfo, op: str, raw):
 def _clean_one(info: FieldInfo, raw):
     if isinstance(raw, dict | list):
         raise ValidationError(_("A single value is expected."))
+    if info.kind == "region":
+        text = str(raw).strip()[:200]
+        if not text:
+            raise ValidationError(_("A region is expected, e.g. 广东省 or 广东省 / 深圳市."))
+        return text
     if info.kind == "relation" or info.kind == "hierarchy":
         try:
             return int(raw)
@@ -463,6 +593,17 @@ def parse_spec(data, *, user) -> Spec:
             if not 1 <= level <= 10:
                 errors.append(_("%(where)s: the level must be between 1 and 10.") % {"where": where})
                 continue
+        elif info.kind == "region":
+            try:
+                level = int(level or 1)
+            except (TypeError, ValueError):
+                level = 0
+            if not 1 <= level <= len(REGION_PARTS):
+                errors.append(
+                    _("%(where)s: the region level is 1 (province), 2 (city) or 3 (district).")
+                    % {"where": where}
+                )
+                continue
         elif level is not None:
             errors.append(_("%(where)s: a level applies to a hierarchy only.") % {"where": where})
             continue
@@ -485,7 +626,7 @@ def parse_spec(data, *, user) -> Spec:
                 % {"where": where, "agg": AGGREGATES[agg], "f": info.label}
             )
             continue
-        if info.kind == "hierarchy":
+        if info.kind in {"hierarchy", "region"}:
             errors.append(_("%(where)s: cannot measure a hierarchy.") % {"where": where})
             continue
         spec.measures.append(Measure("distinct" if agg == "count" else agg, info))
@@ -503,7 +644,7 @@ def parse_spec(data, *, user) -> Spec:
         if op not in OPERATORS:
             errors.append(_("%(where)s: unknown operator “%(o)s”.") % {"where": where, "o": str(op)[:20]})
             continue
-        if info.kind == "hierarchy" and op not in {"eq", "ne", "in", "isnull"}:
+        if info.kind in {"hierarchy", "region"} and op not in {"eq", "ne", "in", "isnull"}:
             errors.append(_("%(where)s: a hierarchy is filtered by =, ≠ or one of.") % {"where": where})
             continue
         try:
@@ -561,7 +702,33 @@ def _hierarchy_filter_ids(value, parents) -> list[int]:
     return sorted({d for v in values for d in _subtree(v, parents)})
 
 
+def _custom_q(info: FieldInfo, op: str, value) -> Q:
+    """A filter on a custom field: a lookup on its typed expression."""
+    from django.db.models import lookups
+
+    expr = info.expression()
+    if op == "isnull":
+        return Q(lookups.IsNull(expr, bool(value)))
+    if op == "in":
+        return Q(lookups.In(expr, list(value)))
+    if op == "contains":
+        return Q(lookups.IContains(expr, value))
+    lookup = {"eq": lookups.Exact, "ne": lookups.Exact, "gt": lookups.GreaterThan, "gte": lookups.GreaterThanOrEqual,
+              "lt": lookups.LessThan, "lte": lookups.LessThanOrEqual}[op]  # fmt: skip
+    cond = Q(lookup(expr, value))
+    return ~cond if op == "ne" else cond
+
+
 def _filter_q(flt: Filter, parents) -> Q:
+    if flt.info.custom is not None:
+        return _custom_q(flt.info, flt.op, flt.value)
+    if flt.info.kind == "region":
+        if flt.op == "isnull":
+            cond = _region_q(flt.info, None)
+            return cond if flt.value else ~cond
+        values = flt.value if isinstance(flt.value, list) else [flt.value]
+        cond = reduce(lambda a, b: a | b, (_region_q(flt.info, v) for v in values))
+        return ~cond if flt.op == "ne" else cond
     if flt.info.kind == "hierarchy" and flt.op in {"eq", "ne", "in"}:
         cond = Q(**{f"{flt.info.path}__in": _hierarchy_filter_ids(flt.value, parents)})
         return ~cond if flt.op == "ne" else cond
@@ -653,8 +820,11 @@ def _join_score_directly(query) -> bool:
 
 
 def _group_expression(i: int, g: Group, parents, plain: bool = False):
+    if g.info.kind == "region":
+        return _region_expression(g.info, g.level or 1)
     if g.bucket:
-        return (Trunc if plain else DateBucket)(g.info.path, g.bucket, output_field=models.DateField())
+        source = g.info.expression() if g.info.custom else g.info.path
+        return (Trunc if plain else DateBucket)(source, g.bucket, output_field=models.DateField())
     if g.info.kind == "hierarchy":
         by_ancestor: dict[int, list[int]] = {}
         for pk in parents:
@@ -666,17 +836,18 @@ def _group_expression(i: int, g: Group, parents, plain: bool = False):
         if not whens:
             return Value(None, output_field=models.IntegerField())
         return Case(*whens, default=Value(None), output_field=models.IntegerField())
-    return F(g.info.path)
+    return g.info.expression()
 
 
 def _aggregate(m: Measure):
     if m.info is None:
         return Count("pk")
+    source = m.info.expression() if m.info.custom else m.info.path
     if m.agg == "sum":
-        return Sum(m.info.path)
+        return Sum(source)
     if m.agg == "avg":
-        return Avg(m.info.path)
-    return Count(m.info.path, distinct=True)
+        return Avg(source)
+    return Count(source, distinct=True)
 
 
 def _number(value):
@@ -834,25 +1005,27 @@ def run(spec: Spec, *, user, plain: bool = False, summary: bool = True) -> dict:
         "measures": [{"key": m.key, "label": m.label} for m in spec.measures],
         "rows": rows,
         "truncated": truncated,
-        "pivot": pivot(rows) if len(spec.groups) == 2 else None,
+        "pivot": pivot(rows) if len(spec.groups) >= 2 else None,
     }
     return result
 
 
 def pivot(rows: list[dict]) -> dict:
-    """Lay two-group rows out as a table: first group down, second across, the first measure in the cells."""
+    """Lay grouped rows out as a table: the first group down, the other groups across (with three groups each
+    column is a combination of the second and third, labelled "a · b"), the first measure in the cells. A
+    column's `keys` are its groups' keys (the drill-down link of a cell is the row's key followed by them)."""
     row_keys: dict = {}
     col_keys: dict = {}
     cells: dict = {}
     for r in rows:
-        rk, ck = json.dumps(r["keys"][0]), json.dumps(r["keys"][1])
+        rk, ck = json.dumps(r["keys"][0]), json.dumps(r["keys"][1:])
         row_keys.setdefault(rk, (r["keys"][0], r["labels"][0]))
-        col_keys.setdefault(ck, (r["keys"][1], r["labels"][1]))
+        col_keys.setdefault(ck, (r["keys"][1:], " · ".join(str(x) for x in r["labels"][1:])))
         cells[(rk, ck)] = r["values"][0]
     rks, cks = list(row_keys), list(col_keys)
     return {
         "rows": [{"key": row_keys[k][0], "label": row_keys[k][1]} for k in rks],
-        "columns": [{"key": col_keys[k][0], "label": col_keys[k][1]} for k in cks],
+        "columns": [{"key": col_keys[k][0][0], "keys": col_keys[k][0], "label": col_keys[k][1]} for k in cks],
         "cells": [[cells.get((rk, ck)) for ck in cks] for rk in rks],
         "row_totals": [sum(v for v in (cells.get((rk, ck)) for ck in cks) if v is not None) for rk in rks],
         "column_totals": [sum(v for v in (cells.get((rk, ck)) for rk in rks) if v is not None) for ck in cks],
@@ -883,7 +1056,12 @@ def drill_queryset(spec: Spec, keys: list, *, user):
     for g, raw in zip(spec.groups, keys, strict=False):
         path = g.info.path
         if raw is None or raw == NULL:
-            qs = qs.filter(**{f"{path}__isnull": True})
+            if g.info.kind == "region":
+                qs = qs.filter(_region_q(g.info, None))
+            elif g.info.custom:
+                qs = qs.filter(_custom_q(g.info, "isnull", True))
+            else:
+                qs = qs.filter(**{f"{path}__isnull": True})
             continue
         try:
             if g.bucket:
@@ -895,9 +1073,16 @@ def drill_queryset(spec: Spec, keys: list, *, user):
                     tz = timezone.get_current_timezone()
                     start = dt.datetime.combine(start, dt.time.min, tzinfo=tz)
                     end = dt.datetime.combine(end, dt.time.min, tzinfo=tz)
-                qs = qs.filter(**{f"{path}__gte": start, f"{path}__lt": end})
+                if g.info.custom:
+                    qs = qs.filter(_custom_q(g.info, "gte", start) & _custom_q(g.info, "lt", end))
+                else:
+                    qs = qs.filter(**{f"{path}__gte": start, f"{path}__lt": end})
             elif g.info.kind == "hierarchy":
                 qs = qs.filter(**{f"{path}__in": _subtree(int(raw), parents)})
+            elif g.info.kind == "region":
+                qs = qs.filter(_region_q(g.info, str(raw)[:200]))
+            elif g.info.custom:
+                qs = qs.filter(_custom_q(g.info, "eq", _clean_one(g.info, raw)))
             else:
                 qs = qs.filter(**{path: _clean_one(g.info, raw)})
         except (ValidationError, ValueError, TypeError, OverflowError):

@@ -2,8 +2,8 @@
 
 A report on order lines whose every group, measure and filter is answerable from `OrderLineMonth` (month,
 quarter or year of the order date, the customer's RFM segment, currency, `counted`; the number of lines and the
-sums of amount and quantity; filters on `counted`, currency, and the order date when the bound falls on a month
-boundary) is compiled to one statement over that summary
+sums of amount and quantity; filters on `counted`, currency, and the order date — whole months from the summary,
+the days of a mid-month bound's partial month from the lines, an11) is compiled to one statement over that summary
 instead of over the lines — a few thousand rows instead of millions. Used only
 
 - on PostgreSQL, where triggers keep the summary current, and only while it is marked valid;
@@ -24,8 +24,6 @@ from typing import NamedTuple
 from django.db import connection, models
 from django.db.models import F, Q, Sum, Value
 from django.db.models.functions import Cast, NullIf
-
-from kehu.core.selectors import scoped
 
 SEGMENT_PATH = "customer__analytics_score__segment"
 DATE_BUCKETS = {"month", "quarter", "year"}
@@ -51,10 +49,78 @@ def usable(spec) -> bool:
             continue
         if f.info.path == "currency" and f.op in {"eq", "ne", "in"}:
             continue
-        if f.info.path == "order_date" and _month_bound(f) is not None:
+        if f.info.path == "order_date" and (_month_bound(f) is not None or _date_op(f)):
             continue
         return False
     return True
+
+
+def _date_op(f) -> bool:
+    """A bound on the order date the summary can serve by splitting it (a plain date, an order operator)."""
+    return (
+        f.op in {"gte", "gt", "lte", "lt", "eq"}
+        and isinstance(f.value, dt.date)
+        and not isinstance(f.value, dt.datetime)
+    )
+
+
+def _month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def _month_end(day: dt.date) -> dt.date:
+    following = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return following - dt.timedelta(days=1)
+
+
+class DateSplit(NamedTuple):
+    """Order-date bounds that do not fall on month boundaries, split (an11): whole months from the summary
+    (`months`, a condition on its month), the days of the partial boundary months from the lines (`days`, a
+    condition on the line's date; the report's own date filters still apply to those lines)."""
+
+    months: Q
+    days: Q
+
+
+def _date_split(spec) -> DateSplit | None:
+    """None when every order-date filter falls on a month boundary (the summary alone serves them)."""
+    dated = [f for f in spec.filters if f.info.path == "order_date"]
+    if all(_month_bound(f) is not None for f in dated):
+        return None
+    lo, hi = dt.date.min, dt.date.max
+    for f in dated:
+        day = f.value
+        if f.op in {"gte", "eq"}:
+            lo = max(lo, day)
+        if f.op == "gt":
+            lo = max(lo, day + dt.timedelta(days=1))
+        if f.op in {"lte", "eq"}:
+            hi = min(hi, day)
+        if f.op == "lt":
+            hi = min(hi, day - dt.timedelta(days=1))
+    never = Q(month__isnull=True)  # no summary row (compiles, unlike an empty IN inside the UNION)
+    if lo > hi:  # nothing can match: the lines say so (the report's filters leave none), the summary too
+        return DateSplit(never, Q(order_date=lo))
+    # whole months inside [lo, hi]
+    first = lo if lo == dt.date.min or lo.day == 1 else _month_end(lo) + dt.timedelta(days=1)
+    last = hi if hi == dt.date.max or hi == _month_end(hi) else _month_start(hi) - dt.timedelta(days=1)
+    months = Q()
+    if lo != dt.date.min:
+        months &= Q(month__gte=first)
+    if hi != dt.date.max:
+        months &= Q(month__lte=_month_start(last))
+    if first > last:
+        months = never
+    parts = []
+    head = lo != dt.date.min and lo.day != 1
+    if head:
+        parts.append(Q(order_date__gte=lo, order_date__lte=min(hi, _month_end(lo))))
+    if hi != dt.date.max and hi != _month_end(hi) and not (head and _month_start(hi) == _month_start(lo)):
+        parts.append(Q(order_date__gte=max(lo, _month_start(hi)), order_date__lte=hi))
+    days = parts[0] if parts else Q(order_date__isnull=True)
+    for part in parts[1:]:
+        days |= part
+    return DateSplit(months, days)
 
 
 def _month_bound(f) -> Q | None:
@@ -100,35 +166,33 @@ class Reach(NamedTuple):
 
 def _reach(spec, user) -> Reach | None:
     """The reader's scope on the lines when it is exactly "the order's owner is one of these users", optionally
-    "… or the order is shared with them" (the statement `Access.filter` builds is compared with the one
-    rebuilt from these parts, so any other scope term falls back to the lines); None otherwise."""
+    "… or the order is shared with them" (`Access.owner_reach`: the statement `Access.filter` builds is
+    compared with the one rebuilt from these parts, so any other scope term falls back to the lines); None
+    otherwise."""
     from kehu.core import registry
-    from kehu.core.access import Access, Scope
+    from kehu.core.access import Access
 
-    qs = scoped(spec.model, user=user)
-    if not qs.query.where:
-        return Reach(EVERYTHING)
-    entry = registry.require(spec.model)
-    prefix, owner_field = entry.scope_path()
+    prefix, owner_field = registry.require(spec.model).scope_path()
     if f"{prefix}{owner_field}" != "order__owner":
         return None
-    access = Access.of(user)
-    owners = access.owner_ids(Scope(access.grant(spec.model).read_scope))
-    if not owners:
+    reach = Access.of(user).owner_reach(spec.model)
+    if reach is False:
         return None
-    owners = sorted(owners)
-    condition = Q(order__owner_id__in=owners)
-    shared = access.shared_ids_q(entry.grant_label(), prefix)
-    if shared is not None:
-        condition |= shared
-    expected = spec.model._default_manager.filter(condition)
-    return Reach(owners, shared) if str(qs.query) == str(expected.query) else None
+    owners, shared = reach
+    return Reach(EVERYTHING) if owners is None else Reach(owners, shared)
 
 
-def _filtered(qs, spec, *, months: bool):
-    """The report's filters on the summary (`months`: dates as month conditions) or on the lines."""
+def _filtered(qs, spec, *, months: bool, split: DateSplit | None = None):
+    """The report's filters on the summary (`months`: dates as month conditions — the whole months of `split`
+    when a bound is mid-month) or on the lines."""
     for f in spec.filters:
-        qs = qs.filter(_month_bound(f) if months and f.info.path == "order_date" else f.q())
+        if months and f.info.path == "order_date":
+            if split is None:
+                qs = qs.filter(_month_bound(f))
+            continue
+        qs = qs.filter(f.q())
+    if months and split is not None:
+        qs = qs.filter(split.months)
     return qs
 
 
@@ -143,12 +207,14 @@ def compile_summary(spec, *, user, bucket_expression, shared_lines=None):
     if not usable(spec):
         return None
     reach = _reach(spec, user)
-    if reach is None or (reach.shared is not None and shared_lines is None) or not is_valid():
+    split = _date_split(spec)
+    needs_lines = reach is not None and (reach.shared is not None or split is not None)
+    if reach is None or (needs_lines and shared_lines is None) or not is_valid():
         return None
     qs = OrderLineMonth.objects.order_by()
     if reach.owners is not EVERYTHING:
         qs = qs.filter(owner_id__in=reach.owners)
-    qs = _filtered(qs, spec, months=True)
+    qs = _filtered(qs, spec, months=True, split=split)
     values = {}
     for i, g in enumerate(spec.groups):
         if g.info.path == "order_date":
@@ -165,12 +231,21 @@ def compile_summary(spec, *, user, bucket_expression, shared_lines=None):
         else:
             measures[f"m{j}"] = Sum(m.info.path)
     qs = qs.values(**values).annotate(**measures, n_lines=Sum("lines"))
-    if reach.shared is None:
+    if not needs_lines:
         # a group whose lines were all deleted keeps delta rows summing to 0 lines: not a group of the report
         return qs.filter(n_lines__gt=0), measures
-    # shared orders whose owner is one of the reader's owners are in the summary part already
-    outside = reach.shared & ~Q(order__owner_id__in=reach.owners)
-    lines = shared_lines(_filtered(spec.model._default_manager.filter(outside), spec, months=False))
+    # the lines added to the summary: the reader's own lines in the partial boundary months of a mid-month
+    # date filter, and the shared orders outside the owner list (those inside it are in the summary already)
+    parts = []
+    if split is not None:
+        own = Q() if reach.owners is EVERYTHING else Q(order__owner_id__in=reach.owners)
+        parts.append(own & split.days)
+    if reach.shared is not None:
+        parts.append(reach.shared & ~Q(order__owner_id__in=reach.owners))
+    extra = parts[0]
+    for part in parts[1:]:
+        extra |= part
+    lines = shared_lines(_filtered(spec.model._default_manager.filter(extra), spec, months=False))
     return SummaryWithLines(spec, qs, lines), measures
 
 

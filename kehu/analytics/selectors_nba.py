@@ -90,8 +90,16 @@ def worklist(*, user, rep=None, limit: int | None = None) -> QuerySet[NbaRecomme
 
     `user`'s customers are those of their write scope (the customers they may act on); with `rep`, the
     customers `rep` may act on *and* `user` may read (a manager looking at a rep's list) — scope selectors both
-    ways, never an owner filter. Consent and the contact rule are checked at read time."""
-    qs = scoped(NbaRecommendation, user=rep or user, mode="write")
+    ways, never an owner filter. Consent and the contact rule are checked at read time.
+
+    When the acting user's write scope is exactly an owner list (own, team, department; `Access.owner_reach`),
+    the statement also names the owners on the recommendation's copy of the customer's owner, so PostgreSQL
+    walks `ix_nba_owner_worklist` — only those owners' rows, in benefit order — instead of every customer's
+    (ADR 0011, an11). The scope selector stays in the statement: the copy only narrows, it never grants. With
+    records shared with the user, the owner part and the shared part are ranked apart (two short statements
+    for the ids) and the top rows of both are read in one statement."""
+    actor = rep or user
+    qs = scoped(NbaRecommendation, user=actor, mode="write")
     if rep is not None and rep.pk != user.pk:
         qs = scoped(qs, user=user)
     qs = (
@@ -100,14 +108,28 @@ def worklist(*, user, rep=None, limit: int | None = None) -> QuerySet[NbaRecomme
         )
         .filter(_consent_ok())
         .exclude(contacted_too_often())
-        .select_related("customer", "action", "product")
+    )
+    size = limit or int(config()["WORKLIST_SIZE"])
+    order = ("-benefit_index", "customer_id")
+    reach = Access.of(actor).owner_reach(NbaRecommendation, mode="write")
+    if reach is not False and reach[0] is not None:
+        owners, shared = reach
+        mine = Q(customer_owner_id__in=owners, consent_ok=True)
+        if shared is None:
+            qs = qs.filter(mine)
+        else:
+            ids = [*qs.filter(mine).order_by(*order).values_list("pk", flat=True)[:size]]
+            ids += qs.filter(shared).order_by(*order).values_list("pk", flat=True)[:size]
+            qs = NbaRecommendation.objects.filter(pk__in=ids)
+    qs = (
+        qs.select_related("customer", "action", "product")
         # the list shows the customer's name: leave the wide search and note columns in the table
         .defer(
             *(f"customer__{f}" for f in ("search_text", "search_restricted", "notes", "custom", "consent"))
         )
-        .order_by("-benefit_index", "customer_id")
+        .order_by(*order)
     )
-    return qs[: limit or int(config()["WORKLIST_SIZE"])]
+    return qs[:size]
 
 
 def worklist_rows(*, user, rep=None, limit: int | None = None) -> list[NbaRecommendation]:

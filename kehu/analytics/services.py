@@ -18,6 +18,7 @@ message on the run; nothing non-finite is ever written.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -169,8 +170,71 @@ def _history_arrays(ids, days, first, last, money) -> History:
     )
 
 
-def _purchase_history_pg(*, currency: str, as_of: dt.date, cut: dt.date | None) -> History:
+#: PostgreSQL: split the aggregation into this many ranges of customer ids, each read on its own connection in
+#: the same snapshot (`pg_export_snapshot`) — the statement is one process per connection, and the groups are
+#: nearly as many as the lines, so PostgreSQL's own parallel plans do not help (ADR 0011, an11). 1 = one
+#: statement. `KEHU_ANALYTICS["AGGREGATE_WORKERS"]`; ranges only from SPLIT_MIN_LINES order lines.
+SPLIT_MIN_LINES = 500_000
+
+
+def _aggregate_workers() -> int:
+    return max(1, int(getattr(settings, "KEHU_ANALYTICS", {}).get("AGGREGATE_WORKERS", 2)))
+
+
+def _split_points(cursor, parts: int) -> list[int]:
+    """Customer ids cutting the order lines into `parts` ranges of about equal lines, from a block sample
+    (purchases are skewed: a few customers carry many lines); [] when the table is small or the sample empty."""
+    cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'sales_orderline'::regclass")
+    row = cursor.fetchone()
+    if parts < 2 or not row or row[0] < SPLIT_MIN_LINES:
+        return []
+    quantiles = [k / parts for k in range(1, parts)]
+    cursor.execute(
+        "SELECT percentile_disc(%s::float8[]) WITHIN GROUP (ORDER BY customer_id) "
+        "FROM sales_orderline TABLESAMPLE SYSTEM (0.5) REPEATABLE (11)",
+        [quantiles],
+    )
+    points = (cursor.fetchone() or [None])[0] or []
+    return sorted({int(p) for p in points if p is not None})
+
+
+def _copy_history(cursor, sql: str, params: list, types: list[str]) -> list[np.ndarray]:
+    """One aggregation statement read as arrays, with hash aggregation off for it (inside a transaction)."""
     from . import pgcopy
+
+    # a streaming aggregation over ix_orderline_customer_date (customer, date order; amount, counted and
+    # currency included): no hash table of every customer-day that spills to disk — 3× faster at 1M
+    # lines. The planner still picks its best plan without hashing (a sort when the index cannot serve).
+    cursor.execute("SELECT current_setting('enable_hashagg'), set_config('enable_hashagg', 'off', true)")
+    before = cursor.fetchone()[0]
+    try:
+        return pgcopy.copy_out(cursor, sql, params, types)
+    finally:
+        cursor.execute("SELECT set_config('enable_hashagg', %s, true)", [before])
+
+
+def _in_snapshot(snapshot: str, work: Callable[[Any], Any]) -> Any:
+    """Run `work(cursor)` on this thread's own connection, in the leader's exported snapshot (read only)."""
+    from django.db import connections
+
+    own = connections["default"]
+    try:
+        with transaction.atomic(using="default"), own.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+            return work(cursor)
+    finally:
+        own.close()
+
+
+def _purchase_history_pg(
+    *, currency: str, as_of: dt.date, cut: dt.date | None, warnings: list | None = None
+) -> History:
+    """The aggregation on PostgreSQL, read as binary columns. With AGGREGATE_WORKERS > 1, outside a transaction
+    and with enough lines, the customers are cut into ranges read concurrently on their own connections in one
+    exported snapshot (the same rows as one statement: ranges of whole customers, concatenated in id order);
+    `warnings` (a list) receives `_data_warnings` read concurrently in the same snapshot."""
+    from concurrent.futures import ThreadPoolExecutor
 
     with_cut = cut is not None
     sql = _PG_AGGREGATE_SQL.format(cut_columns=_PG_CUT_COLUMNS if with_cut else "")
@@ -178,16 +242,55 @@ def _purchase_history_pg(*, currency: str, as_of: dt.date, cut: dt.date | None) 
     types = ["int8", "int8", "date", "date", "float8"] + (
         ["int8", "date", "date", "float8"] if with_cut else []
     )
+    workers = _aggregate_workers()
+    parallel = workers > 1 and not connection.in_atomic_block
+    points: list[int] = []
+    if parallel:  # before the transaction: its isolation level must be set before its first query
+        with connection.cursor() as cursor:
+            points = _split_points(cursor, workers)
     with transaction.atomic(), connection.cursor() as cursor:  # SET LOCAL needs a transaction
-        # a streaming aggregation over ix_orderline_customer_date (customer, date order; amount, counted and
-        # currency included): no hash table of every customer-day that spills to disk — 3× faster at 1M
-        # lines. The planner still picks its best plan without hashing (a sort when the index cannot serve).
-        cursor.execute("SELECT current_setting('enable_hashagg'), set_config('enable_hashagg', 'off', true)")
-        before = cursor.fetchone()[0]
-        try:
-            cols = pgcopy.copy_out(cursor, sql, params, types)
-        finally:
-            cursor.execute("SELECT set_config('enable_hashagg', %s, true)", [before])
+        if not points:
+            if warnings is not None:
+                warnings.extend(_data_warnings(currency=currency, as_of=as_of, cursor=cursor))
+            cols = _copy_history(cursor, sql + " ORDER BY d.customer_id", params, types)
+        else:
+            # this transaction is the leader: its snapshot is exported and every range reads it
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            cursor.execute("SELECT pg_export_snapshot()")
+            snapshot = cursor.fetchone()[0]
+            bounds = [None, *points, None]
+            ranged = (
+                sql.replace(
+                    "WHERE counted AND currency = %s AND order_date <= %s",
+                    "WHERE counted AND currency = %s AND order_date <= %s AND customer_id >= %s AND customer_id < %s",
+                )
+                + " ORDER BY d.customer_id"
+            )
+            lowest, highest = -(2**63), 2**63 - 1
+
+            def part(k: int):
+                lo = bounds[k] if bounds[k] is not None else lowest
+                hi = bounds[k + 1] if bounds[k + 1] is not None else highest
+                return [*params, lo, hi]
+
+            with ThreadPoolExecutor(max_workers=len(bounds) - 1) as pool:
+                futures = [
+                    pool.submit(
+                        _in_snapshot, snapshot, lambda c, k=k: _copy_history(c, ranged, part(k), types)
+                    )
+                    for k in range(1, len(bounds) - 1)
+                ]
+                if warnings is not None:
+                    found = pool.submit(
+                        _in_snapshot,
+                        snapshot,
+                        lambda c: _data_warnings(currency=currency, as_of=as_of, cursor=c),
+                    )
+                first = _copy_history(cursor, ranged, part(0), types)
+                pieces = [first, *(f.result() for f in futures)]
+                if warnings is not None:
+                    warnings.extend(found.result())
+            cols = [np.concatenate([p[j] for p in pieces]) for j in range(len(types))]
     history = _history_arrays(*cols[:5])
     if with_cut:
         keep = cols[5] > 0
@@ -196,14 +299,18 @@ def _purchase_history_pg(*, currency: str, as_of: dt.date, cut: dt.date | None) 
     return history
 
 
-def purchase_history(*, currency: str, as_of: dt.date, cut: dt.date | None = None) -> History:
+def purchase_history(
+    *, currency: str, as_of: dt.date, cut: dt.date | None = None, warnings: list | None = None
+) -> History:
     """Per-customer purchase summary (phase 1): one aggregation in the database. With `cut` (≤ as_of), the
     summary up to the cut comes from the same statement (`History.at_cut`): the churn model's calibration
     history costs no second scan of the order lines. On PostgreSQL the result is read as binary columns."""
     if cut is not None and cut > as_of:
         cut = None
     if connection.vendor == "postgresql" and FAST_PATHS:
-        return _purchase_history_pg(currency=currency, as_of=as_of, cut=cut)
+        return _purchase_history_pg(currency=currency, as_of=as_of, cut=cut, warnings=warnings)
+    if warnings is not None:
+        warnings.extend(_data_warnings(currency=currency, as_of=as_of))
     if cut is not None:
         with connection.cursor() as cursor:
             cursor.execute(_AGGREGATE_WITH_CUT_SQL, [cut, cut, cut, cut, currency, as_of])
@@ -218,20 +325,20 @@ def purchase_history(*, currency: str, as_of: dt.date, cut: dt.date | None = Non
     return _history(rows)
 
 
-def _data_warnings(*, currency: str, as_of: dt.date) -> list[str]:
-    """What the aggregation leaves out, said plainly (future-dated lines, other currencies)."""
+def _data_warnings(*, currency: str, as_of: dt.date, cursor=None) -> list[str]:
+    """What the aggregation leaves out, said plainly (future-dated lines, other currencies): one pass over the
+    lines for both counts (`cursor`: read on that connection)."""
     messages = []
-    with connection.cursor() as cursor:
+    with contextlib.ExitStack() as stack:
+        if cursor is None:
+            cursor = stack.enter_context(connection.cursor())
         cursor.execute(
-            "SELECT COUNT(DISTINCT customer_id) FROM sales_orderline WHERE counted AND order_date > %s",
-            [as_of],
+            "SELECT COUNT(DISTINCT CASE WHEN order_date > %s THEN customer_id END), "
+            "COUNT(DISTINCT CASE WHEN currency <> %s THEN customer_id END) "
+            "FROM sales_orderline WHERE counted AND (order_date > %s OR currency <> %s)",
+            [as_of, currency, as_of, currency],
         )
-        future = cursor.fetchone()[0]
-        cursor.execute(
-            "SELECT COUNT(DISTINCT customer_id) FROM sales_orderline WHERE counted AND currency <> %s",
-            [currency],
-        )
-        other = cursor.fetchone()[0]
+        future, other = cursor.fetchone()
     if future:
         messages.append(f"{future} customers have orders dated after {as_of}; those orders were left out.")
     if other:
@@ -463,8 +570,11 @@ def scoring_run(
     )
     try:
         t0 = time.perf_counter()
-        history = purchase_history(currency=config.currency, as_of=as_of, cut=_churn_cut(as_of))
-        run.messages.extend(_data_warnings(currency=config.currency, as_of=as_of))
+        warnings: list[str] = []
+        history = purchase_history(
+            currency=config.currency, as_of=as_of, cut=_churn_cut(as_of), warnings=warnings
+        )
+        run.messages.extend(warnings)
         run.timings["aggregate"] = time.perf_counter() - t0
         if history.customer_id.size == 0:
             run.messages.append("No purchases to score yet.")

@@ -24,7 +24,7 @@ from decimal import Decimal
 import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, Count, DecimalField, Exists, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -319,14 +319,16 @@ def _load_customers(actions: list[NbaAction], *, as_of: dt.date) -> tuple[nba.Cu
         .exclude(kind=Kind.PERSON, account__isnull=False)
         .annotate(**annotations)
         .order_by("pk")
-        .values_list("pk", "lifecycle_stage", *annotations.keys())
+        .values_list("pk", "lifecycle_stage", "owner_id", *annotations.keys())
     )
     rows = list(qs)
     n = len(rows)
     ids = _as_array([r[0] for r in rows], np.int64)
     stage_index = {s: i for i, s in enumerate(Stage.values)}
     stage = _as_array([stage_index.get(r[1], -1) for r in rows], np.int64)
-    consent = {ch: _as_array([bool(r[2 + k]) for r in rows], bool) for k, ch in enumerate(channels)}
+    # the owner (0: none) goes onto the recommendations for the per-rep worklist index (ADR 0011, an11)
+    owner = _as_array([r[2] or 0 for r in rows], np.int64)
+    consent = {ch: _as_array([bool(r[3 + k]) for r in rows], bool) for k, ch in enumerate(channels)}
 
     segments = {s: i for i, s in enumerate(rfm.Segment.values)}
     S = len(segments)
@@ -413,14 +415,46 @@ def _load_customers(actions: list[NbaAction], *, as_of: dt.date) -> tuple[nba.Cu
         serviceable=serviceable,
         owned=owned,
         product_price=_as_array([float(prices[p] or 0) for p in product_ids], float),
+        owner=owner,
     )
     return customers, product_ids
 
 
 REC_FIELDS = [
     "customer", "action", "product", "run", "rank", "state", "response_rate", "expected_effect", "expected_cost",
-    "benefit_index", "computed_at",
+    "benefit_index", "computed_at", "customer_owner_id", "consent_ok",
 ]  # fmt: skip
+
+
+def _owners_current() -> None:
+    """Re-read the customers' owners and consent onto the recommendations just written (inside the run's write
+    transaction): a change between the run's read and its write moved or cleared the previous rows only (the
+    triggers of migration 0010). One set-based UPDATE writing only the rows that differ."""
+    consent = (
+        "COALESCE(a.consent_channel = '' OR (c.consent -> a.consent_channel ->> 'status') = 'granted', false)"
+        if connection.vendor == "postgresql"
+        # SQLite evaluates json_extract even when the channel is empty ('$..status' is an invalid path): CASE first
+        else "CASE WHEN a.consent_channel = '' THEN 1 ELSE COALESCE(json_extract(c.consent, '$.' || "
+        "a.consent_channel || '.status') = 'granted', 0) END"
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"""UPDATE analytics_nbarecommendation AS r SET customer_owner_id = c.owner_id, consent_ok = {consent}
+                    FROM customers_customer AS c, analytics_nbaaction AS a
+                    WHERE c.id = r.customer_id AND a.id = r.action_id
+                      AND (r.customer_owner_id IS DISTINCT FROM c.owner_id OR r.consent_ok IS DISTINCT FROM {consent})"""  # noqa: S608 - no user input
+            )
+            return
+        # SQLite (development and tests: small tables)
+        cursor.execute(
+            f"""UPDATE analytics_nbarecommendation SET
+                    customer_owner_id = (SELECT c.owner_id FROM customers_customer AS c
+                                         WHERE c.id = analytics_nbarecommendation.customer_id),
+                    consent_ok = (SELECT {consent} FROM customers_customer AS c, analytics_nbaaction AS a
+                                  WHERE c.id = analytics_nbarecommendation.customer_id
+                                    AND a.id = analytics_nbarecommendation.action_id)"""  # noqa: S608
+        )
 
 
 def nba_run(*, by=None, as_of: dt.date | None = None) -> NbaRun:
@@ -474,6 +508,7 @@ def nba_run(*, by=None, as_of: dt.date | None = None) -> NbaRun:
     cust_ids = customers.ids[ranking.customer].tolist()
     act_ids = acts.ids[ranking.action].tolist()
     prod_ids = [int(product_arr[p]) if p >= 0 else None for p in ranking.product_col.tolist()]
+    owners = [o or None for o in customers.owner[ranking.customer].tolist()]
     effects = [Decimal(f"{e:.2f}") for e in ranking.effect.tolist()]
     costs = [Decimal(f"{c:.2f}") for c in ranking.cost.tolist()]
     rows = zip(
@@ -488,11 +523,14 @@ def nba_run(*, by=None, as_of: dt.date | None = None) -> NbaRun:
         costs,
         ranking.index.tolist(),
         [now] * len(cust_ids),
+        owners,
+        [True] * len(cust_ids),  # the run ranks consented actions only
         strict=True,
     )
     with transaction.atomic():
         NbaRecommendation.objects.all().delete()
         written = bulk.insert_rows(NbaRecommendation, REC_FIELDS, rows)
+        _owners_current()
         run.timings["write"] = round(time.perf_counter() - t0, 4)
         run.customers = len(np.unique(ranking.customer))
         run.recommendations = written

@@ -205,19 +205,16 @@ def export_xlsx(*, result: dict, name: str) -> bytes:
 
 def export_pdf(*, result: dict, name: str, language: str | None = None) -> bytes:
     """The report as an A4 PDF (WeasyPrint; CJK text needs fonts-noto-cjk, as the quote PDF)."""
+    import base64
+
     from weasyprint import HTML
 
+    from .report_svg import chart_svg
+
     rows = _table(result)
-    peak = max((r["values"][0] for r in result["rows"] if r["values"]), default=0) or 1
-    bars = [
-        {
-            "label": " / ".join(r["labels"]),
-            "value": r["values"][0],
-            "width": max(0, round(100 * r["values"][0] / peak)),
-        }
-        for r in result["rows"][:40]
-        if r["values"]
-    ]
+    # the chart the report was saved with (bar, line or pie; stacked bars for two or three groups) as SVG
+    svg = chart_svg(result) if result["groups"] or result["rows"] else ""
+    chart = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode() if svg else ""
     with translation.override(language or translation.get_language() or "zh-hans"):
         html = render_to_string(
             "analytics/reports/report_pdf.html",
@@ -226,7 +223,7 @@ def export_pdf(*, result: dict, name: str, language: str | None = None) -> bytes
                 "result": result,
                 "header": rows[0],
                 "rows": rows[1:],
-                "bars": bars if result["groups"] else [],
+                "chart": chart,
                 "now": timezone.localtime(),
             },
         )

@@ -171,6 +171,8 @@ def value_prepare(*, run, history, scores) -> ValueResult:
         result = churn.ChurnResult(ids, np.zeros(0), *empty, "p_alive", {"messages": []})
     run.messages.extend(result.report.get("messages", []))
     run.timings["churn"] = time.perf_counter() - t0
+    for part, seconds in result.report.pop("seconds", {}).items():  # the churn phase's own split (an11)
+        run.timings[f"churn_{part}"] = seconds
     return ValueResult(conf=conf, cut=cut, segment=segment, rank=rank, margin=margin, churn=result)
 
 

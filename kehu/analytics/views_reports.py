@@ -23,7 +23,7 @@ from kehu.ui.generic import Column, RecordListView
 from . import reports, services_reports
 from .models_reports import ChartType, Schedule
 
-GROUP_SLOTS = 2
+GROUP_SLOTS = 3
 MEASURE_SLOTS = 3
 FILTER_SLOTS = 4
 
@@ -118,7 +118,7 @@ def chart_payload(result: dict, spec_dict: dict) -> dict:
                 "data": [
                     row_cells[c_index] if row_cells[c_index] is not None else 0 for row_cells in p["cells"]
                 ],
-                "urls": [drill_url(spec_dict, [row["key"], col["key"]]) for row in p["rows"]],
+                "urls": [drill_url(spec_dict, [row["key"], *col["keys"]]) for row in p["rows"]],
             }
         )
     return {"chart": chart, "categories": [r["label"] for r in p["rows"]], "series": series, "stacked": True}
@@ -136,12 +136,13 @@ def pivot_view(result: dict, spec_dict: dict) -> dict | None:
                 "total": total,
                 "url": drill_url(spec_dict, [row["key"]]),
                 "cells": [
-                    {"value": v, "url": drill_url(spec_dict, [row["key"], col["key"]])}
+                    {"value": v, "url": drill_url(spec_dict, [row["key"], *col["keys"]])}
                     for v, col in zip(cells, p["columns"], strict=True)
                 ],
             }
         )
     return {
+        "across": " · ".join(str(g["label"]) for g in result["groups"][1:]),
         "columns": p["columns"],
         "rows": rows,
         "column_totals": p["column_totals"],

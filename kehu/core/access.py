@@ -288,6 +288,34 @@ class Access:
             return None
         return Q(**{f"{prefix}pk__in": shares.values("object_id")})
 
+    def owner_reach(self, model, mode: str = "read") -> tuple[list[int] | None, Q | None] | bool:
+        """The user's scope on `model` when it is exactly "the governing record's owner is one of these users"
+        (optionally "… or the record is shared with me"): (sorted owner ids, the share condition or None);
+        (None, None) when the user sees every record; False when the scope has any other term (extra scopes,
+        an external user, no owner field, no owners) — callers then keep the plain scope. The statement `filter`
+        builds is compared with the one rebuilt from these parts, so a scope rule added later cannot be
+        bypassed by a caller that narrows by owner (report summary, NBA worklist: ADR 0011)."""
+        qs = self.filter(model._default_manager.all(), mode=mode)
+        if not qs.query.where:
+            return None, None
+        if self.external is not None or not self.authenticated:
+            return False
+        entry = registry.require(model)
+        prefix, owner_field = entry.scope_path()
+        if owner_field is None:
+            return False
+        grant = self.grant(model)
+        owners = self.owner_ids(Scope(grant.read_scope if mode == "read" else grant.write_scope))
+        if not owners:
+            return False
+        owners = sorted(owners)
+        condition = Q(**{f"{prefix}{owner_field}_id__in": owners})
+        shared = self.shared_ids_q(entry.grant_label(), prefix, mode)
+        if shared is not None:
+            condition |= shared
+        expected = model._default_manager.filter(condition)
+        return (owners, shared) if str(qs.query) == str(expected.query) else False
+
     def filter(self, qs: QuerySet, mode: str = "read", owners=None) -> QuerySet:
         """Restrict a queryset to the records this user may read (or write).
 

@@ -360,4 +360,6 @@ KEHU_ANALYTICS = {
     "RFM_BINS": int(os.environ.get("KEHU_RFM_BINS", "5")),
     "CLV_HORIZON_MONTHS": int(os.environ.get("KEHU_CLV_HORIZON_MONTHS", "12")),
     "CLV_ANNUAL_DISCOUNT_RATE": float(os.environ.get("KEHU_CLV_DISCOUNT_RATE", "0.10")),
+    # PostgreSQL: the scoring aggregation in this many customer ranges on their own connections (ADR 0011, an11)
+    "AGGREGATE_WORKERS": int(os.environ.get("KEHU_ANALYTICS_AGGREGATE_WORKERS", "2")),
 }

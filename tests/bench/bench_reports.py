@@ -143,3 +143,54 @@ def test_report_for_a_reader_with_shared_orders(scored):
             samples[name],
         )
     assert fast["rows"]
+
+
+def test_report_with_mid_month_dates_and_three_groups(scored):
+    """an11: order-date bounds in the middle of months (whole months from the summary, the partial months' days
+    from the lines through `ix_orderline_date`, one statement) and a third group-by (counted), for admin
+    and rep1; each compared with the direct statement over the lines (results asserted equal)."""
+    from kehu.analytics import reports
+    from kehu.core.models import User
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(order_date) FROM sales_orderline")
+        last = cursor.fetchone()[0]
+    lo = last.replace(day=15) - timezone.timedelta(days=365)
+    hi = last.replace(day=10)
+    shapes = {
+        "mid-month dates": {
+            **SPEC,
+            "filters": [
+                *SPEC["filters"],
+                {"field": "order_date", "op": "gte", "value": lo.isoformat()},
+                {"field": "order_date", "op": "lte", "value": hi.isoformat()},
+            ],
+        },  # fmt: skip
+        "three groups": {
+            **SPEC,
+            "group_by": [*SPEC["group_by"], {"field": "currency"}],
+            "filters": [],
+        },
+    }
+    runs = int(os.environ.get("BENCH_REPORT_RUNS", "5"))
+    for shape, data in shapes.items():
+        for username in ("admin", "rep1"):
+            user = User.objects.get(username=username)
+            spec = reports.parse_spec(data, user=user)
+            fast = reports.run(spec, user=user)
+            assert fast["rows"] == reports.run(spec, user=user, summary=False)["rows"]
+            qs, _measures = reports.compile_query(spec, user=user)
+            _log(f"BENCH reports plan ({username}, {shape} {lo}..{hi}, fast):\n{_plan(qs)}")
+            samples: dict[str, list[float]] = {"direct join": [], "fast": []}
+            for _ in range(runs):
+                for name, kw in (("direct join", {"summary": False}), ("fast", {})):
+                    samples[name] += timed(
+                        lambda spec=spec, user=user, kw=kw: reports.run(spec, user=user, **kw), 1
+                    )
+            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            for name, values in samples.items():
+                report(
+                    f"reports {shape}, {scored['order_lines']} order lines, as {username} ({len(fast['rows'])} "
+                    f"groups), {name}; load average {load}",
+                    values,
+                )
