@@ -256,6 +256,17 @@ class VisitPhotoSerializer(serializers.Serializer):
         return reverse("salesmgmt:visit_photo_file", args=[photo.pk])
 
 
+def _photos_json(user, photos) -> list[dict]:
+    """Photos as the serializer gives them, minus the fields hidden from the caller's role."""
+    from kehu.core.access import Access
+
+    hidden = Access.of(user).hidden_fields("salesmgmt.visitphoto")
+    return [
+        {k: v for k, v in row.items() if k not in hidden}
+        for row in VisitPhotoSerializer(photos, many=True).data
+    ]
+
+
 class _Fix(serializers.Serializer):
     latitude = serializers.CharField()
     longitude = serializers.CharField()
@@ -351,7 +362,7 @@ class VisitViewSet(ScopedModelViewSet):
         KEHU_VISIT_PHOTO_MAX_BYTES, at most 5 per visit (400 naming `photo` otherwise, nothing stored)."""
         visit = self.get_object()
         if request.method == "GET":
-            return Response(VisitPhotoSerializer(visit.photos.all(), many=True).data)
+            return Response(_photos_json(request.user, visit.photos.all()))
         upload = request.FILES.get("photo")
         if upload is None:
             raise exceptions.ValidationError({"photo": ["Send the photo as multipart field 'photo'."]})
@@ -362,7 +373,7 @@ class VisitViewSet(ScopedModelViewSet):
         photo = visits_service.visit_photo_add(
             visit=visit, name=upload.name, content=upload.read(), by=request.user
         )
-        return Response(VisitPhotoSerializer(photo).data, status=201)
+        return Response(_photos_json(request.user, [photo])[0], status=201)
 
 
 def _jsonable(value):

@@ -96,6 +96,7 @@ def visit_detail(request, pk):
             "visit": visit,
             "notes": list(selectors.visit_notes(user=request.user, visit=visit)),
             "photos": list(visit.photos.all()),
+            "photo_name_hidden": "name" in access.hidden_fields("salesmgmt.visitphoto"),
             "max_photos": visits.MAX_PHOTOS,
             "can_write": can_write,
             "location": location,
@@ -292,13 +293,21 @@ def _csp_with_tiles(tiles: dict) -> str:
     return "; ".join(f"{k} {v}" for k, v in policy.items())
 
 
+#: what the team-visits page shows (the customer's and the user's wide rows are not read)
+TEAM_COLUMNS = (
+    "id", "planned_start", "status", "checkin_at", "checkin_distance", "checkin_latitude", "checkin_longitude",
+    "customer_id", "owner_id", "customer__name", "owner__username", "owner__first_name", "owner__last_name",
+    "owner__display_name",
+)  # fmt: skip
+
+
 def team_visits(request):
     """The visits of the day that the manager may see (the team's), as a list and as points: on a Leaflet
     map when a tile server is configured, else (and whenever the tiles fail to load) on a plain grid."""
     if not Access.of(request.user).can("view", Visit):
         raise PermissionDenied(_("You do not have access to this page."))
     day = _day(request)
-    items = list(selectors.visits_of_day(user=request.user, day=day))
+    items = list(selectors.visits_of_day(user=request.user, day=day).only(*TEAM_COLUMNS))
     locations = selectors.customer_locations({v.customer_id for v in items})
     counts = dict.fromkeys(VisitStatus.values, 0)
     for v in items:

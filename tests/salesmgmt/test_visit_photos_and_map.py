@@ -142,3 +142,36 @@ def test_team_map_grid_without_tiles_leaflet_with_tiles(visit, org, client_for, 
     settings.KEHU_MAP_TILES_URL = "https://{s}.tile.example.org/{z}/{x}/{y}.png"
     page = manager.get(reverse("salesmgmt:team_visits"))
     assert "https://*.tile.example.org" in page["Content-Security-Policy"]
+
+
+def test_team_rows_in_one_pass_show_local_times_names_links_and_escape(org, account, client_for):
+    from kehu.salesmgmt.models import VisitStatus
+
+    account.name = "<b>客户</b> & Co"
+    account.save(update_fields=["name"])
+    tz = timezone.get_current_timezone()
+    start = dt.datetime.combine(timezone.localdate(), dt.time(9, 30), tzinfo=tz)
+    v = visits.visit_plan(data={"customer": account, "subject": "s", "planned_start": start}, by=org.rep1)
+    type(v).objects.filter(pk=v.pk).update(status=VisitStatus.CHECKED_IN, checkin_at=start + dt.timedelta(minutes=5),
+                                           checkin_distance=42)  # fmt: skip
+    html = client_for(org.manager).get(reverse("salesmgmt:team_visits")).content.decode()
+    row = html[html.index(f'data-testid="visit-{v.pk}"') :].split("</tr>")[0]
+    assert "<td>09:30</td>" in row and f"<td>{org.rep1}</td>" in row and "Checked in 09:35" in row
+    assert f'href="{v.get_absolute_url()}"' in row and "42 m" in row
+    assert "&lt;b&gt;客户&lt;/b&gt; &amp; Co" in row and "<b>客户</b>" not in html
+
+
+def test_a_hidden_photo_name_is_neither_on_the_page_nor_in_the_api(visit, org, client_for, api_for):
+    from kehu.core.access import Access
+    from kehu.core.models import FieldGrant
+    from tests.sales.conftest import demo_role
+
+    visits.visit_photo_add(visit=visit, name="MARKER-shop.png", content=PNG, by=org.rep1)
+    FieldGrant.objects.create(role=demo_role("sales_manager"), model="salesmgmt.visitphoto", field="name",
+                              access="hidden")  # fmt: skip
+    Access.forget(org.manager)
+    page = client_for(org.manager).get(visit.get_absolute_url()).content.decode()
+    assert 'data-testid="photo"' in page and "MARKER" not in page
+    listed = api_for(org.manager).get(f"/api/visits/{visit.pk}/photos/").json()
+    assert len(listed) == 1 and "name" not in listed[0] and "MARKER" not in str(listed)
+    assert "MARKER" in client_for(org.rep1).get(visit.get_absolute_url()).content.decode()  # control
