@@ -7,7 +7,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 grep -v '^#' "$dest/VERSIONS" | while read -r pkg version src _arrow target; do
   [ -n "$pkg" ] || continue
-  (cd "$tmp" && npm pack --silent "$pkg@$version" >/dev/null && mkdir -p "$pkg" && tar xzf ./*.tgz -C "$pkg" && rm ./*.tgz)
+  (cd "$tmp" && npm pack --silent "$pkg@$version" >/dev/null && rm -rf "$pkg" && mkdir -p "$pkg" && tar xzf ./*.tgz -C "$pkg" && rm ./*.tgz)
+  mkdir -p "$(dirname "$dest/$target")"
   cp "$tmp/$pkg/package/$src" "$dest/$target"
   echo "$pkg $version -> $dest/$target"
 done

@@ -241,6 +241,32 @@ class VisitNoteSerializer(AccessAwareSerializer):
         read_only_fields = ["visit", "author", "created_at"]
 
 
+class VisitPhotoSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField()
+    uploaded_by = serializers.IntegerField(source="uploaded_by_id", allow_null=True)
+    uploaded_at = serializers.DateTimeField()
+    url = serializers.SerializerMethodField()
+
+    def get_url(self, photo) -> str:
+        from django.urls import reverse
+
+        return reverse("salesmgmt:visit_photo_file", args=[photo.pk])
+
+
+def _photos_json(user, photos) -> list[dict]:
+    """Photos as the serializer gives them, minus the fields hidden from the caller's role."""
+    from kehu.core.access import Access
+
+    hidden = Access.of(user).hidden_fields("salesmgmt.visitphoto")
+    return [
+        {k: v for k, v in row.items() if k not in hidden}
+        for row in VisitPhotoSerializer(photos, many=True).data
+    ]
+
+
 class _Fix(serializers.Serializer):
     latitude = serializers.CharField()
     longitude = serializers.CharField()
@@ -321,6 +347,33 @@ class VisitViewSet(ScopedModelViewSet):
             VisitNoteSerializer(note, context=self.get_serializer_context()).data,
             status=201 if created else 200,
         )
+
+    @extend_schema(methods=["GET"], responses=VisitPhotoSerializer(many=True))
+    @extend_schema(
+        methods=["POST"],
+        request={
+            "multipart/form-data": inline_serializer("VisitPhotoUpload", {"photo": serializers.FileField()})
+        },
+        responses=VisitPhotoSerializer,
+    )
+    @action(detail=True, methods=["get", "post"])
+    def photos(self, request, pk=None):
+        """The visit's photos (optional); POST one as multipart `photo`: JPEG/PNG/WebP by content, at most
+        KEHU_VISIT_PHOTO_MAX_BYTES, at most 5 per visit (400 naming `photo` otherwise, nothing stored)."""
+        visit = self.get_object()
+        if request.method == "GET":
+            return Response(_photos_json(request.user, visit.photos.all()))
+        upload = request.FILES.get("photo")
+        if upload is None:
+            raise exceptions.ValidationError({"photo": ["Send the photo as multipart field 'photo'."]})
+        if upload.size > visits_service.photo_max_bytes():
+            visits_service.photo_check(
+                name=upload.name, content=b"x" * (visits_service.photo_max_bytes() + 1)
+            )
+        photo = visits_service.visit_photo_add(
+            visit=visit, name=upload.name, content=upload.read(), by=request.user
+        )
+        return Response(_photos_json(request.user, [photo])[0], status=201)
 
 
 def _jsonable(value):

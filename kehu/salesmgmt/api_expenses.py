@@ -157,12 +157,12 @@ _RepRow = inline_serializer(
     "PerformanceRow",
     {
         "rank": serializers.IntegerField(), "rep": serializers.IntegerField(), "name": serializers.CharField(),
-        "quota": serializers.DecimalField(16, 2, allow_null=True), "actual": serializers.DecimalField(16, 2),
+        "quota": serializers.DecimalField(16, 2, allow_null=True), "actual": serializers.DecimalField(16, 2, allow_null=True),
         "attainment": serializers.DecimalField(8, 1, allow_null=True), "won_count": serializers.IntegerField(),
         "avg_deal": serializers.DecimalField(16, 2, allow_null=True),
         "win_rate": serializers.DecimalField(5, 1, allow_null=True),
         "cycle_days": serializers.DecimalField(8, 1, allow_null=True), "interactions": serializers.IntegerField(),
-        "visits": serializers.IntegerField(), "expenses": serializers.DecimalField(16, 2),
+        "visits": serializers.IntegerField(), "expenses": serializers.DecimalField(16, 2, allow_null=True),
     },
 )  # fmt: skip
 

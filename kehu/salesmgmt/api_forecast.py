@@ -4,6 +4,8 @@
 - `GET /api/forecast/deals/?period=…`: the period's deals with their categories.
 - `POST /api/forecast/categories/` `{"changes": {"<deal id>": "commit", …}}`: all or nothing.
 - `POST /api/forecast/adjustments/` `{"rep", "period", "amount", "note", "version"}`: the manager's figure.
+- `POST /api/forecast/team-adjustments/` `{"team", "period", "amount", "note", "version"}`: the manager's figure
+  for a whole team (every member inside the writer's adjustment scope), kept beside the sum of the reps'.
 - `GET /api/forecast/snapshots/?period=…`: weekly snapshots beside what happened.
 - `GET /api/sales-dashboard/` (`?team=1` for the manager's): the day in figures and short lists.
 Money figures are left out (not nulled: absent) when the opportunity amount is hidden from the reader's role.
@@ -60,11 +62,31 @@ def _forecast_json(f: fc.Forecast) -> dict:
                        final=_money(r.final), target=_money(r.target),
                        attainment=None if r.attainment is None else str(r.attainment))  # fmt: skip
         out["reps"].append(row)
+    if f.teams:
+        out["teams"] = []
+    for t in f.teams:
+        row = {"team": t.team.pk, "team_name": t.team.name, "reps": [r.rep.pk for r in t.reps]}
+        if t.adjustment is not None:
+            row.update(adjustment_id=t.adjustment.pk, adjustment_version=t.adjustment.version)
+            if not f.team_note_hidden:
+                row["manager_note"] = t.adjustment.note
+        if not f.amount_hidden:
+            row.update(forecast=_money(t.forecast), reps_final=_money(t.reps_final),
+                       manager_forecast=_money(t.manager_forecast), final=_money(t.final), target=_money(t.target))  # fmt: skip
+        out["teams"].append(row)
     return out
 
 
 class _Adjustment(serializers.Serializer):
     rep = serializers.IntegerField(min_value=1)
+    period = serializers.CharField()
+    amount = serializers.CharField()
+    note = serializers.CharField(required=False, allow_blank=True, allow_null=True, default=None)
+    version = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class _TeamAdjustment(serializers.Serializer):
+    team = serializers.IntegerField(min_value=1)
     period = serializers.CharField()
     amount = serializers.CharField()
     note = serializers.CharField(required=False, allow_blank=True, allow_null=True, default=None)
@@ -135,6 +157,30 @@ class ForecastViewSet(viewsets.ViewSet):
         if "note" in Access.of(request.user).hidden_fields(adj):
             del body["note"]
         return Response(body)
+
+    @extend_schema(request=_TeamAdjustment, responses=OpenApiTypes.OBJECT)
+    @action(detail=False, methods=["post"], url_path="team-adjustments")
+    def team_adjustments(self, request):
+        from kehu.core.models import Team
+
+        from .services import forecast_teams
+
+        body = _TeamAdjustment(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        team = Team.objects.filter(pk=data["team"]).first()
+        if team is None or not forecast_teams.team_visible(user=request.user, team=team):
+            raise serializers.ValidationError({"team": [_("No such team.")]})
+        period = fc.Period.parse(data["period"])
+        adj = forecast_teams.team_adjustment_set(team=team, period=period, amount=data["amount"], note=data["note"],
+                                                 by=request.user, expected_version=data["version"])  # fmt: skip
+        out = {"id": adj.pk, "team": adj.team_id, "period": period.token, "amount": _money(adj.amount),
+               "note": adj.note, "version": adj.version, "adjusted_by": adj.adjusted_by_id}  # fmt: skip
+        hidden = Access.of(request.user).hidden_fields(adj)
+        for name in ("note", "amount"):
+            if name in hidden:
+                del out[name]
+        return Response(out)
 
     @extend_schema(parameters=[PERIOD, REP], responses=OpenApiTypes.OBJECT)
     @action(detail=False, methods=["get"])

@@ -18,6 +18,25 @@ from .models import ForecastSnapshot
 from .services import forecast as fc
 
 
+def _team_adjustment(manager, rep1, quarter) -> None:
+    """The manager's figure for rep1's team this quarter (a little under the sum of the reps' figures)."""
+    from django.core.exceptions import PermissionDenied
+
+    from .services import forecast_teams
+
+    team = rep1.teams.order_by("name").first()
+    if team is None:
+        return
+    f = fc.forecast_for(user=manager, period=quarter)
+    row = next((t for t in f.teams if t.team.pk == team.pk), None)
+    figure = (row.reps_final * Decimal("0.95")).quantize(fc.CENT) if row else Decimal("200000")
+    try:
+        forecast_teams.team_adjustment_set(team=team, period=quarter, amount=figure, by=manager,
+                                           note="团队整体保守估计 A cautious figure for the team")  # fmt: skip
+    except (ValidationError, PermissionDenied):
+        pass  # last day of the quarter, or a team reaching outside the manager's scope
+
+
 def seed(ctx) -> str:
     users = ctx["org"].users
     today = timezone.localdate()
@@ -49,6 +68,7 @@ def seed(ctx) -> str:
                               note="两笔大单客户预算待批 Two large deals wait for the customer's budget")  # fmt: skip
         except ValidationError:
             pass  # the last day of a quarter: nothing to adjust
+        _team_adjustment(manager, rep1, quarter)
     fc.snapshot_take(today=today)
     week = fc.week_of(today)
     base = list(ForecastSnapshot.objects.filter(week=week))

@@ -19,6 +19,7 @@ def register_all() -> None:
     registry.register(m.Visit, owner_field="owner", url=url)
     registry.register(m.VisitNote, owner_field=None, via="visit", nav=False, attribution=("author",))
     registry.register(m.CustomerLocation, owner_field=None, via="customer", nav=False)
+    registry.register(m.VisitPhoto, owner_field=None, via="visit", nav=False, attribution=("uploaded_by",))
     # expenses (ADR 0016): the rep's (owner); receipts inherit the expense's scope; categories and closed
     # months are configuration (view right to read, change right to keep them)
     registry.register(m.Expense, owner_field="owner", url=url)
@@ -37,6 +38,12 @@ def _register_forecast(registry, m) -> None:
     registry.register(m.ForecastEntry, owner_field=None, via="opportunity", nav=False)
     registry.register(
         m.ForecastAdjustment, owner_field="rep", attribution=("adjusted_by",),
+        extra={"derived": {"amount": amount}},
+    )  # fmt: skip
+    # a team's figure: no owner (configuration-like grant); the service narrows reads and writes to teams whose
+    # members are all inside the reader's rep-level adjustment scope
+    registry.register(
+        m.TeamForecastAdjustment, owner_field=None, attribution=("adjusted_by",),
         extra={"derived": {"amount": amount}},
     )  # fmt: skip
     figures = ["pipeline", "weighted", "best_case", "commit", "won", "adjusted"]

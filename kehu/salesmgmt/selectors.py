@@ -46,6 +46,12 @@ def visit_get(*, user, pk) -> Visit:
     return get_visible(Visit.objects.select_related("customer", "owner", "opportunity"), user=user, pk=pk)
 
 
+def visit_photo_get(*, user, pk):
+    from .models import VisitPhoto
+
+    return get_visible(VisitPhoto.objects.select_related("visit"), user=user, pk=pk)
+
+
 def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     tz = timezone.get_current_timezone()
     start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)

@@ -91,7 +91,7 @@ def period_parse(raw: str | None) -> Period:
 class RepRow:
     user: User
     quota: Decimal | None = None
-    actual: Decimal = ZERO
+    actual: Decimal | None = ZERO  # None: hidden (the amount field of the results' source is hidden)
     won_count: int = 0
     won_amount: Decimal | None = ZERO
     lost_count: int = 0
@@ -104,7 +104,9 @@ class RepRow:
 
     @property
     def attainment(self) -> Decimal | None:
-        return (self.actual * 100 / self.quota).quantize(Decimal("0.1")) if self.quota else None
+        if self.actual is None or not self.quota:
+            return None
+        return (self.actual * 100 / self.quota).quantize(Decimal("0.1"))
 
     @property
     def avg_deal(self) -> Decimal | None:
@@ -210,8 +212,13 @@ def performance(
         period_kind=period.kind, year=period.year, number=period.number, source=source, currency=currency,
         owners=set(ids),
     )  # fmt: skip
+    # the results are sums of deal amounts (won) or order-line amounts (paid): hidden with them (ADR 0009), in
+    # the page, the API and the CSV/XLSX/PDF exports alike
+    results_hidden = deal_amount_hidden if source == ActualsSource.WON else (
+        "amount" in access.hidden_fields("sales.orderline")
+    )  # fmt: skip
     for pk, row in rows.items():
-        row.actual = actuals.totals.get(pk, [ZERO, ZERO])[0]
+        row.actual = None if results_hidden else actuals.totals.get(pk, [ZERO, ZERO])[0]
 
     closed = Opportunity.objects.filter(owner_id__in=ids, closed_at__gte=start, closed_at__lt=end)
     for owner_id, status, n, amount, cycle in (
@@ -266,7 +273,7 @@ def performance(
 
     ranked = sorted(
         rows.values(),
-        key=lambda r: (r.attainment is None, -(r.attainment or 0), -r.actual, r.user.username),
+        key=lambda r: (r.attainment is None, -(r.attainment or 0), -(r.actual or 0), r.user.username),
     )
     for i, row in enumerate(ranked, 1):
         row.rank = i
@@ -275,7 +282,7 @@ def performance(
         sum((r.quota for r in ranked if r.quota is not None), ZERO) if any(r.quota for r in ranked) else None
     )  # fmt: skip
     for r in ranked:
-        total.actual += r.actual
+        total.actual = None if r.actual is None or total.actual is None else total.actual + r.actual
         total.won_count += r.won_count
         total.won_amount = (
             None if r.won_amount is None or total.won_amount is None else total.won_amount + r.won_amount

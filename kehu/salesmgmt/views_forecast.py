@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -171,6 +172,37 @@ def forecast_adjust(request):
             messages.error(request, text)
         return redirect(back)
     messages.success(request, _("Forecast adjusted."))
+    return redirect(back)
+
+
+@require_POST
+def forecast_adjust_team(request):
+    """A manager's figure for a whole team (forecast_teams.team_adjustment_set): refusals as messages."""
+    from kehu.core.models import Team
+
+    from .services import forecast_teams
+
+    period = _period(request)
+    back = reverse("salesmgmt:forecast") + f"?period={period.token}"
+    raw = str(request.POST.get("team", ""))
+    team = get_object_or_404(Team, pk=raw if raw.isdigit() else 0)
+    if not forecast_teams.team_visible(user=request.user, team=team):
+        raise Http404
+    version = request.POST.get("version", "")
+    try:
+        forecast_teams.team_adjustment_set(
+            team=team,
+            period=period,
+            amount=request.POST.get("amount", ""),
+            note=request.POST.get("note"),
+            by=request.user,
+            expected_version=int(version) if version.isdigit() else None,
+        )
+    except (ValidationError, PermissionDenied, StaleRecordError) as exc:
+        for text in _messages_of(exc):
+            messages.error(request, text)
+        return redirect(back)
+    messages.success(request, _("Team forecast adjusted."))
     return redirect(back)
 
 

@@ -95,6 +95,9 @@ def visit_detail(request, pk):
             "title": str(visit),
             "visit": visit,
             "notes": list(selectors.visit_notes(user=request.user, visit=visit)),
+            "photos": list(visit.photos.all()),
+            "photo_name_hidden": "name" in access.hidden_fields("salesmgmt.visitphoto"),
+            "max_photos": visits.MAX_PHOTOS,
             "can_write": can_write,
             "location": location,
             "statuses": VisitStatus,
@@ -166,6 +169,57 @@ def visit_note(request, pk):
 
 
 @require_POST
+def visit_photo(request, pk):
+    """An optional photo of the visit (phone camera or file): type and size checked by the service."""
+    visit = selectors.visit_get(user=request.user, pk=pk)
+    upload = request.FILES.get("photo")
+    try:
+        if upload is None:
+            raise ValidationError({"photo": _("Choose a photo.")})
+        if upload.size > visits.photo_max_bytes():  # refused before reading it into memory
+            visits.photo_check(name=upload.name, content=b"x" * (visits.photo_max_bytes() + 1))
+        visits.visit_photo_add(visit=visit, name=upload.name, content=upload.read(), by=request.user)
+    except (ValidationError, PermissionDenied) as exc:
+        if _wants_json(request):
+            return JsonResponse({"ok": False, "error": _errors(exc)}, status=400)
+        messages.error(request, _errors(exc))
+        return redirect(visit.get_absolute_url())
+    if _wants_json(request):
+        return JsonResponse({"ok": True}, status=201)
+    messages.success(request, _("Photo saved."))
+    return redirect(visit.get_absolute_url())
+
+
+def visit_photo_file(request, pk):
+    """A visit photo, for whoever may see the visit (inline; its type is the one checked at upload)."""
+    from django.http import FileResponse, Http404
+
+    photo = selectors.visit_photo_get(user=request.user, pk=pk)
+    if not photo.file:
+        raise Http404
+    response = FileResponse(photo.file.open("rb"), content_type=photo.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = "inline"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def visits_service_worker(request):
+    """The visits' service worker, served under the visits' path so its scope covers the visit pages."""
+    from django.conf import settings
+    from django.http import HttpResponse
+    from django.template.loader import render_to_string
+    from django.urls import reverse
+
+    scope = reverse("salesmgmt:my_visits")
+    body = render_to_string("salesmgmt/visits_sw.js", {"scope": scope, "static_url": settings.STATIC_URL})
+    response = HttpResponse(body, content_type="application/javascript; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    response["Service-Worker-Allowed"] = scope
+    return response
+
+
+@require_POST
 def visit_report(request, pk):
     visit = selectors.visit_get(user=request.user, pk=pk)
     try:
@@ -209,24 +263,78 @@ def map_points(items, locations) -> list[dict]:
     return points
 
 
+def map_tiles() -> dict | None:
+    """The configured tile server (settings.KEHU_MAP_TILES_URL) or None: the plain grid."""
+    from django.conf import settings
+
+    url = getattr(settings, "KEHU_MAP_TILES_URL", "") or ""
+    if not url:
+        return None
+    return {
+        "url": url,
+        "attribution": getattr(settings, "KEHU_MAP_TILES_ATTRIBUTION", ""),
+        "max_zoom": int(getattr(settings, "KEHU_MAP_MAX_ZOOM", 18)),
+    }
+
+
+def _csp_with_tiles(tiles: dict) -> str:
+    """The site's policy with the tile server's origin added to img-src (this page only)."""
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+
+    policy = dict(settings.KEHU_CSP)
+    parts = urlsplit(tiles["url"])
+    if parts.scheme in ("http", "https") and parts.netloc:
+        origin = f"{parts.scheme}://{parts.netloc}".replace("{", "").replace("}", "")
+        if "{s}" in tiles["url"]:  # Leaflet's subdomain placeholder: a, b, c
+            origin = f"{parts.scheme}://*.{parts.netloc.split('.', 1)[-1]}"
+        policy["img-src"] = f"{policy.get('img-src', '')} {origin}".strip()
+    return "; ".join(f"{k} {v}" for k, v in policy.items())
+
+
+#: what the team-visits page shows (the customer's and the user's wide rows are not read)
+TEAM_COLUMNS = (
+    "id", "planned_start", "status", "checkin_at", "checkin_distance", "checkin_latitude", "checkin_longitude",
+    "customer_id", "owner_id", "customer__name", "owner__username", "owner__first_name", "owner__last_name",
+    "owner__display_name",
+)  # fmt: skip
+
+
 def team_visits(request):
-    """The visits of the day that the manager may see (the team's), as a list and as points on a grid."""
+    """The visits of the day that the manager may see (the team's), as a list and as points: on a Leaflet
+    map when a tile server is configured, else (and whenever the tiles fail to load) on a plain grid."""
     if not Access.of(request.user).can("view", Visit):
         raise PermissionDenied(_("You do not have access to this page."))
     day = _day(request)
-    items = list(selectors.visits_of_day(user=request.user, day=day))
+    items = list(selectors.visits_of_day(user=request.user, day=day).only(*TEAM_COLUMNS))
     locations = selectors.customer_locations({v.customer_id for v in items})
     counts = dict.fromkeys(VisitStatus.values, 0)
     for v in items:
         counts[v.status] += 1
-    return render(
+    points = map_points(items, locations)
+    tiles = map_tiles()
+    response = render(
         request,
         "salesmgmt/team_visits.html",
         {
             "title": _("Team visits"),
             "day": day,
             "visits": items,
-            "points": map_points(items, locations),
+            "points": points,
+            "tiles": tiles,
+            "leaflet_points": [
+                {
+                    "lat": p["lat"],
+                    "lon": p["lon"],
+                    "status": p["visit"].status,
+                    "url": p["visit"].get_absolute_url(),
+                    "label": f"{p['visit'].owner} · {p['visit'].customer}",
+                }
+                for p in points
+            ]
+            if tiles
+            else None,  # fmt: skip
             "map_w": MAP_W,
             "map_h": MAP_H,
             "counts": counts,
@@ -234,3 +342,6 @@ def team_visits(request):
             "next": day + dt.timedelta(days=1),
         },
     )
+    if tiles:
+        response["Content-Security-Policy"] = _csp_with_tiles(tiles)
+    return response

@@ -342,6 +342,15 @@ KEHU_CSP = {
     "form-action": "'self'",
 }
 
+# Team-visits map (issue #17, salesmgmt): a tile server URL template for Leaflet (vendored), e.g.
+# "https://tiles.example.cn/{z}/{x}/{y}.png"; empty = no tile server: the points are drawn on a plain grid
+# (no internet is assumed). Only the map page allows the tile server's origin in its img-src.
+KEHU_MAP_TILES_URL = os.environ.get("KEHU_MAP_TILES_URL", "")
+KEHU_MAP_TILES_ATTRIBUTION = os.environ.get("KEHU_MAP_TILES_ATTRIBUTION", "")
+KEHU_MAP_MAX_ZOOM = int(os.environ.get("KEHU_MAP_MAX_ZOOM", "18"))
+# Visit photos (optional; JPEG/PNG/WebP by content)
+KEHU_VISIT_PHOTO_MAX_BYTES = int(os.environ.get("KEHU_VISIT_PHOTO_MAX_BYTES", str(5 * 1024 * 1024)))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,5 +1,7 @@
-"""Sales management in a real browser: a rep's visit day on a phone (location granted and denied, a note
-typed offline and sent when the connection returns) and a manager allocating a plan top-down."""
+"""Sales management in a real browser: a rep's visit day on a phone (location granted and denied, the visit
+page reloaded without a connection through the service worker, a note typed offline and sent when the
+connection returns, a photo), a manager allocating a plan top-down, and the team-visits map on Leaflet with
+tiles and on the plain grid when the tile server does not answer."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from kehu.customers.models import Customer
-from kehu.salesmgmt.models import CustomerLocation, PlanTarget, Visit, VisitNote
+from kehu.salesmgmt.models import CustomerLocation, PlanTarget, Visit, VisitNote, VisitPhoto
 from kehu.salesmgmt.services import plans, visits
 
 pytestmark = pytest.mark.e2e
@@ -23,6 +25,13 @@ PHONE = {
     "has_touch": True,
     "device_scale_factor": 2,
 }
+
+
+# a 1×1 PNG
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360f8cf"
+    "c0f01f0005000201a5d0b9de0000000049454e44ae426082"
+)
 
 
 def _visit(seeded, subject):
@@ -62,8 +71,15 @@ def test_rep_visit_day_on_a_phone_with_location_and_an_offline_note(
     expect(page.locator("[data-testid=distance]")).to_contain_text("m from the customer")
     visit.refresh_from_db()
     assert visit.status == "in" and 1000 < visit.checkin_distance < 1200
+    # the service worker keeps the visit page: it opens again without a connection
+    page.wait_for_function(
+        "navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=15_000
+    )
+    page.reload()  # cached by the worker while online
     # the connection drops: the note waits in the phone and is sent when it returns
     ctx.set_offline(True)
+    page.reload()
+    expect(page.locator("[data-testid=note-text]")).to_be_visible()
     page.fill("[data-testid=note-text]", "客户要样品 Wants samples")
     page.click("[data-testid=add-note]")
     expect(page.locator("[data-testid=notes-waiting]")).to_contain_text("1")
@@ -74,6 +90,17 @@ def test_rep_visit_day_on_a_phone_with_location_and_an_offline_note(
     page.reload()
     expect(page.locator("[data-testid=note]")).to_contain_text("Wants samples")
     assert VisitNote.objects.filter(visit=visit).count() == 1  # sent once
+    # an optional photo from the phone: a PDF renamed .jpg is refused, a PNG kept
+    page.set_input_files("[data-testid=photo-input]", {"name": "shelf.jpg", "mimeType": "image/jpeg",
+                                                        "buffer": b"%PDF-1.7 not a photo"})  # fmt: skip
+    page.click("[data-testid=add-photo]")
+    expect(page.locator(".msg-error, [role=alert]").first).to_contain_text("Only JPEG, PNG or WebP")
+    page.set_input_files(
+        "[data-testid=photo-input]", {"name": "shelf.png", "mimeType": "image/png", "buffer": PNG}
+    )
+    page.click("[data-testid=add-photo]")
+    expect(page.locator("[data-testid=photo]")).to_have_count(1)
+    assert VisitPhoto.objects.filter(visit=visit).count() == 1
     page.click("[data-testid=check-out]")
     expect(page.locator("[data-testid=visit-status]")).to_have_text("Done")
 
@@ -118,3 +145,35 @@ def test_manager_allocates_a_plan(seeded, context_factory, login, live_server):
     ]  # fmt: skip
     page.click("[data-testid=attainment]")
     expect(page.locator("[data-testid=attainment-chart]")).to_have_attribute("data-ready", "1")
+
+
+def test_team_visits_on_leaflet_with_tiles_and_on_the_grid_without(
+    seeded, context_factory, login, live_server, settings
+):
+    visit = _visit(seeded, "Map visit")
+    visits.visit_check_in(visit=visit, latitude="31.2305", longitude="121.4740", accuracy="10",
+                          by=seeded.users["rep1"])  # fmt: skip
+    # tiles from the live server itself (any image answers for the test): Leaflet draws the point on them
+    settings.KEHU_MAP_TILES_URL = (
+        f"{live_server.url}/static/vendor/leaflet-1.9.4/images/layers.png?z={{z}}&x={{x}}&y={{y}}"
+    )
+    page = context_factory(viewport={"width": 1280, "height": 900}).new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    login(page, "manager")
+    page.goto(f"{live_server.url}/sales-management/visits/team/")
+    expect(page.locator("[data-testid=leaflet-map]")).to_have_attribute("data-ready", "1")
+    expect(page.locator("[data-testid=leaflet-map] path.leaflet-interactive")).to_have_count(1)
+    page.wait_for_function("Number(document.getElementById('team-map').dataset.tilesLoaded || 0) > 0")
+    expect(page.locator("[data-testid=grid-map]")).to_be_hidden()
+    assert not [e for e in errors if "Content Security Policy" in e]
+    # a tile server that does not answer: the points on the plain grid
+    settings.KEHU_MAP_TILES_URL = "http://127.0.0.1:9/{z}/{x}/{y}.png"
+    page.goto(f"{live_server.url}/sales-management/visits/team/")
+    expect(page.locator("[data-testid=leaflet-map]")).to_have_attribute("data-fallback", "grid")
+    expect(page.locator(f"[data-testid=grid-map] [data-testid=point-{visit.pk}]")).to_be_visible()
+    # no tile server configured: the grid only, no Leaflet
+    settings.KEHU_MAP_TILES_URL = ""
+    page.goto(f"{live_server.url}/sales-management/visits/team/")
+    expect(page.locator(f"[data-testid=point-{visit.pk}]")).to_be_visible()
+    assert page.locator("[data-testid=leaflet-map]").count() == 0

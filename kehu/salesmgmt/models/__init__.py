@@ -12,6 +12,7 @@ from .forecast import (  # noqa: F401
     ForecastCategory,
     ForecastEntry,
     ForecastSnapshot,
+    TeamForecastAdjustment,
 )
 from .plans import (  # noqa: F401
     ActualsSource,
@@ -21,4 +22,4 @@ from .plans import (  # noqa: F401
     PlanTarget,
     SalesPlan,
 )
-from .visits import CustomerLocation, Visit, VisitNote, VisitStatus  # noqa: F401
+from .visits import CustomerLocation, Visit, VisitNote, VisitPhoto, VisitStatus  # noqa: F401

@@ -89,6 +89,36 @@ class ForecastAdjustment(VersionedModel, _Period):
         return f"{self.rep} {self.year}/{self.period_kind}{self.period_number or ''}"
 
 
+class TeamForecastAdjustment(VersionedModel, _Period):
+    """A manager's figure for a whole team and period (issue #17 part 3, team level), kept beside the sum of
+    the team's reps' forecasts (which it never changes). Who may read or write it follows the rep-level
+    adjustments' scope: every member of the team must be inside it (services/forecast.py)."""
+
+    team = models.ForeignKey("core.Team", verbose_name=_("team"), on_delete=models.PROTECT, related_name="+")
+    amount = models.DecimalField(_("manager's team forecast"), max_digits=16, decimal_places=2)
+    note = models.CharField(_("manager's note"), max_length=500, blank=True)
+    adjusted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("adjusted by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+        null=True,
+    )
+
+    class Meta:
+        verbose_name = _("team forecast adjustment")
+        verbose_name_plural = _("team forecast adjustments")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "period_kind", "year", "period_number"], name="uq_team_forecast_adjustment"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team} {self.year}/{self.period_kind}{self.period_number or ''}"
+
+
 class ForecastSnapshot(_Period):
     week = models.DateField(_("week of"))  # the Monday of the ISO week the figures were taken in
     rep = models.ForeignKey(

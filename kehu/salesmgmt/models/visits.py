@@ -118,3 +118,30 @@ class VisitNote(models.Model):
 
     def __str__(self) -> str:
         return self.text[:60]
+
+
+def _photo_path(instance, filename: str) -> str:
+    return f"visits/{instance.visit_id}/{filename}"
+
+
+class VisitPhoto(models.Model):
+    """An optional photo of a visit (the shop front, the shelf): JPEG, PNG or WebP by content, at most
+    KEHU_VISIT_PHOTO_MAX_BYTES (services/visits.py `photo_check`); inherits the visit's scope."""
+
+    visit = models.ForeignKey(Visit, verbose_name=_("visit"), on_delete=models.CASCADE, related_name="photos")
+    file = models.FileField(_("file"), upload_to=_photo_path, max_length=300)
+    name = models.CharField(_("name"), max_length=200)
+    content_type = models.CharField(_("type"), max_length=40, editable=False)
+    size = models.PositiveIntegerField(_("size"), default=0, editable=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("visit photo")
+        verbose_name_plural = _("visit photos")
+        ordering = ["visit", "uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -350,6 +350,9 @@ class Forecast:
     amount_hidden: bool = False
     note_hidden: bool = False
     can_adjust: bool = False
+    #: the team rows (forecast_teams.attach): a manager's team figure beside the sum of its reps'
+    teams: list = field(default_factory=list)
+    team_note_hidden: bool = True
 
 
 def amount_hidden(user) -> bool:
@@ -420,6 +423,9 @@ def forecasts_for(*, user, periods, rep_ids: set[int] | None = None) -> list[For
         result.note_hidden = note_hidden
         result.can_adjust = may_adjust and not result.closed
         results.append(result)
+    from .forecast_teams import attach
+
+    attach(user=user, forecasts=results, periods=periods)
     return results
 
 

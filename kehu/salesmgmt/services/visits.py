@@ -215,3 +215,75 @@ def visit_note_add(*, visit: Visit, text: str, by, client_id=None, written_at=No
     except IntegrityError:  # the same note arrived twice at once (two tabs flushing one queue)
         return VisitNote.objects.get(client_id=key), False
     return note, True
+
+
+# ------------------------------------------------------------------------------------------------ photos
+MAX_PHOTOS = 5
+#: the photo's type is read from its first bytes, never from its name or the browser's claim
+IMAGE_SIGNATURES = (
+    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
+)
+
+
+def photo_max_bytes() -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, "KEHU_VISIT_PHOTO_MAX_BYTES", 5 * 1024 * 1024))
+
+
+def photo_check(*, name: str, content: bytes) -> tuple[str, str]:
+    """(clean file name, content type) of a visit photo, or a ValidationError on `photo`: only JPEG, PNG or
+    WebP by content (a PDF or a script renamed .jpg is refused), not empty, at most KEHU_VISIT_PHOTO_MAX_BYTES."""
+    from kehu.service.services.attachments import clean_filename
+
+    if not content:
+        raise ValidationError({"photo": _("The photo is empty.")})
+    limit = photo_max_bytes()
+    if len(content) > limit:
+        raise ValidationError(
+            {"photo": _("The photo is too large (at most %(mb)s MB).") % {"mb": round(limit / 1048576, 1)}}
+        )
+    kind = None
+    for magic, content_type, ext in IMAGE_SIGNATURES:
+        if content.startswith(magic):
+            kind = (content_type, ext)
+    if kind is None and content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        kind = ("image/webp", "webp")
+    if kind is None:
+        raise ValidationError({"photo": _("Only JPEG, PNG or WebP photos are accepted.")})
+    stem = clean_filename(name or "photo").rsplit(".", 1)[0][:150] or "photo"
+    return f"{stem}.{kind[1]}", kind[0]
+
+
+def visit_photo_add(*, visit: Visit, name: str, content: bytes, by):
+    """Attach a photo to a visit the user may change (audited; the file is removed again if the transaction
+    fails). Refused with nothing stored: wrong type, too large, more than MAX_PHOTOS per visit, cancelled visit."""
+    from django.core.files.base import ContentFile
+
+    from ..models import VisitPhoto
+
+    clean, content_type = photo_check(name=name, content=content)
+    stored = []
+    try:
+        with transaction.atomic():
+            locked, _access = records.lock_for_write(visit, by)
+            if locked.status == VisitStatus.CANCELLED:
+                raise ValidationError({"photo": _("This visit is cancelled.")})
+            if VisitPhoto.objects.filter(visit=locked).count() >= MAX_PHOTOS:
+                raise ValidationError({"photo": _("At most %(n)d photos per visit.") % {"n": MAX_PHOTOS}})
+            photo = records.record_create(
+                model=VisitPhoto,
+                data={"visit": locked, "name": clean, "content_type": content_type, "size": len(content),
+                      "file": ContentFile(content, name=clean)},
+                by=by,
+            )  # fmt: skip
+            stored.append((photo.file.storage, photo.file.name))
+    except BaseException:
+        for storage, path in stored:
+            try:
+                storage.delete(path)
+            except OSError:  # pragma: no cover - already gone
+                pass
+        raise
+    return photo

@@ -114,8 +114,16 @@
     });
   }
 
+  function serviceWorker() { // keeps the visit pages openable without a connection (visits_sw.js)
+    var el = $("[data-visits-sw]");
+    if (!el || !("serviceWorker" in navigator)) return;
+    navigator.serviceWorker.register(el.dataset.visitsSw).then(function () {
+      document.documentElement.setAttribute("data-visits-sw", "registered");
+    }).catch(function () {});
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
-    geoButtons(); noteForm(); showWaiting(); flush();
+    geoButtons(); noteForm(); showWaiting(); flush(); serviceWorker();
     window.addEventListener("online", flush);
     window.addEventListener("offline", showWaiting);
     document.documentElement.setAttribute("data-visits-ready", "1");
