@@ -33,6 +33,7 @@ from .models import (
     ShareAccess,
 )
 
+_GRANT_ACTIONS = tuple(Action.values)  # a grant's can_<action> columns
 FIELD_RANK = {FieldAccess.HIDDEN: 0, FieldAccess.READONLY: 1, FieldAccess.EDIT: 2}
 
 #: Principals who are not staff (portal users: people of a customer or partner account) carry a scope of their
@@ -121,25 +122,50 @@ class Access:
 
     # ---------------------------------------------------------------- loading
     @cached_property
-    def _grant_rows(self) -> list[ModelGrant]:
-        """The model grants of the user's roles (one query; read by the object level and the field level)."""
+    def _grant_and_field_rows(self) -> tuple[list, list]:
+        """The model grants and the field grants of the user's roles, in one statement (a UNION ALL of the
+        two tables; two statements before, on nearly every page): (model grants, field grants) as rows with
+        the columns' names as attributes."""
         if not self.authenticated:
-            return []
-        return list(
-            ModelGrant.objects.filter(role__users=self.user).only(
-                "role_id",
-                "model",
-                "can_view",
-                "can_add",
-                "can_change",
-                "can_delete",
-                "can_import",
-                "can_export",
-                "can_transfer",
-                "read_scope",
-                "write_scope",
-            )
+            return [], []
+        from types import SimpleNamespace
+
+        from django.db import connection
+
+        from .models import User
+
+        quote = connection.ops.quote_name
+        roles = User.roles.through._meta
+        user_roles = (
+            f"SELECT ur.{quote(roles.get_field('role').column)} FROM {quote(roles.db_table)} ur "  # noqa: S608 - model names
+            f"WHERE ur.{quote(roles.get_field('user').column)} = %s"
         )
+        flags = ", ".join(f"g.{quote('can_' + a)}" for a in _GRANT_ACTIONS)
+        nulls = ", ".join("NULL" for _ in _GRANT_ACTIONS)
+        sql = (
+            f"SELECT 'g', g.role_id, g.model, {flags}, g.read_scope, g.write_scope, NULL, NULL "  # noqa: S608
+            f"FROM {quote(ModelGrant._meta.db_table)} g WHERE g.role_id IN ({user_roles}) "
+            f"UNION ALL SELECT 'f', f.role_id, f.model, {nulls}, NULL, NULL, f.field, f.access "
+            f"FROM {quote(FieldGrant._meta.db_table)} f WHERE f.role_id IN ({user_roles})"
+        )
+        names = ["role_id", "model", *(f"can_{a}" for a in _GRANT_ACTIONS), "read_scope", "write_scope"]
+        grants, fields = [], []
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [self.user.pk, self.user.pk])
+            for kind, *values in cursor.fetchall():
+                if kind == "g":
+                    grants.append(SimpleNamespace(**dict(zip(names, values[: len(names)], strict=True))))
+                else:
+                    role_id, model, *_flags, field_name, access = values
+                    fields.append(
+                        SimpleNamespace(role_id=role_id, model=model, field=field_name, access=access)
+                    )
+        return grants, fields
+
+    @property
+    def _grant_rows(self) -> list:
+        """The model grants of the user's roles (read with the field grants: one statement)."""
+        return self._grant_and_field_rows[0]
 
     @cached_property
     def _grants(self) -> dict[str, EffectiveGrant]:
@@ -158,17 +184,17 @@ class Access:
     def _field_grants(self) -> dict[str, dict[str, str]]:
         """model -> field -> most permissive access over the roles that may view the model. The roles come
         from the model grants already read (a role without a view grant on a model does not govern its
-        fields), so this costs one query: the field grants of the user's roles."""
+        fields); the field grants are read with the model grants (`_grant_and_field_rows`)."""
         if not self.authenticated or self.is_superuser:
             return {}
         viewing = {(g.role_id, g.model) for g in self._grant_rows if g.can_view}
         if not viewing:
             return {}
         per_role: dict[tuple[int, str], dict[str, str]] = {}
-        for fg in FieldGrant.objects.filter(role_id__in=sorted({r for r, _m in viewing})).only(
-            "role_id", "model", "field", "access"
-        ):
-            per_role.setdefault((fg.role_id, fg.model), {})[fg.field] = fg.access
+        viewing_roles = {r for r, _m in viewing}
+        for fg in self._grant_and_field_rows[1]:
+            if fg.role_id in viewing_roles:
+                per_role.setdefault((fg.role_id, fg.model), {})[fg.field] = fg.access
         result: dict[str, dict[str, str]] = {}
         models_seen = {m for (_, m) in viewing}
         for model in models_seen:

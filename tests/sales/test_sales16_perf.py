@@ -27,6 +27,7 @@ from kehu.sales.templatetags.sales_board import board_cards
 from kehu.ui.templatetags.kehu_ui import value_renderer
 from kehu.ui.widgets import options_html, rows_html
 from tests.factories import UserFactory
+from tests.sales.conftest import demo_role
 
 pytestmark = pytest.mark.django_db
 
@@ -122,6 +123,41 @@ def test_teams_and_their_members_in_one_statement(org):
     assert access._team_member_ids == {org.rep1.pk, org.rep2.pk, org.rep3.pk}
     loner = Access(org.manager)
     assert loner.team_ids == [] and loner._team_member_ids == {org.manager.pk}
+
+
+def test_grants_and_field_grants_in_one_statement_as_the_tables_say(org):
+    from kehu.core.models import FieldGrant, ModelGrant
+
+    FieldGrant.objects.create(
+        role=demo_role("sales_rep"), model="sales.lead", field="budget", access="hidden"
+    )
+    org.rep1.roles.add(demo_role("sales_manager"))  # two roles: grants add up, a field is restricted by both
+    access = Access(org.rep1)
+    with CaptureQueriesContext(connection) as ctx:
+        grants, fields = access._grant_and_field_rows
+    assert len(ctx.captured_queries) == 1
+    expected = {
+        (g.role_id, g.model, g.can_view, g.can_add, g.can_transfer, g.read_scope, g.write_scope)
+        for g in ModelGrant.objects.filter(role__users=org.rep1)
+    }
+    assert {
+        (
+            g.role_id,
+            g.model,
+            bool(g.can_view),
+            bool(g.can_add),
+            bool(g.can_transfer),
+            g.read_scope,
+            g.write_scope,
+        )
+        for g in grants
+    } == expected
+    assert {(f.role_id, f.model, f.field, f.access) for f in fields} == set(
+        FieldGrant.objects.filter(role__users=org.rep1).values_list("role_id", "model", "field", "access")
+    )
+    assert "budget" not in access.field_access("sales.lead")  # the manager's role leaves it editable
+    assert Access(org.rep2).hidden_fields("sales.lead") >= {"budget"}
+    assert _count(lambda: Access(org.rep2).hidden_fields("sales.lead")) == 1
 
 
 def test_a_grant_is_computed_once_per_label_and_callers_cannot_change_it(org):
