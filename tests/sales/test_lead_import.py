@@ -29,7 +29,7 @@ def test_a_gb18030_file_with_chinese_columns_becomes_leads_of_the_importer(org):
     assert result.errors == [] and result.ignored_columns == ["微信"]
     company, person = sorted(result.created, key=lambda lead: lead.name != "王强")
     assert (company.kind, company.company, company.phone, company.source) == (
-        "organization", "鲲鹏精密机械有限公司", "13800138000", "trade_show"
+        "organization", "鲲鹏精密机械有限公司", "+8613800138000", "trade_show"
     )  # fmt: skip
     assert company.budget == Decimal("50000") and company.notes == "想要报价"
     assert (person.kind, person.source, person.owner) == ("person", "import", org.manager)
@@ -49,12 +49,15 @@ def test_one_bad_row_saves_nothing_and_names_row_and_field(org):
         b"Company,Contact name,Email,Budget,Source\n"
         b"Good Co,Ann,ann@example.com,100,web form\n"
         b"Bad Co,Bob,bob@example.com,lots,Trade show\n"
-        b"Worse Co,Cy,cy@example.com,5,carrier pigeon\n"
+        b"Odd Co,Di,di@example.com,Infinity,\n"
+        b'Worse Co,Cy,cy@example.com,"50,000",carrier pigeon\n'
     )
     result = leads_import(raw=raw, by=org.manager)
     assert result.created == [] and not Lead.objects.exists()
     assert any(e.startswith("Row 3: budget") for e in result.errors), result.errors
-    assert any(e.startswith("Row 4: source") for e in result.errors), result.errors
+    assert any(e.startswith("Row 4: budget") for e in result.errors), result.errors
+    assert any(e.startswith("Row 5: source") for e in result.errors), result.errors
+    assert not any(e.startswith("Row 5: budget") for e in result.errors)  # "50,000" is a number
 
 
 @pytest.mark.parametrize(
@@ -85,10 +88,11 @@ def test_rights_import_right_and_field_rights(org):
 
 
 def test_import_page(org, client_for):
+    rep = client_for(org.rep1)  # one test client: each client_for() signs it in as that user
+    assert 'data-testid="import"' not in rep.get(reverse("sales:leads")).content.decode()
+    assert rep.get(reverse("sales:lead_import")).status_code == 403
     client = client_for(org.manager)
     assert 'data-testid="import"' in client.get(reverse("sales:leads")).content.decode()
-    assert 'data-testid="import"' not in client_for(org.rep1).get(reverse("sales:leads")).content.decode()
-    assert client_for(org.rep1).get(reverse("sales:lead_import")).status_code == 403
     page = client.get(reverse("sales:lead_import"))
     assert page.status_code == 200 and 'enctype="multipart/form-data"' in page.content.decode()
     bad = client.post(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -119,6 +120,19 @@ def parse(raw: bytes) -> tuple[list[dict], list[str], list[str]]:
     return rows, ignored, []
 
 
+def _typed(data: dict) -> dict:
+    """The budget as a number ("50,000" too): the lead's own checks compare it with zero."""
+    if "budget" not in data:
+        return data
+    try:
+        budget = Decimal(data["budget"].replace(",", ""))
+    except InvalidOperation:
+        budget = None
+    if budget is None or not budget.is_finite():
+        raise ValidationError({"budget": _("Enter a number.")})
+    return {**data, "budget": budget}
+
+
 def _messages(exc: ValidationError) -> list[str]:
     if hasattr(exc, "error_dict"):
         return [f"{name}: {' '.join(msgs)}" for name, msgs in exc.message_dict.items()]
@@ -146,6 +160,7 @@ def leads_import(*, raw: bytes, by, use_rules: bool = True) -> ImportResult:
         with transaction.atomic():
             for number, data in enumerate(rows, start=2):  # row 1 names the columns
                 try:
+                    data = _typed(data)
                     with transaction.atomic():
                         result.created.append(leads.lead_create(data=data, by=by, use_rules=use_rules))
                 except ValidationError as exc:
