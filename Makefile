@@ -14,7 +14,7 @@ export PYTHONDONTWRITEBYTECODE=1
 # leap day, one minute before Europe/Berlin's DST switch (tests/clock.py explains the frozen clock).
 CLOCKS ?= 2031-12-31T23:59:00+08:00 2028-02-29T16:30:00+00:00 2027-03-28T00:59:00+00:00
 
-.PHONY: run prod-demo bench-load test test-clock system-deps install messages migrate demo serve lint bench vendor clean
+.PHONY: run prod-demo bench-load test test-clock system-deps install messages migrate demo serve lint bench vendor clean lock audit
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,8 @@ run: demo
 	  $(PY) manage.py forecast_snapshot --every 86400 > var/forecast.log 2>&1 & \
 	  $(PY) manage.py automation_scheduler --every 60 > var/automation.log 2>&1 & \
 	  $(PY) manage.py approvals_scheduler --every 300 > var/approvals.log 2>&1 & \
+	  $(PY) manage.py webhooks_scheduler --every 30 > var/webhooks.log 2>&1 & \
+	  $(PY) manage.py privacy_retention --every 86400 > var/privacy.log 2>&1 & \
 	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 # The production profile on this machine: PostgreSQL (a private cluster unless DATABASE_URL is set), Redis,
@@ -88,6 +90,17 @@ bench-load: install messages
 	$(PIP) install --quiet 'locust>=2.30,<3'
 	bash scripts/system-deps.sh prod
 	SEED_CUSTOMERS=$(SEED_CUSTOMERS) bash scripts/load-test.sh
+
+# Every dependency (transitive too) pinned with its hashes (docs/security.md); after changing pyproject.toml's.
+lock: install
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --extra dev --no-emit-index-url --no-emit-find-links \
+	  --output-file requirements/dev.lock pyproject.toml
+
+# Known vulnerabilities of the locked versions; needs a reachable vulnerability database: PyPI's JSON API (default)
+# or OSV (AUDIT_ARGS="-s osv"). --strict: a package that could not be looked up fails the run instead of passing.
+audit: install
+	$(PIP) install --quiet 'pip-audit>=2.7,<3'
+	$(VENV)/bin/pip-audit --strict --require-hashes --disable-pip -r requirements/dev.lock $(AUDIT_ARGS)
 
 vendor:
 	bash scripts/vendor.sh

@@ -5,6 +5,8 @@
 Command names may be written with hyphens (`kehu migrate-to-postgres` is `manage.py migrate_to_postgres`).
 
     kehu migrate-to-postgres --from var/kehu.sqlite3 --to postgres://kehu_owner@db/kehu
+    kehu backup --keep 14                       # database + uploaded files + manifest (docs/deployment.md)
+    kehu restore var/backups/kehu-backup-20261203T020000Z.tar.gz --replace
 """
 
 import os

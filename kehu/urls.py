@@ -12,11 +12,14 @@ from kehu.automation import api as automation_api
 from kehu.core import api_views as core_api
 from kehu.core import observability
 from kehu.customers import api as customers_api
+from kehu.integrations import api as integrations_api
 from kehu.interactions import api as interactions_api
 from kehu.marketing import api as marketing_api
+from kehu.privacy import api as privacy_api
 from kehu.products import api as products_api
 from kehu.sales import api as sales_api
 from kehu.salesmgmt import api as salesmgmt_api
+from kehu.security import views as security_views
 from kehu.service import api as service_api
 
 
@@ -43,11 +46,15 @@ for api_module in (
     marketing_api,
     automation_api,
     approvals_api,
+    integrations_api,
+    privacy_api,
 ):
     api_module.register(router)
 
 urlpatterns = [
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    # the sign-in page with its two-factor step (kehu/security, docs/security.md)
+    path("accounts/login/", security_views.SignInView.as_view(), name="login"),
+    path("accounts/login/code/", security_views.login_code, name="login_code"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
@@ -78,7 +85,10 @@ urlpatterns = [
     path("sales-management/", include("kehu.salesmgmt.urls")),
     path("automation/", include("kehu.automation.urls")),
     path("portal/", include("kehu.portal.urls")),
+    path("integrations/", include("kehu.integrations.urls")),
     path("portal-admin/", include("kehu.portal.views_staff")),
     path("approvals/", include("kehu.approvals.urls")),
+    path("security/", include("kehu.security.urls")),
+    path("privacy/", include("kehu.privacy.views")),
     path("", include("kehu.ui.urls")),
 ]

@@ -260,7 +260,7 @@ def customer_family(unit: Unit, period: Period) -> dict[str, Value]:
           SUM(CASE WHEN {at_start} THEN c_revenue ELSE 0 END),
           SUM(CASE WHEN c_first < %s AND NOT ({at_start}) THEN c_revenue ELSE 0 END)
         FROM ({inner}) per_customer
-    """  # noqa: S608 - the inner query is the ORM's SQL; every value is a parameter
+    """  # noqa: S608 - the inner query is the ORM's SQL; every value is a parameter # nosec B608
     outer = [start, window_start, window_start, window_end, start, window_start, start, window_start, start,
              window_start]  # fmt: skip
     with connection.cursor() as cursor:

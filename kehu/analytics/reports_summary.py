@@ -200,7 +200,7 @@ class SummaryWithLines:
         self.sql = " ".join(
             [
                 f"SELECT {group_list}, {', '.join(sums)}",
-                f"FROM (SELECT {names} FROM ({a_sql}) AS a UNION ALL SELECT {names} FROM ({b_sql}) AS b) AS u",  # noqa: S608
+                f"FROM (SELECT {names} FROM ({a_sql}) AS a UNION ALL SELECT {names} FROM ({b_sql}) AS b) AS u",  # noqa: S608 # nosec B608
                 f'GROUP BY {group_list} HAVING SUM(u."n_lines") > 0 ORDER BY {order}',
             ]
         )

@@ -260,7 +260,7 @@ def loop_result(*, start: ValueCycle, end: ValueCycle | None, currency: str, unt
                 FROM {snap} s JOIN sales_orderline l ON l.customer_id = s.customer_id
                 WHERE s.cycle_id = %s AND l.counted AND l.currency = %s AND l.order_date > %s
                   AND l.order_date <= %s
-                GROUP BY s.segment""",  # noqa: S608 - the table name comes from the model
+                GROUP BY s.segment""",  # noqa: S608 - the table name comes from the model # nosec B608
             [start.pk, currency, start.as_of, end_date],
         )
         for segment, revenue, buyers in cursor.fetchall():
@@ -272,7 +272,7 @@ def loop_result(*, start: ValueCycle, end: ValueCycle | None, currency: str, unt
             cursor.execute(
                 f"""SELECT a.segment, COALESCE(b.segment, 'gone'), COUNT(*)
                     FROM {snap} a LEFT JOIN {snap} b ON b.customer_id = a.customer_id AND b.cycle_id = %s
-                    WHERE a.cycle_id = %s GROUP BY a.segment, COALESCE(b.segment, 'gone')""",  # noqa: S608
+                    WHERE a.cycle_id = %s GROUP BY a.segment, COALESCE(b.segment, 'gone')""",  # noqa: S608 # nosec B608
                 [end.pk, start.pk],
             )
             for a, b, n in cursor.fetchall():
@@ -281,7 +281,7 @@ def loop_result(*, start: ValueCycle, end: ValueCycle | None, currency: str, unt
                 f"""SELECT b.segment, COUNT(*) FROM {snap} b
                     WHERE b.cycle_id = %s AND NOT EXISTS (
                         SELECT 1 FROM {snap} a WHERE a.cycle_id = %s AND a.customer_id = b.customer_id)
-                    GROUP BY b.segment""",  # noqa: S608
+                    GROUP BY b.segment""",  # noqa: S608 # nosec B608
                 [end.pk, start.pk],
             )
             for b, n in cursor.fetchall():

@@ -165,7 +165,7 @@ class FastWrite:
                 f"""INSERT INTO analytics_valuesnapshot (cycle_id, customer_id, segment, clv, monetary)
                     SELECT %s, s.customer_id, (%s::text[])[v.segment], s.clv * 0.01, s.monetary * 0.01
                     FROM {SCORE_STAGE} s JOIN {VALUE_STAGE} v ON v.customer_id = s.customer_id
-                    ORDER BY s.customer_id""",  # noqa: S608 - fixed names
+                    ORDER BY s.customer_id""",  # noqa: S608 - fixed names # nosec B608
                 [cycle.pk, self.value_segments],
             )
 
@@ -191,7 +191,7 @@ class FastWrite:
         vals = ", ".join(["t.customer_id", *(value(n) for n in names), *(constants[c] for c in constant)])
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} AS x SET {sets} FROM {stage} AS t WHERE x.customer_id = t.customer_id",  # noqa: S608
+                f"UPDATE {table} AS x SET {sets} FROM {stage} AS t WHERE x.customer_id = t.customer_id",  # noqa: S608 # nosec B608
                 params,
             )
             updated = cursor.rowcount
@@ -199,13 +199,13 @@ class FastWrite:
                 f"""INSERT INTO {table} ({cols}) SELECT {vals} FROM {stage} AS t
                     WHERE NOT EXISTS (SELECT 1 FROM {table} AS x WHERE x.customer_id = t.customer_id)
                       AND EXISTS (SELECT 1 FROM customers_customer AS c WHERE c.id = t.customer_id)
-                    ORDER BY t.customer_id""",  # noqa: S608 - fixed names
+                    ORDER BY t.customer_id""",  # noqa: S608 - fixed names # nosec B608
                 params,
             )
             inserted = cursor.rowcount
             cursor.execute(
                 f"""DELETE FROM {table} AS x
-                    WHERE NOT EXISTS (SELECT 1 FROM {stage} AS t WHERE t.customer_id = x.customer_id)""",  # noqa: S608
+                    WHERE NOT EXISTS (SELECT 1 FROM {stage} AS t WHERE t.customer_id = x.customer_id)""",  # noqa: S608 # nosec B608
             )
         return updated + inserted
 
@@ -233,7 +233,7 @@ def capture_moves(cursor, stage: str) -> int | None:
             SELECT COALESCE(x.customer_id, t.customer_id) AS customer_id, COALESCE(x.segment, '') AS old,
                    COALESCE((%s::text[])[t.segment], '') AS new
             FROM analytics_customerscore AS x FULL JOIN {stage} AS t ON t.customer_id = x.customer_id
-            WHERE x.segment IS DISTINCT FROM (%s::text[])[t.segment]""",  # noqa: S608 - fixed names
+            WHERE x.segment IS DISTINCT FROM (%s::text[])[t.segment]""",  # noqa: S608 - fixed names # nosec B608
         [RFM_SEGMENTS, RFM_SEGMENTS],
     )
     moved = cursor.rowcount
@@ -257,7 +257,7 @@ def move_summary(cursor) -> None:
             JOIN sales_orderline AS l ON l.customer_id = m.customer_id
             JOIN sales_order AS o ON o.id = l.order_id
             CROSS JOIN LATERAL (VALUES (m.old, -1), (m.new, 1)) AS v(segment, sign)
-            GROUP BY 1, 2, 3, 4, 5"""  # noqa: S608 - fixed names
+            GROUP BY 1, 2, 3, 4, 5"""  # noqa: S608 - fixed names # nosec B608
     )
     cursor.execute(
         f"""WITH gone AS (DELETE FROM analytics_orderlinemonth
@@ -265,6 +265,6 @@ def move_summary(cursor) -> None:
             INSERT INTO analytics_orderlinemonth {SUMMARY_COLUMNS}
             SELECT month, segment, currency, counted, owner_id, sum(lines), sum(amount), sum(quantity)
             FROM gone GROUP BY 1, 2, 3, 4, 5
-            HAVING sum(lines) <> 0 OR sum(amount) <> 0 OR sum(quantity) <> 0"""  # noqa: S608 - fixed names
+            HAVING sum(lines) <> 0 OR sum(amount) <> 0 OR sum(quantity) <> 0"""  # noqa: S608 - fixed names # nosec B608
     )
     cursor.execute("UPDATE analytics_linemonth_state SET valid = true")

@@ -45,6 +45,9 @@ class ApprovalType:
     on_approved: Callable[[Any, Any, Any, str], None] = _noop
     on_rejected: Callable[[Any, Any, Any, str], None] = _noop
     on_step: Callable[[Any, Any, Any, str], None] = _noop
+    #: the filter of the records that wait for a decision (their own status): records left waiting without
+    #: a request on the engine (by the code before it) get one from `adopt_awaiting` (migration 0003)
+    awaiting: dict = field(default_factory=dict)
 
     @property
     def model(self) -> type[models.Model]:
@@ -58,7 +61,8 @@ class ApprovalType:
 
 
 _TYPES: dict[str, ApprovalType] = {}
-_APPROVERS: dict[str, Callable[[Any, dict], list]] = {}
+_APPROVERS: dict[str, Callable[..., list]] = {}
+_WITH_RECORD: set[str] = set()
 
 
 def register_type(kind: ApprovalType) -> ApprovalType:
@@ -83,10 +87,20 @@ def type_for(record_or_label) -> ApprovalType:
     return ApprovalType(label=label)
 
 
-def register_approver(kind: str, resolve: Callable[[Any, dict], list]) -> None:
-    """`resolve(requester, step_plan) -> [users]` for an approver kind."""
+def register_approver(kind: str, resolve: Callable[..., list], *, with_record: bool = False) -> None:
+    """`resolve(requester, step_plan) -> [users]` for an approver kind; with `with_record` the resolver is
+    called as `resolve(requester, step_plan, record)` (e.g. marketing's campaign approvers: who may write
+    that campaign)."""
     _APPROVERS[kind] = resolve
+    if with_record:
+        _WITH_RECORD.add(kind)
+    else:
+        _WITH_RECORD.discard(kind)
 
 
-def approver_resolver(kind: str) -> Callable[[Any, dict], list] | None:
+def approver_resolver(kind: str) -> Callable[..., list] | None:
     return _APPROVERS.get(kind)
+
+
+def resolver_wants_record(kind: str) -> bool:
+    return kind in _WITH_RECORD

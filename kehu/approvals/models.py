@@ -30,9 +30,17 @@ class ApproverKind(models.TextChoices):
     ROLE = "role", _("The users of a role")
     MANAGER = "manager", _("The requester's manager")
     DEPARTMENT_HEAD = "department_head", _("The head of a department")
+    REQUESTER_DEPARTMENT_HEAD = (
+        "requester_dept_head",
+        _("The head of the requester's department (below the chosen department, else top level)"),
+    )
     DISCOUNT_APPROVER = (
         "discount_approver",
         _("The requester's discount approver (role of their limit, else manager)"),
+    )
+    CAMPAIGN_APPROVER = (
+        "campaign_approver",
+        _("Who may change the campaign, other than its owner (four eyes)"),
     )
 
 

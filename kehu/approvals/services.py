@@ -33,7 +33,7 @@ from kehu.core.exceptions import BusinessRuleError
 from kehu.core.models import AuditAction, Department, User
 from kehu.core.services import notify
 
-from .kinds import ApprovalType, approver_resolver, type_for
+from .kinds import ApprovalType, approver_resolver, resolver_wants_record, type_for
 from .models import (
     ApprovalChain,
     ApprovalEvent,
@@ -126,6 +126,13 @@ DEFAULT_CHAINS = [
         "审批人 Approver",
     ),
     ("expense-approval", "费用报销审批 Expense approval", "salesmgmt.expense", "manager", "直属经理 Manager"),
+    (
+        "campaign-approval",
+        "营销活动审批 Campaign approval",
+        "marketing.campaign",
+        "campaign_approver",
+        "双人复核 Four eyes",
+    ),
 ]
 
 
@@ -162,7 +169,36 @@ def default_plan(kind: ApprovalType) -> list[dict]:
     ]
 
 
-def resolve_approvers(step: dict, requester) -> list[User]:
+def requester_department_head(requester, below: int | None = None) -> User | None:
+    """The head of the requester's department at one level of the tree: the department on the path from the
+    root to the requester's own that sits directly below `below` (a department chosen on the step), or, when
+    none is chosen, directly below the root (e.g. the head of "Sales" for a rep of "Sales > North > Key
+    accounts", where "manager" would be the head of "North"). None when the requester is outside `below`, the
+    department has no head, or the head is the requester (the engine then falls back to the manager)."""
+    if requester is None or requester.department_id is None:
+        return None
+    parents = dict(Department.objects.values_list("id", "parent_id"))
+    path, node, seen = [], requester.department_id, set()
+    while node is not None and node not in seen:  # requester's department up to the root
+        seen.add(node)
+        path.append(node)
+        node = parents.get(node)
+    path.reverse()  # root … requester's department
+    if below is None:
+        target = path[1] if len(path) > 1 else path[0]
+    elif below in path and path.index(below) + 1 < len(path):
+        target = path[path.index(below) + 1]
+    elif below == path[-1]:  # the requester works in the chosen department itself
+        target = below
+    else:
+        return None
+    head = Department.objects.filter(pk=target).values_list("manager_id", flat=True).first()
+    if head is None or head == requester.pk:
+        return None
+    return User.objects.filter(pk=head, is_active=True).first()
+
+
+def resolve_approvers(step: dict, requester, record=None) -> list[User]:
     """The users of one step of a plan, never the requester; when nobody is left, the requester's manager,
     else the superusers (so a request never waits for no one)."""
     kind = step["kind"]
@@ -177,9 +213,17 @@ def resolve_approvers(step: dict, requester) -> list[User]:
     elif kind == ApproverKind.MANAGER:
         manager = manager_of(requester) if requester is not None else None
         users = [manager] if manager else []
+    elif kind == ApproverKind.REQUESTER_DEPARTMENT_HEAD:
+        head = requester_department_head(requester, step.get("department"))
+        users = [head] if head else []
     else:
         resolve = approver_resolver(kind)
-        users = list(resolve(requester, step)) if resolve and requester is not None else []
+        if resolve is None or requester is None:
+            users = []
+        elif resolver_wants_record(kind):
+            users = list(resolve(requester, step, record))
+        else:
+            users = list(resolve(requester, step))
     rid = getattr(requester, "pk", None)
     users = [u for u in users if u.pk != rid]
     if not users and requester is not None:
@@ -267,7 +311,7 @@ def _ask(request: ApprovalRequest, record, users: list[User], prefix_fn: Callabl
 # ------------------------------------------------------------------------------------------ start
 def _create_tasks(request: ApprovalRequest, record, now: dt.datetime) -> list[ApprovalTask]:
     step = request.step_plan()
-    approvers = resolve_approvers(step, request.requester)
+    approvers = resolve_approvers(step, request.requester, record)
     day = timezone.localdate(now)
     tasks: dict[int, ApprovalTask] = {}
     for user in approvers:
@@ -359,6 +403,33 @@ def start_approval(
         _create_tasks(request, locked, now)
         _timeline(request, "started", _("%(type)s %(record)s submitted for approval"), actor)
     return request
+
+
+def adopt_awaiting(labels: Iterable[str] | None = None) -> dict[str, int]:
+    """Give every record left "awaiting approval" without a pending request on the engine (by the code before
+    it, ADR 0018) a request now: the chain that matches, its first step's approvers told, as if submitted by
+    the record's requester. Idempotent (a record with a pending request is skipped). Returns the count per
+    record type. Called by migration 0003 and `manage.py approvals_adopt`."""
+    from .kinds import approval_types
+
+    counts: dict[str, int] = {}
+    for label, kind in sorted(approval_types().items()):
+        if not kind.awaiting or (labels is not None and label not in labels):
+            continue
+        pending_ids = set(
+            ApprovalRequest.objects.filter(model=label, status=RequestStatus.PENDING).values_list(
+                "object_id", flat=True
+            )
+        )
+        made = 0
+        for record in kind.model._default_manager.filter(**kind.awaiting).order_by("pk"):
+            if str(record.pk) in pending_ids:
+                continue
+            actor = kind.requester(record) or User.objects.filter(is_superuser=True).order_by("id").first()
+            start_approval(record, actor, reason=_("Awaiting approval before the approval engine"))
+            made += 1
+        counts[label] = made
+    return counts
 
 
 def _timeline(request: ApprovalRequest, key: str, text: str, user) -> None:

@@ -15,8 +15,6 @@ import hashlib
 import hmac
 import json
 import re
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,13 +26,12 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from kehu.core import audit, records, registry
+from kehu.core import audit, history, records, registry
 from kehu.core.access import Access
 from kehu.core.models import Action, Tag, User
 
 MAX_ACTIONS = 20
 MAX_TEXT = 2000
-WEBHOOK_TIMEOUT = 10
 
 
 class ActionError(Exception):
@@ -84,10 +81,12 @@ def visible_values(record: models.Model, readers: list[User]) -> dict[str, Any]:
     hidden: set[str] = set()
     for reader in readers:
         hidden |= set(Access.of(reader).hidden_fields(model))
+    # derived columns (search bags, hashes, name keys) never leave: they carry hidden fields' values
+    internal = {f.name for f in model._meta.concrete_fields if history.is_internal(f)}
     values = {}
     for key, value in audit.snapshot(record).items():
         name = key.split(".", 1)[0] if key.startswith("custom.") else key
-        if name in hidden or (key.startswith("custom.") and "custom" in hidden):
+        if name in hidden or name in internal or (key.startswith("custom.") and "custom" in hidden):
             continue
         values[key] = value
     entry = registry.get(model)
@@ -576,33 +575,28 @@ def webhook_body(ctx: Ctx) -> bytes:
 
 
 def signature(secret: str, body: bytes) -> str:
+    """The older signature header of rule webhooks (X-Kehu-Signature: sha256=<HMAC of the body>), still sent
+    next to the timestamped Kehu-Signature of kehu.integrations.sender (ADR 0022)."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def _a_webhook(ctx: Ctx, config: dict) -> str:
+    from kehu.integrations import sender
+
     body = webhook_body(ctx)
     if ctx.dry:
         return _("would POST %(n)d bytes to %(url)s") % {"n": len(body), "url": config["url"]}
-    request = urllib.request.Request(  # noqa: S310 - the scheme is checked (http/https) when the rule is saved
+    result = sender.post(
         config["url"],
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "X-Kehu-Signature": signature(config["secret"], body),
-            "X-Kehu-Run": str(ctx.run_id or ""),
-        },
+        body,
+        secret=config["secret"],
+        headers={"X-Kehu-Signature": signature(config["secret"], body), "X-Kehu-Run": str(ctx.run_id or "")},
     )
-    try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:  # noqa: S310
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        raise ActionError(_("The webhook answered %(status)s.") % {"status": exc.code}) from None
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise ActionError(
-            _("The webhook could not be reached: %(reason)s") % {"reason": getattr(exc, "reason", exc)}
-        ) from None
-    return _("HTTP %(status)s") % {"status": status}
+    if result.status is None:
+        raise ActionError(_("The webhook could not be reached: %(reason)s") % {"reason": result.error})
+    if not result.ok:
+        raise ActionError(_("The webhook answered %(status)s.") % {"status": result.status})
+    return _("HTTP %(status)s") % {"status": result.status}
 
 
 def _a_approval(ctx: Ctx, config: dict) -> str:

@@ -13,6 +13,8 @@ from django.views.decorators.http import require_POST
 from kehu.core.access import Access
 from kehu.core.exceptions import StaleRecordError
 from kehu.core.models import Action
+from kehu.marketing.rules import schema_for_fields
+from kehu.marketing.views_segments import builder_texts
 
 from . import actions as action_types
 from . import conditions, engine, selectors, services
@@ -75,7 +77,12 @@ def rule_edit(request, pk: int | None = None):
                 for error in exc.messages:
                     form.add_error(None, error)
     else:
-        form = RuleForm(initial=RuleForm.initial_for(rule) if rule else {"actions": "[]"}, hidden=hidden)
+        initial = RuleForm.initial_for(rule) if rule else {"actions": "[]"}
+        if rule is None:  # the record type whose fields the builder offers (?model= after a change)
+            choices = dict(services.model_choices())
+            wanted = request.GET.get("model", "customers.customer")
+            initial["model"] = wanted if wanted in choices else next(iter(choices), "")
+        form = RuleForm(initial=initial, hidden=hidden)
     label = (form.data.get("model") if form.is_bound else form.initial.get("model")) or "customers.customer"
     fields = []
     try:
@@ -90,6 +97,13 @@ def rule_edit(request, pk: int | None = None):
             "form": form,
             "rule": rule,
             "fields": fields,
+            # the segment rule builder (marketing/segments.js) over this record type's condition fields
+            "schema": schema_for_fields(fields),
+            "texts": {
+                **builder_texts(),
+                "match_prefix": _("Records matching"),
+                "exclude": _("Leave out records matching any of"),
+            },  # fmt: skip
             "action_types": [(k, v.label) for k, v in action_types.ACTIONS.items()],
         },
     )

@@ -4,6 +4,7 @@ field-level serializer restrictions, custom-field values, and error translation.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
@@ -13,12 +14,15 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.response import Response
 
-from . import customfields, records, registry
+from . import customfields, layouts, records, registry
 from .access import Access
 from .drf import KehuPagination, ModelAccessPermission, PreconditionRequired, StaleConflict, exception_handler
 from .selectors import scoped
 
 __all__ = ["KehuPagination", "ModelAccessPermission", "StaleConflict", "exception_handler"]
+
+#: callables(request, create) -> Response wrapped around every create (kehu.integrations: Idempotency-Key)
+CREATE_GUARDS: list = []
 
 
 IF_MATCH = OpenApiParameter(
@@ -104,6 +108,67 @@ class AccessAwareSerializer(serializers.ModelSerializer):
                 fields[name].required = False
         return fields
 
+    def run_validation(self, data=serializers.empty):
+        attrs = super().run_validation(data)
+        request = self.context.get("request")
+        if request is not None and request.user.is_authenticated and isinstance(attrs, dict):
+            self._check_layout(attrs, layouts.layout_for(request.user, self.Meta.model))
+        return attrs
+
+    def _check_layout(self, attrs: dict, layout) -> None:
+        """The caller's form layout (ADR 0025), as the form enforces it: a required field must be given on
+        create (and on a full update) and cannot be emptied; a read-only field cannot be changed (on create:
+        not set). Fields the caller may not see are not in `self.fields` and are never checked."""
+        if layout is None:
+            return
+        errors: dict[str, list] = {}
+        creating = self.instance is None
+        for name in layout.readonly:
+            if name not in attrs or name not in self.fields or self.fields[name].read_only:
+                continue
+            value = attrs[name]
+            if creating:
+                changed = value not in (None, "", [], {})
+            else:
+                current = getattr(self.instance, name, None)
+                if hasattr(current, "all") and callable(current.all):
+                    changed = {getattr(v, "pk", v) for v in current.all()} != {
+                        getattr(v, "pk", v) for v in value or []
+                    }
+                else:
+                    changed = getattr(current, "pk", current) != getattr(value, "pk", value)
+            if changed:
+                errors[name] = [_("This field is read-only in your form.")]
+        for name in layout.required:
+            if name not in self.fields or self.fields[name].read_only or name in layout.readonly:
+                continue
+            if name in attrs:
+                if attrs[name] in (None, "", [], {}):
+                    errors[name] = [_("This field is required.")]
+            elif creating or not self.partial:
+                errors[name] = [_("This field is required.")]
+        if errors:
+            raise exceptions.ValidationError(errors)
+
+
+def guarded_create(method):
+    """Wrap a viewset's create in CREATE_GUARDS, once per request (a create calling super().create is one)."""
+
+    @functools.wraps(method)
+    def create(self, request, *args, **kwargs):
+        if not CREATE_GUARDS or getattr(request, "_kehu_create_guarded", False):
+            return method(self, request, *args, **kwargs)
+        request._kehu_create_guarded = True
+
+        def run():
+            return method(self, request, *args, **kwargs)
+
+        for guard in CREATE_GUARDS:
+            return guard(request, run)
+        return run()
+
+    return create
+
 
 class ScopedModelViewSet(viewsets.ModelViewSet):
     """CRUD over one secured model. Reads go through the scope selector (out of scope → 404); writes go
@@ -185,6 +250,11 @@ class ScopedModelViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer):
         serializer.instance = self.save_new(self._write_data(serializer))
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "create" in cls.__dict__:  # an app's own create goes through the guards too (Idempotency-Key)
+            cls.create = guarded_create(cls.__dict__["create"])
+
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -223,3 +293,6 @@ class OneObjectSchema(AutoSchema):
 
     def _is_list_view(self, serializer=None) -> bool:
         return False
+
+
+ScopedModelViewSet.create = guarded_create(ScopedModelViewSet.create)  # type: ignore[method-assign]

@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from . import history
+from . import audit, history
 from .access import Access
 from .api import AccessAwareSerializer, DateTimeField, ScopedModelViewSet
 from .models import AuditEntry, CustomField, Department, Notification, Role, Tag, Team, User
@@ -138,6 +138,13 @@ class AuditEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         params = AuditFilterSerializer(data=self.request.query_params)
         params.is_valid(raise_exception=True)
         return audit_search(user=self.request.user, filters=params.validated_data)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        return None if page is None else audit.reveal(page)  # sealed personal values (ADR 0024)
+
+    def get_object(self):
+        return audit.reveal([super().get_object()])[0]
 
 
 class CustomFieldSerializer(serializers.ModelSerializer):

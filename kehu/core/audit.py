@@ -28,6 +28,28 @@ class RequestContext:
 _context: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar("kehu_audit", default=None)
 _EMPTY = RequestContext()
 
+#: Crypto-shredding of personal values (ADR 0024, the privacy app): callables(model_label, rows) -> rows, where
+#: rows are [object_id, object_repr, changes (jsonable), instance or None] lists; a hook returns them with the
+#: personal values sealed. Listeners (`events.written`) still get the plain changes.
+SEAL_HOOKS: list = []
+#: callables(entries) -> None that replace sealed values of loaded entries, in memory only, with what can
+#: still be read (a value whose key was destroyed reads as erased)
+REVEAL_HOOKS: list = []
+
+
+def _seal(model: str, rows: list[list]) -> list[list]:
+    for hook in SEAL_HOOKS:
+        rows = hook(model, rows)
+    return rows
+
+
+def reveal(entries):
+    """Entries as readers see them: sealed personal values opened where their key still exists."""
+    entries = list(entries)
+    for hook in REVEAL_HOOKS:
+        hook(entries)
+    return entries
+
 
 def set_request_context(ip_address: str | None) -> contextvars.Token:
     return _context.set(RequestContext(request_id=str(uuid.uuid4()), ip_address=ip_address))
@@ -105,6 +127,11 @@ def log(
         object_id = instance.pk if object_id is None else object_id
         object_repr = object_repr or str(instance)[:200]
         version = version if version is not None else getattr(instance, "version", None)
+    plain = to_jsonable(changes or {})
+    original_repr = object_repr
+    [[object_id, object_repr, sealed, _instance]] = _seal(
+        model or "", [[object_id, object_repr, plain, instance]]
+    )
     entry = AuditEntry.objects.create(
         actor=actor if getattr(actor, "pk", None) else None,
         actor_name=(str(actor) if getattr(actor, "pk", None) else "system")[:150],
@@ -113,12 +140,13 @@ def log(
         object_id=str(object_id),
         object_repr=object_repr[:200],
         version=version,
-        changes=to_jsonable(changes or {}),
+        changes=sealed,
         note=note[:300],
         request_id=ctx.request_id,
         ip_address=ctx.ip_address,
     )
-    events.written(entry.model, action, ((entry.object_id, entry.changes),), actor)
+    events.written(entry.model, action, ((entry.object_id, plain),), actor)
+    entry.changes, entry.object_repr = plain, (original_repr or "")[:200]  # the caller reads what it wrote
     return entry
 
 
@@ -126,24 +154,27 @@ def log_many(*, actor, action: str, model: str, rows: Iterable[tuple], note: str
     """Bulk entries: rows of (object_id, object_repr, changes) or (object_id, object_repr, changes, version).
     For transfers, mass updates and imports."""
     ctx = _context.get() or _EMPTY
+    rows = [list(row) for row in rows]
+    plain = [to_jsonable(row[2] or {}) for row in rows]
+    sealed = _seal(model, [[row[0], str(row[1]), p, None] for row, p in zip(rows, plain, strict=True)])
     entries = [
         AuditEntry(
             actor=actor if getattr(actor, "pk", None) else None,
             actor_name=(str(actor) if getattr(actor, "pk", None) else "system")[:150],
             action=action,
             model=model,
-            object_id=str(row[0]),
-            object_repr=str(row[1])[:200],
-            changes=to_jsonable(row[2] or {}),
+            object_id=str(seal[0]),
+            object_repr=str(seal[1])[:200],
+            changes=seal[2],
             version=row[3] if len(row) > 3 else None,
             note=note[:300],
             request_id=ctx.request_id,
             ip_address=ctx.ip_address,
         )
-        for row in rows
+        for row, seal in zip(rows, sealed, strict=True)
     ]
     AuditEntry.objects.bulk_create(entries, batch_size=1000)
-    events.written(model, action, [(e.object_id, e.changes) for e in entries], actor)
+    events.written(model, action, [(e.object_id, p) for e, p in zip(entries, plain, strict=True)], actor)
     return len(entries)
 
 

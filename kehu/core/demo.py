@@ -8,7 +8,7 @@ from django.contrib.auth.hashers import make_password
 
 from .models import Department, FieldGrant, ModelGrant, Role, Scope, Team, User
 
-DEMO_PASSWORD = "kehu-demo-2026"  # noqa: S105 - printed by `make run`; demo data only
+DEMO_PASSWORD = "kehu-demo-2026"  # noqa: S105 - printed by `make run`; demo data only # nosec B105
 
 ALL = ["view", "add", "change", "delete", "import", "export", "transfer"]
 

@@ -29,6 +29,19 @@ METHOD_ACTION = {
 }
 
 
+class KehuCursorPagination(pagination.CursorPagination):
+    """Opt-in cursor pagination of any list (`?pagination=cursor`, then follow `next`): newest first by id, a
+    stable order that needs no count and no OFFSET, so the millionth row costs what the first does. Filters and
+    the caller's record scope apply as on the page-number lists; `?ordering=` does not (the order is the id)."""
+
+    ordering = ("-pk",)
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+    def get_ordering(self, request, queryset, view):
+        return self.ordering
+
+
 class KehuPagination(pagination.PageNumberPagination):
     """Page-number pagination with a capped count (kehu.core.pagination, ADR 0017): `count` is exact up to
     MAX_COUNT rows (`count_exact: true`); beyond that the rows are counted only up to the cap (or up to the
@@ -38,8 +51,18 @@ class KehuPagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
 
+    cursor: KehuCursorPagination | None = None
+
+    @staticmethod
+    def wants_cursor(request) -> bool:
+        return request.query_params.get("pagination") == "cursor" or "cursor" in request.query_params
+
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
+        if self.wants_cursor(request):
+            self.cursor = KehuCursorPagination()
+            self.cursor.page_size = self.page_size
+            return self.cursor.paginate_queryset(queryset, request, view)
         page_size = self.get_page_size(request)
         if not page_size:
             return None
@@ -68,6 +91,8 @@ class KehuPagination(pagination.PageNumberPagination):
     def get_paginated_response(self, data):
         from rest_framework.response import Response
 
+        if self.cursor is not None:
+            return self.cursor.get_paginated_response(data)
         paginator = self.page.paginator
         exact = getattr(paginator, "count_exact", True)
         return Response(
@@ -94,7 +119,9 @@ class KehuPagination(pagination.PageNumberPagination):
             },
             **{k: v for k, v in result["properties"].items() if k != "count"},
         }
-        result["required"] = ["count", "count_exact", "results"]
+        result["required"] = ["results"]
+        result["properties"]["count"]["description"] += " Absent with ?pagination=cursor."
+        result["properties"]["count_exact"]["description"] += " Absent with ?pagination=cursor."
         return result
 
     def get_schema_operation_parameters(self, view):
@@ -108,6 +135,22 @@ class KehuPagination(pagination.PageNumberPagination):
                 "schema": {"type": "string", "enum": ["exact"]},
             }
         )
+        params += [
+            {
+                "name": "pagination",
+                "required": False,
+                "in": "query",
+                "description": "`cursor`: cursor pagination (newest first by id, no count): follow `next`",
+                "schema": {"type": "string", "enum": ["cursor"]},
+            },
+            {
+                "name": "cursor",
+                "required": False,
+                "in": "query",
+                "description": "The position in a cursor-paginated list (from `next` or `previous`)",
+                "schema": {"type": "string"},
+            },
+        ]
         return params
 
 

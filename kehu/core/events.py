@@ -17,15 +17,19 @@ logger = logging.getLogger(__name__)
 
 #: callables(model_label, action, rows, actor) where rows is a sequence of (object_id, changes) and changes the
 #: audit entry's {field: [before, after]}; action is a core.AuditAction value (create, update, transfer).
+#: A listener with an `actions` attribute (a set) is told of those actions instead — e.g. with "delete" (the
+#: changes are then the deleted record's last values; kehu.integrations' webhooks).
 LISTENERS: list[Callable[[str, str, Sequence[tuple], object], None]] = []
 
 WRITE_ACTIONS = frozenset({"create", "update", "transfer"})
 
 
 def written(model: str, action: str, rows: Sequence[tuple], actor) -> None:
-    if not LISTENERS or action not in WRITE_ACTIONS or not model:
+    if not LISTENERS or not model:
         return
     for listener in LISTENERS:
+        if action not in getattr(listener, "actions", WRITE_ACTIONS):
+            continue
         try:
             listener(model, action, rows, actor)
         except Exception:  # an event never breaks the write that produced it

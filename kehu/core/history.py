@@ -110,7 +110,9 @@ class Item:
             return self.entry.model
 
 
-def _is_internal(f) -> bool:
+def is_internal(f) -> bool:
+    """Ids, versions, timestamps and derived columns (search bags, hashes, name keys): never shown to people
+    nor sent out (history, workflow texts, webhook payloads)."""
     if f.name in NEVER_SHOWN or getattr(f, "primary_key", False):
         return True
     # derived columns (name_key, search_text, ...) are not editable and carry no verbose name of their own
@@ -167,7 +169,7 @@ class Presenter:
         if getattr(f, "auto_created", False) and not getattr(f, "concrete", False):
             # a reverse relation (child rows): shown unless internal; governed by nothing on this model
             return True
-        return not _is_internal(f)
+        return not is_internal(f)
 
     def key_label(self, key: str) -> str:
         info = self._key_info(key)
@@ -286,7 +288,9 @@ class Presenter:
         return result
 
     def items(self, entries) -> list[Item]:
-        entries = list(entries)
+        from . import audit
+
+        entries = audit.reveal(entries)
         pairs = [
             (k, v)
             for e in entries

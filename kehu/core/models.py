@@ -323,6 +323,20 @@ class AuditAction(models.TextChoices):
     IMPORT = "import", _("Imported")
 
 
+class AuditQuerySet(models.QuerySet):
+    """Entries come out of the database with their sealed personal values opened (ADR 0024): every reader —
+    history views, the audit API, services, tests — sees the values whose customer key still exists, and
+    "[erased]" where erasure destroyed it. One key lookup per evaluated queryset, not per entry."""
+
+    def _fetch_all(self):
+        fresh = self._result_cache is None
+        super()._fetch_all()
+        if fresh and self._result_cache and isinstance(self._result_cache[0], AuditEntry):
+            from .audit import reveal
+
+            reveal(self._result_cache)
+
+
 class AuditEntry(models.Model):
     """Append-only: database triggers refuse UPDATE and DELETE (migration 0002)."""
 
@@ -346,6 +360,8 @@ class AuditEntry(models.Model):
     note = models.CharField(_("note"), max_length=300, blank=True)
     request_id = models.CharField(max_length=36, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = AuditQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("audit entry")
@@ -478,3 +494,45 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class FormLayout(VersionedModel):
+    """How one record type's form, detail page and list look for one role (or for everyone when `role` is
+    empty): field order in sections, required and read-only fields, help texts, list columns and the list's
+    default filters (ADR 0025). Layout only: field rights (FieldGrant) stay the one mechanism that hides data,
+    so a layout never shows a field the reader may not see (kehu.core.layouts applies it after the rights)."""
+
+    model = models.CharField(_("record type"), max_length=100, db_index=True)
+    role = models.ForeignKey(
+        Role,
+        verbose_name=_("role"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="layouts",
+        help_text=_("Empty: everyone without a layout of their own role."),
+    )
+    priority = models.PositiveIntegerField(
+        _("priority"), default=100, help_text=_("Lower first, for users with several roles.")
+    )
+    #: [{"title": "...", "fields": ["name", ...]}, ...]: order and grouping of the fields
+    sections = models.JSONField(_("sections"), default=list, blank=True)
+    required = models.JSONField(_("required fields"), default=list, blank=True)
+    readonly = models.JSONField(_("read-only fields"), default=list, blank=True)
+    help_texts = models.JSONField(_("help texts"), default=dict, blank=True)
+    list_columns = models.JSONField(_("list columns"), default=list, blank=True)
+    default_filters = models.JSONField(_("default filters"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("form layout")
+        verbose_name_plural = _("form layouts")
+        ordering = ["model", "priority", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "role"], name="uniq_layout_model_role"),
+            models.UniqueConstraint(
+                fields=["model"], condition=models.Q(role__isnull=True), name="uniq_layout_model_everyone"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} · {self.role or _('everyone')}"

@@ -2,7 +2,7 @@ from django.urls import path
 
 from kehu.ui.generic import BulkActionView
 
-from . import views
+from . import views, views_layouts
 from .models import Department, Team, User
 
 app_name = "core"
@@ -26,4 +26,7 @@ urlpatterns = [
     path("tags/", views.tags, name="tags"),
     path("transfer/", views.transfer, name="transfer"),
     path("audit/", views.audit_trail, name="audit"),
+    path("layouts/", views_layouts.layout_list, name="layouts"),
+    path("layouts/new/", views_layouts.layout_edit, name="layout_create"),
+    path("layouts/<int:pk>/", views_layouts.layout_edit, name="layout_edit"),
 ]

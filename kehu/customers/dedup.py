@@ -288,16 +288,16 @@ def scan_pairs(*, threshold: float = linkage.THRESHOLD) -> tuple[int, dict[tuple
     if n < 2:
         return n, {}
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT customer_id, number FROM {CustomerPhone._meta.db_table}")  # noqa: S608
+        cursor.execute(f"SELECT customer_id, number FROM {CustomerPhone._meta.db_table}")  # noqa: S608 # nosec B608
         for cid, number in cursor.fetchall():
             if cid in rows and number not in rows[cid]["phones"]:
                 rows[cid]["phones"].append(number)
-        cursor.execute(f"SELECT customer_id, lower(email) FROM {CustomerEmail._meta.db_table}")  # noqa: S608
+        cursor.execute(f"SELECT customer_id, lower(email) FROM {CustomerEmail._meta.db_table}")  # noqa: S608 # nosec B608
         for cid, email in cursor.fetchall():
             if cid in rows and email not in rows[cid]["emails"]:
                 rows[cid]["emails"].append(email)
         cursor.execute(
-            "SELECT customer_id, province, city, district, street, postal_code, is_primary "  # noqa: S608
+            "SELECT customer_id, province, city, district, street, postal_code, is_primary "  # noqa: S608 # nosec B608
             f"FROM {CustomerAddress._meta.db_table} ORDER BY customer_id, is_primary ASC, id DESC"
         )
         for cid, province, city, district, street, postcode, _primary in cursor.fetchall():

@@ -188,7 +188,7 @@ def _postgres_match(qs: QuerySet, groups: list[Group], reach: Reach) -> QuerySet
         "(" + " OR ".join("(" + " AND ".join(term(t) for t in alt) + ")" for alt in group) + ")"
         for group in groups
     )
-    return qs.alias(_match=RawSQL(sql, params, output_field=BooleanField())).filter(_match=True)  # noqa: S611
+    return qs.alias(_match=RawSQL(sql, params, output_field=BooleanField())).filter(_match=True)  # noqa: S611 # nosec B611
 
 
 def _sqlite_match(qs: QuerySet, groups: list[Group], reach: Reach) -> QuerySet:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -200,15 +201,22 @@ class CampaignViewSet(ScopedModelViewSet):
             self.required_action = Action.CHANGE
         super().initial(request, *args, **kwargs)
 
-    def _transition(self, request, service):
+    def _transition(self, request, service, decide: bool = False):
         campaign = self.get_object()
         access = Access.of(request.user)
         if not (access.can(Action.CHANGE, Campaign) and access.can_write_record(campaign)):
             raise exceptions.PermissionDenied()
+        extra = {}
+        if decide:
+            comment = request.data.get("comment", "") if hasattr(request.data, "get") else ""
+            if not isinstance(comment, str):
+                raise exceptions.ValidationError({"comment": [_("Enter a text.")]})
+            extra["comment"] = comment
         try:
-            updated = service(campaign=campaign, by=request.user)
+            updated = service(campaign=campaign, by=request.user, **extra)
         except DjangoValidationError as exc:
-            raise exceptions.ValidationError({"status": exc.messages}) from None
+            detail = exc.message_dict if hasattr(exc, "error_dict") else {"status": exc.messages}
+            raise exceptions.ValidationError(detail) from None
         except DjangoPermissionDenied as exc:
             raise exceptions.PermissionDenied(str(exc)) from None
         response = Response(self.get_serializer(updated).data)
@@ -223,12 +231,12 @@ class CampaignViewSet(ScopedModelViewSet):
     @extend_schema(request=None, responses=CampaignSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
-        return self._transition(request, campaign_services.campaign_approve)
+        return self._transition(request, campaign_services.campaign_approve, decide=True)
 
     @extend_schema(request=None, responses=CampaignSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
-        return self._transition(request, campaign_services.campaign_reject)
+        return self._transition(request, campaign_services.campaign_reject, decide=True)
 
     @extend_schema(request=None, responses=CampaignSerializer)
     @action(detail=True, methods=["post"])

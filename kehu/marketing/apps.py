@@ -8,6 +8,7 @@ class MarketingConfig(AppConfig):
     verbose_name = _("Marketing")
 
     def ready(self) -> None:
-        from . import registration
+        from . import approvals, registration
 
         registration.register_all()
+        approvals.register_all()

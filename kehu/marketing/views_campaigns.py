@@ -162,8 +162,11 @@ def campaign_action(request, pk, action):
     if action not in ACTIONS or not Access.of(request.user).can(Action.CHANGE, Campaign):
         raise PermissionDenied(_("You do not have access to this page."))
     campaign = campaign_get(user=request.user, pk=pk)
+    extra = {}
+    if action in ("approve", "reject"):
+        extra["comment"] = request.POST.get("comment", "")
     try:
-        ACTIONS[action](campaign=campaign, by=request.user)
+        ACTIONS[action](campaign=campaign, by=request.user, **extra)
         messages.success(request, _("Done."))
     except ValidationError as exc:
         messages.error(request, "; ".join(exc.messages))

@@ -333,15 +333,16 @@ def security(request):
             except ValidationError as exc:
                 _errors(code, exc)
                 secret = profile.totp_secret if action == "totp_on" else None
-    uri = None
+    uri = qr = None
     if secret:
-        import pyotp
+        from kehu.security import totp
 
-        uri = pyotp.TOTP(secret).provisioning_uri(name=request.user.email, issuer_name="Kehu")
+        uri = totp.provisioning_uri(secret, account=request.user.email)
+        qr = totp.qr_data_uri(uri)
     return render(
         request,
         "portal/security.html",
-        {"password": password, "code": code, "secret": secret, "uri": uri, "profile": profile},
+        {"password": password, "code": code, "secret": secret, "uri": uri, "qr": qr, "profile": profile},
     )
 
 

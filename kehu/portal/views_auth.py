@@ -1,17 +1,20 @@
 """Portal sign-in, two-step code, activation, password reset and sign-out.
 
 Failed passwords count in django-axes like the staff sign-in (same limits, same lockout answer: 429); the
-two-step code allows MAX_CODE_TRIES per password step.
+two-step code allows MAX_CODE_TRIES per password step, and every wrong code also counts as a failed sign-in of
+the user name and the address (so signing in again with the password does not give a guesser new tries).
 """
 
 from __future__ import annotations
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
+from django.contrib.auth.signals import user_login_failed
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.encoding import force_str
@@ -20,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kehu.core.inputs import safe_next
+from kehu.core.signin import lockout_response
 
 from . import services
 from .forms import CodeForm
@@ -29,6 +33,7 @@ from .tokens import activation_token
 
 BACKEND = "kehu.portal.backends.AccountBackend"
 PENDING = "portal_pending_user"
+PENDING_NAME = "portal_pending_username"
 TRIES = "portal_code_tries"
 MAX_CODE_TRIES = 5
 
@@ -49,6 +54,7 @@ def login(request):
             form.add_error(None, _("This is not a portal account. Staff sign in at /accounts/login/."))
         elif profile.totp_enabled:
             request.session[PENDING] = user.pk
+            request.session[PENDING_NAME] = form.cleaned_data.get("username", "")
             request.session[TRIES] = 0
             return redirect(f"{reverse_lazy('portal:login_code')}?next={_next(request)}")
         else:
@@ -66,12 +72,17 @@ def login_code(request):
     )
     if profile is None:
         return redirect("portal:login")
+    credentials = {"username": request.session.get(PENDING_NAME) or profile.user.get_username()}
+    if not AxesProxyHandler.is_allowed(request, credentials):
+        request.session.pop(PENDING, None)
+        return lockout_response(request)
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if services.totp_verify(profile, form.cleaned_data["code"]):
             request.session.pop(PENDING, None)
             auth_login(request, profile.user, backend=BACKEND)
             return redirect(_next(request))
+        user_login_failed.send(sender=login_code, credentials=credentials, request=request)
         request.session[TRIES] = request.session.get(TRIES, 0) + 1
         if request.session[TRIES] >= MAX_CODE_TRIES:
             request.session.pop(PENDING, None)

@@ -88,6 +88,7 @@ def register_all() -> None:
                 "valid_until",
             ],
             default_kind="discount_approver",
+            awaiting={"status": "pending"},
             on_approved=_quote_decided(True),
             on_rejected=_quote_decided(False),
         )
@@ -99,6 +100,7 @@ def register_all() -> None:
             amount_field="amount",
             summary_fields=["number", "title", "customer", "owner", "amount", "start_date", "end_date"],
             default_kind="discount_approver",
+            awaiting={"status": "pending"},
             on_approved=_contract_decided(True),
             on_rejected=_contract_decided(False),
         )

@@ -254,7 +254,7 @@ def _first_cards(
             sources += " CROSS JOIN unnest(%s::bigint[]) AS board_o(owner_id)"
             params.append(list(owner_ids or ()))
         sql = (
-            "SELECT card_id FROM (SELECT c.card_id, row_number() OVER "  # noqa: S608 - compiled by the ORM
+            "SELECT card_id FROM (SELECT c.card_id, row_number() OVER "  # noqa: S608 - compiled by the ORM # nosec B608
             "(PARTITION BY c.card_stage ORDER BY c.card_position, c.card_id) AS card_rank "
             f"FROM {sources} CROSS JOIN LATERAL ({inner_sql}) AS c(card_id, card_stage, card_position)) AS ranked "
             "WHERE card_rank <= %s"

@@ -39,6 +39,7 @@ def register_all() -> None:
             title=lambda e: f"{e.category} {e.spent_on:%Y-%m-%d}",
             summary_fields=["category", "amount", "currency", "spent_on", "description", "owner", "customer"],
             default_kind="manager",
+            awaiting={"status": "submitted"},
             check=_check,
             on_approved=_decided(True),
             on_rejected=_decided(False),

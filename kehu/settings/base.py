@@ -59,6 +59,9 @@ INSTALLED_APPS = [
     "kehu.automation",
     "kehu.portal",
     "kehu.approvals",
+    "kehu.integrations",
+    "kehu.security",
+    "kehu.privacy",
 ]
 
 MIDDLEWARE = [
@@ -73,6 +76,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "kehu.portal.middleware.PortalBoundaryMiddleware",  # portal users reach /portal/ only
+    # idle and absolute session expiry, a role's required two-factor set-up, the new-device cookie
+    "kehu.security.middleware.SessionSecurityMiddleware",
     "kehu.core.middleware.UserLanguageMiddleware",
     "kehu.core.middleware.LoginRequiredMiddleware",
     "kehu.core.middleware.UserTimezoneMiddleware",
@@ -152,12 +157,32 @@ AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "ui:home"
 LOGOUT_REDIRECT_URL = "login"
+# Password policy (docs/security.md): a minimum length, not like the user's own details, not a leaked password
+# (kehu/security/data/breached-passwords.txt.gz: Django's common list and the top Chinese passwords), not digits only.
+KEHU_PASSWORD_MIN_LENGTH = int(os.environ.get("KEHU_PASSWORD_MIN_LENGTH", "10"))
+KEHU_BREACHED_PASSWORDS_FILE = os.environ.get("KEHU_BREACHED_PASSWORDS_FILE", "")
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {
+            "user_attributes": ("username", "first_name", "last_name", "email", "display_name", "phone")
+        },
+    },
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": KEHU_PASSWORD_MIN_LENGTH},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "kehu.security.passwords.BreachedPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sessions (kehu/security/middleware.py): signed out after KEHU_SESSION_IDLE_MINUTES without a request and
+# KEHU_SESSION_MAX_HOURS after signing in, whatever happens (0 turns either off).
+KEHU_SESSION_IDLE_MINUTES = int(os.environ.get("KEHU_SESSION_IDLE_MINUTES", "120"))
+KEHU_SESSION_MAX_HOURS = int(os.environ.get("KEHU_SESSION_MAX_HOURS", "12"))
+# `kehu backup` (kehu/security/backup.py, docs/deployment.md): the folder of backups when --to is not given
+KEHU_BACKUP_DIR = os.environ.get("KEHU_BACKUP_DIR", "")
+SESSION_COOKIE_AGE = KEHU_SESSION_MAX_HOURS * 3600 if KEHU_SESSION_MAX_HOURS else 14 * 24 * 3600
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -174,8 +199,11 @@ MEDIA_ROOT = VAR_DIR / "media"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "kehu.core.signin.ThrottledTokenAuthentication",
+        # scoped tokens (Bearer kehu_…) and the older DRF tokens (Token <key>), ADR 0022
+        "kehu.integrations.auth.ApiTokenAuthentication",
     ],
+    # a scoped token's scopes and its own rate limit (kehu/integrations/throttling.py)
+    "DEFAULT_THROTTLE_CLASSES": ["kehu.integrations.throttling.ApiTokenThrottle"],
     "DEFAULT_PERMISSION_CLASSES": ["kehu.core.drf.ModelAccessPermission"],
     "DEFAULT_PAGINATION_CLASS": "kehu.core.drf.KehuPagination",
     "PAGE_SIZE": 50,
@@ -201,6 +229,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "VerdictEnum": "kehu.approvals.api.VERDICTS",
+        "PrivacyRequestKindEnum": "kehu.privacy.models.RequestKind",
+        "PrivacyRequestChannelEnum": "kehu.privacy.models.RequestChannel",
+        "PrivacyRequestStatusEnum": "kehu.privacy.models.RequestStatus",
         "LanguageEnum": "kehu.settings.base.LANGUAGES",
         "ValueSegmentEnum": "kehu.analytics.models_value.ValueSegment",
         "RfmSegmentEnum": "kehu.analytics.rfm.Segment",
@@ -223,6 +254,7 @@ SPECTACULAR_SETTINGS = {
         "ApprovalDecisionEnum": "kehu.sales.models.ApprovalDecision",
         "OrderStatusEnum": "kehu.sales.models.OrderStatus",
         "OrderKindEnum": "kehu.sales.models.OrderKind",
+        "ApiTokenKindEnum": "kehu.integrations.models.TokenKind",
         "ContractStatusEnum": "kehu.sales.models.ContractStatus",
         "InstalmentStatusEnum": "kehu.sales.models.InstalmentStatus",
         "InvoiceStatusEnum": "kehu.sales.models.InvoiceStatus",
@@ -244,6 +276,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "kehu.core.drf.schema_error_responses",
+        "kehu.integrations.schema.examples_and_headers",
     ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -1,7 +1,8 @@
 """Apply TSVs of translations to the zh_Hans catalogue (used when adding strings and after merges).
 
 A line is `msgid<TAB>translation`, or `msgctxt<TAB>msgid<TAB>translation` for an entry with a context
-(pgettext); a two-column line never touches an entry that has a context.
+(pgettext); a two-column line never touches an entry that has a context. A tab or a line break inside a string is
+written `\\t` / `\\n`.
 """
 
 import sys
@@ -16,7 +17,8 @@ def main(paths: list[str]) -> int:
     table: dict[tuple[str | None, str], str] = {}
     for path in paths:
         for line in Path(path).read_text(encoding="utf-8").splitlines():
-            parts = line.split("\t")
+            # a tab or a line break inside a string is written `\t` / `\n` (one entry per line)
+            parts = [p.replace("\\n", "\n").replace("\\t", "\t") for p in line.split("\t")]
             if len(parts) == 2:
                 table[(None, parts[0])] = parts[1]
             elif len(parts) == 3:

@@ -1,4 +1,5 @@
-"""Quality gates run by `make test` before the suite: lint, format, migrations, deploy checks, API schema."""
+"""Quality gates run by `make test` before the suite: lint, format, types, security lint (bandit), migrations,
+deploy checks, API schema."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ def main() -> int:
         "DJANGO_SETTINGS_MODULE": "kehu.settings.production",
         "SECRET_KEY": "gate-check-" + "x7Kq9vP2mZ4rT8wY1nB6cF3hJ5sD0gL" * 2,
         "ALLOWED_HOSTS": "crm.example.com",
+        # privacy keys come from the environment in production (docs/privacy.md); gate-only values
+        "KEHU_PRIVACY_KEYS": "Z2F0ZS1jaGVjay1wcml2YWN5LWtleS0wMDAwMDAwMDA=",
+        "KEHU_PRIVACY_INDEX_KEY": "gate-check-blind-index-key",
     }
     test_env = {"DJANGO_SETTINGS_MODULE": "kehu.settings.test"}
     # the use-case layer is type-checked: every services/selectors module, the record service, the access engine
@@ -43,6 +47,8 @@ def main() -> int:
         ("ruff check", [str(BIN / "ruff"), "check", "."], None),
         ("ruff format", [str(BIN / "ruff"), "format", "--check", "."], None),
         ("mypy (services, selectors)", [str(BIN / "mypy"), *typed], test_env),
+        # security lint; reviewed exceptions in pyproject.toml [tool.bandit] and `# nosec` lines (docs/security.md)
+        ("bandit", [str(BIN / "bandit"), "-c", "pyproject.toml", "-r", "kehu", "-q"], None),
         (
             "makemigrations --check",
             [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
-from kehu.core import customfields, exports, records, registry
+from kehu.core import customfields, exports, layouts, records, registry
 from kehu.core.access import Access
 from kehu.core.exceptions import BusinessRuleError, FieldNotWritable, StaleRecordError
 from kehu.core.filters import drop_hidden_filters, visible_ordering
@@ -227,9 +227,16 @@ class RecordListView(AccessMixin, TemplateView):
         for d in self.custom_definitions:
             if d.show_in_list:
                 cols.append(Column(f"custom.{d.key}", d.label))
-        return cols
+        # the role's layout picks and orders the columns among those (never one the rights removed)
+        return layouts.list_columns(cols, layouts.layout_for(self.request.user, self.model))
 
     def get(self, request, *args, **kwargs):
+        if not request.GET:
+            defaults = layouts.default_filters(
+                layouts.layout_for(request.user, self.model), hidden=self.access.hidden_fields(self.model)
+            )
+            if defaults:  # the layout's default filters, visible in the address (clearing them keeps "?")
+                return HttpResponseRedirect(f"{request.path}?{urlencode(defaults)}")
         fmt = request.GET.get("export")
         if fmt in {"csv", "xlsx"}:
             if not self.access.can(Action.EXPORT, self.model):
@@ -391,9 +398,30 @@ class RecordDetailView(AccessMixin, TemplateView):
         return get_visible(qs, user=self.request.user, pk=self.kwargs["pk"])
 
     def field_rows(self, obj) -> list[tuple[str, object]]:
+        return list(self._named_rows(obj).values())
+
+    def field_sections(self, obj) -> list[tuple[str, list]] | None:
+        """The rows in the sections of the reader's layout (None without one); rows the rights removed stay
+        out. A page with its own rows (an overridden `field_rows`) keeps them."""
+        if type(self).field_rows is not RecordDetailView.field_rows:
+            return None
+        return layouts.detail_sections(
+            self._named_rows(obj), layouts.layout_for(self.request.user, self.model)
+        )
+
+    def _named_rows(self, obj) -> dict[str, tuple[str, object]]:
+        cached = getattr(self, "_rows_cache", None)
+        if cached is not None and cached[0] is obj:
+            return cached[1]
         hidden = self.access.hidden_fields(self.model)
-        rows = []
-        for name in self.fields:
+        rows: dict[str, tuple[str, object]] = {}
+        layout = layouts.layout_for(self.request.user, self.model)
+        # a layout may show more of the model's fields than the page lists; the rights still decide
+        names = list(self.fields)
+        if layout is not None:
+            known = {f.name for f in layouts.model_fields(self.model._meta.label_lower)}
+            names += [n for n in layout.order() if n in known and n not in names]
+        for name in names:
             if name in hidden:
                 continue
             field = self.model._meta.get_field(name)
@@ -403,10 +431,11 @@ class RecordDetailView(AccessMixin, TemplateView):
                 value = getattr(obj, f"get_{name}_display")()
             else:
                 value = getattr(obj, name)
-            rows.append((field.verbose_name, value))
+            rows[name] = (field.verbose_name, value)
         if hasattr(obj, "custom") and "custom" not in hidden:
             for d in customfields.definitions(self.model):
-                rows.append((d.label, (obj.custom or {}).get(d.key)))
+                rows[f"custom.{d.key}"] = (d.label, (obj.custom or {}).get(d.key))
+        self._rows_cache = (obj, rows)
         return rows
 
     def history_extra_ids(self, obj) -> list:
@@ -425,6 +454,7 @@ class RecordDetailView(AccessMixin, TemplateView):
             {
                 "object": obj,
                 "field_rows": self.field_rows(obj),
+                "field_sections": self.field_sections(obj),
                 "history": self.history(obj),
                 "can_write": self.access.can(Action.CHANGE, self.model) and self.access.can_write_record(obj),
                 "edit_url_name": self.edit_url_name,
@@ -484,6 +514,8 @@ class RecordFormView(AccessMixin, TemplateView):
             if "custom" in readonly:
                 for n in names:
                     form.fields[n].disabled = True
+        # the role's layout, on what the rights left: order, sections, required, read-only, help texts
+        layouts.apply_to_form(form, layouts.layout_for(self.request.user, self.model), hidden=hidden)
         return form
 
     def form_data(self, form) -> dict:

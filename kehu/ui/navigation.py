@@ -172,21 +172,28 @@ SECTIONS = [
 ADMIN_ITEMS = [
     ("users", _("Users"), "core:users", "user"),
     ("lockouts", _("Sign-in lockouts"), "core:lockouts", "shield"),
+    ("signins", _("Sign-in history"), "security:logins", "shield"),
+    ("twofactor", _("Two-factor sign-in by role"), "security:roles", "shield"),
     ("departments", _("Departments"), "core:departments", "tree"),
     ("teams", _("Teams"), "core:teams", "users"),
     ("roles", _("Roles & permissions"), "core:roles", "shield"),
     ("customfields", _("Custom fields"), "core:customfields", "sliders"),
+    ("layouts", _("Form layouts"), "core:layouts", "sliders"),
     ("tags", _("Tags"), "core:tags", "tag"),
     ("transfer", _("Transfer records"), "core:transfer", "swap"),
     ("audit", _("Audit trail"), "core:audit", "history"),
     ("automation", _("Workflow rules"), "automation:rules", "sliders"),
     ("approval_chains", _("Approval chains"), "approvals:chains", "check"),
+    ("api_tokens", _("API tokens"), "integrations:tokens", "shield"),
+    ("webhooks", _("Webhooks"), "integrations:webhooks", "swap"),
+    ("privacy", _("Privacy requests"), "privacy:requests", "shield"),
 ]
 #: administration items that a role without administration rights may be granted on its own
 ADMIN_ITEM_GRANTS = {
     "audit": ("view", "core.auditentry"),
     "automation": ("view", "automation.rule"),
     "approval_chains": ("change", "approvals.approvalchain"),
+    "privacy": ("view", "privacy.privacyrequest"),
 }
 
 

@@ -71,7 +71,8 @@ def test_migration_and_service_define_the_same_default_chains():
     import importlib
 
     migration = importlib.import_module("kehu.approvals.migrations.0002_default_chains")
-    assert migration.DEFAULTS == engine.DEFAULT_CHAINS
+    campaigns = importlib.import_module("kehu.approvals.migrations.0003_campaigns_and_adoption")
+    assert migration.DEFAULTS + campaigns.DEFAULTS == engine.DEFAULT_CHAINS
 
 
 def test_default_chains_exist_and_expenses_go_to_the_manager_not_the_discount_approver(org, category):

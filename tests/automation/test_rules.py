@@ -20,6 +20,8 @@ from kehu.core import records
 from kehu.core.models import FieldGrant, Notification, Scope
 from kehu.customers.models import Customer
 from kehu.customers.services import customer_update
+from kehu.integrations import sender
+from kehu.integrations.models import AllowedHost
 from tests.factories import UserFactory, grant, user_with
 
 pytestmark = pytest.mark.django_db
@@ -68,6 +70,8 @@ class Hook(BaseHTTPRequestHandler):
 def hook_server():
     """A real local HTTP server (no mock): records what it receives and answers with Hook.status."""
     Hook.received, Hook.status = [], 200
+    # webhooks reach a loopback address only when an administrator allowed it (SSRF guard, ADR 0022)
+    AllowedHost.objects.get_or_create(host="127.0.0.1")
     server = HTTPServer(("127.0.0.1", 0), Hook)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -167,9 +171,11 @@ def test_webhook_is_signed_and_carries_only_fields_the_owner_may_see(on_commit, 
     headers, body = Hook.received[0]
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     assert headers["X-Kehu-Signature"] == expected
+    assert sender.verify(secret, headers["Kehu-Signature"], body)  # the one sender's timestamped signature
     payload = json.loads(body)
     assert payload["record"]["id"] == customer.pk and payload["record"]["fields"]["city"] == "上海"
     assert "tax_id" not in payload["record"]["fields"] and b"SECRET" not in body
+    assert b"secret" not in body.lower()  # nor in a derived column (the search bag tags the tax id's tokens)
 
 
 def test_rules_act_in_the_owner_scope_and_never_leak_through_notifications(on_commit):

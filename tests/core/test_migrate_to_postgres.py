@@ -69,7 +69,10 @@ def test_cli_takes_hyphenated_name_and_target(monkeypatch):
 
 @pytest.fixture(scope="module")
 def demo_sqlite(tmp_path_factory):
-    """The demo database as `make run` builds it, on SQLite (in a subprocess: the suite runs on PostgreSQL)."""
+    """The demo database as `make run` builds it, on SQLite (in a subprocess: the suite runs on PostgreSQL).
+    Skipped before it is built when the suite runs on SQLite (the round trip needs PostgreSQL)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("moves SQLite into PostgreSQL: runs in the CI PostgreSQL run")
     var = tmp_path_factory.mktemp("sqlite-demo")
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}}
     env.update(KEHU_VAR_DIR=str(var), DJANGO_SETTINGS_MODULE="kehu.settings.dev")
@@ -83,8 +86,6 @@ def demo_sqlite(tmp_path_factory):
 
 @pytest.mark.django_db(transaction=True)
 def test_demo_database_round_trips(demo_sqlite):
-    if connection.vendor != "postgresql":
-        pytest.skip("moves SQLite into PostgreSQL: runs in the CI PostgreSQL run")
     from django.contrib.contenttypes.models import ContentType
 
     from kehu.core.models import AuditEntry

@@ -25,10 +25,11 @@ def test_build_a_rule_dry_run_switch_on_and_see_it_fire(seeded, context_factory,
     page.fill("input[name=name]", "拉萨新客户")
     page.select_option("select[name=model]", "customers.customer")
     page.select_option("select[name=trigger]", "created")
-    page.fill(
-        "textarea[name=conditions]",
-        json.dumps({"match": "all", "conditions": [{"field": "city", "op": "eq", "value": "拉萨"}]}),
-    )
+    # the conditions in the visual builder (marketing's segment rule builder over the record type's fields)
+    page.click("[data-testid=rule-builder] [data-testid=add-condition]")
+    page.locator("[data-testid=rule-row] [data-role=field]").first.select_option("city")
+    page.locator("[data-testid=rule-row] [data-role=op]").first.select_option("eq")
+    page.locator("[data-testid=rule-row] [data-role=value]").first.fill("拉萨")
     page.fill(
         "textarea[name=actions]",
         json.dumps(
@@ -43,6 +44,7 @@ def test_build_a_rule_dry_run_switch_on_and_see_it_fire(seeded, context_factory,
     page.wait_for_selector("[data-testid=rule-status]")
     rule = Rule.objects.get(name="拉萨新客户")
     assert not rule.active
+    assert rule.conditions["conditions"] == [{"field": "city", "op": "eq", "value": "拉萨"}]
 
     # a dry run against an existing customer: the conditions do not hold for one outside Lhasa
     other = Customer.objects.exclude(city="拉萨").first()

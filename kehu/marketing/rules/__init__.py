@@ -40,7 +40,15 @@ from .base import (
     RuleField,
     register_field,
 )
-from .compiler import available_fields, builder_schema, compile_rules, describe, jsonable, parse_definition
+from .compiler import (
+    available_fields,
+    builder_schema,
+    compile_rules,
+    describe,
+    jsonable,
+    parse_definition,
+    schema_for_fields,
+)
 from .fields import custom_fields, register_builtin_fields
 
 __all__ = [
@@ -56,6 +64,7 @@ __all__ = [
     "RuleField",
     "available_fields",
     "builder_schema",
+    "schema_for_fields",
     "compile_rules",
     "describe",
     "custom_fields",

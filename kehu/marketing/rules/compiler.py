@@ -237,22 +237,33 @@ def jsonable(definition: dict) -> dict:
     return convert(definition)
 
 
-def builder_schema(access: Access | None) -> dict:
-    """What the rule builder page needs: fields by group with operators, value kinds and choices."""
-    from kehu.interactions.models import InteractionChannel
+def product_choices() -> list[dict]:
+    """The active products a "bought" condition offers (first 500 by name)."""
     from kehu.products.models import Product
 
-    products = [
+    return [
         {"value": str(pk), "label": f"{name} ({sku})"}
         for pk, name, sku in Product.objects.filter(active=True)
         .order_by("name")
         .values_list("pk", "name", "sku")[:500]
     ]
+
+
+def builder_schema(access: Access | None) -> dict:
+    """What the rule builder page needs: fields by group with operators, value kinds and choices."""
+    return schema_for_fields(available_fields(access), products=product_choices())
+
+
+def schema_for_fields(rule_fields, *, products: list[dict] | None = None) -> dict:
+    """The builder's schema for any list of rule fields (segments' own; workflow rules' fields of a record
+    type, kehu.automation.conditions)."""
+    from kehu.interactions.models import InteractionChannel
+
     fields = []
-    for rf in available_fields(access):
+    for rf in rule_fields:
         choices = None
         if rf.kind == "product":
-            choices = products
+            choices = products if products is not None else product_choices()
         elif rf.choices:
             choices = [{"value": str(v), "label": str(label)} for v, label in rf.choices()]
         fields.append(

@@ -13,8 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core import audit, records
-from kehu.core.access import Access
-from kehu.core.models import Action, AuditAction
+from kehu.core.models import AuditAction
 from kehu.interactions.models import Task
 
 from ..models import (
@@ -66,34 +65,62 @@ def _set_status(campaign: Campaign, by, status: str, allowed: tuple[str, ...], *
     return locked
 
 
-def campaign_submit(*, campaign: Campaign, by) -> Campaign:
-    """Ask for approval: needs at least one target segment and one send step."""
+def campaign_submit(*, campaign: Campaign, by, reason: str = "") -> Campaign:
+    """Ask for approval: needs at least one target segment and one send step. The campaign becomes "awaiting
+    approval" and a request starts on the approval engine (the campaign chain that matches: by default one
+    step, anyone who may change the campaign other than its owner — four eyes; kehu/marketing/approvals.py)."""
+    from kehu.approvals.services import start_approval
+
     if not campaign.segments.exists():
         raise ValidationError(_("Choose at least one target segment."))
     if not campaign.steps.filter(kind=StepKind.SEND).exists():
         raise ValidationError(_("Add at least one email step to the journey."))
-    return _set_status(
-        campaign, by, CampaignStatus.PENDING_APPROVAL, (CampaignStatus.DRAFT,), submitted_at=timezone.now()
-    )
+    with transaction.atomic():
+        locked = _set_status(
+            campaign,
+            by,
+            CampaignStatus.PENDING_APPROVAL,
+            (CampaignStatus.DRAFT,),
+            submitted_at=timezone.now(),
+        )
+        start_approval(locked, by, reason=reason)
+    return locked
 
 
-def campaign_approve(*, campaign: Campaign, by) -> Campaign:
-    """Approve a submitted campaign. Four eyes: the approver needs the change right and write scope on the
-    campaign and is not its owner (a superuser may approve their own)."""
-    if campaign.owner_id == by.pk and not by.is_superuser:
+def _decide(campaign: Campaign, by, approve: bool, comment: str) -> Campaign:
+    """Decide the current step of the campaign's request on the engine; the last step's approval (or any
+    rejection) sets the status (kehu/marketing/approvals.py). Refusals keep their old wording: not awaiting
+    approval (ValidationError), the owner deciding their own campaign (PermissionDenied)."""
+    from kehu.approvals.services import approval_decide_record
+    from kehu.core.exceptions import BusinessRuleError
+
+    current = Campaign.objects.get(pk=campaign.pk)
+    if current.status != CampaignStatus.PENDING_APPROVAL:
+        raise ValidationError(
+            _("A campaign that is “%(status)s” cannot do this.") % {"status": current.get_status_display()}
+        )
+    if current.owner_id == by.pk and not by.is_superuser:
         raise PermissionDenied(_("Someone other than the campaign's owner must approve it."))
-    return _set_status(
-        campaign,
-        by,
-        CampaignStatus.APPROVED,
-        (CampaignStatus.PENDING_APPROVAL,),
-        approved_by=by,
-        approved_at=timezone.now(),
-    )
+    try:
+        approval_decide_record(record=current, approve=approve, comment=comment, by=by)
+    except BusinessRuleError as exc:
+        raise ValidationError(str(exc)) from None
+    current.refresh_from_db()
+    campaign.status, campaign.version = current.status, current.version
+    campaign.approved_by_id, campaign.approved_at = current.approved_by_id, current.approved_at
+    return current
 
 
-def campaign_reject(*, campaign: Campaign, by) -> Campaign:
-    return _set_status(campaign, by, CampaignStatus.DRAFT, (CampaignStatus.PENDING_APPROVAL,))
+def campaign_approve(*, campaign: Campaign, by, comment: str = "") -> Campaign:
+    """Approve the campaign's current approval step (an approver of that step on the engine, never the owner;
+    a superuser may approve their own)."""
+    return _decide(campaign, by, True, comment)
+
+
+def campaign_reject(*, campaign: Campaign, by, comment: str = "") -> Campaign:
+    """Send the campaign back to draft (an approver of the current step; the comment, saying why, is
+    required)."""
+    return _decide(campaign, by, False, comment)
 
 
 def campaign_launch(*, campaign: Campaign, by) -> Campaign:
@@ -225,13 +252,11 @@ def step_delete(*, campaign: Campaign, step: JourneyStep, by) -> None:
 
 
 def can_approve(user, campaign: Campaign) -> bool:
-    access = Access.of(user)
-    return (
-        campaign.status == CampaignStatus.PENDING_APPROVAL
-        and access.can(Action.CHANGE, Campaign)
-        and access.can_write_record(campaign)
-        and (campaign.owner_id != user.pk or user.is_superuser)
-    )
+    """The user may decide the campaign's current approval step (the engine's rule: a task of the step, or a
+    superuser; never the owner)."""
+    from kehu.approvals.services import can_decide
+
+    return campaign.status == CampaignStatus.PENDING_APPROVAL and can_decide(user, campaign)
 
 
 # -- the journey engine ------------------------------------------------------------------------------------------

@@ -29,11 +29,13 @@ SCHEDULES: list[tuple[str, int, dict]] = [
     ("campaign_scheduler", 60, {}),
     ("automation_scheduler", 60, {}),
     ("approvals_scheduler", 300, {}),
+    ("webhooks_scheduler", 30, {}),
     ("resume_imports", 300, {}),
     ("reports_scheduler", 3600, {}),
     ("analytics_score", 86400, {"enqueue": True}),
     ("analytics_nba", 86400, {"enqueue": True}),
     ("forecast_snapshot", 86400, {}),
+    ("privacy_retention", 86400, {}),
 ]
 
 

@@ -29,6 +29,7 @@ APP_SEEDERS = [
     "kehu.marketing.demo",
     "kehu.portal.demo",
     "kehu.approvals.demo_requests",
+    "kehu.automation.demo",  # last: the demo rules fire on what users do, not on the seed
 ]
 
 

@@ -1,5 +1,7 @@
-// The segment rule builder: edits the rule tree (kehu/marketing/rules/) held in the form's #segment-definition
-// field, and after every change asks the server for the live count and a sample of members in the user's scope.
+// The rule builder: edits a rule tree (kehu/marketing/rules/) held in a form field, and — where the page gives a
+// preview URL — after every change asks the server for the live count and a sample of members in the user's
+// scope. Segments use it as is (#segment-definition); other pages (workflow rules' conditions) name their field,
+// field catalogue and words on the #rule-builder element: data-target, data-schema, data-texts.
 // No inline script (Content-Security-Policy, docs/adr/0007): the field catalogue and the words come from
 // json_script blocks rendered by the page.
 (function () {
@@ -24,10 +26,23 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     var root = document.getElementById("rule-builder");
-    var field = document.getElementById("segment-definition");
-    if (!root || !field) return;
-    var schema = JSON.parse(document.getElementById("segment-schema").textContent);
-    var t = JSON.parse(document.getElementById("segment-texts").textContent);
+    if (!root) return;
+    var field = document.getElementById(root.getAttribute("data-target") || "segment-definition");
+    if (!field) return;
+    var schema = JSON.parse(document.getElementById(root.getAttribute("data-schema") || "segment-schema").textContent);
+    var t = JSON.parse(document.getElementById(root.getAttribute("data-texts") || "segment-texts").textContent);
+    if (!schema.fields.length) return;
+    // a page whose fields depend on a record type select (a new workflow rule) reloads with the chosen type
+    var reloadOn = root.getAttribute("data-reload-on");
+    if (reloadOn && document.getElementById(reloadOn)) {
+      var shownFor = document.getElementById(reloadOn).value;
+      document.getElementById(reloadOn).addEventListener("change", function (e) {
+        if (e.target.value === shownFor) return;
+        var url = new URL(window.location.href);
+        url.searchParams.set("model", e.target.value);
+        window.location.assign(url.toString());
+      });
+    }
     var byKey = {};
     schema.fields.forEach(function (f) { byKey[f.key] = f; });
     var noValue = new Set(schema.no_value);
@@ -52,6 +67,7 @@
     }
 
     function preview() {
+      if (!root.getAttribute("data-preview-url")) return;
       var countEl = document.getElementById("segment-count");
       var errorsEl = document.getElementById("segment-errors");
       var sampleEl = document.getElementById("segment-sample");
