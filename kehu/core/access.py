@@ -137,13 +137,13 @@ class Access:
         quote = connection.ops.quote_name
         roles = User.roles.through._meta
         user_roles = (
-            f"SELECT ur.{quote(roles.get_field('role').column)} FROM {quote(roles.db_table)} ur "  # noqa: S608 - model names
+            f"SELECT ur.{quote(roles.get_field('role').column)} FROM {quote(roles.db_table)} ur "  # noqa: S608 # nosec B608 - model names
             f"WHERE ur.{quote(roles.get_field('user').column)} = %s"
         )
         flags = ", ".join(f"g.{quote('can_' + a)}" for a in _GRANT_ACTIONS)
         nulls = ", ".join("NULL" for _ in _GRANT_ACTIONS)
         sql = (
-            f"SELECT 'g', g.role_id, g.model, {flags}, g.read_scope, g.write_scope, NULL, NULL "  # noqa: S608
+            f"SELECT 'g', g.role_id, g.model, {flags}, g.read_scope, g.write_scope, NULL, NULL "  # noqa: S608 # nosec B608 - model names
             f"FROM {quote(ModelGrant._meta.db_table)} g WHERE g.role_id IN ({user_roles}) "
             f"UNION ALL SELECT 'f', f.role_id, f.model, {nulls}, NULL, NULL, f.field, f.access "
             f"FROM {quote(FieldGrant._meta.db_table)} f WHERE f.role_id IN ({user_roles})"
@@ -452,7 +452,7 @@ def department_member_ids(root_id: int) -> set[int]:
     parent = quote(Department._meta.get_field("parent").column)
     in_department = quote(User._meta.get_field("department").column)
     sql = (
-        f"WITH RECURSIVE subtree(id) AS (SELECT r.id FROM {department} r WHERE r.id = %s "  # noqa: S608
+        f"WITH RECURSIVE subtree(id) AS (SELECT r.id FROM {department} r WHERE r.id = %s "  # noqa: S608 # nosec B608 - model names
         f"UNION SELECT d.id FROM {department} d "
         f"JOIN subtree s ON d.{parent} = s.id) "
         f"SELECT u.id FROM {user} u WHERE u.{in_department} IN (SELECT id FROM subtree)"
