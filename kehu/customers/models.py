@@ -256,6 +256,8 @@ class Customer(OwnedModel, CustomFieldsModel):
             models.Index(fields=["-updated_at"]),
         ]
 
+    choice_label_fields = ("name",)  # what __str__ reads (choice lists, list_only of other lists' rows)
+
     def __str__(self) -> str:
         return self.name
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("leads/", views.LeadList.as_view(), name="leads"),
     path("leads/bulk/", BulkActionView.as_view(model=Lead), name="leads_bulk"),
     path("leads/new/", views.LeadEdit.as_view(), name="lead_create"),
+    path("leads/import/", views.LeadImport.as_view(), name="lead_import"),
     path("leads/<int:pk>/", views.LeadDetail.as_view(), name="lead"),
     path("leads/<int:pk>/edit/", views.LeadEdit.as_view(), name="lead_edit"),
     path("leads/<int:pk>/log/", views.LeadActivityCreate.as_view(), name="lead_log"),

@@ -23,12 +23,13 @@ from . import selectors
 from .filters import LeadFilter, OpportunityFilter
 from .forms import AssignmentRuleForm, LeadActivityForm, LeadForm, LeadWebFormForm, MoveForm, OpportunityForm
 from .models import AssignmentRule, Lead, LeadWebForm, Opportunity
-from .services import conversion, leads, opportunities
+from .services import conversion, lead_import, leads, opportunities
 
 
 # ------------------------------------------------------------------------------------------------ leads
 class LeadList(RecordListView):
     model = Lead
+    template_name = "sales/lead_list.html"  # the generic list with an "Import" button
     title = gettext_lazy("Leads")
     columns = [
         Column("company", gettext_lazy("Company"), "company", link=True),
@@ -61,6 +62,42 @@ class LeadList(RecordListView):
         "currency",
         "need",
     ]
+
+
+class LeadImport(View):
+    """Leads from a CSV file (services.lead_import): all rows or none, each problem with its row number."""
+
+    template_name = "sales/lead_import.html"
+
+    def _check(self, request):
+        access = Access.of(request.user)
+        if not (access.can("import", Lead) and access.can("add", Lead)):
+            raise PermissionDenied(_("You do not have the import right on leads."))
+
+    def get(self, request):
+        self._check(request)
+        return render(request, self.template_name, {"title": _("Import leads"), "use_rules": True})
+
+    def post(self, request):
+        self._check(request)
+        upload = request.FILES.get("file")
+        use_rules = request.POST.get("use_rules") == "1"
+        if upload is None:
+            errors, ignored = [_("Choose a CSV file.")], []
+        else:
+            result = lead_import.leads_import(raw=upload.read(), by=request.user, use_rules=use_rules)
+            if not result.errors:
+                messages.success(request, _("%(n)d leads imported.") % {"n": len(result.created)})
+                if result.ignored_columns:
+                    messages.info(
+                        request,
+                        _("Columns not recognised (left out): %(columns)s")
+                        % {"columns": ", ".join(result.ignored_columns)},
+                    )
+                return redirect("sales:leads")
+            errors, ignored = result.errors[:50], result.ignored_columns
+        ctx = {"title": _("Import leads"), "errors": errors, "ignored": ignored, "use_rules": use_rules}
+        return render(request, self.template_name, ctx, status=400)
 
 
 class LeadDetail(RecordDetailView):
@@ -223,6 +260,18 @@ class OpportunityList(RecordListView):
     search_fields = ("name", "customer__name")
     default_sort = "expected_close_date"
     select_related = ("customer", "owner", "stage")
+    # the rows load what the columns show (not the deal's and its customer's every column: texts, JSON,
+    # the customer's search vector)
+    list_only = (
+        "name",
+        "customer",
+        "stage",
+        "amount",
+        "currency",
+        "probability",
+        "expected_close_date",
+        "owner",
+    )
     create_url_name = "sales:opportunity_create"
     detail_url_name = "sales:opportunity"
     export_fields = [

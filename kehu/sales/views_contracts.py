@@ -16,7 +16,7 @@ from kehu.core.selectors import get_visible, scoped
 from kehu.customers.models import Customer
 from kehu.ui.generic import Column, RecordDetailView, RecordFormView, RecordListView
 
-from . import selectors, selectors_collections
+from . import selectors_collections
 from .forms_documents import ContractForm, InstalmentPlanForm, InvoiceRequestForm, PaymentForm
 from .models import Contract, ContractStatus, Instalment, InvoiceRequest, Payment, Quote
 from .services import contracts, receivables
@@ -245,8 +245,10 @@ class Receivables(View):
         if team.isdigit():
             from kehu.core.models import Team
 
-            team_obj = Team.objects.filter(pk=int(team)).first()
-            owner_ids = selectors.team_member_ids(team_obj) if team_obj else []
+            # the members (none for an unknown team) in one statement: the team itself is not shown
+            owner_ids = list(
+                Team.members.through.objects.filter(team_id=int(team)).values_list("user_id", flat=True)
+            )
         return render(
             request,
             "sales/contract_receivables.html",

@@ -34,7 +34,7 @@ from kehu.core.models import Action, CustomFieldType, SavedView, Tag, User
 from kehu.core.pagination import MAX_COUNT, CappedPaginator  # noqa: F401 - MAX_COUNT re-exported for apps
 from kehu.core.selectors import get_visible, record_history, saved_views, scoped
 
-from .widgets import choice_rows, fast_selects, options_html
+from .widgets import choice_rows, fast_selects, rows_html
 
 
 @dataclass
@@ -88,6 +88,10 @@ class RecordListView(AccessMixin, TemplateView):
     detail_url_name: str | None = None
     row_template = None
     list_key: str | None = None
+    #: the fields the rows show (names of the model's fields; a foreign key loads the related record's
+    #: `choice_label_fields`): the page's rows are read with these columns only, not every column of the
+    #: record and of each select_related record (search vectors, JSON, texts). None: every column.
+    list_only: tuple[str, ...] | None = None
 
     @cached_property
     def shared_choices(self) -> dict:
@@ -102,6 +106,24 @@ class RecordListView(AccessMixin, TemplateView):
         if key not in self.shared_choices:
             self.shared_choices[key] = choice_rows(queryset)
         return self.shared_choices[key]
+
+    def only_fields(self) -> list[str]:
+        """`list_only` as .only() arguments: the primary key, each field, a foreign key's id and its related
+        record's label fields, and the custom values when a custom column is shown."""
+        meta = self.model._meta
+        fields = [meta.pk.name]
+        for name in self.list_only or ():
+            field = meta.get_field(name)
+            fields.append(name)
+            if field.is_relation and field.many_to_one:
+                related = field.related_model
+                labels = getattr(related, "choice_label_fields", None)
+                if labels is None:
+                    raise ValueError(f"{related._meta.label} declares no choice_label_fields for list_only")
+                fields += [f"{name}__{related._meta.pk.name}", *(f"{name}__{f}" for f in labels)]
+        if any(c.name.startswith("custom.") for c in self.visible_columns()):
+            fields.append("custom")
+        return fields
 
     def get_list_key(self) -> str:
         return self.list_key or self.model._meta.label_lower
@@ -232,6 +254,8 @@ class RecordListView(AccessMixin, TemplateView):
         number = self.request.GET.get("page", "")
         paginator = CappedPaginator(qs, self.paginate_by, page=int(number) if number.isdigit() else 1)
         page: Page = paginator.get_page(number)
+        if self.list_only is not None:
+            page.object_list = page.object_list.only(*self.only_fields())
         params = self.request.GET.copy()
         params.pop("page", None)
         sort_params = params.copy()
@@ -256,7 +280,7 @@ class RecordListView(AccessMixin, TemplateView):
                 "detail_url_name": self.detail_url_name,
                 "row_template": self.row_template,
                 "custom_filters": self.custom_filter_fields(),
-                "bulk_user_options": options_html(self.active_user_choices(), set())
+                "bulk_user_options": rows_html(self.active_user_choices(), set(), self.shared_choices)
                 if self.access.can(Action.TRANSFER, self.model)
                 else "",
                 "bulk_tags": Tag.objects.all() if hasattr(self.model, "tags") else [],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape as _html_escape
+
 from django import forms
 from django.core.exceptions import EmptyResultSet
 from django.forms.utils import flatatt
@@ -34,6 +36,12 @@ class RecordPicker(forms.Widget):
         return context
 
 
+def _esc(value) -> str:
+    """django.utils.html.escape without its lazy-string wrapper (the same text: html.escape of str(value));
+    a list page escapes ~1,200 option values and labels."""
+    return _html_escape(value if type(value) is str else str(value))
+
+
 def options_html(choices, selected: set[str]) -> str:
     """The <option> elements of `choices` ((value, label) pairs; a list label makes an <optgroup>) in one
     pass: a list page's filter and bulk selects hold every active user, and Django's template per option
@@ -41,22 +49,51 @@ def options_html(choices, selected: set[str]) -> str:
     parts = []
     for value, label in choices:
         if isinstance(label, list | tuple):
-            parts.append(f'<optgroup label="{escape(value)}">{options_html(label, selected)}</optgroup>')
+            parts.append(f'<optgroup label="{_esc(value)}">{options_html(label, selected)}</optgroup>')
             continue
         value = "" if value is None else str(value)
         mark = " selected" if value in selected else ""
-        parts.append(f'<option value="{escape(value)}"{mark}>{escape(label)}</option>')
+        parts.append(f'<option value="{_esc(value)}"{mark}>{_esc(label)}</option>')
     return mark_safe("".join(parts))  # noqa: S308 - every value and label is escaped above # nosec B308 B703
 
 
+def rows_html(rows, selected: set[str], memo: dict | None = None) -> str:
+    """options_html of a page's shared choice rows ((pk, label), no groups), rendered once per page: `memo`
+    (the page's shared-choices dict) keeps the markup without a selection, and a selected value is marked by
+    replacing its one <option> tag (the same markup as options_html(rows, selected)). The owner filter and
+    the bulk action's owner select show the same 280 users."""
+    if memo is None:
+        return options_html(rows, selected)
+    key = ("html", id(rows))
+    entry = memo.get(key)
+    if entry is None or entry[0] is not rows:
+        entry = memo[key] = (rows, str(options_html(rows, set())))
+    html = entry[1]
+    for value in selected:
+        if value == "":
+            continue
+        tag = f'<option value="{_esc(value)}">'
+        html = html.replace(tag, f'<option value="{_esc(value)}" selected>', 1)
+    return mark_safe(html)  # noqa: S308 - rendered by options_html # nosec B308 B703
+
+
 class FastSelect(forms.Select):
-    """A <select> rendered without a template per option (same markup as Django's, one string join)."""
+    """A <select> rendered without a template per option (same markup as Django's, one string join).
+    `rows` (with `memo`): choice rows shared with other selects of the page, after the choices (the empty
+    and "none" options), rendered once per page (rows_html)."""
+
+    def __init__(self, attrs=None, choices=(), rows=None, memo=None):
+        super().__init__(attrs, choices)
+        self.rows, self.memo = rows, memo
 
     def render(self, name, value, attrs=None, renderer=None):
         final = self.build_attrs(self.attrs, attrs)
         selected = {"" if v is None else str(v) for v in self.format_value(value)}
+        options = options_html(self.choices, selected)
+        if self.rows is not None:
+            options += rows_html(self.rows, selected, self.memo)
         return mark_safe(  # noqa: S308 - every value and label is escaped by options_html # nosec B308 B703
-            f'<select name="{escape(name)}"{flatatt(final)}>{options_html(self.choices, selected)}</select>'
+            f'<select name="{escape(name)}"{flatatt(final)}>{options}</select>'
         )
 
 
@@ -105,9 +142,8 @@ def fast_selects(form, *, shared: dict | None = None) -> None:
             choices = [("", field.empty_label)] if field.empty_label is not None else []
             if getattr(field, "null_label", None):  # django-filter's "none" choice
                 choices.append((field.null_value, field.null_label))
-            choices += rows
+            fast = FastSelect(attrs=widget.attrs, choices=choices, rows=rows, memo=shared)
         else:
-            choices = list(field.choices)
-        fast = FastSelect(attrs=widget.attrs, choices=choices)
+            fast = FastSelect(attrs=widget.attrs, choices=list(field.choices))
         fast.is_required = widget.is_required
         field.widget = fast

@@ -5,7 +5,8 @@ p50/p95, the process's Python CPU time, the statements and their time. The clock
     DATABASE_URL=postgres://postgres@127.0.0.1:55432/test_kehu_salesperf nice -n 10 \\
         .venv/bin/python tests/bench/page_timer.py "/sales/receivables/?team=1" admin,manager,rep1 20
 
-PROF=1 adds a cProfile of one request and the five slowest statements. The process is tuned like a web worker
+PROF=1 adds a cProfile of one request and the five slowest statements; SQL=1 lists every statement of one
+request. The process is tuned like a web worker
 (kehu.wsgi calls kehu.core.runtime.tune_gc after start-up); KEHU_GC_TUNING=0 measures without it."""
 # ruff: noqa: E402, T201 - a script: Django is set up before the imports that need it; it prints
 
@@ -59,6 +60,9 @@ def main(url: str, usernames: list[str], runs: int) -> None:
         with connection.execute_wrapper(timed_statement):
             client.get(url)
         sql = sum(t for t, _sql in statements) * 1000
+        if os.environ.get("SQL"):  # every statement of one request, in order
+            for t, sql_text in statements:
+                print(f"  {t * 1000:6.1f} {sql_text[:160]}")
         wall, cpu = [], []
         for _ in range(runs):
             t0, c0 = time.perf_counter(), time.process_time()

@@ -4,10 +4,11 @@ values localised and escaped as `{{ value }}` does, at a fraction of the templat
 from __future__ import annotations
 
 from django import template
-from django.template.base import render_value_in_context
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+
+from kehu.ui.templatetags.kehu_ui import row_url, value_renderer
 
 register = template.Library()
 
@@ -16,9 +17,7 @@ register = template.Library()
 def receivable_rows(context, rows, strong_overdue=False):
     """<tr> per Receivable (label, currency, outstanding, overdue); `strong_overdue`: a non-zero overdue
     amount in <strong> and a zero one as "0" (the by-customer table)."""
-
-    def v(value):
-        return render_value_in_context(value, context)
+    v = value_renderer(context)
 
     parts = []
     for r in rows:
@@ -38,15 +37,14 @@ def receivable_rows(context, rows, strong_overdue=False):
 
 @register.simple_tag(takes_context=True)
 def overdue_rows(context, instalments):
-    def v(value):
-        return render_value_in_context(value, context)
-
+    v = value_renderer(context)
+    contract_url = row_url("sales:contract")  # one reverse() for the table, not one per row
     parts = []
     for i in instalments:
         contract = i.contract
         owner = contract.owner if contract.owner_id else None
         parts.append(
-            f'<tr class="overdue"><td><a href="{v(contract.get_absolute_url())}">{v(contract.number)}</a></td>'
+            f'<tr class="overdue"><td><a href="{v(contract_url(contract.pk))}">{v(contract.number)}</a></td>'
             f"<td>{v(contract.customer.name)}</td><td>{v(i.sequence)}</td><td>{i.due_date:%Y-%m-%d}</td>"
             f'<td><span class="badge danger">{v(i.days_overdue)}</span></td><td>{v(i.outstanding)} {v(i.currency)}'
             f"</td><td>{v(owner) if owner else '—'}</td></tr>"

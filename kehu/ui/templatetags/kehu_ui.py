@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
+from html import escape as _html_escape
 
 from django import template
+from django.conf import settings
 from django.template.base import render_value_in_context
 from django.urls import reverse
 from django.utils import formats, timezone
@@ -77,6 +80,35 @@ def _row_url(url_name: str):
     return lambda pk: f"{head}{pk}{tail}"
 
 
+def value_renderer(context):
+    """A function value -> the text `{{ value }}` renders in `context` (render_value_in_context), with fast
+    paths for plain str, int and Decimal values — the one-pass table tags render hundreds of cells, and
+    Django's localize() reads four format settings per value. Anything else goes through Django."""
+    if not context.autoescape or settings.USE_THOUSAND_SEPARATOR:
+        return lambda value: render_value_in_context(value, context)
+    separator = formats.get_format("DECIMAL_SEPARATOR", use_l10n=context.use_l10n)
+
+    def render(value):
+        kind = type(value)
+        if kind is str:
+            return _html_escape(value)
+        if kind is int:
+            return str(value)
+        if kind is decimal.Decimal and value.is_finite():
+            _sign, digits, exponent = value.as_tuple()
+            if abs(exponent) + len(digits) <= 200:  # numberformat.format's own cut-off for plain notation
+                text = f"{value:f}"
+                return text.replace(".", separator) if separator != "." else text
+        return render_value_in_context(value, context)
+
+    return render
+
+
+def row_url(url_name: str):
+    """A function pk -> the URL of `url_name` with that id: one reverse() per table (see _row_url)."""
+    return _row_url(url_name)
+
+
 @register.simple_tag(takes_context=True)
 def list_rows(context):
     """The rows of a generic list (ui/list.html) in one pass: the markup the per-cell template loop gave —
@@ -89,6 +121,7 @@ def list_rows(context):
     labels = [conditional_escape(c.label) for c in columns]
     url_of = _row_url(detail_url_name) if detail_url_name and any(c.link for c in columns) else None
     engine = context.template.engine if context.template is not None else None
+    render_value = value_renderer(context)
     parts = []
     for obj in objects:
         parts.append(
@@ -100,7 +133,7 @@ def list_rows(context):
                 with context.push(obj=obj, c=c):
                     inner = engine.get_template(c.template).render(context)
             else:
-                inner = render_value_in_context(cell(obj, c.name), context)
+                inner = render_value(cell(obj, c.name))
                 if c.link and url_of is not None:
                     inner = f'<a href="{conditional_escape(url_of(obj.pk))}">{inner}</a>'
             parts.append(f'<td data-label="{label}">{inner}</td>')
@@ -126,6 +159,12 @@ def field(bound_field, full=False):
 @register.simple_tag
 def icon(name: str, size: int = 18):
     """Inline SVG icons (a small hand-drawn set; no icon font to download)."""
+    return _icon(str(name), int(size))
+
+
+@functools.lru_cache(maxsize=256)
+def _icon(name: str, size: int):
+    """The SVG markup of an icon (constant per name and size: a page shows ~50 icons)."""
     paths = ICONS.get(name, ICONS["dot"])
     return format_html(
         '<svg class="icon" width="{}" height="{}" viewBox="0 0 24 24" fill="none" stroke="currentColor" '
