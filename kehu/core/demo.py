@@ -339,7 +339,11 @@ ROLES["sales_rep"][1].update({m: (["view"], Scope.OWN, Scope.NONE) for m in _FOR
 ROLES["executive"][1].update({m: (["view", "export"], Scope.ALL, Scope.NONE) for m in _FORECAST})
 # Team-level forecast (issue #17 part 3): the grant is on the model; the service narrows it to the teams whose
 # reps are all inside the reader's (writer's) rep-level adjustment scope. Reps do not read team figures.
-ROLES["sales_manager"][1]["salesmgmt.teamforecastadjustment"] = (["view", "add", "change"], Scope.ALL, Scope.ALL)
+ROLES["sales_manager"][1]["salesmgmt.teamforecastadjustment"] = (
+    ["view", "add", "change"],
+    Scope.ALL,
+    Scope.ALL,
+)
 ROLES["executive"][1]["salesmgmt.teamforecastadjustment"] = (["view", "export"], Scope.ALL, Scope.NONE)
 # Marketing segments (kehu/marketing, issue #9 item 1): marketers build segments over every customer and change
 # their own; sales managers and executives read them (members are always counted in the reader's own scope).
