@@ -212,10 +212,12 @@ def performance(
         period_kind=period.kind, year=period.year, number=period.number, source=source, currency=currency,
         owners=set(ids),
     )  # fmt: skip
-    # the results are sums of deal amounts (won) or order-line amounts (paid): hidden with them (ADR 0009), in
-    # the page, the API and the CSV/XLSX/PDF exports alike
+    # the results are sums of deal amounts (won), order-line amounts (paid) or payment amounts (payments): hidden
+    # with them (ADR 0009), in the page, the API and the CSV/XLSX/PDF exports alike
     results_hidden = deal_amount_hidden if source == ActualsSource.WON else (
-        "amount" in access.hidden_fields("sales.orderline")
+        "amount" in access.hidden_fields(
+            "sales.payment" if source == ActualsSource.PAYMENTS else "sales.orderline"
+        )
     )  # fmt: skip
     for pk, row in rows.items():
         row.actual = None if results_hidden else actuals.totals.get(pk, [ZERO, ZERO])[0]

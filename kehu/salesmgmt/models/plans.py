@@ -30,6 +30,9 @@ class PeriodKind(models.TextChoices):
 class ActualsSource(models.TextChoices):
     WON = "won", _("Won opportunities")
     PAID = "paid", _("Paid orders")
+    #: payments received on contracts (回款) marked "counts towards targets", by the contract's owner; amounts only
+    #: (a payment has no product line: per-line targets get no actuals from this source)
+    PAYMENTS = "payments", _("Payments received")
 
 
 class PlanStatus(models.TextChoices):
@@ -82,7 +85,7 @@ class SalesPlan(VersionedModel):
     end_date = models.DateField(_("ends before"), editable=False)
     currency = models.CharField(_("currency"), max_length=3, default="CNY")
     actuals_source = models.CharField(
-        _("actuals from"), max_length=4, choices=ActualsSource.choices, default=ActualsSource.WON
+        _("actuals from"), max_length=10, choices=ActualsSource.choices, default=ActualsSource.WON
     )
     status = models.CharField(
         _("status"), max_length=8, choices=PlanStatus.choices, default=PlanStatus.DRAFT, editable=False

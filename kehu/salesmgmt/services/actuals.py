@@ -1,5 +1,6 @@
-"""Actuals of a period, live from the sales app: won opportunities (closed in the period) or paid orders
-(order date in the period), per owner and product category, in one aggregate query per source (ADR 0014).
+"""Actuals of a period, live from the sales app: won opportunities (closed in the period), paid orders (order
+date in the period) or payments received on contracts (received in the period, those that count towards targets),
+per owner and product category, in one aggregate query per source (ADR 0014).
 The figures are aggregates: no record reaches the page, so nobody sees a deal through a plan."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from kehu.products.models import ProductCategory
-from kehu.sales.models import Opportunity, OpportunityLine, OrderLine
+from kehu.sales.models import Opportunity, OpportunityLine, OrderLine, Payment
 
 from ..models import ActualsSource, PlanLevel
 from ..models.plans import ZERO, period_bounds
@@ -102,6 +103,18 @@ def plan_actuals(
             total = result.totals.setdefault(owner_id, [ZERO, ZERO])
             total[0] += amount or ZERO
             total[1] += units or ZERO
+        return result
+    if source == ActualsSource.PAYMENTS:
+        payments = Payment.objects.filter(
+            counts_as_actual=True, received_on__gte=start, received_on__lt=end, currency=currency
+        )
+        if owners is not None:
+            payments = payments.filter(contract__owner_id__in=sorted(owners))
+        for owner_id, amount in (
+            payments.values_list("contract__owner_id").annotate(a=Sum("amount")).order_by()
+        ):
+            if owner_id is not None:
+                result.totals.setdefault(owner_id, [ZERO, ZERO])[0] += amount or ZERO
         return result
     won = Opportunity.objects.filter(
         status="won", closed_at__gte=_aware(start), closed_at__lt=_aware(end), currency=currency
