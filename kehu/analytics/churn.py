@@ -140,7 +140,7 @@ def last_contacts(days: list[dt.date]) -> Contacts:
         for end in ends:
             params += [end, zone]
         sql = (
-            f"SELECT account_id, {columns} FROM interactions_interaction "  # noqa: S608 - no user input
+            f"SELECT account_id, {columns} FROM interactions_interaction "  # noqa: S608 - no user input # nosec B608
             "WHERE occurred_at < %s AND channel <> %s AND account_id IS NOT NULL "
             "GROUP BY account_id ORDER BY account_id"
         )

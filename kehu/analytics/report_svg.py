@@ -7,7 +7,7 @@ bars in HTML. Every number is finite (the result's values already are: `reports.
 from __future__ import annotations
 
 import math
-from xml.sax.saxutils import escape
+from html import escape
 
 from django.utils import translation
 

@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -268,7 +269,7 @@ def _purchase_history_pg(
             )
             lowest, highest = -(2**63), 2**63 - 1
 
-            def part(k: int):
+            def part(k: int) -> list:
                 lo = bounds[k] if bounds[k] is not None else lowest
                 hi = bounds[k + 1] if bounds[k + 1] is not None else highest
                 return [*params, lo, hi]
@@ -276,7 +277,9 @@ def _purchase_history_pg(
             with ThreadPoolExecutor(max_workers=len(bounds) - 1) as pool:
                 futures = [
                     pool.submit(
-                        _in_snapshot, snapshot, lambda c, k=k: _copy_history(c, ranged, part(k), types)
+                        _in_snapshot,
+                        snapshot,
+                        partial(_copy_history, sql=ranged, params=part(k), types=types),
                     )
                     for k in range(1, len(bounds) - 1)
                 ]

@@ -214,8 +214,8 @@ def resolve_approvers(step: dict, requester, record=None) -> list[User]:
         manager = manager_of(requester) if requester is not None else None
         users = [manager] if manager else []
     elif kind == ApproverKind.REQUESTER_DEPARTMENT_HEAD:
-        head = requester_department_head(requester, step.get("department"))
-        users = [head] if head else []
+        dept_head = requester_department_head(requester, step.get("department"))
+        users = [dept_head] if dept_head else []
     else:
         resolve = approver_resolver(kind)
         if resolve is None or requester is None:

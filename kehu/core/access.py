@@ -356,13 +356,13 @@ class Access:
         owners = self.owner_ids(Scope(grant.read_scope if mode == "read" else grant.write_scope))
         if not owners:
             return False
-        owners = sorted(owners)
-        condition = Q(**{f"{prefix}{owner_field}_id__in": owners})
+        owner_list = sorted(owners)
+        condition = Q(**{f"{prefix}{owner_field}_id__in": owner_list})
         shared = self.shared_ids_q(entry.grant_label(), prefix, mode)
         if shared is not None:
             condition |= shared
         expected = model._default_manager.filter(condition)
-        return (owners, shared) if str(qs.query) == str(expected.query) else False
+        return (owner_list, shared) if str(qs.query) == str(expected.query) else False
 
     def filter(self, qs: QuerySet, mode: str = "read", owners=None) -> QuerySet:
         """Restrict a queryset to the records this user may read (or write).

@@ -248,7 +248,7 @@ def scrub(values: set[str]) -> int:
             for needle, _orig in sorted(forms, key=lambda f: -len(f[0])):
                 new = f"REPLACE({col}, %s, %s)" + ("::jsonb" if pg and is_json else "")
                 cursor.execute(
-                    f"UPDATE {qn(table)} SET {qn(column)} = {new} WHERE {col} LIKE %s ESCAPE '\\' AND {col} <> %s",  # noqa: S608
+                    f"UPDATE {qn(table)} SET {qn(column)} = {new} WHERE {col} LIKE %s ESCAPE '\\' AND {col} <> %s",  # noqa: S608 - names from model metadata, quoted # nosec B608
                     [needle, ERASED, _like(needle), needle if not is_json else json.dumps(needle)],
                 )
                 changed += cursor.rowcount or 0

@@ -153,7 +153,7 @@ def leads_import(*, raw: bytes, by, use_rules: bool = True) -> ImportResult:
     if refused:
         result.errors = [
             _("You may not fill in these columns: %(fields)s.")
-            % {"fields": ", ".join(str(Lead._meta.get_field(f).verbose_name) for f in refused)}
+            % {"fields": ", ".join(str(getattr(Lead._meta.get_field(f), "verbose_name", f)) for f in refused)}
         ]
         return result
     try:

@@ -119,16 +119,16 @@ def attach(*, user, forecasts: list, periods) -> None:
     for f in forecasts:
         f.team_note_hidden = note_hidden
         by_team: dict[int, TeamForecast] = {}
-        loose = []
+        loose: list = []
         for r in f.rows:
-            pk = firsts.get(r.rep.pk)
-            if pk is None:
+            team_pk = firsts.get(r.rep.pk)
+            if team_pk is None:
                 loose.append(r)
                 continue
-            if pk not in by_team:
-                key = (pk, f.period.kind, f.period.year, f.period.number)
-                by_team[pk] = TeamForecast(team=teams[pk], adjustment=adjustments.get(key))
-            by_team[pk].reps.append(r)
+            if team_pk not in by_team:
+                key = (team_pk, f.period.kind, f.period.year, f.period.number)
+                by_team[team_pk] = TeamForecast(team=teams[team_pk], adjustment=adjustments.get(key))
+            by_team[team_pk].reps.append(r)
         f.teams = [by_team[pk] for pk in teams if pk in by_team]
         for t in f.teams:
             t.can_adjust = f.can_adjust and may_write and _covers(writers, memberships[t.team.pk])
