@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zlib
 
 import pytest
 import time_machine
@@ -79,6 +80,13 @@ def pytest_addoption(parser):
         help="start every test at this instant (ISO 8601 with offset); default: tests/clock.py DEFAULT_NOW or "
         "the KEHU_TEST_NOW environment variable",
     )
+    parser.addoption(
+        "--clock-shard",
+        default=None,
+        metavar="K/N",
+        help="with --now: run only the K-th of N shards of the suite (tests dealt by a stable hash of their id); "
+        "`make test-clock` gives each moved clock its own shard",
+    )
 
 
 def pytest_configure(config):
@@ -86,17 +94,39 @@ def pytest_configure(config):
     if moved:
         suite_clock.parse(moved)  # a malformed value stops the run at once, not in every test
         os.environ[suite_clock.ENV] = moved  # xdist workers inherit it
+    shard = config.getoption("--clock-shard", default=None)
+    if shard is not None:
+        config._clock_shard = _parse_shard(shard)
+
+
+def _parse_shard(value: str) -> tuple[int, int]:
+    """`K/N` with 0 <= K < N; anything else stops the run with the reason."""
+    try:
+        k, n = (int(part) for part in value.split("/"))
+    except ValueError:
+        raise pytest.UsageError(f"--clock-shard expects K/N (e.g. 0/3), not {value!r}") from None
+    if not 0 <= k < n:
+        raise pytest.UsageError(f"--clock-shard {value!r}: K must be at least 0 and below N")
+    return k, n
+
+
+def in_shard(nodeid: str, k: int, n: int) -> bool:
+    """A test belongs to one shard of N, by a hash of its id that is the same on every machine and run."""
+    return zlib.crc32(nodeid.encode()) % n == k
 
 
 def pytest_collection_modifyitems(config, items):
     """With the clock moved (`--now`, `make test-clock`), leave out the tests marked `clock_independent`: sweeps
     whose verdict cannot change with the date (the field-marker sweep only looks for leaked values and ignores
-    pages that fail) and that would cost minutes per moved clock. The default run keeps them."""
+    pages that fail) and that would cost minutes per moved clock. The default run keeps them. With
+    `--clock-shard K/N` only the K-th shard of the rest runs (each moved clock of `make test-clock` takes one)."""
     if not config.getoption("--now", default=None):
         return
+    shard = getattr(config, "_clock_shard", None)
     kept, left = [], []
     for item in items:
-        (left if item.get_closest_marker("clock_independent") else kept).append(item)
+        outside = shard is not None and not in_shard(item.nodeid, *shard)
+        (left if outside or item.get_closest_marker("clock_independent") else kept).append(item)
     if left:
         config.hook.pytest_deselected(items=left)
         items[:] = kept
